@@ -1,0 +1,7 @@
+"""``python -m nestr``."""
+
+import sys
+
+from nestr.cli.main import main
+
+sys.exit(main())

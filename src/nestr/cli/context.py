@@ -1,0 +1,67 @@
+"""What every command gets from the root command: global options, lazily loaded config."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from nestr.config.loader import LoadedConfig
+
+
+@dataclass
+class AppContext:
+    """Global options, and the config and logging they lead to (built on first use)."""
+
+    cwd: Path
+    config_files: tuple[Path, ...] = ()
+    env_name: str | None = None
+    sets: tuple[str, ...] = ()
+    log_level: str | None = None
+    log_format: str | None = None
+    debug: bool = False
+    _config: LoadedConfig | None = field(default=None, repr=False)
+
+    def config(self) -> LoadedConfig:
+        """Load (once) and validate every config layer; configures logging as a side effect."""
+        if self._config is None:
+            from nestr.config.layers import LayerInputs
+            from nestr.config.loader import load_config
+
+            flags = {
+                "log.level": (self.log_level, "flag --log-level"),
+                "log.format": (self.log_format, "flag --log-format"),
+            }
+            self._config = load_config(
+                LayerInputs(
+                    cwd=self.cwd,
+                    environ=dict(os.environ),
+                    config_files=self.config_files,
+                    env_name=self.env_name,
+                    sets=self.sets,
+                    flag_values=flags,
+                )
+            )
+            self._setup_logging()
+        return self._config
+
+    def _setup_logging(self) -> None:
+        from nestr.observability.logging import configure_logging
+
+        assert self._config is not None
+        log = self._config.settings.log
+        configure_logging("debug" if self.debug else log.level, log.format)
+
+
+def app(ctx: click.Context) -> AppContext:
+    """The :class:`AppContext` of the running command."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppContext)
+    return obj
+
+
+pass_app = click.make_pass_decorator(AppContext)

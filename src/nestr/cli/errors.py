@@ -1,0 +1,104 @@
+"""The top-level error handler: every outcome of a command becomes one exit code.
+
+``NestrError`` → its message, hint and exit code (no traceback unless ``--debug``); click usage
+errors → 2; Ctrl-C → 130; a closed pipe (``nestr … | head``) → 0 quietly; anything else → a
+short apology and the path of a crash log with versions and the traceback (pre-commit's
+``error_handler`` does the same).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nestr import __version__
+from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, NestrError
+
+
+def handle_errors(run: Callable[[], Any], args: Sequence[str]) -> int:
+    """Call ``run`` and translate whatever happens into an exit code."""
+    debug = "--debug" in args or os.environ.get("NESTR_DEBUG", "") not in {"", "0"}
+    try:
+        result = run()
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("\ninterrupted", err=True)
+        return EXIT_INTERRUPTED
+    except NestrError as exc:
+        report(exc, debug=debug)
+        return exc.exit_code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as exc:
+        return _crash(exc, args)
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def report(exc: NestrError, *, debug: bool = False) -> None:
+    """Print a NestrError for people: ``error: …`` then ``hint: …``."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(click.style("error: ", fg="red", bold=True) + exc.message, err=True)
+    if exc.hint:
+        click.echo(click.style("hint: ", fg="yellow") + exc.hint, err=True)
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit and would raise again; point it at /dev/null.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (in-process tests)
+        pass
+    finally:
+        os.close(devnull)
+
+
+def crash_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "nestr" / "crash-logs"
+
+
+def _crash(exc: Exception, args: Sequence[str]) -> int:
+    import platform
+
+    from nestr.git.runner import git_version
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    text = (
+        f"nestr {__version__}\npython {platform.python_version()} ({sys.executable})\n"
+        f"git {git_version()}\nplatform {platform.platform()}\nargs {list(args)}\n\n"
+        + "".join(traceback.format_exception(exc))
+    )
+    path: Path | None = crash_dir() / f"crash-{stamp}-{os.getpid()}.log"
+    try:
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        path = None
+    click.echo(
+        click.style("error: ", fg="red", bold=True)
+        + f"nestr hit an unexpected problem ({type(exc).__name__}: {exc}). Sorry about that.",
+        err=True,
+    )
+    if path is not None:
+        click.echo(
+            f"A crash log with the details is at {path}; please attach it to a bug report.",
+            err=True,
+        )
+    else:
+        click.echo(text, err=True)
+    return EXIT_FAILED

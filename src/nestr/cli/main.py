@@ -1,0 +1,121 @@
+"""``nestr``: the root command, its global options and the top-level error handler.
+
+This module is imported on every start, so it imports nothing heavy: commands live in
+``nestr.cli.commands.*`` and load only when they run (see ``LazyGroup``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from nestr import __version__
+from nestr.cli.context import AppContext
+from nestr.cli.errors import handle_errors
+from nestr.cli.lazy import LazyGroup
+
+# name -> (module:attribute, one-line help shown by `nestr --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "version": ("nestr.cli.commands.version:version", "Show nestr, Python and git versions."),
+    "config": ("nestr.cli.commands.config:config", "Show and validate the configuration."),
+    "demo": ("nestr.cli.commands.demo:demo", "Build a sample product and show what nestr does."),
+}
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"nestr {__version__}")
+        ctx.exit(0)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings=CONTEXT_SETTINGS,
+    help="Assemble multi-repo workspaces, sync shared files, run DAG workflows, watch it live.",
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the version and exit.",
+)
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if nestr was started in DIR.",
+    metavar="DIR",
+)
+@click.option(
+    "--config",
+    "config_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Extra config file (repeatable; later files win).",
+)
+@click.option(
+    "--env", "env_name", metavar="NAME", help="Also load nestr.NAME.yaml beside each config file."
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a config value (repeatable)."
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+    help="Lowest level logged (overrides log.level).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    help="Log as console lines or JSON lines (overrides log.format).",
+)
+@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    directory: Path | None,
+    config_files: tuple[Path, ...],
+    env_name: str | None,
+    sets: tuple[str, ...],
+    log_level: str | None,
+    log_format: str | None,
+    debug: bool,
+) -> None:
+    if directory is not None:
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot enter {directory}: {exc.strerror}", param_hint="-C"
+            ) from None
+    ctx.obj = AppContext(
+        cwd=Path.cwd(),
+        config_files=config_files,
+        env_name=env_name,
+        sets=sets,
+        log_level=log_level,
+        log_format=log_format,
+        debug=debug or os.environ.get("NESTR_DEBUG", "") not in {"", "0"},
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: run the CLI and map every outcome to an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return handle_errors(
+        lambda: cli.main(args=args, prog_name="nestr", standalone_mode=False), args
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Layered configuration with provenance: see ``nestr.config.layers`` for the order."""

@@ -1,0 +1,117 @@
+"""Configuration for long-running processes: reload on demand or when a file changes.
+
+A reload re-reads every layer and validates the whole new config before swapping it in; on any
+error the old config stays in force and the error (with its location) is reported.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nestr.config.layers import LayerInputs, config_files
+from nestr.config.loader import LoadedConfig, load_config
+from nestr.errors import InputError
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What a reload did: the changed keys (old, new) or the error that kept the old config."""
+
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    error: InputError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class LiveConfig:
+    """Holds the config in force and swaps it atomically on a successful reload."""
+
+    def __init__(self, inputs: LayerInputs) -> None:
+        self._inputs = inputs
+        self._lock = threading.Lock()
+        self._current = load_config(inputs)
+
+    @property
+    def current(self) -> LoadedConfig:
+        return self._current
+
+    def watched_files(self) -> list[Path]:
+        """Every file whose appearance, change or removal would change the config."""
+        return [path for path, _ in config_files(self._inputs)]
+
+    def reload(self, *, environ: dict[str, str] | None = None) -> ReloadResult:
+        """Re-read all layers; swap them in only if the whole new config is valid."""
+        inputs = self._inputs if environ is None else replace(self._inputs, environ=environ)
+        try:
+            new = load_config(inputs)
+        except InputError as exc:
+            return ReloadResult(error=exc)
+        with self._lock:
+            old, self._current, self._inputs = self._current, new, inputs
+        return ReloadResult(changed=_diff(old.values(), new.values()))
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {
+        key: (old.get(key), new.get(key))
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    }
+
+
+def _signature(paths: list[Path]) -> tuple[tuple[int, int, int] | None, ...]:
+    sig: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            sig.append(None)
+        else:
+            sig.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(sig)
+
+
+class ConfigWatcher:
+    """Polls the config files and reloads when one changes; ``on_reload`` hears every result."""
+
+    def __init__(
+        self,
+        live: LiveConfig,
+        on_reload: Callable[[ReloadResult], None],
+        *,
+        interval: float = 1.0,
+    ) -> None:
+        self._live = live
+        self._on_reload = on_reload
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="nestr-config-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> ConfigWatcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        paths = self._live.watched_files()
+        seen = _signature(paths)
+        while not self._stop.wait(self._interval):
+            now = _signature(paths)
+            if now != seen:
+                seen = now
+                self._on_reload(self._live.reload())

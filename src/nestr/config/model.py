@@ -1,0 +1,92 @@
+"""The settings nestr runs with: what each key means, its type and its default.
+
+Config says how nestr runs on this machine; the manifest says what a workspace is. This module is
+the boundary model (pydantic) that validates the merged layers; see ``nestr.config.layers`` for
+where values come from and ``docs/configuration.md`` for the user-facing reference.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["auto", "console", "json"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    base = os.environ.get(var) or str(Path.home() / fallback)
+    return Path(base) / "nestr"
+
+
+class LogSettings(_Section):
+    level: LogLevel = Field("info", description="Lowest level that is logged.")
+    format: LogFormat = Field(
+        "auto", description="console for people, json for machines; auto picks by TTY."
+    )
+
+
+class GitSettings(_Section):
+    timeout: float = Field(
+        600.0, gt=0, description="Seconds before a single git command is killed."
+    )
+    fetch_freshness: float = Field(
+        60.0, ge=0, description="Seconds a mirror counts as fresh: no fetch within this window."
+    )
+
+
+class ServerSettings(_Section):
+    listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
+    token: SecretStr | None = Field(None, description="Bearer token clients must present.")
+
+
+class MetricsSettings(_Section):
+    listen: str | None = Field(
+        None, description="host:port for the Prometheus endpoint; off if unset."
+    )
+
+
+class OtelSettings(_Section):
+    endpoint: str | None = Field(None, description="OTLP endpoint for traces; off if unset.")
+
+
+class TemporalSettings(_Section):
+    address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    namespace: str = Field("default", description="Temporal namespace.")
+    task_queue: str = Field("nestr", description="Default task queue for nestr workers.")
+
+
+class Settings(_Section):
+    """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
+
+    cache_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"),
+        description="Where mirrors live (default $XDG_CACHE_HOME/nestr).",
+    )
+    state_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state"),
+        description="Runs, events and ephemeral workspaces (default $XDG_STATE_HOME/nestr).",
+    )
+    jobs: int = Field(8, ge=1, le=256, description="Parallel jobs for work across repos.")
+    log: LogSettings = Field(default_factory=LogSettings)
+    git: GitSettings = Field(default_factory=GitSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    otel: OtelSettings = Field(default_factory=OtelSettings)
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+
+    @field_validator("cache_dir", "state_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
+"""Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""

@@ -1,0 +1,85 @@
+"""Turn pydantic validation errors into nestr input errors that point at the source.
+
+pydantic reports ``loc`` tuples and echoes input values; nestr rewrites each error with the
+position of the offending YAML node (or the env var / flag it came from), says what was expected
+in plain words, and never echoes the value of a secret field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
+
+from nestr.errors import InputError, MultipleInputErrors, SourceLocation, did_you_mean
+from nestr.yamlsource import KeyPath, format_key_path
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+MAX_SHOWN = 60
+
+
+def translate(
+    exc: ValidationError,
+    *,
+    locate: Callable[[KeyPath], SourceLocation],
+    error: type[InputError] = InputError,
+    secret_paths: Collection[KeyPath] = (),
+    known_keys: Callable[[KeyPath], Collection[str]] | None = None,
+) -> InputError:
+    """One :class:`InputError` (or several combined) for a pydantic ``ValidationError``."""
+    errors: list[InputError] = []
+    for item in exc.errors(include_url=False):
+        loc: KeyPath = tuple(p for p in item["loc"] if not _is_union_tag(p))
+        secret = any(loc[: len(s)] == tuple(s) for s in secret_paths)
+        message, hint = _describe(item, loc, secret=secret, known_keys=known_keys)
+        errors.append(error(message, location=locate(loc), field=format_key_path(loc), hint=hint))
+    if len(errors) == 1:
+        return errors[0]
+    return MultipleInputErrors(errors)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the union member's type name into loc, e.g. ('repos', 0, 'str', ...)
+    return isinstance(part, str) and (part.startswith("function-") or "[" in part)
+
+
+def _describe(
+    item: Any,
+    loc: KeyPath,
+    *,
+    secret: bool,
+    known_keys: Callable[[KeyPath], Collection[str]] | None,
+) -> tuple[str, str | None]:
+    kind = item["type"]
+    ctx = item.get("ctx") or {}
+    got = "" if secret else _show(item.get("input"))
+    if kind == "extra_forbidden":
+        choices = list(known_keys(loc[:-1])) if known_keys else []
+        hint = did_you_mean(str(loc[-1]), choices) if choices else None
+        if hint is None and choices:
+            hint = "allowed keys: " + ", ".join(sorted(choices))
+        return "unknown key", hint
+    if kind == "missing":
+        return "required but missing", None
+    if kind in {"literal_error", "enum"}:
+        expected = str(ctx.get("expected", "")).replace("'", "")
+        return f"expected one of {expected}; got {got}", None
+    message = str(item["msg"])
+    message = message[0].lower() + message[1:] if message else message
+    message = message.removeprefix("value error, ")
+    if got and kind not in {"value_error", "assertion_error"}:
+        message += f"; got {got}"
+    return message, None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        text = f'"{value}"'
+    elif isinstance(value, dict):
+        text = "a mapping"
+    elif isinstance(value, list):
+        text = "a list"
+    else:
+        text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"

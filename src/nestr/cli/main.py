@@ -23,6 +23,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("nestr.cli.commands.version:version", "Show nestr, Python and git versions."),
     "config": ("nestr.cli.commands.config:config", "Show and validate the configuration."),
     "demo": ("nestr.cli.commands.demo:demo", "Build a sample product and show what nestr does."),
+    "manifest": (
+        "nestr.cli.commands.manifest:manifest",
+        "Validate, show, import and export manifests.",
+    ),
+    "assemble": (
+        "nestr.cli.commands.assemble:assemble",
+        "Create or update a workspace from the manifest.",
+    ),
+    "lock": (
+        "nestr.cli.commands.lock:lock",
+        "Pin every repo's revision to a commit in nestr.lock.",
+    ),
+    "status": (
+        "nestr.cli.commands.status:status",
+        "Show branch, commit, changes and drift of each repo.",
+    ),
+    "foreach": (
+        "nestr.cli.commands.foreach:foreach",
+        "Run a command in each repo of the workspace.",
+    ),
+    "workspace": ("nestr.cli.commands.workspace:workspace", "List, remove and gc workspaces."),
+    "cache": ("nestr.cli.commands.cache:cache", "List and gc the mirror cache."),
+    "workflow": ("nestr.cli.commands.workflow:workflow", "List and validate workflows."),
+    "graph": ("nestr.cli.commands.graph:graph", "Draw a workflow's DAG (mermaid, dot, text)."),
+    "run": ("nestr.cli.commands.run:run", "Run a workflow."),
+    "runs": ("nestr.cli.commands.runs:runs", "List, show, follow, cancel and resume runs."),
+    "events": ("nestr.cli.commands.events:events", "Print the event log, and follow it live."),
+    "sync": ("nestr.cli.commands.sync:sync", "Plan and apply shared files across repos."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

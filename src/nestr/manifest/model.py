@@ -1,0 +1,96 @@
+"""The resolved manifest: what a workspace is made of, after defaults, imports and rewrites.
+
+These frozen dataclasses are the domain values every other package reads (workspace, workflow,
+sync). Parsing and validating ``nestr.yaml`` into them is ``nestr.manifest.loader``'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nestr.errors import SourceLocation
+from nestr.yamlsource import YamlDocument
+
+
+@dataclass(frozen=True)
+class CloneOptions:
+    """How a repo is fetched: ``depth`` for shallow clones, ``filter`` for partial clones."""
+
+    depth: int | None = None
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """One repository of the manifest, fully resolved."""
+
+    name: str
+    url: str  # after remote url_base and url_rewrites
+    revision: str  # branch, tag or commit, as written (defaults applied)
+    path: str  # POSIX path relative to the workspace root; no "..", not absolute
+    groups: tuple[str, ...] = ()
+    clone: CloneOptions = field(default_factory=CloneOptions)
+    active: bool = True  # after the group filter
+    vars: Mapping[str, Any] = field(default_factory=dict)  # per-repo variables (sync templates)
+    location: SourceLocation = field(default_factory=SourceLocation)  # where it is defined
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A loaded ``nestr.yaml``: repos in definition order (imports appended, first name wins)."""
+
+    path: Path  # the root manifest file, absolute
+    repos: tuple[RepoSpec, ...]
+    group_filter: tuple[str, ...] = ()
+    workflows: Mapping[str, Any] = field(default_factory=dict)  # raw; nestr.workflow validates
+    sync: Mapping[str, Any] | None = None  # raw; nestr.sync validates
+    document: YamlDocument | None = None  # the root file, for positions of raw sections
+
+    @property
+    def root(self) -> Path:
+        """The directory holding the manifest (relative paths in it are relative to this)."""
+        return self.path.parent
+
+    def repo(self, name: str) -> RepoSpec:
+        for spec in self.repos:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def active_repos(self) -> list[RepoSpec]:
+        return [r for r in self.repos if r.active]
+
+    def select(
+        self,
+        *,
+        groups: Iterable[str] = (),
+        names: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+        include_inactive: bool = False,
+    ) -> list[RepoSpec]:
+        """Repos matching any of ``groups`` or ``names`` (all active repos if both are empty).
+
+        A repo named explicitly is selected even when the group filter made it inactive.
+        Unknown names raise ``KeyError`` so callers can report them.
+        """
+        wanted_groups, wanted_names, excluded = set(groups), set(names), set(exclude)
+        known = {r.name for r in self.repos}
+        missing = sorted(wanted_names - known)
+        if missing:
+            raise KeyError(", ".join(missing))
+        chosen = []
+        for spec in self.repos:
+            if spec.name in excluded:
+                continue
+            if not wanted_groups and not wanted_names:
+                hit = spec.active or include_inactive
+            else:
+                hit = spec.name in wanted_names or (
+                    (spec.active or include_inactive) and bool(wanted_groups & set(spec.groups))
+                )
+            if hit:
+                chosen.append(spec)
+        return chosen

@@ -1,0 +1,1 @@
+"""Workspaces: assembling, updating, locking, status, foreach, ephemeral workspaces."""

@@ -22,6 +22,14 @@ from nestr import __version__
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, NestrError
 
 
+class PipeClosed(Exception):  # noqa: N818 - a condition, not a failure
+    """The reader of stdout went away (``nestr … | head``).
+
+    Raised instead of ``BrokenPipeError`` from inside the command, because click would turn an
+    EPIPE into ``sys.exit(1)`` and a reader that stopped reading is not a failure.
+    """
+
+
 def handle_errors(run: Callable[[], Any], args: Sequence[str]) -> int:
     """Call ``run`` and translate whatever happens into an exit code."""
     debug = "--debug" in args or os.environ.get("NESTR_DEBUG", "") not in {"", "0"}
@@ -39,6 +47,9 @@ def handle_errors(run: Callable[[], Any], args: Sequence[str]) -> int:
         report(exc, debug=debug)
         return exc.exit_code
     except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    except PipeClosed:
         _silence_stdout()
         return EXIT_OK
     except Exception as exc:

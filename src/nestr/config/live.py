@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nestr.config.layers import LayerInputs, config_files
+from nestr.config.layers import PROJECT_FILE, LayerInputs, config_files
 from nestr.config.loader import LoadedConfig, load_config
 from nestr.errors import InputError
 
@@ -43,7 +43,11 @@ class LiveConfig:
 
     def watched_files(self) -> list[Path]:
         """Every file whose appearance, change or removal would change the config."""
-        return [path for path, _ in config_files(self._inputs)]
+        paths = [path for path, _ in config_files(self._inputs)]
+        # A project file may appear in the working directory or any parent later.
+        cwd = self._inputs.cwd
+        paths += [d / PROJECT_FILE for d in (cwd, *cwd.parents) if d / PROJECT_FILE not in paths]
+        return paths
 
     def reload(self, *, environ: dict[str, str] | None = None) -> ReloadResult:
         """Re-read all layers; swap them in only if the whole new config is valid."""
@@ -91,9 +95,14 @@ class ConfigWatcher:
         self._on_reload = on_reload
         self._interval = interval
         self._stop = threading.Event()
+        self._paths: list[Path] = []
+        self._seen: tuple[tuple[int, int, int] | None, ...] = ()
         self._thread = threading.Thread(target=self._loop, name="nestr-config-watch", daemon=True)
 
     def start(self) -> None:
+        # The baseline is taken before start() returns, so a change right after is never missed.
+        self._paths = self._live.watched_files()
+        self._seen = _signature(self._paths)
         self._thread.start()
 
     def stop(self) -> None:
@@ -108,10 +117,8 @@ class ConfigWatcher:
         self.stop()
 
     def _loop(self) -> None:
-        paths = self._live.watched_files()
-        seen = _signature(paths)
         while not self._stop.wait(self._interval):
-            now = _signature(paths)
-            if now != seen:
-                seen = now
+            now = _signature(self._paths)
+            if now != self._seen:
+                self._seen = now
                 self._on_reload(self._live.reload())

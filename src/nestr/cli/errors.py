@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from nestr import __version__
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, NestrError
 
 
-class PipeClosed(Exception):  # noqa: N818 - a condition, not a failure
+class PipeClosed(Exception):
     """The reader of stdout went away (``nestr … | head``).
 
     Raised instead of ``BrokenPipeError`` from inside the command, because click would turn an
@@ -60,6 +58,8 @@ def handle_errors(run: Callable[[], Any], args: Sequence[str]) -> int:
 def report(exc: NestrError, *, debug: bool = False) -> None:
     """Print a NestrError for people: ``error: …`` then ``hint: …``."""
     if debug:
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     click.echo(click.style("error: ", fg="red", bold=True) + exc.message, err=True)
     if exc.hint:
@@ -84,6 +84,8 @@ def crash_dir() -> Path:
 
 def _crash(exc: Exception, args: Sequence[str]) -> int:
     import platform
+    import traceback
+    from datetime import UTC, datetime
 
     from nestr.git.runner import git_version
 

@@ -37,6 +37,20 @@ class RepoSpec:
     vars: Mapping[str, Any] = field(default_factory=dict)  # per-repo variables (sync templates)
     location: SourceLocation = field(default_factory=SourceLocation)  # where it is defined
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a repo (``nestr manifest show --json``, docs/manifest.md)."""
+        return {
+            "name": self.name,
+            "path": self.path,
+            "url": self.url,
+            "revision": self.revision,
+            "groups": list(self.groups),
+            "active": self.active,
+            "clone": {"depth": self.clone.depth, "filter": self.clone.filter},
+            "vars": dict(self.vars),
+            "defined_at": str(self.location),
+        }
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -62,6 +76,25 @@ class Manifest:
 
     def active_repos(self) -> list[RepoSpec]:
         return [r for r in self.repos if r.active]
+
+    def checkout_order(self, repos: Iterable[RepoSpec] | None = None) -> list[RepoSpec]:
+        """``repos`` (default: all) with every parent path before the repos nested inside it.
+
+        west's zephyr manifest nests ``tools/bsim/components/ext_*`` inside
+        ``tools/bsim/components``: the parent must be cloned first. Otherwise the order is kept.
+        """
+        from nestr.manifest.paths import parents_first
+
+        chosen = list(self.repos if repos is None else repos)
+        return parents_first(chosen, lambda spec: spec.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``nestr manifest show --json`` (docs/manifest.md)."""
+        return {
+            "manifest": str(self.path),
+            "group_filter": list(self.group_filter),
+            "repos": [spec.to_dict() for spec in self.repos],
+        }
 
     def select(
         self,

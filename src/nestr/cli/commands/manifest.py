@@ -1,0 +1,194 @@
+"""``nestr manifest validate|schema|show|import|export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from nestr.cli.context import app
+from nestr.cli.options import manifest_option
+from nestr.cli.render import json_option, print_json
+
+if TYPE_CHECKING:
+    from nestr.errors import InputError
+    from nestr.manifest.conversion import Conversion
+    from nestr.manifest.model import Manifest
+
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write to FILE (atomically) instead of stdout.",
+)
+force_option = click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+
+
+@click.group()
+def manifest() -> None:
+    """Validate, show, import and export manifests."""
+
+
+@manifest.command()
+@manifest_option
+@json_option
+@click.pass_context
+def validate(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
+    """Check the manifest and its imports; exit 2 naming file:line:col of each problem."""
+    from nestr.cli.options import load_manifest_for
+    from nestr.errors import InputError, MultipleInputErrors
+
+    try:
+        loaded = load_manifest_for(manifest_path, app(ctx).cwd)
+    except InputError as exc:
+        if not as_json:
+            raise
+        errors = exc.errors if isinstance(exc, MultipleInputErrors) else [exc]
+        print_json({"valid": False, "errors": [_error_dict(e) for e in errors]})
+        return exc.exit_code
+    active = len(loaded.active_repos())
+    if as_json:
+        print_json(
+            {
+                "valid": True,
+                "manifest": str(loaded.path),
+                "repos": len(loaded.repos),
+                "active": active,
+            }
+        )
+    else:
+        click.echo(f"manifest is valid: {len(loaded.repos)} repos ({active} active)")
+    return 0
+
+
+def _error_dict(error: InputError) -> dict[str, Any]:
+    where = error.location
+    return {
+        "message": error.detail,
+        "field": error.field,
+        "file": str(where.file) if where and where.file else None,
+        "line": where.line if where else None,
+        "column": where.column if where else None,
+        "hint": error.hint,
+    }
+
+
+@manifest.command()
+def schema() -> int:
+    """Print the JSON Schema of nestr.yaml (for editors; see docs/manifest.md)."""
+    from nestr.manifest.schema import manifest_json_schema
+
+    print_json(manifest_json_schema())
+    return 0
+
+
+@manifest.command()
+@manifest_option
+@json_option
+@click.pass_context
+def show(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
+    """Show the resolved repos: defaults, imports, URL rewrites and group filter applied."""
+    from nestr.cli.options import load_manifest_for
+
+    loaded = load_manifest_for(manifest_path, app(ctx).cwd)
+    if as_json:
+        print_json(loaded.to_dict())
+        return 0
+    header = ("NAME", "PATH", "URL", "REVISION", "GROUPS", "ACTIVE")
+    rows = [
+        (r.name, r.path, r.url, r.revision, ",".join(r.groups) or "-", "yes" if r.active else "no")
+        for r in loaded.repos
+    ]
+    _table([header, *rows])
+    return 0
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@manifest.command("import")
+@click.option(
+    "--from",
+    "fmt",
+    required=True,
+    type=click.Choice(["west", "vcstool", "repo"]),
+    help="Format of FILE.",
+)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@output_option
+@force_option
+@click.pass_context
+def import_(ctx: click.Context, fmt: str, file: Path, output: Path | None, force: bool) -> int:
+    """Translate a west, vcstool or repo manifest FILE into nestr.yaml."""
+    from nestr.manifest.importers import import_file
+    from nestr.manifest.loader import load_manifest_text
+    from nestr.manifest.writer import dump_yaml
+
+    cwd = app(ctx).cwd
+    result = import_file(fmt, cwd / file)
+    header = f"nestr manifest, translated by `nestr manifest import --from {fmt} {file.name}`"
+    text = dump_yaml(result.data, header=header)
+    target = cwd / (output or Path("nestr.yaml"))
+    load_manifest_text(text, target)  # what we write must load: refuse it otherwise
+    _emit(result, text, None if output is None else target, force=force)
+    return 0
+
+
+@manifest.command("export")
+@click.option(
+    "--to", "fmt", required=True, type=click.Choice(["west", "vcstool"]), help="Target format."
+)
+@click.option("--locked", is_flag=True, help="Use each repo's commit from nestr.lock as revision.")
+@manifest_option
+@output_option
+@force_option
+@click.pass_context
+def export(
+    ctx: click.Context,
+    fmt: str,
+    locked: bool,
+    manifest_path: Path | None,
+    output: Path | None,
+    force: bool,
+) -> int:
+    """Translate the manifest into a west manifest or a vcstool .repos file."""
+    from nestr.cli.options import load_manifest_for
+    from nestr.manifest.exporters import EXPORTERS
+    from nestr.manifest.writer import dump_yaml
+
+    cwd = app(ctx).cwd
+    loaded = load_manifest_for(manifest_path, cwd)
+    commits = _locked_commits(loaded) if locked else None
+    result = EXPORTERS[fmt](loaded, commits)
+    header = f"{fmt} manifest exported by `nestr manifest export` from {loaded.path.name}"
+    text = dump_yaml(result.data, header=header)
+    _emit(result, text, None if output is None else cwd / output, force=force)
+    return 0
+
+
+def _emit(result: Conversion, text: str, output: Path | None, *, force: bool) -> None:
+    from nestr.manifest.writer import write_text_atomic
+
+    for warning in result.warnings:
+        click.echo(click.style("warning: ", fg="yellow") + warning, err=True)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_text_atomic(output, text, force=force)
+    click.echo(f"wrote {output} ({len(result.warnings)} warnings)", err=True)
+
+
+def _locked_commits(loaded: Manifest) -> dict[str, str]:
+    """name → commit from the nestr.lock beside the manifest."""
+    from nestr.errors import UsageError
+    from nestr.workspace.lockfile import lock_path_for, read_lock
+
+    path = lock_path_for(loaded)
+    if not path.is_file():
+        raise UsageError(f"{path} not found", hint="run `nestr lock` first, or drop --locked")
+    return {name: repo.commit for name, repo in read_lock(path).repos.items()}

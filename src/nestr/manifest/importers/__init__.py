@@ -1,0 +1,35 @@
+"""Importers: other tools' manifests (west, vcstool, repo XML) translated into nestr.yaml data.
+
+Each importer is a function from a parsed foreign document to a
+:class:`~nestr.manifest.conversion.Conversion`; what nestr cannot express is named in its
+warnings. ``import_file`` picks the importer by format name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nestr.manifest.conversion import Conversion
+
+FORMATS = ("west", "vcstool", "repo")
+
+
+def import_file(fmt: str, path: Path) -> Conversion:
+    """Translate the ``fmt`` manifest at ``path`` (one of :data:`FORMATS`) into nestr.yaml data."""
+    from nestr.errors import ManifestError
+    from nestr.yamlsource import load_yaml_file
+
+    if fmt == "repo":
+        from nestr.manifest.importers.repo import import_repo
+
+        return import_repo(path)
+    doc = load_yaml_file(path, error=ManifestError)
+    if fmt == "west":
+        from nestr.manifest.importers.west import import_west
+
+        return import_west(doc)
+    if fmt == "vcstool":
+        from nestr.manifest.importers.vcstool import import_vcstool
+
+        return import_vcstool(doc)
+    raise ValueError(f"unknown manifest format {fmt!r}")

@@ -10,7 +10,7 @@ import pytest
 SECRET = "tok-9f8e7d6c"
 
 
-def test_show_origin_names_every_layer(nestr, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_show_origin_names_every_layer(nestr, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--origin prints file:line, env var, flag and default origins side by side."""
     (cwd / "nestr.config.yaml").write_text("jobs: 3\n")
     monkeypatch.setenv("NESTR_LOG__FORMAT", "json")
@@ -29,7 +29,7 @@ def test_show_origin_names_every_layer(nestr, cwd: Path, monkeypatch: pytest.Mon
     )
 
 
-def test_show_json_shape(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_show_json_shape(nestr) -> None:
     """--json has settings, origins and files, keyed by dotted setting names."""
     data = json.loads(nestr("config", "show", "--json").out)
     assert set(data) == {"settings", "origins", "files"}
@@ -38,7 +38,7 @@ def test_show_json_shape(nestr) -> None:  # type: ignore[no-untyped-def]
     assert data["settings"]["server.token"] is None
 
 
-def test_bad_set_value_exits_2_naming_set_and_choices(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_bad_set_value_exits_2_naming_set_and_choices(nestr) -> None:
     """`--set log.level=verbose` exits 2 naming --set and the allowed values."""
     result = nestr("--set", "log.level=verbose", "config", "show")
     assert result.code == 2
@@ -47,7 +47,7 @@ def test_bad_set_value_exits_2_naming_set_and_choices(nestr) -> None:  # type: i
     assert result.out == ""
 
 
-def test_mistyped_env_var_exits_2_with_suggestion(nestr, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_mistyped_env_var_exits_2_with_suggestion(nestr, monkeypatch: pytest.MonkeyPatch) -> None:
     """NESTR_LOG__LEVL exits 2 and suggests NESTR_LOG__LEVEL."""
     monkeypatch.setenv("NESTR_LOG__LEVL", "debug")
     result = nestr("config", "show")
@@ -55,7 +55,7 @@ def test_mistyped_env_var_exits_2_with_suggestion(nestr, monkeypatch: pytest.Mon
     assert "NESTR_LOG__LEVEL" in result.err
 
 
-def test_wrong_type_in_file_exits_2_with_position(nestr, cwd: Path) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_type_in_file_exits_2_with_position(nestr, cwd: Path) -> None:
     """A wrong type in nestr.config.yaml names file:line:col."""
     (cwd / "nestr.config.yaml").write_text("git:\n  timeout: soon\n")
     result = nestr("config", "validate")
@@ -64,7 +64,7 @@ def test_wrong_type_in_file_exits_2_with_position(nestr, cwd: Path) -> None:  # 
     assert "Traceback" not in result.err
 
 
-def test_validate_ok(nestr, cwd: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_ok(nestr, cwd: Path) -> None:
     """validate reports the files it read."""
     (cwd / "nestr.config.yaml").write_text("jobs: 3\n")
     result = nestr("config", "validate")
@@ -73,7 +73,7 @@ def test_validate_ok(nestr, cwd: Path) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(nestr("config", "validate", "--json").out)["valid"] is True
 
 
-def test_secret_never_printed(nestr, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_secret_never_printed(nestr, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A token from env, file or flag never shows in show, --json, --origin or debug logs."""
     (cwd / "token").write_text(SECRET)
     monkeypatch.setenv("NESTR_SERVER__TOKEN_FILE", str(cwd / "token"))
@@ -87,7 +87,7 @@ def test_secret_never_printed(nestr, cwd: Path, monkeypatch: pytest.MonkeyPatch)
     assert SECRET not in result.out + result.err
 
 
-def test_log_level_flag_has_its_own_origin(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_log_level_flag_has_its_own_origin(nestr) -> None:
     """--log-level overrides log.level and is shown as a flag origin."""
     data = json.loads(nestr("--log-level", "error", "config", "show", "--json").out)
     assert data["settings"]["log.level"] == "error"

@@ -40,7 +40,7 @@ def test_help_and_version_import_nothing_heavy(flag: str) -> None:
     assert "HEAVY []" in proc.stderr
 
 
-def test_help_lists_every_command_without_importing_them(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_help_lists_every_command_without_importing_them(nestr) -> None:
     """The help lists commands from the table, so their modules stay unimported."""
     from nestr.cli.main import COMMANDS
 
@@ -53,14 +53,14 @@ def test_help_lists_every_command_without_importing_them(nestr) -> None:  # type
     assert not any(COMMANDS[n][0].split(":")[0] in sys.modules for n in COMMANDS)
 
 
-def test_version_flag(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_version_flag(nestr) -> None:
     """--version prints the package version."""
     from nestr import __version__
 
     assert nestr("--version").out == f"nestr {__version__}\n"
 
 
-def test_version_command_json(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_version_command_json(nestr) -> None:
     """`nestr version --json` reports nestr, Python and the real git version."""
     data = json.loads(nestr("version", "--json").out)
     assert set(data) == {"nestr", "python", "git"}
@@ -82,14 +82,14 @@ def test_real_executable_runs(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["settings"]["jobs"] == 8
 
 
-def test_unknown_command_is_usage_error(nestr) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_command_is_usage_error(nestr) -> None:
     """A mistyped command exits 2 with click's suggestion."""
     result = nestr("confg")
     assert result.code == 2
     assert "No such command" in result.err
 
 
-def test_dash_c_changes_directory(nestr, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dash_c_changes_directory(nestr, tmp_path: Path) -> None:
     """-C DIR makes nestr find DIR's nestr.config.yaml."""
     project = tmp_path / "elsewhere"
     project.mkdir()
@@ -99,7 +99,7 @@ def test_dash_c_changes_directory(nestr, tmp_path: Path) -> None:  # type: ignor
     assert data["origins"]["jobs"] == f"{project / 'nestr.config.yaml'}:1"
 
 
-def test_dash_c_missing_directory(nestr, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dash_c_missing_directory(nestr, tmp_path: Path) -> None:
     """-C to a missing directory is a usage error."""
     assert nestr("-C", str(tmp_path / "nope"), "version").code == 2
 
@@ -107,7 +107,7 @@ def test_dash_c_missing_directory(nestr, tmp_path: Path) -> None:  # type: ignor
 def test_handler_maps_nestr_errors_to_their_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     """Each NestrError class exits with its own code and prints message and hint."""
 
-    def raiser(exc: Exception):  # type: ignore[no-untyped-def]
+    def raiser(exc: Exception):
         def run() -> None:
             raise exc
 

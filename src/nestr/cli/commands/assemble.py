@@ -1,0 +1,229 @@
+"""``nestr assemble``: create or update a workspace from the manifest.
+
+Progress comes from the event bus: a live display on a terminal, plain lines on stderr
+otherwise. The result (a table, or ``--json``) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from nestr.cli.context import app
+from nestr.cli.options import (
+    group_option,
+    jobs_option,
+    manifest_option,
+    repo_option,
+    workspace_option,
+)
+from nestr.cli.render import json_option, print_json
+
+if TYPE_CHECKING:
+    from nestr.events import Event, EventBus
+    from nestr.manifest.model import Manifest
+    from nestr.workspace.results import AssemblyResult
+
+_TTL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_ttl(text: str) -> timedelta:
+    """``90s``, ``30m``, ``8h``, ``2d``, ``1w`` or plain seconds."""
+    match = _TTL.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise click.BadParameter(
+            f"expected a duration like 30m, 8h or 2d; got {text!r}", param_hint="--ttl"
+        )
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@click.command()
+@manifest_option
+@workspace_option
+@click.option("--ephemeral", is_flag=True, help="Create a throwaway workspace under the state dir.")
+@click.option(
+    "--ttl", metavar="DURATION", help="Lifetime of an --ephemeral workspace (default 8h)."
+)
+@group_option
+@repo_option
+@jobs_option
+@click.option("--locked", is_flag=True, help="Check out exactly the commits of nestr.lock.")
+@click.option("--offline", is_flag=True, help="Never fetch; use only what the cache holds.")
+@click.option(
+    "--dissociate", is_flag=True, help="Copy objects so the workspace outlives the cache."
+)
+@click.option("--stash", is_flag=True, help="Stash local changes, update, re-apply them.")
+@click.option(
+    "--force", is_flag=True, help="Move repos even over local work (changes are stashed)."
+)
+@json_option
+@click.pass_context
+def assemble(
+    ctx: click.Context,
+    manifest_path: Path | None,
+    workspace_dir: Path | None,
+    ephemeral: bool,
+    ttl: str | None,
+    groups: tuple[str, ...],
+    repo_names: tuple[str, ...],
+    jobs: int | None,
+    locked: bool,
+    offline: bool,
+    dissociate: bool,
+    stash: bool,
+    force: bool,
+    as_json: bool,
+) -> int:
+    """Create or update a workspace from the manifest."""
+    from nestr.cli.options import load_manifest_for
+    from nestr.events import EventBus
+    from nestr.workspace.assemble import AssembleOptions, select_repos
+    from nestr.workspace.assemble import assemble as run_assemble
+
+    context = app(ctx)
+    settings = context.config().settings
+    if ttl is not None and not ephemeral:
+        raise click.UsageError("--ttl needs --ephemeral")
+    if ephemeral and workspace_dir is not None:
+        raise click.UsageError("--ephemeral and -w cannot be used together")
+    manifest = load_manifest_for(manifest_path, context.cwd)
+    root, wid = _target(manifest, workspace_dir, ephemeral, context.cwd, settings.state_dir)
+    options = AssembleOptions.from_settings(
+        settings,
+        groups=groups,
+        names=repo_names,
+        jobs=jobs,
+        locked=locked,
+        offline=offline,
+        dissociate=dissociate,
+        stash=stash,
+        force=force,
+        ttl=parse_ttl(ttl or "8h") if ephemeral else None,
+        workspace_id=wid,
+    )
+    bus = EventBus()
+    total = len(select_repos(manifest, groups, repo_names))
+    with _progress(bus, total):
+        result = asyncio.run(run_assemble(manifest, root, options, bus=bus))
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _summary(result)
+    return result.exit_code
+
+
+def _target(
+    manifest: Manifest, workspace_dir: Path | None, ephemeral: bool, cwd: Path, state_dir: Path
+) -> tuple[Path, str | None]:
+    """Where to assemble: -w, an ephemeral dir, the enclosing workspace, or the manifest's dir."""
+    from nestr.errors import UsageError
+    from nestr.workspace.record import find_workspace, new_workspace_id
+    from nestr.workspace.registry import ephemeral_root
+
+    if workspace_dir is not None:
+        return (cwd / workspace_dir).resolve(), None
+    if ephemeral:
+        wid = new_workspace_id()
+        return ephemeral_root(state_dir, wid), wid
+    try:
+        return find_workspace(cwd).root, None
+    except UsageError:
+        return manifest.root, None
+
+
+class _Lines:
+    """Plain progress lines on stderr, one per event (logs and CI)."""
+
+    def __call__(self, event: Event) -> None:
+        line = _describe(event)
+        if line:
+            click.echo(line, err=True)
+
+
+def _describe(event: Event) -> str | None:
+    data: dict[str, Any] = event.data
+    kind = event.type.rsplit(".", 1)[-1]
+    if kind == "started":
+        return f"{event.repo}: started ({data.get('revision')})"
+    if kind == "fetched":
+        what = "fetched" if data.get("fetched") else "cache is fresh"
+        return f"{event.repo}: {what} ({data.get('seconds', 0):.2f}s)"
+    if kind in {"checked_out", "skipped", "failed"}:
+        commit = (data.get("commit") or "")[:12]
+        extra = f": {data['message']}" if data.get("message") else ""
+        return f"{event.repo}: {data.get('status')} {commit}{extra}".rstrip()
+    if kind == "finished":
+        return f"assembly finished in {data.get('seconds', 0):.2f}s"
+    return None
+
+
+class _Live:
+    """A live display: an overall bar and one line per repo in progress (on a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(TextColumn("assembling"), BarColumn(), MofNCompleteColumn())
+        self.task = self.progress.add_task("repos", total=total)
+        self.active: dict[str, str] = {}
+        self.live = Live(self._render(), console=Console(stderr=True), transient=True)
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        lines = [Text(f"  {name}: {state}", style="dim") for name, state in self.active.items()]
+        return Group(self.progress, *lines)
+
+    def __call__(self, event: Event) -> None:
+        kind = event.type.rsplit(".", 1)[-1]
+        if event.repo is None:
+            return
+        if kind in {"checked_out", "skipped", "failed"}:
+            self.active.pop(event.repo, None)
+            self.progress.advance(self.task)
+        else:
+            self.active[event.repo] = "fetching" if kind == "started" else "checking out"
+        self.live.update(self._render())
+
+
+@contextlib.contextmanager
+def _progress(bus: EventBus, total: int) -> Iterator[None]:
+    """Show progress while the block runs: live on a terminal, lines otherwise."""
+    live = _Live(total) if sys.stderr.isatty() else None
+    remove = bus.add_listener(live if live is not None else _Lines())
+    try:
+        if live is None:
+            yield
+        else:
+            with live.live:
+                yield
+    finally:
+        remove()
+
+
+def _summary(result: AssemblyResult) -> None:
+    width = max((len(r.name) for r in result.repos), default=0)
+    for repo in result.repos:
+        commit = (repo.commit or "")[:12]
+        click.echo(f"{repo.status:<9} {repo.name:<{width}}  {repo.revision}  {commit}".rstrip())
+    problems = [r for r in result.repos if not r.ok]
+    if problems:
+        click.echo("")
+        for repo in problems:
+            click.echo(f"{repo.name}: {repo.status}: {repo.message}")
+            if repo.hint:
+                click.echo(f"  hint: {repo.hint}")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
+    click.echo(f"workspace {result.workspace} ({counts or 'no repos'}) in {result.seconds:.2f}s")

@@ -1,0 +1,51 @@
+"""``nestr lock``: pin every repo's revision to a commit in nestr.lock."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from nestr.cli.context import app
+from nestr.cli.options import jobs_option, manifest_option
+from nestr.cli.render import json_option, print_json
+
+
+@click.command()
+@manifest_option
+@jobs_option
+@click.option("--offline", is_flag=True, help="Resolve from the cache only; never fetch.")
+@json_option
+@click.pass_context
+def lock(
+    ctx: click.Context, manifest_path: Path | None, jobs: int | None, offline: bool, as_json: bool
+) -> int:
+    """Resolve every repo's revision to a commit and write nestr.lock beside the manifest."""
+    from nestr.cli.options import load_manifest_for
+    from nestr.git.mirror import MirrorCache
+    from nestr.workspace.locking import lock_workspace
+
+    context = app(ctx)
+    settings = context.config().settings
+    manifest = load_manifest_for(manifest_path, context.cwd)
+    cache = MirrorCache(
+        settings.cache_dir,
+        freshness=settings.git.fetch_freshness,
+        offline=offline,
+        timeout=settings.git.timeout,
+    )
+    result = asyncio.run(lock_workspace(manifest, cache=cache, jobs=jobs or settings.jobs))
+    if as_json:
+        print_json(result.to_dict())
+    elif result.ok:
+        for name, repo in sorted(result.lock.repos.items()):
+            click.echo(f"{name}  {repo.revision}  {repo.commit[:12]}")
+        click.echo(f"wrote {result.path} ({len(result.lock.repos)} repos)")
+    else:
+        for failure in result.failures:
+            click.echo(f"{failure.name}: {failure.message}", err=True)
+            if failure.hint:
+                click.echo(f"  hint: {failure.hint}", err=True)
+        click.echo(f"nestr.lock not written: {len(result.failures)} repo(s) failed", err=True)
+    return 0 if result.ok else 1

@@ -1,0 +1,317 @@
+"""The mirror cache: one full bare mirror per URL, shared by every workspace on the machine.
+
+Layout: ``<cache_dir>/mirrors/<name>-<hash>.git`` (the bare repository), ``<…>.git.lock`` (the
+flock every reader and writer takes: shared to clone from it, exclusive to create, fetch or
+rebuild) and ``<…>.git/nestr-mirror.json`` (URL and time of the last fetch). Mirrors are only
+ever added to: ``gc.auto=0`` and no ``git gc``, because workspaces borrow their objects through
+``objects/info/alternates`` and a pruned object would break them. Refs deleted upstream are
+pruned (that frees no object). Transient network failures are retried with a short capped
+backoff; a commit no branch or tag reaches is fetched by id, and a mirror that is no longer a
+usable repository is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import random
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from nestr.errors import GitError, WorkFailed
+from nestr.git.filelock import file_lock
+from nestr.git.refs import (
+    Resolved,
+    candidate_refs,
+    is_full_commit_id,
+    kind_of_ref,
+    read_commit_of_ref,
+    ref_exists,
+)
+from nestr.git.runner import DEFAULT_TIMEOUT, run_git
+
+log = structlog.get_logger("nestr.git.mirror")
+
+MIRRORS_DIR = "mirrors"
+META_FILE = "nestr-mirror.json"
+# Workspaces borrow objects: nothing may ever collect them (refs are pruned by explicit fetch).
+_MIRROR_CONFIG = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.prune=false")
+FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+_TRANSIENT = re.compile(
+    r"could not resolve host|connection refused|connection reset|early eof|timed out"
+    r"|remote end hung up unexpectedly|temporary failure in name resolution|network is unreachable",
+    re.IGNORECASE,
+)
+_BROKEN = re.compile(
+    r"not a git repository|bad object|missing object|nonexistent object|corrupt|unable to read"
+    r"|did not send all necessary objects|invalid object|loose object .* is corrupt|bad config",
+    re.IGNORECASE,
+)
+
+
+def is_transient(exc: GitError) -> bool:
+    """A failure worth retrying: the network, not the request, went wrong."""
+    return exc.returncode is None or bool(_TRANSIENT.search(exc.stderr))
+
+
+def is_broken_repo(exc: GitError) -> bool:
+    """A failure that means the repository itself is damaged."""
+    return bool(_BROKEN.search(exc.stderr))
+
+
+def mirror_name(url: str) -> str:
+    """``<readable>-<hash>.git``: readable for people, unique per URL."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip(".-") or "repo"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return f"{readable[:40]}-{digest}.git"
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """Where the mirror of ``url`` lives (it may not exist yet)."""
+
+    url: str
+    path: Path
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / META_FILE
+
+    def last_fetch(self) -> float | None:
+        """Unix time of the last successful fetch, or None if never (or unreadable)."""
+        try:
+            return float(json.loads(self.meta_path.read_text(encoding="utf-8"))["fetched"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def looks_healthy(self) -> bool:
+        """A bare repository with its parts in place (checked without starting git)."""
+        path = self.path
+        if not (path / "HEAD").is_file() or not (path / "objects").is_dir():
+            return False
+        try:
+            config = (path / "config").read_text(encoding="utf-8")
+        except OSError:
+            return False
+        return "bare = true" in config and (path / "refs").is_dir()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Tries and backoff for transient network failures (small and capped)."""
+
+    tries: int = 3
+    first_delay: float = 0.2
+    max_delay: float = 2.0
+
+
+class MirrorCache:
+    """Create, refresh, resolve in, and rebuild the mirrors under ``<cache_dir>/mirrors``.
+
+    One instance serves one operation (an assembly, a lock): it remembers which mirrors it has
+    already fetched, so repos sharing a URL fetch once.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        freshness: float = 60.0,
+        offline: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.root = cache_dir / MIRRORS_DIR
+        self.freshness = freshness
+        self.offline = offline
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._fetched: set[str] = set()
+
+    def mirror(self, url: str) -> Mirror:
+        return Mirror(url, self.root / mirror_name(url))
+
+    def reading(self, url: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Shared lock: hold it while cloning from or reading the mirror."""
+        return file_lock(self.mirror(url).lock_path, shared=True)
+
+    async def ensure(self, url: str, *, commit: str | None = None) -> tuple[Mirror, bool]:
+        """The mirror of ``url``, created or refreshed as needed; and whether it was fetched.
+
+        With ``commit``, a mirror that already holds it is not fetched at all (lock files pin
+        commits, so a locked assembly from a warm cache needs no network).
+        """
+        mirror = self.mirror(url)
+        async with file_lock(mirror.lock_path):
+            if not mirror.looks_healthy():
+                await self._create(mirror)
+            elif await self._already_has(mirror, commit):
+                return mirror, False
+            else:
+                self._require_online(mirror)
+                await self._fetch(mirror)
+            if commit is not None and not await self.has_commit(mirror, commit):
+                self._require_online(mirror)
+                await self._fetch_commit(mirror, commit)
+            return mirror, True
+
+    async def rebuild(self, url: str) -> Mirror:
+        """Throw the mirror away and fetch it again (it was found damaged)."""
+        mirror = self.mirror(url)
+        async with file_lock(mirror.lock_path):
+            log.warning("rebuilding damaged mirror", url=url, path=str(mirror.path))
+            self._fetched.discard(url)
+            await self._create(mirror)
+        return mirror
+
+    async def resolve(self, url: str, revision: str) -> Resolved:
+        """The kind, ref and commit ``revision`` names in the mirror of ``url``."""
+        mirror = self.mirror(url)
+        if not is_full_commit_id(revision):
+            for ref in candidate_refs(revision):
+                found = read_commit_of_ref(mirror.path, ref)
+                if found is not None:
+                    return Resolved(revision, kind_of_ref(ref), ref, found)
+        return await self._resolve_with_git(mirror, revision)
+
+    async def _already_has(self, mirror: Mirror, commit: str | None) -> bool:
+        if commit is None:
+            return self._is_fresh(mirror)
+        return await self.has_commit(mirror, commit)
+
+    async def has_commit(self, mirror: Mirror, commit: str) -> bool:
+        result = await run_git(
+            ["cat-file", "-e", f"{commit}^{{commit}}"],
+            cwd=mirror.path,
+            timeout=self.timeout,
+            check=False,
+        )
+        return result.returncode == 0
+
+    async def _resolve_with_git(self, mirror: Mirror, revision: str) -> Resolved:
+        args = ["rev-parse", f"{revision}^{{commit}}", "--symbolic-full-name", revision]
+        result = await run_git(args, cwd=mirror.path, timeout=self.timeout, check=False)
+        lines = result.stdout.split()
+        if result.returncode != 0 or not lines:
+            raise UnknownRevision(mirror.url, revision)
+        ref = lines[1] if len(lines) > 1 and lines[1].startswith("refs/") else None
+        if ref is not None and not ref_exists(mirror.path, ref):
+            ref = None
+        kind = kind_of_ref(ref) if ref else "commit"
+        return Resolved(revision, kind, ref, lines[0])
+
+    def _is_fresh(self, mirror: Mirror) -> bool:
+        if mirror.url in self._fetched or self.offline:
+            return True
+        last = mirror.last_fetch()
+        return last is not None and time.time() - last < self.freshness
+
+    def _require_online(self, mirror: Mirror) -> None:
+        if self.offline:
+            raise WorkFailed(
+                f"{mirror.url}: needed commits are not in the cache and --offline forbids fetching",
+                hint="run once without --offline to fill the cache",
+            )
+
+    async def _create(self, mirror: Mirror) -> None:
+        """Clone beside the final path, then rename: a mirror appears only when complete."""
+        if self.offline:
+            raise WorkFailed(
+                f"{mirror.url}: not in the cache and --offline forbids fetching",
+                hint="run once without --offline to fill the cache",
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.glob(
+            f".tmp-{mirror.path.name}-*"
+        ):  # a killed run's, we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = self.root / f".tmp-{mirror.path.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            args = ["clone", "--bare", "--quiet", *_MIRROR_CONFIG]
+            await self._with_retry([*args, "--", mirror.url, str(tmp)], cwd=self.root, tmp=tmp)
+            _write_meta(tmp, mirror.url)
+            if mirror.path.exists():
+                shutil.rmtree(mirror.path)
+            tmp.rename(mirror.path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        self._fetched.add(mirror.url)
+
+    async def _fetch(self, mirror: Mirror) -> None:
+        _remove_stale_locks(mirror.path)  # we hold the exclusive lock: any *.lock is a dead run's
+        args = ["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", mirror.url]
+        await self._with_retry([*args, *FETCH_REFSPECS], cwd=mirror.path)
+        _write_meta(mirror.path, mirror.url)
+        self._fetched.add(mirror.url)
+
+    async def _fetch_commit(self, mirror: Mirror, commit: str) -> None:
+        """Fetch a commit no branch or tag reaches (servers may refuse; say so clearly)."""
+        try:
+            args = ["fetch", "--quiet", "--no-write-fetch-head", "--", mirror.url, commit]
+            await self._with_retry(args, cwd=mirror.path)
+        except GitError as exc:
+            raise UnknownRevision(mirror.url, commit) from exc
+        if not await self.has_commit(mirror, commit):
+            raise UnknownRevision(mirror.url, commit)
+
+    async def _with_retry(self, args: list[str], *, cwd: Path, tmp: Path | None = None) -> None:
+        delay = self.retry.first_delay
+        for attempt in range(1, self.retry.tries + 1):
+            try:
+                await run_git(args, cwd=cwd, timeout=self.timeout)
+                return
+            except GitError as exc:
+                if attempt == self.retry.tries or not is_transient(exc):
+                    raise
+                log.info("transient git failure, retrying", attempt=attempt, argv=exc.argv)
+                if tmp is not None and tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                await asyncio.sleep(delay * (1 + random.random() / 2))
+                delay = min(delay * 2, self.retry.max_delay)
+
+
+class UnknownRevision(WorkFailed):
+    """A revision that names nothing in the repository."""
+
+    def __init__(self, url: str, revision: str) -> None:
+        super().__init__(
+            f"revision {revision!r} not found in {url}",
+            hint="check the branch, tag or commit in the manifest (or run `nestr lock` again)",
+        )
+        self.url = url
+        self.revision = revision
+
+
+def _write_meta(path: Path, url: str) -> None:
+    target = path / META_FILE
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": url, "fetched": time.time()}), encoding="utf-8")
+    tmp.replace(target)
+
+
+def _remove_stale_locks(path: Path) -> None:
+    for lock in [*path.glob("*.lock"), *(path / "refs").rglob("*.lock")]:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+@contextlib.asynccontextmanager
+async def exclusive(mirror: Mirror) -> AsyncIterator[None]:
+    """Exclusive lock on a mirror (for removing it)."""
+    async with file_lock(mirror.lock_path):
+        yield

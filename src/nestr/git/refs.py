@@ -1,0 +1,97 @@
+"""Read refs of a bare repository without starting git, and what a revision names.
+
+Resolving ``main`` in a mirror is the most frequent git call of a warm assembly; reading the loose
+ref file or ``packed-refs`` answers it without a process. Anything this module cannot answer for
+certain (annotated tags stored loose, abbreviated ids, symbolic refs) returns ``None`` and the
+caller asks git.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+RevisionKind = Literal["branch", "tag", "commit"]
+_FULL_ID = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a manifest revision names in a mirror: its kind, full ref and commit."""
+
+    revision: str
+    kind: RevisionKind
+    ref: str | None  # refs/heads/main, refs/tags/v1, or None for a commit id
+    commit: str
+
+    @property
+    def short_name(self) -> str:
+        """The branch or tag name without its ``refs/…/`` prefix (the commit for commits)."""
+        if self.ref is None:
+            return self.commit
+        return self.ref.split("/", 2)[2]
+
+
+def is_full_commit_id(revision: str) -> bool:
+    return bool(_FULL_ID.match(revision))
+
+
+def candidate_refs(revision: str) -> list[str]:
+    """Full ref names a revision may mean, in the order nestr prefers (branch before tag)."""
+    if revision.startswith("refs/"):
+        return [revision]
+    return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+
+
+def kind_of_ref(ref: str) -> RevisionKind:
+    if ref.startswith("refs/heads/"):
+        return "branch"
+    if ref.startswith("refs/tags/"):
+        return "tag"
+    return "commit"
+
+
+def read_packed_refs(git_dir: Path) -> tuple[dict[str, str], bool]:
+    """``packed-refs`` as {ref: commit-or-object}, and whether every tag in it is peeled."""
+    try:
+        text = (git_dir / "packed-refs").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}, True
+    refs: dict[str, str] = {}
+    fully_peeled = False
+    last: str | None = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            fully_peeled = "fully-peeled" in line
+        elif line.startswith("^") and last is not None:
+            refs[last] = line[1:].strip()  # the peeled commit replaces the tag object
+        elif " " in line:
+            sha, name = line.split(" ", 1)
+            refs[name] = sha
+            last = name
+    return refs, fully_peeled
+
+
+def read_commit_of_ref(git_dir: Path, ref: str) -> str | None:
+    """The commit ``ref`` points to, if it can be known without git; else None."""
+    loose = git_dir / ref
+    if loose.is_file():
+        value = loose.read_text(encoding="utf-8").strip()
+        # A loose tag may point to an annotated tag object; only branches are surely commits.
+        if ref.startswith("refs/heads/") and _FULL_ID.match(value):
+            return value
+        return None
+    packed, fully_peeled = read_packed_refs(git_dir)
+    if ref not in packed:
+        return None
+    if ref.startswith("refs/tags/") and not fully_peeled:
+        return None
+    return packed[ref]
+
+
+def ref_exists(git_dir: Path, ref: str) -> bool:
+    if (git_dir / ref).is_file():
+        return True
+    return ref in read_packed_refs(git_dir)[0]

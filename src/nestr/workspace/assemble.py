@@ -1,0 +1,380 @@
+"""Assemble (create or update) a workspace from a manifest: the executor of the plan.
+
+Per repo: the mirror is brought up to date (network pool), the revision is resolved in it, then
+the repo is cloned from the mirror into ``<ws>/.nestr/tmp/`` and renamed into place — a repo
+directory appears only when complete — or, if it exists, moved to the revision unless it holds
+local work (checkout pool). A nested repo waits for the repo that contains it. One repo's
+failure is one failed result; the others finish. Every stage emits an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from nestr.errors import GitError, NestrError, UsageError, did_you_mean
+from nestr.events import EventBus
+from nestr.fanout import fan_out
+from nestr.git.filelock import file_lock
+from nestr.git.mirror import Mirror, MirrorCache, is_broken_repo
+from nestr.git.refs import Resolved, is_full_commit_id
+from nestr.manifest.model import Manifest, RepoSpec
+from nestr.workspace import repo_git
+from nestr.workspace.lockfile import lock_path_for, manifest_hash, read_lock
+from nestr.workspace.plan import (
+    RepoAction,
+    RepoState,
+    assembly_order,
+    children_of,
+    local_work_revs,
+    parent_of,
+    plan_repo,
+    refuse_local_commits,
+)
+from nestr.workspace.record import (
+    RECORD_DIR,
+    Workspace,
+    new_workspace_id,
+    open_workspace,
+    write_record,
+)
+from nestr.workspace.registry import register
+from nestr.workspace.results import AssemblyResult, RepoResult, RepoStatus
+
+if TYPE_CHECKING:
+    from nestr.config.model import Settings
+
+T = TypeVar("T")
+TMP_DIR = "tmp"
+EVENT_PREFIX = "nestr.workspace"
+
+
+@dataclass(frozen=True)
+class AssembleOptions:
+    """Everything ``assemble`` needs besides the manifest and the workspace root."""
+
+    cache_dir: Path
+    state_dir: Path
+    groups: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    jobs: int = 8
+    locked: bool = False
+    offline: bool = False
+    dissociate: bool = False
+    stash: bool = False
+    force: bool = False
+    ttl: timedelta | None = None  # set for ephemeral workspaces: they expire after it
+    workspace_id: str | None = None  # id for a new workspace (else a fresh one)
+    fetch_freshness: float = 60.0
+    git_timeout: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> AssembleOptions:
+        """Options with the machine's cache/state dirs, jobs and git settings, then overrides."""
+        base = cls(
+            cache_dir=settings.cache_dir,
+            state_dir=settings.state_dir,
+            jobs=settings.jobs,
+            fetch_freshness=settings.git.fetch_freshness,
+            git_timeout=settings.git.timeout,
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def select_repos(manifest: Manifest, groups: Sequence[str], names: Sequence[str]) -> list[RepoSpec]:
+    """The repos to work on; an unknown ``--repo`` name is a usage error with a suggestion."""
+    try:
+        return manifest.select(groups=groups, names=names)
+    except KeyError as exc:
+        missing = str(exc.args[0])
+        known = [r.name for r in manifest.repos]
+        raise UsageError(
+            f"unknown repo {missing!r} (not in {manifest.path})",
+            hint=did_you_mean(missing.split(", ", maxsplit=1)[0], known),
+        ) from None
+
+
+def locked_commits(manifest: Manifest) -> dict[str, str]:
+    """The commits of ``nestr.lock``; a missing or stale lock is a usage error (exit 2)."""
+    path = lock_path_for(manifest)
+    if not path.is_file():
+        raise UsageError(f"no lock file at {path}", hint="run `nestr lock` to create it")
+    lock = read_lock(path)
+    if lock.manifest_hash != manifest_hash(manifest):
+        raise UsageError(
+            f"{path} is stale: the manifest changed since it was written",
+            hint="run `nestr lock` to update it",
+        )
+    return {name: entry.commit for name, entry in lock.repos.items()}
+
+
+async def assemble(
+    manifest: Manifest, root: Path, options: AssembleOptions, *, bus: EventBus | None = None
+) -> AssemblyResult:
+    """Create or update the workspace at ``root`` from ``manifest``; never raises for one repo."""
+    bus = bus if bus is not None else EventBus()
+    if options.stash and options.force:
+        raise UsageError("--stash and --force cannot be used together")
+    specs = select_repos(manifest, options.groups, options.names)
+    pins = locked_commits(manifest) if options.locked else {}
+    root = root.resolve()
+    started = time.perf_counter()
+    (root / RECORD_DIR).mkdir(parents=True, exist_ok=True)
+    async with file_lock(root / RECORD_DIR / "assemble.lock"):
+        shutil.rmtree(root / RECORD_DIR / TMP_DIR, ignore_errors=True)  # a killed run's leftovers
+        workspace = _write_record(root, manifest, options)
+        register(
+            options.state_dir,
+            workspace,
+            ephemeral=workspace.expires is not None,
+            repos=[s.path for s in specs],
+        )
+        run = _Assembly(manifest, workspace, options, bus, pins)
+        repos = await run.all(specs)
+    result = AssemblyResult(
+        workspace=str(root),
+        workspace_id=workspace.id,
+        manifest=str(manifest.path),
+        locked=options.locked,
+        repos=tuple(sorted(repos, key=lambda r: [s.name for s in specs].index(r.name))),
+        seconds=time.perf_counter() - started,
+        expires=workspace.expires.isoformat() if workspace.expires else None,
+    )
+    data = {"ok": result.ok, "counts": result.counts(), "seconds": round(result.seconds, 3)}
+    bus.emit(f"{EVENT_PREFIX}.assembly.finished", {**data, "workspace": str(root)})
+    return result
+
+
+def _write_record(root: Path, manifest: Manifest, options: AssembleOptions) -> Workspace:
+    now = datetime.now(UTC)
+    expires = now + options.ttl if options.ttl is not None else None
+    if (root / RECORD_DIR / "workspace.json").is_file():
+        known = open_workspace(root)
+        workspace = replace(known, manifest_path=manifest.path, expires=expires or known.expires)
+    else:
+        wid = options.workspace_id or new_workspace_id()
+        workspace = Workspace(root, manifest.path, wid, now, expires)
+    write_record(workspace)
+    return workspace
+
+
+@dataclass
+class _Assembly:
+    """One run: the pools, the per-repo completion signals, and the mirror cache."""
+
+    manifest: Manifest
+    workspace: Workspace
+    options: AssembleOptions
+    bus: EventBus
+    pins: dict[str, str]
+    cache: MirrorCache = field(init=False)
+    done: dict[str, asyncio.Event] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        o = self.options
+        self.cache = MirrorCache(
+            o.cache_dir, freshness=o.fetch_freshness, offline=o.offline, timeout=o.git_timeout
+        )
+        self.network = asyncio.Semaphore(o.jobs)
+        self.checkout = asyncio.Semaphore(o.jobs)
+
+    async def all(self, specs: Sequence[RepoSpec]) -> list[RepoResult]:
+        ordered = assembly_order(specs)  # parents take pool slots before their children
+        self.done = {s.name: asyncio.Event() for s in ordered}
+        jobs = 1 if self.options.jobs == 1 else len(ordered)
+        outcomes = await fan_out(ordered, self.one, jobs=max(jobs, 1))
+        return [o.value if o.value is not None else _crashed(o.item, o.error) for o in outcomes]
+
+    async def one(self, spec: RepoSpec) -> RepoResult:
+        started = time.perf_counter()
+        data = {"path": spec.path, "revision": spec.revision, "url": spec.url}
+        self._emit("repo.started", spec, data)
+        try:
+            result = await self._repo(spec, started)
+        except (NestrError, OSError) as exc:
+            result = _failed(spec, exc, started)
+        self.done[spec.name].set()
+        self._report(spec, result)
+        return result
+
+    async def _repo(self, spec: RepoSpec, started: float) -> RepoResult:
+        blocked = await self._wait_for_parent(spec)
+        if blocked is not None:
+            return _result(spec, "failed", started, message=blocked)
+        mirror, fetched, target = await self._rebuilding(spec, lambda: self._fetch(spec, started))
+        async with self.checkout:
+            result = await self._rebuilding(spec, lambda: self._place(spec, mirror, target))
+        return replace(result, fetched=fetched, seconds=time.perf_counter() - started)
+
+    async def _wait_for_parent(self, spec: RepoSpec) -> str | None:
+        parent = parent_of(spec, self.manifest.repos)
+        if parent is None:
+            return None
+        if parent.name in self.done:
+            await self.done[parent.name].wait()
+        if (self.workspace.root / parent.path / ".git").exists():
+            return None  # there (a refused parent is still a parent)
+        if parent.name in self.done:
+            return f"it is nested in repo {parent.name!r}, which could not be assembled"
+        return f"it is nested in repo {parent.name!r}, which is not assembled; select it too"
+
+    async def _fetch(self, spec: RepoSpec, started: float) -> tuple[Mirror, bool, Resolved]:
+        pin = self._pin(spec)
+        async with self.network:
+            mirror, fetched = await self.cache.ensure(spec.url, commit=pin)
+        seconds = round(time.perf_counter() - started, 3)
+        data = {"url": spec.url, "mirror": str(mirror.path), "fetched": fetched, "seconds": seconds}
+        self._emit("repo.fetched", spec, data)
+        if pin is not None:
+            return mirror, fetched, Resolved(spec.revision, "commit", None, pin)
+        return mirror, fetched, await self.cache.resolve(spec.url, spec.revision)
+
+    def _pin(self, spec: RepoSpec) -> str | None:
+        """The commit to check out when it is fixed: from the lock, or a full commit id."""
+        if not self.options.locked:
+            return spec.revision if is_full_commit_id(spec.revision) else None
+        if spec.name not in self.pins:
+            raise UsageError(
+                f"repo {spec.name!r} is not in nestr.lock", hint="run `nestr lock` to update it"
+            )
+        return self.pins[spec.name]
+
+    async def _rebuilding(self, spec: RepoSpec, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work``; if git says the mirror is damaged, rebuild it once and run it again."""
+        try:
+            return await work()
+        except GitError as exc:
+            if not is_broken_repo(exc) or self.cache.offline:
+                raise
+        async with self.network:
+            await self.cache.rebuild(spec.url)
+        return await work()
+
+    async def _place(self, spec: RepoSpec, mirror: Mirror, target: Resolved) -> RepoResult:
+        path = self.workspace.root / spec.path
+        timeout = self.options.git_timeout
+        async with self.cache.reading(spec.url):
+            state = await repo_git.probe(path, timeout=timeout)
+            action = plan_repo(state, target, stash=self.options.stash, force=self.options.force)
+            if action.kind == "clone":
+                await self._clone(spec, mirror, target, path)
+                return _result(spec, "cloned", commit=target.commit)
+            if action.kind == "refuse":
+                return _refused(spec, state, action)
+            repo_git.exclude_children(path, children_of(spec, self.manifest.repos))
+            if repo_git.origin_url(path) != spec.url:  # the manifest moved the repo
+                await repo_git.set_origin(path, spec.url, timeout=timeout)
+            if action.kind == "move":
+                result = await self._move(spec, mirror, target, state, action, path)
+            else:
+                result = _result(spec, "unchanged", commit=state.head, previous=state.head)
+            if self.options.dissociate and result.ok:
+                await repo_git.dissociate(path, timeout=timeout)
+            return result
+
+    async def _clone(self, spec: RepoSpec, mirror: Mirror, target: Resolved, dest: Path) -> None:
+        tmp_root = self.workspace.root / RECORD_DIR / TMP_DIR
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_root / f"{re.sub(r'[^A-Za-z0-9._-]', '_', spec.name)}-{uuid.uuid4().hex[:8]}"
+        try:
+            await repo_git.clone_from_mirror(
+                mirror,
+                tmp,
+                target,
+                url=spec.url,
+                dissociate=self.options.dissociate,
+                timeout=self.options.git_timeout,
+            )
+            repo_git.exclude_children(tmp, children_of(spec, self.manifest.repos))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp.rename(dest)  # atomic: the repo directory appears complete or not at all
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    async def _move(
+        self,
+        spec: RepoSpec,
+        mirror: Mirror,
+        target: Resolved,
+        state: RepoState,
+        action: RepoAction,
+        path: Path,
+    ) -> RepoResult:
+        timeout = self.options.git_timeout
+        await repo_git.refresh_tracking(path, mirror, timeout=timeout)
+        revs = local_work_revs(state, target)
+        if not action.force and await repo_git.has_local_work(path, revs, target, timeout=timeout):
+            return _refused(spec, state, refuse_local_commits())
+        stash = await repo_git.stash_push(path, timeout=timeout) if state.dirty else None
+        try:
+            await repo_git.move_to(path, state, target, force=action.force, timeout=timeout)
+        except GitError:
+            if stash is not None and action.stash:
+                await repo_git.stash_pop(path, timeout=timeout)  # give the changes back
+            raise
+        common: dict[str, Any] = {"commit": target.commit, "previous": state.head}
+        if stash is None:
+            return _result(spec, "updated", **common)
+        if action.force:
+            note = f"local changes saved in stash {stash[:12]} (git stash list)"
+            return _result(spec, "updated", message=note, stash=stash, **common)
+        if await repo_git.stash_pop(path, timeout=timeout):
+            return _result(spec, "updated", message="local changes re-applied", **common)
+        return _result(
+            spec,
+            "conflict",
+            message="re-applying local changes conflicted; the stash was kept",
+            hint="resolve the conflicts, then `git stash drop`",
+            stash=stash,
+            **common,
+        )
+
+    def _emit(self, kind: str, spec: RepoSpec, data: dict[str, Any]) -> None:
+        self.bus.emit(f"{EVENT_PREFIX}.{kind}", data, repo=spec.name)
+
+    def _report(self, spec: RepoSpec, result: RepoResult) -> None:
+        data = result.to_dict()
+        if result.status in {"cloned", "updated"}:
+            self._emit("repo.checked_out", spec, data)
+        elif result.status in {"unchanged", "refused"}:
+            self._emit("repo.skipped", spec, data)
+        else:
+            self.bus.emit(f"{EVENT_PREFIX}.repo.failed", data, repo=spec.name, severity="error")
+
+
+def _result(
+    spec: RepoSpec, status: RepoStatus, started: float | None = None, **fields: Any
+) -> RepoResult:
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    return RepoResult(spec.name, spec.path, status, spec.revision, seconds=seconds, **fields)
+
+
+def _refused(spec: RepoSpec, state: RepoState, action: RepoAction) -> RepoResult:
+    return _result(
+        spec,
+        "refused",
+        commit=state.head,
+        previous=state.head,
+        message=action.reason,
+        hint=action.hint,
+    )
+
+
+def _failed(spec: RepoSpec, exc: NestrError | OSError, started: float) -> RepoResult:
+    message = exc.message if isinstance(exc, NestrError) else f"{exc.strerror}: {exc.filename}"
+    hint = exc.hint if isinstance(exc, NestrError) else None
+    return _result(spec, "failed", started, message=message, hint=hint)
+
+
+def _crashed(spec: RepoSpec, exc: BaseException | None) -> RepoResult:
+    """A repo whose work raised something unexpected: still one failed result, not a crash."""
+    return _result(spec, "failed", message=f"unexpected {type(exc).__name__}: {exc}")

@@ -1,0 +1,122 @@
+"""The pure half of assembly: from what is on disk and what the manifest wants, decide per repo.
+
+No git, no disk: plain values in, plain values out, so every rule (what counts as local work,
+when a repo is left alone, which repo waits for which) is tested with data. The executor in
+``nestr.workspace.assemble`` gathers the :class:`RepoState` and carries out the action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Literal
+
+from nestr.git.refs import Resolved
+from nestr.manifest.model import RepoSpec
+
+ActionKind = Literal["clone", "unchanged", "move", "refuse"]
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """A repo directory as found: absent, occupied by something else, or a repository."""
+
+    exists: bool = False
+    is_repo: bool = False
+    head: str | None = None  # commit of HEAD
+    branch: str | None = None  # current branch; None when detached
+    dirty: bool = False  # tracked changes, staged or not (untracked files are never lost)
+
+
+@dataclass(frozen=True)
+class RepoAction:
+    """What to do with one repo. ``reason`` explains refusals; ``stash``/``force`` how to move."""
+
+    kind: ActionKind
+    reason: str | None = None
+    hint: str | None = None
+    stash: bool = False  # stash local changes, move, re-apply
+    force: bool = False  # move even over local work (changes are kept in a stash)
+
+
+def at_target(state: RepoState, target: Resolved) -> bool:
+    """HEAD is the wanted commit, on the wanted branch (or detached for tags and commits)."""
+    if state.head != target.commit:
+        return False
+    if target.kind == "branch":
+        return state.branch == target.short_name
+    return state.branch is None
+
+
+def plan_repo(state: RepoState, target: Resolved, *, stash: bool, force: bool) -> RepoAction:
+    """Decide clone / leave / move / refuse from the state of the directory alone."""
+    if not state.exists:
+        return RepoAction("clone")
+    if not state.is_repo:
+        return RepoAction(
+            "refuse",
+            reason="the path exists and is not a git repository",
+            hint="move it away, or change the repo's path in the manifest",
+        )
+    if at_target(state, target) and not state.dirty:
+        return RepoAction("unchanged")
+    if state.dirty and not (stash or force):
+        return RepoAction(
+            "refuse",
+            reason="uncommitted changes",
+            hint="commit them, or re-run with --stash (or --force)",
+        )
+    return RepoAction("unchanged" if at_target(state, target) else "move", stash=stash, force=force)
+
+
+def local_work_revs(state: RepoState, target: Resolved) -> list[str]:
+    """Revisions whose commits must already be on the target or upstream before moving.
+
+    A detached HEAD, or the branch being moved, could lose commits; any other local branch is
+    left as it is and keeps its commits. The executor runs
+    ``git rev-list -n1 <these> --not <target> --remotes --tags``: any output is local work.
+    """
+    revs: list[str] = []
+    if state.branch is None or (target.kind == "branch" and state.branch == target.short_name):
+        revs.append("HEAD")
+    if target.kind == "branch" and state.branch != target.short_name:
+        revs.append(f"--branches={target.short_name}")
+    return revs
+
+
+def refuse_local_commits() -> RepoAction:
+    return RepoAction(
+        "refuse",
+        reason="local commits that are not on the upstream",
+        hint="push them (or move them to another branch), or re-run with --force",
+    )
+
+
+def parent_of(spec: RepoSpec, specs: Sequence[RepoSpec]) -> RepoSpec | None:
+    """The repo whose path most closely contains ``spec``'s path, if any."""
+    own = PurePosixPath(spec.path)
+    best: RepoSpec | None = None
+    for other in specs:
+        other_path = PurePosixPath(other.path)
+        if other is spec or other_path == own or other_path not in own.parents:
+            continue
+        if best is None or len(other_path.parts) > len(PurePosixPath(best.path).parts):
+            best = other
+    return best
+
+
+def children_of(spec: RepoSpec, specs: Sequence[RepoSpec]) -> list[str]:
+    """Paths of nested repos, relative to ``spec``'s directory (to exclude them from it)."""
+    own = PurePosixPath(spec.path)
+    return sorted(
+        str(PurePosixPath(other.path).relative_to(own))
+        for other in specs
+        if other is not spec and own in PurePosixPath(other.path).parents
+    )
+
+
+def assembly_order(specs: Sequence[RepoSpec]) -> list[RepoSpec]:
+    """Parents before children (shallower paths first); otherwise manifest order."""
+    index = {spec.name: i for i, spec in enumerate(specs)}
+    return sorted(specs, key=lambda s: (len(PurePosixPath(s.path).parts), index[s.name]))

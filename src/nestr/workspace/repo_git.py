@@ -1,0 +1,192 @@
+"""Git operations on one workspace repository: probe, clone from a mirror, move, stash.
+
+Each function is one or two git processes; the assembly's cost on small repos is the number of
+processes, so nothing here asks git what can be read from a file. Clones borrow objects from the
+mirror (``--shared``: ``objects/info/alternates``) but own their refs, config and index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nestr.errors import GitError
+from nestr.git.mirror import Mirror
+from nestr.git.refs import Resolved
+from nestr.git.runner import run_git
+from nestr.workspace.plan import RepoState
+
+TRACKING_REFSPEC = "+refs/heads/*:refs/remotes/origin/*"
+STASH_MESSAGE = "nestr assemble: local changes"
+
+
+async def probe(path: Path, *, timeout: float) -> RepoState:
+    """What is at ``path``: nothing, something else, or a repo (HEAD, branch, tracked changes)."""
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return RepoState()  # an empty directory is as good as none: rename() replaces it
+    if not (path / ".git").exists():
+        return RepoState(exists=True)
+    args = ["status", "--porcelain=v2", "--branch", "--untracked-files=no", "--ignore-submodules"]
+    out = (await run_git(args, cwd=path, timeout=timeout)).stdout
+    head: str | None = None
+    branch: str | None = None
+    dirty = False
+    for line in out.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            head = None if oid == "(initial)" else oid
+        elif line.startswith("# branch.head "):
+            name = line.split(maxsplit=2)[2]
+            branch = None if name == "(detached)" else name
+        elif line and not line.startswith("#"):
+            dirty = True
+    return RepoState(exists=True, is_repo=True, head=head, branch=branch, dirty=dirty)
+
+
+async def clone_from_mirror(
+    mirror: Mirror, dest: Path, target: Resolved, *, url: str, dissociate: bool, timeout: float
+) -> None:
+    """Clone the mirror into ``dest`` and check out ``target``; ``origin`` is the real URL.
+
+    Branches and tags check out in the clone itself (``--branch``), so a branch costs two git
+    processes (clone, set-url) and a commit three (plus ``checkout --detach``). With
+    ``dissociate`` the clone is a plain local clone (hard links or copies), which needs nothing
+    from the cache afterwards.
+    """
+    args = ["clone", "--quiet", *([] if dissociate else ["--shared"])]
+    if target.kind == "commit":
+        args.append("--no-checkout")
+    else:
+        args += ["--branch", target.short_name]
+    await run_git([*args, "--", str(mirror.path), str(dest)], cwd=dest.parent, timeout=timeout)
+    if target.kind == "commit":
+        await run_git(["checkout", "--quiet", "--detach", target.commit], cwd=dest, timeout=timeout)
+    await run_git(["remote", "set-url", "origin", url], cwd=dest, timeout=timeout)
+
+
+async def refresh_tracking(path: Path, mirror: Mirror, *, timeout: float) -> None:
+    """Update ``origin/*`` and tags from the mirror (local: objects are borrowed, not copied).
+
+    Tags come with ``--tags`` rather than a refspec so that ``--prune`` never deletes a tag the
+    user made; a local tag that differs from the upstream one is kept, not clobbered.
+    """
+    # not --quiet: git then hides the "[rejected] … would clobber existing tag" lines
+    args = ["fetch", "--prune", "--tags", "--no-write-fetch-head", str(mirror.path)]
+    argv = [*args, TRACKING_REFSPEC]
+    result = await run_git(argv, cwd=path, timeout=timeout, check=False)
+    if result.returncode != 0 and not _only_kept_tags(result.stderr):
+        raise GitError(result.argv, result.returncode, result.stderr, cwd=path)
+
+
+def _only_kept_tags(stderr: str) -> bool:
+    rejected = [line for line in stderr.splitlines() if "[rejected]" in line]
+    errors = [line for line in stderr.splitlines() if line.startswith(("fatal:", "error:"))]
+    return bool(rejected) and not errors and all("clobber existing tag" in r for r in rejected)
+
+
+async def has_local_work(path: Path, revs: list[str], target: Resolved, *, timeout: float) -> bool:
+    """Whether ``revs`` hold commits that neither the target, a remote branch nor a tag has."""
+    if not revs:
+        return False
+    args = ["rev-list", "-n1", *revs, "--not", target.commit, "--remotes", "--tags"]
+    return bool((await run_git(args, cwd=path, timeout=timeout)).stdout.strip())
+
+
+async def move_to(
+    path: Path, state: RepoState, target: Resolved, *, force: bool, timeout: float
+) -> None:
+    """Put HEAD on ``target``: the branch (tracking origin) or a detached commit.
+
+    Tracked changes were stashed before, so no ``--force`` is needed: git still refuses to
+    overwrite untracked files in the way, and that refusal is the repo's failure.
+    """
+    if target.kind != "branch":
+        args = ["checkout", "--quiet", "--detach", target.commit]
+    elif state.branch == target.short_name and not force:
+        args = ["merge", "--quiet", "--ff-only", target.commit]
+    else:  # also resets the branch under --force; its old commits stay in the reflog
+        name = target.short_name
+        args = ["checkout", "--quiet", "-B", name, "--track", f"origin/{name}"]
+    await run_git(args, cwd=path, timeout=timeout)
+
+
+async def stash_push(path: Path, *, timeout: float) -> str:
+    """Stash tracked changes; returns the stash commit id."""
+    await run_git(["stash", "push", "--quiet", "-m", STASH_MESSAGE], cwd=path, timeout=timeout)
+    return (await run_git(["rev-parse", "refs/stash"], cwd=path, timeout=timeout)).stdout.strip()
+
+
+async def stash_pop(path: Path, *, timeout: float) -> bool:
+    """Re-apply the last stash; False (stash kept, conflicts in the tree) if it conflicts."""
+    try:
+        await run_git(["stash", "pop", "--quiet"], cwd=path, timeout=timeout)
+    except GitError:
+        return False
+    return True
+
+
+async def head_commit(path: Path, *, timeout: float) -> str | None:
+    result = await run_git(
+        ["rev-parse", "-q", "--verify", "HEAD"], cwd=path, timeout=timeout, check=False
+    )
+    return result.stdout.strip() or None
+
+
+async def dissociate(path: Path, *, timeout: float) -> bool:
+    """Copy borrowed objects into the repo and stop borrowing; False if it borrowed nothing."""
+    alternates = path / ".git" / "objects" / "info" / "alternates"
+    if not alternates.exists():
+        return False
+    await run_git(["repack", "-a", "-d", "-q"], cwd=path, timeout=timeout)
+    alternates.unlink()
+    return True
+
+
+def origin_url(repo: Path) -> str | None:
+    """``remote.origin.url`` read from ``.git/config`` (no process; None if not found)."""
+    try:
+        lines = (repo / ".git" / "config").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    in_origin = False
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("["):
+            in_origin = line.replace(" ", "").lower() == '[remote"origin"]'
+        elif in_origin and line.split("=", 1)[0].strip().lower() == "url" and "=" in line:
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+async def set_origin(repo: Path, url: str, *, timeout: float) -> None:
+    await run_git(["remote", "set-url", "origin", url], cwd=repo, timeout=timeout)
+
+
+def borrowed_from(repo: Path) -> list[Path]:
+    """Object directories a repo borrows from (its ``objects/info/alternates``)."""
+    alternates = repo / ".git" / "objects" / "info" / "alternates"
+    try:
+        lines = alternates.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    base = alternates.parent.parent
+    return [
+        (base / line.strip()).resolve()
+        for line in lines
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def exclude_children(repo: Path, children: list[str]) -> None:
+    """List nested repos in ``.git/info/exclude`` so the parent does not see them as untracked."""
+    if not children:
+        return
+    exclude = repo / ".git" / "info" / "exclude"
+    try:
+        present = set(exclude.read_text(encoding="utf-8").splitlines())
+    except FileNotFoundError:
+        present = set()
+    missing = [f"/{child}/" for child in children if f"/{child}/" not in present]
+    if missing:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write("".join(f"{line}\n" for line in missing))

@@ -1,0 +1,97 @@
+"""What an assembly reports: one frozen result per repo and a summary, with a stable JSON form.
+
+The JSON shapes are documented in docs/workspaces.md; keys are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from nestr.errors import EXIT_CONFLICTS, EXIT_FAILED, EXIT_OK
+
+RepoStatus = Literal["cloned", "updated", "unchanged", "refused", "conflict", "failed"]
+OK_STATUSES: frozenset[str] = frozenset({"cloned", "updated", "unchanged"})
+
+
+@dataclass(frozen=True)
+class RepoResult:
+    """How one repo of an assembly ended."""
+
+    name: str
+    path: str
+    status: RepoStatus
+    revision: str
+    commit: str | None = None  # HEAD after the assembly (None if the repo is not there)
+    previous: str | None = None  # HEAD before, for repos that existed
+    message: str | None = None  # why it was refused or failed, or what was done besides
+    hint: str | None = None
+    stash: str | None = None  # a stash nestr left (conflicting re-apply, or --force)
+    fetched: bool = False  # whether the mirror was fetched for it
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "status": self.status,
+            "ok": self.ok,
+            "revision": self.revision,
+            "commit": self.commit,
+            "previous": self.previous,
+            "message": self.message,
+            "hint": self.hint,
+            "stash": self.stash,
+            "fetched": self.fetched,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    """The outcome of one ``assemble``: every selected repo's result, in manifest order."""
+
+    workspace: str
+    workspace_id: str
+    manifest: str
+    locked: bool
+    repos: tuple[RepoResult, ...]
+    seconds: float = 0.0
+    expires: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.repos)
+
+    @property
+    def exit_code(self) -> int:
+        """1 if a repo failed or was refused, 3 if only stash conflicts were left, else 0."""
+        if any(r.status in {"failed", "refused"} for r in self.repos):
+            return EXIT_FAILED
+        if any(r.status == "conflict" for r in self.repos):
+            return EXIT_CONFLICTS
+        return EXIT_OK
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for repo in self.repos:
+            out[repo.status] = out.get(repo.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workspace": self.workspace,
+            "workspace_id": self.workspace_id,
+            "manifest": self.manifest,
+            "locked": self.locked,
+            "expires": self.expires,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "counts": self.counts(),
+            "seconds": round(self.seconds, 3),
+            "repos": [r.to_dict() for r in self.repos],
+        }

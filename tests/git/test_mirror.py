@@ -1,0 +1,144 @@
+"""The mirror cache: layout, freshness, offline use, ref reading, failure classification."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nestr.errors import GitError, WorkFailed
+from nestr.git.filelock import file_lock, try_file_lock
+from nestr.git.mirror import MirrorCache, UnknownRevision, is_transient, mirror_name
+from nestr.git.refs import read_commit_of_ref
+from nestr.testing import GitRepo, git
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+@pytest.fixture
+def upstream(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
+    """An upstream with history, a branch, a light and an annotated tag (built once, copied)."""
+    if "repo" not in _TEMPLATE:
+        repo = GitRepo.init(tmp_path_factory.mktemp("mirror-template") / "up")
+        repo.history(2)
+        repo.tag("light")
+        repo.tag("annotated", annotated=True)
+        repo.branch("dev")
+        _TEMPLATE["repo"] = repo.path
+    shutil.copytree(_TEMPLATE["repo"], tmp_path / "up", symlinks=True)
+    return GitRepo(tmp_path / "up")
+
+
+def test_mirror_name_is_readable_and_unique() -> None:
+    """The directory name keeps the repo name and differs for different URLs."""
+    a = mirror_name("https://example.com/org/api.git")
+    b = mirror_name("https://example.com/other/api.git")
+    assert a.startswith("api-")
+    assert a.endswith(".git")
+    assert a != b
+    assert mirror_name("git@example.com:org/web").startswith("web-")
+
+
+def test_mirror_is_bare_full_and_never_auto_gcs(tmp_path: Path, upstream: GitRepo) -> None:
+    """A new mirror is a bare repo with every branch and tag, and gc.auto=0."""
+    cache = MirrorCache(tmp_path / "cache")
+    mirror, fetched = asyncio.run(cache.ensure(upstream.url))
+    assert fetched
+    assert mirror.looks_healthy()
+    assert git(mirror.path, "config", "gc.auto") == "0"
+    assert git(mirror.path, "config", "maintenance.auto") == "false"
+    refs = git(mirror.path, "for-each-ref", "--format=%(refname)").split()
+    assert set(refs) == {
+        "refs/heads/main",
+        "refs/heads/dev",
+        "refs/tags/light",
+        "refs/tags/annotated",
+    }
+
+
+def test_fresh_mirror_is_not_fetched_again(tmp_path: Path, upstream: GitRepo) -> None:
+    """Within the freshness window a new cache instance does not fetch; outside it, it does."""
+    asyncio.run(MirrorCache(tmp_path / "c", freshness=3600).ensure(upstream.url))
+    new = upstream.commit({"n": "1"})
+    mirror, fetched = asyncio.run(MirrorCache(tmp_path / "c", freshness=3600).ensure(upstream.url))
+    assert not fetched
+    mirror, fetched = asyncio.run(MirrorCache(tmp_path / "c", freshness=0).ensure(upstream.url))
+    assert fetched
+    assert git(mirror.path, "rev-parse", "main") == new
+
+
+def test_deleted_upstream_branch_is_pruned_but_objects_stay(
+    tmp_path: Path, upstream: GitRepo
+) -> None:
+    """A branch deleted upstream disappears from the mirror; its commits remain readable."""
+    upstream.checkout("dev")
+    gone = upstream.commit({"d": "1"})
+    upstream.checkout("main")
+    cache = MirrorCache(tmp_path / "c", freshness=0)
+    mirror, _ = asyncio.run(cache.ensure(upstream.url))
+    git(upstream.path, "branch", "-D", "dev")
+    asyncio.run(MirrorCache(tmp_path / "c", freshness=0).ensure(upstream.url))
+    assert "dev" not in git(mirror.path, "branch", "--list")
+    git(mirror.path, "cat-file", "-e", gone)
+
+
+def test_offline_refuses_to_create_a_mirror(tmp_path: Path, upstream: GitRepo) -> None:
+    """Offline, a URL that is not cached fails with a hint instead of fetching."""
+    with pytest.raises(WorkFailed, match="--offline"):
+        asyncio.run(MirrorCache(tmp_path / "c", offline=True).ensure(upstream.url))
+
+
+def test_resolve_kinds_agree_with_git(tmp_path: Path, upstream: GitRepo) -> None:
+    """Branches, light and annotated tags, full and short ids resolve to git's commits."""
+    cache = MirrorCache(tmp_path / "c")
+    mirror, _ = asyncio.run(cache.ensure(upstream.url))
+    head = upstream.head()
+    cases = [("main", "branch"), ("dev", "branch"), ("light", "tag"), ("annotated", "tag")]
+    for revision, kind in [*cases, (head, "commit"), (head[:10], "commit")]:
+        resolved = asyncio.run(cache.resolve(upstream.url, revision))
+        assert resolved.kind == kind, revision
+        assert resolved.commit == git(mirror.path, "rev-parse", f"{revision}^{{commit}}")
+    with pytest.raises(UnknownRevision, match="'nope'"):
+        asyncio.run(cache.resolve(upstream.url, "nope"))
+
+
+def test_ref_files_are_read_without_git(tmp_path: Path, upstream: GitRepo) -> None:
+    """Packed and loose branch refs are read from files; loose tags are left to git."""
+    cache = MirrorCache(tmp_path / "c", freshness=0)
+    mirror, _ = asyncio.run(cache.ensure(upstream.url))
+    assert read_commit_of_ref(mirror.path, "refs/heads/main") == upstream.head()  # packed
+    assert read_commit_of_ref(mirror.path, "refs/tags/annotated") == upstream.head()  # peeled
+    new = upstream.commit({"x": "1"})
+    upstream.tag("loose", annotated=True)
+    cache = MirrorCache(tmp_path / "c", freshness=0)  # one instance fetches a URL only once
+    asyncio.run(cache.ensure(upstream.url))
+    assert read_commit_of_ref(mirror.path, "refs/heads/main") == new  # loose after fetch
+    assert read_commit_of_ref(mirror.path, "refs/tags/loose") is None
+    assert asyncio.run(cache.resolve(upstream.url, "loose")).commit == new
+
+
+def test_transient_failures_are_told_apart() -> None:
+    """Network trouble is retried; a missing repository is not."""
+    assert is_transient(GitError(["git"], 128, "fatal: Could not resolve host: x"))
+    assert is_transient(GitError(["git"], 128, "fatal: early EOF"))
+    assert is_transient(GitError(["git"], None, "no answer after 5s"))
+    assert not is_transient(GitError(["git"], 128, "fatal: repository 'x' does not exist"))
+
+
+def test_file_lock_excludes_and_shares(tmp_path: Path) -> None:
+    """An exclusive holder blocks others; shared holders coexist."""
+    lock = tmp_path / "m.lock"
+
+    async def scenario() -> None:
+        async with file_lock(lock):
+            with try_file_lock(lock, shared=True) as taken:
+                assert not taken
+        async with file_lock(lock, shared=True):
+            with try_file_lock(lock, shared=True) as taken:
+                assert taken
+            with try_file_lock(lock) as taken:
+                assert not taken
+
+    asyncio.run(scenario())

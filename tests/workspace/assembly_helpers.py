@@ -1,0 +1,188 @@
+"""Upstream repos, manifests and small process helpers for the assembly tests.
+
+Upstreams are built once per session (``upstream_templates``) and copied per test so each test
+can push new commits without affecting others.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nestr.manifest.model import Manifest, RepoSpec
+from nestr.testing import GitRepo, git, isolated_environ
+
+_TEMPLATES: dict[str, Path] = {}
+
+
+def upstream_templates(factory: pytest.TempPathFactory) -> Path:
+    """Directory with upstreams api, web, lib, docs: history, tags, a side branch (once)."""
+    if "root" not in _TEMPLATES:
+        root = factory.mktemp("upstreams")
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in isolated_environ(root / "_env").items():
+                patch.setenv(key, value)
+            for name in ("api", "web", "lib", "docs"):
+                repo = GitRepo.init(root / name, files={"README.md": f"# {name}\n", "a.txt": "a\n"})
+                repo.history(2)
+                repo.tag("v1")
+                repo.tag("v1-annotated", annotated=True)
+                repo.branch("dev")
+                repo.history(1)
+        _TEMPLATES["root"] = root
+    return _TEMPLATES["root"]
+
+
+@dataclass(frozen=True)
+class Project:
+    """Upstream copies, a manifest directory and a workspace directory for one test."""
+
+    tmp: Path
+    upstreams: dict[str, GitRepo]
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(os.environ["XDG_CACHE_HOME"]) / "nestr"
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(os.environ["XDG_STATE_HOME"]) / "nestr"
+
+    @property
+    def ws(self) -> Path:
+        return self.tmp / "ws"
+
+    def spec(self, name: str, revision: str = "main", path: str | None = None) -> RepoSpec:
+        return RepoSpec(
+            name=name, url=self.upstreams[name].url, revision=revision, path=path or name
+        )
+
+    def manifest(self, *specs: RepoSpec, directory: str = "project") -> Manifest:
+        """A manifest of ``specs``, also written as nestr.yaml for the CLI and the loader."""
+        root = self.tmp / directory
+        root.mkdir(exist_ok=True)
+        path = root / "nestr.yaml"
+        path.write_text(manifest_yaml(specs), encoding="utf-8")
+        return Manifest(path=path, repos=tuple(specs))
+
+    def repo(self, path: str, ws: Path | None = None) -> GitRepo:
+        return GitRepo((ws or self.ws) / path)
+
+
+def make_project(
+    tmp: Path, templates: Path, names: Sequence[str] = ("api", "web", "lib")
+) -> Project:
+    upstreams = {}
+    for name in names:
+        shutil.copytree(templates / name, tmp / "up" / name, symlinks=True)
+        upstreams[name] = GitRepo(tmp / "up" / name)
+    return Project(tmp, upstreams)
+
+
+def manifest_yaml(specs: Sequence[RepoSpec]) -> str:
+    lines = ["version: 1", "repos:"]
+    for spec in specs:
+        lines += [
+            f"  - name: {spec.name}",
+            f"    url: {spec.url}",
+            f"    revision: '{spec.revision}'",
+            f"    path: {spec.path}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], limit: float = 10.0) -> None:
+    """Poll until something accepts on ``port`` (or the process died, or ``limit`` passed)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("git daemon exited early")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@contextmanager
+def git_daemon(base: Path) -> Iterator[int]:
+    """A ``git daemon`` exporting ``base`` on 127.0.0.1; yields its port, stops it after."""
+    port = free_port()
+    argv = [
+        "git", "daemon", "--reuseaddr", f"--base-path={base}", "--export-all",
+        "--listen=127.0.0.1", f"--port={port}", str(base),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        process.kill()
+        process.wait()
+
+
+def nestr_process(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """Start ``python -m nestr ARGS`` with stderr piped, line-buffered text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "nestr", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+
+
+def wait_for_git_processes_under(path: Path, limit: float = 20.0) -> None:
+    """Wait until no git process mentions ``path`` (children a killed nestr left running)."""
+    needle = str(path).encode()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not any(needle in cmdline for cmdline in _git_cmdlines()):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"git processes under {path} did not finish")
+
+
+def _git_cmdlines() -> list[bytes]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"git") or b"/git\x00" in cmdline[:64]:
+            found.append(cmdline)
+    return found
+
+
+def is_complete_repo(path: Path) -> bool:
+    """A checked-out repository: HEAD resolves and the work tree matches it."""
+    if not (path / ".git").is_dir():
+        return False
+    try:
+        git(path, "rev-parse", "--verify", "HEAD")
+        return git(path, "status", "--porcelain", "--untracked-files=no") == ""
+    except AssertionError:
+        return False

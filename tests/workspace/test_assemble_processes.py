@@ -1,0 +1,167 @@
+"""Assembly against real processes: a git daemon, concurrent nestr runs, kill -9, git counts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import stat
+from pathlib import Path
+
+import pytest
+from tests.workspace.assembly_helpers import (
+    Project,
+    free_port,
+    git_daemon,
+    is_complete_repo,
+    make_project,
+    nestr_process,
+    upstream_templates,
+    wait_for_git_processes_under,
+)
+
+from nestr.events import EventBus
+from nestr.manifest.model import Manifest, RepoSpec
+from nestr.testing import git
+from nestr.workspace.assemble import AssembleOptions, assemble
+from nestr.workspace.results import AssemblyResult
+
+
+@pytest.fixture
+def project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return make_project(
+        tmp_path, upstream_templates(tmp_path_factory), ("api", "web", "lib", "docs")
+    )
+
+
+def run(project: Project, manifest: Manifest, ws: Path, freshness: float = 0) -> AssemblyResult:
+    opts = AssembleOptions(
+        cache_dir=project.cache_dir,
+        state_dir=project.state_dir,
+        fetch_freshness=freshness,
+        jobs=4,
+    )
+    return asyncio.run(assemble(manifest, ws, opts, bus=EventBus()))
+
+
+def all_four(project: Project) -> Manifest:
+    return project.manifest(
+        project.spec("api"),
+        project.spec("web", "v1"),
+        project.spec("lib", path="api/vendor/lib"),
+        project.spec("docs", "dev"),
+    )
+
+
+def test_assembly_over_the_git_protocol(project: Project) -> None:
+    """Repos are mirrored and cloned from a git daemon on 127.0.0.1, then updated over it."""
+    with git_daemon(project.tmp / "up") as port:
+        specs = [
+            RepoSpec(name, f"git://127.0.0.1:{port}/{name}", "main", name)
+            for name in ("api", "web")
+        ]
+        manifest = project.manifest(*specs)
+        first = run(project, manifest, project.ws)
+        assert [r.status for r in first.repos] == ["cloned", "cloned"]
+        new = project.upstreams["web"].commit({"n.txt": "new\n"})
+        second = run(project, manifest, project.ws)
+    assert {r.name: r.status for r in second.repos} == {"api": "unchanged", "web": "updated"}
+    assert project.repo("web").head() == new
+    assert git(project.ws / "web", "remote", "get-url", "origin") == specs[1].url
+
+
+def _git_wrapper(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a `git` on PATH that logs each call, so the test can count processes."""
+    real = shutil.which("git")
+    assert real is not None
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    log = tmp / "git-calls.log"
+    script = bindir / "git"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_git_processes_per_repo(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warm cache: a new workspace costs 2 git processes per branch repo, a rerun 1 per repo."""
+    manifest = project.manifest(*(project.spec(n) for n in ("api", "web", "lib", "docs")))
+    run(project, manifest, project.tmp / "first")  # fills the cache
+    log = _git_wrapper(project.tmp, monkeypatch)
+    assert run(project, manifest, project.ws, freshness=3600).ok
+    fresh_workspace = log.read_text().splitlines()
+    assert len(fresh_workspace) == 2 * 4, fresh_workspace  # clone --shared --branch, set-url
+    log.unlink()
+    assert run(project, manifest, project.ws, freshness=3600).ok
+    warm = log.read_text().splitlines()
+    assert len(warm) == 4, warm  # one `git status` per repo; refs are read from files
+    assert all(line.startswith("status ") for line in warm)
+
+
+def test_concurrent_assemblies_share_a_mirror(project: Project) -> None:
+    """Two nestr processes assembling at once from a cold cache both succeed."""
+    manifest = all_four(project)
+    runs = [
+        nestr_process(
+            "assemble",
+            "-m",
+            str(manifest.path),
+            "-w",
+            str(project.tmp / f"ws{i}"),
+            "-j",
+            "4",
+            cwd=project.tmp,
+        )
+        for i in (1, 2)
+    ]
+    for process in runs:
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    for i in (1, 2):
+        for spec in manifest.repos:
+            assert is_complete_repo(project.tmp / f"ws{i}" / spec.path)
+    assert len(list(project.cache_dir.glob("mirrors/*.git"))) == 4
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_kill_9_then_assemble_converges(project: Project, seed: int) -> None:
+    """After SIGKILL at a seeded point the next assembly completes; nothing half-made remains."""
+    manifest = all_four(project)
+    rng = random.Random(seed)
+    kill_after = rng.randint(0, 12)
+    ws = project.ws
+    process = nestr_process(
+        "assemble", "-m", str(manifest.path), "-w", str(ws), "-j", "2", cwd=project.tmp
+    )
+    assert process.stderr is not None
+    for _ in range(kill_after):
+        if not process.stderr.readline():
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+    wait_for_git_processes_under(project.tmp)
+    for spec in manifest.repos:  # whatever is in place is whole
+        path = ws / spec.path
+        assert not path.exists() or is_complete_repo(path), path
+    result = run(project, manifest, ws)
+    assert result.ok, [(r.name, r.message) for r in result.repos]
+    for spec in manifest.repos:
+        assert is_complete_repo(ws / spec.path)
+    assert list((ws / ".nestr" / "tmp").iterdir()) == []
+    assert list(project.cache_dir.glob("mirrors/.tmp-*")) == []
+
+
+def test_connection_refused_is_tried_three_times(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connection is a transient failure: three attempts, then the repo fails."""
+    log = _git_wrapper(project.tmp, monkeypatch)
+    dead = RepoSpec("gone", f"git://127.0.0.1:{free_port()}/gone.git", "main", "gone")
+    result = run(project, project.manifest(dead), project.ws)
+    assert result.repos[0].status == "failed"
+    attempts = [line for line in log.read_text().splitlines() if line.startswith("clone --bare")]
+    assert len(attempts) == 3

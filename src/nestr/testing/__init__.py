@@ -1,10 +1,12 @@
 """Public helpers for testing nestr and its plugins against real git repositories.
 
 ``GitRepo`` builds real repositories with history, branches and tags in a temporary directory;
+``run_step`` drives a step type through one attempt with a real context;
 ``isolated_environment`` gives a test its own HOME, XDG dirs and git identity.
 """
 
 from nestr.testing.env import isolated_environ
 from nestr.testing.gitrepo import GitRepo, git
+from nestr.testing.steps import StepRun, run_step, run_step_sync
 
-__all__ = ["GitRepo", "git", "isolated_environ"]
+__all__ = ["GitRepo", "StepRun", "git", "isolated_environ", "run_step", "run_step_sync"]

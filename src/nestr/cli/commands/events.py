@@ -1,0 +1,71 @@
+"""``nestr events``: print the durable event log, and follow it as other processes append."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from nestr.cli.context import app
+from nestr.cli.render import json_option
+
+if TYPE_CHECKING:
+    from nestr.events import Event
+
+
+@click.command()
+@click.option(
+    "--since", type=click.IntRange(min=0), default=0, metavar="SEQ", help="Only events after SEQ."
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
+@click.option("--type", "type_prefix", metavar="PREFIX", help="Only types starting with PREFIX.")
+@click.option("--run", "run_id", metavar="RUN", help="Only events of run RUN (id or prefix).")
+@json_option
+@click.pass_context
+def events(
+    ctx: click.Context,
+    since: int,
+    follow: bool,
+    type_prefix: str | None,
+    run_id: str | None,
+    as_json: bool,
+) -> int:
+    """Print events oldest first; --json prints one JSON object per line."""
+    from nestr.events.log import open_event_log
+    from nestr.store import RunStore
+
+    log = open_event_log(app(ctx).config().settings.state_dir)
+    try:
+        if run_id is not None:
+            run_id = RunStore(log.db).find_run(run_id).id
+        if follow:
+            stream = log.follow(since, type_prefix, run_id)
+        else:
+            stream = iter(log.read(since, type_prefix, run_id))
+        for event in stream:
+            click.echo(event.to_json() if as_json else _line(event))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        log.close()
+    return 0
+
+
+def _line(event: Event) -> str:
+    when = event.time.strftime("%H:%M:%S.%f")[:-3]
+    about = " ".join(
+        part
+        for part in (
+            f"run={event.run_id}" if event.run_id else "",
+            f"step={event.step}" if event.step else "",
+            f"repo={event.repo}" if event.repo and not event.step else "",
+        )
+        if part
+    )
+    data = " ".join(f"{k}={_short(v)}" for k, v in event.data.items() if v not in (None, {}, ""))
+    return f"{event.seq:>6} {when} {event.type} {about} {data}".rstrip()
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = str(value).replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,35 @@
+"""``nestr graph WORKFLOW``: draw a workflow's DAG as mermaid, Graphviz dot or text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nestr.cli.context import app
+from nestr.cli.options import manifest_option
+
+
+@click.command()
+@click.argument("workflow")
+@manifest_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "text"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_context
+def graph(ctx: click.Context, workflow: str, manifest_path: Path | None, fmt: str) -> int:
+    """Print the DAG of WORKFLOW (steps and their needs)."""
+    from nestr.cli.options import load_manifest_for
+    from nestr.workflow import graph as drawing
+    from nestr.workflow.loading import load_workflow
+
+    manifest = load_manifest_for(manifest_path, app(ctx).cwd)
+    item = load_workflow(manifest, workflow)
+    render = {"mermaid": drawing.to_mermaid, "dot": drawing.to_dot, "text": drawing.to_text}[fmt]
+    click.echo(render(item), nl=False)
+    return 0

@@ -1,0 +1,233 @@
+"""Runs, step instances, attempts, outputs and logs: every state change is one transaction.
+
+A step costs two commits when it succeeds first time: one when its attempt starts and one when
+it finishes — the finish updates the attempt and the step, stores outputs and logs and appends
+the step's event together, so a crash can never leave a step recorded done without its outputs
+or its event (or the reverse).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from nestr.errors import UsageError
+from nestr.events.envelope import Event
+from nestr.store.db import Database
+from nestr.store.eventrows import insert_event
+from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
+
+
+@dataclass(frozen=True)
+class NewStep:
+    """A step instance to record when a run is created."""
+
+    key: str
+    step_id: str
+    repo: str | None
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How one attempt ended, and (when ``final``) how its step ended."""
+
+    status: str  # succeeded | failed | timed_out | cancelled
+    step_status: str | None = None  # set when the step is over: succeeded | failed | cancelled
+    exit_code: int | None = None
+    error: str | None = None
+    outputs: dict[str, str] | None = None
+    logs: Sequence[tuple[str, str, bool]] = ()  # (stream, text, truncated)
+
+
+class RunStore:
+    """The run tables of one :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_run(
+        self,
+        run: RunRecord,
+        steps: Sequence[NewStep],
+        event: Event,
+    ) -> Event:
+        """Record a new run (owned by this process) and all its step instances as pending."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs (id, workflow, status, definition, inputs, context, created,"
+                " owner_pid, owner_host, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run.id,
+                    run.workflow,
+                    "running",
+                    json.dumps(run.definition),
+                    json.dumps(run.inputs),
+                    json.dumps(run.context),
+                    run.created,
+                    run.owner_pid,
+                    run.owner_host,
+                    run.created,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO steps (run_id, key, step_id, repo, position, status)"
+                " VALUES (?,?,?,?,?,'pending')",
+                [(run.id, s.key, s.step_id, s.repo, i) for i, s in enumerate(steps)],
+            )
+            return insert_event(conn, event)
+
+    def claim(self, run_id: str, pid: int, now: float, event: Event) -> Event:
+        """Take over a run to resume it: steps not succeeded go back to pending."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status='running', owner_pid=?, owner_host=?, heartbeat=?,"
+                " finished=NULL, cancel_requested=NULL, resumes=resumes+1 WHERE id=?",
+                (pid, socket.gethostname(), now, run_id),
+            )
+            conn.execute(
+                "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
+                " WHERE run_id=? AND status!='succeeded'",
+                (run_id,),
+            )
+            conn.execute(  # attempts a dead process left open
+                "UPDATE attempts SET status='interrupted' WHERE run_id=? AND status='running'",
+                (run_id,),
+            )
+            return insert_event(conn, event)
+
+    def start_attempt(self, run_id: str, key: str, attempt: int, now: float, event: Event) -> Event:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
+                " WHERE run_id=? AND key=?",
+                (attempt, now, run_id, key),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
+                " VALUES (?,?,?,'running',?)",
+                (run_id, key, attempt, now),
+            )
+            return insert_event(conn, event)
+
+    def finish_attempt(
+        self, run_id: str, key: str, attempt: int, end: AttemptEnd, now: float, event: Event
+    ) -> Event:
+        """End an attempt; with ``end.step_status`` the step ends in the same transaction."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
+                " WHERE run_id=? AND key=? AND attempt=?",
+                (end.status, now, end.exit_code, end.error, run_id, key, attempt),
+            )
+            if end.logs:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO logs (run_id, key, attempt, stream, text, truncated)"
+                    " VALUES (?,?,?,?,?,?)",
+                    [(run_id, key, attempt, s, t, int(c)) for s, t, c in end.logs],
+                )
+            if end.step_status is not None:
+                conn.execute(
+                    "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
+                    " WHERE run_id=? AND key=?",
+                    (
+                        end.step_status,
+                        now,
+                        end.exit_code,
+                        end.error,
+                        json.dumps(end.outputs) if end.outputs is not None else None,
+                        run_id,
+                        key,
+                    ),
+                )
+            return insert_event(conn, event)
+
+    def settle_steps(
+        self,
+        run_id: str,
+        changes: Iterable[tuple[str, str, str | None]],
+        now: float,
+        events: Sequence[Event],
+    ) -> list[Event]:
+        """Mark steps that never ran (``skipped``/``cancelled``), with their events."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE steps SET status=?, finished=?, error=? WHERE run_id=? AND key=?",
+                [(status, now, reason, run_id, key) for key, status, reason in changes],
+            )
+            return [insert_event(conn, e) for e in events]
+
+    def finish_run(self, run_id: str, status: str, now: float, event: Event) -> Event:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status=?, finished=?, heartbeat=? WHERE id=?",
+                (status, now, now, run_id),
+            )
+            return insert_event(conn, event)
+
+    def beat(self, run_id: str, now: float) -> bool:
+        """Write the owner's heartbeat; return whether a cancel was requested."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE runs SET heartbeat=? WHERE id=? RETURNING cancel_requested",
+                (now, run_id),
+            ).fetchone()
+        return row is not None and row[0] is not None
+
+    def cancel_requested(self, run_id: str) -> bool:
+        rows = self.db.query("SELECT cancel_requested FROM runs WHERE id=?", (run_id,))
+        return bool(rows) and rows[0][0] is not None
+
+    def request_cancel(self, run_id: str, now: float) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET cancel_requested=coalesce(cancel_requested, ?) WHERE id=?",
+                (now, run_id),
+            )
+
+    def run(self, run_id: str) -> RunRecord:
+        rows = self.db.query("SELECT * FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            raise UsageError(f"no run {run_id!r}", hint="see `nestr runs list`")
+        return RunRecord.from_row(rows[0])
+
+    def find_run(self, prefix: str) -> RunRecord:
+        """The run whose id is or starts with ``prefix``; an error if none or several."""
+        rows = self.db.query(
+            "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created LIMIT 3",
+            (len(prefix), prefix),
+        )
+        exact = [r for r in rows if r["id"] == prefix]
+        if exact:
+            return RunRecord.from_row(exact[0])
+        if not rows:
+            raise UsageError(f"no run matches {prefix!r}", hint="see `nestr runs list`")
+        if len(rows) > 1:
+            raise UsageError(f"{prefix!r} matches several runs", hint="give more of the run id")
+        return RunRecord.from_row(rows[0])
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        rows = self.db.query("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
+        return [RunRecord.from_row(r) for r in rows]
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        rows = self.db.query("SELECT * FROM steps WHERE run_id=? ORDER BY position", (run_id,))
+        return [StepRecord.from_row(r) for r in rows]
+
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
+        rows = self.db.query(
+            "SELECT key, attempt, status, started, finished, exit_code, error FROM attempts"
+            " WHERE run_id=? ORDER BY started, key, attempt",
+            (run_id,),
+        )
+        return [AttemptRecord(*r) for r in rows]
+
+    def logs(self, run_id: str, key: str | None = None) -> list[LogRecord]:
+        sql = "SELECT key, attempt, stream, text, truncated FROM logs WHERE run_id=?"
+        params: list[object] = [run_id]
+        if key is not None:
+            sql += " AND key=?"
+            params.append(key)
+        rows = self.db.query(sql + " ORDER BY key, attempt, stream DESC", params)
+        return [LogRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]

@@ -1,0 +1,68 @@
+"""The store's tables. Each entry of ``MIGRATIONS`` moves ``user_version`` up by one; never edit
+a released entry, append a new one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            workflow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            context TEXT NOT NULL,
+            created REAL NOT NULL,
+            finished REAL,
+            owner_pid INTEGER,
+            owner_host TEXT,
+            heartbeat REAL,
+            cancel_requested REAL,
+            resumes INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE steps (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            step_id TEXT NOT NULL,
+            repo TEXT,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            started REAL,
+            finished REAL,
+            exit_code INTEGER,
+            error TEXT,
+            outputs TEXT,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE attempts (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            started REAL NOT NULL,
+            finished REAL,
+            exit_code INTEGER,
+            error TEXT,
+            PRIMARY KEY (run_id, key, attempt)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE logs (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            stream TEXT NOT NULL,
+            text TEXT NOT NULL,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, key, attempt, stream)
+        ) WITHOUT ROWID""",
+        # seq is the rowid: gap-free because rows are never deleted and not AUTOINCREMENT-ed
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            run_id TEXT,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_by_run ON events (run_id, seq) WHERE run_id IS NOT NULL",
+        "CREATE INDEX runs_by_created ON runs (created)",
+    ],
+]

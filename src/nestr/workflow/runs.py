@@ -1,0 +1,196 @@
+"""Start and resume runs: the library entry points behind ``nestr run`` and ``nestr runs resume``.
+
+A run is recorded before its first step starts — the resolved definition (JSON), the typed
+inputs, the repos each foreach step selected, the root and the manifest — and a resume works
+from that record, never from the files as they are now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nestr.errors import UsageError
+from nestr.events.bus import EventBus
+from nestr.events.envelope import Event
+from nestr.events.log import EventLog
+from nestr.manifest.model import Manifest, RepoSpec
+from nestr.store.db import open_database
+from nestr.store.records import RunRecord
+from nestr.store.runs import NewStep, RunStore
+from nestr.workflow.executor import RunResult, RunSpec
+from nestr.workflow.inputs import resolve_inputs
+from nestr.workflow.loading import load_workflow
+from nestr.workflow.local import RUN_EVENT, LocalExecutor
+from nestr.workflow.model import Workflow
+from nestr.workflow.options import ExecutorOptions
+from nestr.workflow.plan import build_plan, repo_dict, repo_from, select_repos
+from nestr.workflow.registry import StepRegistry, default_registry
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+async def run_workflow(
+    workflow: Workflow | str,
+    *,
+    manifest: Manifest,
+    state_dir: Path,
+    inputs: Mapping[str, Any] | None = None,
+    workspace_root: Path | None = None,
+    jobs: int | None = None,
+    bus: EventBus | None = None,
+    registry: StepRegistry | None = None,
+    options: ExecutorOptions | None = None,
+    cancel: asyncio.Event | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
+
+    ``inputs`` are strings from ``--var`` or typed values; ``jobs`` caps concurrency (the
+    workflow's own ``concurrency`` caps it further); setting ``cancel`` stops the run. Events go
+    to ``bus`` (default: a bus over the durable log of ``state_dir``).
+    """
+    registry = registry or default_registry()
+    if isinstance(workflow, str):
+        workflow = load_workflow(manifest, workflow, step_types=registry.names())
+    values = resolve_inputs(workflow, inputs or {})
+    selected = _selected_repos(workflow, manifest)
+    if selected and workspace_root is None:
+        raise UsageError(
+            f"workflow {workflow.name!r} runs steps in repos (foreach) and needs a workspace",
+            hint="pass -w WORKSPACE, or run it inside an assembled workspace",
+        )
+    root = (workspace_root or manifest.root).resolve()
+    context = {
+        "root": str(root),
+        "manifest": str(manifest.path),
+        "selected": {k: [repo_dict(r) for r in v] for k, v in selected.items()},
+    }
+    plan = build_plan(workflow, selected)
+    record = RunRecord(
+        id=run_id or new_run_id(),
+        workflow=workflow.name,
+        status="running",
+        definition=workflow.to_dict(),
+        inputs=values,
+        context=context,
+        created=time.time(),
+        owner_pid=os.getpid(),
+        owner_host=socket.gethostname(),
+    )
+    steps = [NewStep(i.key, i.step.id, i.repo.name if i.repo else None) for i in plan.instances]
+    db = open_database(state_dir)
+    try:
+        store = RunStore(db)
+        bus = bus or EventBus(sink=EventLog(db))
+        started = Event(
+            type=f"{RUN_EVENT}.started",
+            data={"workflow": workflow.name, "inputs": values, "steps": len(steps)},
+            subject=workflow.name,
+            run_id=record.id,
+        )
+        bus.publish(store.create_run(record, steps, started))
+        spec = RunSpec(record.id, plan, values, root, state_dir, manifest.path)
+        executor = _executor(store, bus, registry, options, jobs, cancel)
+        return await executor.execute(spec)
+    finally:
+        db.close()
+
+
+async def resume_run(
+    run: str,
+    *,
+    state_dir: Path,
+    jobs: int | None = None,
+    bus: EventBus | None = None,
+    registry: StepRegistry | None = None,
+    options: ExecutorOptions | None = None,
+    cancel: asyncio.Event | None = None,
+) -> RunResult:
+    """Continue run ``run`` (id or unique prefix) from its record.
+
+    Instances recorded ``succeeded`` keep their outputs and are not run again; every other
+    instance runs again. A run whose owner process is still alive is refused.
+    """
+    registry = registry or default_registry()
+    db = open_database(state_dir)
+    try:
+        store = RunStore(db)
+        record = store.find_run(run)
+        _check_resumable(record)
+        workflow = Workflow.from_dict(record.definition)
+        selected = {
+            k: [repo_from(r) for r in v] for k, v in record.context.get("selected", {}).items()
+        }
+        plan = build_plan(workflow, selected)
+        records = store.steps(record.id)
+        done = {s.key: s for s in records if s.status == "succeeded"}
+        prior = {s.key: s.attempts for s in records}  # new attempts are numbered after these
+        bus = bus or EventBus(sink=EventLog(db))
+        event = Event(
+            type=f"{RUN_EVENT}.resumed",
+            data={"workflow": workflow.name, "done": len(done), "steps": len(records)},
+            subject=workflow.name,
+            run_id=record.id,
+        )
+        bus.publish(store.claim(record.id, os.getpid(), time.time(), event))
+        manifest = record.context.get("manifest")
+        spec = RunSpec(
+            record.id,
+            plan,
+            record.inputs,
+            Path(record.context["root"]),
+            state_dir,
+            Path(manifest) if manifest else None,
+            done=done,
+            prior_attempts=prior,
+        )
+        executor = _executor(store, bus, registry, options, jobs, cancel)
+        return await executor.execute(spec)
+    finally:
+        db.close()
+
+
+def _check_resumable(record: RunRecord) -> None:
+    if record.status in {"running", "pending"} and record.owner_alive():
+        raise UsageError(
+            f"run {record.id} is still running (pid {record.owner_pid} on {record.owner_host})",
+            hint=f"wait for it, or stop it with `nestr runs cancel {record.id[:8]}`",
+        )
+
+
+def _selected_repos(workflow: Workflow, manifest: Manifest) -> dict[str, list[RepoSpec]]:
+    return {
+        step.id: select_repos(step.foreach, manifest, step)
+        for step in workflow.steps
+        if step.foreach is not None
+    }
+
+
+def _executor(
+    store: RunStore,
+    bus: EventBus,
+    registry: StepRegistry,
+    options: ExecutorOptions | None,
+    jobs: int | None,
+    cancel: asyncio.Event | None,
+) -> LocalExecutor:
+    options = options or ExecutorOptions()
+    if jobs is not None:
+        from dataclasses import replace
+
+        options = replace(options, concurrency=jobs)
+    return LocalExecutor(store, bus, registry=registry, options=options, cancel=cancel)
+
+
+def run_workflow_sync(workflow: Workflow | str, **kwargs: Any) -> RunResult:
+    """:func:`run_workflow` for code that is not async."""
+    return asyncio.run(run_workflow(workflow, **kwargs))

@@ -1,0 +1,1 @@
+"""Built-in step types; each registers under the ``nestr.steps`` entry-point group."""

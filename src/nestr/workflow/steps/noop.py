@@ -1,0 +1,16 @@
+"""``noop``: does nothing and succeeds; ``with.outputs`` (a mapping) become its outputs."""
+
+from __future__ import annotations
+
+from nestr.workflow.expressions import to_text as to_output_text
+from nestr.workflow.protocols import Outputs, StepContext, StepFailed
+
+
+class NoopStep:
+    """Succeed at once (a join point in a DAG, or a placeholder while drafting a workflow)."""
+
+    async def run(self, ctx: StepContext) -> Outputs | None:
+        outputs = ctx.with_.get("outputs", {})
+        if not isinstance(outputs, dict):
+            raise StepFailed("noop: `outputs` must be a mapping of names to values")
+        return {str(k): to_output_text(v) for k, v in outputs.items()}

@@ -1,0 +1,145 @@
+"""Checks that span steps: ids, needs, cycles, step types and expression references.
+
+Every problem is a :class:`WorkflowDefinitionError` at the ``file:line:col`` of the value that
+is wrong; all of them are reported together, before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+
+from nestr.errors import (
+    MultipleInputErrors,
+    SourceLocation,
+    WorkflowDefinitionError,
+    did_you_mean,
+)
+from nestr.workflow import expressions
+from nestr.workflow.graph import ancestors, edges_of, find_cycle
+from nestr.workflow.model import StepDef, Workflow
+from nestr.yamlsource import KeyPath, format_key_path
+
+Locate = Callable[[KeyPath], SourceLocation]
+
+
+def validate_workflow(workflow: Workflow, locate: Locate, step_types: Collection[str]) -> None:
+    """Raise every problem of ``workflow`` at once; return quietly when it can run."""
+    errors = list(_problems(workflow, locate, step_types))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MultipleInputErrors(errors)
+
+
+def _error(locate: Locate, path: KeyPath, message: str, hint: str | None = None) -> Any:
+    return WorkflowDefinitionError(
+        message, location=locate(path), field=format_key_path(path), hint=hint
+    )
+
+
+def _problems(
+    workflow: Workflow, locate: Locate, step_types: Collection[str]
+) -> Iterator[WorkflowDefinitionError]:
+    seen: set[str] = set()
+    for index, step in enumerate(workflow.steps):
+        if step.id in seen:
+            yield _error(locate, ("steps", index, "id"), f"duplicate step id {step.id!r}")
+        seen.add(step.id)
+    ids = [s.id for s in workflow.steps]
+    for index, step in enumerate(workflow.steps):
+        yield from _check_needs(step, index, ids, locate)
+        if not step.is_command and step.uses not in step_types:
+            hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
+            yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)
+    cycle = find_cycle(edges_of(workflow))
+    if cycle:
+        index = ids.index(cycle[0])
+        yield _error(locate, ("steps", index, "needs"), "dependency cycle: " + " → ".join(cycle))
+        return  # ancestry is meaningless in a cyclic graph
+    inputs = {i.name for i in workflow.inputs}
+    for index, step in enumerate(workflow.steps):
+        upstream = ancestors(edges_of(workflow), step.id)
+        for path, text in _templated(step, index):
+            yield from _check_text(text, path, step, upstream, inputs, locate)
+
+
+def _check_needs(
+    step: StepDef, index: int, ids: list[str], locate: Locate
+) -> Iterator[WorkflowDefinitionError]:
+    for position, need in enumerate(step.needs):
+        if need not in ids:
+            hint = did_you_mean(need, ids) or "needs lists ids of other steps in this workflow"
+            path = ("steps", index, "needs", position)
+            yield _error(locate, path, f"unknown step {need!r} in needs", hint)
+        elif need == step.id:
+            yield _error(locate, ("steps", index, "needs", position), "a step cannot need itself")
+
+
+def _templated(step: StepDef, index: int) -> Iterator[tuple[KeyPath, str]]:
+    """Every user-written string of ``step`` that may hold expressions, with its key path."""
+    base: KeyPath = ("steps", index)
+    if step.condition is not None:
+        for expr in expressions.condition_expressions(step.condition):
+            yield (*base, "if"), "${{ " + expr + " }}"
+    if step.is_command:
+        yield (*base, "run"), str(step.with_["command"])
+    else:
+        yield from _strings(step.with_, (*base, "with"))
+    if step.cwd:
+        yield (*base, "cwd"), step.cwd
+    for key, value in step.env.items():
+        yield (*base, "env", key), value
+
+
+def _strings(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _strings(item, (*path, position))
+
+
+def _check_text(
+    text: str,
+    path: KeyPath,
+    step: StepDef,
+    upstream: set[str],
+    inputs: set[str],
+    locate: Locate,
+) -> Iterator[WorkflowDefinitionError]:
+    for expr in expressions.find_expressions(text):
+        try:
+            refs = expressions.references(expr)
+        except expressions.ExpressionError as exc:
+            yield _error(locate, path, str(exc))
+            continue
+        for root, name in sorted(refs, key=lambda r: (r[0], r[1] or "")):
+            problem = _bad_reference(root, name, step, upstream, inputs)
+            if problem:
+                yield _error(locate, path, f"in `{expr}`: {problem[0]}", problem[1])
+
+
+def _bad_reference(
+    root: str, name: str | None, step: StepDef, upstream: set[str], inputs: set[str]
+) -> tuple[str, str | None] | None:
+    if root not in expressions.ROOTS:
+        choices = sorted(expressions.ROOTS)
+        return f"unknown name {root!r}", did_you_mean(root, choices) or (
+            "expressions can use " + ", ".join(choices)
+        )
+    if root == "inputs" and name is not None and name not in inputs:
+        return f"unknown input {name!r}", did_you_mean(name, sorted(inputs)) or (
+            "declare it under inputs:"
+        )
+    if root == "steps" and name is not None and name not in upstream:
+        return (
+            f"step {name!r} is not upstream of {step.id!r}",
+            f"add {name!r} to the needs of {step.id!r} (directly or through another step)",
+        )
+    if root == "repo" and step.foreach is None:
+        return "`repo` is only defined in foreach steps", "add foreach: to the step"
+    return None

@@ -1,0 +1,119 @@
+"""The SQLite store: atomic creation, pragmas, migrations, one transaction per state change."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from nestr.errors import UsageError
+from nestr.events import Event
+from nestr.store import Database, RunRecord, RunStore, open_database
+from nestr.store.runs import AttemptEnd, NewStep
+from nestr.store.schema import MIGRATIONS
+
+
+def _record(run_id: str = "abc123", pid: int | None = None) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        workflow="wf",
+        status="running",
+        definition={"name": "wf", "steps": []},
+        inputs={"v": "1"},
+        context={"root": "/tmp"},
+        created=time.time(),
+        owner_pid=pid or os.getpid(),
+        owner_host=socket.gethostname(),
+    )
+
+
+def test_database_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    """A new store is at <state_dir>/nestr.db, in WAL mode, at the latest user_version."""
+    with open_database(tmp_path / "state") as db:
+        assert db.query("PRAGMA journal_mode")[0][0] == "wal"
+        assert db.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+        assert db.query("PRAGMA synchronous")[0][0] == 1  # NORMAL
+    assert (tmp_path / "state" / "nestr.db").is_file()
+    assert not list((tmp_path / "state").glob(".nestr-db.*"))
+
+
+def test_step_finish_outputs_logs_and_event_commit_together(tmp_path: Path) -> None:
+    """Finishing an attempt writes attempt, step, outputs, logs and the event atomically: a
+    failure inside the transaction leaves none of them."""
+    with open_database(tmp_path) as db:
+        store = RunStore(db)
+        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
+        store.start_attempt("abc123", "a", 1, time.time(), Event("nestr.workflow.step.started"))
+        end = AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"}, [("stdout", "hi\n", False)])
+        event = store.finish_attempt(
+            "abc123", "a", 1, end, time.time(), Event("nestr.workflow.step.finished")
+        )
+        assert event.seq == 3
+        step = store.steps("abc123")[0]
+        assert (step.status, step.outputs, step.attempts) == ("succeeded", {"x": "1"}, 1)
+        assert store.logs("abc123")[0].text == "hi\n"
+        with pytest.raises(sqlite3.IntegrityError):
+            _fail_half_way(db)
+        assert store.steps("abc123")[0].status == "succeeded"
+        assert db.query("SELECT count(*) FROM events")[0][0] == 3
+
+
+def _fail_half_way(db: Database) -> None:
+    with db.transaction() as conn:
+        conn.execute("UPDATE steps SET status='failed' WHERE key='a'")
+        conn.execute("INSERT INTO runs (id) VALUES (NULL)")  # violates NOT NULL
+
+
+def test_run_prefixes_resolve_uniquely(tmp_path: Path) -> None:
+    """A unique prefix finds its run; an ambiguous or unknown one is a usage error."""
+    with open_database(tmp_path) as db:
+        store = RunStore(db)
+        for run_id in ("aaa111", "aab222"):
+            store.create_run(_record(run_id), [], Event("nestr.workflow.run.started"))
+        assert store.find_run("aaa").id == "aaa111"
+        with pytest.raises(UsageError, match="several runs"):
+            store.find_run("aa")
+        with pytest.raises(UsageError, match="no run matches"):
+            store.find_run("zz")
+
+
+def test_a_run_whose_owner_died_shows_as_interrupted(tmp_path: Path) -> None:
+    """A run left `running` by a dead process on this host is shown as interrupted."""
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    with open_database(tmp_path) as db:
+        store = RunStore(db)
+        store.create_run(_record("dead01", pid=dead), [], Event("x.started"))
+        store.create_run(_record("live01"), [], Event("x.started"))
+        assert store.run("dead01").shown_status == "interrupted"
+        assert store.run("live01").shown_status == "running"
+
+
+def test_cancel_request_is_seen_by_the_heartbeat(tmp_path: Path) -> None:
+    """A cancel request written through one connection is returned by the owner's heartbeat."""
+    with open_database(tmp_path) as owner, open_database(tmp_path) as other:
+        RunStore(owner).create_run(_record(), [], Event("x.started"))
+        assert RunStore(owner).beat("abc123", time.time()) is False
+        RunStore(other).request_cancel("abc123", time.time())
+        assert RunStore(owner).beat("abc123", time.time()) is True
+
+
+def test_bookkeeping_cost_per_step_is_small(tmp_path: Path) -> None:
+    """Recording a step's start and finish costs two commits and stays well under a few ms."""
+    with open_database(tmp_path) as db:
+        store = RunStore(db)
+        steps = [NewStep(f"s{i}", f"s{i}", None) for i in range(300)]
+        store.create_run(_record(), steps, Event("x.started"))
+        start = time.perf_counter()
+        for i in range(300):
+            store.start_attempt("abc123", f"s{i}", 1, time.time(), Event("x.step.started"))
+            end = AttemptEnd("succeeded", "succeeded", 0, None, {}, ())
+            store.finish_attempt("abc123", f"s{i}", 1, end, time.time(), Event("x.step.done"))
+        per_step = (time.perf_counter() - start) / 300
+    assert per_step < 0.005  # generous bound for a loaded CI box; typical is ~0.1-0.2 ms

@@ -85,3 +85,23 @@ def test_input_is_passed_on_stdin(tmp_path: Path) -> None:
     result = asyncio.run(run_git(["hash-object", "--stdin"], cwd=repo.path, input_bytes=b"x\n"))
     assert result.stdout.strip() == "587be6b4c3f93f93c489c0111bba5596147a26cb"
     assert os.environ.get("GIT_DIR") is None
+
+
+def test_cancelling_a_git_call_kills_its_process_group(tmp_path: Path) -> None:
+    """A cancelled git call leaves no process behind (its whole group is killed)."""
+    pidfile = tmp_path / "pid"
+
+    async def scenario() -> int:
+        task = asyncio.ensure_future(
+            run_git(["-c", f"alias.hang=!echo $$ > {pidfile}; exec sleep 30", "hang"], cwd=tmp_path)
+        )
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return int(pidfile.read_text())
+
+    pid = asyncio.run(scenario())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

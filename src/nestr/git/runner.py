@@ -98,8 +98,10 @@ async def run_git(
     """Run ``git *args`` and return its output; raise :class:`GitError` if it fails."""
     argv = ("git", *args)
     start = time.perf_counter()
-    try:
-        proc = await asyncio.create_subprocess_exec(
+    # The child exists once fork/exec ran, before create_subprocess_exec returns: a cancel in
+    # between must still kill it, so the spawn is shielded and finished before re-raising.
+    spawning = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
             stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
@@ -108,6 +110,12 @@ async def run_git(
             env=git_env(env),
             start_new_session=True,
         )
+    )
+    try:
+        proc = await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        await _reap_spawn(spawning)
+        raise
     except FileNotFoundError as exc:
         if cwd is not None and not cwd.exists():
             raise WorkFailed(f"directory does not exist: {cwd}") from None
@@ -179,6 +187,19 @@ def run_git_sync(
     if check and proc.returncode != 0:
         raise GitError(argv, proc.returncode, result.stderr, cwd=cwd)
     return result
+
+
+async def _reap_spawn(spawning: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    """After a cancel during spawn: let the spawn finish, then kill and reap what it started."""
+    while not spawning.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(spawning)
+    if spawning.cancelled() or spawning.exception() is not None:
+        return
+    proc = spawning.result()
+    _kill_group(proc.pid)
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.shield(proc.wait())
 
 
 def _kill_group(pid: int) -> None:

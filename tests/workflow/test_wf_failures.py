@@ -185,3 +185,24 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_first_attempt_success_with_retries_left_finishes_the_step(project, status_of) -> None:
+    """A step allowed several attempts that succeeds at once is recorded succeeded after one
+    attempt, its outputs reach dependents, and the run's counts show no step still running."""
+    project.write(
+        """
+        wf:
+          defaults:
+            retry: {attempts: 3, backoff: fixed, initial: 0s}
+          steps:
+            - {id: make, run: "sh -c 'echo v=1 >> $NESTR_OUTPUT'"}
+            - {id: use, needs: [make], run: "echo ${{ steps.make.outputs.v }}"}
+        """
+    )
+    result = project.run("wf")
+    assert status_of(result) == {"make": "succeeded", "use": "succeeded"}
+    assert result.counts() == {"succeeded": 2}
+    make = next(s for s in result.steps if s.key == "make")
+    assert make.attempts == 1
+    assert make.outputs == {"v": "1"}

@@ -155,13 +155,12 @@ class InstanceRunner:
                 attempt,
                 started,
                 log,
-                final=True,
                 end=AttemptEnd("cancelled", step_status="cancelled", error="cancelled"),
             )
             raise
         finally:
             output_path.unlink(missing_ok=True)
-        self._record(instance, attempt, started, log, final=final, end=end)
+        self._record(instance, attempt, started, log, end=end)
         return end
 
     async def _try(
@@ -199,13 +198,12 @@ class InstanceRunner:
         started: float,
         log: CapturedLog,
         *,
-        final: bool,
         end: AttemptEnd,
     ) -> None:
         now = self.options.clock()
         end = AttemptEnd(
             end.status,
-            end.step_status if final else None,
+            end.step_status,
             end.exit_code,
             end.error,
             end.outputs,

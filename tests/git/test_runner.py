@@ -95,7 +95,7 @@ def test_cancelling_a_git_call_kills_its_process_group(tmp_path: Path) -> None:
         task = asyncio.ensure_future(
             run_git(["-c", f"alias.hang=!echo $$ > {pidfile}; exec sleep 30", "hang"], cwd=tmp_path)
         )
-        while not pidfile.exists() or not pidfile.read_text().strip():
+        while not pidfile.exists() or not pidfile.read_text().strip():  # noqa: ASYNC110 - a file, not an event, says the child started
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

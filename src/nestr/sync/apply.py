@@ -1,0 +1,370 @@
+"""Carry out a sync plan: write files atomically, record bases, commit, branch and push.
+
+Per repo, in this order: switch to ``--branch`` (created from HEAD), write or delete files (temp
+file + rename; never a half-written file), store the new bases as blobs, write
+``.nestr/sync.lock`` (so no lock ever names a base the repo lacks), pin the bases with a ref when
+no commit will hold them, then commit the files and the lock in one commit and push.
+Conflicting files are left untouched unless ``conflicts="markers"``. Each repo is one outcome:
+one repo's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from nestr.errors import GitError, NestrError, UsageError
+from nestr.events.bus import EventBus
+from nestr.fanout import fan_out
+from nestr.git.runner import run_git
+from nestr.manifest.model import Manifest
+from nestr.sync.files import safe_file
+from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, write_atomic
+from nestr.sync.model import FilePlan, RepoPlan, SyncPlan, exit_code_for
+from nestr.sync.objects import BASES_REF, pin_bases, write_blobs
+from nestr.sync.plan import plan_sync
+from nestr.sync.planner import Action, Record
+from nestr.workspace.record import Workspace
+
+DEFAULT_MESSAGE = "Sync shared files (nestr)"
+_EVENT = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.MERGE: "merged",
+    Action.DELETE: "deleted",
+    Action.CONFLICT: "conflict",
+}
+
+
+class ConflictMode(StrEnum):
+    """What apply does with a conflicting file."""
+
+    SKIP = "skip"  # leave it untouched, report it
+    MARKERS = "markers"  # write it with conflict markers, for review on a branch
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How to apply: conflicts, and whether to commit, on which branch, and push."""
+
+    conflicts: ConflictMode = ConflictMode.SKIP
+    commit: bool = False
+    branch: str | None = None
+    message: str = DEFAULT_MESSAGE
+    push: bool = False
+
+
+@dataclass(frozen=True)
+class RepoResult:
+    """What apply did in one repo."""
+
+    plan: RepoPlan
+    written: tuple[str, ...] = ()  # destinations written or deleted
+    lock_written: bool = False
+    commit: str | None = None
+    branch: str | None = None
+    pushed: bool = False
+    error: NestrError | None = None
+
+    @property
+    def conflicts(self) -> int:
+        return self.plan.conflicts
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.plan.to_dict()
+        written = set(self.written)
+        for item in out["files"]:
+            item["written"] = item["path"] in written
+        if self.error is not None and self.plan.error is None:
+            out["error"] = {
+                "message": self.error.message,
+                "hint": self.error.hint,
+                "exit_code": self.error.exit_code,
+            }
+        out.update(
+            lock_written=self.lock_written,
+            commit=self.commit,
+            branch=self.branch,
+            pushed=self.pushed,
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What apply did across every repo."""
+
+    repos: tuple[RepoResult, ...]
+    plan: SyncPlan = field(default_factory=lambda: SyncPlan(()))
+
+    @property
+    def conflicts(self) -> int:
+        return sum(r.conflicts for r in self.repos if r.error is None)
+
+    def exit_code(self) -> int:
+        """2 bad input in a repo, 1 a repo failed, 3 conflicts left, 0 otherwise."""
+        return exit_code_for([r.error for r in self.repos], self.conflicts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sources": self.plan.sources,
+            "repos": [r.to_dict() for r in self.repos],
+            "summary": self.plan.counts(),
+            "conflicts": self.conflicts,
+        }
+
+
+async def apply_sync(
+    manifest: Manifest,
+    workspace: Workspace,
+    *,
+    groups: Iterable[str] = (),
+    names: Iterable[str] = (),
+    adopt: bool = False,
+    options: ApplyOptions | None = None,
+    jobs: int = 4,
+    timeout: float = 600.0,
+    bus: EventBus | None = None,
+) -> SyncResult:
+    """Plan (see :func:`~nestr.sync.plan.plan_sync`) and apply the sync of the selected repos."""
+    options = options or ApplyOptions()
+    if options.push and not options.commit:
+        raise UsageError("--push needs --commit", hint="add --commit")
+    plan = await plan_sync(
+        manifest, workspace, groups=groups, names=names, adopt=adopt, jobs=jobs, timeout=timeout
+    )
+    return await apply_plan(plan, options=options, jobs=jobs, timeout=timeout, bus=bus)
+
+
+async def apply_plan(
+    plan: SyncPlan,
+    *,
+    options: ApplyOptions,
+    jobs: int = 4,
+    timeout: float = 600.0,
+    bus: EventBus | None = None,
+) -> SyncResult:
+    """Apply an already computed plan (the work trees must not have changed since)."""
+
+    async def one(repo: RepoPlan) -> RepoResult:
+        return await _apply_repo(repo, options, timeout=timeout, bus=bus)
+
+    outcomes = await fan_out(list(plan.repos), one, jobs=jobs)
+    results = []
+    for outcome in outcomes:
+        if outcome.value is not None:
+            results.append(outcome.value)
+            continue
+        error = outcome.error
+        if not isinstance(error, NestrError):
+            raise error if error else RuntimeError("no outcome")
+        results.append(RepoResult(outcome.item, error=error))
+        _finished(bus, results[-1])
+    return SyncResult(tuple(results), plan)
+
+
+async def _apply_repo(
+    repo: RepoPlan, options: ApplyOptions, *, timeout: float, bus: EventBus | None
+) -> RepoResult:
+    if repo.error is not None:
+        result = RepoResult(repo, error=repo.error)
+        _finished(bus, result)
+        return result
+    markers = options.conflicts is ConflictMode.MARKERS
+    chosen = [f for f in repo.files if _writes(f, markers=markers)]
+    lock = next_lock(repo, markers=markers)
+    lock_path = repo.directory / LOCK_PATH
+    old_text = lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None
+    new_text = lock.to_text() if (lock.files or old_text is not None) else None
+    lock_changed = new_text != old_text
+    if not chosen and not lock_changed:
+        result = RepoResult(repo)
+        _emit_conflicts(bus, repo)
+        _finished(bus, result)
+        return result
+    branch = await _switch(repo.directory, options.branch, timeout) if options.branch else None
+    written = [_write(repo, f, markers=markers, bus=bus) for f in chosen]
+    # Bases are stored before the lock that names them is written (and before any commit).
+    bases, files = _new_bases(repo, markers=markers)
+    await write_blobs(repo.directory, bases, files=files, timeout=timeout)
+    _emit_conflicts(bus, repo, skip=set(written))
+    if lock_changed and new_text is not None:
+        write_atomic(lock_path, new_text.encode())
+        if not options.commit or _unreachable_bases(repo, markers=markers):
+            await pin_bases(repo.directory, [e.blob for e in lock.files.values()], timeout=timeout)
+    commit = pushed = None
+    if options.commit:
+        paths = [*written, LOCK_PATH] if lock_changed else written
+        commit = await _commit(repo.directory, paths, options.message, timeout)
+        if options.push:
+            branch = branch or await _current_branch(repo.directory, timeout)
+            pushed = await _push(repo.directory, branch, timeout)
+    result = RepoResult(repo, tuple(written), lock_changed, commit, branch, bool(pushed))
+    _finished(bus, result)
+    return result
+
+
+def _writes(plan: FilePlan, *, markers: bool) -> bool:
+    if plan.action is Action.CONFLICT:
+        return markers and plan.markers is not None
+    return plan.writes and not (plan.action is Action.DELETE and plan.before is None)
+
+
+def _effective_record(plan: FilePlan, *, markers: bool) -> Record:
+    if plan.action is Action.CONFLICT and markers and plan.markers is not None:
+        return Record.SOURCE
+    return plan.record
+
+
+def next_lock(repo: RepoPlan, *, markers: bool = False) -> SyncLock:
+    """The lock the repo holds once ``repo`` is applied."""
+    files: dict[str, LockedFile] = {}
+    for plan in repo.files:
+        record = _effective_record(plan, markers=markers)
+        if record is Record.SOURCE and plan.entry is not None:
+            files[plan.path] = plan.entry
+        elif record is Record.KEEP and plan.path in repo.lock.files:
+            files[plan.path] = repo.lock.files[plan.path]
+    return SyncLock(sources=repo.sources, vars_hash=repo.vars_hash, files=files)
+
+
+def _new_bases(repo: RepoPlan, *, markers: bool) -> tuple[list[bytes], list[Path]]:
+    """New bases to store: as bytes, or as the path of a just-written file holding exactly them."""
+    bases: list[bytes] = []
+    files: list[Path] = []
+    for plan in repo.files:
+        if _effective_record(plan, markers=markers) is not Record.SOURCE:
+            continue
+        old = repo.lock.files.get(plan.path)
+        fresh = old is None or plan.entry is None or old.blob != plan.entry.blob
+        if plan.base is None or not fresh:
+            continue
+        if plan.after(markers=markers) == plan.base:
+            files.append(safe_file(repo.directory, plan.path))
+        else:
+            bases.append(plan.base)
+    return bases, files
+
+
+def _unreachable_bases(repo: RepoPlan, *, markers: bool) -> bool:
+    """Whether a new base differs from the bytes written (a merge, CRLF, a block, markers).
+
+    Other new bases are the content of files about to be committed, so the commit keeps them.
+    """
+    return any(
+        _effective_record(plan, markers=markers) is Record.SOURCE
+        and plan.base is not None
+        and plan.after(markers=markers) != plan.base
+        for plan in repo.files
+    )
+
+
+def _write(repo: RepoPlan, plan: FilePlan, *, markers: bool, bus: EventBus | None) -> str:
+    target = safe_file(repo.directory, plan.path)
+    data = plan.after(markers=markers)
+    if data is None:
+        target.unlink(missing_ok=True)
+    else:
+        write_atomic(target, data, mode=plan.mode)
+    if bus is not None:
+        bus.emit(
+            f"nestr.sync.file.{_EVENT[plan.action]}",
+            {"path": plan.path, "policy": str(plan.policy), "detail": plan.detail},
+            repo=repo.repo,
+            subject=plan.path,
+        )
+    return target.relative_to(repo.directory.resolve()).as_posix()
+
+
+def _emit_conflicts(bus: EventBus | None, repo: RepoPlan, skip: set[str] | None = None) -> None:
+    if bus is None:
+        return
+    for plan in repo.files:
+        if plan.action is Action.CONFLICT and plan.path not in (skip or set()):
+            bus.emit(
+                "nestr.sync.file.conflict",
+                {"path": plan.path, "policy": str(plan.policy), "detail": plan.detail},
+                repo=repo.repo,
+                subject=plan.path,
+                severity="warning",
+            )
+
+
+def _finished(bus: EventBus | None, result: RepoResult) -> None:
+    if bus is None:
+        return
+    bus.emit(
+        "nestr.sync.repo.finished",
+        {
+            "counts": result.plan.counts(),
+            "written": list(result.written),
+            "commit": result.commit,
+            "branch": result.branch,
+            "pushed": result.pushed,
+            "error": result.error.message if result.error else None,
+        },
+        repo=result.plan.repo,
+        severity="error" if result.error else "info",
+    )
+
+
+async def _current_branch(directory: Path, timeout: float) -> str | None:
+    out = await run_git(
+        ["symbolic-ref", "-q", "--short", "HEAD"], cwd=directory, timeout=timeout, check=False
+    )
+    return out.stdout.strip() or None
+
+
+async def _switch(directory: Path, branch: str, timeout: float) -> str:
+    """Switch to a new ``branch`` made from HEAD (the work tree stays as planned)."""
+    if await _current_branch(directory, timeout) == branch:
+        return branch
+    exists = await run_git(
+        ["rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
+        cwd=directory,
+        timeout=timeout,
+        check=False,
+    )
+    if exists.returncode == 0:
+        # Checking it out would change the work tree the plan was made from.
+        raise UsageError(
+            f"branch {branch!r} already exists in {directory}",
+            hint="check it out first, or choose another --branch",
+        )
+    await run_git(["switch", "-q", "-c", branch], cwd=directory, timeout=timeout)
+    return branch
+
+
+async def _commit(directory: Path, paths: list[str], message: str, timeout: float) -> str | None:
+    """One commit of exactly ``paths`` (whatever else is staged stays staged)."""
+    if not paths:
+        return None
+    await run_git(["add", "-A", "-f", "--", *paths], cwd=directory, timeout=timeout)
+    done = await run_git(
+        ["commit", "-q", "--no-verify", "-m", message, "--", *paths],
+        cwd=directory,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        if "nothing to commit" in done.stdout + done.stderr:
+            return None  # the files were written back to what HEAD already holds
+        raise GitError(done.argv, done.returncode, done.stderr, cwd=directory)
+    head = await run_git(["rev-parse", "HEAD"], cwd=directory, timeout=timeout)
+    return head.stdout.strip()
+
+
+async def _push(directory: Path, branch: str | None, timeout: float) -> bool:
+    if branch is None:
+        raise UsageError(f"{directory} is on a detached HEAD", hint="pass --branch NAME")
+    refspecs = [f"HEAD:refs/heads/{branch}"]
+    pinned = await run_git(
+        ["rev-parse", "-q", "--verify", BASES_REF], cwd=directory, timeout=timeout, check=False
+    )
+    if pinned.returncode == 0:
+        refspecs.append(f"+{BASES_REF}:{BASES_REF}")
+    await run_git(["push", "-q", "origin", *refspecs], cwd=directory, timeout=timeout)
+    return True

@@ -86,8 +86,7 @@ sync:
   vars: {{log_level: info}}
   rules:
     - files: [.editorconfig]
-      repos: all
-      exclude: [platform-config]
+      repos: {{exclude: [platform-config]}}
     - files: [settings.cfg.j2]
       dest: settings.cfg
       template: true
@@ -143,7 +142,9 @@ def build_sample_product(root: Path) -> SampleProduct:
     """Create the remotes and the product's manifest directory under ``root``."""
     remotes = root / "remotes"
     for name, files in SERVICES.items():
-        repo = GitRepo.init(remotes / name, files={"README.md": f"# {name}\n", "Makefile": MAKEFILE})
+        repo = GitRepo.init(
+            remotes / name, files={"README.md": f"# {name}\n", "Makefile": MAKEFILE}
+        )
         repo.commit(files, message=f"{name}: first version")
         repo.history(20, file="CHANGELOG")
         repo.tag("v1.4.0")

@@ -39,8 +39,11 @@ def lock(
     if as_json:
         print_json(result.to_dict())
     elif result.ok:
-        for name, repo in sorted(result.lock.repos.items()):
-            click.echo(f"{name}  {repo.revision}  {repo.commit[:12]}")
+        repos = sorted(result.lock.repos.items())
+        name_width = max((len(name) for name, _ in repos), default=0)
+        rev_width = max((len(repo.revision) for _, repo in repos), default=0)
+        for name, repo in repos:
+            click.echo(f"{name:<{name_width}}  {repo.revision:<{rev_width}}  {repo.commit[:12]}")
         click.echo(f"wrote {result.path} ({len(result.lock.repos)} repos)")
     else:
         for failure in result.failures:

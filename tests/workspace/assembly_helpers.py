@@ -139,11 +139,20 @@ def git_daemon(base: Path) -> Iterator[int]:
         process.wait()
 
 
+MARK_VARIABLE = "ASSEMBLY_TEST_MARK"
+
+
 def nestr_process(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    """Start ``python -m nestr ARGS`` with stderr piped, line-buffered text."""
+    """Start ``python -m nestr ARGS`` with stderr piped, line-buffered text.
+
+    The environment carries a mark every descendant inherits (git children too, even between
+    fork and exec), so a test can wait for all of them after killing nestr.
+    """
+    env = {**os.environ, MARK_VARIABLE: str(cwd)}
     return subprocess.Popen(
         [sys.executable, "-m", "nestr", *args],
         cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -153,27 +162,32 @@ def nestr_process(*args: str, cwd: Path) -> subprocess.Popen[str]:
 
 
 def wait_for_git_processes_under(path: Path, limit: float = 20.0) -> None:
-    """Wait until no git process mentions ``path`` (children a killed nestr left running)."""
-    needle = str(path).encode()
+    """Wait until no process started by ``nestr_process(cwd=path)`` is left running.
+
+    Children a killed nestr left behind are found by the mark in their environment, which
+    also catches a child that was forked but had not yet exec'd git.
+    """
+    needle = f"{MARK_VARIABLE}={path}".encode() + b"\x00"
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        if not any(needle in cmdline for cmdline in _git_cmdlines()):
+        if not any(needle in environ for environ in _live_environs()):
             return
         time.sleep(0.02)
-    raise RuntimeError(f"git processes under {path} did not finish")
+    raise RuntimeError(f"processes started under {path} did not finish")
 
 
-def _git_cmdlines() -> list[bytes]:
+def _live_environs() -> list[bytes]:
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            environ = (entry / "environ").read_bytes()
+        except (OSError, IndexError):
             continue
-        if cmdline.startswith(b"git") or b"/git\x00" in cmdline[:64]:
-            found.append(cmdline)
+        if state not in {"Z", "X"}:
+            found.append(environ)
     return found
 
 

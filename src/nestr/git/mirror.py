@@ -157,6 +157,7 @@ class MirrorCache:
         """
         mirror = self.mirror(url)
         async with file_lock(mirror.lock_path):
+            self._remove_stale_tmp(mirror)
             if not mirror.looks_healthy():
                 await self._create(mirror)
             elif await self._already_has(mirror, commit):
@@ -175,6 +176,7 @@ class MirrorCache:
         async with file_lock(mirror.lock_path):
             log.warning("rebuilding damaged mirror", url=url, path=str(mirror.path))
             self._fetched.discard(url)
+            self._remove_stale_tmp(mirror)
             await self._create(mirror)
         return mirror
 
@@ -235,10 +237,6 @@ class MirrorCache:
                 hint="run once without --offline to fill the cache",
             )
         self.root.mkdir(parents=True, exist_ok=True)
-        for stale in self.root.glob(
-            f".tmp-{mirror.path.name}-*"
-        ):  # a killed run's, we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
         tmp = self.root / f".tmp-{mirror.path.name}-{uuid.uuid4().hex[:8]}"
         try:
             args = ["clone", "--bare", "--quiet", *_MIRROR_CONFIG]
@@ -251,6 +249,11 @@ class MirrorCache:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         self._fetched.add(mirror.url)
+
+    def _remove_stale_tmp(self, mirror: Mirror) -> None:
+        """Half-made clones of this mirror are a killed run's: we hold the mirror's lock."""
+        for stale in self.root.glob(f".tmp-{mirror.path.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
 
     async def _fetch(self, mirror: Mirror) -> None:
         _remove_stale_locks(mirror.path)  # we hold the exclusive lock: any *.lock is a dead run's

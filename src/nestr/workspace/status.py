@@ -1,0 +1,258 @@
+"""The state of each repo of a workspace: branch, commit, local changes, upstream and lock drift.
+
+One git process per repo: ``git status --porcelain=v2 --branch -z`` reports the branch, the
+commit, the upstream with ahead/behind counts and every changed path in a single call, and the
+locked commit comes from ``nestr.lock`` rather than from git. Cost on small repos is the number
+of git processes, so status stays near one per repo (see docs/status-foreach.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from nestr.errors import WorkFailed
+from nestr.fanout import fan_out
+from nestr.git.runner import DEFAULT_TIMEOUT, run_git
+from nestr.manifest.model import Manifest, RepoSpec
+from nestr.workspace.lockfile import lock_path_for, read_lock
+from nestr.workspace.record import Workspace
+
+if TYPE_CHECKING:
+    from nestr.events import EventBus
+
+RepoState = Literal["ok", "missing", "error"]
+LockState = Literal["match", "drift", "unlocked"]
+STATUS_ARGS = ("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """How many paths differ: staged in the index, unstaged in the work tree, untracked, conflicted.
+
+    A path both staged and modified again counts once in each of ``staged`` and ``unstaged``.
+    """
+
+    staged: int = 0
+    unstaged: int = 0
+    untracked: int = 0
+    conflicted: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.staged + self.unstaged + self.untracked + self.conflicted
+
+    @property
+    def dirty(self) -> bool:
+        return self.total > 0
+
+
+@dataclass(frozen=True)
+class GitState:
+    """What one ``git status --porcelain=v2 --branch`` call says about a repository."""
+
+    commit: str | None  # None before the first commit
+    branch: str | None  # None when HEAD is detached
+    upstream: str | None = None
+    ahead: int | None = None  # None without an upstream (or when it is gone)
+    behind: int | None = None
+    changes: Changes = field(default_factory=Changes)
+
+
+@dataclass(frozen=True)
+class RepoStatus:
+    """The status of one repo of the manifest in one workspace."""
+
+    name: str
+    path: str  # as in the manifest, relative to the workspace root
+    revision: str  # what the manifest asks for
+    state: RepoState
+    git: GitState | None = None  # None unless state == "ok"
+    locked_commit: str | None = None
+    locked: bool = False  # a lock file exists beside the manifest
+    error: str | None = None
+
+    @property
+    def lock_state(self) -> LockState | None:
+        """``match``/``drift`` against the lock, ``unlocked`` if the lock lacks the repo."""
+        if not self.locked or self.git is None:
+            return None
+        if self.locked_commit is None:
+            return "unlocked"
+        return "match" if self.locked_commit == self.git.commit else "drift"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape documented in docs/status-foreach.md."""
+        git = self.git
+        changes = git.changes if git else None
+        return {
+            "name": self.name,
+            "path": self.path,
+            "revision": self.revision,
+            "state": self.state,
+            "error": self.error,
+            "branch": git.branch if git else None,
+            "detached": git is not None and git.branch is None,
+            "commit": git.commit if git else None,
+            "upstream": git.upstream if git else None,
+            "ahead": git.ahead if git else None,
+            "behind": git.behind if git else None,
+            "changes": None
+            if changes is None
+            else {
+                "staged": changes.staged,
+                "unstaged": changes.unstaged,
+                "untracked": changes.untracked,
+                "conflicted": changes.conflicted,
+            },
+            "dirty": bool(changes and changes.dirty),
+            "lock": None
+            if self.lock_state is None
+            else {"commit": self.locked_commit, "state": self.lock_state},
+        }
+
+
+@dataclass(frozen=True)
+class WorkspaceStatus:
+    """The status of every selected repo, in manifest order."""
+
+    root: Path
+    manifest: Path
+    lock_file: Path | None  # the lock read, if one exists
+    repos: tuple[RepoStatus, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every repo could be read (missing repos are reported, not errors)."""
+        return all(r.state != "error" for r in self.repos)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workspace": str(self.root),
+            "manifest": str(self.manifest),
+            "lock_file": str(self.lock_file) if self.lock_file else None,
+            "repos": [r.to_dict() for r in self.repos],
+        }
+
+
+def parse_porcelain_v2(output: str) -> GitState:
+    """Parse ``git status --porcelain=v2 --branch -z`` output (pure; see git-status(1))."""
+    headers: dict[str, str] = {}
+    counts = {"staged": 0, "unstaged": 0, "untracked": 0, "conflicted": 0}
+    entries = iter(output.split("\0"))
+    for entry in entries:
+        kind = entry[:1]
+        if kind == "#":
+            key, _, value = entry[2:].partition(" ")
+            headers[key] = value
+        elif kind in {"1", "2"}:
+            _count_tracked(entry[2:4], counts)
+            if kind == "2":
+                next(entries, None)  # with -z a rename's original path is its own entry
+        elif kind == "u":
+            counts["conflicted"] += 1
+        elif kind == "?":
+            counts["untracked"] += 1
+    return _git_state(headers, Changes(**counts))
+
+
+def _count_tracked(xy: str, counts: dict[str, int]) -> None:
+    # X is the index against HEAD, Y the work tree against the index; "." means unchanged.
+    if xy[:1] not in {".", ""}:
+        counts["staged"] += 1
+    if xy[1:2] not in {".", ""}:
+        counts["unstaged"] += 1
+
+
+def _git_state(headers: Mapping[str, str], changes: Changes) -> GitState:
+    oid = headers.get("branch.oid")
+    head = headers.get("branch.head")
+    ahead = behind = None
+    if "branch.ab" in headers:
+        plus, minus = headers["branch.ab"].split()
+        ahead, behind = int(plus.lstrip("+")), int(minus.lstrip("-"))
+    return GitState(
+        commit=None if oid in {None, "(initial)"} else oid,
+        branch=None if head in {None, "(detached)"} else head,
+        upstream=headers.get("branch.upstream"),
+        ahead=ahead,
+        behind=behind,
+        changes=changes,
+    )
+
+
+def is_checkout(directory: Path) -> bool:
+    """True when ``directory`` holds a git work tree (``.git`` dir, or file for worktrees)."""
+    return (directory / ".git").exists()
+
+
+async def repo_status(
+    workspace: Workspace,
+    spec: RepoSpec,
+    *,
+    locked: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> RepoStatus:
+    """The status of one repo: ``missing`` if not assembled, ``error`` if git cannot read it."""
+    base = RepoStatus(
+        name=spec.name,
+        path=spec.path,
+        revision=spec.revision,
+        state="missing",
+        locked_commit=(locked or {}).get(spec.name),
+        locked=locked is not None,
+    )
+    directory = workspace.repo_dir(spec)
+    if not is_checkout(directory):
+        return base
+    try:
+        result = await run_git(STATUS_ARGS, cwd=directory, timeout=timeout)
+    except WorkFailed as exc:
+        return replace(base, state="error", error=exc.message)
+    return replace(base, state="ok", git=parse_porcelain_v2(result.stdout))
+
+
+async def workspace_status(
+    workspace: Workspace,
+    repos: Sequence[RepoSpec],
+    *,
+    manifest: Manifest,
+    jobs: int,
+    timeout: float = DEFAULT_TIMEOUT,
+    bus: EventBus | None = None,
+) -> WorkspaceStatus:
+    """The status of ``repos`` in ``workspace``, read in parallel, in the order given.
+
+    Emits ``nestr.workspace.status.repo`` per repo on ``bus`` (data: the repo's JSON shape).
+    """
+    lock_file, locked = read_locked_commits(manifest)
+
+    async def one(spec: RepoSpec) -> RepoStatus:
+        status = await repo_status(workspace, spec, locked=locked, timeout=timeout)
+        if bus is not None:
+            bus.emit("nestr.workspace.status.repo", status.to_dict(), repo=spec.name)
+        return status
+
+    outcomes = await fan_out(list(repos), one, jobs=jobs)
+    statuses = tuple(_value_or_error(o.item, o.value, o.error) for o in outcomes)
+    return WorkspaceStatus(workspace.root, manifest.path, lock_file, statuses)
+
+
+def _value_or_error(
+    spec: RepoSpec, value: RepoStatus | None, error: BaseException | None
+) -> RepoStatus:
+    if value is not None:
+        return value
+    message = getattr(error, "message", None) or str(error)
+    return RepoStatus(spec.name, spec.path, spec.revision, state="error", error=message)
+
+
+def read_locked_commits(manifest: Manifest) -> tuple[Path | None, dict[str, str] | None]:
+    """The lock file beside the manifest and its commit per repo, or ``(None, None)``."""
+    path = lock_path_for(manifest)
+    if not path.is_file():
+        return None, None
+    lock = read_lock(path)
+    return path, {name: repo.commit for name, repo in lock.repos.items()}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
-import structlog
 
-from nestr.observability.logging import bind_context, configure_logging
+from nestr.observability.logging import bind_context, configure_logging, get_logger
 
 
 def test_json_lines_carry_bound_context() -> None:
@@ -17,8 +18,8 @@ def test_json_lines_carry_bound_context() -> None:
     stream = io.StringIO()
     configure_logging("info", "json", stream)
     with bind_context(run_id="r-1", repo="api"):
-        structlog.get_logger("nestr.test").info("cloned", seconds=1.5)
-    structlog.get_logger("nestr.test").info("after")
+        get_logger("nestr.test").info("cloned", seconds=1.5)
+    get_logger("nestr.test").info("after")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines[0]["event"] == "cloned"
     assert (lines[0]["run_id"], lines[0]["repo"], lines[0]["level"]) == ("r-1", "api", "info")
@@ -41,7 +42,7 @@ def test_level_filters_and_auto_picks_console_off_tty() -> None:
     """auto on a non-TTY stream is JSON; debug lines are dropped at info."""
     stream = io.StringIO()
     configure_logging("info", "auto", stream)
-    log = structlog.get_logger("x")
+    log = get_logger("x")
     log.debug("hidden")
     log.info("shown")
     assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["shown"]
@@ -51,7 +52,7 @@ def test_console_format_is_for_people() -> None:
     """console format prints readable text, not JSON."""
     stream = io.StringIO()
     configure_logging("info", "console", stream)
-    structlog.get_logger("x").info("hello", repo="api")
+    get_logger("x").info("hello", repo="api")
     text = stream.getvalue()
     assert "hello" in text
     assert "repo=api" in text
@@ -62,3 +63,40 @@ def test_unknown_context_keys_are_refused() -> None:
     """Only the documented context keys can be bound."""
     with pytest.raises(ValueError, match="unknown log context"), bind_context(colour="red"):
         pass
+
+
+def test_exception_lines_carry_the_traceback() -> None:
+    """log.exception records the active exception's traceback in the JSON line."""
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        raise ValueError("broken thing")
+    except ValueError:
+        get_logger("x").exception("it failed", repo="api")
+    line = json.loads(stream.getvalue())
+    assert line["event"] == "it failed"
+    assert "ValueError: broken thing" in line["exception"]
+
+
+def test_filtered_lines_do_not_import_structlog() -> None:
+    """A debug line at info level costs a level check: structlog stays unimported."""
+    code = (
+        "import sys\n"
+        "from nestr.observability.logging import configure_logging, get_logger\n"
+        "configure_logging('info', 'json')\n"
+        "get_logger('x').debug('quiet')\n"
+        "print('structlog' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_library_logging_without_configuration_never_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Before configure_logging a warning goes to stdlib logging, never to stdout."""
+    import logging
+
+    logging.getLogger().handlers[:] = []
+    get_logger("nestr.lib").warning("careful")
+    assert capsys.readouterr().out == ""

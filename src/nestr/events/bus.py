@@ -16,11 +16,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-import structlog
-
 from nestr.events.envelope import Event
+from nestr.observability.logging import get_logger
 
-log = structlog.get_logger("nestr.events")
+log = get_logger("nestr.events")
 
 DEFAULT_QUEUE_SIZE = 1024
 

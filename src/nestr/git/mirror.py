@@ -25,8 +25,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from nestr.errors import GitError, WorkFailed
 from nestr.git.filelock import file_lock
 from nestr.git.refs import (
@@ -38,8 +36,9 @@ from nestr.git.refs import (
     ref_exists,
 )
 from nestr.git.runner import DEFAULT_TIMEOUT, run_git
+from nestr.observability.logging import get_logger
 
-log = structlog.get_logger("nestr.git.mirror")
+log = get_logger("nestr.git.mirror")
 
 MIRRORS_DIR = "mirrors"
 META_FILE = "nestr-mirror.json"

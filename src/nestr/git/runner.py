@@ -19,11 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from nestr.errors import GitError, WorkFailed
+from nestr.observability.logging import get_logger
 
-log = structlog.get_logger("nestr.git")
+log = get_logger("nestr.git")
 
 DEFAULT_TIMEOUT = 600.0
 # Variables that configure *how* git talks to the world are kept; those that point git at another

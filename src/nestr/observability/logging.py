@@ -3,53 +3,104 @@
 Standard-library logging (from libraries) goes through the same processors, and the context
 bound with :func:`bind_context` (``run_id``, ``step``, ``repo``, ``workspace``,
 ``correlation_id``, ``trace_id``) appears on every line logged while it is bound.
+
+structlog is imported only when a line is actually emitted: importing it costs ~90 ms (its dev
+renderer pulls in rich), which would double the start-up of every command that logs nothing at
+the configured level. nestr code logs through :func:`get_logger`, whose level check is stdlib's.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TextIO
 
-import structlog
-
 CONTEXT_KEYS = ("run_id", "step", "repo", "workspace", "correlation_id", "trace_id")
+
+_context: ContextVar[Mapping[str, Any]] = ContextVar("nestr_log_context", default={})  # noqa: B039 - never mutated, replaced
+_state: dict[str, Any] = {"use_json": True, "colors": False, "configured": False}
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Set up structlog and stdlib logging. ``fmt`` is console, json or auto (TTY → console)."""
     stream = stream if stream is not None else sys.stderr
-    use_json = fmt == "json" or (fmt == "auto" and not _isatty(stream))
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+    _state.update(
+        use_json=fmt == "json" or (fmt == "auto" and not _isatty(stream)),
+        colors=_isatty(stream),
+        configured=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_LazyFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class _LazyFormatter(logging.Formatter):
+    """Builds structlog's ProcessorFormatter on the first record it formats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner: logging.Formatter | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self._inner is None:
+            self._inner = _processor_formatter()
+        return self._inner.format(record)
+
+
+def _shared_processors() -> list[Any]:
+    import structlog
+
+    processors: list[Any] = [
+        _merge_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    if _state["use_json"]:
+        processors.append(structlog.processors.format_exc_info)
+    return processors
+
+
+def _processor_formatter() -> logging.Formatter:
+    import structlog
+
+    _ensure_structlog()
     renderer: Any
-    if use_json:
-        shared.append(structlog.processors.format_exc_info)
+    if _state["use_json"]:
         renderer = structlog.processors.JSONRenderer(sort_keys=True)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=_isatty(stream))
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        renderer = structlog.dev.ConsoleRenderer(colors=_state["colors"])
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+
+
+def _ensure_structlog() -> None:
+    """Route structlog through stdlib logging (never print: the library must not)."""
+    if _state["configured"]:
+        return
+    import structlog
+
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    _state["configured"] = True
+
+
+def _merge_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, value in _context.get().items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -59,16 +110,53 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+class Logger:
+    """A structured logger that costs one stdlib level check when a line is filtered out."""
+
+    __slots__ = ("_std", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._std = logging.getLogger(name)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, event, {**fields, "exc_info": True})
+
+    def _log(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if not self._std.isEnabledFor(level):
+            return
+        import structlog
+
+        _ensure_structlog()
+        structlog.get_logger(self.name).log(level, event, **fields)
+
+
+def get_logger(name: str) -> Logger:
+    """The logger nestr code uses: ``log = get_logger("nestr.git")``."""
+    return Logger(name)
+
+
 @contextmanager
 def bind_context(**values: Any) -> Iterator[None]:
     """Bind context keys (run_id, step, repo, …) for every log line inside the block."""
     unknown = set(values) - set(CONTEXT_KEYS)
     if unknown:
         raise ValueError(f"unknown log context keys: {sorted(unknown)}")
-    tokens = structlog.contextvars.bind_contextvars(
-        **{k: v for k, v in values.items() if v is not None}
-    )
+    bound = {k: v for k, v in values.items() if v is not None}
+    token = _context.set({**_context.get(), **bound})
     try:
         yield
     finally:
-        structlog.contextvars.reset_contextvars(**tokens)
+        _context.reset(token)

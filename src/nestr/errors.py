@@ -114,16 +114,15 @@ class UsageError(InputError):
 
 
 class MultipleInputErrors(InputError):
-    """Several input errors found in one pass, reported together."""
+    """Several input errors found in one pass, reported together, each with its own hint."""
 
     def __init__(self, errors: Sequence[InputError]) -> None:
         self.errors = list(errors)
-        first = self.errors[0]
-        super().__init__(
-            "\n".join(e.message for e in self.errors),
-            hint=first.hint,
+        super().__init__("several problems")
+        self.message = "\n".join(
+            e.message + (f"\n  hint: {e.hint}" if e.hint else "") for e in self.errors
         )
-        self.message = "\n".join(e.message for e in self.errors)
+        self.detail = self.message
 
 
 class WorkFailed(NestrError):

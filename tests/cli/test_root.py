@@ -160,3 +160,25 @@ def test_broken_pipe_exits_quietly() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
+
+
+def test_several_input_errors_each_get_their_own_line_and_hint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """MultipleInputErrors prints one `error:` line per problem, each followed by its hint."""
+    from nestr.errors import MultipleInputErrors, SourceLocation
+
+    errors = [
+        UsageError("first", hint="fix one"),
+        UsageError("second", location=SourceLocation(file=Path("/x/f.yaml"), line=3, column=4)),
+    ]
+
+    def run() -> None:
+        raise MultipleInputErrors(errors)
+
+    assert handle_errors(run, []) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: first",
+        "hint: fix one",
+        "error: /x/f.yaml:3:4: second",
+    ]

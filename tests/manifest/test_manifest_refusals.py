@@ -224,7 +224,7 @@ def test_several_errors_of_one_file_are_reported_together(nestr, cwd: Path) -> N
     assert result.code == 2
     for line in ("nestr.yaml:9:11", "nestr.yaml:11:13", "nestr.yaml:13:11"):
         assert line in result.err
-    assert "\n  hint: defined remotes: origin\n" in result.err  # each error keeps its own hint
+    assert "\nhint: defined remotes: origin\n" in result.err  # each error keeps its own hint
 
 
 def test_pydantic_errors_of_one_file_are_reported_together(cwd: Path) -> None:

@@ -61,9 +61,12 @@ def report(exc: NestrError, *, debug: bool = False) -> None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(click.style("error: ", fg="red", bold=True) + exc.message, err=True)
-    if exc.hint:
-        click.echo(click.style("hint: ", fg="yellow") + exc.hint, err=True)
+    from nestr.errors import MultipleInputErrors
+
+    for error in exc.errors if isinstance(exc, MultipleInputErrors) else [exc]:
+        click.echo(click.style("error: ", fg="red", bold=True) + error.message, err=True)
+        if error.hint:
+            click.echo(click.style("hint: ", fg="yellow") + error.hint, err=True)
 
 
 def _silence_stdout() -> None:

@@ -72,10 +72,9 @@ def _validate(doc: YamlDocument) -> tuple[YamlDocument, ManifestFile]:
     try:
         return doc, ManifestFile.model_validate(doc.data)
     except ValidationError as exc:
-        error = translate(exc, locate=_locator(doc), error=ManifestError, known_keys=known_keys)
-        if isinstance(error, MultipleInputErrors):
-            raise _hints_inline(error) from None
-        raise error from None
+        raise translate(
+            exc, locate=_locator(doc), error=ManifestError, known_keys=known_keys
+        ) from None
 
 
 def _locator(doc: YamlDocument) -> Callable[[KeyPath], SourceLocation]:
@@ -175,13 +174,4 @@ def _raise(errors: list[ManifestError]) -> None:
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise _hints_inline(MultipleInputErrors(errors))
-
-
-def _hints_inline(error: MultipleInputErrors) -> MultipleInputErrors:
-    """Put each error's hint under its own line: one trailing hint would only fit the first."""
-    error.message = "\n".join(
-        e.message + (f"\n  hint: {e.hint}" if e.hint else "") for e in error.errors
-    )
-    error.hint = None
-    return error
+        raise MultipleInputErrors(errors)

@@ -26,14 +26,19 @@ def translate(
     error: type[InputError] = InputError,
     secret_paths: Collection[KeyPath] = (),
     known_keys: Callable[[KeyPath], Collection[str]] | None = None,
+    field_prefix: KeyPath = (),
 ) -> InputError:
-    """One :class:`InputError` (or several combined) for a pydantic ``ValidationError``."""
+    """One :class:`InputError` (or several combined) for a pydantic ``ValidationError``.
+
+    ``field_prefix`` names where the validated section sits in its file (``workflows.ci``).
+    """
     errors: list[InputError] = []
     for item in exc.errors(include_url=False):
         loc: KeyPath = tuple(p for p in item["loc"] if not _is_union_tag(p))
         secret = any(loc[: len(s)] == tuple(s) for s in secret_paths)
         message, hint = _describe(item, loc, secret=secret, known_keys=known_keys)
-        errors.append(error(message, location=locate(loc), field=format_key_path(loc), hint=hint))
+        field = format_key_path((*field_prefix, *loc))
+        errors.append(error(message, location=locate(loc), field=field, hint=hint))
     if len(errors) == 1:
         return errors[0]
     return MultipleInputErrors(errors)

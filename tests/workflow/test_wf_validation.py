@@ -24,7 +24,7 @@ CASES = [
           - {id: build, run: "true"}
           - {id: test, needs: [biuld], run: "true"}
         """,
-        ":7:28: steps[1].needs[0]: unknown step 'biuld' in needs",
+        ":7:28: workflows.wf.steps[1].needs[0]: unknown step 'biuld' in needs",
         "did you mean 'build'?",
     ),
     (
@@ -34,7 +34,7 @@ CASES = [
           - {id: a, needs: [b], run: "true"}
           - {id: b, needs: [a], run: "true"}
         """,
-        ":6:24: steps[0].needs: dependency cycle: a → b → a",
+        ":6:24: workflows.wf.steps[0].needs: dependency cycle: a → b → a",
         None,
     ),
     (
@@ -44,7 +44,7 @@ CASES = [
           - {id: a, run: "true"}
           - {id: a, run: "true"}
         """,
-        ":7:14: steps[1].id: duplicate step id 'a'",
+        ":7:14: workflows.wf.steps[1].id: duplicate step id 'a'",
         None,
     ),
     (
@@ -53,7 +53,7 @@ CASES = [
         steps:
           - {id: a, uses: git.tagg}
         """,
-        ":6:23: steps[0].uses: unknown step type 'git.tagg'",
+        ":6:23: workflows.wf.steps[0].uses: unknown step type 'git.tagg'",
         "did you mean 'git.tag'?",
     ),
     (
@@ -64,7 +64,7 @@ CASES = [
           - id: b
             run: echo ${{ steps.a.outputs.x }}
         """,
-        ":8:14: steps[1].run: in `steps.a.outputs.x`: step 'a' is not upstream of 'b'",
+        ":8:14: workflows.wf.steps[1].run: in `steps.a.outputs.x`: step 'a' is not upstream of 'b'",
         "add 'a' to the needs of 'b'",
     ),
     (
@@ -76,7 +76,7 @@ CASES = [
           - id: a
             run: echo ${{ inputs.versoin }}
         """,
-        ":9:14: steps[0].run: in `inputs.versoin`: unknown input 'versoin'",
+        ":9:14: workflows.wf.steps[0].run: in `inputs.versoin`: unknown input 'versoin'",
         "did you mean 'version'?",
     ),
     (
@@ -87,7 +87,7 @@ CASES = [
             if: ${{ inputs.x == }}
             run: "true"
         """,
-        ":7:13: steps[0].if: bad expression",
+        ":7:13: workflows.wf.steps[0].if: bad expression",
         None,
     ),
     (
@@ -97,7 +97,7 @@ CASES = [
           - id: a
             run: echo ${{ repo.name }}
         """,
-        ":7:14: steps[0].run: in `repo.name`: `repo` is only defined in foreach steps",
+        ":7:14: workflows.wf.steps[0].run: in `repo.name`: `repo` is only defined in foreach steps",
         None,
     ),
     (
@@ -106,7 +106,7 @@ CASES = [
         steps:
           - {id: a, run: "true", timeout: 10 minutes}
         """,
-        ":6:39: steps[0].timeout: bad duration '10 minutes'",
+        ":6:39: workflows.wf.steps[0].timeout: bad duration '10 minutes'",
         None,
     ),
     (
@@ -115,7 +115,7 @@ CASES = [
         steps:
           - {id: a, run: "true", retires: 3}
         """,
-        ":6:39: steps[0].retires: unknown key",
+        ":6:39: workflows.wf.steps[0].retires: unknown key",
         "did you mean 'retry'?",
     ),
     (
@@ -126,7 +126,7 @@ CASES = [
             run: "true"
             retry: {attempts: 2, backof: fixed}
         """,
-        ":8:38: steps[0].retry.backof: unknown key",
+        ":8:38: workflows.wf.steps[0].retry.backof: unknown key",
         "did you mean 'backoff'?",
     ),
     (
@@ -136,7 +136,7 @@ CASES = [
         steps:
           - {id: a, run: "true"}
         """,
-        ":5:18: concurrency: input should be a valid integer",
+        ":5:18: workflows.wf.concurrency: input should be a valid integer",
         None,
     ),
     (
@@ -145,7 +145,7 @@ CASES = [
         steps:
           - {id: a, run: "true", uses: noop}
         """,
-        ":6:9: steps[0]: a step needs exactly one of `run` (a command) or `uses` (a type)",
+        ":6:9: workflows.wf.steps[0]: a step needs exactly one of `run` (a command) or `uses`",
         None,
     ),
 ]

@@ -39,6 +39,7 @@ class WorkflowSource:
     raw: Any
     path: Path
     locate: Callable[[KeyPath], SourceLocation]
+    field_prefix: KeyPath = ()  # ("workflows", NAME) inside a manifest; () in its own file
 
 
 def workflow_sources(manifest: Manifest) -> dict[str, WorkflowSource]:
@@ -46,7 +47,11 @@ def workflow_sources(manifest: Manifest) -> dict[str, WorkflowSource]:
     sources: dict[str, WorkflowSource] = {}
     for name, raw in manifest.workflows.items():
         sources[str(name)] = WorkflowSource(
-            str(name), raw, manifest.path, _locator(manifest.document, manifest.path, name)
+            str(name),
+            raw,
+            manifest.path,
+            _locator(manifest.document, manifest.path, name),
+            ("workflows", str(name)),
         )
     directory = manifest.root / WORKFLOW_DIR
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
@@ -127,14 +132,18 @@ def parse_workflow(
         section = WorkflowSection.model_validate(source.raw)
     except ValidationError as exc:
         raise translate(
-            exc, locate=source.locate, error=WorkflowDefinitionError, known_keys=known_keys
+            exc,
+            locate=source.locate,
+            error=WorkflowDefinitionError,
+            known_keys=known_keys,
+            field_prefix=source.field_prefix,
         ) from None
     workflow = _build(section, source)
     if step_types is None:
         from nestr.workflow.registry import default_registry
 
         step_types = default_registry().names()
-    validate_workflow(workflow, source.locate, step_types)
+    validate_workflow(workflow, source.locate, step_types, field_prefix=source.field_prefix)
     return workflow
 
 

@@ -23,13 +23,30 @@ from nestr.yamlsource import KeyPath, format_key_path
 Locate = Callable[[KeyPath], SourceLocation]
 
 
-def validate_workflow(workflow: Workflow, locate: Locate, step_types: Collection[str]) -> None:
+def validate_workflow(
+    workflow: Workflow,
+    locate: Locate,
+    step_types: Collection[str],
+    *,
+    field_prefix: KeyPath = (),
+) -> None:
     """Raise every problem of ``workflow`` at once; return quietly when it can run."""
-    errors = list(_problems(workflow, locate, step_types))
+    errors = [_prefixed(e, field_prefix) for e in _problems(workflow, locate, step_types)]
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise MultipleInputErrors(errors)
+
+
+def _prefixed(error: WorkflowDefinitionError, prefix: KeyPath) -> WorkflowDefinitionError:
+    if not prefix or error.field is None:
+        return error
+    return WorkflowDefinitionError(
+        error.detail,
+        location=error.location,
+        field=f"{format_key_path(prefix)}.{error.field}",
+        hint=error.hint,
+    )
 
 
 def _error(locate: Locate, path: KeyPath, message: str, hint: str | None = None) -> Any:

@@ -188,3 +188,21 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NESTR_", "GIT_"))}
     env.update(extra)
     return env
+
+
+def bench_env(root: Path) -> dict[str, str]:
+    """An environment with its own HOME, git identity and no user or system git config."""
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Bench\n\temail = bench@nestr.invalid\n"
+        "[advice]\n\tdetachedHead = false\n[init]\n\tdefaultBranch = main\n",
+        encoding="utf-8",
+    )
+    return base_env(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_STATE_HOME=str(home / ".state"),
+        GIT_CONFIG_NOSYSTEM="1",
+    )

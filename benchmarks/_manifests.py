@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import base_env, run
+from _common import run
 from _gitdata import repo_name
 
 
@@ -28,24 +28,6 @@ class Setup:
 
     def url(self, name: str) -> str:
         return f"{self.url_base}/{name}.git"
-
-
-def bench_env(root: Path) -> dict[str, str]:
-    """An environment with its own HOME, git identity and no user or system git config."""
-    home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Bench\n\temail = bench@nestr.invalid\n"
-        "[advice]\n\tdetachedHead = false\n[init]\n\tdefaultBranch = main\n",
-        encoding="utf-8",
-    )
-    return base_env(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_STATE_HOME=str(home / ".state"),
-        GIT_CONFIG_NOSYSTEM="1",
-    )
 
 
 def nestr_manifest(setup: Setup, path: Path) -> Path:

@@ -31,6 +31,7 @@ from _common import (
     Contender,
     PeerVenv,
     Unavailable,
+    bench_env,
     fresh_dir,
     peer_venv,
     ratio,
@@ -39,7 +40,7 @@ from _common import (
     time_interleaved,
 )
 from _gitdata import generate_repos, git_daemon
-from _manifests import Setup, bench_env, nestr_manifest, vcs_repos_file, west_template
+from _manifests import Setup, nestr_manifest, vcs_repos_file, west_template
 from nestr.workspace.record import Workspace, new_workspace_id, write_record
 
 PEERS_COLD = ("vcs import -w 8", "west update", "git clone (sequential)")

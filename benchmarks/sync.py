@@ -29,7 +29,7 @@ from _common import (
     Contender,
     PeerVenv,
     Unavailable,
-    base_env,
+    bench_env,
     fresh_dir,
     peer_venv,
     ratio,
@@ -40,24 +40,6 @@ from _common import (
 
 LINES = 30
 GOAL = 20.0
-
-
-def bench_env(root: Path) -> dict[str, str]:
-    """Own HOME, git identity, no user or system git config."""
-    home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Bench\n\temail = bench@nestr.invalid\n"
-        "[advice]\n\tdetachedHead = false\n[init]\n\tdefaultBranch = main\n",
-        encoding="utf-8",
-    )
-    return base_env(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_STATE_HOME=str(home / ".state"),
-        GIT_CONFIG_NOSYSTEM="1",
-    )
 
 
 def file_text(index: int, version: int, *, templated: bool, var: str) -> str:

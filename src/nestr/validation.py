@@ -7,6 +7,7 @@ in plain words, and never echoes the value of a secret field.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from nestr.errors import InputError, MultipleInputErrors, SourceLocation, did_yo
 from nestr.yamlsource import KeyPath, format_key_path
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
 MAX_SHOWN = 60
 
@@ -88,3 +89,49 @@ def _show(value: Any) -> str:
     else:
         text = repr(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def model_keys(root: type[BaseModel], key_path: KeyPath) -> list[str]:
+    """Keys allowed in the mapping at ``key_path`` of ``root``, for did-you-mean hints.
+
+    List indexes are skipped, and so is the user-chosen key after a ``dict[str, Model]`` field
+    (``workflows.<name>.steps``). An unknown path has no keys.
+    """
+    model: type[BaseModel] | None = root
+    map_key_next = False
+    for part in key_path:
+        if isinstance(part, int):
+            continue
+        if map_key_next:
+            map_key_next = False
+            continue
+        assert model is not None
+        field = _fields(model).get(str(part))
+        model = _model_of(field.annotation) if field is not None else None
+        if model is None or field is None:
+            return []
+        map_key_next = _is_mapping(field.annotation)
+    return list(_fields(model)) if model is not None else []
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    return {info.alias or name: info for name, info in model.model_fields.items()}
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``, if any."""
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(typing.get_origin(arg) is dict for arg in typing.get_args(annotation))

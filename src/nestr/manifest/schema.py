@@ -9,11 +9,11 @@ carries a description.
 from __future__ import annotations
 
 import re
-import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt
 
+from nestr.validation import model_keys
 from nestr.yamlsource import KeyPath
 
 # Same rules as west: a group name never starts with +/- and has no comma, colon or whitespace,
@@ -166,27 +166,4 @@ def manifest_json_schema() -> dict[str, Any]:
 
 def known_keys(key_path: KeyPath) -> list[str]:
     """Keys allowed in the mapping at ``key_path`` (list indexes skipped), for did-you-mean."""
-    model: Any = ManifestFile
-    for part in key_path:
-        if isinstance(part, int):
-            continue
-        field = _fields(model).get(str(part))
-        model = _model_of(field.annotation) if field is not None else None
-        if model is None:
-            return []
-    return list(_fields(model))
-
-
-def _fields(model: type[BaseModel]) -> dict[str, Any]:
-    return {info.alias or name: info for name, info in model.model_fields.items()}
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The model inside ``X``, ``X | None`` or ``list[X]``, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+    return model_keys(ManifestFile, key_path)

@@ -7,11 +7,11 @@ frozen domain values the planner reads.
 
 from __future__ import annotations
 
-import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nestr.validation import model_keys
 from nestr.yamlsource import KeyPath
 
 MODE_PATTERN = r"^0?[0-7]{3}$"
@@ -75,22 +75,4 @@ class SyncSection(_Strict):
 
 def known_keys(key_path: KeyPath) -> list[str]:
     """Keys allowed at ``key_path`` (relative to ``sync``), for did-you-mean hints."""
-    model: Any = SyncSection
-    for part in key_path:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        model = _model_of(field.annotation) if field is not None else None
-        if model is None:
-            return []
-    return list(model.model_fields)
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+    return model_keys(SyncSection, key_path)

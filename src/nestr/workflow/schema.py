@@ -8,11 +8,11 @@ expression references) and ``nestr.workflow.loading`` builds the frozen domain v
 
 from __future__ import annotations
 
-import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, model_validator
 
+from nestr.validation import model_keys
 from nestr.workflow.durations import parse_duration
 from nestr.yamlsource import KeyPath
 
@@ -119,29 +119,4 @@ class WorkflowSection(_Strict):
 
 def known_keys(key_path: KeyPath) -> list[str]:
     """Keys allowed in the mapping at ``key_path`` of a workflow (for did-you-mean)."""
-    model: Any = WorkflowSection
-    map_key_next = False  # after a dict[str, Model] field comes a user-chosen key
-    for part in key_path:
-        if isinstance(part, int) or model is None:
-            continue
-        if map_key_next:
-            map_key_next = False
-            continue
-        field = _fields(model).get(str(part))
-        model = _model_of(field.annotation) if field is not None else None
-        map_key_next = field is not None and typing.get_origin(field.annotation) is dict
-    return list(_fields(model)) if model is not None else []
-
-
-def _fields(model: type[BaseModel]) -> dict[str, Any]:
-    return {info.alias or name: info for name, info in model.model_fields.items()}
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+    return model_keys(WorkflowSection, key_path)

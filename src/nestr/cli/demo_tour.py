@@ -66,6 +66,8 @@ class Tour:
         self.heading("Run the ci workflow: lint, test, build per service, a flaky step retried")
         self.nestr(["run", "ci"], cwd=workspace)
         self.nestr(["runs", "list"], cwd=workspace)
+        self.say("the summary step read the build steps' outputs:")
+        self.nestr(["runs", "logs", self.latest_run(workspace), "summary"], cwd=workspace)
 
     def sync(self, workspace: Path) -> None:
         shared = self.product.manifest.parent / "shared"
@@ -135,6 +137,19 @@ class Tour:
         start = time.perf_counter()
         self.nestr(args, cwd=cwd)
         return time.perf_counter() - start
+
+    def latest_run(self, cwd: Path) -> str:
+        import contextlib
+        import io
+        import json
+
+        from nestr.cli.main import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            main(["-C", str(cwd), *self.settings, "runs", "list", "--json"])
+        runs = json.loads(out.getvalue())
+        return str(max(runs, key=lambda r: r["created"])["id"])
 
     def newest_workspace(self) -> Path:
         from nestr.workspace.registry import registered

@@ -121,7 +121,9 @@ workflows:
         run: make build
       - id: summary
         needs: [build]
-        run: echo "built ${{{{ steps.build.outputs }}}}"
+        run: >-
+          echo "artifacts:
+          ${{{{ steps.build.outputs.values() | map(attribute='artifact') | join(', ') }}}}"
 """
 
 

@@ -11,7 +11,7 @@ import pytest
 from nestr.errors import GitError, WorkFailed
 from nestr.git.filelock import file_lock, try_file_lock
 from nestr.git.mirror import MirrorCache, UnknownRevision, is_transient, mirror_name
-from nestr.git.refs import read_commit_of_ref
+from nestr.git.refs import read_commit_of_ref, read_tips, tip_ref
 from nestr.testing import GitRepo, git
 
 _TEMPLATE: dict[str, Path] = {}
@@ -117,6 +117,35 @@ def test_ref_files_are_read_without_git(tmp_path: Path, upstream: GitRepo) -> No
     assert read_commit_of_ref(mirror.path, "refs/heads/main") == new  # loose after fetch
     assert read_commit_of_ref(mirror.path, "refs/tags/loose") is None
     assert asyncio.run(cache.resolve(upstream.url, "loose")).commit == new
+
+
+def test_tips_read_from_files_agree_with_git(tmp_path: Path, upstream: GitRepo) -> None:
+    """Branch and peeled tag tips read from files are git's; a loose annotated tag is left out."""
+    cache = MirrorCache(tmp_path / "c", freshness=0)
+    mirror, _ = asyncio.run(cache.ensure(upstream.url))
+    upstream.commit({"y": "2"})
+    upstream.tag("loose", annotated=True)
+    asyncio.run(MirrorCache(tmp_path / "c", freshness=0).ensure(upstream.url))
+    tips = read_tips(mirror.path)
+    listed = git(mirror.path, "for-each-ref", "--format=%(refname) %(*objectname)%(objectname)")
+    for line in listed.splitlines():
+        ref, objects = line.split()
+        if ref != "refs/tags/loose":
+            assert tips[ref] == objects[:40], ref  # peeled commit when the tag is annotated
+    assert "refs/tags/loose" not in tips
+    assert set(tips) == {r.split()[0] for r in listed.splitlines()} - {"refs/tags/loose"}
+
+
+def test_tip_ref_prefers_the_revisions_own_ref(tmp_path: Path, upstream: GitRepo) -> None:
+    """A commit at a tip is cloned by the manifest's ref, else a tag, else HEAD's branch."""
+    mirror, _ = asyncio.run(MirrorCache(tmp_path / "c").ensure(upstream.url))
+    head = upstream.head()  # tip of main and dev, and of both tags
+    assert tip_ref(mirror.path, head, "dev") == "refs/heads/dev"
+    assert tip_ref(mirror.path, head, "annotated") == "refs/tags/annotated"
+    assert tip_ref(mirror.path, head, head) == "refs/tags/annotated"  # sorted first
+    older = git(upstream.path, "rev-parse", "HEAD~1")
+    assert tip_ref(mirror.path, older, "main") is None
+    assert asyncio.run(MirrorCache(tmp_path / "c").has_commit(mirror, older))  # asks git
 
 
 def test_transient_failures_are_told_apart() -> None:

@@ -211,3 +211,33 @@ def test_changed_url_repoints_origin(project: Project) -> None:
     result = run(project, project.manifest(new_spec))
     assert result.repos[0].status == "unchanged"
     assert git(project.ws / "api", "remote", "get-url", "origin") == moved_to.as_uri()
+
+
+def test_awkward_url_is_origin_exactly(project: Project) -> None:
+    """A URL with blanks, quotes, backslashes, `;` and `#` is origin as given, and stays so."""
+    odd = project.tmp / ' odd "dir" #1; back\\slash ' / "api"
+    shutil.copytree(project.upstreams["api"].path, odd)
+    spec = project.spec("api")
+    manifest = project.manifest(type(spec)(spec.name, str(odd), spec.revision, spec.path))
+    assert run(project, manifest).repos[0].status == "cloned"
+    assert git(project.ws / "api", "remote", "get-url", "origin") == str(odd)
+    assert git(project.ws / "api", "rev-parse", "--abbrev-ref", "main@{upstream}") == "origin/main"
+    config_before = (project.ws / "api" / ".git" / "config").read_bytes()
+    assert run(project, manifest).repos[0].status == "unchanged"
+    assert (project.ws / "api" / ".git" / "config").read_bytes() == config_before
+
+
+def test_pinned_commit_of_a_tag_shadowed_by_a_branch(project: Project) -> None:
+    """A pin at tag v1 while a branch v1 points elsewhere checks out the pin, not the branch."""
+    up = project.upstreams["web"]
+    pin = git(up.path, "rev-parse", "v1^{commit}")
+    up.branch("v1", start="main")  # same name as the tag, other commit
+    git(up.path, "tag", "-d", "v1-annotated")  # so that v1 is the only tag at the pin
+    git(up.path, "branch", "-D", "dev")  # and no branch is
+    result = run(project, project.manifest(project.spec("web", pin)))
+    assert result.ok, result.repos[0].message
+    web = project.ws / "web"
+    assert git(web, "rev-parse", "HEAD") == pin
+    assert git(web, "status", "--porcelain", "--untracked-files=all") == ""
+    with pytest.raises(AssertionError):
+        git(web, "symbolic-ref", "-q", "HEAD")

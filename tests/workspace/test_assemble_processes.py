@@ -26,6 +26,13 @@ from nestr.events import EventBus
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.testing import git
 from nestr.workspace.assemble import AssembleOptions, assemble
+from nestr.workspace.lockfile import (
+    LockedRepo,
+    LockFile,
+    lock_path_for,
+    manifest_hash,
+    write_lock,
+)
 from nestr.workspace.results import AssemblyResult
 
 
@@ -86,19 +93,67 @@ def _git_wrapper(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
+def _write_lock(manifest: Manifest, commits: dict[str, str]) -> None:
+    repos = {s.name: LockedRepo(s.name, s.url, s.revision, commits[s.name]) for s in manifest.repos}
+    write_lock(lock_path_for(manifest), LockFile(manifest_hash(manifest), repos))
+
+
 def test_git_processes_per_repo(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Warm cache: a new workspace costs 2 git processes per branch repo, a rerun 1 per repo."""
+    """Cold: two git processes per repo (mirror, clone); warm: one per new repo and per rerun."""
     manifest = project.manifest(*(project.spec(n) for n in ("api", "web", "lib", "docs")))
-    run(project, manifest, project.tmp / "first")  # fills the cache
     log = _git_wrapper(project.tmp, monkeypatch)
+    assert run(project, manifest, project.tmp / "first").ok  # fills the cache
+    cold = sorted(" ".join(line.split()[:3]) for line in log.read_text().splitlines())
+    assert cold == ["clone --bare --quiet"] * 4 + ["clone --quiet --shared"] * 4, cold
+    log.unlink()
     assert run(project, manifest, project.ws, freshness=3600).ok
     fresh_workspace = log.read_text().splitlines()
-    assert len(fresh_workspace) == 2 * 4, fresh_workspace  # clone --shared --branch, set-url
+    assert len(fresh_workspace) == 4, fresh_workspace  # clone --shared --branch
+    assert all(line.startswith("clone --quiet --shared --branch main ") for line in fresh_workspace)
     log.unlink()
     assert run(project, manifest, project.ws, freshness=3600).ok
     warm = log.read_text().splitlines()
     assert len(warm) == 4, warm  # one `git status` per repo; refs are read from files
     assert all(line.startswith("status ") for line in warm)
+
+
+def test_git_processes_per_locked_repo(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locked: a pin at a branch or tag tip is one clone; only another commit costs three."""
+    names = ("api", "web", "lib")
+    manifest = project.manifest(*(project.spec(n, "dev" if n == "web" else "main") for n in names))
+    run(project, manifest, project.tmp / "first")  # fills the cache
+    up = {n: project.upstreams[n].path for n in names}
+    pins = {
+        "api": git(up["api"], "rev-parse", "main"),  # tip of the manifest's branch
+        "web": git(up["web"], "rev-parse", "dev"),  # tip of the manifest's branch (and of v1)
+        "lib": git(up["lib"], "rev-parse", "main~2"),  # no ref points at it
+    }
+    _write_lock(manifest, pins)
+    log = _git_wrapper(project.tmp, monkeypatch)
+    opts = AssembleOptions(
+        cache_dir=project.cache_dir, state_dir=project.state_dir, locked=True, jobs=1
+    )
+    result = asyncio.run(assemble(manifest, project.ws, opts, bus=EventBus()))
+    assert result.ok, [(r.name, r.message) for r in result.repos]
+    calls = log.read_text().splitlines()
+    assert sum("--branch main " in c for c in calls) == 1, calls
+    assert sum("--branch dev " in c for c in calls) == 1, calls
+    assert sum("--no-checkout" in c and "/lib-" in c for c in calls) == 1, calls
+    assert sorted(c.split()[0] for c in calls) == [
+        "cat-file",
+        "checkout",
+        "clone",
+        "clone",
+        "clone",
+    ]
+    for name in names:  # every pin detached at its commit, tree and index matching it
+        repo = project.ws / name
+        assert git(repo, "rev-parse", "HEAD") == pins[name]
+        assert git(repo, "status", "--porcelain=v2", "--branch").splitlines()[1] == (
+            "# branch.head (detached)"
+        )
+        assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+        assert git(repo, "remote", "get-url", "origin") == project.upstreams[name].url
 
 
 def test_concurrent_assemblies_share_a_mirror(project: Project) -> None:

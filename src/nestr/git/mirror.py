@@ -33,6 +33,7 @@ from nestr.git.refs import (
     is_full_commit_id,
     kind_of_ref,
     read_commit_of_ref,
+    read_tips,
     ref_exists,
 )
 from nestr.git.runner import DEFAULT_TIMEOUT, run_git
@@ -140,6 +141,7 @@ class MirrorCache:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._fetched: set[str] = set()
+        self._leftovers: list[str] | None = None  # names of .tmp-* dirs, listed once
 
     def mirror(self, url: str) -> Mirror:
         return Mirror(url, self.root / mirror_name(url))
@@ -195,6 +197,9 @@ class MirrorCache:
         return await self.has_commit(mirror, commit)
 
     async def has_commit(self, mirror: Mirror, commit: str) -> bool:
+        """Whether the mirror holds ``commit``: a branch or tag at it proves it without git."""
+        if commit in read_tips(mirror.path).values():
+            return True
         result = await run_git(
             ["cat-file", "-e", f"{commit}^{{commit}}"],
             cwd=mirror.path,
@@ -250,9 +255,22 @@ class MirrorCache:
         self._fetched.add(mirror.url)
 
     def _remove_stale_tmp(self, mirror: Mirror) -> None:
-        """Half-made clones of this mirror are a killed run's: we hold the mirror's lock."""
-        for stale in self.root.glob(f".tmp-{mirror.path.name}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        """Half-made clones of this mirror are a killed run's: we hold the mirror's lock.
+
+        The cache directory is listed once per instance, not once per repo: with hundreds of
+        mirrors that listing would dominate a warm assembly. A clone left by a run killed
+        after the listing is found by the next one.
+        """
+        if self._leftovers is None:
+            try:
+                names = [path.name for path in self.root.iterdir()]
+                self._leftovers = [name for name in names if name.startswith(".tmp-")]
+            except FileNotFoundError:
+                self._leftovers = []
+        prefix = f".tmp-{mirror.path.name}-"
+        for name in [n for n in self._leftovers if n.startswith(prefix)]:
+            shutil.rmtree(self.root / name, ignore_errors=True)
+            self._leftovers.remove(name)
 
     async def _fetch(self, mirror: Mirror) -> None:
         _remove_stale_locks(mirror.path)  # we hold the exclusive lock: any *.lock is a dead run's

@@ -3,7 +3,8 @@
 Resolving ``main`` in a mirror is the most frequent git call of a warm assembly; reading the loose
 ref file or ``packed-refs`` answers it without a process. Anything this module cannot answer for
 certain (annotated tags stored loose, abbreviated ids, symbolic refs) returns ``None`` and the
-caller asks git.
+caller asks git. The same files tell which commits are ref tips, so a pinned commit that a
+branch or tag points at needs neither ``cat-file`` to prove it is there nor a separate checkout.
 """
 
 from __future__ import annotations
@@ -95,3 +96,53 @@ def ref_exists(git_dir: Path, ref: str) -> bool:
     if (git_dir / ref).is_file():
         return True
     return ref in read_packed_refs(git_dir)[0]
+
+
+def read_tips(git_dir: Path) -> dict[str, str]:
+    """Every branch and tag whose commit the files state for certain: {ref: commit}.
+
+    Loose refs override packed ones; a loose tag may name an annotated tag object, so it is
+    left out (and hides its packed value), as are tags of a ``packed-refs`` that is not peeled.
+    """
+    packed, fully_peeled = read_packed_refs(git_dir)
+    tips = {
+        ref: sha
+        for ref, sha in packed.items()
+        if ref.startswith("refs/heads/") or (ref.startswith("refs/tags/") and fully_peeled)
+    }
+    for kind in ("heads", "tags"):
+        base = git_dir / "refs" / kind
+        for loose in base.rglob("*") if base.is_dir() else ():
+            if not loose.is_file():
+                continue
+            ref = f"refs/{kind}/{loose.relative_to(base).as_posix()}"
+            tips.pop(ref, None)
+            value = _read_stripped(loose)
+            if kind == "heads" and value is not None and _FULL_ID.match(value):
+                tips[ref] = value
+    return tips
+
+
+def tip_ref(git_dir: Path, commit: str, revision: str) -> str | None:
+    """A ref at ``commit`` to clone with ``--branch``: ``revision``'s own, a tag, or HEAD's.
+
+    Other branches are not offered: cloning one would leave an unrelated local branch behind.
+    """
+    tips = read_tips(git_dir)
+    tags = sorted(ref for ref in tips if ref.startswith("refs/tags/"))
+    for ref in [*candidate_refs(revision), *tags, *_head_branch(git_dir)]:
+        if tips.get(ref) == commit:
+            return ref
+    return None
+
+
+def _head_branch(git_dir: Path) -> list[str]:
+    head = _read_stripped(git_dir / "HEAD") or ""
+    return [head.removeprefix("ref: ")] if head.startswith("ref: refs/heads/") else []
+
+
+def _read_stripped(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None

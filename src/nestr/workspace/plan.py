@@ -7,6 +7,7 @@ when a repo is left alone, which repo waits for which) is tested with data. The 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -95,25 +96,30 @@ def refuse_local_commits() -> RepoAction:
 
 def parent_of(spec: RepoSpec, specs: Sequence[RepoSpec]) -> RepoSpec | None:
     """The repo whose path most closely contains ``spec``'s path, if any."""
-    own = PurePosixPath(spec.path)
+    own = _parts(spec.path)
     best: RepoSpec | None = None
+    best_depth = -1  # a repo at the workspace root (".") has no parts and contains all
     for other in specs:
-        other_path = PurePosixPath(other.path)
-        if other is spec or other_path == own or other_path not in own.parents:
-            continue
-        if best is None or len(other_path.parts) > len(PurePosixPath(best.path).parts):
-            best = other
+        theirs = _parts(other.path)
+        if best_depth < len(theirs) < len(own) and own[: len(theirs)] == theirs:
+            best, best_depth = other, len(theirs)
     return best
 
 
 def children_of(spec: RepoSpec, specs: Sequence[RepoSpec]) -> list[str]:
     """Paths of nested repos, relative to ``spec``'s directory (to exclude them from it)."""
-    own = PurePosixPath(spec.path)
+    own = _parts(spec.path)
     return sorted(
-        str(PurePosixPath(other.path).relative_to(own))
-        for other in specs
-        if other is not spec and own in PurePosixPath(other.path).parents
+        "/".join(theirs[len(own) :])
+        for theirs in (_parts(other.path) for other in specs)
+        if len(theirs) > len(own) and theirs[: len(own)] == own
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(path: str) -> tuple[str, ...]:
+    """Normalized components (``a//b/./c/`` is ``a, b, c``); called once per repo per repo."""
+    return PurePosixPath(path).parts
 
 
 def assembly_order(specs: Sequence[RepoSpec]) -> list[RepoSpec]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nestr.errors import GitError
+from nestr.git import configfile
 from nestr.git.mirror import Mirror
-from nestr.git.refs import Resolved
+from nestr.git.refs import Resolved, ref_exists, tip_ref
 from nestr.git.runner import run_git
 from nestr.workspace.plan import RepoState
 
@@ -47,20 +48,42 @@ async def clone_from_mirror(
 ) -> None:
     """Clone the mirror into ``dest`` and check out ``target``; ``origin`` is the real URL.
 
-    Branches and tags check out in the clone itself (``--branch``), so a branch costs two git
-    processes (clone, set-url) and a commit three (plus ``checkout --detach``). With
-    ``dissociate`` the clone is a plain local clone (hard links or copies), which needs nothing
-    from the cache afterwards.
+    One git process in the common cases: a branch or tag checks out in the clone itself
+    (``--branch``), and so does a commit that a branch or tag of the mirror points at — the
+    clone checks out that ref, then HEAD is detached by writing the commit into ``.git/HEAD``
+    (index and tree already match it). Only another commit needs ``checkout --detach``. The
+    URL is written into the fresh ``.git/config`` directly. With ``dissociate`` the clone is a
+    plain local clone (hard links or copies), which needs nothing from the cache afterwards.
     """
+    ref = _clone_ref(mirror, target)
     args = ["clone", "--quiet", *([] if dissociate else ["--shared"])]
-    if target.kind == "commit":
-        args.append("--no-checkout")
-    else:
-        args += ["--branch", target.short_name]
+    args += ["--no-checkout"] if ref is None else ["--branch", _short(ref)]
     await run_git([*args, "--", str(mirror.path), str(dest)], cwd=dest.parent, timeout=timeout)
-    if target.kind == "commit":
+    if ref is None:
         await run_git(["checkout", "--quiet", "--detach", target.commit], cwd=dest, timeout=timeout)
-    await run_git(["remote", "set-url", "origin", url], cwd=dest, timeout=timeout)
+    elif target.kind == "commit" and ref.startswith("refs/heads/"):
+        configfile.overwrite(dest / ".git" / "HEAD", f"{target.commit}\n")
+    if not configfile.replace_value(dest / ".git" / "config", "remote", "origin", "url", url):
+        await set_origin(dest, url, timeout=timeout)
+
+
+def _clone_ref(mirror: Mirror, target: Resolved) -> str | None:
+    """The ref ``clone --branch`` checks out for ``target``; None when it cannot name it.
+
+    ``--branch X`` takes the branch X before the tag X, so a tag shadowed by a branch is
+    checked out by commit instead.
+    """
+    if target.kind == "commit":
+        ref = tip_ref(mirror.path, target.commit, target.revision)
+    else:
+        ref = target.ref
+    if ref is not None and ref.startswith("refs/tags/"):
+        return None if ref_exists(mirror.path, "refs/heads/" + _short(ref)) else ref
+    return ref
+
+
+def _short(ref: str) -> str:
+    return ref.split("/", 2)[2]
 
 
 async def refresh_tracking(path: Path, mirror: Mirror, *, timeout: float) -> None:
@@ -143,18 +166,7 @@ async def dissociate(path: Path, *, timeout: float) -> bool:
 
 def origin_url(repo: Path) -> str | None:
     """``remote.origin.url`` read from ``.git/config`` (no process; None if not found)."""
-    try:
-        lines = (repo / ".git" / "config").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    in_origin = False
-    for raw in lines:
-        line = raw.strip()
-        if line.startswith("["):
-            in_origin = line.replace(" ", "").lower() == '[remote"origin"]'
-        elif in_origin and line.split("=", 1)[0].strip().lower() == "url" and "=" in line:
-            return line.split("=", 1)[1].strip()
-    return None
+    return configfile.read_value(repo / ".git" / "config", "remote", "origin", "url")
 
 
 async def set_origin(repo: Path, url: str, *, timeout: float) -> None:

@@ -182,3 +182,13 @@ def test_several_input_errors_each_get_their_own_line_and_hint(
         "hint: fix one",
         "error: /x/f.yaml:3:4: second",
     ]
+
+
+def test_every_listed_command_loads_and_has_help(nestr) -> None:
+    """Each entry of the command table imports, is a click command, and answers --help."""
+    from nestr.cli.main import COMMANDS
+
+    for name in COMMANDS:
+        result = nestr(name, "--help")
+        assert result.code == 0, (name, result.err)
+        assert "Usage: nestr" in result.out

@@ -117,3 +117,36 @@ def test_bookkeeping_cost_per_step_is_small(tmp_path: Path) -> None:
             store.finish_attempt("abc123", f"s{i}", 1, end, time.time(), Event("x.step.done"))
         per_step = (time.perf_counter() - start) / 300
     assert per_step < 0.005  # generous bound for a loaded CI box; typical is ~0.1-0.2 ms
+
+
+def test_an_attempt_recorded_whole_commits_start_end_outputs_and_both_events(
+    tmp_path: Path,
+) -> None:
+    """``record_attempt`` writes the attempt (started and finished), the step's end with its
+    outputs, and the started and finished events in one transaction, in that order."""
+    with open_database(tmp_path) as db:
+        store = RunStore(db)
+        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
+        assert store.steps("abc123")[0].status == "pending"
+        end = AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"})
+        started, finished = store.record_attempt(
+            "abc123", "a", 1, (10.0, Event("x.step.started")), end, 11.0, Event("x.step.done")
+        )
+        assert (started.seq, finished.seq) == (2, 3)
+        step = store.steps("abc123")[0]
+        assert (step.status, step.outputs, step.attempts) == ("succeeded", {"x": "1"}, 1)
+        (attempt,) = store.attempts("abc123")
+        assert (attempt.status, attempt.started, attempt.finished) == ("succeeded", 10.0, 11.0)
+
+
+def test_a_retried_attempt_recorded_whole_leaves_the_step_running(tmp_path: Path) -> None:
+    """A try that failed but will be retried is recorded ended while its step stays running,
+    with no end time, error or outputs of the step yet."""
+    with open_database(tmp_path) as db:
+        store = RunStore(db)
+        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
+        end = AttemptEnd("failed", None, None, "boom")
+        store.record_attempt("abc123", "a", 1, (1.0, Event("s")), end, 2.0, Event("r"))
+        step = store.steps("abc123")[0]
+        assert (step.status, step.attempts, step.error, step.finished) == ("running", 1, None, None)
+        assert store.attempts("abc123")[0].error == "boom"

@@ -12,6 +12,7 @@ from nestr.events.envelope import Event
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Event) if f.name != "seq")
 _INSERT = "INSERT INTO events (type, run_id, body) VALUES (?, ?, ?)"
+_ENCODE = json.JSONEncoder(default=str).encode  # what json.dumps(x, default=str) does
 
 
 def insert_event(conn: sqlite3.Connection, event: Event) -> Event:
@@ -23,10 +24,11 @@ def insert_event(conn: sqlite3.Connection, event: Event) -> Event:
 
 
 def _body(event: Event) -> str:
-    # Event.to_dict() without asdict()'s deep copy: this runs twice per step, on the hot path.
+    # Event.to_dict() without asdict()'s deep copy, and one encoder for every call instead of
+    # the one json.dumps(default=...) builds each time: this runs twice per step.
     fields = {name: getattr(event, name) for name in _FIELDS}
     fields["time"] = event.time.isoformat()
-    return json.dumps(fields, default=str)
+    return _ENCODE(fields)
 
 
 def select_events(

@@ -3,13 +3,16 @@
 A step costs two commits when it succeeds first time: one when its attempt starts and one when
 it finishes — the finish updates the attempt and the step, stores outputs and logs and appends
 the step's event together, so a crash can never leave a step recorded done without its outputs
-or its event (or the reverse).
+or its event (or the reverse). A try of an instant step (``record_attempt``) is one commit: its
+start and its end together. The ``write_*`` functions run the same statements inside a
+transaction the caller holds, so records of several steps can share one commit.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -99,49 +102,30 @@ class RunStore:
 
     def start_attempt(self, run_id: str, key: str, attempt: int, now: float, event: Event) -> Event:
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
-                " WHERE run_id=? AND key=?",
-                (attempt, now, run_id, key),
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
-                " VALUES (?,?,?,'running',?)",
-                (run_id, key, attempt, now),
-            )
-            return insert_event(conn, event)
+            return write_start(conn, run_id, key, attempt, now, event)
 
     def finish_attempt(
         self, run_id: str, key: str, attempt: int, end: AttemptEnd, now: float, event: Event
     ) -> Event:
         """End an attempt; with ``end.step_status`` the step ends in the same transaction."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
-                " WHERE run_id=? AND key=? AND attempt=?",
-                (end.status, now, end.exit_code, end.error, run_id, key, attempt),
-            )
-            if end.logs:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO logs (run_id, key, attempt, stream, text, truncated)"
-                    " VALUES (?,?,?,?,?,?)",
-                    [(run_id, key, attempt, s, t, int(c)) for s, t, c in end.logs],
-                )
-            if end.step_status is not None:
-                conn.execute(
-                    "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
-                    " WHERE run_id=? AND key=?",
-                    (
-                        end.step_status,
-                        now,
-                        end.exit_code,
-                        end.error,
-                        json.dumps(end.outputs) if end.outputs is not None else None,
-                        run_id,
-                        key,
-                    ),
-                )
-            return insert_event(conn, event)
+            return write_finish(conn, run_id, key, attempt, end, now, event)
+
+    def record_attempt(
+        self,
+        run_id: str,
+        key: str,
+        attempt: int,
+        started: tuple[float, Event],
+        end: AttemptEnd,
+        now: float,
+        event: Event,
+    ) -> tuple[Event, Event]:
+        """Start and end an attempt in one transaction (a step that ran inside this process
+        and never left it: until this commits, the store still shows the step pending, so a
+        crash before it makes a resume run the step again)."""
+        with self.db.transaction() as conn:
+            return write_attempt(conn, run_id, key, attempt, started, end, now, event)
 
     def settle_steps(
         self,
@@ -231,3 +215,111 @@ class RunStore:
             params.append(key)
         rows = self.db.query(sql + " ORDER BY key, attempt, stream DESC", params)
         return [LogRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def write_start(
+    conn: sqlite3.Connection, run_id: str, key: str, attempt: int, now: float, event: Event
+) -> Event:
+    conn.execute(
+        "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
+        " WHERE run_id=? AND key=?",
+        (attempt, now, run_id, key),
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
+        " VALUES (?,?,?,'running',?)",
+        (run_id, key, attempt, now),
+    )
+    return insert_event(conn, event)
+
+
+def write_finish(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    attempt: int,
+    end: AttemptEnd,
+    now: float,
+    event: Event,
+) -> Event:
+    """Record how an attempt ended (and its step, when final), inside the caller's
+    transaction."""
+    conn.execute(
+        "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
+        " WHERE run_id=? AND key=? AND attempt=?",
+        (end.status, now, end.exit_code, end.error, run_id, key, attempt),
+    )
+    _insert_logs(conn, run_id, key, attempt, end.logs)
+    if end.step_status is not None:
+        conn.execute(
+            "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
+            " WHERE run_id=? AND key=?",
+            (
+                end.step_status,
+                now,
+                end.exit_code,
+                end.error,
+                _outputs_json(end),
+                run_id,
+                key,
+            ),
+        )
+    return insert_event(conn, event)
+
+
+def _insert_logs(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    attempt: int,
+    logs: Sequence[tuple[str, str, bool]],
+) -> None:
+    if logs:
+        conn.executemany(
+            "INSERT OR REPLACE INTO logs (run_id, key, attempt, stream, text, truncated)"
+            " VALUES (?,?,?,?,?,?)",
+            [(run_id, key, attempt, s, t, int(c)) for s, t, c in logs],
+        )
+
+
+def _outputs_json(end: AttemptEnd) -> str | None:
+    if end.outputs is None:
+        return None
+    return json.dumps(end.outputs) if end.outputs else "{}"
+
+
+def write_attempt(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    attempt: int,
+    started: tuple[float, Event],
+    end: AttemptEnd,
+    now: float,
+    event: Event,
+) -> tuple[Event, Event]:
+    """Record a whole attempt — start and end — inside the caller's transaction."""
+    final = end.step_status is not None
+    conn.execute(
+        "INSERT OR REPLACE INTO attempts"
+        " (run_id, key, attempt, status, started, finished, exit_code, error)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (run_id, key, attempt, end.status, started[0], now, end.exit_code, end.error),
+    )
+    _insert_logs(conn, run_id, key, attempt, end.logs)
+    conn.execute(
+        "UPDATE steps SET status=?, attempts=?, started=coalesce(started, ?), finished=?,"
+        " exit_code=?, error=?, outputs=? WHERE run_id=? AND key=?",
+        (
+            end.step_status or "running",
+            attempt,
+            started[0],
+            now if final else None,
+            end.exit_code if final else None,
+            end.error if final else None,
+            _outputs_json(end) if final else None,
+            run_id,
+            key,
+        ),
+    )
+    return insert_event(conn, started[1]), insert_event(conn, event)

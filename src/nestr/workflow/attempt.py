@@ -1,7 +1,10 @@
 """One step instance from its condition to its last try: render, run, retry, record.
 
 Each try is recorded when it starts and when it ends; the end of the last try ends the step in
-the same transaction, with its outputs and its event.
+the same transaction, with its outputs and its event. A try of an *instant* step type (one that
+finishes inside this process without touching anything outside it, such as ``noop``) is
+recorded once, start and end in one transaction: nothing can be seen running in between, and a
+crash before that commit leaves the step pending, so a resume runs it again.
 """
 
 from __future__ import annotations
@@ -17,20 +20,22 @@ from typing import Any
 from nestr.errors import NestrError
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
-from nestr.store.runs import AttemptEnd, RunStore
+from nestr.store.runs import AttemptEnd, RunStore, write_attempt, write_finish, write_start
 from nestr.workflow import expressions
 from nestr.workflow.capture import CapturedLog
+from nestr.workflow.commits import GroupCommit, Record
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.options import ExecutorOptions
-from nestr.workflow.outputs import read_outputs
+from nestr.workflow.outputs import take_outputs
 from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
-from nestr.workflow.protocols import StepContext, StepFailed
+from nestr.workflow.protocols import StepContext, StepFailed, is_instant
 from nestr.workflow.registry import StepRegistry
 from nestr.workflow.render import Rendered, render_instance
 from nestr.workflow.retry import retry_delay
 
 STEP_EVENT = "nestr.workflow.step"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")  # characters of a key kept out of a file name
 
 
 @dataclass
@@ -46,7 +51,11 @@ class InstanceRunner:
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # of succeeded instances
     ended: set[str] = field(default_factory=set)  # instances whose final state is recorded
     base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # read once
-    _made_dir: bool = field(default=False, init=False)
+    _output_dir: str | None = field(default=None, init=False)
+    commits: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.store.db, self.bus.publish)
 
     def event(self, instance: Instance, kind: str, data: dict[str, Any]) -> Event:
         return Event(
@@ -120,17 +129,39 @@ class InstanceRunner:
         output_path = self._output_path(instance.key, attempt)
         log = CapturedLog(cap=self.options.log_cap, publish=self._log_publisher(instance, attempt))
         started = self.options.clock()
-        self.bus.publish(
-            self.store.start_attempt(
-                self.spec.run_id,
-                instance.key,
-                attempt,
-                started,
-                self.event(instance, "started", {"attempt": attempt}),
-            )
-        )
+        started_event = self.event(instance, "started", {"attempt": attempt})
+        start: tuple[float, Event] | None = (started, started_event)
+        ctx = self._context(instance, rendered, attempt, output_path, log)
+        try:
+            if not is_instant(factory):
+                start = None  # the write commits the start even if a cancel lands meanwhile
+                run_id, key = self.spec.run_id, instance.key
+                await self.commits.write(
+                    lambda conn: [write_start(conn, run_id, key, attempt, started, started_event)],
+                    finishes=False,
+                )
+            end = await self._try(instance, ctx, factory, final=final)
+        except asyncio.CancelledError:
+            output_path.unlink(missing_ok=True)
+            cancelled = AttemptEnd("cancelled", step_status="cancelled", error="cancelled")
+            self.commits.now(self._record(instance, attempt, started, log, cancelled, start))
+            raise
+        if end.status != "succeeded":  # a success took (read and removed) the file already
+            output_path.unlink(missing_ok=True)
+        record = self._record(instance, attempt, started, log, end, start)
+        await self.commits.write(record, finishes=True)
+        return end
+
+    def _context(
+        self,
+        instance: Instance,
+        rendered: Rendered,
+        attempt: int,
+        output_path: Path,
+        log: CapturedLog,
+    ) -> StepContext:
         env = {**rendered.env, "NESTR_OUTPUT": str(output_path), "NESTR_RUN_ID": self.spec.run_id}
-        ctx = StepContext(
+        return StepContext(
             run_id=self.spec.run_id,
             step_id=instance.step.id,
             key=instance.key,
@@ -147,21 +178,6 @@ class InstanceRunner:
             manifest_path=self.spec.manifest_path,
             state_dir=self.spec.state_dir,
         )
-        try:
-            end = await self._try(instance, ctx, factory, final=final)
-        except asyncio.CancelledError:
-            self._record(
-                instance,
-                attempt,
-                started,
-                log,
-                end=AttemptEnd("cancelled", step_status="cancelled", error="cancelled"),
-            )
-            raise
-        finally:
-            output_path.unlink(missing_ok=True)
-        self._record(instance, attempt, started, log, end=end)
-        return end
 
     async def _try(
         self, instance: Instance, ctx: StepContext, factory: Callable[[], Any], *, final: bool
@@ -170,7 +186,7 @@ class InstanceRunner:
         try:
             async with asyncio.timeout(timeout):
                 returned = await factory().run(ctx)
-            outputs = {**read_outputs(ctx.output_path), **dict(returned or {})}
+            outputs = {**take_outputs(ctx.output_path), **dict(returned or {})}
         except TimeoutError:
             return self._failure(
                 "timed_out", f"timed out after {timeout:g}s", None, instance, final
@@ -197,9 +213,10 @@ class InstanceRunner:
         attempt: int,
         started: float,
         log: CapturedLog,
-        *,
         end: AttemptEnd,
-    ) -> None:
+        start: tuple[float, Event] | None,
+    ) -> Record:
+        """The record of a try's end (and of its start too, for an instant step's try)."""
         now = self.options.clock()
         end = AttemptEnd(
             end.status,
@@ -224,9 +241,10 @@ class InstanceRunner:
         if end.step_status:
             self.ended.add(instance.key)
         event = self.event(instance, kind, data)
-        self.bus.publish(
-            self.store.finish_attempt(self.spec.run_id, instance.key, attempt, end, now, event)
-        )
+        run_id, key = self.spec.run_id, instance.key
+        if start is None:
+            return lambda conn: [write_finish(conn, run_id, key, attempt, end, now, event)]
+        return lambda conn: write_attempt(conn, run_id, key, attempt, start, end, now, event)
 
     def _log_publisher(self, instance: Instance, attempt: int) -> Callable[[str, str], None]:
         def publish(stream: str, text: str) -> None:
@@ -236,13 +254,13 @@ class InstanceRunner:
         return publish
 
     def _output_path(self, key: str, attempt: int) -> Path:
-        directory = self.spec.state_dir / "runs" / self.spec.run_id
-        if not self._made_dir:
+        if self._output_dir is None:
+            directory = self.spec.state_dir / "runs" / self.spec.run_id
             directory.mkdir(parents=True, exist_ok=True)
-            self._made_dir = True
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+            self._output_dir = str(directory)
+        safe = _UNSAFE.sub("_", key)
         # Not created here: a step that writes outputs creates it (`>>` does); most never do.
-        return directory / f"{safe}.{attempt}.output"
+        return Path(f"{self._output_dir}/{safe}.{attempt}.output")
 
 
 def instance_outputs(done: Mapping[str, Any]) -> dict[str, dict[str, str]]:

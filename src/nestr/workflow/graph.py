@@ -5,6 +5,7 @@ Pure functions over ``{step_id: needs}``; nothing here runs anything.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 
 from nestr.workflow.model import Workflow
@@ -17,29 +18,29 @@ def edges_of(workflow: Workflow) -> dict[str, tuple[str, ...]]:
 
 
 def find_cycle(edges: Edges) -> list[str] | None:
-    """One cycle as ``[a, b, a]`` (each needs the next), or None if the graph is acyclic."""
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
+    """One cycle as ``[a, b, a]`` (each needs the next), or None if the graph is acyclic.
 
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for need in edges.get(node, ()):
-            if state.get(need) == 1:
-                return [*stack[stack.index(need) :], need]
-            if need in edges and need not in state:
-                found = visit(need)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in edges:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
+    Depth-first with an explicit stack: a chain of thousands of steps must not hit Python's
+    recursion limit.
+    """
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
+    for start in edges:
+        if start in state:
+            continue
+        path = [start]
+        state[start] = 1
+        pending = [iter(edges[start])]
+        while pending:
+            need = next(pending[-1], None)
+            if need is None:
+                state[path.pop()] = 2
+                pending.pop()
+            elif state.get(need) == 1:
+                return [*path[path.index(need) :], need]
+            elif need in edges and need not in state:
+                state[need] = 1
+                path.append(need)
+                pending.append(iter(edges[need]))
     return None
 
 
@@ -50,10 +51,10 @@ def topological_order(edges: Edges) -> list[str]:
     for node, needs in edges.items():
         for need in set(needs):
             dependents[need].append(node)
-    ready = [node for node, count in waiting.items() if count == 0]
+    ready = deque(node for node, count in waiting.items() if count == 0)
     order: list[str] = []
     while ready:
-        node = ready.pop(0)
+        node = ready.popleft()
         order.append(node)
         for dependent in dependents[node]:
             waiting[dependent] -= 1
@@ -63,15 +64,45 @@ def topological_order(edges: Edges) -> list[str]:
 
 
 def ancestors(edges: Edges, node: str) -> set[str]:
-    """Every node ``node`` needs, directly or not."""
-    seen: set[str] = set()
-    todo = list(edges.get(node, ()))
-    while todo:
-        current = todo.pop()
-        if current not in seen:
-            seen.add(current)
-            todo.extend(edges.get(current, ()))
-    return seen
+    """Every node ``node`` needs, directly or not (each node is visited once)."""
+    return Ancestry(edges).of(node)
+
+
+class Ancestry:
+    """Ancestor sets of the nodes of one graph, computed on demand and kept.
+
+    ``visits`` counts nodes taken off the work list, so tests can prove the work stays linear
+    in the size of the graph rather than timing it.
+    """
+
+    def __init__(self, edges: Edges) -> None:
+        self.edges = edges
+        self.visits = 0
+        self._known: dict[str, set[str]] = {}
+
+    def of(self, node: str) -> set[str]:
+        """Every node ``node`` needs, directly or not."""
+        known = self._known.get(node)
+        if known is None:
+            known = self._known[node] = self._walk(node)
+        return known
+
+    def is_upstream(self, name: str, node: str) -> bool:
+        """Whether ``node`` needs ``name``; a direct need is answered without a walk."""
+        return name in self.edges.get(node, ()) or name in self.of(node)
+
+    def _walk(self, node: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.edges.get(node, ()))
+        seen.update(todo)
+        while todo:
+            current = todo.pop()
+            self.visits += 1
+            for need in self.edges.get(current, ()):
+                if need not in seen:
+                    seen.add(need)
+                    todo.append(need)
+        return seen
 
 
 def _label(workflow: Workflow, step_id: str) -> str:

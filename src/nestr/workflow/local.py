@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
@@ -123,6 +124,12 @@ class _Run:
         self.running: dict[asyncio.Task[str], Instance] = {}
         self.launched: set[str] = set(spec.done)
         self.stopping: str | None = None  # "cancelled" or "fail_fast"
+        # Needs not over yet, per instance: an instance is looked at once, when it drops to 0,
+        # so scheduling costs O(edges) however wide the layers are.
+        self.waiting: dict[str, int] = {
+            i.key: sum(1 for need in set(i.needs) if need not in spec.done)
+            for i in spec.plan.instances
+        }
         self._candidates: list[Instance] = list(spec.plan.instances)  # to look at next
 
     async def drive(self) -> str:
@@ -145,10 +152,10 @@ class _Run:
     def _advance(self, candidates: list[Instance]) -> None:
         """Skip what cannot run and start what is ready among ``candidates`` (and, after a
         skip, among the skipped instance's dependents)."""
-        todo = list(candidates)
+        todo = deque(candidates)
         while todo:
-            instance = todo.pop(0)
-            if instance.key in self.launched:
+            instance = todo.popleft()
+            if instance.key in self.launched or self.waiting[instance.key]:
                 continue
             ready, reason = blocked_reason(instance, self.states, self.spec.plan)
             if not ready:
@@ -157,9 +164,18 @@ class _Run:
             if reason is not None:
                 self.runner.settle(instance, "skipped", f"needs {reason}")
                 self.states[instance.key] = "skipped"
-                todo.extend(self.spec.plan.dependents[instance.key])
+                todo.extend(self._release(instance))
             else:
                 self._launch(instance)
+
+    def _release(self, instance: Instance) -> list[Instance]:
+        """``instance`` is over: the dependents whose last pending need it was."""
+        freed = []
+        for dependent in self.spec.plan.dependents[instance.key]:
+            self.waiting[dependent.key] -= 1
+            if not self.waiting[dependent.key]:
+                freed.append(dependent)
+        return freed
 
     def _launch(self, instance: Instance) -> None:
         self.states[instance.key] = "running"
@@ -197,7 +213,7 @@ class _Run:
         for task in [t for t in self.running if t.done()]:
             instance = self.running.pop(task)
             status = "cancelled" if task.cancelled() else _result(task)
-            self._candidates.extend(self.spec.plan.dependents[instance.key])
+            self._candidates.extend(self._release(instance))
             if not task.cancelled() and task.exception() is not None:
                 self.runner.settle(instance, "failed", f"internal error: {task.exception()!r}")
             self.states[instance.key] = status

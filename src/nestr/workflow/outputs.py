@@ -5,6 +5,7 @@ A multi-line value uses a delimiter: ``key<<EOF``, the lines, then ``EOF`` alone
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -56,4 +57,15 @@ def read_outputs(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return {}
+    return parse_outputs(text)
+
+
+def take_outputs(path: Path) -> dict[str, str]:
+    """The outputs in ``path`` (none when there is no file), removing the file once read."""
+    # Most steps write no outputs: a cheap existence check spares a failed open and its
+    # exception on every step.
+    if not os.access(path, os.F_OK):
+        return {}
+    text = path.read_text(encoding="utf-8", errors="replace")
+    path.unlink(missing_ok=True)
     return parse_outputs(text)

@@ -4,6 +4,11 @@ Cancellation (a run cancelled, a timeout) arrives as ``CancelledError`` while th
 the group gets SIGTERM, then SIGKILL after ``grace`` seconds. The group is also sent SIGKILL
 when the leader ends, so a background child a step left behind does not outlive it (GitHub
 Actions' runner cleans up orphans the same way).
+
+The child is started synchronously (``fork``/``exec`` take no await), so no cancel can land
+between its start and the moment we hold it. Its exit is watched through a pidfd registered with
+the event loop (Linux ≥ 5.3) instead of asyncio's default child watcher on Python 3.11, which
+starts one thread per child; where pidfds are missing, a worker thread waits for it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import signal
 import subprocess
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from nestr.workflow.protocols import LogSink, StepFailed
 
@@ -39,39 +45,33 @@ class GroupProcessRunner:
     ) -> int:
         command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
         try:
-            proc = await _spawn(command, cwd, env, self.grace)
+            proc = Child(command, cwd, env)
         except FileNotFoundError as exc:
             missing = cwd if not cwd.is_dir() else command[0]
             raise StepFailed(f"cannot start {command[0]!r}: {missing} not found") from exc
         except PermissionError as exc:
             raise StepFailed(f"cannot start {command[0]!r}: {exc.strerror}") from exc
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        pumps = asyncio.gather(_pump(proc.stdout, "stdout", log), _pump(proc.stderr, "stderr", log))
+        pipes = [proc.pipe("stdout", log), proc.pipe("stderr", log)]
         try:
-            await proc.wait()
+            code = await proc.wait()
             _signal_group(proc.pid, signal.SIGKILL)  # orphans would hold the pipes open
-            await pumps
+            for pipe in pipes:
+                await pipe.drained
         except asyncio.CancelledError:
             await _finish(terminate(proc, self.grace))
-            pumps.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pumps
+            for pipe in pipes:
+                pipe.close()
             raise
-        return proc.returncode if proc.returncode is not None else -1
+        return code
 
 
-async def _spawn(
-    command: Sequence[str], cwd: Path, env: Mapping[str, str], grace: float
-) -> asyncio.subprocess.Process:
-    """Start ``command``; a cancel while it starts still kills what was started.
+class Child:
+    """A started process in a new session (so its pid is its process group id)."""
 
-    The child exists as soon as fork/exec ran, before ``create_subprocess_exec`` returns: a
-    cancel landing in between would otherwise orphan it.
-    """
-    spawning = asyncio.ensure_future(
-        asyncio.create_subprocess_exec(
-            *command,
+    def __init__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._popen = subprocess.Popen(
+            command,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -79,14 +79,75 @@ async def _spawn(
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-    )
-    try:
-        return await asyncio.shield(spawning)
-    except asyncio.CancelledError:
-        await _finish(spawning)
-        if not spawning.cancelled() and spawning.exception() is None:
-            await _finish(terminate(spawning.result(), grace))
-        raise
+        self.pid = self._popen.pid
+        self._exit: asyncio.Future[int] = self._loop.create_future()
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # no pidfds here: a worker thread waits instead
+            waiting = self._loop.run_in_executor(None, self._popen.wait)
+            waiting.add_done_callback(self._settled)
+        else:
+            self._loop.add_reader(pidfd, self._reap, pidfd)
+
+    def _reap(self, pidfd: int) -> None:
+        # Readable pidfd: the process has exited, so wait() reaps it without blocking.
+        self._loop.remove_reader(pidfd)
+        os.close(pidfd)
+        if not self._exit.done():
+            self._exit.set_result(self._popen.wait())
+
+    def _settled(self, waiting: asyncio.Future[int]) -> None:
+        if not self._exit.done():
+            self._exit.set_result(waiting.result())
+
+    @property
+    def returncode(self) -> int | None:
+        return self._exit.result() if self._exit.done() else None
+
+    async def wait(self) -> int:
+        """The exit code, once the process has exited (a cancel does not stop the watch)."""
+        return await asyncio.shield(self._exit)
+
+    def pipe(self, name: str, log: LogSink) -> Pipe:
+        stream = self._popen.stdout if name == "stdout" else self._popen.stderr
+        assert stream is not None
+        return Pipe(self._loop, stream, name, log)
+
+
+class Pipe:
+    """One output pipe of a child, read as it becomes readable and written to ``log``."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, stream: IO[bytes], name: str, log: LogSink
+    ) -> None:
+        self._loop = loop
+        self._stream = stream
+        self._fd = stream.fileno()
+        self._name = name
+        self._log = log
+        self.drained: asyncio.Future[None] = loop.create_future()
+        os.set_blocking(self._fd, False)
+        loop.add_reader(self._fd, self._read)
+
+    def _read(self) -> None:
+        try:
+            chunk = os.read(self._fd, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._log.write(self._name, chunk.decode(errors="replace"))
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading (end of output, or the step was cancelled)."""
+        if self.drained.done():
+            return
+        self._loop.remove_reader(self._fd)
+        self._stream.close()
+        self.drained.set_result(None)
 
 
 async def _finish(work: Awaitable[object]) -> None:
@@ -96,15 +157,10 @@ async def _finish(work: Awaitable[object]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(future)
     if not future.cancelled():
-        future.exception()  # retrieved: a failed spawn is reported by the caller's error
+        future.exception()  # retrieved: a failure is reported by the caller's error
 
 
-async def _pump(stream: asyncio.StreamReader, name: str, log: LogSink) -> None:
-    while chunk := await stream.read(CHUNK):
-        log.write(name, chunk.decode(errors="replace"))
-
-
-async def terminate(proc: asyncio.subprocess.Process, grace: float) -> None:
+async def terminate(proc: Child, grace: float) -> None:
     """SIGTERM the group; SIGKILL it if the leader is still there after ``grace`` seconds."""
     _signal_group(proc.pid, signal.SIGTERM)
     with contextlib.suppress(TimeoutError):

@@ -87,3 +87,12 @@ class Step(Protocol):
 
 
 StepFactory = Callable[[], Step]
+
+
+def is_instant(factory: StepFactory) -> bool:
+    """Whether a step type declares ``instant = True``: each try finishes inside this process,
+    starts no process and changes nothing outside it (``noop``). The executor then records a
+    try's start and end in one transaction instead of two; a crash before that commit leaves
+    the step pending, and a resume runs it again. Leave it unset for anything that takes time or
+    has effects, so the store shows the step running while it does."""
+    return getattr(factory, "instant", False) is True

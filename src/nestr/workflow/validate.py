@@ -16,7 +16,7 @@ from nestr.errors import (
     did_you_mean,
 )
 from nestr.workflow import expressions
-from nestr.workflow.graph import ancestors, edges_of, find_cycle
+from nestr.workflow.graph import Ancestry, edges_of, find_cycle
 from nestr.workflow.model import StepDef, Workflow
 from nestr.yamlsource import KeyPath, format_key_path
 
@@ -65,27 +65,29 @@ def _problems(
         seen.add(step.id)
     ids = [s.id for s in workflow.steps]
     for index, step in enumerate(workflow.steps):
-        yield from _check_needs(step, index, ids, locate)
+        yield from _check_needs(step, index, ids, seen, locate)
         if not step.is_command and step.uses not in step_types:
             hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
             yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)
-    cycle = find_cycle(edges_of(workflow))
+    edges = edges_of(workflow)
+    cycle = find_cycle(edges)
     if cycle:
         index = ids.index(cycle[0])
         yield _error(locate, ("steps", index, "needs"), "dependency cycle: " + " → ".join(cycle))
         return  # ancestry is meaningless in a cyclic graph
     inputs = {i.name for i in workflow.inputs}
+    # Ancestors are walked only for a step that reads a step it does not need directly.
+    upstream = Ancestry(edges)
     for index, step in enumerate(workflow.steps):
-        upstream = ancestors(edges_of(workflow), step.id)
         for path, text in _templated(step, index):
             yield from _check_text(text, path, step, upstream, inputs, locate)
 
 
 def _check_needs(
-    step: StepDef, index: int, ids: list[str], locate: Locate
+    step: StepDef, index: int, ids: list[str], known: set[str], locate: Locate
 ) -> Iterator[WorkflowDefinitionError]:
     for position, need in enumerate(step.needs):
-        if need not in ids:
+        if need not in known:
             hint = did_you_mean(need, ids) or "needs lists ids of other steps in this workflow"
             path = ("steps", index, "needs", position)
             yield _error(locate, path, f"unknown step {need!r} in needs", hint)
@@ -124,7 +126,7 @@ def _check_text(
     text: str,
     path: KeyPath,
     step: StepDef,
-    upstream: set[str],
+    upstream: Ancestry,
     inputs: set[str],
     locate: Locate,
 ) -> Iterator[WorkflowDefinitionError]:
@@ -141,7 +143,7 @@ def _check_text(
 
 
 def _bad_reference(
-    root: str, name: str | None, step: StepDef, upstream: set[str], inputs: set[str]
+    root: str, name: str | None, step: StepDef, upstream: Ancestry, inputs: set[str]
 ) -> tuple[str, str | None] | None:
     if root not in expressions.ROOTS:
         choices = sorted(expressions.ROOTS)
@@ -152,7 +154,7 @@ def _bad_reference(
         return f"unknown input {name!r}", did_you_mean(name, sorted(inputs)) or (
             "declare it under inputs:"
         )
-    if root == "steps" and name is not None and name not in upstream:
+    if root == "steps" and name is not None and not upstream.is_upstream(name, step.id):
         return (
             f"step {name!r} is not upstream of {step.id!r}",
             f"add {name!r} to the needs of {step.id!r} (directly or through another step)",

@@ -1,0 +1,111 @@
+"""Group commit: records of one loop turn share a transaction, stay whole, and are never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nestr.events import Event
+from nestr.store import Database, open_database
+from nestr.store.eventrows import insert_event
+from nestr.workflow.commits import GroupCommit, Record
+
+
+def _event_record(name: str) -> Record:
+    return lambda conn: [insert_event(conn, Event(f"x.{name}"))]
+
+
+def _bad_record(conn: sqlite3.Connection) -> list[Event]:
+    insert_event(conn, Event("x.half"))
+    conn.execute("INSERT INTO runs (id) VALUES (NULL)")  # violates NOT NULL
+    return []
+
+
+def _commits(db: Database) -> list[str]:
+    seen: list[str] = []
+    db._conn.set_trace_callback(lambda sql: seen.append(sql) if sql == "COMMIT" else None)
+    return seen
+
+
+def _types(db: Database) -> list[str]:
+    return [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")]
+
+
+def test_records_of_one_loop_turn_share_one_commit_and_publish_in_order(tmp_path: Path) -> None:
+    """Ten records queued in the same turn are one COMMIT; each waiter resumes after it, and
+    the events are published in seq order."""
+    published: list[Event] = []
+    with open_database(tmp_path) as db:
+        commits = _commits(db)
+        group = GroupCommit(db, published.append)
+
+        async def main() -> None:
+            await asyncio.gather(
+                *(group.write(_event_record(str(i)), finishes=True) for i in range(10))
+            )
+
+        asyncio.run(main())
+        assert commits == ["COMMIT"]
+        assert _types(db) == [f"x.{i}" for i in range(10)]
+    assert [e.seq for e in published] == list(range(1, 11))
+
+
+def test_a_failing_record_does_not_sink_the_others(tmp_path: Path) -> None:
+    """A record that fails raises for its own writer only, leaves nothing half-written, and
+    the records queued with it are committed."""
+    with open_database(tmp_path) as db:
+        group = GroupCommit(db, lambda event: None)
+
+        async def main() -> list[BaseException | None]:
+            return await asyncio.gather(
+                group.write(_event_record("a"), finishes=True),
+                group.write(_bad_record, finishes=True),
+                group.write(_event_record("b"), finishes=True),
+                return_exceptions=True,
+            )
+
+        results = asyncio.run(main())
+        assert results[0] is None
+        assert results[2] is None
+        assert isinstance(results[1], sqlite3.IntegrityError)
+        assert _types(db) == ["x.a", "x.b"]
+
+
+@pytest.mark.parametrize("finishes", [True, False])
+def test_a_cancel_never_abandons_a_queued_record(tmp_path: Path, finishes: bool) -> None:
+    """A writer cancelled while its record waits still gets it committed; a finishing record
+    absorbs the cancel (the step's end is what was recorded), any other re-raises it after."""
+    with open_database(tmp_path) as db:
+        group = GroupCommit(db, lambda event: None)
+
+        async def main() -> bool:
+            task = asyncio.create_task(group.write(_event_record("kept"), finishes=finishes))
+            await asyncio.sleep(0)  # the write is queued and waiting
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                return True
+            return False
+
+        raised = asyncio.run(main())
+        assert raised is not finishes
+        assert _types(db) == ["x.kept"]
+
+
+def test_a_record_written_now_commits_what_was_queued_first(tmp_path: Path) -> None:
+    """``now`` commits at once, without awaiting, after the records already queued."""
+    with open_database(tmp_path) as db:
+        group = GroupCommit(db, lambda event: None)
+
+        async def main() -> None:
+            queued = asyncio.create_task(group.write(_event_record("queued"), finishes=True))
+            await asyncio.sleep(0)
+            group.now(_event_record("now"))
+            assert _types(db) == ["x.queued", "x.now"]
+            await queued
+
+        asyncio.run(main())

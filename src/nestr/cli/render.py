@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
+
+if TYPE_CHECKING:
+    from nestr.events import Event, EventBus
 
 
 def print_json(data: Any) -> None:
@@ -14,3 +20,28 @@ def print_json(data: Any) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/json.md).")
+
+
+@contextlib.contextmanager
+def follow_events(
+    bus: EventBus, live_view: Callable[[], LiveDisplay], line_view: Callable[[Event], None]
+) -> Iterator[None]:
+    """Feed the bus's events to a live display on a terminal, else to plain lines on stderr."""
+    live = live_view() if sys.stderr.isatty() else None
+    remove = bus.add_listener(live if live is not None else line_view)
+    try:
+        if live is None:
+            yield
+        else:
+            with live.live:
+                yield
+    finally:
+        remove()
+
+
+class LiveDisplay(Protocol):
+    """A renderer fed with events that owns a rich ``Live`` (``.live``)."""
+
+    live: Any
+
+    def __call__(self, event: Event) -> None: ...

@@ -6,13 +6,13 @@ Both views are event-bus listeners; the summary at the end is printed from the r
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from nestr.cli.render import follow_events
 
 if TYPE_CHECKING:
     from nestr.events import Event, EventBus
@@ -150,19 +150,11 @@ def _add_row(parent: Any, key: str, row: _Row, suffix: Any) -> None:
             node.add(Text(line, style="dim"))
 
 
-@contextlib.contextmanager
-def watching(bus: EventBus, title: str, workflow: Workflow | None = None) -> Iterator[None]:
+def watching(
+    bus: EventBus, title: str, workflow: Workflow | None = None
+) -> contextlib.AbstractContextManager[None]:
     """Show the run while the block runs: a live tree on a terminal, lines otherwise."""
-    live = LiveView(title, workflow) if sys.stderr.isatty() else None
-    remove = bus.add_listener(live if live is not None else LineView())
-    try:
-        if live is None:
-            yield
-        else:
-            with live.live:
-                yield
-    finally:
-        remove()
+    return follow_events(bus, lambda: LiveView(title, workflow), LineView())
 
 
 def print_summary(result: RunResult, tails: dict[str, str] | None = None) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +23,7 @@ from nestr.cli.options import (
     repo_option,
     workspace_option,
 )
-from nestr.cli.render import json_option, print_json
+from nestr.cli.render import follow_events, json_option, print_json
 
 if TYPE_CHECKING:
     from nestr.events import Event, EventBus
@@ -198,19 +196,9 @@ class _Live:
         self.live.update(self._render())
 
 
-@contextlib.contextmanager
-def _progress(bus: EventBus, total: int) -> Iterator[None]:
+def _progress(bus: EventBus, total: int) -> contextlib.AbstractContextManager[None]:
     """Show progress while the block runs: live on a terminal, lines otherwise."""
-    live = _Live(total) if sys.stderr.isatty() else None
-    remove = bus.add_listener(live if live is not None else _Lines())
-    try:
-        if live is None:
-            yield
-        else:
-            with live.live:
-                yield
-    finally:
-        remove()
+    return follow_events(bus, lambda: _Live(total), _Lines())
 
 
 def _summary(result: AssemblyResult) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,10 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
-    return
+    root_logger = logging.getLogger()
+    handlers, level = root_logger.handlers[:], root_logger.level
+    yield
+    root_logger.handlers[:], root_logger.level = handlers, level
 
 
 @pytest.fixture

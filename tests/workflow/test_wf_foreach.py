@@ -125,3 +125,23 @@ def test_run_inside_a_workspace_finds_it(project, workspace: Path, nestr, monkey
     result = nestr("run", "release", "--var", "version=3.1.0")
     assert result.code == 0, result
     assert git(workspace / "worker", "tag", "--list") == "v3.1.0-worker"
+
+
+def test_log_lines_of_a_step_carry_run_step_and_repo(project, workspace: Path) -> None:
+    """A git call made by a foreach step logs the run id, the step instance and its repo."""
+    import io
+    import json
+
+    from nestr.observability.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream)
+    project.write(RELEASE, REPOS)
+    result = project.run("release", inputs={"version": "3.0.0"}, workspace_root=workspace)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    tags = [line for line in lines if line["event"] == "git" and " tag " in line["argv"]]
+    assert {(line["step"], line["repo"]) for line in tags} == {
+        ("tag[api]", "api"),
+        ("tag[worker]", "worker"),
+    }
+    assert {line["run_id"] for line in tags} == {result.run_id}

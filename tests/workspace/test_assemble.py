@@ -241,3 +241,21 @@ def test_pinned_commit_of_a_tag_shadowed_by_a_branch(project: Project) -> None:
     assert git(web, "status", "--porcelain", "--untracked-files=all") == ""
     with pytest.raises(AssertionError):
         git(web, "symbolic-ref", "-q", "HEAD")
+
+
+def test_log_lines_of_each_repo_carry_its_name(project: Project) -> None:
+    """Every git call logged during a repo's assembly names that repo (bound log context)."""
+    import io
+    import json
+
+    from nestr.observability.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream)
+    run(project, project.manifest(project.spec("api", "main"), project.spec("lib", "main")))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    clones = [line for line in lines if line["event"] == "git" and " clone " in line["argv"]]
+    assert clones
+    for line in clones:
+        assert line["repo"] in {"api", "lib"}
+        assert f"/{line['repo']}" in line["argv"]

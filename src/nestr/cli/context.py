@@ -62,6 +62,3 @@ def app(ctx: click.Context) -> AppContext:
     obj = ctx.find_root().obj
     assert isinstance(obj, AppContext)
     return obj
-
-
-pass_app = click.make_pass_decorator(AppContext)

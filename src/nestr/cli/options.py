@@ -1,9 +1,10 @@
 """Options shared by commands: ``-m MANIFEST``, ``-w WORKSPACE``, repo selectors, ``-j``.
 
 Resolution happens in the functions below so every command finds manifests and workspaces the
-same way: ``-m`` defaults to ``nestr.yaml`` found upward from the working directory (or, inside a
-workspace, the manifest the workspace records); ``-w`` defaults to the workspace containing the
-working directory.
+same way. Commands that read a manifest: ``-m``, else ``nestr.yaml`` found upward from the
+working directory, else the manifest of the enclosing workspace. Commands that act on a
+workspace: ``-w``, else the workspace containing the working directory, and ``-m``, else the
+manifest that workspace was assembled from.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ manifest_option = click.option(
     "manifest_path",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Manifest to read (default: nestr.yaml found upward, or the workspace's).",
+    help="Manifest to read (default: the workspace's, or nestr.yaml found upward).",
 )
 workspace_option = click.option(
     "-w",
@@ -99,3 +100,14 @@ def resolve_workspace(workspace_dir: Path | None, cwd: Path) -> Workspace:
     if workspace_dir is not None:
         return open_workspace((cwd / workspace_dir).resolve())
     return find_workspace(cwd)
+
+
+def workspace_and_manifest(
+    workspace_dir: Path | None, manifest_path: Path | None, cwd: Path
+) -> tuple[Workspace, Manifest]:
+    """For commands that act on a workspace: it, and ``-m`` or the manifest it records."""
+    from nestr.manifest.loader import load_manifest
+
+    workspace = resolve_workspace(workspace_dir, cwd)
+    path = (cwd / manifest_path).resolve() if manifest_path else workspace.manifest_path
+    return workspace, load_manifest(path)

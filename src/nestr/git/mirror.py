@@ -21,7 +21,6 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -328,10 +327,3 @@ def _remove_stale_locks(path: Path) -> None:
     for lock in [*path.glob("*.lock"), *(path / "refs").rglob("*.lock")]:
         with contextlib.suppress(OSError):
             lock.unlink()
-
-
-@contextlib.asynccontextmanager
-async def exclusive(mirror: Mirror) -> AsyncIterator[None]:
-    """Exclusive lock on a mirror (for removing it)."""
-    async with file_lock(mirror.lock_path):
-        yield

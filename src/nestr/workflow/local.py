@@ -15,6 +15,7 @@ from collections import deque
 
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
+from nestr.observability.logging import bind_context
 from nestr.store.runs import RunStore
 from nestr.workflow.attempt import InstanceRunner, instance_outputs
 from nestr.workflow.executor import RunResult, RunSpec
@@ -61,7 +62,8 @@ class LocalExecutor:
         if self._external_cancel is not None:
             watchers.append(asyncio.create_task(self._forward(self._external_cancel)))
         try:
-            status = await run.drive()
+            with bind_context(run_id=spec.run_id):
+                status = await run.drive()
         finally:
             for task in watchers:
                 task.cancel()
@@ -186,6 +188,11 @@ class _Run:
         self.running[task] = instance
 
     async def _guarded(self, instance: Instance) -> str:
+        repo = instance.repo.name if instance.repo is not None else None
+        with bind_context(step=instance.key, repo=repo):
+            return await self._run_instance(instance)
+
+    async def _run_instance(self, instance: Instance) -> str:
         try:
             async with self.semaphore:
                 scope = build_scope(

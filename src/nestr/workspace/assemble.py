@@ -27,6 +27,7 @@ from nestr.git.filelock import file_lock
 from nestr.git.mirror import Mirror, MirrorCache, is_broken_repo
 from nestr.git.refs import Resolved, is_full_commit_id
 from nestr.manifest.model import Manifest, RepoSpec
+from nestr.observability.logging import bind_context
 from nestr.workspace import repo_git
 from nestr.workspace.lockfile import lock_path_for, manifest_hash, read_lock
 from nestr.workspace.plan import (
@@ -198,7 +199,8 @@ class _Assembly:
         data = {"path": spec.path, "revision": spec.revision, "url": spec.url}
         self._emit("repo.started", spec, data)
         try:
-            result = await self._repo(spec, started)
+            with bind_context(repo=spec.name):
+                result = await self._repo(spec, started)
         except (NestrError, OSError) as exc:
             result = _failed(spec, exc, started)
         self.done[spec.name].set()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from nestr.cli.context import app
-from nestr.cli.options import resolve_workspace
+from nestr.cli.options import workspace_and_manifest
 from nestr.errors import UsageError, did_you_mean
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.workspace.record import Workspace
@@ -34,12 +34,7 @@ def resolve_target(
 ) -> Target:
     """``-w`` (or the enclosing workspace), ``-m`` (or the manifest the workspace records), and
     the repos chosen by ``-g``/``--repo`` (all active repos when neither is given)."""
-    from nestr.manifest.loader import load_manifest
-
-    cwd = app(ctx).cwd
-    workspace = resolve_workspace(workspace_dir, cwd)
-    path = (cwd / manifest_path).resolve() if manifest_path else workspace.manifest_path
-    manifest = load_manifest(path)
+    workspace, manifest = workspace_and_manifest(workspace_dir, manifest_path, app(ctx).cwd)
     return Target(workspace, manifest, select_repos(manifest, groups, repo_names))
 
 

@@ -15,7 +15,7 @@ from nestr.cli.options import (
     jobs_option,
     manifest_option,
     repo_option,
-    resolve_workspace,
+    workspace_and_manifest,
     workspace_option,
 )
 from nestr.cli.render import json_option, print_json
@@ -38,12 +38,7 @@ def _common(func: F) -> F:
 def _load(
     ctx: click.Context, workspace_dir: Path | None, manifest_path: Path | None
 ) -> tuple[Workspace, Manifest]:
-    from nestr.manifest.loader import load_manifest
-
-    cwd = app(ctx).cwd
-    workspace = resolve_workspace(workspace_dir, cwd)
-    path = (cwd / manifest_path).resolve() if manifest_path else workspace.manifest_path
-    return workspace, load_manifest(path)
+    return workspace_and_manifest(workspace_dir, manifest_path, app(ctx).cwd)
 
 
 @click.group()

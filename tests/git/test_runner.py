@@ -118,3 +118,28 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+
+
+def test_parallel_calls_report_each_outcome_in_call_order(tmp_path: Path) -> None:
+    """run_git_parallel returns one outcome per call in order; failures and missing directories
+    take their own slot, a hung call is killed at its timeout, and the others still finish."""
+    from nestr.git.runner import GitResult, run_git_parallel
+
+    repos = [GitRepo.init(tmp_path / f"r{i}") for i in range(5)]
+    hang = ["-c", "alias.wait=!sleep 30", "wait"]
+    calls: list[tuple[list[str], Path | None]] = [
+        (["rev-parse", "--show-toplevel"], repo.path) for repo in repos
+    ]
+    calls.insert(2, (["rev-parse", "no-such-ref"], repos[0].path))
+    calls.insert(4, (["status"], tmp_path / "missing"))
+    calls.append((hang, tmp_path))
+    outcomes = run_git_parallel(calls, jobs=3, timeout=1.0)
+    assert len(outcomes) == len(calls)
+    tops = [o.stdout.strip() for o in outcomes if isinstance(o, GitResult)]
+    assert tops == [str(repo.path) for repo in repos]
+    assert isinstance(outcomes[2], GitError)
+    assert outcomes[2].returncode == 128
+    assert isinstance(outcomes[4], WorkFailed)
+    assert "does not exist" in outcomes[4].message
+    assert isinstance(outcomes[-1], GitError)
+    assert "no answer after 1s" in outcomes[-1].message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -199,3 +200,25 @@ def test_malformed_lock_files_are_input_errors(tmp_path: Path, text: str, field:
         read_lock(path)
     assert info.value.field == field
     assert info.value.hint == "regenerate it with `nestr lock`"
+
+
+def test_an_unchanged_lock_is_read_from_the_input_cache(tmp_path: Path) -> None:
+    """A lock read once is read back equal from the cache; rewriting it is seen at once."""
+    from nestr import inputcache
+
+    path = tmp_path / "nestr.lock"
+    lock = LockFile(
+        manifest_hash="sha256:" + "0" * 64,
+        repos={"a": LockedRepo("a", "https://x/a.git", "main", "1" * 40)},
+    )
+    path.write_text(render_lock(lock), encoding="utf-8")
+    old = path.stat().st_mtime - 60
+    os.utime(path, (old, old))
+    assert read_lock(path) == lock
+    assert len(list(inputcache.cache_root().glob("lock-*.json"))) == 1
+    assert read_lock(path) == lock
+    newer = LockFile(
+        lock.manifest_hash, {"a": LockedRepo("a", "https://x/a.git", "main", "2" * 40)}
+    )
+    path.write_text(render_lock(newer), encoding="utf-8")
+    assert read_lock(path) == newer

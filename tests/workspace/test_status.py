@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import stat
@@ -30,9 +29,7 @@ def hw(handmade: Callable[..., HandmadeWorkspace]) -> HandmadeWorkspace:
 
 
 def status_of(hw: HandmadeWorkspace, jobs: int = 4):  # type: ignore[no-untyped-def]
-    return asyncio.run(
-        workspace_status(hw.workspace, hw.manifest.repos, manifest=hw.manifest, jobs=jobs)
-    )
+    return workspace_status(hw.workspace, hw.manifest.repos, manifest=hw.manifest, jobs=jobs)
 
 
 def test_parse_porcelain_counts_every_kind_of_entry() -> None:
@@ -153,7 +150,7 @@ def test_lock_states_match_drift_and_unlocked(hw: HandmadeWorkspace) -> None:
     head = hw.repo("api").head()
 
     def lock_state(locked):  # type: ignore[no-untyped-def]
-        return asyncio.run(repo_status(hw.workspace, spec, locked=locked)).lock_state
+        return repo_status(hw.workspace, spec, locked=locked).lock_state
 
     assert lock_state({"api": head}) == "match"
     assert lock_state({"api": "f" * 40}) == "drift"
@@ -194,8 +191,8 @@ def test_each_repo_status_is_published_as_an_event(hw: HandmadeWorkspace) -> Non
     bus = EventBus()
     events: list[Event] = []
     bus.add_listener(events.append)
-    report = asyncio.run(
-        workspace_status(hw.workspace, hw.manifest.repos, manifest=hw.manifest, jobs=2, bus=bus)
+    report = workspace_status(
+        hw.workspace, hw.manifest.repos, manifest=hw.manifest, jobs=2, bus=bus
     )
     assert {e.type for e in events} == {"nestr.workspace.status.repo"}
     by_repo = {e.repo: e.data for e in events}

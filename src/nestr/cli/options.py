@@ -86,11 +86,22 @@ def resolve_manifest_path(manifest_path: Path | None, cwd: Path) -> Path:
     )
 
 
-def load_manifest_for(manifest_path: Path | None, cwd: Path) -> Manifest:
-    """Resolve and load the manifest a command should read."""
+def load_manifest_for(
+    manifest_path: Path | None, cwd: Path, *, repos_only: bool = False
+) -> Manifest:
+    """Resolve and load the manifest a command should read.
+
+    ``repos_only``: the caller reads only the repos, which may then come from the input cache
+    (:func:`nestr.manifest.cache.load_manifest_repos`): no ``workflows`` or ``sync`` sections.
+    """
+    path = resolve_manifest_path(manifest_path, cwd)
+    if repos_only:
+        from nestr.manifest.cache import load_manifest_repos
+
+        return load_manifest_repos(path)
     from nestr.manifest.loader import load_manifest
 
-    return load_manifest(resolve_manifest_path(manifest_path, cwd))
+    return load_manifest(path)
 
 
 def resolve_workspace(workspace_dir: Path | None, cwd: Path) -> Workspace:
@@ -103,11 +114,19 @@ def resolve_workspace(workspace_dir: Path | None, cwd: Path) -> Workspace:
 
 
 def workspace_and_manifest(
-    workspace_dir: Path | None, manifest_path: Path | None, cwd: Path
+    workspace_dir: Path | None, manifest_path: Path | None, cwd: Path, *, repos_only: bool = False
 ) -> tuple[Workspace, Manifest]:
-    """For commands that act on a workspace: it, and ``-m`` or the manifest it records."""
-    from nestr.manifest.loader import load_manifest
+    """For commands that act on a workspace: it, and ``-m`` or the manifest it records.
 
+    ``repos_only``: the caller reads only the repos, which may then come from the input cache
+    (:func:`nestr.manifest.cache.load_manifest_repos`): no ``workflows`` or ``sync`` sections.
+    """
     workspace = resolve_workspace(workspace_dir, cwd)
     path = (cwd / manifest_path).resolve() if manifest_path else workspace.manifest_path
+    if repos_only:
+        from nestr.manifest.cache import load_manifest_repos
+
+        return workspace, load_manifest_repos(path)
+    from nestr.manifest.loader import load_manifest
+
     return workspace, load_manifest(path)

@@ -9,18 +9,23 @@ timeout. Failures raise :class:`nestr.errors.GitError` with argv, exit code and 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
 from nestr.observability.logging import get_logger
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 log = get_logger("nestr.git")
 
@@ -94,58 +99,114 @@ async def run_git(
     env: Mapping[str, str] | None = None,
     input_bytes: bytes | None = None,
 ) -> GitResult:
-    """Run ``git *args`` and return its output; raise :class:`GitError` if it fails."""
-    argv = ("git", *args)
-    start = time.perf_counter()
-    # The child exists once fork/exec ran, before create_subprocess_exec returns: a cancel in
-    # between must still kill it, so the spawn is shielded and finished before re-raising.
-    spawning = asyncio.ensure_future(
-        asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=git_env(env),
-            start_new_session=True,
-        )
-    )
+    """Run ``git *args`` and return its output; raise :class:`GitError` if it fails.
+
+    The process is started and waited for in a worker thread, not on the event loop: starting a
+    process blocks its caller until the child has exec'd, which takes milliseconds while other
+    gits keep the disk busy, and on the loop those milliseconds add up one after another. From
+    threads the starts overlap. Cancelling the awaiting task kills git's process group at once.
+    """
+    import asyncio  # here, not at the top: blocking callers should not pay for its import
+
+    call = _ThreadedCall(("git", *args), cwd, git_env(env), input_bytes, timeout)
+    future = asyncio.get_running_loop().run_in_executor(_threads(), call.run)
     try:
-        proc = await asyncio.shield(spawning)
+        code, out, err, duration = await asyncio.shield(future)
     except asyncio.CancelledError:
-        await _reap_spawn(spawning)
+        call.cancel()
+        with contextlib.suppress(BaseException):
+            await future  # the group is dead: this returns at once
         raise
-    except FileNotFoundError as exc:
-        if cwd is not None and not cwd.exists():
-            raise WorkFailed(f"directory does not exist: {cwd}") from None
-        raise WorkFailed(
-            "git is not installed or not on PATH", hint="install git 2.30 or newer"
-        ) from exc
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(input_bytes), timeout)
-    except (TimeoutError, asyncio.CancelledError) as exc:
-        _kill_group(proc.pid)
-        await proc.wait()
-        if isinstance(exc, asyncio.CancelledError):
-            raise
-        raise GitError(
-            argv, None, f"no answer after {timeout:g}s", cwd=cwd, hint="raise git.timeout"
-        ) from None
-    duration = time.perf_counter() - start
-    code = proc.returncode if proc.returncode is not None else -1
     result = GitResult(
-        argv, code, out.decode(errors="replace"), err.decode(errors="replace"), duration
+        call.argv, code, out.decode(errors="replace"), err.decode(errors="replace"), duration
     )
     log.debug(
         "git",
-        argv=" ".join(argv),
+        argv=" ".join(call.argv),
         cwd=str(cwd) if cwd else None,
         rc=code,
         seconds=round(duration, 4),
     )
     if check and code != 0:
-        raise GitError(argv, code, result.stderr, cwd=cwd)
+        raise GitError(call.argv, code, result.stderr, cwd=cwd)
     return result
+
+
+class _ThreadedCall:
+    """One git process run by a worker thread, killable from the loop at any moment."""
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        cwd: Path | None,
+        env: Mapping[str, str],
+        input_bytes: bytes | None,
+        timeout: float,
+    ) -> None:
+        self.argv, self.cwd, self.env = argv, cwd, env
+        self.input_bytes, self.timeout = input_bytes, timeout
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cancelled = False
+
+    def run(self) -> tuple[int, bytes, bytes, float]:
+        start = time.perf_counter()
+        proc = self._start()
+        try:
+            out, err = proc.communicate(self.input_bytes, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise GitError(
+                self.argv,
+                None,
+                f"no answer after {self.timeout:g}s",
+                cwd=self.cwd,
+                hint="raise git.timeout",
+            ) from None
+        code = proc.returncode if proc.returncode is not None else -1
+        return code, out, err, time.perf_counter() - start
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        with self._lock:  # a cancel that came first wins; one that comes later kills
+            if self._cancelled:
+                raise WorkFailed("cancelled before git started")
+            try:
+                self._proc = subprocess.Popen(
+                    self.argv,
+                    cwd=self.cwd,
+                    stdin=subprocess.PIPE if self.input_bytes is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=self.env,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as exc:
+                if self.cwd is not None and not self.cwd.exists():
+                    raise WorkFailed(f"directory does not exist: {self.cwd}") from None
+                raise WorkFailed(
+                    "git is not installed or not on PATH", hint="install git 2.30 or newer"
+                ) from exc
+            return self._proc
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._proc is not None and self._proc.returncode is None:
+                _kill_group(self._proc.pid)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """Threads that start and wait for git; callers bound how many run (``jobs``)."""
+    global _POOL  # noqa: PLW0603 - one pool per process, made on first use
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="nestr-git")
+    return _POOL
 
 
 def run_git_sync(
@@ -188,17 +249,88 @@ def run_git_sync(
     return result
 
 
-async def _reap_spawn(spawning: asyncio.Future[asyncio.subprocess.Process]) -> None:
-    """After a cancel during spawn: let the spawn finish, then kill and reap what it started."""
-    while not spawning.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(spawning)
-    if spawning.cancelled() or spawning.exception() is not None:
-        return
-    proc = spawning.result()
-    _kill_group(proc.pid)
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.shield(proc.wait())
+def run_git_parallel(
+    calls: Sequence[tuple[Sequence[str], Path | None]],
+    *,
+    jobs: int,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[GitResult | WorkFailed]:
+    """Run ``git *args`` in ``cwd`` for each call, at most ``jobs`` at once, without an event loop.
+
+    For short read-only fan-outs (``nestr status``) where importing and starting asyncio would
+    cost more than the git processes themselves. Results come back in call order; a call that
+    fails (exit code, timeout, missing directory) yields its :class:`WorkFailed` in its slot
+    instead of raising, so one bad repo does not hide the others. Interrupting kills every
+    running git's process group before re-raising.
+    """
+    results: list[GitResult | WorkFailed] = []
+    running: deque[_Running] = deque()
+    pending = deque(calls)
+    env = git_env()
+    try:
+        while pending or running:
+            # Oldest first: results stay in call order, and with similar repos the oldest is
+            # the one most likely done.
+            while pending and len(running) < max(1, jobs):
+                args, cwd = pending.popleft()
+                running.append(_spawn(args, cwd, env))
+            results.append(running.popleft().collect(timeout))
+    except BaseException:
+        for proc in running:
+            proc.kill()
+        raise
+    return results
+
+
+@dataclass
+class _Running:
+    argv: tuple[str, ...]
+    cwd: Path | None
+    proc: subprocess.Popen[bytes] | None
+    start: float
+
+    def collect(self, timeout: float) -> GitResult | WorkFailed:
+        if self.proc is None:
+            return WorkFailed(f"directory does not exist: {self.cwd}")
+        remaining = max(0.0, self.start + timeout - time.perf_counter())
+        try:
+            out, err = self.proc.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return GitError(self.argv, None, f"no answer after {timeout:g}s", cwd=self.cwd)
+        code = self.proc.returncode
+        stderr = err.decode(errors="replace")
+        if code != 0:
+            return GitError(self.argv, code, stderr, cwd=self.cwd)
+        duration = time.perf_counter() - self.start
+        return GitResult(self.argv, code, out.decode(errors="replace"), stderr, duration)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            _kill_group(self.proc.pid)
+            self.proc.communicate()  # reap it and close its pipes
+
+
+def _spawn(args: Sequence[str], cwd: Path | None, env: Mapping[str, str]) -> _Running:
+    argv = ("git", *args)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        if cwd is not None and not cwd.exists():
+            proc = None
+        else:
+            raise WorkFailed(
+                "git is not installed or not on PATH", hint="install git 2.30 or newer"
+            ) from None
+    return _Running(argv, cwd, proc, time.perf_counter())
 
 
 def _kill_group(pid: int) -> None:

@@ -48,6 +48,7 @@ def _load(root: Path, doc: YamlDocument, model: ManifestFile) -> Manifest:
         workflows=dict(model.workflows),
         sync=model.sync,
         document=doc,
+        sources=tuple(tree.sources),
     )
 
 
@@ -92,6 +93,7 @@ def _locator(doc: YamlDocument) -> Callable[[KeyPath], SourceLocation]:
 class _Tree:
     repos: list[RepoSpec]
     group_filter: list[str]
+    sources: list[Path]
 
 
 class _ImportWalker:
@@ -109,13 +111,14 @@ class _ImportWalker:
         rules = (*inherited, *file_rewrites(model))
         repos, errors = resolve_file(model, doc, rules)
         _raise(errors)
-        tree = _Tree(repos=repos, group_filter=[])
+        tree = _Tree(repos=repos, group_filter=[], sources=[path])
         for index, entry in enumerate(model.imports):
             target = self._target(path, doc, index, entry.path, chain)
             sub_doc, sub_model = read_manifest_file(target)
             sub = self.walk(target, sub_doc, sub_model, chain=(*chain, target), inherited=rules)
             tree.repos.extend(sub.repos)
             tree.group_filter.extend(sub.group_filter)
+            tree.sources.extend(sub.sources)
         tree.group_filter.extend(model.group_filter)
         return tree
 

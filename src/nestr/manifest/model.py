@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nestr.errors import SourceLocation
-from nestr.yamlsource import YamlDocument
+
+if TYPE_CHECKING:
+    from nestr.yamlsource import YamlDocument
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Manifest:
     workflows: Mapping[str, Any] = field(default_factory=dict)  # raw; nestr.workflow validates
     sync: Mapping[str, Any] | None = None  # raw; nestr.sync validates
     document: YamlDocument | None = None  # the root file, for positions of raw sections
+    sources: tuple[Path, ...] = ()  # every file read: the root, then its imports
 
     @property
     def root(self) -> Path:

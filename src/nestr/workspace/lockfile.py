@@ -7,6 +7,7 @@ stale and ``assemble --locked`` refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,13 +15,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import yaml
-
+from nestr import inputcache
 from nestr.errors import InputError, SourceLocation
 from nestr.manifest.model import Manifest
-from nestr.yamlsource import YamlDocument, format_key_path, load_yaml_file
+
+if TYPE_CHECKING:
+    from nestr.yamlsource import YamlDocument
 
 LOCK_FILE = "nestr.lock"
 LOCK_VERSION = 1
@@ -67,6 +69,8 @@ def render_lock(lock: LockFile) -> str:
         for name, r in sorted(lock.repos.items())
     }
     body = {"version": LOCK_VERSION, "manifest_hash": lock.manifest_hash, "repos": repos}
+    import yaml  # here: reading a lock from the input cache needs no YAML
+
     return _HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
 
 
@@ -83,7 +87,36 @@ def write_lock(path: Path, lock: LockFile) -> None:
 
 
 def read_lock(path: Path) -> LockFile:
-    """Parse ``path``; :class:`InputError` naming file:line:col on anything malformed."""
+    """Parse ``path``; :class:`InputError` naming file:line:col on anything malformed.
+
+    A lock read before and unchanged since comes from the input cache (``nestr.inputcache``).
+    """
+    key = str(path.absolute())
+    entry = inputcache.load("lock", key)
+    if entry is not None and inputcache.matches(entry):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            return _decode(entry["value"])
+    lock = _parse(path)
+    inputcache.store("lock", key, [path.absolute()], _encode(lock))
+    return lock
+
+
+def _encode(lock: LockFile) -> dict[str, Any]:
+    rows = {name: [r.url, r.revision, r.commit] for name, r in lock.repos.items()}
+    return {"manifest_hash": lock.manifest_hash, "repos": rows}
+
+
+def _decode(value: dict[str, Any]) -> LockFile:
+    repos = {
+        name: LockedRepo(name, url, revision, commit)
+        for name, (url, revision, commit) in value["repos"].items()
+    }
+    return LockFile(manifest_hash=str(value["manifest_hash"]), repos=repos)
+
+
+def _parse(path: Path) -> LockFile:
+    from nestr.yamlsource import load_yaml_file
+
     doc = load_yaml_file(path)
     data = doc.data
     if not isinstance(data, dict):
@@ -116,6 +149,8 @@ def _repo(doc: YamlDocument, name: str, entry: Any) -> LockedRepo:
 
 
 def _fail(doc: YamlDocument, key_path: tuple[str, ...], message: str) -> NoReturn:
+    from nestr.yamlsource import format_key_path
+
     raise InputError(
         message,
         location=doc.locate(key_path) if key_path else SourceLocation(file=doc.path),

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nestr.errors import WorkFailed
-from nestr.fanout import fan_out
-from nestr.git.runner import DEFAULT_TIMEOUT, run_git
+from nestr.git.runner import DEFAULT_TIMEOUT, GitResult, run_git_parallel
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.workspace.lockfile import lock_path_for, read_lock
 from nestr.workspace.record import Workspace
@@ -188,33 +187,7 @@ def is_checkout(directory: Path) -> bool:
     return (directory / ".git").exists()
 
 
-async def repo_status(
-    workspace: Workspace,
-    spec: RepoSpec,
-    *,
-    locked: Mapping[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> RepoStatus:
-    """The status of one repo: ``missing`` if not assembled, ``error`` if git cannot read it."""
-    base = RepoStatus(
-        name=spec.name,
-        path=spec.path,
-        revision=spec.revision,
-        state="missing",
-        locked_commit=(locked or {}).get(spec.name),
-        locked=locked is not None,
-    )
-    directory = workspace.repo_dir(spec)
-    if not is_checkout(directory):
-        return base
-    try:
-        result = await run_git(STATUS_ARGS, cwd=directory, timeout=timeout)
-    except WorkFailed as exc:
-        return replace(base, state="error", error=exc.message)
-    return replace(base, state="ok", git=parse_porcelain_v2(result.stdout))
-
-
-async def workspace_status(
+def workspace_status(
     workspace: Workspace,
     repos: Sequence[RepoSpec],
     *,
@@ -225,28 +198,57 @@ async def workspace_status(
 ) -> WorkspaceStatus:
     """The status of ``repos`` in ``workspace``, read in parallel, in the order given.
 
+    Blocking, with no event loop: the whole job is one short git process per repo, and
+    starting asyncio would cost about as much as the processes (docs/status-foreach.md).
     Emits ``nestr.workspace.status.repo`` per repo on ``bus`` (data: the repo's JSON shape).
     """
     lock_file, locked = read_locked_commits(manifest)
-
-    async def one(spec: RepoSpec) -> RepoStatus:
-        status = await repo_status(workspace, spec, locked=locked, timeout=timeout)
-        if bus is not None:
+    dirs = [workspace.repo_dir(spec) for spec in repos]
+    present = [i for i, directory in enumerate(dirs) if is_checkout(directory)]
+    calls = [(STATUS_ARGS, dirs[i]) for i in present]
+    results = run_git_parallel(calls, jobs=jobs, timeout=timeout)
+    outcomes = dict(zip(present, results, strict=True))
+    statuses = tuple(
+        _with_git(_base(spec, locked), outcomes.get(i)) for i, spec in enumerate(repos)
+    )
+    if bus is not None:
+        for spec, status in zip(repos, statuses, strict=True):
             bus.emit("nestr.workspace.status.repo", status.to_dict(), repo=spec.name)
-        return status
-
-    outcomes = await fan_out(list(repos), one, jobs=jobs)
-    statuses = tuple(_value_or_error(o.item, o.value, o.error) for o in outcomes)
     return WorkspaceStatus(workspace.root, manifest.path, lock_file, statuses)
 
 
-def _value_or_error(
-    spec: RepoSpec, value: RepoStatus | None, error: BaseException | None
+def repo_status(
+    workspace: Workspace,
+    spec: RepoSpec,
+    *,
+    locked: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> RepoStatus:
-    if value is not None:
-        return value
-    message = getattr(error, "message", None) or str(error)
-    return RepoStatus(spec.name, spec.path, spec.revision, state="error", error=message)
+    """The status of one repo: ``missing`` if not assembled, ``error`` if git cannot read it."""
+    base, directory = _base(spec, locked), workspace.repo_dir(spec)
+    if not is_checkout(directory):
+        return base
+    [outcome] = run_git_parallel([(STATUS_ARGS, directory)], jobs=1, timeout=timeout)
+    return _with_git(base, outcome)
+
+
+def _base(spec: RepoSpec, locked: Mapping[str, str] | None) -> RepoStatus:
+    return RepoStatus(
+        name=spec.name,
+        path=spec.path,
+        revision=spec.revision,
+        state="missing",
+        locked_commit=(locked or {}).get(spec.name),
+        locked=locked is not None,
+    )
+
+
+def _with_git(base: RepoStatus, outcome: GitResult | WorkFailed | None) -> RepoStatus:
+    if outcome is None:  # not a checkout: not assembled
+        return base
+    if isinstance(outcome, WorkFailed):
+        return replace(base, state="error", error=outcome.message)
+    return replace(base, state="ok", git=parse_porcelain_v2(outcome.stdout))
 
 
 def read_locked_commits(manifest: Manifest) -> tuple[Path | None, dict[str, str] | None]:

@@ -34,7 +34,9 @@ def resolve_target(
 ) -> Target:
     """``-w`` (or the enclosing workspace), ``-m`` (or the manifest the workspace records), and
     the repos chosen by ``-g``/``--repo`` (all active repos when neither is given)."""
-    workspace, manifest = workspace_and_manifest(workspace_dir, manifest_path, app(ctx).cwd)
+    workspace, manifest = workspace_and_manifest(
+        workspace_dir, manifest_path, app(ctx).cwd, repos_only=True
+    )
     return Target(workspace, manifest, select_repos(manifest, groups, repo_names))
 
 

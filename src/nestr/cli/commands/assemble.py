@@ -93,7 +93,7 @@ def assemble(
         raise click.UsageError("--ttl needs --ephemeral")
     if ephemeral and workspace_dir is not None:
         raise click.UsageError("--ephemeral and -w cannot be used together")
-    manifest = load_manifest_for(manifest_path, context.cwd)
+    manifest = load_manifest_for(manifest_path, context.cwd, repos_only=True)
     root, wid = _target(manifest, workspace_dir, ephemeral, context.cwd, settings.state_dir)
     options = AssembleOptions.from_settings(
         settings,

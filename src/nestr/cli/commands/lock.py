@@ -28,7 +28,7 @@ def lock(
 
     context = app(ctx)
     settings = context.config().settings
-    manifest = load_manifest_for(manifest_path, context.cwd)
+    manifest = load_manifest_for(manifest_path, context.cwd, repos_only=True)
     cache = MirrorCache(
         settings.cache_dir,
         freshness=settings.git.fetch_freshness,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from nestr.cli.options import (
 from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
+    from nestr.cli.table import Cell
     from nestr.workspace.status import RepoStatus, WorkspaceStatus
 
 SHORT = 10  # characters of a commit id shown in the table
@@ -57,14 +57,12 @@ def status(
         groups=groups,
         repo_names=repo_names,
     )
-    report = asyncio.run(
-        workspace_status(
-            target.workspace,
-            target.repos,
-            manifest=target.manifest,
-            jobs=jobs or settings.jobs,
-            timeout=settings.git.timeout,
-        )
+    report = workspace_status(
+        target.workspace,
+        target.repos,
+        manifest=target.manifest,
+        jobs=jobs or settings.jobs,
+        timeout=settings.git.timeout,
     )
     if as_json:
         print_json(report.to_dict())
@@ -74,52 +72,38 @@ def status(
 
 
 def _print_table(report: WorkspaceStatus) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from nestr.cli.table import render_table, use_color
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 160)  # piped output: do not cut rows at 80 columns
-    table = Table(box=None, pad_edge=False, header_style="bold")
     columns = ["repo", "path", "branch", "commit", "revision", "changes", "upstream", "lock"]
     if report.lock_file is None:
         columns.pop()  # no nestr.lock beside the manifest: nothing to compare with
-    for column in columns:
-        table.add_column(column, no_wrap=column != "changes")
-    for repo in report.repos:
-        table.add_row(*_row(repo)[: len(columns)])
-    console.print(table)
-    console.print(_summary(report))
+    rows = [_row(repo)[: len(columns)] for repo in report.repos]
+    click.echo(render_table(columns, rows, color=use_color()))
+    click.echo(_summary(report))
 
 
-def _row(repo: RepoStatus) -> tuple[str, ...]:
-    from rich.markup import escape
+def _row(repo: RepoStatus) -> tuple[Cell, ...]:
+    from nestr.cli.table import Cell
 
     git = repo.git
+    name, path, revision = Cell(repo.name), Cell(repo.path), Cell(repo.revision)
     if repo.state == "missing":
-        return (repo.name, repo.path, "[yellow]not assembled[/]", "", repo.revision, "", "", "")
+        return (name, path, Cell("not assembled", "yellow"), Cell(""), revision)
     if git is None:
-        error = escape((repo.error or "cannot read").splitlines()[0])
-        return (repo.name, repo.path, f"[red]error: {error}[/]", "", repo.revision, "", "", "")
-    branch = escape(git.branch) if git.branch else "[magenta](detached)[/]"
-    commit = git.commit[:SHORT] if git.commit else "(no commits)"
-    return (
-        repo.name,
-        repo.path,
-        branch,
-        commit,
-        escape(repo.revision),
-        _changes(repo),
-        _upstream(repo),
-        _lock(repo),
-    )
+        error = (repo.error or "cannot read").splitlines()[0]
+        return (name, path, Cell(f"error: {error}", "red"), Cell(""), revision)
+    branch = Cell(git.branch) if git.branch else Cell("(detached)", "magenta")
+    commit = Cell(git.commit[:SHORT] if git.commit else "(no commits)")
+    return (name, path, branch, commit, revision, _changes(repo), _upstream(repo), _lock(repo))
 
 
-def _changes(repo: RepoStatus) -> str:
+def _changes(repo: RepoStatus) -> Cell:
+    from nestr.cli.table import Cell
+
     assert repo.git is not None
     changes = repo.git.changes
     if not changes.dirty:
-        return "[green]clean[/]"
+        return Cell("clean", "green")
     parts = [
         f"{count} {label}"
         for count, label in (
@@ -130,32 +114,34 @@ def _changes(repo: RepoStatus) -> str:
         )
         if count
     ]
-    return "[yellow]" + ", ".join(parts) + "[/]"
+    return Cell(", ".join(parts), "yellow")
 
 
-def _upstream(repo: RepoStatus) -> str:
-    from rich.markup import escape
+def _upstream(repo: RepoStatus) -> Cell:
+    from nestr.cli.table import Cell
 
     git = repo.git
     assert git is not None
     if git.upstream is None:
-        return "-"
+        return Cell("-")
     if git.ahead is None or git.behind is None:
-        return f"{escape(git.upstream)} [red](gone)[/]"
+        return Cell(f"{git.upstream} (gone)", "red")
     if git.ahead == git.behind == 0:
-        return escape(git.upstream)
-    return f"{escape(git.upstream)} [yellow]+{git.ahead} -{git.behind}[/]"
+        return Cell(git.upstream)
+    return Cell(f"{git.upstream} +{git.ahead} -{git.behind}", "yellow")
 
 
-def _lock(repo: RepoStatus) -> str:
+def _lock(repo: RepoStatus) -> Cell:
+    from nestr.cli.table import Cell
+
     state = repo.lock_state
     if state is None:
-        return ""
+        return Cell("")
     if state == "match":
-        return "[green]locked[/]"
+        return Cell("locked", "green")
     if state == "unlocked":
-        return "[yellow]not in lock[/]"
-    return f"[red]drift: locked {(repo.locked_commit or '')[:SHORT]}[/]"
+        return Cell("not in lock", "yellow")
+    return Cell(f"drift: locked {(repo.locked_commit or '')[:SHORT]}", "red")
 
 
 def _summary(report: WorkspaceStatus) -> str:

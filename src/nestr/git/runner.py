@@ -15,7 +15,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,79 +257,57 @@ def run_git_parallel(
     """Run ``git *args`` in ``cwd`` for each call, at most ``jobs`` at once, without an event loop.
 
     For short read-only fan-outs (``nestr status``) where importing and starting asyncio would
-    cost more than the git processes themselves. Results come back in call order; a call that
-    fails (exit code, timeout, missing directory) yields its :class:`WorkFailed` in its slot
-    instead of raising, so one bad repo does not hide the others. Interrupting kills every
-    running git's process group before re-raising.
+    cost more than the git processes themselves. Each of ``jobs`` threads starts a git, waits
+    for it and takes the next call, so starts overlap and a slow repo holds up only its thread.
+    Results come back in call order; a call that fails (exit code, timeout, missing directory)
+    yields its :class:`WorkFailed` in its slot instead of raising, so one bad repo does not hide
+    the others. Interrupting kills every running git's process group before re-raising.
     """
-    results: list[GitResult | WorkFailed] = []
-    running: deque[_Running] = deque()
-    pending = deque(calls)
     env = git_env()
+    pending = list(enumerate(calls))
+    pending.reverse()  # pop() from the end takes them in call order
+    results: list[GitResult | WorkFailed | None] = [None] * len(calls)
+    active: set[_ThreadedCall] = set()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                index, (args, cwd) = pending.pop()
+                call = _ThreadedCall(("git", *args), cwd, env, None, timeout)
+                active.add(call)
+            results[index] = _outcome(call)
+            with lock:
+                active.discard(call)
+
+    threads = [
+        threading.Thread(target=worker, daemon=True) for _ in range(min(max(1, jobs), len(calls)))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        while pending or running:
-            # Oldest first: results stay in call order, and with similar repos the oldest is
-            # the one most likely done.
-            while pending and len(running) < max(1, jobs):
-                args, cwd = pending.popleft()
-                running.append(_spawn(args, cwd, env))
-            results.append(running.popleft().collect(timeout))
+        for thread in threads:
+            thread.join()
     except BaseException:
-        for proc in running:
-            proc.kill()
+        with lock:
+            pending.clear()
+            for call in active:
+                call.cancel()
         raise
-    return results
+    return [r if r is not None else WorkFailed("git did not run") for r in results]
 
 
-@dataclass
-class _Running:
-    argv: tuple[str, ...]
-    cwd: Path | None
-    proc: subprocess.Popen[bytes] | None
-    start: float
-
-    def collect(self, timeout: float) -> GitResult | WorkFailed:
-        if self.proc is None:
-            return WorkFailed(f"directory does not exist: {self.cwd}")
-        remaining = max(0.0, self.start + timeout - time.perf_counter())
-        try:
-            out, err = self.proc.communicate(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return GitError(self.argv, None, f"no answer after {timeout:g}s", cwd=self.cwd)
-        code = self.proc.returncode
-        stderr = err.decode(errors="replace")
-        if code != 0:
-            return GitError(self.argv, code, stderr, cwd=self.cwd)
-        duration = time.perf_counter() - self.start
-        return GitResult(self.argv, code, out.decode(errors="replace"), stderr, duration)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            _kill_group(self.proc.pid)
-            self.proc.communicate()  # reap it and close its pipes
-
-
-def _spawn(args: Sequence[str], cwd: Path | None, env: Mapping[str, str]) -> _Running:
-    argv = ("git", *args)
+def _outcome(call: _ThreadedCall) -> GitResult | WorkFailed:
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        if cwd is not None and not cwd.exists():
-            proc = None
-        else:
-            raise WorkFailed(
-                "git is not installed or not on PATH", hint="install git 2.30 or newer"
-            ) from None
-    return _Running(argv, cwd, proc, time.perf_counter())
+        code, out, err, duration = call.run()
+    except WorkFailed as exc:
+        return exc
+    stderr = err.decode(errors="replace")
+    if code != 0:
+        return GitError(call.argv, code, stderr, cwd=call.cwd)
+    return GitResult(call.argv, code, out.decode(errors="replace"), stderr, duration)
 
 
 def _kill_group(pid: int) -> None:

@@ -51,9 +51,13 @@ def cache_root(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
-    """False when ``NESTR_NO_INPUT_CACHE`` is set to anything but ``0`` or empty."""
+    """False when ``NESTR_NO_INPUT_CACHE`` is set to anything but ``0`` or empty.
+
+    Also False when no absolute cache directory can be found (no home directory and no
+    absolute ``XDG_CACHE_HOME``): entries must never land in the working directory.
+    """
     env = os.environ if environ is None else environ
-    return env.get(DISABLE_ENV, "") in ("", "0")
+    return env.get(DISABLE_ENV, "") in ("", "0") and cache_root(env).is_absolute()
 
 
 def file_stamp(path: Path) -> list[Any]:

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nestr.errors import ConfigError, SourceLocation, did_you_mean
-from nestr.yamlsource import KeyPath, YamlDocument
+
+if TYPE_CHECKING:  # yamlsource imports PyYAML, which a cached load never needs
+    from nestr.yamlsource import KeyPath, YamlDocument
 
 PROJECT_FILE = "nestr.config.yaml"
 ENV_PREFIX = "NESTR_"
@@ -32,8 +34,11 @@ RESERVED_ENV = frozenset(
         "NESTR_RUN_ID",
         "NESTR_STEP_ID",
         "NESTR_MANIFEST",
+        "NESTR_NO_INPUT_CACHE",
     }
 )
+# The reserved variables that do change what the loader reads.
+LOADER_ENV = frozenset({"NESTR_ENV", "NESTR_SECRETS_DIR"})
 RESERVED_ENV_PREFIXES = ("NESTR_REPO_",)
 
 

@@ -1,20 +1,23 @@
 """The settings nestr runs with: what each key means, its type and its default.
 
 Config says how nestr runs on this machine; the manifest says what a workspace is. This module is
-the boundary model (pydantic) that validates the merged layers; see ``nestr.config.layers`` for
-where values come from and ``docs/configuration.md`` for the user-facing reference.
+the boundary model (pydantic) that validates the merged layers; :func:`to_settings` turns the
+result into the frozen values of ``nestr.config.settings`` that the rest of nestr reads (a test
+keeps keys and defaults of the two in step). See ``nestr.config.layers`` for where values come
+from and ``docs/configuration.md`` for the user-facing reference.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
-LogFormat = Literal["auto", "console", "json"]
+from nestr.config import settings as values
+from nestr.config.settings import SECRET_KEYS, LogFormat, LogLevel
+
+__all__ = ["SECRET_KEYS", "Settings", "to_settings"]
 
 
 class _Section(BaseModel):
@@ -88,5 +91,9 @@ class Settings(_Section):
         return value.expanduser()
 
 
-SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
-"""Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
+def to_settings(model: Settings) -> values.Settings:
+    """The frozen domain value of a validated model."""
+    data = model.model_dump()
+    token = data["server"]["token"]
+    data["server"]["token"] = None if token is None else values.Secret(token.get_secret_value())
+    return values.settings_from_dict(data)

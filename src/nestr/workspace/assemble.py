@@ -51,7 +51,7 @@ from nestr.workspace.registry import register
 from nestr.workspace.results import AssemblyResult, RepoResult, RepoStatus
 
 if TYPE_CHECKING:
-    from nestr.config.model import Settings
+    from nestr.config.settings import Settings
 
 T = TypeVar("T")
 TMP_DIR = "tmp"

@@ -16,7 +16,7 @@ class AssembleStep:
 
     async def run(self, ctx: StepContext) -> Outputs | None:
         try:  # imported here: the assembly pulls in the mirror cache and its git plumbing
-            from nestr.config.model import Settings
+            from nestr.config.settings import Settings
             from nestr.manifest.loader import load_manifest
             from nestr.workspace.assemble import AssembleOptions, assemble
         except ImportError as exc:  # pragma: no cover - only in a partial installation

@@ -18,7 +18,7 @@ class SyncApplyStep:
     """Plan and apply the sync through :func:`nestr.sync.apply_sync`."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        from nestr.config.model import Settings
+        from nestr.config.settings import Settings
         from nestr.manifest.loader import load_manifest
         from nestr.sync import ApplyOptions, ConflictMode, apply_sync
         from nestr.sync.apply import DEFAULT_MESSAGE

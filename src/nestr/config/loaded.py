@@ -1,0 +1,35 @@
+"""The result of loading the configuration: settings plus where each value came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nestr.config.layers import Origin
+from nestr.config.settings import SECRET_KEYS, Settings
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """Validated settings, the origin of every value, and the files that were read."""
+
+    settings: Settings
+    origins: dict[str, Origin]
+    files: tuple[Path, ...] = field(default_factory=tuple)
+
+    def values(self) -> dict[str, Any]:
+        """Dotted key → value, secrets masked; the shape ``config show --json`` prints."""
+        return {key: display_value(self.settings, key) for key in sorted(self.origins)}
+
+
+def display_value(settings: Settings, dotted: str) -> Any:
+    """The value of ``dotted`` for people and JSON: secrets masked, paths as strings."""
+    value: Any = settings
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    if dotted in SECRET_KEYS:
+        return None if value is None else "********"
+    if isinstance(value, Path):
+        return str(value)
+    return value

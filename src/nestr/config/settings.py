@@ -1,0 +1,194 @@
+"""The settings nestr runs with, as plain frozen values every part of nestr reads.
+
+``nestr.config.model`` validates user input into these (pydantic, at the boundary only); this
+module imports neither pydantic nor YAML, so a command whose configuration comes from the input
+cache (``nestr.config.cache``) never loads either. The meaning of each key is documented on the
+boundary model and in ``docs/configuration.md``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["auto", "console", "json"]
+
+SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
+"""Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
+
+PATH_KEYS = frozenset({"cache_dir", "state_dir"})
+"""Keys holding paths: relative values in a file are relative to that file."""
+
+_MASK = "**********"
+
+
+class Secret:
+    """A secret string that never shows its value in ``repr``, ``str``, logs or tracebacks.
+
+    Immutable and compared by value, like the dataclasses around it (written out by hand: one
+    dataclass less to build when the settings module is imported on every command).
+    """
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def get_secret_value(self) -> str:
+        """The secret itself (the same call as pydantic's ``SecretStr``)."""
+        return self._value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a Secret cannot be changed")
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return Secret, (self._value,)  # copy and pickle must not go through __setattr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.get_secret_value() == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret('{_MASK}')"
+
+    def __str__(self) -> str:
+        return _MASK
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    base = os.environ.get(var) or str(Path.home() / fallback)
+    return Path(base) / "nestr"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How nestr logs."""
+
+    level: LogLevel = "info"
+    format: LogFormat = "auto"
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """Limits for the git commands nestr runs."""
+
+    timeout: float = 600.0
+    fetch_freshness: float = 60.0
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where the gRPC server listens and the token clients present."""
+
+    listen: str = "127.0.0.1:7433"
+    token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """The Prometheus endpoint."""
+
+    listen: str | None = None
+
+
+@dataclass(frozen=True)
+class OtelSettings:
+    """Where traces go."""
+
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    """The Temporal cluster workflows run on."""
+
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "nestr"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
+
+    cache_dir: Path = field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
+    state_dir: Path = field(default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state"))
+    jobs: int = 8
+    log: LogSettings = field(default_factory=LogSettings)
+    git: GitSettings = field(default_factory=GitSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    otel: OtelSettings = field(default_factory=OtelSettings)
+    temporal: TemporalSettings = field(default_factory=TemporalSettings)
+
+
+def _section_type(cls: type[Any], name: str) -> type[Any] | None:
+    """The dataclass a field of ``cls`` nests (its default factory), or None for a leaf."""
+    factory: Any = next(f.default_factory for f in fields(cls) if f.name == name)
+    return factory if isinstance(factory, type) and is_dataclass(factory) else None
+
+
+def known_keys(cls: type[Any] = Settings, prefix: str = "") -> dict[str, bool]:
+    """Dotted keys of the settings, each mapped to whether it is a section."""
+    keys: dict[str, bool] = {}
+    for f in fields(cls):
+        dotted = prefix + f.name
+        section = _section_type(cls, f.name)
+        keys[dotted] = section is not None
+        if section is not None:
+            keys.update(known_keys(section, dotted + "."))
+    return keys
+
+
+LEAF_KEYS = frozenset(k for k, section in known_keys().items() if not section)
+SECTION_KEYS = frozenset(k for k, section in known_keys().items() if section)
+
+
+def settings_from_dict(data: Mapping[str, Any]) -> Settings:
+    """Settings from nested plain values (already validated): paths and secrets get their types.
+
+    Every key must be present (KeyError otherwise): a partial mapping is a damaged input, not a
+    request for defaults.
+    """
+    built: Settings = _build(Settings, data, "")
+    return built
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        dotted, value = prefix + f.name, data[f.name]
+        section = _section_type(cls, f.name)
+        if section is not None:
+            value = _build(section, value, dotted + ".")
+        elif dotted in PATH_KEYS:
+            value = Path(value)
+        elif dotted in SECRET_KEYS and isinstance(value, str):
+            value = Secret(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def settings_to_dict(settings: Settings) -> dict[str, Any]:
+    """Nested JSON-ready values of ``settings``; refuses to write out a secret."""
+    return _plain(settings, "")
+
+
+def _plain(value: Any, prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(value):
+        dotted, item = prefix + f.name, getattr(value, f.name)
+        if isinstance(item, Secret):
+            raise ValueError(f"{dotted} holds a secret and is never written out")
+        if is_dataclass(item):
+            out[f.name] = _plain(item, dotted + ".")
+        else:
+            out[f.name] = str(item) if isinstance(item, Path) else item
+    return out

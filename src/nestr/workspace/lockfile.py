@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +75,8 @@ def render_lock(lock: LockFile) -> str:
 
 def write_lock(path: Path, lock: LockFile) -> None:
     """Write ``lock`` atomically (temp file + rename)."""
+    import tempfile  # here: reading a lock needs no tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".nestr.lock.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +58,8 @@ class Workspace:
 
 
 def new_workspace_id() -> str:
+    import uuid  # here: reading a workspace (every status) needs neither uuid nor tempfile
+
     return uuid.uuid4().hex[:12]
 
 
@@ -67,6 +67,8 @@ def write_record(workspace: Workspace) -> None:
     """Write the record atomically (temp file + rename)."""
     directory = workspace.record_path.parent
     directory.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".workspace.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from nestr.errors import GitError, WorkFailed
+from nestr.git.failures import is_transient
 from nestr.git.filelock import file_lock, try_file_lock
-from nestr.git.mirror import MirrorCache, UnknownRevision, is_transient, mirror_name
+from nestr.git.mirror import MirrorCache, UnknownRevision, mirror_name
 from nestr.git.refs import read_commit_of_ref, read_tips, tip_ref
 from nestr.testing import GitRepo, git
 
@@ -171,3 +172,87 @@ def test_file_lock_excludes_and_shares(tmp_path: Path) -> None:
                 assert not taken
 
     asyncio.run(scenario())
+
+
+def _linear(path: Path, commits: int) -> GitRepo:
+    """An upstream with one branch of ``commits`` commits and nothing else."""
+    repo = GitRepo.init(path)
+    repo.history(commits - 1)
+    return repo
+
+
+def _count(path: Path, rev: str = "main") -> int:
+    return int(git(path, "rev-list", "--count", rev))
+
+
+def test_depth_bookkeeping_deeper_or_full_requests_unshallow(tmp_path: Path) -> None:
+    """A shallow mirror serves requests up to its depth; a deeper or full one makes it full."""
+    up = _linear(tmp_path / "up", 6)
+    cache = MirrorCache(tmp_path / "c", freshness=3600)
+    mirror, fetched = asyncio.run(cache.ensure(up.url, depth=2))
+    assert fetched
+    assert (mirror.shallow_depth(), _count(mirror.path)) == (2, 2)
+    assert asyncio.run(cache.ensure(up.url, depth=1)) == (mirror, False)
+    assert mirror.shallow_depth() == 2
+    offline = MirrorCache(tmp_path / "c", offline=True)
+    assert asyncio.run(offline.ensure(up.url)) == (mirror, False)  # serves what it has
+    assert mirror.shallow_depth() == 2
+    _, fetched = asyncio.run(cache.ensure(up.url, depth=3))
+    assert fetched
+    assert mirror.shallow_depth() is None
+    assert _count(mirror.path) == 6
+    _, fetched = asyncio.run(MirrorCache(tmp_path / "c", freshness=0).ensure(up.url, depth=1))
+    assert fetched
+    assert mirror.shallow_depth() is None  # never from full back to shallow
+
+
+def test_plain_path_ignores_depth_and_records_a_full_mirror(tmp_path: Path) -> None:
+    """git clones a plain local path in full whatever --depth says; the metadata says so."""
+    up = _linear(tmp_path / "up", 3)
+    mirror, _ = asyncio.run(MirrorCache(tmp_path / "c").ensure(str(up.path), depth=1))
+    assert mirror.shallow_depth() is None
+    assert _count(mirror.path) == 3
+
+
+def test_pinned_commit_fetched_by_id_does_not_cut_known_history(tmp_path: Path) -> None:
+    """Fetching a pin with --depth keeps the history the mirror already had for its branches."""
+    up = _linear(tmp_path / "up", 4)
+    mirror, _ = asyncio.run(MirrorCache(tmp_path / "c").ensure(up.url, depth=2))
+    up.history(4)
+    asyncio.run(MirrorCache(tmp_path / "c", freshness=0).ensure(up.url, depth=2))
+    assert _count(mirror.path) == 6  # refreshes add onto the history: 2 + 4 commits
+    up.branch("side", start="main~1")
+    up.checkout("side")
+    pinned = up.commit({"side.txt": "s\n"})
+    up.checkout("main")
+    git(up.path, "branch", "-D", "side")  # only the id is left to ask for
+    cache = MirrorCache(tmp_path / "c", freshness=3600)
+    assert asyncio.run(cache.ensure(up.url, commit=pinned, depth=2)) == (mirror, True)
+    assert asyncio.run(cache.has_commit(mirror, pinned))
+    assert mirror.shallow_depth() == 2
+    # git marks main~1 shallow (2 commits below the pin) although the mirror has its parents
+    assert _count(mirror.path) == 6
+    assert _count(mirror.path, pinned) == 1 + 5  # the pin joins main~1 and its history
+
+
+def test_offline_pin_missing_from_shallow_mirror_says_so(tmp_path: Path) -> None:
+    """Offline, a pin beyond a shallow mirror's history fails naming the commit and the depth."""
+    up = _linear(tmp_path / "up", 5)
+    asyncio.run(MirrorCache(tmp_path / "c").ensure(up.url, depth=2))
+    old = git(up.path, "rev-parse", "main~3")
+    offline = MirrorCache(tmp_path / "c", offline=True)
+    with pytest.raises(WorkFailed, match=rf"commit {old[:12]} .*shallow, depth 2.*--offline"):
+        asyncio.run(offline.ensure(up.url, commit=old, depth=2))
+
+
+def test_pin_missing_even_from_the_full_history_is_unknown(tmp_path: Path) -> None:
+    """A pin no server has: the shallow try, then the full mirror, then a clear UnknownRevision."""
+    up = _linear(tmp_path / "up", 3)
+    cache = MirrorCache(tmp_path / "c", freshness=0)
+    mirror, _ = asyncio.run(cache.ensure(up.url, depth=1))
+    assert mirror.shallow_depth() == 1
+    missing = "0123456789abcdef0123456789abcdef01234567"
+    with pytest.raises(UnknownRevision, match=missing):
+        asyncio.run(MirrorCache(tmp_path / "c").ensure(up.url, commit=missing, depth=1))
+    assert mirror.shallow_depth() is None  # the fallback made it full before giving up
+    assert _count(mirror.path) == 3

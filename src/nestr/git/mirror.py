@@ -1,13 +1,18 @@
-"""The mirror cache: one full bare mirror per URL, shared by every workspace on the machine.
+"""The mirror cache: one bare mirror per URL, shared by every workspace on the machine.
 
 Layout: ``<cache_dir>/mirrors/<name>-<hash>.git`` (the bare repository), ``<…>.git.lock`` (the
 flock every reader and writer takes: shared to clone from it, exclusive to create, fetch or
-rebuild) and ``<…>.git/nestr-mirror.json`` (URL and time of the last fetch). Mirrors are only
+rebuild) and ``<…>.git/nestr-mirror.json`` (URL, time of the last fetch, depth). Mirrors are only
 ever added to: ``gc.auto=0`` and no ``git gc``, because workspaces borrow their objects through
 ``objects/info/alternates`` and a pruned object would break them. Refs deleted upstream are
 pruned (that frees no object). Transient network failures are retried with a short capped
 backoff; a commit no branch or tag reaches is fetched by id, and a mirror that is no longer a
 usable repository is rebuilt.
+
+A mirror first needed with a ``depth`` is shallow until a request needs more (then ``fetch
+--unshallow``); never the other way. It is refreshed with a plain ``fetch`` so new commits join
+the old ones (``--depth`` would cut them off and workspace branches could not fast-forward). A
+pinned commit beyond its history is fetched by id with its depth, else the mirror is made full.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nestr.errors import GitError, WorkFailed
+from nestr.git.failures import is_transient
 from nestr.git.filelock import file_lock
 from nestr.git.refs import (
     Resolved,
@@ -36,6 +42,7 @@ from nestr.git.refs import (
     ref_exists,
 )
 from nestr.git.runner import DEFAULT_TIMEOUT, run_git
+from nestr.git.shallow import is_shallow, keep_history, read_shallow
 from nestr.observability.logging import get_logger
 
 log = get_logger("nestr.git.mirror")
@@ -43,28 +50,13 @@ log = get_logger("nestr.git.mirror")
 MIRRORS_DIR = "mirrors"
 META_FILE = "nestr-mirror.json"
 # Workspaces borrow objects: nothing may ever collect them (refs are pruned by explicit fetch).
-_MIRROR_CONFIG = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.prune=false")
+# A clone from a shallow mirror copies objects over the pack protocol; it then fetches pinned
+# commits no ref reaches by id, which protocol v0 refuses without allowAnySHA1InWant.
+_MIRROR_CONFIG = (
+    *("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.prune=false"),
+    *("-c", "uploadpack.allowAnySHA1InWant=true"),
+)
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-_TRANSIENT = re.compile(
-    r"could not resolve host|connection refused|connection reset|early eof|timed out"
-    r"|remote end hung up unexpectedly|temporary failure in name resolution|network is unreachable",
-    re.IGNORECASE,
-)
-_BROKEN = re.compile(
-    r"not a git repository|bad object|missing object|nonexistent object|corrupt|unable to read"
-    r"|did not send all necessary objects|invalid object|loose object .* is corrupt|bad config",
-    re.IGNORECASE,
-)
-
-
-def is_transient(exc: GitError) -> bool:
-    """A failure worth retrying: the network, not the request, went wrong."""
-    return exc.returncode is None or bool(_TRANSIENT.search(exc.stderr))
-
-
-def is_broken_repo(exc: GitError) -> bool:
-    """A failure that means the repository itself is damaged."""
-    return bool(_BROKEN.search(exc.stderr))
 
 
 def mirror_name(url: str) -> str:
@@ -96,6 +88,16 @@ class Mirror:
             return float(json.loads(self.meta_path.read_text(encoding="utf-8"))["fetched"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def shallow_depth(self) -> int | None:
+        """None for a full mirror; else the depth it was created with (0 if unrecorded)."""
+        if not is_shallow(self.path):
+            return None
+        try:
+            depth = json.loads(self.meta_path.read_text(encoding="utf-8"))["depth"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+        return depth if isinstance(depth, int) and depth > 0 else 0
 
     def looks_healthy(self) -> bool:
         """A bare repository with its parts in place (checked without starting git)."""
@@ -149,35 +151,35 @@ class MirrorCache:
         """Shared lock: hold it while cloning from or reading the mirror."""
         return file_lock(self.mirror(url).lock_path, shared=True)
 
-    async def ensure(self, url: str, *, commit: str | None = None) -> tuple[Mirror, bool]:
+    async def ensure(
+        self, url: str, *, commit: str | None = None, depth: int | None = None
+    ) -> tuple[Mirror, bool]:
         """The mirror of ``url``, created or refreshed as needed; and whether it was fetched.
 
         With ``commit``, a mirror that already holds it is not fetched at all (lock files pin
-        commits, so a locked assembly from a warm cache needs no network).
+        commits, so a locked assembly from a warm cache needs no network). ``depth`` is how
+        much history the caller needs: None means all of it (a shallow mirror becomes full),
+        N means N commits from each tip (a new mirror is created shallow). ``--offline``
+        leaves a shallow mirror as it is: it serves what it has.
         """
         mirror = self.mirror(url)
         async with file_lock(mirror.lock_path):
             self._remove_stale_tmp(mirror)
-            if not mirror.looks_healthy():
-                await self._create(mirror)
-            elif await self._already_has(mirror, commit):
-                return mirror, False
-            else:
-                self._require_online(mirror)
-                await self._fetch(mirror)
+            if not await self._refresh(mirror, commit, depth):
+                return mirror, False  # fresh, or already holding the commit
             if commit is not None and not await self.has_commit(mirror, commit):
-                self._require_online(mirror)
+                self._require_online(mirror, commit)
                 await self._fetch_commit(mirror, commit)
             return mirror, True
 
-    async def rebuild(self, url: str) -> Mirror:
+    async def rebuild(self, url: str, *, depth: int | None = None) -> Mirror:
         """Throw the mirror away and fetch it again (it was found damaged)."""
         mirror = self.mirror(url)
         async with file_lock(mirror.lock_path):
             log.warning("rebuilding damaged mirror", url=url, path=str(mirror.path))
             self._fetched.discard(url)
             self._remove_stale_tmp(mirror)
-            await self._create(mirror)
+            await self._create(mirror, depth)
         return mirror
 
     async def resolve(self, url: str, revision: str) -> Resolved:
@@ -189,6 +191,28 @@ class MirrorCache:
                 if found is not None:
                     return Resolved(revision, kind_of_ref(ref), ref, found)
         return await self._resolve_with_git(mirror, revision)
+
+    async def _refresh(self, mirror: Mirror, commit: str | None, depth: int | None) -> bool:
+        """Create, deepen or fetch the mirror as the request needs; whether it fetched."""
+        if not mirror.looks_healthy():
+            await self._create(mirror, depth)
+        elif self._too_shallow(mirror, depth):
+            await self._unshallow(mirror)
+        elif await self._already_has(mirror, commit):
+            return False
+        else:
+            self._require_online(mirror, commit)
+            await self._fetch(mirror)
+        return True
+
+    def _too_shallow(self, mirror: Mirror, depth: int | None) -> bool:
+        have = mirror.shallow_depth()
+        if have is None or (depth is not None and depth <= have):
+            return False
+        if self.offline:
+            log.info("shallow mirror kept shallow: --offline", url=mirror.url, depth=have)
+            return False
+        return True
 
     async def _already_has(self, mirror: Mirror, commit: str | None) -> bool:
         if commit is None:
@@ -225,14 +249,22 @@ class MirrorCache:
         last = mirror.last_fetch()
         return last is not None and time.time() - last < self.freshness
 
-    def _require_online(self, mirror: Mirror) -> None:
-        if self.offline:
+    def _require_online(self, mirror: Mirror, commit: str | None = None) -> None:
+        if not self.offline:
+            return
+        depth = mirror.shallow_depth()
+        if commit is None or depth is None:
             raise WorkFailed(
                 f"{mirror.url}: needed commits are not in the cache and --offline forbids fetching",
                 hint="run once without --offline to fill the cache",
             )
+        raise WorkFailed(
+            f"{mirror.url}: commit {commit[:12]} is not in the cache (the mirror is shallow,"
+            f" depth {depth or '?'}) and --offline forbids fetching",
+            hint="run once without --offline: the commit is fetched, or the mirror made full",
+        )
 
-    async def _create(self, mirror: Mirror) -> None:
+    async def _create(self, mirror: Mirror, depth: int | None = None) -> None:
         """Clone beside the final path, then rename: a mirror appears only when complete."""
         if self.offline:
             raise WorkFailed(
@@ -242,9 +274,10 @@ class MirrorCache:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".tmp-{mirror.path.name}-{uuid.uuid4().hex[:8]}"
         try:
-            args = ["clone", "--bare", "--quiet", *_MIRROR_CONFIG]
+            args = ["clone", "--bare", "--quiet", *_MIRROR_CONFIG, *_depth_args(depth)]
             await self._with_retry([*args, "--", mirror.url, str(tmp)], cwd=self.root, tmp=tmp)
-            _write_meta(tmp, mirror.url)
+            # a plain local path ignores --depth, and a short history needs no boundary
+            _write_meta(tmp, mirror.url, depth if is_shallow(tmp) else None)
             if mirror.path.exists():
                 shutil.rmtree(mirror.path)
             tmp.rename(mirror.path)
@@ -275,11 +308,32 @@ class MirrorCache:
         _remove_stale_locks(mirror.path)  # we hold the exclusive lock: any *.lock is a dead run's
         args = ["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", mirror.url]
         await self._with_retry([*args, *FETCH_REFSPECS], cwd=mirror.path)
-        _write_meta(mirror.path, mirror.url)
+        _write_meta(mirror.path, mirror.url, mirror.shallow_depth())
+        self._fetched.add(mirror.url)
+
+    async def _unshallow(self, mirror: Mirror) -> None:
+        """Fetch all the history a shallow mirror lacks: it is a full mirror from now on."""
+        _remove_stale_locks(mirror.path)
+        log.info("making shallow mirror full", url=mirror.url, depth=mirror.shallow_depth())
+        args = ["fetch", "--quiet", "--prune", "--unshallow", "--no-write-fetch-head"]
+        await self._with_retry([*args, "--", mirror.url, *FETCH_REFSPECS], cwd=mirror.path)
+        _write_meta(mirror.path, mirror.url, None)
         self._fetched.add(mirror.url)
 
     async def _fetch_commit(self, mirror: Mirror, commit: str) -> None:
-        """Fetch a commit no branch or tag reaches (servers may refuse; say so clearly)."""
+        """Fetch a commit no branch or tag reaches (servers may refuse; say so clearly).
+
+        A shallow mirror first asks for the commit with its own depth; if the server refuses
+        (protocol v0 without ``allowReachableSHA1InWant``) or the commit is still missing, the
+        mirror is made full, which brings every commit a branch or tag reaches.
+        """
+        depth = mirror.shallow_depth()
+        if depth is not None:
+            if depth and await self._fetch_commit_shallow(mirror, commit, depth):
+                return
+            await self._unshallow(mirror)
+            if await self.has_commit(mirror, commit):
+                return
         try:
             args = ["fetch", "--quiet", "--no-write-fetch-head", "--", mirror.url, commit]
             await self._with_retry(args, cwd=mirror.path)
@@ -287,6 +341,20 @@ class MirrorCache:
             raise UnknownRevision(mirror.url, commit) from exc
         if not await self.has_commit(mirror, commit):
             raise UnknownRevision(mirror.url, commit)
+
+    async def _fetch_commit_shallow(self, mirror: Mirror, commit: str, depth: int) -> bool:
+        """``fetch --depth N <commit>``; False if the server refused or did not send it."""
+        before = read_shallow(mirror.path)
+        args = ["fetch", "--quiet", f"--depth={depth}", "--no-write-fetch-head"]
+        try:
+            await self._with_retry([*args, "--", mirror.url, commit], cwd=mirror.path)
+        except GitError as exc:
+            if is_transient(exc):
+                raise
+            log.info("shallow fetch of a pinned commit refused", url=mirror.url, commit=commit)
+            return False
+        await keep_history(mirror.path, before, timeout=self.timeout)
+        return await self.has_commit(mirror, commit)
 
     async def _with_retry(self, args: list[str], *, cwd: Path, tmp: Path | None = None) -> None:
         delay = self.retry.first_delay
@@ -316,10 +384,17 @@ class UnknownRevision(WorkFailed):
         self.revision = revision
 
 
-def _write_meta(path: Path, url: str) -> None:
+def _depth_args(depth: int | None) -> list[str]:
+    # --depth implies --single-branch; a mirror serves every branch and tag
+    return [] if depth is None else [f"--depth={depth}", "--no-single-branch"]
+
+
+def _write_meta(path: Path, url: str, depth: int | None) -> None:
+    """``{"url", "fetched", "depth"}``; depth is null for a full mirror."""
     target = path / META_FILE
     tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "fetched": time.time()}), encoding="utf-8")
+    meta = {"url": url, "fetched": time.time(), "depth": depth}
+    tmp.write_text(json.dumps(meta), encoding="utf-8")
     tmp.replace(target)
 
 

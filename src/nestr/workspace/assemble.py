@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from nestr.errors import GitError, NestrError, UsageError, did_you_mean
 from nestr.events import EventBus
 from nestr.fanout import fan_out
+from nestr.git.failures import is_broken_repo
 from nestr.git.filelock import file_lock
-from nestr.git.mirror import Mirror, MirrorCache, is_broken_repo
+from nestr.git.mirror import Mirror, MirrorCache
 from nestr.git.refs import Resolved, is_full_commit_id
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.observability.logging import bind_context
 from nestr.workspace import repo_git
+from nestr.workspace.cloneopts import FILTER_NOT_APPLIED, mirror_depths, unapplied_filters
 from nestr.workspace.lockfile import lock_path_for, manifest_hash, read_lock
 from nestr.workspace.plan import (
     RepoAction,
@@ -126,6 +128,7 @@ async def assemble(
         raise UsageError("--stash and --force cannot be used together")
     specs = select_repos(manifest, options.groups, options.names)
     pins = locked_commits(manifest) if options.locked else {}
+    warn_unapplied_filters(specs, bus)
     root = root.resolve()
     started = time.perf_counter()
     (root / RECORD_DIR).mkdir(parents=True, exist_ok=True)
@@ -154,6 +157,13 @@ async def assemble(
     return result
 
 
+def warn_unapplied_filters(specs: Sequence[RepoSpec], bus: EventBus) -> None:
+    """One warning event per distinct ``clone.filter`` value (the CLI prints it as a line)."""
+    for value, names in unapplied_filters(specs).items():
+        data = {"message": FILTER_NOT_APPLIED, "filter": value, "repos": names}
+        bus.emit(f"{EVENT_PREFIX}.clone_filter_ignored", data, severity="warning")
+
+
 def _write_record(root: Path, manifest: Manifest, options: AssembleOptions) -> Workspace:
     now = datetime.now(UTC)
     expires = now + options.ttl if options.ttl is not None else None
@@ -178,6 +188,7 @@ class _Assembly:
     pins: dict[str, str]
     cache: MirrorCache = field(init=False)
     done: dict[str, asyncio.Event] = field(init=False, default_factory=dict)
+    depths: dict[str, int | None] = field(init=False, default_factory=dict)  # per mirror URL
 
     def __post_init__(self) -> None:
         o = self.options
@@ -190,6 +201,7 @@ class _Assembly:
     async def all(self, specs: Sequence[RepoSpec]) -> list[RepoResult]:
         ordered = assembly_order(specs)  # parents take pool slots before their children
         self.done = {s.name: asyncio.Event() for s in ordered}
+        self.depths = mirror_depths(ordered)
         jobs = 1 if self.options.jobs == 1 else len(ordered)
         outcomes = await fan_out(ordered, self.one, jobs=max(jobs, 1))
         return [o.value if o.value is not None else _crashed(o.item, o.error) for o in outcomes]
@@ -231,7 +243,9 @@ class _Assembly:
     async def _fetch(self, spec: RepoSpec, started: float) -> tuple[Mirror, bool, Resolved]:
         pin = self._pin(spec)
         async with self.network:
-            mirror, fetched = await self.cache.ensure(spec.url, commit=pin)
+            mirror, fetched = await self.cache.ensure(
+                spec.url, commit=pin, depth=self.depths[spec.url]
+            )
         seconds = round(time.perf_counter() - started, 3)
         data = {"url": spec.url, "mirror": str(mirror.path), "fetched": fetched, "seconds": seconds}
         self._emit("repo.fetched", spec, data)
@@ -257,7 +271,7 @@ class _Assembly:
             if not is_broken_repo(exc) or self.cache.offline:
                 raise
         async with self.network:
-            await self.cache.rebuild(spec.url)
+            await self.cache.rebuild(spec.url, depth=self.depths[spec.url])
         return await work()
 
     async def _place(self, spec: RepoSpec, mirror: Mirror, target: Resolved) -> RepoResult:
@@ -312,7 +326,8 @@ class _Assembly:
         path: Path,
     ) -> RepoResult:
         timeout = self.options.git_timeout
-        await repo_git.refresh_tracking(path, mirror, timeout=timeout)
+        pinned = target.commit if target.kind == "commit" else None
+        await repo_git.refresh_tracking(path, mirror, timeout=timeout, commit=pinned)
         revs = local_work_revs(state, target)
         if not action.force and await repo_git.has_local_work(path, revs, target, timeout=timeout):
             return _refused(spec, state, refuse_local_commits())

@@ -2,7 +2,8 @@
 
 A workspace repo borrows objects through ``.git/objects/info/alternates``; a mirror named there
 by any registered workspace is in use and is never removed. ``gc`` also skips a mirror another
-process holds locked (an assembly cloning from it right now).
+process holds locked (an assembly cloning from it right now). A repo cloned from a shallow
+mirror borrows nothing (git copies objects from a shallow source), so it holds no mirror.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class MirrorUsage:
     size: int  # bytes on disk
     last_fetch: datetime | None
     borrowers: tuple[str, ...]  # workspace ids
+    depth: int | None = None  # a shallow mirror's depth (0: unrecorded); None when full
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,7 @@ class MirrorUsage:
             "url": self.url,
             "size": self.size,
             "last_fetch": self.last_fetch.isoformat() if self.last_fetch else None,
+            "depth": self.depth,
             "borrowed_by": len(self.borrowers),
             "workspaces": list(self.borrowers),
         }
@@ -130,6 +133,7 @@ def _usage(path: Path, users: set[str]) -> MirrorUsage:
         size=_size(path),
         last_fetch=datetime.fromtimestamp(fetched, UTC) if fetched is not None else None,
         borrowers=tuple(sorted(users)),
+        depth=mirror.shallow_depth(),
     )
 
 

@@ -73,7 +73,7 @@ async def lock_workspace(
     started = time.perf_counter()
 
     async def resolve(spec: RepoSpec) -> LockedRepo:
-        await cache.ensure(spec.url)
+        await cache.ensure(spec.url, depth=spec.clone.depth)
         resolved = await cache.resolve(spec.url, spec.revision)
         bus.emit(
             f"{EVENT_PREFIX}.resolved",

@@ -3,6 +3,11 @@
 Each function is one or two git processes; the assembly's cost on small repos is the number of
 processes, so nothing here asks git what can be read from a file. Clones borrow objects from the
 mirror (``--shared``: ``objects/info/alternates``) but own their refs, config and index.
+
+A shallow mirror cannot lend its objects: git ignores ``--shared`` for a shallow source and
+copies what the mirror's refs reach over the pack protocol, with the ``shallow`` list. Such a
+clone is shallow and self-contained; a pinned commit no ref reaches is fetched into it by id,
+and its later fetches from the mirror accept new shallow boundaries (``--update-shallow``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from nestr.git import configfile
 from nestr.git.mirror import Mirror
 from nestr.git.refs import Resolved, ref_exists, tip_ref
 from nestr.git.runner import run_git
+from nestr.git.shallow import is_shallow
 from nestr.workspace.plan import RepoState
 
 TRACKING_REFSPEC = "+refs/heads/*:refs/remotes/origin/*"
@@ -60,6 +66,8 @@ async def clone_from_mirror(
     args += ["--no-checkout"] if ref is None else ["--branch", _short(ref)]
     await run_git([*args, "--", str(mirror.path), str(dest)], cwd=dest.parent, timeout=timeout)
     if ref is None:
+        if is_shallow(dest / ".git"):  # a copy, not a borrower: it has what refs reach only
+            await fetch_commit(dest, mirror, target.commit, timeout=timeout)
         await run_git(["checkout", "--quiet", "--detach", target.commit], cwd=dest, timeout=timeout)
     elif target.kind == "commit" and ref.startswith("refs/heads/"):
         configfile.overwrite(dest / ".git" / "HEAD", f"{target.commit}\n")
@@ -86,15 +94,29 @@ def _short(ref: str) -> str:
     return ref.split("/", 2)[2]
 
 
-async def refresh_tracking(path: Path, mirror: Mirror, *, timeout: float) -> None:
+async def fetch_commit(path: Path, mirror: Mirror, commit: str, *, timeout: float) -> None:
+    """Copy ``commit`` and its history from the mirror into a shallow repo that lacks it."""
+    args = ["fetch", "--quiet", "--update-shallow", "--no-write-fetch-head"]
+    await run_git([*args, str(mirror.path), commit], cwd=path, timeout=timeout)
+
+
+async def refresh_tracking(
+    path: Path, mirror: Mirror, *, timeout: float, commit: str | None = None
+) -> None:
     """Update ``origin/*`` and tags from the mirror (local: objects are borrowed, not copied).
 
     Tags come with ``--tags`` rather than a refspec so that ``--prune`` never deletes a tag the
-    user made; a local tag that differs from the upstream one is kept, not clobbered.
+    user made; a local tag that differs from the upstream one is kept, not clobbered. A
+    shallow repo also takes ``commit`` (a pinned commit no ref may reach) and new shallow
+    boundaries: it borrows nothing, so what it does not fetch it does not have.
     """
     # not --quiet: git then hides the "[rejected] … would clobber existing tag" lines
-    args = ["fetch", "--prune", "--tags", "--no-write-fetch-head", str(mirror.path)]
-    argv = [*args, TRACKING_REFSPEC]
+    args = ["fetch", "--prune", "--tags", "--no-write-fetch-head"]
+    extra: list[str] = []
+    if is_shallow(path / ".git"):
+        args.append("--update-shallow")
+        extra = [commit] if commit is not None else []
+    argv = [*args, str(mirror.path), TRACKING_REFSPEC, *extra]
     result = await run_git(argv, cwd=path, timeout=timeout, check=False)
     if result.returncode != 0 and not _only_kept_tags(result.stderr):
         raise GitError(result.argv, result.returncode, result.stderr, cwd=path)

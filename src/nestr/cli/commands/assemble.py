@@ -161,6 +161,9 @@ def _describe(event: Event) -> str | None:
         return f"{event.repo}: {data.get('status')} {commit}{extra}".rstrip()
     if kind == "finished":
         return f"assembly finished in {data.get('seconds', 0):.2f}s"
+    if kind == "clone_filter_ignored":
+        names = ", ".join(data.get("repos", []))
+        return f"warning: {data.get('message')} (filter {data.get('filter')}: {names})"
     return None
 
 
@@ -186,6 +189,9 @@ class _Live:
 
     def __call__(self, event: Event) -> None:
         kind = event.type.rsplit(".", 1)[-1]
+        if kind == "clone_filter_ignored":  # a warning: printed above the live display
+            self.live.console.print(_describe(event), markup=False, highlight=False)
+            return
         if event.repo is None:
             return
         if kind in {"checked_out", "skipped", "failed"}:

@@ -13,6 +13,7 @@ import pytest
 from nestr.errors import UsageError
 from nestr.events import Event
 from nestr.store import Database, RunRecord, RunStore, open_database
+from nestr.store.attempts import WholeAttempt, write_attempts
 from nestr.store.runs import AttemptEnd, NewStep
 from nestr.store.schema import MIGRATIONS
 
@@ -150,3 +151,43 @@ def test_a_retried_attempt_recorded_whole_leaves_the_step_running(tmp_path: Path
         step = store.steps("abc123")[0]
         assert (step.status, step.attempts, step.error, step.finished) == ("running", 1, None, None)
         assert store.attempts("abc123")[0].error == "boom"
+
+
+def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: Path) -> None:
+    """``write_attempts`` of several tries leaves the same steps, attempts, logs and events
+    (in the same order, gap-free) as ``write_attempt`` called for each in turn."""
+    ends = [
+        AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"}),
+        AttemptEnd("failed", "failed", None, "boom", None, [("stdout", "out", False)]),
+        AttemptEnd("failed", None, None, "again"),
+    ]
+    tables = []
+    for together in (False, True):
+        with open_database(tmp_path / str(together)) as db:
+            store = RunStore(db)
+            steps = [NewStep(k, k, None) for k in "abc"]
+            store.create_run(_record(), steps, Event("nestr.workflow.run.started"))
+            tries = [
+                WholeAttempt("abc123", k, 1, (1.0, Event(f"{k}.s")), e, 2.0, Event(f"{k}.e"))
+                for k, e in zip("abc", ends, strict=True)
+            ]
+            with db.transaction() as conn:
+                if together:
+                    events = write_attempts(conn, tries)
+                else:
+                    events = [e for t in tries for e in t(conn)]
+            assert [(e.seq, e.type) for e in events] == [
+                (2, "a.s"), (3, "a.e"), (4, "b.s"), (5, "b.e"), (6, "c.s"), (7, "c.e")
+            ]  # fmt: skip
+            tables.append(
+                (
+                    store.steps("abc123"),
+                    store.attempts("abc123"),
+                    store.logs("abc123"),
+                    [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")],
+                )
+            )
+    assert tables[0] == tables[1]
+    steps, _, logs, _ = tables[1]
+    assert [s.status for s in steps] == ["succeeded", "failed", "running"]
+    assert [(log.key, log.text) for log in logs] == [("b", "out")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,30 @@ def test_a_record_written_now_commits_what_was_queued_first(tmp_path: Path) -> N
             await queued
 
         asyncio.run(main())
+
+
+def test_queued_records_are_told_after_their_commit_or_of_their_error(tmp_path: Path) -> None:
+    """``queue`` calls back once the record is committed (its events already published), and
+    with the error for a record that could not be written, leaving the others committed."""
+    published: list[str] = []
+    told: list[tuple[str, str | None]] = []
+    with open_database(tmp_path) as db:
+        group = GroupCommit(db, lambda event: published.append(event.type))
+
+        def tell(name: str) -> Callable[[BaseException | None], None]:
+            def committed(error: BaseException | None) -> None:
+                told.append((name, type(error).__name__ if error else None))
+                assert name == "bad" or f"x.{name}" in published
+
+            return committed
+
+        async def main() -> None:
+            group.queue(_event_record("a"), tell("a"))
+            group.queue(_bad_record, tell("bad"))
+            group.queue(_event_record("b"), tell("b"))
+            assert told == []  # nothing is written before the loop turns
+            await asyncio.sleep(0)
+
+        asyncio.run(main())
+        assert _types(db) == ["x.a", "x.b"]
+    assert told == [("a", None), ("bad", "IntegrityError"), ("b", None)]

@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from nestr.workflow import expressions
 from nestr.workflow.durations import format_duration, parse_duration
 from nestr.workflow.graph import find_cycle, topological_order
+from nestr.workflow.model import StepDef
 from nestr.workflow.outputs import parse_outputs
 from nestr.workflow.protocols import StepFailed
-from nestr.workflow.render import split_command
+from nestr.workflow.render import reads_scope, split_command
 
 
 @pytest.mark.parametrize(
@@ -112,3 +113,21 @@ def test_outputs_file_format() -> None:
         parse_outputs("c<<END\nl1\n")
     with pytest.raises(StepFailed, match="not a valid output name"):
         parse_outputs("bad key=1\n")
+
+
+@pytest.mark.parametrize(
+    ("step", "reads"),
+    [
+        (StepDef("a", "noop"), False),
+        (StepDef("a", "shell", with_={"command": "echo hi", "shell": True}), False),
+        (StepDef("a", "noop", with_={"outputs": {"k": ["x", 1, "${{ inputs.v }}"]}}), True),
+        (StepDef("a", "shell", with_={"command": "echo ${{ run.id }}"}), True),
+        (StepDef("a", "noop", env={"K": "${{ inputs.v }}"}), True),
+        (StepDef("a", "noop", cwd="${{ inputs.dir }}"), True),
+        (StepDef("a", "noop", condition="inputs.go"), True),
+    ],
+)
+def test_a_step_reads_its_scope_only_when_it_has_an_expression(step: StepDef, reads: bool) -> None:
+    """A condition, or an expression anywhere in with (however deep), env or cwd, makes the
+    step read its scope; a step with none never does, so its scope need not be built."""
+    assert reads_scope(step) is reads

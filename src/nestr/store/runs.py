@@ -4,20 +4,22 @@ A step costs two commits when it succeeds first time: one when its attempt start
 it finishes — the finish updates the attempt and the step, stores outputs and logs and appends
 the step's event together, so a crash can never leave a step recorded done without its outputs
 or its event (or the reverse). A try of an instant step (``record_attempt``) is one commit: its
-start and its end together. The ``write_*`` functions run the same statements inside a
-transaction the caller holds, so records of several steps can share one commit.
+start and its end together. The ``write_*`` functions of ``nestr.store.attempts`` run the same
+statements inside a transaction the caller holds, so records of several steps can share one
+commit.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nestr.errors import UsageError
 from nestr.events.envelope import Event
+from nestr.store.attempts import AttemptEnd, write_attempt, write_finish, write_start
 from nestr.store.db import Database
 from nestr.store.eventrows import insert_event
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
@@ -30,18 +32,6 @@ class NewStep:
     key: str
     step_id: str
     repo: str | None
-
-
-@dataclass(frozen=True)
-class AttemptEnd:
-    """How one attempt ended, and (when ``final``) how its step ended."""
-
-    status: str  # succeeded | failed | timed_out | cancelled
-    step_status: str | None = None  # set when the step is over: succeeded | failed | cancelled
-    exit_code: int | None = None
-    error: str | None = None
-    outputs: dict[str, str] | None = None
-    logs: Sequence[tuple[str, str, bool]] = ()  # (stream, text, truncated)
 
 
 class RunStore:
@@ -65,7 +55,7 @@ class RunStore:
                     run.id,
                     run.workflow,
                     "running",
-                    json.dumps(run.definition),
+                    json.dumps(run.definition, separators=(",", ":")),  # rewritten at the end
                     json.dumps(run.inputs),
                     json.dumps(run.context),
                     run.created,
@@ -196,8 +186,8 @@ class RunStore:
         return [RunRecord.from_row(r) for r in rows]
 
     def steps(self, run_id: str) -> list[StepRecord]:
-        rows = self.db.query("SELECT * FROM steps WHERE run_id=? ORDER BY position", (run_id,))
-        return [StepRecord.from_row(r) for r in rows]
+        rows = self.db.query(_SELECT_STEPS, (run_id,))
+        return [_step_record(r) for r in rows]
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         rows = self.db.query(
@@ -217,109 +207,26 @@ class RunStore:
         return [LogRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 
-def write_start(
-    conn: sqlite3.Connection, run_id: str, key: str, attempt: int, now: float, event: Event
-) -> Event:
-    conn.execute(
-        "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
-        " WHERE run_id=? AND key=?",
-        (attempt, now, run_id, key),
+# StepRecord's fields in order, so a row is read by position (a run's end reads every step).
+_SELECT_STEPS = (
+    "SELECT run_id, key, step_id, repo, status, attempts, started, finished, exit_code, error,"
+    " outputs FROM steps WHERE run_id=? ORDER BY position"
+)
+
+
+def _step_record(row: Sequence[Any]) -> StepRecord:
+    run_id, key, step_id, repo, status, attempts, started, finished, code, error, outputs = row
+    return StepRecord(
+        run_id,
+        key,
+        step_id,
+        repo,
+        status,
+        attempts,
+        started,
+        finished,
+        code,
+        error,
+        # most steps have no outputs: "{}" is common enough to skip json.loads for
+        json.loads(outputs) if outputs and outputs != "{}" else {},
     )
-    conn.execute(
-        "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
-        " VALUES (?,?,?,'running',?)",
-        (run_id, key, attempt, now),
-    )
-    return insert_event(conn, event)
-
-
-def write_finish(
-    conn: sqlite3.Connection,
-    run_id: str,
-    key: str,
-    attempt: int,
-    end: AttemptEnd,
-    now: float,
-    event: Event,
-) -> Event:
-    """Record how an attempt ended (and its step, when final), inside the caller's
-    transaction."""
-    conn.execute(
-        "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
-        " WHERE run_id=? AND key=? AND attempt=?",
-        (end.status, now, end.exit_code, end.error, run_id, key, attempt),
-    )
-    _insert_logs(conn, run_id, key, attempt, end.logs)
-    if end.step_status is not None:
-        conn.execute(
-            "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
-            " WHERE run_id=? AND key=?",
-            (
-                end.step_status,
-                now,
-                end.exit_code,
-                end.error,
-                _outputs_json(end),
-                run_id,
-                key,
-            ),
-        )
-    return insert_event(conn, event)
-
-
-def _insert_logs(
-    conn: sqlite3.Connection,
-    run_id: str,
-    key: str,
-    attempt: int,
-    logs: Sequence[tuple[str, str, bool]],
-) -> None:
-    if logs:
-        conn.executemany(
-            "INSERT OR REPLACE INTO logs (run_id, key, attempt, stream, text, truncated)"
-            " VALUES (?,?,?,?,?,?)",
-            [(run_id, key, attempt, s, t, int(c)) for s, t, c in logs],
-        )
-
-
-def _outputs_json(end: AttemptEnd) -> str | None:
-    if end.outputs is None:
-        return None
-    return json.dumps(end.outputs) if end.outputs else "{}"
-
-
-def write_attempt(
-    conn: sqlite3.Connection,
-    run_id: str,
-    key: str,
-    attempt: int,
-    started: tuple[float, Event],
-    end: AttemptEnd,
-    now: float,
-    event: Event,
-) -> tuple[Event, Event]:
-    """Record a whole attempt — start and end — inside the caller's transaction."""
-    final = end.step_status is not None
-    conn.execute(
-        "INSERT OR REPLACE INTO attempts"
-        " (run_id, key, attempt, status, started, finished, exit_code, error)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        (run_id, key, attempt, end.status, started[0], now, end.exit_code, end.error),
-    )
-    _insert_logs(conn, run_id, key, attempt, end.logs)
-    conn.execute(
-        "UPDATE steps SET status=?, attempts=?, started=coalesce(started, ?), finished=?,"
-        " exit_code=?, error=?, outputs=? WHERE run_id=? AND key=?",
-        (
-            end.step_status or "running",
-            attempt,
-            started[0],
-            now if final else None,
-            end.exit_code if final else None,
-            end.error if final else None,
-            _outputs_json(end) if final else None,
-            run_id,
-            key,
-        ),
-    )
-    return insert_event(conn, started[1]), insert_event(conn, event)

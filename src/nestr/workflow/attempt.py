@@ -13,14 +13,15 @@ import asyncio
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nestr.errors import NestrError
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
-from nestr.store.runs import AttemptEnd, RunStore, write_attempt, write_finish, write_start
+from nestr.store.attempts import AttemptEnd, WholeAttempt, write_finish, write_start
+from nestr.store.runs import RunStore
 from nestr.workflow import expressions
 from nestr.workflow.capture import CapturedLog
 from nestr.workflow.commits import GroupCommit, Record
@@ -29,12 +30,14 @@ from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.outputs import take_outputs
 from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
-from nestr.workflow.protocols import StepContext, StepFailed, is_instant
+from nestr.workflow.protocols import StepContext, StepFactory, StepFailed, is_instant
 from nestr.workflow.registry import StepRegistry
-from nestr.workflow.render import Rendered, render_instance
+from nestr.workflow.render import Rendered, reads_scope, render_instance
 from nestr.workflow.retry import retry_delay
+from nestr.workflow.stepevents import StepEvents
 
-STEP_EVENT = "nestr.workflow.step"
+# Told how an instance ended: its status, or the error that kept its record out of the store.
+Ended = Callable[[str, BaseException | None], None]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")  # characters of a key kept out of a file name
 
 
@@ -51,22 +54,18 @@ class InstanceRunner:
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # of succeeded instances
     ended: set[str] = field(default_factory=set)  # instances whose final state is recorded
     base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # read once
-    _output_dir: str | None = field(default=None, init=False)
+    _output_dir: Path | None = field(default=None, init=False)
+    _now: dict[str, bool] = field(default_factory=dict, init=False)  # may_run_now per step
+    _reads: dict[str, bool] = field(default_factory=dict, init=False)  # reads_scope per step
     commits: GroupCommit = field(init=False)
+    events: StepEvents = field(init=False)
 
     def __post_init__(self) -> None:
         self.commits = GroupCommit(self.store.db, self.bus.publish)
+        self.events = StepEvents(self.spec.run_id)
 
     def event(self, instance: Instance, kind: str, data: dict[str, Any]) -> Event:
-        return Event(
-            type=f"{STEP_EVENT}.{kind}",
-            data=data,
-            subject=instance.key,
-            run_id=self.spec.run_id,
-            step=instance.key,
-            repo=instance.repo.name if instance.repo else None,
-            severity="error" if data.get("status") == "failed" else "info",
-        )
+        return self.events.event(instance, kind, data)
 
     def settle(self, instance: Instance, status: str, reason: str | None) -> None:
         """End an instance that never ran (skipped, cancelled, or unable to start)."""
@@ -83,6 +82,26 @@ class InstanceRunner:
 
     async def run(self, instance: Instance, scope: dict[str, Any]) -> str:
         """Run ``instance`` to its final status (``CancelledError`` once recorded cancelled)."""
+        prepared = self._prepare(instance, scope)
+        if isinstance(prepared, str):
+            return prepared
+        rendered, factory = prepared
+        step = instance.step
+        first = self.spec.prior_attempts.get(instance.key, 0) + 1
+        last = first + step.retry.attempts - 1
+        for attempt in range(first, last + 1):
+            end = await self._attempt(instance, rendered, factory, attempt, final=attempt == last)
+            if end.status == "succeeded":
+                self.outputs[instance.key] = dict(end.outputs or {})
+            if end.status == "succeeded" or attempt == last:
+                return end.step_status or end.status
+            await self.options.sleep(retry_delay(step.retry, attempt - first + 1, self.options.rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _prepare(
+        self, instance: Instance, scope: dict[str, Any]
+    ) -> tuple[Rendered, StepFactory] | str:
+        """What the instance runs with, or the status it ended with when it cannot run."""
         step = instance.step
         try:
             if step.condition is not None and not expressions.condition_holds(
@@ -101,16 +120,84 @@ class InstanceRunner:
         except (expressions.ExpressionError, NestrError) as exc:
             self.settle(instance, "failed", str(exc))
             return "failed"
-        first = self.spec.prior_attempts.get(instance.key, 0) + 1
-        last = first + step.retry.attempts - 1
-        for attempt in range(first, last + 1):
-            end = await self._attempt(instance, rendered, factory, attempt, final=attempt == last)
-            if end.status == "succeeded":
+        return rendered, factory
+
+    def reads_scope(self, instance: Instance) -> bool:
+        """Whether ``instance`` needs its expression scope (most steps have no expression)."""
+        step = instance.step
+        reads = self._reads.get(step.id)
+        if reads is None:
+            reads = self._reads[step.id] = reads_scope(step)
+        return reads
+
+    def may_run_now(self, instance: Instance) -> bool:
+        """Whether :meth:`run_now` may run ``instance``: its type is instant and it has one
+        try, so it never waits (between tries, or for a process)."""
+        step = instance.step
+        allowed = self._now.get(step.id)
+        if allowed is None:
+            try:
+                allowed = is_instant(self.registry.get(step.uses)) and step.retry.attempts == 1
+            except NestrError:  # an unknown type: the task path records the failure
+                allowed = False
+            self._now[step.id] = allowed
+        return allowed
+
+    def run_now(self, instance: Instance, scope: dict[str, Any], ended: Ended) -> bool:
+        """Run an instant instance's only try at once, with no task of its own.
+
+        The try's record joins this loop turn's group commit; ``ended(status, error)`` is
+        called once it is committed (at once when the instance ends without a try). Returns
+        False, having recorded nothing, when the try did not finish without awaiting: the
+        caller runs the instance as a task instead (an instant try may run again, see
+        :func:`~nestr.workflow.protocols.is_instant`).
+        """
+        prepared = self._prepare(instance, scope)
+        if isinstance(prepared, str):
+            ended(prepared, None)
+            return True
+        rendered, factory = prepared
+        attempt = self.spec.prior_attempts.get(instance.key, 0) + 1
+        output_path = self._output_path(instance.key, attempt)
+        held: list[tuple[str, str]] = []  # published only if the try counts
+        log = CapturedLog(cap=self.options.log_cap, publish=lambda *out: held.append(out))
+        started = self.options.clock()
+        start = (started, self.event(instance, "started", {"attempt": attempt}))
+        ctx = self._context(instance, rendered, attempt, output_path, log)
+        end = self._try_now(instance, ctx, factory)
+        if end is None:
+            return False
+        publish = self._log_publisher(instance, attempt)
+        for stream, text in held:
+            publish(stream, text)
+        if end.status != "succeeded":
+            output_path.unlink(missing_ok=True)
+        record = self._record(instance, attempt, started, log, end, start)
+
+        def committed(error: BaseException | None) -> None:
+            if error is None and end.status == "succeeded":
                 self.outputs[instance.key] = dict(end.outputs or {})
-            if end.status == "succeeded" or attempt == last:
-                return end.step_status or end.status
-            await self.options.sleep(retry_delay(step.retry, attempt - first + 1, self.options.rng))
-        raise AssertionError("unreachable")  # pragma: no cover
+            ended(end.step_status or end.status, error)
+
+        self.commits.queue(record, committed)
+        return True
+
+    def _try_now(
+        self, instance: Instance, ctx: StepContext, factory: Callable[[], Any]
+    ) -> AttemptEnd | None:
+        """A try driven by hand; None (the try abandoned) when it awaits something."""
+        try:
+            steps = factory().run(ctx).__await__()
+            try:
+                steps.send(None)
+            except StopIteration as stop:
+                return _success(ctx, stop.value)
+        except asyncio.CancelledError:
+            return None  # the task path reports what a step that cancels itself means
+        except Exception as exc:  # a broken step plugin fails its step, not the whole run
+            return self._ended_by(exc, instance, final=True)
+        steps.close()
+        return None
 
     def _base_dir(self, instance: Instance) -> Path:
         if instance.repo is not None:
@@ -182,22 +269,24 @@ class InstanceRunner:
     async def _try(
         self, instance: Instance, ctx: StepContext, factory: Callable[[], Any], *, final: bool
     ) -> AttemptEnd:
-        timeout = instance.step.timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(instance.step.timeout):
                 returned = await factory().run(ctx)
-            outputs = {**take_outputs(ctx.output_path), **dict(returned or {})}
-        except TimeoutError:
+            return _success(ctx, returned)
+        except Exception as exc:  # a broken step plugin fails its step, not the whole run
+            return self._ended_by(exc, instance, final)
+
+    def _ended_by(self, exc: Exception, instance: Instance, final: bool) -> AttemptEnd:
+        if isinstance(exc, TimeoutError):
+            timeout = instance.step.timeout
             return self._failure(
                 "timed_out", f"timed out after {timeout:g}s", None, instance, final
             )
-        except StepFailed as exc:
+        if isinstance(exc, StepFailed):
             return self._failure("failed", exc.message, exc.returncode, instance, final)
-        except NestrError as exc:
+        if isinstance(exc, NestrError):
             return self._failure("failed", exc.message, None, instance, final)
-        except Exception as exc:  # a broken step plugin fails its step, not the whole run
-            return self._failure("failed", f"{type(exc).__name__}: {exc}", None, instance, final)
-        return AttemptEnd("succeeded", step_status="succeeded", exit_code=0, outputs=outputs)
+        return self._failure("failed", f"{type(exc).__name__}: {exc}", None, instance, final)
 
     @staticmethod
     def _failure(
@@ -218,14 +307,11 @@ class InstanceRunner:
     ) -> Record:
         """The record of a try's end (and of its start too, for an instant step's try)."""
         now = self.options.clock()
-        end = AttemptEnd(
-            end.status,
-            end.step_status,
-            end.exit_code,
-            end.error,
-            end.outputs,
-            log.records(),
-        )
+        logs = log.records()
+        if logs:
+            end = AttemptEnd(
+                end.status, end.step_status, end.exit_code, end.error, end.outputs, logs
+            )
         data: dict[str, Any] = {
             "attempt": attempt,
             "status": end.step_status or end.status,
@@ -244,23 +330,26 @@ class InstanceRunner:
         run_id, key = self.spec.run_id, instance.key
         if start is None:
             return lambda conn: [write_finish(conn, run_id, key, attempt, end, now, event)]
-        return lambda conn: write_attempt(conn, run_id, key, attempt, start, end, now, event)
+        return WholeAttempt(run_id, key, attempt, start, end, now, event)
 
     def _log_publisher(self, instance: Instance, attempt: int) -> Callable[[str, str], None]:
         def publish(stream: str, text: str) -> None:
             data = {"stream": stream, "text": text, "attempt": attempt}
-            self.bus.publish(replace(self.event(instance, "log", data), severity="debug"))
+            self.bus.publish(self.events.event(instance, "log", data, severity="debug"))
 
         return publish
 
     def _output_path(self, key: str, attempt: int) -> Path:
         if self._output_dir is None:
-            directory = self.spec.state_dir / "runs" / self.spec.run_id
-            directory.mkdir(parents=True, exist_ok=True)
-            self._output_dir = str(directory)
-        safe = _UNSAFE.sub("_", key)
+            self._output_dir = self.spec.state_dir / "runs" / self.spec.run_id
+            self._output_dir.mkdir(parents=True, exist_ok=True)
         # Not created here: a step that writes outputs creates it (`>>` does); most never do.
-        return Path(f"{self._output_dir}/{safe}.{attempt}.output")
+        return self._output_dir / f"{_UNSAFE.sub('_', key)}.{attempt}.output"
+
+
+def _success(ctx: StepContext, returned: Any) -> AttemptEnd:
+    outputs = {**take_outputs(ctx.output_path), **dict(returned or {})}
+    return AttemptEnd("succeeded", step_status="succeeded", exit_code=0, outputs=outputs)
 
 
 def instance_outputs(done: Mapping[str, Any]) -> dict[str, dict[str, str]]:

@@ -3,22 +3,26 @@ one transaction.
 
 Each record stays whole — a step's end, its outputs and its event are never split across
 transactions — only several records ride in one commit (ten steps of a layer that finish
-together cost one commit, not ten). A step's task goes on only once its record is committed, so
-nothing downstream starts before a need's end is durable, and events are published after the
-commit, in commit order.
+together cost one commit, not ten). A step goes on only once its record is committed (its task
+awaits :meth:`GroupCommit.write`, or the scheduler waits for the callback it gave
+:meth:`GroupCommit.queue`), so nothing downstream starts before a need's end is durable, and
+events are published after the commit, in commit order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from nestr.events.envelope import Event
+from nestr.store.attempts import WholeAttempt, write_attempts
 from nestr.store.db import Database
 
 # One record: its statements on the caller's connection, returning the events it appended.
 Record = Callable[[sqlite3.Connection], Sequence[Event]]
+# Told how a queued record ended: None once committed, or the error that kept it out.
+Committed = Callable[[BaseException | None], None]
 
 
 class GroupCommit:
@@ -27,13 +31,20 @@ class GroupCommit:
     def __init__(self, db: Database, publish: Callable[[Event], object]) -> None:
         self._db = db
         self._publish = publish
-        self._queue: list[tuple[Record, asyncio.Future[None]]] = []
+        self._queue: list[tuple[Record, Committed]] = []
 
     def now(self, record: Record) -> None:
         """Commit what is queued, then ``record`` in a transaction of its own, without awaiting
         (for a record written while its task is being cancelled)."""
         self._flush()
         self._commit([record])
+
+    def queue(self, record: Record, committed: Committed) -> None:
+        """Commit ``record`` with the others of this loop turn; ``committed`` is called after
+        the commit (and after its events are published), or with the error if it failed."""
+        if not self._queue:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._queue.append((record, committed))
 
     async def write(self, record: Record, *, finishes: bool) -> None:
         """Commit ``record`` with the others of this loop turn; return once it is committed.
@@ -43,11 +54,8 @@ class GroupCommit:
         left to cancel and the caller must report what was recorded; otherwise it is raised
         once the record is in.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        if not self._queue:
-            loop.call_soon(self._flush)
-        self._queue.append((record, future))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue(record, lambda error: _settle(future, error))
         cancelled = False
         while not future.done():
             try:
@@ -62,25 +70,53 @@ class GroupCommit:
         batch, self._queue = self._queue, []
         if len(batch) > 1:
             try:
-                self._commit([record for record, _ in batch], [f for _, f in batch])
-                return
+                self._commit([record for record, _ in batch])
             except Exception:  # noqa: S110 - one bad record must not sink the others
                 pass
-        for record, future in batch:  # alone (or again, one by one, after a failed batch)
+            else:
+                for _, committed in batch:
+                    committed(None)
+                return
+        for record, committed in batch:  # alone (or again, one by one, after a failed batch)
             try:
-                self._commit([record], [future])
+                self._commit([record])
             except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
+                committed(exc)
+            else:
+                committed(None)
 
-    def _commit(
-        self, records: Sequence[Record], futures: Sequence[asyncio.Future[None]] = ()
-    ) -> None:
+    def _commit(self, records: Sequence[Record]) -> None:
         with self._db.transaction() as conn:
-            appended = [record(conn) for record in records]
+            appended = [write(conn) for write in _together(records)]
         for events in appended:
             for event in events:
                 self._publish(event)
-        for future in futures:
-            if not future.done():
-                future.set_result(None)
+
+
+def _together(records: Sequence[Record]) -> Iterator[Record]:
+    """``records`` in order, each run of whole tries written as one (a few statements for a
+    whole layer of instant steps instead of a few per step)."""
+    tries: list[WholeAttempt] = []
+    for record in records:
+        if isinstance(record, WholeAttempt):
+            tries.append(record)
+            continue
+        if tries:
+            yield _tries(tries)
+            tries = []
+        yield record
+    if tries:
+        yield _tries(tries)
+
+
+def _tries(tries: list[WholeAttempt]) -> Record:
+    return lambda conn: write_attempts(conn, tries)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

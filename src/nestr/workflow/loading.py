@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from nestr.errors import SourceLocation, UsageError, WorkflowDefinitionError, did_you_mean
 from nestr.workflow.model import (
+    DEFAULT_RETRY,
     SHELL_STEP,
     InputDef,
     RepoSelector,
@@ -191,7 +192,7 @@ def _step(
         else RepoSelector(tuple(step.foreach.groups), tuple(step.foreach.names), step.foreach.all),
         cwd=step.cwd,
         env=dict(step.env),
-        retry=RetryPolicy(**policy.model_dump()) if policy else RetryPolicy(),
+        retry=RetryPolicy(**policy.model_dump()) if policy else DEFAULT_RETRY,
         timeout=step.timeout if step.timeout is not None else timeout,
         continue_on_error=step.continue_on_error,
         location=source.locate(("steps", index)),

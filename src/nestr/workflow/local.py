@@ -2,9 +2,12 @@
 
 Scheduling is by readiness, not by layers: the moment an instance's needs are over it is
 started (or skipped, when a need did not pass), so a fast branch never waits for a slow one.
-A semaphore bounds how many instances run at once. A cancel — ``cancel()``, the ``cancel``
-event the caller passes, or a cancel request row another process wrote — kills running
-instances' process groups and marks what never started as cancelled.
+A semaphore bounds how many instances run at once. An *instant* instance (``noop``) runs inside
+the scheduler's own turn, with no task: its try is over when it returns, its record joins the
+turn's group commit, and its dependents are released once that commit is in (no task to create,
+schedule and wake per step). A cancel — ``cancel()``, the ``cancel`` event the caller
+passes, or a cancel request row another process wrote — kills running instances' process
+groups and marks what never started as cancelled.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import Any
 
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
@@ -133,6 +137,10 @@ class _Run:
             for i in spec.plan.instances
         }
         self._candidates: list[Instance] = list(spec.plan.instances)  # to look at next
+        # Instances run without a task (instant ones) whose record is not committed yet, and
+        # those that ended since the last look: (instance, status, error of the executor).
+        self.in_flight = 0
+        self._ended: list[tuple[Instance, str, BaseException | None]] = []
 
     async def drive(self) -> str:
         wake = self.executor._wake
@@ -143,10 +151,10 @@ class _Run:
             if self.stopping is None:
                 self._advance(self._candidates)
                 self._candidates = []
-            if not self.running:
+            if not self.running and not self.in_flight and not self._ended:
                 break
             wake.clear()
-            if not any(t.done() for t in self.running):
+            if not self._ended and not any(t.done() for t in self.running):
                 await wake.wait()
             self._collect()
         return self._status()
@@ -181,11 +189,53 @@ class _Run:
 
     def _launch(self, instance: Instance) -> None:
         self.states[instance.key] = "running"
+        # An instant instance takes no slot: once run_now returns, nothing of it is running.
+        ready_now = self.runner.may_run_now(instance) and not self.semaphore.locked()
+        if ready_now and self._run_now(instance):
+            return
         task = asyncio.create_task(self._guarded(instance), name=instance.key)
         wake = self.executor._wake
         assert wake is not None
         task.add_done_callback(lambda _: wake.set())
         self.running[task] = instance
+
+    def _run_now(self, instance: Instance) -> bool:
+        """Run an instant instance in this turn (see InstanceRunner.run_now)."""
+        wake = self.executor._wake
+        assert wake is not None
+        told: list[str] = []
+
+        def ended(status: str, error: BaseException | None) -> None:
+            told.append(status)
+            self.in_flight -= 1
+            self._ended.append((instance, status, error))
+            wake.set()
+
+        self.in_flight += 1
+        repo = instance.repo.name if instance.repo is not None else None
+        try:
+            with bind_context(step=instance.key, repo=repo):
+                started = self.runner.run_now(instance, self._scope(instance), ended)
+        except Exception as exc:  # a bug in the executor itself, as a task's error would be
+            if not told:
+                ended("failed", exc)
+            return True
+        if not started:
+            self.in_flight -= 1
+        return started
+
+    def _scope(self, instance: Instance) -> dict[str, Any]:
+        if not self.runner.reads_scope(instance):
+            return {}
+        return build_scope(
+            instance,
+            self.spec.plan,
+            run_id=self.spec.run_id,
+            inputs=self.spec.inputs,
+            states=self.states,
+            outputs=self.outputs,
+            root=self.spec.root,
+        )
 
     async def _guarded(self, instance: Instance) -> str:
         repo = instance.repo.name if instance.repo is not None else None
@@ -195,16 +245,7 @@ class _Run:
     async def _run_instance(self, instance: Instance) -> str:
         try:
             async with self.semaphore:
-                scope = build_scope(
-                    instance,
-                    self.spec.plan,
-                    run_id=self.spec.run_id,
-                    inputs=self.spec.inputs,
-                    states=self.states,
-                    outputs=self.outputs,
-                    root=self.spec.root,
-                )
-                return await self.runner.run(instance, scope)
+                return await self.runner.run(instance, self._scope(instance))
         except asyncio.CancelledError:
             # Cancelled while waiting for a slot or between retries: nothing recorded its end.
             if instance.key not in self.runner.ended:
@@ -217,12 +258,14 @@ class _Run:
         return "run cancelled"
 
     def _collect(self) -> None:
+        ended, self._ended = self._ended, []
         for task in [t for t in self.running if t.done()]:
-            instance = self.running.pop(task)
-            status = "cancelled" if task.cancelled() else _result(task)
+            ended.append((self.running.pop(task), *_outcome(task)))
+        for instance, status, error in ended:
             self._candidates.extend(self._release(instance))
-            if not task.cancelled() and task.exception() is not None:
-                self.runner.settle(instance, "failed", f"internal error: {task.exception()!r}")
+            if error is not None:  # a bug in the executor itself: the step is failed
+                self.runner.settle(instance, "failed", f"internal error: {error!r}")
+                status = "failed"
             self.states[instance.key] = status
             if (
                 status == "failed"
@@ -253,8 +296,11 @@ class _Run:
         return "succeeded"
 
 
-def _result(task: asyncio.Task[str]) -> str:
+def _outcome(task: asyncio.Task[str]) -> tuple[str, BaseException | None]:
+    """How a task's instance ended: its status, or the executor's own error (the run goes on)."""
+    if task.cancelled():
+        return "cancelled", None
     error = task.exception()
-    if error is not None:  # a bug in the executor itself: the step is failed, the run goes on
-        return "failed"
-    return task.result()
+    if error is not None:
+        return "failed", error
+    return task.result(), None

@@ -88,6 +88,8 @@ def select_repos(selector: RepoSelector, manifest: Manifest, step: StepDef) -> l
 
 def build_plan(workflow: Workflow, selected: Mapping[str, Sequence[RepoSpec]]) -> Plan:
     """Instances of ``workflow``; ``selected`` maps each foreach step id to its repos."""
+    if all(step.foreach is None for step in workflow.steps):  # one instance per step, as named
+        return Plan(workflow, tuple(Instance(s.id, s, None, s.needs) for s in workflow.steps))
     by_step: dict[str, list[str | None]] = {}
     for step in workflow.steps:
         by_step[step.id] = (

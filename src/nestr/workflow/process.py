@@ -20,7 +20,6 @@ import signal
 import subprocess
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 from nestr.workflow.protocols import LogSink, StepFailed
 
@@ -70,15 +69,26 @@ class Child:
 
     def __init__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
         self._loop = asyncio.get_running_loop()
-        self._popen = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        # Our own pipes rather than subprocess.PIPE: only their fds are used, so Popen need not
+        # wrap each in a file object.
+        self._outputs = {"stdout": os.pipe(), "stderr": os.pipe()}
+        try:
+            self._popen = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=self._outputs["stdout"][1],
+                stderr=self._outputs["stderr"][1],
+                start_new_session=True,
+            )
+        except BaseException:
+            for read_end, _ in self._outputs.values():
+                os.close(read_end)
+            raise
+        finally:
+            for _, write_end in self._outputs.values():
+                os.close(write_end)  # the child holds its copies; EOF comes when it exits
         self.pid = self._popen.pid
         self._exit: asyncio.Future[int] = self._loop.create_future()
         try:
@@ -109,20 +119,15 @@ class Child:
         return await asyncio.shield(self._exit)
 
     def pipe(self, name: str, log: LogSink) -> Pipe:
-        stream = self._popen.stdout if name == "stdout" else self._popen.stderr
-        assert stream is not None
-        return Pipe(self._loop, stream, name, log)
+        return Pipe(self._loop, self._outputs[name][0], name, log)
 
 
 class Pipe:
     """One output pipe of a child, read as it becomes readable and written to ``log``."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, stream: IO[bytes], name: str, log: LogSink
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, name: str, log: LogSink) -> None:
         self._loop = loop
-        self._stream = stream
-        self._fd = stream.fileno()
+        self._fd = fd
         self._name = name
         self._log = log
         self.drained: asyncio.Future[None] = loop.create_future()
@@ -146,7 +151,7 @@ class Pipe:
         if self.drained.done():
             return
         self._loop.remove_reader(self._fd)
-        self._stream.close()
+        os.close(self._fd)
         self.drained.set_result(None)
 
 

@@ -12,6 +12,7 @@ import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class Rendered:
 
 def split_command(command: str, scope: Mapping[str, Any]) -> list[str]:
     """argv of ``command``: shlex-split first, then each element rendered."""
+    if "${{" not in command:  # the same argv every time: split once (shlex is slow)
+        return list(_split_plain(command))
     found: list[str] = []
 
     def hide(match: Any) -> str:
@@ -50,6 +53,14 @@ def split_command(command: str, scope: Mapping[str, Any]) -> list[str]:
             token = token.replace(_PLACEHOLDER.format(index), original)
         argv.append(expressions.render(token, scope))
     return argv
+
+
+@lru_cache(maxsize=1024)
+def _split_plain(command: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(command))
+    except ValueError as exc:
+        raise WorkflowDefinitionError(f"cannot split command {command!r}: {exc}") from None
 
 
 def render_with(step: StepDef, scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,3 +93,19 @@ def render_instance(
     if step.cwd:
         cwd = (base_dir / expressions.render(step.cwd, scope)).resolve()
     return Rendered(with_=render_with(step, scope), env=env, cwd=cwd)
+
+
+def reads_scope(step: StepDef) -> bool:
+    """Whether running ``step`` evaluates any expression; if not, its scope is never read."""
+    texts = [*step.env.values(), step.cwd or "", *_strings(step.with_)]
+    return step.condition is not None or any("${{" in text for text in texts)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings(item)]
+    return []

@@ -1,0 +1,179 @@
+"""Writes of step attempts, inside a transaction the caller holds.
+
+An attempt is recorded when it starts (``write_start``) and when it ends (``write_finish``: the
+attempt, its logs and — when it is the last — the step's end with its outputs, plus the event, so
+a step is never recorded done without its outputs or its event). An instant step's try is
+recorded whole in one go (``write_attempt``); the tries of several instant steps that end in the
+same turn are written together (``write_attempts``), a few statements for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nestr.events.envelope import Event
+from nestr.store.eventrows import insert_event, insert_events
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How one attempt ended, and (when ``final``) how its step ended."""
+
+    status: str  # succeeded | failed | timed_out | cancelled
+    step_status: str | None = None  # set when the step is over: succeeded | failed | cancelled
+    exit_code: int | None = None
+    error: str | None = None
+    outputs: dict[str, str] | None = None
+    logs: Sequence[tuple[str, str, bool]] = ()  # (stream, text, truncated)
+
+
+_INSERT_ATTEMPT = (
+    "INSERT OR REPLACE INTO attempts"
+    " (run_id, key, attempt, status, started, finished, exit_code, error) VALUES (?,?,?,?,?,?,?,?)"
+)
+_UPDATE_STEP = (
+    "UPDATE steps SET status=?, attempts=?, started=coalesce(started, ?), finished=?,"
+    " exit_code=?, error=?, outputs=? WHERE run_id=? AND key=?"
+)
+
+
+def write_start(
+    conn: sqlite3.Connection, run_id: str, key: str, attempt: int, now: float, event: Event
+) -> Event:
+    conn.execute(
+        "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
+        " WHERE run_id=? AND key=?",
+        (attempt, now, run_id, key),
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
+        " VALUES (?,?,?,'running',?)",
+        (run_id, key, attempt, now),
+    )
+    return insert_event(conn, event)
+
+
+def write_finish(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    attempt: int,
+    end: AttemptEnd,
+    now: float,
+    event: Event,
+) -> Event:
+    """Record how an attempt ended (and its step, when final), inside the caller's
+    transaction."""
+    conn.execute(
+        "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
+        " WHERE run_id=? AND key=? AND attempt=?",
+        (end.status, now, end.exit_code, end.error, run_id, key, attempt),
+    )
+    _insert_logs(conn, run_id, key, attempt, end.logs)
+    if end.step_status is not None:
+        conn.execute(
+            "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
+            " WHERE run_id=? AND key=?",
+            (
+                end.step_status,
+                now,
+                end.exit_code,
+                end.error,
+                _outputs_json(end),
+                run_id,
+                key,
+            ),
+        )
+    return insert_event(conn, event)
+
+
+def _insert_logs(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    attempt: int,
+    logs: Sequence[tuple[str, str, bool]],
+) -> None:
+    if logs:
+        conn.executemany(
+            "INSERT OR REPLACE INTO logs (run_id, key, attempt, stream, text, truncated)"
+            " VALUES (?,?,?,?,?,?)",
+            [(run_id, key, attempt, s, t, int(c)) for s, t, c in logs],
+        )
+
+
+def _outputs_json(end: AttemptEnd) -> str | None:
+    if end.outputs is None:
+        return None
+    return json.dumps(end.outputs) if end.outputs else "{}"
+
+
+def write_attempt(
+    conn: sqlite3.Connection,
+    run_id: str,
+    key: str,
+    attempt: int,
+    started: tuple[float, Event],
+    end: AttemptEnd,
+    now: float,
+    event: Event,
+) -> tuple[Event, Event]:
+    """Record a whole attempt — start and end — inside the caller's transaction."""
+    return WholeAttempt(run_id, key, attempt, started, end, now, event)(conn)
+
+
+@dataclass(frozen=True)
+class WholeAttempt:
+    """A try recorded start and end at once (an instant step's), as a group-commit record."""
+
+    run_id: str
+    key: str
+    attempt: int
+    started: tuple[float, Event]
+    end: AttemptEnd
+    now: float
+    event: Event
+
+    def __call__(self, conn: sqlite3.Connection) -> tuple[Event, Event]:
+        started, ended = write_attempts(conn, [self])
+        return started, ended
+
+    def attempt_row(self) -> tuple[object, ...]:
+        end = self.end
+        return (
+            self.run_id,
+            self.key,
+            self.attempt,
+            end.status,
+            self.started[0],
+            self.now,
+            end.exit_code,
+            end.error,
+        )
+
+    def step_row(self) -> tuple[object, ...]:
+        end, final = self.end, self.end.step_status is not None
+        return (
+            end.step_status or "running",
+            self.attempt,
+            self.started[0],
+            self.now if final else None,
+            end.exit_code if final else None,
+            end.error if final else None,
+            _outputs_json(end) if final else None,
+            self.run_id,
+            self.key,
+        )
+
+
+def write_attempts(conn: sqlite3.Connection, tries: Sequence[WholeAttempt]) -> list[Event]:
+    """Record several whole tries with one statement per table: what ``write_attempt`` does
+    for each, in order (a layer of instant steps ends in the same turn)."""
+    conn.executemany(_INSERT_ATTEMPT, [t.attempt_row() for t in tries])
+    for t in tries:
+        _insert_logs(conn, t.run_id, t.key, t.attempt, t.end.logs)
+    conn.executemany(_UPDATE_STEP, [t.step_row() for t in tries])
+    return insert_events(conn, [event for t in tries for event in (t.started[1], t.event)])

@@ -1,0 +1,68 @@
+"""What a run writes about its steps reads back exactly: step events built from a per-run
+template equal events built field by field, and a recorded definition restores the workflow."""
+
+from __future__ import annotations
+
+import uuid
+
+from nestr.events import Event
+from nestr.manifest.model import RepoSpec
+from nestr.workflow.model import RepoSelector, RetryPolicy, StepDef, Workflow
+from nestr.workflow.plan import Instance
+from nestr.workflow.stepevents import StepEvents, new_event_id
+
+
+def test_step_events_equal_events_built_by_their_constructor() -> None:
+    """A step event equals ``Event(...)`` with the same fields, id and time; a failure is an
+    error, a given severity wins, and the id is a version 4 UUID in hex."""
+    repo = RepoSpec(name="api", url="https://example.invalid/api.git", revision="main", path="api")
+    events = StepEvents("run1")
+    for instance, kind, data, severity in [
+        (Instance("a", StepDef("a", "noop"), None, ()), "started", {"attempt": 1}, None),
+        (
+            Instance("b[api]", StepDef("b", "noop"), repo, ()),
+            "finished",
+            {"status": "failed"},
+            None,
+        ),
+        (Instance("c", StepDef("c", "noop"), None, ()), "log", {"text": "x"}, "debug"),
+    ]:
+        made = events.event(instance, kind, data, severity)
+        expected = Event(
+            type=f"nestr.workflow.step.{kind}",
+            data=data,
+            subject=instance.key,
+            run_id="run1",
+            step=instance.key,
+            repo=instance.repo.name if instance.repo else None,
+            severity=severity or ("error" if data.get("status") == "failed" else "info"),
+            id=made.id,
+            time=made.time,
+        )
+        assert made == expected
+        assert vars(made) == vars(expected)
+    ids = {new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in ids)
+
+
+def test_a_recorded_definition_restores_the_workflow() -> None:
+    """``Workflow.from_dict(to_dict())`` gives the same workflow, for steps with every field
+    set and for steps left at their defaults (which the record leaves out)."""
+    full = StepDef(
+        id="full",
+        uses="shell",
+        with_={"command": "echo hi", "shell": True},
+        needs=("bare",),
+        condition="${{ inputs.go }}",
+        foreach=RepoSelector(groups=("g",), names=("api",), all=False),
+        cwd="sub",
+        env={"K": "v"},
+        retry=RetryPolicy(attempts=3, backoff="fixed", initial=2.0, max=9.0, jitter=False),
+        timeout=5.0,
+        continue_on_error=True,
+    )
+    workflow = Workflow(name="wf", steps=(StepDef(id="bare", uses="noop"), full), concurrency=2)
+    recorded = workflow.to_dict()
+    assert recorded["steps"][0] == {"id": "bare", "uses": "noop"}
+    assert Workflow.from_dict(recorded) == workflow

@@ -2,8 +2,13 @@
 
 The manifest is written to ``workdir/nestr-N.yaml`` (``version: 1``, ``repos: []``, one workflow
 ``benchN`` with ``concurrency``; steps ``uses: noop`` or ``run: "true"``) and loaded before the
-clock starts. The timed region is ``nestr.workflow.run_workflow`` — what ``nestr run`` calls:
-load and validate the workflow, record the run, execute it durably (store in ``workdir/state``).
+clock starts, and the workflow is loaded and validated from it before the clock starts too, as
+the peers' workflows are defined (decorated Python) before theirs. The timed region is
+``nestr.workflow.run_workflow`` with that workflow — what ``nestr run`` calls once the
+definition is loaded: record the run, plan it, execute it durably (store in ``workdir/state``).
+The store is opened before the clock starts and closed after it stops, as a long-lived nestr
+process (the server) holds it, and as the peers' engines are launched and shut down outside the
+timed region (``DBOS.launch()``, the Temporal worker, Prefect's server).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from wf_common import Spec
 
 if TYPE_CHECKING:
     from nestr.manifest.model import Manifest
+    from nestr.workflow.model import Workflow
 
 
 def manifest_text(case: Spec) -> str:
@@ -38,22 +44,32 @@ def write_manifest(case: Spec) -> Path:
 
 async def main(spec: Spec) -> float:
     from nestr.manifest.loader import load_manifest
+    from nestr.store.db import open_database
     from nestr.workflow import run_workflow
+    from nestr.workflow.loading import load_workflow
 
-    async def one_run(case: Spec, manifest: Manifest) -> None:
+    db = open_database(spec.workdir / "state")
+
+    async def execute(case: Spec, manifest: Manifest, workflow: Workflow) -> None:
         result = await run_workflow(
-            f"bench{case.steps}",
+            workflow,
             manifest=manifest,
             state_dir=case.workdir / "state",
             jobs=case.concurrency,
+            db=db,
         )
         if not result.ok or len(result.steps) != case.steps:
             raise RuntimeError(f"nestr run {result.status}: {result.counts()}")
 
-    warmup = spec.warmup()
-    await one_run(warmup, load_manifest(write_manifest(warmup)))
-    manifest = load_manifest(write_manifest(spec))
-    return await wf_common.timed_await(spec, lambda: one_run(spec, manifest))
+    try:
+        warmup = spec.warmup()
+        manifest = load_manifest(write_manifest(warmup))
+        await execute(warmup, manifest, load_workflow(manifest, f"bench{warmup.steps}"))
+        manifest = load_manifest(write_manifest(spec))
+        workflow = load_workflow(manifest, f"bench{spec.steps}")
+        return await wf_common.timed_await(spec, lambda: execute(spec, manifest, workflow))
+    finally:
+        db.close()
 
 
 if __name__ == "__main__":

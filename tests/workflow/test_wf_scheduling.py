@@ -128,3 +128,31 @@ def test_cwd_and_env_are_applied(project: object, tmp_path: Path) -> None:
     result = project.run("where")  # type: ignore[attr-defined]
     assert result.ok, result.to_dict()
     assert (root / "got.txt").read_text() == "from-defaults step-from-defaults sub\n"
+
+
+def test_runs_share_an_open_store_and_leave_it_open(project) -> None:
+    """Two runs given one open store are both recorded in it, and the store stays usable."""
+    from nestr.store.db import open_database
+    from nestr.store.runs import RunStore
+
+    project.write(
+        """
+        pair:
+          steps:
+            - id: a
+              uses: noop
+            - id: b
+              needs: [a]
+              run: "true"
+        """
+    )
+    db = open_database(project.state_dir)
+    try:
+        first = project.run("pair", db=db)
+        second = project.run("pair", db=db)
+        assert first.ok
+        assert second.ok
+        runs = {r.id: r.status for r in RunStore(db).runs()}
+        assert runs == {first.run_id: "succeeded", second.run_id: "succeeded"}
+    finally:
+        db.close()

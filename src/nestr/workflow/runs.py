@@ -21,7 +21,7 @@ from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.events.log import EventLog
 from nestr.manifest.model import Manifest, RepoSpec
-from nestr.store.db import open_database
+from nestr.store.db import Database, open_database
 from nestr.store.records import RunRecord
 from nestr.store.runs import NewStep, RunStore
 from nestr.workflow.executor import RunResult, RunSpec
@@ -51,12 +51,16 @@ async def run_workflow(
     options: ExecutorOptions | None = None,
     cancel: asyncio.Event | None = None,
     run_id: str | None = None,
+    db: Database | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
     ``inputs`` are strings from ``--var`` or typed values; ``jobs`` caps concurrency (the
     workflow's own ``concurrency`` caps it further); setting ``cancel`` stops the run. Events go
-    to ``bus`` (default: a bus over the durable log of ``state_dir``).
+    to ``bus`` (default: a bus over the durable log of ``state_dir``). ``db``: the store of
+    ``state_dir``, already open, for a process that runs many workflows (a server); it is left
+    open. Without it the store is opened for this run and closed after it — closing copies the
+    write-ahead log into the database, a few milliseconds a long-lived process pays once.
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
@@ -87,7 +91,8 @@ async def run_workflow(
         owner_host=socket.gethostname(),
     )
     steps = [NewStep(i.key, i.step.id, i.repo.name if i.repo else None) for i in plan.instances]
-    db = open_database(state_dir)
+    own_db = db is None
+    db = db or open_database(state_dir)
     try:
         store = RunStore(db)
         bus = bus or EventBus(sink=EventLog(db))
@@ -102,7 +107,8 @@ async def run_workflow(
         executor = _executor(store, bus, registry, options, jobs, cancel)
         return await executor.execute(spec)
     finally:
-        db.close()
+        if own_db:
+            db.close()
 
 
 async def resume_run(

@@ -117,7 +117,9 @@ def time_interleaved(contenders: Sequence[Contender], rounds: int) -> None:
     """Time every available contender ``rounds`` times, interleaved; fill ``times``.
 
     A contender that raises :class:`Unavailable` (or fails) is marked and skipped from then on,
-    with the reason kept for the table.
+    with the reason kept for the table. Before each timed action the file system is synced
+    (untimed): the dirty pages the previous contender left would otherwise be written back
+    while the next one runs, and on a slow disk that charges one tool for another's writes.
     """
     for number in range(rounds):
         for contender in contenders:
@@ -126,6 +128,7 @@ def time_interleaved(contenders: Sequence[Contender], rounds: int) -> None:
             try:
                 if contender.prepare is not None:
                     contender.prepare(number)
+                os.sync()
                 start = time.perf_counter()
                 contender.action(number)
                 contender.times.append(time.perf_counter() - start)

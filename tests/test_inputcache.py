@@ -14,9 +14,9 @@ KIND = "test"
 
 
 def aged(path: Path, text: str) -> Path:
-    """Write ``text`` with a modification time well outside the racy window."""
+    """Write ``text`` with a modification time in the past (times must not matter)."""
     path.write_text(text, encoding="utf-8")
-    past = time.time() - 10 * inputcache.RACY_SECONDS
+    past = time.time() - 60
     os.utime(path, (past, past))
     return path
 
@@ -72,14 +72,32 @@ def test_a_missing_file_that_appears_misses(tmp_path: Path) -> None:
     assert entry_for("k") is None
 
 
-def test_racy_entry_is_not_written(tmp_path: Path) -> None:
-    """An input modified within RACY_SECONDS is not trusted: nothing is stored until it ages."""
+def test_rewrites_in_the_same_instant_are_seen(tmp_path: Path) -> None:
+    """A file just written is cached at once, and a same-size rewrite right after (same time
+    stamp tick) is still seen: the fingerprint is the content, not the times."""
     src = tmp_path / "a.yaml"
     src.write_text("a: 1\n", encoding="utf-8")
-    assert not inputcache.store(KIND, "k", [src], 1)
-    assert inputcache.load(KIND, "k") is None
-    aged(src, "a: 1\n")
     assert inputcache.store(KIND, "k", [src], 1)
+    assert entry_for("k") is not None
+    src.write_text("a: 2\n", encoding="utf-8")
+    assert entry_for("k") is None
+
+
+def test_touching_a_file_keeps_the_entry(tmp_path: Path) -> None:
+    """New time stamps with the same content (a checkout, `touch`) still match."""
+    src = aged(tmp_path / "a.yaml", "a: 1\n")
+    inputcache.store(KIND, "k", [src], 1)
+    os.utime(src)
+    assert entry_for("k") is not None
+
+
+def test_digest_is_of_the_text_a_loader_reads(tmp_path: Path) -> None:
+    """CRLF and LF files with the same lines have the digest of their read_text() text."""
+    crlf, lf = tmp_path / "crlf.yaml", tmp_path / "lf.yaml"
+    crlf.write_bytes(b"a: 1\r\nb: 2\r\n")
+    lf.write_bytes(b"a: 1\nb: 2\n")
+    expected = inputcache.text_digest(crlf.read_text(encoding="utf-8"))
+    assert inputcache.file_stamp(crlf)[1] == inputcache.file_stamp(lf)[1] == expected
 
 
 def test_change_after_the_fingerprint_was_taken_is_not_stored(tmp_path: Path) -> None:

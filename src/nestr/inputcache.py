@@ -1,24 +1,20 @@
-"""Validated inputs kept between commands, keyed by what they were made from.
+"""Validated inputs kept between commands, keyed by the content they were made from.
 
 Reading ``nestr.yaml`` or the config layers means importing YAML and pydantic and validating
 every value: about 0.1 s before a command can start its real work. A quick command (``nestr
 status``) run again on unchanged inputs should not pay that. An entry holds the *result* of a
 validation (plain JSON) together with a fingerprint of every input it was made from: for each
-file its path, size, inode, modification and change times (or that it did not exist), and any
-other values the caller names (environment variables, flags). An entry whose fingerprint differs
-is ignored, so editing a file, adding one that was missing or changing a variable always leads
-back to the full, validating path.
+file a digest of its text (or that it did not exist), and any other values the caller names
+(environment variables, flags). An entry whose fingerprint differs is ignored, so editing a
+file, adding one that was missing or changing a variable always leads back to the full,
+validating path.
 
-Three rules keep an entry from hiding an edit:
-
-- The fingerprint can be taken *before* the inputs are read (:func:`fingerprint`, then
-  ``store(..., taken=...)``): an edit made while they are being read then changes the stamps,
-  nothing is written, and the next command reads again.
-- An entry is not written while any input was modified in the last :data:`RACY_SECONDS`: a
-  file rewritten within the file system's timestamp granularity could keep its size and times,
-  the same "racy" case git handles for its index. The next command writes it instead.
-- Change time (``st_ctime_ns``) is part of the fingerprint; unlike modification time no user
-  tool sets it back.
+Content, not time stamps: a file rewritten within the file system's time stamp granularity can
+keep its size and times (the "racy" case git's index works around), but never its content, and
+hashing a manifest of a few kilobytes costs microseconds. Digests are taken of what the loader
+actually parsed (:func:`text_digest`, recorded by ``nestr.yamlsource``) or before the inputs are
+read (``store(..., taken=...)``): when the files differ from that by the time the entry would be
+written, they changed while being read, and nothing is written.
 
 Entries live under ``$XDG_CACHE_HOME/nestr/inputs/`` (not under the configurable ``cache_dir``,
 which is itself one of the inputs). They are written atomically and can be deleted at any time;
@@ -31,15 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from nestr import __version__
 
-FORMAT = 1
-RACY_SECONDS = 2.0
+FORMAT = 2
 DISABLE_ENV = "NESTR_NO_INPUT_CACHE"
 
 
@@ -60,18 +54,37 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
     return env.get(DISABLE_ENV, "") in ("", "0") and cache_root(env).is_absolute()
 
 
+def text_digest(text: str) -> str:
+    """The digest of a file's text as a loader read it (``read_text``: newlines normalised)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+
+
 def file_stamp(path: Path) -> list[Any]:
-    """What identifies one version of ``path``: size, inode, mtime and ctime, or ``None``."""
+    """What identifies one version of ``path``: the digest of its text, or ``None`` if absent.
+
+    Text that is not UTF-8 gets a digest of its bytes (marked ``!``): such a file only ever
+    fails to load, and a failure is never stored, but it must still count as changed.
+    """
     try:
-        st = path.stat()
+        raw = path.read_bytes()
     except OSError:
         return [str(path), None]
-    return [str(path), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return [str(path), "!" + hashlib.blake2b(raw, digest_size=16).hexdigest()]
+    # read_text() turns \r\n and \r into \n: hash the text the way loaders see it
+    return [str(path), text_digest(text.replace("\r\n", "\n").replace("\r", "\n"))]
 
 
 def fingerprint(files: Iterable[Path], extra: Any = None) -> list[Any]:
     """The fingerprint of ``files`` (existing or not) and ``extra`` (any JSON value)."""
     return [FORMAT, __version__, [file_stamp(p) for p in files], extra]
+
+
+def stamped(stamps: Iterable[tuple[Path, str | None]], extra: Any = None) -> list[Any]:
+    """The fingerprint of files whose digests were taken when they were read."""
+    return [FORMAT, __version__, [[str(path), digest] for path, digest in stamps], extra]
 
 
 def _entry_path(kind: str, key: str, environ: Mapping[str, str] | None) -> Path:
@@ -120,17 +133,16 @@ def store(
     environ: Mapping[str, str] | None = None,
     taken: list[Any] | None = None,
 ) -> bool:
-    """Write an entry; skipped (False) when disabled, racy, changed, not JSON or not writable.
+    """Write an entry; skipped (False) when disabled, changed, not JSON or not writable.
 
-    ``taken`` is the fingerprint taken before the inputs were read; when the inputs differ from
-    it now, they changed while being read and nothing is written.
+    ``taken`` is the fingerprint of what was read (taken before reading, or from the digests of
+    the text parsed); when the inputs differ from it now, they changed while being read and
+    nothing is written.
     """
     if not enabled(environ):
         return False
     print_ = fingerprint(files, extra)
     if taken is not None and _as_json(taken) != _as_json(print_):
-        return False
-    if _racy(print_):
         return False
     try:
         data = json.dumps({"key": key, "fingerprint": print_, "value": value}).encode()
@@ -146,8 +158,3 @@ def store(
         tmp.unlink(missing_ok=True)
         return False
     return True
-
-
-def _racy(print_: list[Any]) -> bool:
-    newest = max((stamp[3] for stamp in print_[2] if stamp[1] is not None), default=0)
-    return newest >= (time.time() - RACY_SECONDS) * 1e9

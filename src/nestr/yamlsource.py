@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from nestr.errors import InputError, SourceLocation
+from nestr.inputcache import text_digest
 
 KeyPath = tuple[str | int, ...]
 
@@ -32,6 +33,7 @@ class YamlDocument:
     data: Any
     positions: dict[KeyPath, SourceLocation] = field(default_factory=dict)
     key_positions: dict[KeyPath, SourceLocation] = field(default_factory=dict)
+    digest: str | None = None  # of the text parsed (nestr.inputcache.text_digest)
 
     def locate(self, key_path: KeyPath) -> SourceLocation:
         """Position of the value at ``key_path``, or of its nearest located ancestor."""
@@ -89,7 +91,13 @@ def parse_yaml(text: str, path: Path, *, error: type[InputError] = InputError) -
                         hint=f"it is already set at line {key_positions[key_path].line}",
                     )
                 key_positions[key_path] = loc
-    return YamlDocument(path=path, data=data, positions=positions, key_positions=key_positions)
+    return YamlDocument(
+        path=path,
+        data=data,
+        positions=positions,
+        key_positions=key_positions,
+        digest=text_digest(text),
+    )
 
 
 def _location(path: Path, mark: Any) -> SourceLocation:

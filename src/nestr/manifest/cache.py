@@ -33,7 +33,8 @@ def load_manifest_repos(path: Path) -> Manifest:
     from nestr.manifest.loader import load_manifest
 
     manifest = load_manifest(root)
-    inputcache.store(KIND, key, manifest.sources, _encode(manifest))
+    parsed = inputcache.stamped(zip(manifest.sources, manifest.source_digests, strict=True))
+    inputcache.store(KIND, key, manifest.sources, _encode(manifest), taken=parsed)
     return manifest
 
 
@@ -42,6 +43,7 @@ def _encode(manifest: Manifest) -> dict[str, Any]:
         "path": str(manifest.path),
         "group_filter": list(manifest.group_filter),
         "sources": [str(p) for p in manifest.sources],
+        "source_digests": list(manifest.source_digests),
         "repos": [_encode_repo(spec) for spec in manifest.repos],
     }
 
@@ -69,6 +71,7 @@ def _decode(value: Any) -> Manifest | None:
             repos=tuple(_decode_repo(raw) for raw in value["repos"]),
             group_filter=tuple(value["group_filter"]),
             sources=tuple(Path(p) for p in value["sources"]),
+            source_digests=tuple(value["source_digests"]),
         )
     except (KeyError, TypeError, ValueError):
         return None

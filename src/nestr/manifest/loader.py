@@ -48,7 +48,8 @@ def _load(root: Path, doc: YamlDocument, model: ManifestFile) -> Manifest:
         workflows=dict(model.workflows),
         sync=model.sync,
         document=doc,
-        sources=tuple(tree.sources),
+        sources=tuple(path for path, _ in tree.sources),
+        source_digests=tuple(digest for _, digest in tree.sources),
     )
 
 
@@ -93,7 +94,7 @@ def _locator(doc: YamlDocument) -> Callable[[KeyPath], SourceLocation]:
 class _Tree:
     repos: list[RepoSpec]
     group_filter: list[str]
-    sources: list[Path]
+    sources: list[tuple[Path, str | None]]  # each file read, with the digest of its text
 
 
 class _ImportWalker:
@@ -111,7 +112,7 @@ class _ImportWalker:
         rules = (*inherited, *file_rewrites(model))
         repos, errors = resolve_file(model, doc, rules)
         _raise(errors)
-        tree = _Tree(repos=repos, group_filter=[], sources=[path])
+        tree = _Tree(repos=repos, group_filter=[], sources=[(path, doc.digest)])
         for index, entry in enumerate(model.imports):
             target = self._target(path, doc, index, entry.path, chain)
             sub_doc, sub_model = read_manifest_file(target)

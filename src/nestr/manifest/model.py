@@ -65,6 +65,7 @@ class Manifest:
     sync: Mapping[str, Any] | None = None  # raw; nestr.sync validates
     document: YamlDocument | None = None  # the root file, for positions of raw sections
     sources: tuple[Path, ...] = ()  # every file read: the root, then its imports
+    source_digests: tuple[str | None, ...] = ()  # of the text parsed from each of ``sources``
 
     @property
     def root(self) -> Path:

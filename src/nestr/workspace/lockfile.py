@@ -97,8 +97,9 @@ def read_lock(path: Path) -> LockFile:
     if entry is not None and inputcache.matches(entry):
         with contextlib.suppress(KeyError, TypeError, ValueError):
             return _decode(entry["value"])
-    lock = _parse(path)
-    inputcache.store("lock", key, [path.absolute()], _encode(lock))
+    lock, digest = _parse(path)
+    parsed = inputcache.stamped([(path.absolute(), digest)])
+    inputcache.store("lock", key, [path.absolute()], _encode(lock), taken=parsed)
     return lock
 
 
@@ -115,7 +116,7 @@ def _decode(value: dict[str, Any]) -> LockFile:
     return LockFile(manifest_hash=str(value["manifest_hash"]), repos=repos)
 
 
-def _parse(path: Path) -> LockFile:
+def _parse(path: Path) -> tuple[LockFile, str | None]:
     from nestr.yamlsource import load_yaml_file
 
     doc = load_yaml_file(path)
@@ -131,7 +132,7 @@ def _parse(path: Path) -> LockFile:
     if not isinstance(raw_repos, dict):
         _fail(doc, ("repos",), "expected a mapping of repo name to url, revision and commit")
     repos = {str(name): _repo(doc, str(name), entry) for name, entry in raw_repos.items()}
-    return LockFile(manifest_hash=digest, repos=repos)
+    return LockFile(manifest_hash=digest, repos=repos), doc.digest
 
 
 def _repo(doc: YamlDocument, name: str, entry: Any) -> LockedRepo:

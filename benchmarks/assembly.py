@@ -32,6 +32,7 @@ from _common import (
     PeerVenv,
     Unavailable,
     bench_env,
+    compile_sources,
     fresh_dir,
     peer_venv,
     ratio,
@@ -312,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", choices=["assembly", "status"], help="time only assembly or only status"
     )
     args = parser.parse_args(argv)
+    compile_sources()
     parts = {args.only} if args.only else {"assembly", "status"}
     if args.quick:
         args.sizes, args.rounds = "10", 1

@@ -16,7 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NESTR_BIN, Contender, base_env, peer_venv, ratio, ratio_table, time_interleaved
+from _common import (
+    NESTR_BIN,
+    Contender,
+    base_env,
+    compile_sources,
+    peer_venv,
+    ratio,
+    ratio_table,
+    time_interleaved,
+)
 
 GOAL = 0.75
 
@@ -38,6 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
+    compile_sources()
     peers = peer_venv("startup-peers", ["west==1.5.0", "vcstool==0.3.0"])
     contenders = [
         command([str(NESTR_BIN), "--help"]),

@@ -30,6 +30,7 @@ from _common import (
     PeerVenv,
     Unavailable,
     bench_env,
+    compile_sources,
     fresh_dir,
     peer_venv,
     ratio,
@@ -224,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--copier-rounds", type=int, default=1, help="timed rounds of copier")
     parser.add_argument("--quick", action="store_true", help="10 repos, 1 round each")
     args = parser.parse_args(argv)
+    compile_sources()
     if args.quick:
         args.repos, args.rounds, args.copier_rounds = 10, 1, 1
     root = fresh_dir(WORK_DIR / "sync")

@@ -25,7 +25,16 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import BENCH_DIR, REPO_ROOT, WORK_DIR, Unavailable, base_env, fresh_dir, peer_venv
+from _common import (
+    BENCH_DIR,
+    REPO_ROOT,
+    WORK_DIR,
+    Unavailable,
+    base_env,
+    compile_sources,
+    fresh_dir,
+    peer_venv,
+)
 from _workflow_report import (
     CONCURRENCY,
     DBOS,
@@ -300,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also profile nestr (cProfile)")
     parser.add_argument("--json", type=Path, default=RUN_DIR / "results.json")
     args = parser.parse_args(argv)
+    compile_sources()
     peers = [name for name in args.peers.split(",") if name]
     unknown = sorted(set(peers) - set(PEER_NAMES))
     if unknown:

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 import venv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,12 +68,28 @@ def peer_venv(name: str, packages: Sequence[str], *, quiet: bool = True) -> Peer
     return PeerVenv(name, path)
 
 
-def fresh_dir(path: Path) -> Path:
-    """An empty directory at ``path`` (removed first if it exists)."""
+def fresh_dir(path: Path, *, defer_delete: bool = False) -> Path:
+    """An empty directory at ``path``; what was there is removed first.
+
+    ``defer_delete`` moves the old tree aside instead (``.trash-*`` beside it), for
+    :func:`empty_trash` once nothing is being timed: deleting tens of thousands of files makes a
+    disk discard blocks for seconds afterwards, which would slow down whichever contender runs
+    next.
+    """
     if path.exists():
-        shutil.rmtree(path)
+        if defer_delete:
+            path.rename(path.parent / f".trash-{path.name}-{uuid.uuid4().hex[:12]}")
+        else:
+            shutil.rmtree(path)
     path.mkdir(parents=True)
     return path
+
+
+def empty_trash(*parents: Path) -> None:
+    """Delete what :func:`fresh_dir` moved aside in ``parents`` (between timed sections)."""
+    for parent in parents:
+        for trash in parent.glob(".trash-*"):
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def run(

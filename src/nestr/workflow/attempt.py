@@ -57,6 +57,7 @@ class InstanceRunner:
     _output_dir: Path | None = field(default=None, init=False)
     _now: dict[str, bool] = field(default_factory=dict, init=False)  # may_run_now per step
     _reads: dict[str, bool] = field(default_factory=dict, init=False)  # reads_scope per step
+    _safe_names: dict[str, str] = field(default_factory=dict, init=False)  # output file names
     commits: GroupCommit = field(init=False)
     events: StepEvents = field(init=False)
 
@@ -191,7 +192,8 @@ class InstanceRunner:
             try:
                 steps.send(None)
             except StopIteration as stop:
-                return _success(ctx, stop.value)
+                # an instant step writes no $NESTR_OUTPUT file: its outputs are what it returns
+                return _success(ctx, stop.value, read_file=False)
         except asyncio.CancelledError:
             return None  # the task path reports what a step that cancels itself means
         except Exception as exc:  # a broken step plugin fails its step, not the whole run
@@ -344,11 +346,15 @@ class InstanceRunner:
             self._output_dir = self.spec.state_dir / "runs" / self.spec.run_id
             self._output_dir.mkdir(parents=True, exist_ok=True)
         # Not created here: a step that writes outputs creates it (`>>` does); most never do.
-        return self._output_dir / f"{_UNSAFE.sub('_', key)}.{attempt}.output"
+        safe = self._safe_names.get(key)
+        if safe is None:
+            safe = self._safe_names[key] = _UNSAFE.sub("_", key)
+        return self._output_dir / f"{safe}.{attempt}.output"
 
 
-def _success(ctx: StepContext, returned: Any) -> AttemptEnd:
-    outputs = {**take_outputs(ctx.output_path), **dict(returned or {})}
+def _success(ctx: StepContext, returned: Any, *, read_file: bool = True) -> AttemptEnd:
+    from_file = take_outputs(ctx.output_path) if read_file else {}
+    outputs = {**from_file, **dict(returned or {})}
     return AttemptEnd("succeeded", step_status="succeeded", exit_code=0, outputs=outputs)
 
 

@@ -5,8 +5,10 @@ the group gets SIGTERM, then SIGKILL after ``grace`` seconds. The group is also 
 when the leader ends, so a background child a step left behind does not outlive it (GitHub
 Actions' runner cleans up orphans the same way).
 
-The child is started synchronously (``fork``/``exec`` take no await), so no cancel can land
-between its start and the moment we hold it. Its exit is watched through a pidfd registered with
+The child is started in a worker thread: starting a process blocks its caller until the child
+has exec'd, and on the event loop those starts would follow one another while the loop has other
+steps to run. A cancel that lands during the start waits for it to finish and then kills the
+group, so nothing started is left behind. Its exit is watched through a pidfd registered with
 the event loop (Linux ≥ 5.3) instead of asyncio's default child watcher on Python 3.11, which
 starts one thread per child; where pidfds are missing, a worker thread waits for it.
 """
@@ -19,6 +21,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Awaitable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nestr.workflow.protocols import LogSink, StepFailed
@@ -44,7 +47,7 @@ class GroupProcessRunner:
     ) -> int:
         command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
         try:
-            proc = Child(command, cwd, env)
+            proc = await Child.start(command, cwd, env)
         except FileNotFoundError as exc:
             missing = cwd if not cwd.is_dir() else command[0]
             raise StepFailed(f"cannot start {command[0]!r}: {missing} not found") from exc
@@ -67,29 +70,11 @@ class GroupProcessRunner:
 class Child:
     """A started process in a new session (so its pid is its process group id)."""
 
-    def __init__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], outputs: dict[str, int]) -> None:
         self._loop = asyncio.get_running_loop()
-        # Our own pipes rather than subprocess.PIPE: only their fds are used, so Popen need not
-        # wrap each in a file object.
-        self._outputs = {"stdout": os.pipe(), "stderr": os.pipe()}
-        try:
-            self._popen = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=self._outputs["stdout"][1],
-                stderr=self._outputs["stderr"][1],
-                start_new_session=True,
-            )
-        except BaseException:
-            for read_end, _ in self._outputs.values():
-                os.close(read_end)
-            raise
-        finally:
-            for _, write_end in self._outputs.values():
-                os.close(write_end)  # the child holds its copies; EOF comes when it exits
-        self.pid = self._popen.pid
+        self._popen = popen
+        self._outputs = outputs  # read ends of the output pipes, by stream name
+        self.pid = popen.pid
         self._exit: asyncio.Future[int] = self._loop.create_future()
         try:
             pidfd = os.pidfd_open(self.pid)
@@ -98,6 +83,23 @@ class Child:
             waiting.add_done_callback(self._settled)
         else:
             self._loop.add_reader(pidfd, self._reap, pidfd)
+
+    @classmethod
+    async def start(cls, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
+        """Start ``command`` from a worker thread; a cancel meanwhile kills what was started."""
+        loop = asyncio.get_running_loop()
+        pipes = {"stdout": os.pipe(), "stderr": os.pipe()}
+        outputs = {name: read_end for name, (read_end, _) in pipes.items()}
+        spawning = loop.run_in_executor(_spawner(), _spawn, command, cwd, dict(env), pipes)
+        try:
+            popen = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            await _finish(_kill_spawned(spawning, outputs))
+            raise
+        except BaseException:
+            _close_all(outputs)
+            raise
+        return cls(popen, outputs)
 
     def _reap(self, pidfd: int) -> None:
         # Readable pidfd: the process has exited, so wait() reaps it without blocking.
@@ -119,7 +121,7 @@ class Child:
         return await asyncio.shield(self._exit)
 
     def pipe(self, name: str, log: LogSink) -> Pipe:
-        return Pipe(self._loop, self._outputs[name][0], name, log)
+        return Pipe(self._loop, self._outputs[name], name, log)
 
 
 class Pipe:
@@ -153,6 +155,56 @@ class Pipe:
         self._loop.remove_reader(self._fd)
         os.close(self._fd)
         self.drained.set_result(None)
+
+
+def _spawn(
+    command: Sequence[str], cwd: Path, env: dict[str, str], pipes: dict[str, tuple[int, int]]
+) -> subprocess.Popen[bytes]:
+    # Our own pipes rather than subprocess.PIPE: only their fds are used, so Popen need not
+    # wrap each in a file object.
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=pipes["stdout"][1],
+            stderr=pipes["stderr"][1],
+            start_new_session=True,
+        )
+    finally:
+        for _, write_end in pipes.values():
+            os.close(write_end)  # the child holds its copies; EOF comes when it exits
+
+
+async def _kill_spawned(
+    spawning: asyncio.Future[subprocess.Popen[bytes]], outputs: dict[str, int]
+) -> None:
+    """After a cancel during the start: let it finish, then kill and reap what it started."""
+    try:
+        popen = await spawning
+    except Exception:  # it did not start: nothing to kill
+        _close_all(outputs)
+        return
+    _signal_group(popen.pid, signal.SIGKILL)
+    _close_all(outputs)
+    await asyncio.get_running_loop().run_in_executor(_spawner(), popen.wait)
+
+
+def _close_all(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+
+
+_SPAWNER: ThreadPoolExecutor | None = None
+
+
+def _spawner() -> ThreadPoolExecutor:
+    """Threads that start step processes (and reap a cancelled start); made on first use."""
+    global _SPAWNER  # noqa: PLW0603 - one pool per process
+    if _SPAWNER is None:
+        _SPAWNER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="nestr-spawn")
+    return _SPAWNER
 
 
 async def _finish(work: Awaitable[object]) -> None:

@@ -178,3 +178,47 @@ def test_cancel_records_steps_waiting_for_a_slot_or_a_retry(project, status_of) 
     result = project.run("wf", options=ExecutorOptions(kill_grace=0.3), cancel_when=ready)
     assert status_of(result) == {"hang": "cancelled", "flaky": "cancelled", "queued": "cancelled"}
     assert result.status == "cancelled"
+
+
+def _processes_with(token: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains ``token``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if token in cmdline and state not in {"Z", "X"}:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_cancel_during_the_start_leaves_no_process(tmp_path: Path) -> None:
+    """Cancelling while a step's process is being started (the start runs in a worker thread)
+    waits for the start and kills what it started: at every moment the cancel can land, no
+    process survives it."""
+    import asyncio
+
+    from nestr.workflow.process import Child
+
+    token = f"{os.getpid()}{time.monotonic_ns() % 10**6}"  # digits: `sleep 30.<token>` is valid
+
+    async def cancel_after(turns: int) -> None:
+        task = asyncio.ensure_future(Child.start(["sleep", f"30.{token}"], tmp_path, os.environ))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            child = await task
+        except asyncio.CancelledError:
+            return
+        # the start finished before the cancel landed: the caller holds it and must stop it
+        os.killpg(child.pid, signal.SIGKILL)
+        await child.wait()
+
+    for turns in range(6):
+        asyncio.run(cancel_after(turns))
+        assert _processes_with(f"30.{token}") == []

@@ -115,16 +115,32 @@ def test_first_failure_stops_new_repos_unless_keep_going(
 def test_running_repos_finish_after_a_failure(
     handmade: Callable[..., HandmadeWorkspace], tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    """In parallel, a repo already running when another fails still runs to its end."""
+    """In parallel, a repo already running when another fails still runs to its end, and no
+    new repo starts after the failure."""
     hw = handmade()
     flag = tmp_path / "api-failed"
-    # web waits until api has failed, then finishes normally; lib never starts (jobs=2).
+    # web waits until api's failure is reported (the flag is written by a listener of api's
+    # `finished` event, which comes after the failure stopped new starts), then finishes
+    # normally; lib, waiting for a slot (jobs=2), never starts.
     script = (
-        f'if [ "$NESTR_REPO_NAME" = api ]; then touch {flag}; exit 4; fi; '
-        f"i=0; while [ ! -e {flag} ] && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.01; done; "
+        'if [ "$NESTR_REPO_NAME" = api ]; then exit 4; fi; '
+        f"i=0; while [ ! -e {flag} ] && [ $i -lt 3000 ]; do i=$((i+1)); sleep 0.01; done; "
         "echo finished"
     )
-    report, events = run(hw, "sh", "-c", script, jobs=2)
+    bus = EventBus()
+    events: list[Event] = []
+    bus.add_listener(events.append)
+
+    def on_finished(event: Event) -> None:
+        if event.type.endswith(".finished") and event.repo == "api":
+            flag.touch()
+
+    bus.add_listener(on_finished)
+    report = asyncio.run(
+        foreach(
+            hw.workspace, hw.manifest.repos, ForeachCommand(("sh", "-c", script)), bus=bus, jobs=2
+        )
+    )
     by_name = {r.name: r for r in report.results}
     assert by_name["api"].returncode == 4
     assert by_name["web"].returncode == 0

@@ -310,8 +310,8 @@ def _goal(label: str, value: float | None, limit: float, at_least: bool = False)
 
 def default_workdir() -> Path:
     """A tmpfs when the machine has one: every contender writes the same files, and a virtual
-    disk whose throughput swings fourfold and more between minutes (this one's does) would time the disk,
-    not the tools. ``--workdir benchmarks/.work/assembly`` measures on disk instead."""
+    disk whose throughput swings fourfold between minutes (this one's does) would time the
+    disk, not the tools. ``--workdir benchmarks/.work/assembly`` measures on disk instead."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 4 << 30:
         return shm / "nestr-bench-assembly"

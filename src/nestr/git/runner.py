@@ -107,48 +107,117 @@ async def run_git(
     """
     import asyncio  # here, not at the top: blocking callers should not pay for its import
 
-    call = _ThreadedCall(("git", *args), cwd, git_env(env), input_bytes, timeout)
-    future = asyncio.get_running_loop().run_in_executor(_threads(), call.run)
+    call = _GitCall(("git", *args), cwd, git_env(env), timeout, input_bytes)
+    future = asyncio.get_running_loop().run_in_executor(_threads(), call.result)
     try:
-        code, out, err, duration = await asyncio.shield(future)
+        result = await asyncio.shield(future)
     except asyncio.CancelledError:
         call.cancel()
         with contextlib.suppress(BaseException):
             await future  # the group is dead: this returns at once
         raise
-    result = GitResult(
-        call.argv, code, out.decode(errors="replace"), err.decode(errors="replace"), duration
-    )
     log.debug(
         "git",
-        argv=" ".join(call.argv),
+        argv=" ".join(result.argv),
         cwd=str(cwd) if cwd else None,
-        rc=code,
-        seconds=round(duration, 4),
+        rc=result.returncode,
+        seconds=round(result.duration, 4),
     )
-    if check and code != 0:
-        raise GitError(call.argv, code, result.stderr, cwd=cwd)
+    return _checked(result, cwd) if check else result
+
+
+def run_git_sync(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> GitResult:
+    """Blocking variant of :func:`run_git` for code that is not async (same guarantees)."""
+    result = _GitCall(("git", *args), cwd, git_env(env), timeout).result()
+    return _checked(result, cwd) if check else result
+
+
+def run_git_parallel(
+    calls: Sequence[tuple[Sequence[str], Path | None]],
+    *,
+    jobs: int,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[GitResult | WorkFailed]:
+    """Run ``git *args`` in ``cwd`` for each call, at most ``jobs`` at once, without an event loop.
+
+    For short read-only fan-outs (``nestr status``) where importing and starting asyncio would
+    cost more than the git processes themselves. Each of ``jobs`` threads starts a git, waits
+    for it and takes the next call, so starts overlap and a slow repo holds up only its thread.
+    Results come back in call order; a call that fails (exit code, timeout, missing directory)
+    yields its :class:`WorkFailed` in its slot instead of raising, so one bad repo does not hide
+    the others. Interrupting kills every running git's process group before re-raising.
+    """
+    env = git_env()
+    pending = list(enumerate(calls))
+    pending.reverse()  # pop() from the end takes them in call order
+    results: list[GitResult | WorkFailed | None] = [None] * len(calls)
+    active: set[_GitCall] = set()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                index, (args, cwd) = pending.pop()
+                call = _GitCall(("git", *args), cwd, env, timeout)
+                active.add(call)
+            try:
+                results[index] = _checked(call.result(), cwd)
+            except WorkFailed as exc:
+                results[index] = exc
+            with lock:
+                active.discard(call)
+
+    threads = [
+        threading.Thread(target=worker, daemon=True) for _ in range(min(max(1, jobs), len(calls)))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        with lock:
+            pending.clear()
+            for call in active:
+                call.cancel()
+        raise
+    return [r if r is not None else WorkFailed("git did not run") for r in results]
+
+
+def _checked(result: GitResult, cwd: Path | None) -> GitResult:
+    if result.returncode != 0:
+        raise GitError(result.argv, result.returncode, result.stderr, cwd=cwd)
     return result
 
 
-class _ThreadedCall:
-    """One git process run by a worker thread, killable from the loop at any moment."""
+class _GitCall:
+    """One git process, run by the calling thread and killable from any other at any moment."""
 
     def __init__(
         self,
         argv: tuple[str, ...],
         cwd: Path | None,
         env: Mapping[str, str],
-        input_bytes: bytes | None,
         timeout: float,
+        input_bytes: bytes | None = None,
     ) -> None:
         self.argv, self.cwd, self.env = argv, cwd, env
-        self.input_bytes, self.timeout = input_bytes, timeout
+        self.timeout, self.input_bytes = timeout, input_bytes
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._cancelled = False
 
-    def run(self) -> tuple[int, bytes, bytes, float]:
+    def result(self) -> GitResult:
+        """Run git to its end (whatever its exit code); WorkFailed if it cannot run or hangs."""
         start = time.perf_counter()
         proc = self._start()
         try:
@@ -164,7 +233,8 @@ class _ThreadedCall:
                 hint="raise git.timeout",
             ) from None
         code = proc.returncode if proc.returncode is not None else -1
-        return code, out, err, time.perf_counter() - start
+        stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+        return GitResult(self.argv, code, stdout, stderr, time.perf_counter() - start)
 
     def _start(self) -> subprocess.Popen[bytes]:
         with self._lock:  # a cancel that came first wins; one that comes later kills
@@ -206,108 +276,6 @@ def _threads() -> ThreadPoolExecutor:
 
         _POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="nestr-git")
     return _POOL
-
-
-def run_git_sync(
-    args: Sequence[str],
-    *,
-    cwd: Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> GitResult:
-    """Blocking variant of :func:`run_git` for code that is not async (same guarantees)."""
-    argv = ("git", *args)
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env=git_env(env),
-            start_new_session=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise WorkFailed(
-            "git is not installed or not on PATH", hint="install git 2.30 or newer"
-        ) from exc
-    except subprocess.TimeoutExpired:
-        raise GitError(argv, None, f"no answer after {timeout:g}s", cwd=cwd) from None
-    result = GitResult(
-        argv,
-        proc.returncode,
-        proc.stdout.decode(errors="replace"),
-        proc.stderr.decode(errors="replace"),
-        time.perf_counter() - start,
-    )
-    if check and proc.returncode != 0:
-        raise GitError(argv, proc.returncode, result.stderr, cwd=cwd)
-    return result
-
-
-def run_git_parallel(
-    calls: Sequence[tuple[Sequence[str], Path | None]],
-    *,
-    jobs: int,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> list[GitResult | WorkFailed]:
-    """Run ``git *args`` in ``cwd`` for each call, at most ``jobs`` at once, without an event loop.
-
-    For short read-only fan-outs (``nestr status``) where importing and starting asyncio would
-    cost more than the git processes themselves. Each of ``jobs`` threads starts a git, waits
-    for it and takes the next call, so starts overlap and a slow repo holds up only its thread.
-    Results come back in call order; a call that fails (exit code, timeout, missing directory)
-    yields its :class:`WorkFailed` in its slot instead of raising, so one bad repo does not hide
-    the others. Interrupting kills every running git's process group before re-raising.
-    """
-    env = git_env()
-    pending = list(enumerate(calls))
-    pending.reverse()  # pop() from the end takes them in call order
-    results: list[GitResult | WorkFailed | None] = [None] * len(calls)
-    active: set[_ThreadedCall] = set()
-    lock = threading.Lock()
-
-    def worker() -> None:
-        while True:
-            with lock:
-                if not pending:
-                    return
-                index, (args, cwd) = pending.pop()
-                call = _ThreadedCall(("git", *args), cwd, env, None, timeout)
-                active.add(call)
-            results[index] = _outcome(call)
-            with lock:
-                active.discard(call)
-
-    threads = [
-        threading.Thread(target=worker, daemon=True) for _ in range(min(max(1, jobs), len(calls)))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            thread.join()
-    except BaseException:
-        with lock:
-            pending.clear()
-            for call in active:
-                call.cancel()
-        raise
-    return [r if r is not None else WorkFailed("git did not run") for r in results]
-
-
-def _outcome(call: _ThreadedCall) -> GitResult | WorkFailed:
-    try:
-        code, out, err, duration = call.run()
-    except WorkFailed as exc:
-        return exc
-    stderr = err.decode(errors="replace")
-    if code != 0:
-        return GitError(call.argv, code, stderr, cwd=call.cwd)
-    return GitResult(call.argv, code, out.decode(errors="replace"), stderr, duration)
 
 
 def _kill_group(pid: int) -> None:

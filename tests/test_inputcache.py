@@ -155,3 +155,17 @@ def test_relative_cache_dir_disables_the_cache(monkeypatch: pytest.MonkeyPatch) 
     assert not inputcache.enabled()
     assert not inputcache.store(KIND, "k", [], 1)
     assert not Path("relative").exists()
+
+
+def test_lookup_compares_with_a_fingerprint_the_caller_took(tmp_path: Path) -> None:
+    """lookup(taken=...) hits only when that fingerprint equals the stored one, without
+    reading the files again; without it, the files are read and compared."""
+    src = aged(tmp_path / "a.yaml", "a: 1\n")
+    taken = inputcache.fingerprint([src], "x")
+    assert inputcache.store(KIND, "k", [src], {"v": 1}, extra="x", taken=taken)
+    assert inputcache.lookup(KIND, "k", taken=taken) == {"v": 1}
+    assert inputcache.lookup(KIND, "k", "x") == {"v": 1}
+    src.write_text("a: 2\n", encoding="utf-8")
+    assert inputcache.lookup(KIND, "k", taken=inputcache.fingerprint([src], "x")) is None
+    assert inputcache.lookup(KIND, "k", "x") is None
+    assert inputcache.lookup(KIND, "other", "x") is None

@@ -93,10 +93,10 @@ def _entry_path(kind: str, key: str, environ: Mapping[str, str] | None) -> Path:
 
 
 def load(kind: str, key: str, environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
-    """The stored entry ``{"files": [...], "extra": ..., "value": ...}`` for ``key``, if any.
+    """The stored entry ``{"key": ..., "fingerprint": ..., "value": ...}`` for ``key``, if any.
 
-    The caller re-computes the fingerprint from the entry's ``files`` (the inputs it named last
-    time, which may include files found while validating) and compares with :func:`matches`.
+    Whether it still holds is :func:`matches`' answer: the fingerprint is taken again from the
+    files the entry names (which may include files found while validating, such as imports).
     """
     if not enabled(environ):
         return None
@@ -108,6 +108,29 @@ def load(kind: str, key: str, environ: Mapping[str, str] | None = None) -> dict[
     if not isinstance(entry, dict) or entry.get("key") != key:
         return None
     return entry
+
+
+def lookup(
+    kind: str,
+    key: str,
+    extra: Any = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    taken: list[Any] | None = None,
+) -> Any:
+    """The value stored for ``key`` while its inputs are unchanged; None otherwise.
+
+    ``taken``: the current fingerprint, when the caller has just taken it (the inputs are then
+    not read a second time to compare).
+    """
+    entry = load(kind, key, environ)
+    if entry is None:
+        return None
+    if taken is not None:
+        fresh = entry.get("fingerprint") == _as_json(taken)
+    else:
+        fresh = matches(entry, extra)
+    return entry.get("value") if fresh else None
 
 
 def matches(entry: Mapping[str, Any], extra: Any = None) -> bool:

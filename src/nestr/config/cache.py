@@ -56,10 +56,8 @@ class Probe:
 
     def lookup(self) -> LoadedConfig | None:
         """The stored configuration for these inputs, if it is still valid."""
-        entry = inputcache.load(KIND, self.key, self.environ)
-        if entry is None or not inputcache.matches(entry, self.extra):
-            return None
-        return decode(entry.get("value"))
+        value = inputcache.lookup(KIND, self.key, environ=self.environ, taken=self.taken)
+        return None if value is None else decode(value)
 
     def remember(self, loaded: LoadedConfig) -> bool:
         """Store ``loaded`` unless it holds a secret; True when an entry was written."""

@@ -25,11 +25,9 @@ def load_manifest_repos(path: Path) -> Manifest:
     """The manifest at ``path`` with its repos resolved; ``workflows`` and ``sync`` left empty."""
     root = path.absolute()
     key = str(root)
-    entry = inputcache.load(KIND, key)
-    if entry is not None and inputcache.matches(entry):
-        cached = _decode(entry["value"])
-        if cached is not None:
-            return cached
+    cached = _decode(inputcache.lookup(KIND, key))
+    if cached is not None:
+        return cached
     from nestr.manifest.loader import load_manifest
 
     manifest = load_manifest(root)

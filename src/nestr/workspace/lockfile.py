@@ -93,10 +93,10 @@ def read_lock(path: Path) -> LockFile:
     A lock read before and unchanged since comes from the input cache (``nestr.inputcache``).
     """
     key = str(path.absolute())
-    entry = inputcache.load("lock", key)
-    if entry is not None and inputcache.matches(entry):
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            return _decode(entry["value"])
+    cached = inputcache.lookup("lock", key)
+    if cached is not None:
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+            return _decode(cached)
     lock, digest = _parse(path)
     parsed = inputcache.stamped([(path.absolute(), digest)])
     inputcache.store("lock", key, [path.absolute()], _encode(lock), taken=parsed)

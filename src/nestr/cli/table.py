@@ -47,6 +47,6 @@ def _line(cells: Sequence[Cell], widths: Sequence[int], *, color: bool, bold: bo
         pad = "" if i == last else " " * (widths[i] - len(cell.text))
         text = cell.text
         if color and (cell.color or bold):
-            text = click.style(text, fg=cell.color, bold=bold)
+            text = click.style(text, fg=cell.color, bold=True if bold else None)
         parts.append(text + pad)
     return "  ".join(parts).rstrip()

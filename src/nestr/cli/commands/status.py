@@ -17,9 +17,9 @@ from nestr.cli.options import (
     workspace_option,
 )
 from nestr.cli.render import json_option, print_json
+from nestr.cli.table import Cell, render_table, use_color
 
 if TYPE_CHECKING:
-    from nestr.cli.table import Cell
     from nestr.workspace.status import RepoStatus, WorkspaceStatus
 
 SHORT = 10  # characters of a commit id shown in the table
@@ -72,8 +72,6 @@ def status(
 
 
 def _print_table(report: WorkspaceStatus) -> None:
-    from nestr.cli.table import render_table, use_color
-
     columns = ["repo", "path", "branch", "commit", "revision", "changes", "upstream", "lock"]
     if report.lock_file is None:
         columns.pop()  # no nestr.lock beside the manifest: nothing to compare with
@@ -83,8 +81,6 @@ def _print_table(report: WorkspaceStatus) -> None:
 
 
 def _row(repo: RepoStatus) -> tuple[Cell, ...]:
-    from nestr.cli.table import Cell
-
     git = repo.git
     name, path, revision = Cell(repo.name), Cell(repo.path), Cell(repo.revision)
     if repo.state == "missing":
@@ -98,8 +94,6 @@ def _row(repo: RepoStatus) -> tuple[Cell, ...]:
 
 
 def _changes(repo: RepoStatus) -> Cell:
-    from nestr.cli.table import Cell
-
     assert repo.git is not None
     changes = repo.git.changes
     if not changes.dirty:
@@ -118,8 +112,6 @@ def _changes(repo: RepoStatus) -> Cell:
 
 
 def _upstream(repo: RepoStatus) -> Cell:
-    from nestr.cli.table import Cell
-
     git = repo.git
     assert git is not None
     if git.upstream is None:
@@ -132,8 +124,6 @@ def _upstream(repo: RepoStatus) -> Cell:
 
 
 def _lock(repo: RepoStatus) -> Cell:
-    from nestr.cli.table import Cell
-
     state = repo.lock_state
     if state is None:
         return Cell("")

@@ -25,6 +25,7 @@ from nestr.events import EventBus
 from nestr.fanout import fan_out
 from nestr.git.failures import is_broken_repo
 from nestr.git.filelock import file_lock
+from nestr.git.localclone import Prototype, make_prototype
 from nestr.git.mirror import Mirror, MirrorCache
 from nestr.git.refs import Resolved, is_full_commit_id
 from nestr.manifest.model import Manifest, RepoSpec
@@ -143,6 +144,7 @@ async def assemble(
         )
         run = _Assembly(manifest, workspace, options, bus, pins)
         repos = await run.all(specs)
+        shutil.rmtree(root / RECORD_DIR / TMP_DIR, ignore_errors=True)  # the prototype
     result = AssemblyResult(
         workspace=str(root),
         workspace_id=workspace.id,
@@ -189,6 +191,7 @@ class _Assembly:
     cache: MirrorCache = field(init=False)
     done: dict[str, asyncio.Event] = field(init=False, default_factory=dict)
     depths: dict[str, int | None] = field(init=False, default_factory=dict)  # per mirror URL
+    prototype: asyncio.Future[Prototype | None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         o = self.options
@@ -296,6 +299,18 @@ class _Assembly:
                 await repo_git.dissociate(path, timeout=timeout)
             return result
 
+    async def _prototype(self, tmp_root: Path) -> Prototype | None:
+        """The ``git init`` every new clone copies (made once); None: clones use ``git clone``."""
+        if self.options.dissociate:
+            return None
+        if self.prototype is None:
+            made = make_prototype(tmp_root / "prototype", timeout=self.options.git_timeout)
+            self.prototype = asyncio.ensure_future(made)
+        try:
+            return await asyncio.shield(self.prototype)
+        except (GitError, OSError):  # git clone then reports whatever is wrong, per repo
+            return None
+
     async def _clone(self, spec: RepoSpec, mirror: Mirror, target: Resolved, dest: Path) -> None:
         tmp_root = self.workspace.root / RECORD_DIR / TMP_DIR
         tmp_root.mkdir(parents=True, exist_ok=True)
@@ -308,6 +323,7 @@ class _Assembly:
                 url=spec.url,
                 dissociate=self.options.dissociate,
                 timeout=self.options.git_timeout,
+                prototype=await self._prototype(tmp_root),
             )
             repo_git.exclude_children(tmp, children_of(spec, self.manifest.repos))
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from nestr.errors import GitError
 from nestr.git import configfile
+from nestr.git.localclone import Checkout, MirrorRefs, Prototype, read_mirror_refs, write_clone
 from nestr.git.mirror import Mirror
-from nestr.git.refs import Resolved, ref_exists, tip_ref
+from nestr.git.refs import Resolved, candidate_refs, ref_exists, tip_ref
 from nestr.git.runner import run_git
 from nestr.git.shallow import is_shallow
 from nestr.workspace.plan import RepoState
@@ -50,17 +51,34 @@ async def probe(path: Path, *, timeout: float) -> RepoState:
 
 
 async def clone_from_mirror(
-    mirror: Mirror, dest: Path, target: Resolved, *, url: str, dissociate: bool, timeout: float
+    mirror: Mirror,
+    dest: Path,
+    target: Resolved,
+    *,
+    url: str,
+    dissociate: bool,
+    timeout: float,
+    prototype: Prototype | None = None,
 ) -> None:
     """Clone the mirror into ``dest`` and check out ``target``; ``origin`` is the real URL.
 
-    One git process in the common cases: a branch or tag checks out in the clone itself
+    With a ``prototype`` (see :mod:`nestr.git.localclone`), nestr writes the borrowing clone's
+    ``.git`` itself and one ``git checkout`` fills it. Otherwise ``git clone`` makes it: one
+    process in the common cases, as a branch or tag checks out in the clone itself
     (``--branch``), and so does a commit that a branch or tag of the mirror points at — the
     clone checks out that ref, then HEAD is detached by writing the commit into ``.git/HEAD``
-    (index and tree already match it). Only another commit needs ``checkout --detach``. The
-    URL is written into the fresh ``.git/config`` directly. With ``dissociate`` the clone is a
-    plain local clone (hard links or copies), which needs nothing from the cache afterwards.
+    (index and tree already match it). Only another commit needs ``checkout --detach``. With
+    ``dissociate`` the clone is a plain local clone (hard links or copies), which needs nothing
+    from the cache afterwards. Either way the local refs are the same: the branch clone would
+    check out (``--branch``, or the mirror's HEAD branch) tracks origin; a tag or another
+    commit is checked out detached.
     """
+    refs = None if dissociate or prototype is None else read_mirror_refs(mirror.path)
+    if prototype is not None and refs is not None:
+        checkout = _checkout_for(refs, target)
+        write_clone(prototype, mirror.path, refs, dest, url=url, checkout=checkout)
+        await run_git(["checkout", "--quiet", "--force"], cwd=dest, timeout=timeout)
+        return
     ref = _clone_ref(mirror, target)
     args = ["clone", "--quiet", *([] if dissociate else ["--shared"])]
     args += ["--no-checkout"] if ref is None else ["--branch", _short(ref)]
@@ -88,6 +106,29 @@ def _clone_ref(mirror: Mirror, target: Resolved) -> str | None:
     if ref is not None and ref.startswith("refs/tags/"):
         return None if ref_exists(mirror.path, "refs/heads/" + _short(ref)) else ref
     return ref
+
+
+def _checkout_for(refs: MirrorRefs, target: Resolved) -> Checkout:
+    """The local branch and HEAD that ``git clone`` (plus the detach) leaves for ``target``."""
+    tips = refs.tips()
+    if target.kind == "commit":
+        head = [f"refs/heads/{refs.head_branch}"] if refs.head_branch else []
+        tags = sorted(ref for ref in tips if ref.startswith("refs/tags/"))
+        found = [
+            r
+            for r in [*candidate_refs(target.revision), *tags, *head]
+            if tips.get(r) == target.commit
+        ]
+        ref = found[0] if found else None
+    else:
+        ref = target.ref
+    if ref is not None and ref.startswith("refs/tags/") and "refs/heads/" + _short(ref) in tips:
+        ref = None  # clone --branch X takes the branch X: the tag is checked out by commit
+    if ref is None:  # clone --no-checkout makes the mirror's HEAD branch
+        return Checkout(refs.head_branch, target.commit)
+    if ref.startswith("refs/heads/"):
+        return Checkout(_short(ref), ref if target.kind == "branch" else target.commit)
+    return Checkout(None, target.commit)
 
 
 def _short(ref: str) -> str:

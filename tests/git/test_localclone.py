@@ -11,7 +11,6 @@ import pytest
 
 from nestr.git.localclone import (
     MirrorRefs,
-    Prototype,
     Ref,
     make_prototype,
     packed_refs_text,
@@ -55,17 +54,23 @@ def mirror(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path / "mirror.git"
 
 
-def prototype(where: Path) -> Prototype:
-    made = asyncio.run(make_prototype(where, timeout=30))
-    assert made is not None
-    return made
+def clone(mirror: Path, dest: Path, target: Resolved, *, written: bool) -> Path:
+    """Clone as an assembly does: written by nestr from a prototype, or by ``git clone``."""
 
+    async def run() -> None:
+        proto = await make_prototype(dest.parent / "proto", timeout=30) if written else None
+        assert proto is not None or not written
+        await clone_from_mirror(
+            Mirror(URL, mirror),
+            dest,
+            target,
+            url=URL,
+            dissociate=False,
+            timeout=30,
+            prototype=proto,
+        )
 
-def clone(mirror: Path, dest: Path, target: Resolved, proto: Prototype | None) -> Path:
-    run = clone_from_mirror(
-        Mirror(URL, mirror), dest, target, url=URL, dissociate=False, timeout=30, prototype=proto
-    )
-    asyncio.run(run)
+    asyncio.run(run())
     return dest
 
 
@@ -117,8 +122,8 @@ TARGETS = {
 def test_written_clone_matches_git_clone(mirror: Path, tmp_path: Path, case: str) -> None:
     """For every kind of target the written clone equals git's: refs, HEAD, config, index, tree."""
     target = TARGETS[case](mirror)
-    ours = clone(mirror, tmp_path / "ours", target, prototype(tmp_path / "proto"))
-    theirs = clone(mirror, tmp_path / "theirs", target, None)
+    ours = clone(mirror, tmp_path / "ours", target, written=True)
+    theirs = clone(mirror, tmp_path / "theirs", target, written=False)
     mine, reference = snapshot(ours), snapshot(theirs)
     assert mine["head"] == target.commit
     assert mine == reference
@@ -142,9 +147,7 @@ def test_hooks_of_the_users_templates_are_copied_and_run(
         "VALUE_0": str(templates),
     }.items():
         monkeypatch.setenv(f"GIT_CONFIG_{key}", value)
-    proto = prototype(tmp_path / "proto")
-    target = TARGETS["branch"](mirror)
-    repo = clone(mirror, tmp_path / "ours", target, proto)
+    repo = clone(mirror, tmp_path / "ours", TARGETS["branch"](mirror), written=True)
     copied = repo / ".git" / "hooks" / "post-checkout"
     assert stat.S_IMODE(copied.stat().st_mode) & 0o111
     assert (repo / ".git" / "checked-out").read_text() == "1\n"  # a branch checkout ran it
@@ -163,12 +166,17 @@ def test_repositories_with_extensions_are_not_written(tmp_path: Path) -> None:
 
 
 def test_unusual_mirrors_are_left_to_git(mirror: Path) -> None:
-    """A symbolic loose ref or a shallow mirror makes nestr fall back to git clone."""
+    """A symbolic loose ref or a shallow mirror makes nestr fall back to git clone; lock files
+    are not refs."""
     assert read_mirror_refs(mirror) is not None
     alias = mirror / "refs" / "heads" / "alias"
     alias.write_text("ref: refs/heads/main\n")
     assert read_mirror_refs(mirror) is None
     alias.unlink()
+    (mirror / "refs" / "heads" / "main.lock").write_text(commit_of(mirror, "dev") + "\n")
+    refs = read_mirror_refs(mirror)
+    assert refs is not None
+    assert "refs/heads/main.lock" not in refs.refs  # a fetch killed mid-way left it
     (mirror / "shallow").write_text(commit_of(mirror, "main") + "\n")
     assert read_mirror_refs(mirror) is None
 

@@ -25,12 +25,14 @@ and the caller runs ``git clone``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from nestr.errors import GitError
 from nestr.git.configfile import quote_value
 from nestr.git.runner import run_git
 from nestr.git.shallow import is_shallow
@@ -49,7 +51,8 @@ class Prototype:
     dirs: tuple[str, ...]  # relative to .git, parents first
     files: tuple[tuple[str, bytes, int], ...]  # (relative path, content, mode)
     config: str
-    ident: str | None  # "Name <email> time zone" for reflog lines; None: write none
+    # "Name <email> time zone" for reflog lines (None: write none), asked while clones check out
+    ident: asyncio.Future[str | None]
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,19 @@ async def make_prototype(where: Path, *, timeout: float) -> Prototype | None:
             if not stat.S_ISREG(info.st_mode):
                 return None  # a symlink from a template: left to git
             files.append((relative, path.read_bytes(), stat.S_IMODE(info.st_mode)))
-    ident = await run_git(["var", "GIT_COMMITTER_IDENT"], cwd=where, timeout=timeout, check=False)
-    return Prototype(tuple(dirs), tuple(files), config, ident.stdout.strip() or None)
+    ident = asyncio.ensure_future(_ident(where, timeout))
+    return Prototype(tuple(dirs), tuple(files), config, ident)
+
+
+async def _ident(repo: Path, timeout: float) -> str | None:
+    # asked inside a repository beside the clones: `includeIf "gitdir:…"` may set user.email
+    try:
+        done = await run_git(["var", "GIT_COMMITTER_IDENT"], cwd=repo, timeout=timeout, check=False)
+    except (GitError, OSError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
 
 
 def plain_repository(config: str) -> bool:
@@ -180,6 +194,8 @@ def _loose(git_dir: Path, kind: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for parent, _, names in os.walk(base):
         for name in names:
+            if name.endswith(".lock") or name.startswith("."):
+                continue  # git's own lock files and hidden names are not refs (git skips them)
             path = Path(parent) / name
             found.append(
                 (kind + path.relative_to(base).as_posix(), path.read_text("utf-8").strip())
@@ -196,7 +212,8 @@ def write_clone(
     url: str,
     checkout: Checkout,
 ) -> None:
-    """Write at ``dest`` the ``.git`` of a clone of ``mirror``, before its checkout."""
+    """Write at ``dest`` the ``.git`` of a clone of ``mirror``, before its checkout (reflogs
+    come after it: :func:`write_reflogs`)."""
     mirror = mirror.absolute()  # git reads a relative alternate from objects/, not from here
     git_dir = dest / ".git"
     git_dir.mkdir(parents=True)
@@ -210,16 +227,12 @@ def write_clone(
         target = f"ref: {_ORIGIN}{refs.head_branch}\n"
         _write_text(git_dir / (_ORIGIN + "HEAD"), target)
     _write_text(git_dir / "config", proto.config + _clone_config(url, checkout.branch))
-    head_commit = checkout.head
     if checkout.branch is not None:
         commit = refs.branch_commit(checkout.branch)
         assert commit is not None, "a local branch is made only from a mirror branch"
         _write_text(git_dir / (_HEADS + checkout.branch), f"{commit}\n")
-        if checkout.head == _HEADS + checkout.branch:
-            head_commit = commit
     symbolic = checkout.head.startswith("refs/")
     _write_text(git_dir / "HEAD", f"ref: {checkout.head}\n" if symbolic else f"{checkout.head}\n")
-    _write_reflogs(proto, git_dir, refs, checkout, head_commit, f"clone: from {mirror}")
 
 
 def packed_refs_text(refs: MirrorRefs) -> str:
@@ -248,28 +261,26 @@ def _clone_config(url: str, branch: str | None) -> str:
     return text
 
 
-def _write_reflogs(
-    proto: Prototype,
-    git_dir: Path,
-    refs: MirrorRefs,
-    checkout: Checkout,
-    head_commit: str,
-    message: str,
+def write_reflogs(
+    ident: str | None, mirror: Path, refs: MirrorRefs, dest: Path, checkout: Checkout
 ) -> None:
-    if proto.ident is None:
+    """The ``clone: from …`` lines git clone starts the reflogs of HEAD and new refs with."""
+    if ident is None:
         return
-    logs = git_dir / "logs"
+    logs = dest / ".git" / "logs"
+    message = f"clone: from {mirror.absolute()}"
 
     def line(commit: str) -> str:
-        return f"{_ZERO} {commit} {proto.ident}\t{message}\n"
+        return f"{_ZERO} {commit} {ident}\t{message}\n"
 
-    _write_text(logs / "HEAD", line(head_commit))
-    if checkout.branch is not None:
-        commit = refs.branch_commit(checkout.branch)
-        _write_text(logs / (_HEADS + checkout.branch), line(commit or head_commit))
-    if refs.head_branch is not None:
-        commit = refs.branch_commit(refs.head_branch)
-        _write_text(logs / (_ORIGIN + "HEAD"), line(commit or head_commit))
+    branch = refs.branch_commit(checkout.branch) if checkout.branch is not None else None
+    symbolic = checkout.head.startswith("refs/")
+    _write_text(logs / "HEAD", line(branch if symbolic and branch else checkout.head))
+    if checkout.branch is not None and branch is not None:
+        _write_text(logs / (_HEADS + checkout.branch), line(branch))
+    origin_head = refs.branch_commit(refs.head_branch) if refs.head_branch is not None else None
+    if origin_head is not None:
+        _write_text(logs / (_ORIGIN + "HEAD"), line(origin_head))
 
 
 def _write_text(path: Path, text: str) -> None:

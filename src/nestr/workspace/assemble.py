@@ -205,8 +205,11 @@ class _Assembly:
         ordered = assembly_order(specs)  # parents take pool slots before their children
         self.done = {s.name: asyncio.Event() for s in ordered}
         self.depths = mirror_depths(ordered)
+        if any(not (self.workspace.root / s.path / ".git").exists() for s in ordered):
+            self._start_prototype()  # while the mirrors are checked: new repos will need it
         jobs = 1 if self.options.jobs == 1 else len(ordered)
         outcomes = await fan_out(ordered, self.one, jobs=max(jobs, 1))
+        self._drop_prototype()
         return [o.value if o.value is not None else _crashed(o.item, o.error) for o in outcomes]
 
     async def one(self, spec: RepoSpec) -> RepoResult:
@@ -299,15 +302,31 @@ class _Assembly:
                 await repo_git.dissociate(path, timeout=timeout)
             return result
 
-    async def _prototype(self, tmp_root: Path) -> Prototype | None:
-        """The ``git init`` every new clone copies (made once); None: clones use ``git clone``."""
+    def _start_prototype(self) -> asyncio.Future[Prototype | None] | None:
+        """Start making the ``git init`` every new clone copies, once; None with --dissociate."""
         if self.options.dissociate:
             return None
         if self.prototype is None:
+            tmp_root = self.workspace.root / RECORD_DIR / TMP_DIR
+            tmp_root.mkdir(parents=True, exist_ok=True)
             made = make_prototype(tmp_root / "prototype", timeout=self.options.git_timeout)
             self.prototype = asyncio.ensure_future(made)
+        return self.prototype
+
+    def _drop_prototype(self) -> None:
+        """Stop a prototype no clone waited for; a failure no clone saw is not an error."""
+        if self.prototype is not None:
+            self.prototype.cancel()
+            if not self.prototype.cancelled() and self.prototype.done():
+                self.prototype.exception()  # retrieved: nothing to report
+
+    async def _prototype(self) -> Prototype | None:
+        """The prototype for a new clone; None: it is made by ``git clone``."""
+        started = self._start_prototype()
+        if started is None:
+            return None
         try:
-            return await asyncio.shield(self.prototype)
+            return await asyncio.shield(started)
         except (GitError, OSError):  # git clone then reports whatever is wrong, per repo
             return None
 
@@ -323,7 +342,7 @@ class _Assembly:
                 url=spec.url,
                 dissociate=self.options.dissociate,
                 timeout=self.options.git_timeout,
-                prototype=await self._prototype(tmp_root),
+                prototype=await self._prototype(),
             )
             repo_git.exclude_children(tmp, children_of(spec, self.manifest.repos))
             dest.parent.mkdir(parents=True, exist_ok=True)

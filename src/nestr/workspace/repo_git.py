@@ -12,11 +12,19 @@ and its later fetches from the mirror accept new shallow boundaries (``--update-
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from nestr.errors import GitError
 from nestr.git import configfile
-from nestr.git.localclone import Checkout, MirrorRefs, Prototype, read_mirror_refs, write_clone
+from nestr.git.localclone import (
+    Checkout,
+    MirrorRefs,
+    Prototype,
+    read_mirror_refs,
+    write_clone,
+    write_reflogs,
+)
 from nestr.git.mirror import Mirror
 from nestr.git.refs import Resolved, candidate_refs, ref_exists, tip_ref
 from nestr.git.runner import run_git
@@ -78,6 +86,7 @@ async def clone_from_mirror(
         checkout = _checkout_for(refs, target)
         write_clone(prototype, mirror.path, refs, dest, url=url, checkout=checkout)
         await run_git(["checkout", "--quiet", "--force"], cwd=dest, timeout=timeout)
+        write_reflogs(await asyncio.shield(prototype.ident), mirror.path, refs, dest, checkout)
         return
     ref = _clone_ref(mirror, target)
     args = ["clone", "--quiet", *([] if dissociate else ["--shared"])]

@@ -10,8 +10,10 @@ a stamp file records the parameters, and the repositories are reused by later ru
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -137,13 +139,16 @@ def git_daemon(base: Path) -> Iterator[Daemon]:
         f"--base-path={base}",
         str(base),
     ]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # `git daemon` runs `git-daemon` as a child: a session of its own lets the whole group go
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     daemon = Daemon(f"git://127.0.0.1:{port}", process)
     try:
         _wait_ready(daemon)
         yield daemon
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
 
 

@@ -76,7 +76,22 @@ def test_assembly_over_the_git_protocol(project: Project) -> None:
         second = run(project, manifest, project.ws)
     assert {r.name: r.status for r in second.repos} == {"api": "unchanged", "web": "updated"}
     assert project.repo("web").head() == new
+    assert not _processes_mentioning(str(project.tmp / "up")), "the git daemon outlived its test"
     assert git(project.ws / "web", "remote", "get-url", "origin") == specs[1].url
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def _git_wrapper(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

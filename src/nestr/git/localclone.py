@@ -284,7 +284,7 @@ def write_reflogs(
 
 
 def _write_text(path: Path, text: str) -> None:
-    _write(path, text.encode("utf-8"), 0o644)
+    _write(path, text.encode("utf-8"), 0o666)  # less the umask, as git does
 
 
 def _write(path: Path, content: bytes, mode: int) -> None:

@@ -13,7 +13,14 @@ import pytest
 from nestr.errors import UsageError
 from nestr.events import Event
 from nestr.store import Database, RunRecord, RunStore, open_database
-from nestr.store.attempts import WholeAttempt, write_attempts
+from nestr.store.attempts import (
+    AttemptFinish,
+    AttemptStart,
+    WholeAttempt,
+    write_attempts,
+    write_finishes,
+    write_starts,
+)
 from nestr.store.runs import AttemptEnd, NewStep
 from nestr.store.schema import MIGRATIONS
 
@@ -191,3 +198,53 @@ def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: P
     steps, _, logs, _ = tables[1]
     assert [s.status for s in steps] == ["succeeded", "failed", "running"]
     assert [(log.key, log.text) for log in logs] == [("b", "out")]
+
+
+def test_starts_and_ends_written_together_equal_them_written_one_by_one(tmp_path: Path) -> None:
+    """``write_starts`` then ``write_finishes`` of several tries leave the same steps,
+    attempts, logs and events (in the same order, gap-free) as each record written in turn:
+    a final end with outputs, a final failure with its log, and a try that will be retried."""
+    ends = [
+        AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"}),
+        AttemptEnd("failed", "failed", 3, "boom", None, [("stderr", "bad", True)]),
+        AttemptEnd("failed", None, 1, "again"),
+    ]
+    tables = []
+    for together in (False, True):
+        with open_database(tmp_path / str(together)) as db:
+            store = RunStore(db)
+            store.create_run(
+                _record(), [NewStep(k, k, None) for k in "abc"], Event("nestr.workflow.run.started")
+            )
+            starts = [AttemptStart("abc123", k, 2, 1.0, Event(f"{k}.s")) for k in "abc"]
+            finishes = [
+                AttemptFinish("abc123", k, 2, e, 2.0, Event(f"{k}.e"))
+                for k, e in zip("abc", ends, strict=True)
+            ]
+            with db.transaction() as conn:
+                if together:
+                    events = write_starts(conn, starts) + write_finishes(conn, finishes)
+                else:
+                    events = [e for r in [*starts, *finishes] for e in r(conn)]
+            assert [(e.seq, e.type) for e in events] == [
+                (2, "a.s"), (3, "b.s"), (4, "c.s"), (5, "a.e"), (6, "b.e"), (7, "c.e")
+            ]  # fmt: skip
+            tables.append(
+                (
+                    store.steps("abc123"),
+                    store.attempts("abc123"),
+                    store.logs("abc123"),
+                    [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")],
+                )
+            )
+    assert tables[0] == tables[1]
+    steps, attempts, logs, _ = tables[1]
+    assert [(s.status, s.attempts, s.exit_code) for s in steps] == [
+        ("succeeded", 2, 0), ("failed", 2, 3), ("running", 2, None)
+    ]  # fmt: skip
+    assert [(a.status, a.exit_code, a.error) for a in attempts] == [
+        ("succeeded", 0, None), ("failed", 3, "boom"), ("failed", 1, "again")
+    ]  # fmt: skip
+    assert [(log.key, log.stream, log.text, log.truncated) for log in logs] == [
+        ("b", "stderr", "bad", True)
+    ]

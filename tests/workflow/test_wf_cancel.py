@@ -197,9 +197,9 @@ def _processes_with(token: str) -> list[int]:
 
 
 def test_a_cancel_during_the_start_leaves_no_process(tmp_path: Path) -> None:
-    """Cancelling while a step's process is being started (the start runs in a worker thread)
-    waits for the start and kills what it started: at every moment the cancel can land, no
-    process survives it."""
+    """A cancel landing at any moment around the start of a step's process leaves no process
+    behind: the start is never cut in half, so either nothing was started or the caller holds
+    the started process and stops it."""
     import asyncio
 
     from nestr.workflow.process import Child

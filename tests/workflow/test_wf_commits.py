@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from nestr.events import Event
-from nestr.store import Database, open_database
+from nestr.store import Database, RunRecord, RunStore, open_database
+from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
 from nestr.store.eventrows import insert_event
+from nestr.store.runs import NewStep
 from nestr.workflow.commits import GroupCommit, Record
 
 
@@ -137,3 +139,32 @@ def test_queued_records_are_told_after_their_commit_or_of_their_error(tmp_path: 
         asyncio.run(main())
         assert _types(db) == ["x.a", "x.b"]
     assert told == [("a", None), ("bad", "IntegrityError"), ("b", None)]
+
+
+def test_starts_and_ends_of_a_turn_are_written_together_in_order(tmp_path: Path) -> None:
+    """Tries' starts, ends and whole tries queued in one turn, mixed with other records, are
+    one COMMIT whose events keep the order the records were queued in."""
+    published: list[str] = []
+    with open_database(tmp_path) as db:
+        run = RunRecord("abc123", "wf", "running", {}, {}, {}, created=1.0)
+        RunStore(db).create_run(run, [NewStep(k, k, None) for k in "abcd"], Event("x.run"))
+        commits = _commits(db)
+        group = GroupCommit(db, lambda event: published.append(event.type))
+        done = AttemptEnd("succeeded", "succeeded", 0, None, {})
+        records: list[Record] = [
+            AttemptStart("abc123", "a", 1, 1.0, Event("x.a.started")),
+            AttemptStart("abc123", "b", 1, 1.0, Event("x.b.started")),
+            _event_record("between"),
+            AttemptFinish("abc123", "c", 1, done, 2.0, Event("x.c.finished")),
+            AttemptFinish("abc123", "d", 1, done, 2.0, Event("x.d.finished")),
+            WholeAttempt("abc123", "a", 2, (3.0, Event("x.a.s")), done, 4.0, Event("x.a.e")),
+        ]
+
+        async def main() -> None:
+            await asyncio.gather(*(group.write(r, finishes=True) for r in records))
+
+        asyncio.run(main())
+        assert commits == ["COMMIT"]
+        order = ["x.a.started", "x.b.started", "x.between", "x.c.finished", "x.d.finished"]
+        assert published == [*order, "x.a.s", "x.a.e"]
+        assert _types(db) == ["x.run", *published]

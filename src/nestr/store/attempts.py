@@ -3,8 +3,9 @@
 An attempt is recorded when it starts (``write_start``) and when it ends (``write_finish``: the
 attempt, its logs and — when it is the last — the step's end with its outputs, plus the event, so
 a step is never recorded done without its outputs or its event). An instant step's try is
-recorded whole in one go (``write_attempt``); the tries of several instant steps that end in the
-same turn are written together (``write_attempts``), a few statements for all of them.
+recorded whole in one go (``write_attempt``). Records of several tries that commit in the same
+turn are written together (``write_starts``, ``write_finishes``, ``write_attempts``): a few
+statements for all of them, leaving what writing each in turn would.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nestr.events.envelope import Event
-from nestr.store.eventrows import insert_event, insert_events
+from nestr.store.eventrows import insert_events
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,67 @@ _UPDATE_STEP = (
 )
 
 
+_START_STEP = (
+    "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
+    " WHERE run_id=? AND key=?"
+)
+_START_ATTEMPT = (
+    "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
+    " VALUES (?,?,?,'running',?)"
+)
+_FINISH_ATTEMPT = (
+    "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
+    " WHERE run_id=? AND key=? AND attempt=?"
+)
+_FINISH_STEP = (
+    "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
+    " WHERE run_id=? AND key=?"
+)
+
+
+@dataclass(frozen=True)
+class AttemptStart:
+    """A try's start, as a group-commit record."""
+
+    run_id: str
+    key: str
+    attempt: int
+    now: float
+    event: Event
+
+    def __call__(self, conn: sqlite3.Connection) -> list[Event]:
+        return write_starts(conn, [self])
+
+
+@dataclass(frozen=True)
+class AttemptFinish:
+    """A try's end (and its step's, when ``end.step_status`` is set), as a group-commit
+    record."""
+
+    run_id: str
+    key: str
+    attempt: int
+    end: AttemptEnd
+    now: float
+    event: Event
+
+    def __call__(self, conn: sqlite3.Connection) -> list[Event]:
+        return write_finishes(conn, [self])
+
+
 def write_start(
     conn: sqlite3.Connection, run_id: str, key: str, attempt: int, now: float, event: Event
 ) -> Event:
-    conn.execute(
-        "UPDATE steps SET status='running', attempts=?, started=coalesce(started, ?)"
-        " WHERE run_id=? AND key=?",
-        (attempt, now, run_id, key),
-    )
-    conn.execute(
-        "INSERT OR REPLACE INTO attempts (run_id, key, attempt, status, started)"
-        " VALUES (?,?,?,'running',?)",
-        (run_id, key, attempt, now),
-    )
-    return insert_event(conn, event)
+    (started,) = write_starts(conn, [AttemptStart(run_id, key, attempt, now, event)])
+    return started
+
+
+def write_starts(conn: sqlite3.Connection, starts: Sequence[AttemptStart]) -> list[Event]:
+    """Record several tries' starts with one statement per table: what ``write_start`` does
+    for each, in order (the processes of a layer start in the same turn)."""
+    conn.executemany(_START_STEP, [(s.attempt, s.now, s.run_id, s.key) for s in starts])
+    conn.executemany(_START_ATTEMPT, [(s.run_id, s.key, s.attempt, s.now) for s in starts])
+    return insert_events(conn, [s.event for s in starts])
 
 
 def write_finish(
@@ -67,27 +115,29 @@ def write_finish(
 ) -> Event:
     """Record how an attempt ended (and its step, when final), inside the caller's
     transaction."""
-    conn.execute(
-        "UPDATE attempts SET status=?, finished=?, exit_code=?, error=?"
-        " WHERE run_id=? AND key=? AND attempt=?",
-        (end.status, now, end.exit_code, end.error, run_id, key, attempt),
-    )
-    _insert_logs(conn, run_id, key, attempt, end.logs)
-    if end.step_status is not None:
-        conn.execute(
-            "UPDATE steps SET status=?, finished=?, exit_code=?, error=?, outputs=?"
-            " WHERE run_id=? AND key=?",
-            (
-                end.step_status,
-                now,
-                end.exit_code,
-                end.error,
-                _outputs_json(end),
-                run_id,
-                key,
-            ),
-        )
-    return insert_event(conn, event)
+    (ended,) = write_finishes(conn, [AttemptFinish(run_id, key, attempt, end, now, event)])
+    return ended
+
+
+def write_finishes(conn: sqlite3.Connection, finishes: Sequence[AttemptFinish]) -> list[Event]:
+    """Record several tries' ends with one statement per table: what ``write_finish`` does for
+    each, in order (a layer's processes often end in the same turn)."""
+    conn.executemany(
+        _FINISH_ATTEMPT,
+        [(f.end.status, f.now, f.end.exit_code, f.end.error, f.run_id, f.key, f.attempt)
+         for f in finishes],
+    )  # fmt: skip
+    for f in finishes:
+        _insert_logs(conn, f.run_id, f.key, f.attempt, f.end.logs)
+    steps = [
+        (f.end.step_status, f.now, f.end.exit_code, f.end.error, _outputs_json(f.end), f.run_id,
+         f.key)
+        for f in finishes
+        if f.end.step_status is not None
+    ]  # fmt: skip
+    if steps:
+        conn.executemany(_FINISH_STEP, steps)
+    return insert_events(conn, [f.event for f in finishes])
 
 
 def _insert_logs(

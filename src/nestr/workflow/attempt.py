@@ -20,7 +20,7 @@ from typing import Any
 from nestr.errors import NestrError
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
-from nestr.store.attempts import AttemptEnd, WholeAttempt, write_finish, write_start
+from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
 from nestr.store.runs import RunStore
 from nestr.workflow import expressions
 from nestr.workflow.capture import CapturedLog
@@ -224,11 +224,10 @@ class InstanceRunner:
         try:
             if not is_instant(factory):
                 start = None  # the write commits the start even if a cancel lands meanwhile
-                run_id, key = self.spec.run_id, instance.key
-                await self.commits.write(
-                    lambda conn: [write_start(conn, run_id, key, attempt, started, started_event)],
-                    finishes=False,
+                begun = AttemptStart(
+                    self.spec.run_id, instance.key, attempt, started, started_event
                 )
+                await self.commits.write(begun, finishes=False)
             end = await self._try(instance, ctx, factory, final=final)
         except asyncio.CancelledError:
             output_path.unlink(missing_ok=True)
@@ -331,7 +330,7 @@ class InstanceRunner:
         event = self.event(instance, kind, data)
         run_id, key = self.spec.run_id, instance.key
         if start is None:
-            return lambda conn: [write_finish(conn, run_id, key, attempt, end, now, event)]
+            return AttemptFinish(run_id, key, attempt, end, now, event)
         return WholeAttempt(run_id, key, attempt, start, end, now, event)
 
     def _log_publisher(self, instance: Instance, attempt: int) -> Callable[[str, str], None]:

@@ -14,9 +14,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from nestr.events.envelope import Event
-from nestr.store.attempts import WholeAttempt, write_attempts
+from nestr.store.attempts import (
+    AttemptFinish,
+    AttemptStart,
+    WholeAttempt,
+    write_attempts,
+    write_finishes,
+    write_starts,
+)
 from nestr.store.db import Database
 
 # One record: its statements on the caller's connection, returning the events it appended.
@@ -54,15 +62,27 @@ class GroupCommit:
         left to cancel and the caller must report what was recorded; otherwise it is raised
         once the record is in.
         """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.queue(record, lambda error: _settle(future, error))
+        loop = asyncio.get_running_loop()
+        outcome: list[BaseException | None] = []  # the commit's error (None), once it is over
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def committed(error: BaseException | None) -> None:
+            outcome.append(error)
+            if not waiter.done():
+                waiter.set_result(None)
+
+        self.queue(record, committed)
         cancelled = False
-        while not future.done():
+        while not outcome:
+            # The waiter itself, not a shield of it (a shield costs a loop turn per write): a
+            # cancel that takes it away is answered with a new one.
             try:
-                await asyncio.shield(future)
+                await waiter
             except asyncio.CancelledError:
                 cancelled = True
-        future.result()  # a record that failed raises here, as a direct write would
+                waiter = loop.create_future()
+        if outcome[0] is not None:
+            raise outcome[0]  # a record that failed raises here, as a direct write would
         if cancelled and not finishes:
             raise asyncio.CancelledError
 
@@ -93,30 +113,30 @@ class GroupCommit:
                 self._publish(event)
 
 
+# Records written several at a time: consecutive records of one of these types go in one call.
+_BATCHED: dict[type[Any], Callable[[sqlite3.Connection, Any], Sequence[Event]]] = {
+    AttemptStart: write_starts,
+    AttemptFinish: write_finishes,
+    WholeAttempt: write_attempts,
+}
+
+
 def _together(records: Sequence[Record]) -> Iterator[Record]:
-    """``records`` in order, each run of whole tries written as one (a few statements for a
-    whole layer of instant steps instead of a few per step)."""
-    tries: list[WholeAttempt] = []
+    """``records`` in order, each run of records of one batched type written as one (a few
+    statements for a whole layer of steps instead of a few per step)."""
+    batch: list[Record] = []
     for record in records:
-        if isinstance(record, WholeAttempt):
-            tries.append(record)
-            continue
-        if tries:
-            yield _tries(tries)
-            tries = []
-        yield record
-    if tries:
-        yield _tries(tries)
+        if batch and type(record) is not type(batch[0]):
+            yield _batch(batch)
+            batch = []
+        if type(record) in _BATCHED:
+            batch.append(record)
+        else:
+            yield record
+    if batch:
+        yield _batch(batch)
 
 
-def _tries(tries: list[WholeAttempt]) -> Record:
-    return lambda conn: write_attempts(conn, tries)
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _batch(records: list[Record]) -> Record:
+    write = _BATCHED[type(records[0])]
+    return lambda conn: write(conn, records)

@@ -186,14 +186,7 @@ def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: P
             assert [(e.seq, e.type) for e in events] == [
                 (2, "a.s"), (3, "a.e"), (4, "b.s"), (5, "b.e"), (6, "c.s"), (7, "c.e")
             ]  # fmt: skip
-            tables.append(
-                (
-                    store.steps("abc123"),
-                    store.attempts("abc123"),
-                    store.logs("abc123"),
-                    [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")],
-                )
-            )
+            tables.append(_everything(db, store))
     assert tables[0] == tables[1]
     steps, _, logs, _ = tables[1]
     assert [s.status for s in steps] == ["succeeded", "failed", "running"]
@@ -229,14 +222,7 @@ def test_starts_and_ends_written_together_equal_them_written_one_by_one(tmp_path
             assert [(e.seq, e.type) for e in events] == [
                 (2, "a.s"), (3, "b.s"), (4, "c.s"), (5, "a.e"), (6, "b.e"), (7, "c.e")
             ]  # fmt: skip
-            tables.append(
-                (
-                    store.steps("abc123"),
-                    store.attempts("abc123"),
-                    store.logs("abc123"),
-                    [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")],
-                )
-            )
+            tables.append(_everything(db, store))
     assert tables[0] == tables[1]
     steps, attempts, logs, _ = tables[1]
     assert [(s.status, s.attempts, s.exit_code) for s in steps] == [
@@ -248,3 +234,13 @@ def test_starts_and_ends_written_together_equal_them_written_one_by_one(tmp_path
     assert [(log.key, log.stream, log.text, log.truncated) for log in logs] == [
         ("b", "stderr", "bad", True)
     ]
+
+
+def _everything(db: Database, store: RunStore) -> tuple[object, ...]:
+    """Steps, attempts, logs and event types of run ``abc123``, to compare two stores."""
+    return (
+        store.steps("abc123"),
+        store.attempts("abc123"),
+        store.logs("abc123"),
+        [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")],
+    )

@@ -51,7 +51,14 @@ from nestr.workspace.record import (
     write_record,
 )
 from nestr.workspace.registry import register
-from nestr.workspace.results import AssemblyResult, RepoResult, RepoStatus
+from nestr.workspace.results import (
+    AssemblyResult,
+    RepoResult,
+    crashed_result,
+    failed_result,
+    refused_result,
+    repo_result,
+)
 
 if TYPE_CHECKING:
     from nestr.config.settings import Settings
@@ -210,7 +217,9 @@ class _Assembly:
         jobs = 1 if self.options.jobs == 1 else len(ordered)
         outcomes = await fan_out(ordered, self.one, jobs=max(jobs, 1))
         self._drop_prototype()
-        return [o.value if o.value is not None else _crashed(o.item, o.error) for o in outcomes]
+        return [
+            o.value if o.value is not None else crashed_result(o.item, o.error) for o in outcomes
+        ]
 
     async def one(self, spec: RepoSpec) -> RepoResult:
         started = time.perf_counter()
@@ -220,7 +229,7 @@ class _Assembly:
             with bind_context(repo=spec.name):
                 result = await self._repo(spec, started)
         except (NestrError, OSError) as exc:
-            result = _failed(spec, exc, started)
+            result = failed_result(spec, exc, started)
         self.done[spec.name].set()
         self._report(spec, result)
         return result
@@ -228,7 +237,7 @@ class _Assembly:
     async def _repo(self, spec: RepoSpec, started: float) -> RepoResult:
         blocked = await self._wait_for_parent(spec)
         if blocked is not None:
-            return _result(spec, "failed", started, message=blocked)
+            return repo_result(spec, "failed", started, message=blocked)
         mirror, fetched, target = await self._rebuilding(spec, lambda: self._fetch(spec, started))
         async with self.checkout:
             result = await self._rebuilding(spec, lambda: self._place(spec, mirror, target))
@@ -288,16 +297,16 @@ class _Assembly:
             action = plan_repo(state, target, stash=self.options.stash, force=self.options.force)
             if action.kind == "clone":
                 await self._clone(spec, mirror, target, path)
-                return _result(spec, "cloned", commit=target.commit)
+                return repo_result(spec, "cloned", commit=target.commit)
             if action.kind == "refuse":
-                return _refused(spec, state, action)
+                return refused_result(spec, state, action)
             repo_git.exclude_children(path, children_of(spec, self.manifest.repos))
             if repo_git.origin_url(path) != spec.url:  # the manifest moved the repo
                 await repo_git.set_origin(path, spec.url, timeout=timeout)
             if action.kind == "move":
                 result = await self._move(spec, mirror, target, state, action, path)
             else:
-                result = _result(spec, "unchanged", commit=state.head, previous=state.head)
+                result = repo_result(spec, "unchanged", commit=state.head, previous=state.head)
             if self.options.dissociate and result.ok:
                 await repo_git.dissociate(path, timeout=timeout)
             return result
@@ -365,7 +374,7 @@ class _Assembly:
         await repo_git.refresh_tracking(path, mirror, timeout=timeout, commit=pinned)
         revs = local_work_revs(state, target)
         if not action.force and await repo_git.has_local_work(path, revs, target, timeout=timeout):
-            return _refused(spec, state, refuse_local_commits())
+            return refused_result(spec, state, refuse_local_commits())
         stash = await repo_git.stash_push(path, timeout=timeout) if state.dirty else None
         try:
             await repo_git.move_to(path, state, target, force=action.force, timeout=timeout)
@@ -375,13 +384,13 @@ class _Assembly:
             raise
         common: dict[str, Any] = {"commit": target.commit, "previous": state.head}
         if stash is None:
-            return _result(spec, "updated", **common)
+            return repo_result(spec, "updated", **common)
         if action.force:
             note = f"local changes saved in stash {stash[:12]} (git stash list)"
-            return _result(spec, "updated", message=note, stash=stash, **common)
+            return repo_result(spec, "updated", message=note, stash=stash, **common)
         if await repo_git.stash_pop(path, timeout=timeout):
-            return _result(spec, "updated", message="local changes re-applied", **common)
-        return _result(
+            return repo_result(spec, "updated", message="local changes re-applied", **common)
+        return repo_result(
             spec,
             "conflict",
             message="re-applying local changes conflicted; the stash was kept",
@@ -401,32 +410,3 @@ class _Assembly:
             self._emit("repo.skipped", spec, data)
         else:
             self.bus.emit(f"{EVENT_PREFIX}.repo.failed", data, repo=spec.name, severity="error")
-
-
-def _result(
-    spec: RepoSpec, status: RepoStatus, started: float | None = None, **fields: Any
-) -> RepoResult:
-    seconds = time.perf_counter() - started if started is not None else 0.0
-    return RepoResult(spec.name, spec.path, status, spec.revision, seconds=seconds, **fields)
-
-
-def _refused(spec: RepoSpec, state: RepoState, action: RepoAction) -> RepoResult:
-    return _result(
-        spec,
-        "refused",
-        commit=state.head,
-        previous=state.head,
-        message=action.reason,
-        hint=action.hint,
-    )
-
-
-def _failed(spec: RepoSpec, exc: NestrError | OSError, started: float) -> RepoResult:
-    message = exc.message if isinstance(exc, NestrError) else f"{exc.strerror}: {exc.filename}"
-    hint = exc.hint if isinstance(exc, NestrError) else None
-    return _result(spec, "failed", started, message=message, hint=hint)
-
-
-def _crashed(spec: RepoSpec, exc: BaseException | None) -> RepoResult:
-    """A repo whose work raised something unexpected: still one failed result, not a crash."""
-    return _result(spec, "failed", message=f"unexpected {type(exc).__name__}: {exc}")

@@ -5,10 +5,15 @@ The JSON shapes are documented in docs/workspaces.md; keys are only ever added, 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from nestr.errors import EXIT_CONFLICTS, EXIT_FAILED, EXIT_OK
+from nestr.errors import EXIT_CONFLICTS, EXIT_FAILED, EXIT_OK, NestrError
+
+if TYPE_CHECKING:
+    from nestr.manifest.model import RepoSpec
+    from nestr.workspace.plan import RepoAction, RepoState
 
 RepoStatus = Literal["cloned", "updated", "unchanged", "refused", "conflict", "failed"]
 OK_STATUSES: frozenset[str] = frozenset({"cloned", "updated", "unchanged"})
@@ -95,3 +100,32 @@ class AssemblyResult:
             "seconds": round(self.seconds, 3),
             "repos": [r.to_dict() for r in self.repos],
         }
+
+
+def repo_result(
+    spec: RepoSpec, status: RepoStatus, started: float | None = None, **fields: Any
+) -> RepoResult:
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    return RepoResult(spec.name, spec.path, status, spec.revision, seconds=seconds, **fields)
+
+
+def refused_result(spec: RepoSpec, state: RepoState, action: RepoAction) -> RepoResult:
+    return repo_result(
+        spec,
+        "refused",
+        commit=state.head,
+        previous=state.head,
+        message=action.reason,
+        hint=action.hint,
+    )
+
+
+def failed_result(spec: RepoSpec, exc: NestrError | OSError, started: float) -> RepoResult:
+    message = exc.message if isinstance(exc, NestrError) else f"{exc.strerror}: {exc.filename}"
+    hint = exc.hint if isinstance(exc, NestrError) else None
+    return repo_result(spec, "failed", started, message=message, hint=hint)
+
+
+def crashed_result(spec: RepoSpec, exc: BaseException | None) -> RepoResult:
+    """A repo whose work raised something unexpected: still one failed result, not a crash."""
+    return repo_result(spec, "failed", message=f"unexpected {type(exc).__name__}: {exc}")

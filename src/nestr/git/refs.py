@@ -10,6 +10,7 @@ branch or tag points at needs neither ``cat-file`` to prove it is there nor a se
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -128,9 +129,16 @@ def tip_ref(git_dir: Path, commit: str, revision: str) -> str | None:
 
     Other branches are not offered: cloning one would leave an unrelated local branch behind.
     """
-    tips = read_tips(git_dir)
+    head = _head_branch(git_dir)
+    return pick_tip_ref(read_tips(git_dir), head[0] if head else None, commit, revision)
+
+
+def pick_tip_ref(
+    tips: Mapping[str, str], head: str | None, commit: str, revision: str
+) -> str | None:
+    """:func:`tip_ref` over known ``tips`` ({ref: commit}) and HEAD's branch ref ``head``."""
     tags = sorted(ref for ref in tips if ref.startswith("refs/tags/"))
-    for ref in [*candidate_refs(revision), *tags, *_head_branch(git_dir)]:
+    for ref in [*candidate_refs(revision), *tags, *([head] if head else [])]:
         if tips.get(ref) == commit:
             return ref
     return None

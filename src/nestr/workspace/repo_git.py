@@ -13,6 +13,7 @@ and its later fetches from the mirror accept new shallow boundaries (``--update-
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from nestr.errors import GitError
@@ -26,7 +27,7 @@ from nestr.git.localclone import (
     write_reflogs,
 )
 from nestr.git.mirror import Mirror
-from nestr.git.refs import Resolved, candidate_refs, ref_exists, tip_ref
+from nestr.git.refs import Resolved, pick_tip_ref, ref_exists, tip_ref
 from nestr.git.runner import run_git
 from nestr.git.shallow import is_shallow
 from nestr.workspace.plan import RepoState
@@ -103,41 +104,33 @@ async def clone_from_mirror(
 
 
 def _clone_ref(mirror: Mirror, target: Resolved) -> str | None:
-    """The ref ``clone --branch`` checks out for ``target``; None when it cannot name it.
-
-    ``--branch X`` takes the branch X before the tag X, so a tag shadowed by a branch is
-    checked out by commit instead.
-    """
+    """The ref ``clone --branch`` checks out for ``target``; None when it cannot name it."""
+    ref = target.ref
     if target.kind == "commit":
         ref = tip_ref(mirror.path, target.commit, target.revision)
-    else:
-        ref = target.ref
-    if ref is not None and ref.startswith("refs/tags/"):
-        return None if ref_exists(mirror.path, "refs/heads/" + _short(ref)) else ref
-    return ref
+    return _unshadowed(ref, lambda branch: ref_exists(mirror.path, branch))
 
 
 def _checkout_for(refs: MirrorRefs, target: Resolved) -> Checkout:
     """The local branch and HEAD that ``git clone`` (plus the detach) leaves for ``target``."""
-    tips = refs.tips()
+    ref = target.ref
     if target.kind == "commit":
-        head = [f"refs/heads/{refs.head_branch}"] if refs.head_branch else []
-        tags = sorted(ref for ref in tips if ref.startswith("refs/tags/"))
-        found = [
-            r
-            for r in [*candidate_refs(target.revision), *tags, *head]
-            if tips.get(r) == target.commit
-        ]
-        ref = found[0] if found else None
-    else:
-        ref = target.ref
-    if ref is not None and ref.startswith("refs/tags/") and "refs/heads/" + _short(ref) in tips:
-        ref = None  # clone --branch X takes the branch X: the tag is checked out by commit
+        head = f"refs/heads/{refs.head_branch}" if refs.head_branch else None
+        ref = pick_tip_ref(refs.tips(), head, target.commit, target.revision)
+    ref = _unshadowed(ref, refs.refs.__contains__)
     if ref is None:  # clone --no-checkout makes the mirror's HEAD branch
         return Checkout(refs.head_branch, target.commit)
     if ref.startswith("refs/heads/"):
         return Checkout(_short(ref), ref if target.kind == "branch" else target.commit)
     return Checkout(None, target.commit)
+
+
+def _unshadowed(ref: str | None, has_branch: Callable[[str], bool]) -> str | None:
+    """``ref``, unless it is a tag X with a branch X beside it: ``clone --branch X`` takes the
+    branch, so such a tag is checked out by commit (None)."""
+    if ref is not None and ref.startswith("refs/tags/") and has_branch("refs/heads/" + _short(ref)):
+        return None
+    return ref
 
 
 def _short(ref: str) -> str:

@@ -11,14 +11,13 @@ import pytest
 
 from nestr.git.localclone import (
     MirrorRefs,
-    Ref,
     make_prototype,
     packed_refs_text,
     plain_repository,
     read_mirror_refs,
 )
 from nestr.git.mirror import Mirror
-from nestr.git.refs import Resolved
+from nestr.git.refs import PackedRef, Resolved
 from nestr.testing import GitRepo, git
 from nestr.workspace.repo_git import clone_from_mirror
 
@@ -193,8 +192,8 @@ def test_loose_refs_override_packed_ones(mirror: Path) -> None:
 
 def test_packed_refs_claim_full_peeling_only_when_true() -> None:
     """fully-peeled is written only when every ref's peeled state is known."""
-    known = MirrorRefs({"refs/heads/main": Ref("a" * 40, None, True)}, "main")
-    loose = MirrorRefs({**known.refs, "refs/tags/t": Ref("b" * 40)}, "main")
+    known = MirrorRefs({"refs/heads/main": PackedRef("a" * 40, None, True)}, "main")
+    loose = MirrorRefs({**known.refs, "refs/tags/t": PackedRef("b" * 40)}, "main")
     assert packed_refs_text(known).startswith("# pack-refs with: peeled fully-peeled sorted \n")
     assert packed_refs_text(loose).startswith("# pack-refs with: sorted \n")
     assert packed_refs_text(loose).splitlines()[1:] == [

@@ -34,10 +34,10 @@ from pathlib import Path
 
 from nestr.errors import GitError
 from nestr.git.configfile import quote_value
+from nestr.git.refs import PackedRef, is_full_commit_id, parse_packed_refs, read_packed_text
 from nestr.git.runner import run_git
 from nestr.git.shallow import is_shallow
 
-_OID = re.compile(r"^[0-9a-f]{40}$")
 _ZERO = "0" * 40
 _HEADS = "refs/heads/"
 _TAGS = "refs/tags/"
@@ -56,19 +56,10 @@ class Prototype:
 
 
 @dataclass(frozen=True)
-class Ref:
-    """One ref of a mirror: what it points at and, when known, the commit a tag peels to."""
-
-    oid: str
-    peeled: str | None = None
-    peel_known: bool = False  # whether the absence of ``peeled`` means "not an annotated tag"
-
-
-@dataclass(frozen=True)
 class MirrorRefs:
     """The branches and tags of a mirror (loose refs over packed ones) and its HEAD branch."""
 
-    refs: dict[str, Ref]
+    refs: dict[str, PackedRef]
     head_branch: str | None  # e.g. "main", when HEAD names a branch the mirror has
 
     def branch_commit(self, name: str) -> str | None:
@@ -155,9 +146,9 @@ def read_mirror_refs(git_dir: Path) -> MirrorRefs | None:
             return None
         for kind in (_HEADS, _TAGS):
             for name, oid in _loose(git_dir, kind):
-                if not _OID.match(oid):
+                if not is_full_commit_id(oid):
                     return None  # a symbolic ref or something odd
-                refs[name] = Ref(oid)
+                refs[name] = PackedRef(oid)
         head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
@@ -166,26 +157,10 @@ def read_mirror_refs(git_dir: Path) -> MirrorRefs | None:
     return MirrorRefs(refs, branch if known else None)
 
 
-def _packed(git_dir: Path) -> dict[str, Ref] | None:
-    try:
-        text = (git_dir / "packed-refs").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    traits: set[str] = set()
-    refs: dict[str, Ref] = {}
-    last: str | None = None
-    for line in text.splitlines():
-        if line.startswith("# pack-refs with:"):
-            traits = set(line.split(":", 1)[1].split())
-        elif line.startswith("^") and last is not None and _OID.match(line[1:]):
-            refs[last] = Ref(refs[last].oid, line[1:], True)
-        elif _OID.match(line[:40]) and line[40:41] == " ":
-            last = line[41:]
-            fully = "fully-peeled" in traits
-            known = fully or ("peeled" in traits and last.startswith(_TAGS))
-            refs[last] = Ref(line[:40], None, known)
-        elif line.strip() and not line.startswith("#"):
-            return None
+def _packed(git_dir: Path) -> dict[str, PackedRef] | None:
+    refs, understood = parse_packed_refs(read_packed_text(git_dir))
+    if not understood:
+        return None
     return {name: ref for name, ref in refs.items() if name.startswith((_HEADS, _TAGS))}
 
 

@@ -55,25 +55,54 @@ def kind_of_ref(ref: str) -> RevisionKind:
     return "commit"
 
 
+@dataclass(frozen=True)
+class PackedRef:
+    """One line of ``packed-refs``: the object a ref names and, when known, its peeled commit."""
+
+    oid: str
+    peeled: str | None = None
+    peel_known: bool = False  # whether the absence of ``peeled`` means "not an annotated tag"
+
+
+def parse_packed_refs(text: str) -> tuple[dict[str, PackedRef], bool]:
+    """The refs of a ``packed-refs`` text, and whether every line was understood.
+
+    The header's traits say what a ref without a ``^`` line means: ``fully-peeled``, that no
+    ref names an annotated tag; ``peeled``, the same for ``refs/tags/`` only.
+    """
+    traits: set[str] = set()
+    refs: dict[str, PackedRef] = {}
+    last: str | None = None
+    understood = True
+    for line in text.splitlines():
+        if line.startswith("# pack-refs with:"):
+            traits = set(line.split(":", 1)[1].split())
+        elif line.startswith("^") and last is not None and _FULL_ID.match(line[1:]):
+            refs[last] = PackedRef(refs[last].oid, line[1:], True)
+        elif _FULL_ID.match(line[:40]) and line[40:41] == " ":
+            last = line[41:]
+            known = "fully-peeled" in traits or (
+                "peeled" in traits and last.startswith("refs/tags/")
+            )
+            refs[last] = PackedRef(line[:40], None, known)
+        elif line.strip() and not line.startswith("#"):
+            understood = False
+    return refs, understood
+
+
+def read_packed_text(git_dir: Path) -> str:
+    """The text of ``packed-refs`` ("" when there is none)."""
+    try:
+        return (git_dir / "packed-refs").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
 def read_packed_refs(git_dir: Path) -> tuple[dict[str, str], bool]:
     """``packed-refs`` as {ref: commit-or-object}, and whether every tag in it is peeled."""
-    try:
-        text = (git_dir / "packed-refs").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return {}, True
-    refs: dict[str, str] = {}
-    fully_peeled = False
-    last: str | None = None
-    for line in text.splitlines():
-        if line.startswith("#"):
-            fully_peeled = "fully-peeled" in line
-        elif line.startswith("^") and last is not None:
-            refs[last] = line[1:].strip()  # the peeled commit replaces the tag object
-        elif " " in line:
-            sha, name = line.split(" ", 1)
-            refs[name] = sha
-            last = name
-    return refs, fully_peeled
+    refs, _ = parse_packed_refs(read_packed_text(git_dir))
+    fully_peeled = all(ref.peel_known for ref in refs.values())
+    return {name: ref.peeled or ref.oid for name, ref in refs.items()}, fully_peeled
 
 
 def read_commit_of_ref(git_dir: Path, ref: str) -> str | None:

@@ -41,6 +41,16 @@ def run(
     return asyncio.run(assemble(manifest, project.ws, opts, bus=bus))
 
 
+def test_a_file_where_the_scratch_dir_goes_is_cleared(project: Project) -> None:
+    """A file left at ``.nestr/tmp`` (where clones and their prototype are made) is removed:
+    the assembly clones every repo and leaves nothing there."""
+    (project.ws / ".nestr").mkdir(parents=True)
+    (project.ws / ".nestr" / "tmp").write_text("in the way\n")
+    result = run(project, project.manifest(project.spec("api"), project.spec("web")))
+    assert [r.status for r in result.repos] == ["cloned", "cloned"], result.repos
+    assert not (project.ws / ".nestr" / "tmp").exists()
+
+
 def test_fresh_assembly_checks_out_branch_tag_and_commit(project: Project) -> None:
     """Each repo lands at its revision: a branch tracking origin, a tag and a commit detached."""
     api_commit = git(project.upstreams["api"].path, "rev-parse", "dev")

@@ -141,7 +141,7 @@ async def assemble(
     started = time.perf_counter()
     (root / RECORD_DIR).mkdir(parents=True, exist_ok=True)
     async with file_lock(root / RECORD_DIR / "assemble.lock"):
-        shutil.rmtree(root / RECORD_DIR / TMP_DIR, ignore_errors=True)  # a killed run's leftovers
+        _clear(root / RECORD_DIR / TMP_DIR)  # a killed run's leftovers
         workspace = _write_record(root, manifest, options)
         register(
             options.state_dir,
@@ -151,7 +151,7 @@ async def assemble(
         )
         run = _Assembly(manifest, workspace, options, bus, pins)
         repos = await run.all(specs)
-        shutil.rmtree(root / RECORD_DIR / TMP_DIR, ignore_errors=True)  # the prototype
+        _clear(root / RECORD_DIR / TMP_DIR)  # the prototype
     result = AssemblyResult(
         workspace=str(root),
         workspace_id=workspace.id,
@@ -316,28 +316,28 @@ class _Assembly:
         if self.options.dissociate:
             return None
         if self.prototype is None:
-            tmp_root = self.workspace.root / RECORD_DIR / TMP_DIR
-            tmp_root.mkdir(parents=True, exist_ok=True)
-            made = make_prototype(tmp_root / "prototype", timeout=self.options.git_timeout)
-            self.prototype = asyncio.ensure_future(made)
+            self.prototype = asyncio.ensure_future(self._made_prototype())
         return self.prototype
 
+    async def _made_prototype(self) -> Prototype | None:
+        """The prototype; None if it cannot be made: clones then use ``git clone``, which
+        reports whatever is wrong, per repo."""
+        tmp_root = self.workspace.root / RECORD_DIR / TMP_DIR
+        try:
+            tmp_root.mkdir(parents=True, exist_ok=True)
+            return await make_prototype(tmp_root / "prototype", timeout=self.options.git_timeout)
+        except (GitError, OSError):
+            return None
+
     def _drop_prototype(self) -> None:
-        """Stop a prototype no clone waited for; a failure no clone saw is not an error."""
+        """Stop making a prototype that no clone waited for."""
         if self.prototype is not None:
             self.prototype.cancel()
-            if not self.prototype.cancelled() and self.prototype.done():
-                self.prototype.exception()  # retrieved: nothing to report
 
     async def _prototype(self) -> Prototype | None:
         """The prototype for a new clone; None: it is made by ``git clone``."""
         started = self._start_prototype()
-        if started is None:
-            return None
-        try:
-            return await asyncio.shield(started)
-        except (GitError, OSError):  # git clone then reports whatever is wrong, per repo
-            return None
+        return None if started is None else await asyncio.shield(started)
 
     async def _clone(self, spec: RepoSpec, mirror: Mirror, target: Resolved, dest: Path) -> None:
         tmp_root = self.workspace.root / RECORD_DIR / TMP_DIR
@@ -410,3 +410,11 @@ class _Assembly:
             self._emit("repo.skipped", spec, data)
         else:
             self.bus.emit(f"{EVENT_PREFIX}.repo.failed", data, repo=spec.name, severity="error")
+
+
+def _clear(path: Path) -> None:
+    """Remove ``path``, a directory or anything else that is in its way."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -14,6 +14,15 @@ from nestr.testing import isolated_environ
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
 
+# Real-world manifests of other projects live beside the project, never in it: a user's clone has
+# none, and the tests that read them skip there (tests/manifest/test_importers_written.py covers
+# the same behaviours with manifests the tests write themselves).
+needs_shared_testdata = pytest.mark.skipif(
+    not (SHARED_TESTDATA / "manifests").is_dir(),
+    reason=f"real-world manifests not found at {SHARED_TESTDATA / 'manifests'} "
+    "(they are kept beside the project, not in it)",
+)
+
 
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import SHARED_TESTDATA, needs_shared_testdata
 
 from nestr.manifest.loader import load_manifest
 
@@ -127,6 +127,7 @@ def test_schema_describes_the_manifest_format(nestr) -> None:
     assert set(schema["$defs"]["UrlRewriteSection"]["properties"]) == {"from", "to"}
 
 
+@needs_shared_testdata
 def test_schema_accepts_the_keys_of_a_real_manifest(nestr, cwd: Path) -> None:
     """Every key of an imported zephyr manifest is a property the schema declares."""
     schema = json.loads(nestr("manifest", "schema").out)
@@ -141,6 +142,7 @@ def test_schema_accepts_the_keys_of_a_real_manifest(nestr, cwd: Path) -> None:
     assert all(set(remote) == remote_keys for remote in data["remotes"])
 
 
+@needs_shared_testdata
 def test_import_prints_yaml_and_warnings_on_stderr(nestr, cwd: Path) -> None:
     """Without -o the nestr.yaml goes to stdout, the warnings to stderr, nothing is written."""
     result = nestr("manifest", "import", "--from", "west", str(MANIFESTS / "zephyr_west.yml"))
@@ -152,6 +154,7 @@ def test_import_prints_yaml_and_warnings_on_stderr(nestr, cwd: Path) -> None:
     assert list(cwd.iterdir()) == []
 
 
+@needs_shared_testdata
 def test_import_writes_output_and_refuses_to_overwrite(nestr, cwd: Path) -> None:
     """-o writes a loadable manifest; a second run refuses (exit 2) unless --force."""
     source = str(MANIFESTS / "ros2_rolling.repos")
@@ -169,6 +172,7 @@ def test_import_writes_output_and_refuses_to_overwrite(nestr, cwd: Path) -> None
     assert nestr("manifest", "validate").out == "manifest is valid: 105 repos (105 active)\n"
 
 
+@needs_shared_testdata
 def test_import_repo_with_include(nestr, cwd: Path) -> None:
     """repo import follows <include> beside the file and reports linkfiles on stderr."""
     shutil.copy(MANIFESTS / "fsl-community-bsp-platform_kirkstone_default.xml", cwd / "default.xml")
@@ -179,6 +183,7 @@ def test_import_repo_with_include(nestr, cwd: Path) -> None:
     assert result.err.count("<linkfile") == 2
 
 
+@needs_shared_testdata
 def test_import_missing_include_and_missing_file_exit_2(nestr, cwd: Path) -> None:
     """An unresolvable include or a missing input file is a located error with exit 2."""
     browser = str(MANIFESTS / "fsl-community-bsp-platform_kirkstone_browser.xml")

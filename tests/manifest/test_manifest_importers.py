@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import SHARED_TESTDATA, needs_shared_testdata
 
 from nestr.errors import ManifestError
 from nestr.manifest.exporters import export_vcstool, export_west
@@ -45,6 +45,7 @@ def fsl_dir(tmp_path: Path) -> Path:
     return directory
 
 
+@needs_shared_testdata
 def test_zephyr_west_import_reproduces_projects_groups_and_nesting(tmp_path: Path) -> None:
     """77 projects, 65 active under the group filter, babblesim_base resolved and nested first."""
     manifest, _ = loaded("west", ZEPHYR, tmp_path)
@@ -60,6 +61,7 @@ def test_zephyr_west_import_reproduces_projects_groups_and_nesting(tmp_path: Pat
     assert all(order.index("babblesim_base") < order.index(name) for name in nested)
 
 
+@needs_shared_testdata
 def test_zephyr_west_import_reports_what_nestr_cannot_express(tmp_path: Path) -> None:
     """self: import: submanifests (missing) and west-commands are warnings, not a crash."""
     _, warnings = loaded("west", ZEPHYR, tmp_path)
@@ -85,6 +87,7 @@ def test_zephyr_project_without_revision_gets_west_default_master(tmp_path: Path
     assert any("project 'a' userdata: not imported" in w for w in result.warnings)
 
 
+@needs_shared_testdata
 def test_ros2_vcstool_import_keys_repos_by_path(tmp_path: Path) -> None:
     """105 git repos, each at its org/name path with its branch as revision."""
     manifest, warnings = loaded("vcstool", ROS2, tmp_path)
@@ -110,6 +113,7 @@ def test_vcstool_non_git_entries_and_missing_versions_are_reported(tmp_path: Pat
     assert any("b/tool: no version" in w for w in result.warnings)
 
 
+@needs_shared_testdata
 def test_fsl_repo_default_import(fsl_dir: Path, tmp_path: Path) -> None:
     """7 projects over 3 remotes at revision kirkstone; sync-j and both linkfiles are reported."""
     manifest, warnings = loaded("repo", fsl_dir / "default.xml", tmp_path)
@@ -129,6 +133,7 @@ def test_fsl_repo_default_import(fsl_dir: Path, tmp_path: Path) -> None:
     assert "default.xml:16:2" in text
 
 
+@needs_shared_testdata
 def test_fsl_repo_browser_include_resolves_relative_to_the_file(
     fsl_dir: Path, tmp_path: Path
 ) -> None:
@@ -141,6 +146,7 @@ def test_fsl_repo_browser_include_resolves_relative_to_the_file(
     assert manifest.repo("meta-clang").revision == "kirkstone"
 
 
+@needs_shared_testdata
 def test_repo_include_that_is_missing_is_a_located_error() -> None:
     """The shared browser.xml names default.xml, absent beside it: a clear error, not a crash."""
     with pytest.raises(ManifestError, match=r"included manifest 'default\.xml' not found") as info:
@@ -194,6 +200,7 @@ def test_west_bad_shape_is_a_located_error(tmp_path: Path) -> None:
     assert info.value.location.line == 2
 
 
+@needs_shared_testdata
 def test_west_round_trip_keeps_every_resolved_repo(tmp_path: Path) -> None:
     """west → nestr → west → nestr resolves to the same repos, activity included."""
     first, _ = loaded("west", ZEPHYR, tmp_path)
@@ -206,6 +213,7 @@ def test_west_round_trip_keeps_every_resolved_repo(tmp_path: Path) -> None:
     assert warnings == ()
 
 
+@needs_shared_testdata
 def test_vcstool_round_trip_reproduces_the_original_file(tmp_path: Path) -> None:
     """vcstool → nestr → vcstool gives back exactly the original repositories."""
     manifest, _ = loaded("vcstool", ROS2, tmp_path)

@@ -256,3 +256,34 @@ def test_cli_import_repo_with_include_and_validate(nestr, cwd: Path) -> None:  #
     missing = nestr("manifest", "import", "--from", "repo", str(cwd / "none.xml"))
     assert missing.code == 2
     assert "none.xml: file not found" in missing.err
+
+
+def test_cli_import_refuses_to_overwrite_without_force(nestr, cwd: Path) -> None:  # type: ignore[no-untyped-def]
+    """-o writes a loadable manifest; a second run refuses (exit 2) unless --force."""
+    write(cwd / "x.repos", VCSTOOL)
+    assert nestr("manifest", "import", "--from", "vcstool", "x.repos", "-o", "nestr.yaml").code == 0
+    write(cwd / "nestr.yaml", "keep me")
+    again = nestr("manifest", "import", "--from", "vcstool", "x.repos", "-o", "nestr.yaml")
+    assert again.code == 2
+    assert "already exists" in again.err
+    assert "--force" in again.err
+    assert (cwd / "nestr.yaml").read_text() == "keep me"
+    forced = nestr(
+        "manifest", "import", "--from", "vcstool", "x.repos", "-o", "nestr.yaml", "--force"
+    )
+    assert forced.code == 0
+    assert sorted(p.name for p in cwd.iterdir()) == ["nestr.yaml", "x.repos"]
+    assert nestr("manifest", "validate").out == "manifest is valid: 3 repos (3 active)\n"
+
+
+def test_schema_declares_every_key_an_import_writes(nestr, cwd: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every key of an imported west manifest is a property the editor schema declares."""
+    import json
+
+    schema = json.loads(nestr("manifest", "schema").out)
+    write(cwd / "west.yml", WEST)
+    assert nestr("manifest", "import", "--from", "west", "west.yml", "-o", "n.yaml").code == 0
+    data = yaml.safe_load((cwd / "n.yaml").read_text())
+    assert set(data) <= set(schema["properties"])
+    repo_keys = set(schema["$defs"]["RepoSection"]["properties"])
+    assert all(set(repo) <= repo_keys for repo in data["repos"])

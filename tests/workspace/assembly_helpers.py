@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -108,41 +109,63 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], limit: float = 10.0) -> None:
-    """Poll until something accepts on ``port`` (or the process died, or ``limit`` passed)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("git daemon exited early")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+class GitDaemon:
+    """A ``git://`` server on 127.0.0.1 whose every process the test owns.
+
+    The listening socket is ours (bound to port 0, so no race for a free port), and each
+    connection is served by ``git daemon --inetd`` as our own child. Stopping closes the socket
+    and waits for every child: nothing can outlive the test, and no process is left to chance.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        argv = [
+            "git", "daemon", "--inetd", "--export-all", f"--base-path={self.base}", str(self.base)
+        ]  # fmt: skip
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # the listener was shut down: stop serving
                 return
-        time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on port {port}")
+            with conn:
+                self.children.append(
+                    subprocess.Popen(
+                        argv,
+                        stdin=conn.fileno(),
+                        stdout=conn.fileno(),
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
+
+    def stop(self) -> None:
+        """Stop accepting, then wait for every connection's server (killing one that hangs)."""
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join()
+        for child in self.children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
 
 
 @contextmanager
 def git_daemon(base: Path) -> Iterator[int]:
-    """A ``git daemon`` exporting ``base`` on 127.0.0.1; yields its port, stops it after."""
-    port = free_port()
-    argv = [
-        "git", "daemon", "--reuseaddr", f"--base-path={base}", "--export-all",
-        "--listen=127.0.0.1", f"--port={port}", str(base),
-    ]  # fmt: skip
-    # `git daemon` runs `git-daemon` as a child: a session of its own lets the whole group go
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    """A git daemon exporting ``base`` on 127.0.0.1; yields its port, stops it after."""
+    daemon = GitDaemon(base)
     try:
-        wait_for_port(port, process)
-        yield port
+        yield daemon.port
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        daemon.stop()
 
 
 MARK_VARIABLE = "ASSEMBLY_TEST_MARK"

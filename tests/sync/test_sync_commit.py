@@ -141,3 +141,56 @@ def test_merge_over_an_uncommitted_edit_says_the_commit_includes_it(
     shown = git(f.repo("api"), "show", "HEAD:settings.cfg")
     assert "a = 10" in shown
     assert "e = local" in shown
+
+
+def test_nothing_new_for_git_in_a_dirty_tree_is_no_commit(fleet: Callable[..., Fleet]) -> None:
+    """Managed paths already as in HEAD: no commit, no error, even with other files dirty."""
+    f = fleet(["api"])
+    rules = {"sources": [{"path": "shared"}], "rules": [{"files": ["run.sh"], "mode": "0755"}]}
+    f.source({"run.sh": "#!/bin/sh\n"})
+    f.apply(rules, ApplyOptions(commit=True))
+    head = git(f.repo("api"), "rev-parse", "HEAD")
+    (f.repo("api") / "app.py").write_text("x = 3\n")
+    (f.repo("api") / "run.sh").chmod(0o644)
+    result = f.apply(rules, ApplyOptions(commit=True))
+    assert result.repos[0].error is None
+    assert result.repos[0].commit is None
+    assert git(f.repo("api"), "rev-parse", "HEAD") == head
+    assert git(f.repo("api"), "status", "--porcelain") == "M app.py"
+
+
+def test_deleted_file_is_committed_as_a_removal(fleet: Callable[..., Fleet]) -> None:
+    """delete: true removes the file in the commit too; the work tree and index stay clean."""
+    f = fleet(["api"])
+    rules = {"sources": [{"path": "shared"}], "rules": [{"files": ["conf/*.cfg"], "delete": True}]}
+    f.source({"conf/one.cfg": "one\n", "conf/two.cfg": "two\n"})
+    f.apply(rules, ApplyOptions(commit=True))
+    f.source({"conf/two.cfg": None})
+    result = f.apply(rules, ApplyOptions(commit=True))
+    assert result.repos[0].commit is not None
+    assert sorted(_committed(f.repo("api"))) == [".nestr/sync.lock", "conf/two.cfg"]
+    assert git(f.repo("api"), "ls-files", "conf") == "conf/one.cfg"
+    assert git(f.repo("api"), "status", "--porcelain") == ""
+
+
+def test_apply_then_apply_commit_commits_what_the_first_wrote(
+    fleet: Callable[..., Fleet],
+) -> None:
+    """Files an apply without --commit wrote are nestr's: apply --commit later commits them,
+    but neither a local edit of a managed file nor a managed block's file."""
+    f = fleet(["api"])
+    rules = {
+        "sources": [{"path": "shared"}],
+        "rules": [
+            {"files": ["settings.cfg", ".editorconfig"]},
+            {"files": ["ignore"], "dest": ".gitignore", "policy": "managed-block"},
+        ],
+    }
+    f.source({"settings.cfg": BASE, ".editorconfig": "root = true\n", "ignore": "*.tmp\n"})
+    repo = f.repo("api")
+    assert f.apply(rules).exit_code() == 0
+    (repo / "settings.cfg").write_text(BASE + "mine = 1\n")
+    result = f.apply(rules, ApplyOptions(commit=True))
+    assert result.repos[0].commit is not None
+    assert sorted(_committed(repo)) == [".editorconfig", ".nestr/sync.lock"]
+    assert _porcelain(repo) == "?? .gitignore\n?? settings.cfg"

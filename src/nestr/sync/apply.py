@@ -1,9 +1,10 @@
 """Carry out a sync plan: write files atomically, record bases, commit, branch and push.
 
-Per repo, in this order: switch to ``--branch`` (created from HEAD), write or delete files (temp
-file + rename; never a half-written file), store the new bases as blobs, write
-``.nestr/sync.lock`` (so no lock ever names a base the repo lacks), pin the bases with a ref when
-no commit will hold them, then commit the files and the lock in one commit and push.
+Per repo, in this order: switch to ``--branch`` (created from HEAD), journal what is about to be
+written when committing (see :mod:`nestr.sync.commit`), save a local edit ``overwrite`` discards
+as a blob, write or delete files (temp file + rename; never a half-written file), store the new
+bases as blobs, write ``.nestr/sync.lock`` (so no lock ever names a base the repo lacks), pin the
+bases with a ref when no commit will hold them, then commit exactly what was written and push.
 Conflicting files are left untouched unless ``conflicts="markers"``. Each repo is one outcome:
 one repo's failure never stops the others.
 """
@@ -19,7 +20,6 @@ from typing import Any
 from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.fanout import fan_out
-from nestr.git.runner import run_git
 from nestr.manifest.model import Manifest
 from nestr.sync.commit import (
     Committed,
@@ -30,6 +30,8 @@ from nestr.sync.commit import (
     push,
     read_journal,
     switch_branch,
+    uncommitted_edits,
+    uncommitted_settled,
     write_journal,
 )
 from nestr.sync.content import blob_id
@@ -207,6 +209,8 @@ async def _apply_repo(
     journal = await journal_path(repo.directory, timeout=timeout) if options.commit else None
     entries = read_journal(journal) if journal else {}  # a commit an earlier run did not finish
     resumed = bool(entries)
+    if journal:  # nestr's content already on disk but not in HEAD (an earlier apply, a kill)
+        entries.update(await uncommitted_settled(repo, new_text, timeout=timeout))
     if not chosen and not lock_changed and not entries:
         result = RepoResult(repo)
         _emit_conflicts(bus, repo)
@@ -221,9 +225,7 @@ async def _apply_repo(
         if lock_changed and new_text is not None:
             entries[LOCK_PATH] = entry_for(new_text.encode())
         write_journal(journal, entries)  # before the first write: a re-run finishes the commit
-        edits = await _uncommitted(
-            repo.directory, [p for f, p in chosen if f.action is Action.MERGE], timeout
-        )
+        edits = await uncommitted_edits(repo.directory, chosen, timeout=timeout)
     saved = await _save_discarded(repo, [f for f, _ in chosen], timeout)
     written = [_write(repo, f, path, markers=markers, saved=saved, bus=bus) for f, path in chosen]
     # Bases are stored before the lock that names them is written (and before any commit).
@@ -315,19 +317,6 @@ def _unreachable_bases(repo: RepoPlan, *, markers: bool) -> bool:
 def _target(repo: RepoPlan, plan: FilePlan) -> str:
     """The path ``plan`` writes, relative to the repo (symlinks inside the repo resolved)."""
     return safe_file(repo.directory, plan.path).relative_to(repo.directory.resolve()).as_posix()
-
-
-async def _uncommitted(directory: Path, paths: list[str], timeout: float) -> tuple[str, ...]:
-    """Those of ``paths`` whose work-tree content differs from HEAD (an uncommitted edit)."""
-    if not paths:
-        return ()
-    diff = await run_git(
-        ["diff", "--no-ext-diff", "--name-only", "HEAD", "--", *paths],
-        cwd=directory,
-        timeout=timeout,
-        check=False,
-    )
-    return tuple(sorted(set(diff.stdout.split("\n")) & set(paths)))
 
 
 async def _save_discarded(repo: RepoPlan, plans: list[FilePlan], timeout: float) -> dict[str, str]:

@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestr.errors import GitError, InputError, SourceLocation, UsageError
+from nestr.errors import InputError, SourceLocation, UsageError
 from nestr.git.runner import run_git
 from nestr.sync.content import blob_id
 from nestr.sync.files import safe_file
-from nestr.sync.lockfile import write_atomic
+from nestr.sync.lockfile import LOCK_PATH, write_atomic
+from nestr.sync.model import FilePlan, RepoPlan
 from nestr.sync.objects import BASES_REF
+from nestr.sync.planner import Action, Policy, Record
 
 JOURNAL_NAME = "nestr-sync-journal.json"
 JOURNAL_VERSION = 1
@@ -71,6 +73,60 @@ def write_journal(path: Path, entries: Entries) -> None:
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
+async def uncommitted_settled(
+    repo: RepoPlan, lock_text: str | None, *, timeout: float
+) -> dict[str, str | None]:
+    """Entries for managed paths that already hold nestr's content but differ from HEAD.
+
+    These are files planned ``unchanged`` whose content is the source (so nestr's, never a
+    local edit; managed-block files are left out, as the rest of such a file is the repo's), and
+    the lock when it is the one this run leaves: an earlier apply without ``--commit``, or one
+    killed before it committed, wrote them.
+    """
+    settled: dict[str, str | None] = {}
+    for plan in repo.files:
+        if (
+            plan.action is Action.UNCHANGED
+            and plan.record is Record.SOURCE
+            and plan.policy is not Policy.MANAGED_BLOCK
+            and plan.before is not None
+        ):
+            path = safe_file(repo.directory, plan.path).relative_to(repo.directory.resolve())
+            settled[path.as_posix()] = entry_for(plan.before)
+    if lock_text is not None:
+        settled[LOCK_PATH] = entry_for(lock_text.encode())
+    if not settled:
+        return {}
+    status = await run_git(
+        ["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", *settled],
+        cwd=repo.directory,
+        timeout=timeout,
+    )
+    changed = {item[3:] for item in status.stdout.split("\0") if len(item) > 3}
+    return {path: blob for path, blob in settled.items() if path in changed}
+
+
+async def uncommitted_edits(
+    directory: Path, chosen: list[tuple[FilePlan, str]], *, timeout: float
+) -> tuple[str, ...]:
+    """Paths about to be written with the repo's own text kept (a merge, the rest of a block
+    file) whose work-tree content differs from HEAD: their commit takes that edit along."""
+    paths = [
+        path
+        for plan, path in chosen
+        if plan.action is Action.MERGE or plan.policy is Policy.MANAGED_BLOCK
+    ]
+    if not paths:
+        return ()
+    diff = await run_git(
+        ["diff", "--no-ext-diff", "--name-only", "HEAD", "--", *paths],
+        cwd=directory,
+        timeout=timeout,
+        check=False,
+    )
+    return tuple(sorted(set(diff.stdout.split("\n")) & set(paths)))
+
+
 def entry_for(data: bytes | None) -> str | None:
     """The journal entry of a path nestr writes ``data`` to (``None``: deletes it)."""
     return blob_id(data) if data is not None else None
@@ -95,18 +151,18 @@ async def commit_entries(
 
         async def git(*args: str, check: bool = True) -> tuple[int, str]:
             done = await run_git(args, cwd=repo, timeout=timeout, env=env, check=check)
-            return done.returncode, done.stdout + done.stderr
+            return done.returncode, done.stdout
 
         await git("read-tree", "HEAD", check=False)  # an unborn branch starts empty
         if added:
             await git("add", "-f", "--", *added)
         if removed:
             await git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
-        code, output = await git("commit", "-q", "--no-verify", "-m", message, check=False)
-    if code != 0:
-        if "nothing to commit" in output or "nothing added to commit" in output:
+        _, tree = await git("write-tree")
+        _, head_tree = await git("rev-parse", "-q", "--verify", "HEAD^{tree}", check=False)
+        if tree.strip() == head_tree.strip():
             return Committed(None, tuple(left_out))  # the paths already hold what HEAD has
-        raise GitError(["git", "commit"], code, output, cwd=repo)
+        await git("commit", "-q", "--no-verify", "-m", message)
     # The user's index follows the new commit for these paths only (as `git commit -- paths`).
     await run_git(["reset", "-q", "--", *added, *removed], cwd=repo, timeout=timeout, check=False)
     head = await run_git(["rev-parse", "HEAD"], cwd=repo, timeout=timeout)

@@ -114,8 +114,8 @@ def lock_file(repo: Path) -> Path:
         name = path.relative_to(repo).as_posix()
         what = f"a symlink (to {path.readlink()})" if stat.S_ISLNK(mode) else f"not a {kind}"
         raise InputError(
-            f"{name} in {repo} is {what}: nestr keeps the repo's sync state there and never "
-            "reads or writes it through anything but a plain directory and file",
+            f"{name} in {repo} is {what}: nestr reads and writes a repo's sync state only "
+            "in a plain .nestr directory inside it, never through a link",
             hint=f"replace {name} with a plain {kind} (or remove it) and commit that, "
             "or leave the repo out of the sync rules",
         )

@@ -253,7 +253,7 @@ async def _apply_repo(
         pushed,
         saved=saved,
         not_committed=done.left_out,
-        edits_committed=edits if done.commit else (),
+        edits_committed=tuple(p for p in edits if p not in done.left_out) if done.commit else (),
     )
     _finished(bus, result)
     return result

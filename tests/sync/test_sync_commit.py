@@ -194,3 +194,21 @@ def test_apply_then_apply_commit_commits_what_the_first_wrote(
     assert result.repos[0].commit is not None
     assert sorted(_committed(repo)) == [".editorconfig", ".nestr/sync.lock"]
     assert _porcelain(repo) == "?? .gitignore\n?? settings.cfg"
+
+
+def test_unreadable_journal_is_that_repos_error(fleet: Callable[..., Fleet]) -> None:
+    """A journal that is not nestr's JSON is a clear error naming it, with what to do."""
+    f = fleet(["api", "web"])
+    f.source({"settings.cfg": BASE})
+    (f.repo("api") / ".git" / "nestr-sync-journal.json").write_text("{not json")
+    result = f.apply(
+        {"sources": [{"path": "shared"}], "rules": [{"files": ["settings.cfg"]}]},
+        ApplyOptions(commit=True),
+    )
+    assert result.exit_code() == 2
+    error = result.repos[0].error
+    assert error is not None
+    assert "unreadable sync journal" in error.message
+    assert error.hint is not None
+    assert "remove it" in error.hint
+    assert result.repos[1].commit is not None

@@ -94,7 +94,8 @@ def test_status_json_reports_drift(fleet: Callable[..., Fleet], nestr) -> None: 
         ("web", "settings.cfg"): "clean",
     }
     text = nestr("sync", "status", "-w", ws)
-    assert "api: 2 managed, 1 drifted" in text.out
+    assert "api: 2 managed (1 clean, 1 local edits)" in text.out
+    assert "  local edits      ci.yml" in text.out
 
 
 def test_bad_rule_exits_2_with_position(fleet: Callable[..., Fleet], nestr) -> None:  # type: ignore[no-untyped-def]

@@ -1,32 +1,46 @@
 """Carry out a sync plan: write files atomically, record bases, commit, branch and push.
 
-Per repo, in this order: switch to ``--branch`` (created from HEAD), write or delete files (temp
-file + rename; never a half-written file), store the new bases as blobs, write
-``.nestr/sync.lock`` (so no lock ever names a base the repo lacks), pin the bases with a ref when
-no commit will hold them, then commit the files and the lock in one commit and push.
+Per repo, in this order: switch to ``--branch`` (created from HEAD), journal what is about to be
+written when committing (see :mod:`nestr.sync.commit`), save a local edit ``overwrite`` discards
+as a blob, write or delete files (temp file + rename; never a half-written file), store the new
+bases as blobs, write ``.nestr/sync.lock`` (so no lock ever names a base the repo lacks), pin the
+bases with a ref when no commit will hold them, then commit exactly what was written and push.
 Conflicting files are left untouched unless ``conflicts="markers"``. Each repo is one outcome:
 one repo's failure never stops the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from nestr.errors import GitError, NestrError, UsageError
+from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.fanout import fan_out
-from nestr.git.runner import run_git
 from nestr.manifest.model import Manifest
+from nestr.sync.commit import (
+    Committed,
+    commit_entries,
+    current_branch,
+    entry_for,
+    journal_path,
+    push,
+    read_journal,
+    switch_branch,
+    uncommitted_edits,
+    uncommitted_settled,
+    write_journal,
+)
+from nestr.sync.content import blob_id
 from nestr.sync.files import safe_file
-from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, write_atomic
+from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, lock_file, write_atomic
 from nestr.sync.model import FilePlan, RepoPlan, SyncPlan, exit_code_for
-from nestr.sync.objects import BASES_REF, pin_bases, write_blobs
+from nestr.sync.objects import pin_bases, write_blobs
 from nestr.sync.plan import plan_sync
-from nestr.sync.planner import Action, Record
+from nestr.sync.planner import Action, Policy, Record
 from nestr.workspace.record import Workspace
 
 DEFAULT_MESSAGE = "Sync shared files (nestr)"
@@ -68,16 +82,26 @@ class RepoResult:
     branch: str | None = None
     pushed: bool = False
     error: NestrError | None = None
+    saved: Mapping[str, str] = field(default_factory=dict)  # path -> blob of a discarded edit
+    not_committed: tuple[str, ...] = ()  # written, but changed again before the commit
+    edits_committed: tuple[str, ...] = ()  # merged over an uncommitted local edit, committed
 
     @property
     def conflicts(self) -> int:
         return self.plan.conflicts
+
+    @property
+    def markers_written(self) -> int:
+        written = set(self.written)
+        return sum(1 for f in self.plan.files if f.action is Action.CONFLICT and f.path in written)
 
     def to_dict(self) -> dict[str, Any]:
         out = self.plan.to_dict()
         written = set(self.written)
         for item in out["files"]:
             item["written"] = item["path"] in written
+            if item["path"] in self.saved:
+                item["saved_blob"] = self.saved[item["path"]]
         if self.error is not None and self.plan.error is None:
             out["error"] = {
                 "message": self.error.message,
@@ -89,6 +113,8 @@ class RepoResult:
             commit=self.commit,
             branch=self.branch,
             pushed=self.pushed,
+            not_committed=list(self.not_committed),
+            local_edits_committed=list(self.edits_committed),
         )
         return out
 
@@ -174,35 +200,61 @@ async def _apply_repo(
         _finished(bus, result)
         return result
     markers = options.conflicts is ConflictMode.MARKERS
-    chosen = [f for f in repo.files if _writes(f, markers=markers)]
+    chosen = [(f, _target(repo, f)) for f in repo.files if _writes(f, markers=markers)]
     lock = next_lock(repo, markers=markers)
-    lock_path = repo.directory / LOCK_PATH
+    lock_path = lock_file(repo.directory)  # refuses a .nestr that is a link or not plain
     old_text = lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None
     new_text = lock.to_text() if (lock.files or old_text is not None) else None
     lock_changed = new_text != old_text
-    if not chosen and not lock_changed:
+    journal = await journal_path(repo.directory, timeout=timeout) if options.commit else None
+    entries = read_journal(journal) if journal else {}  # a commit an earlier run did not finish
+    resumed = bool(entries)
+    if journal:  # nestr's content already on disk but not in HEAD (an earlier apply, a kill)
+        entries.update(await uncommitted_settled(repo, new_text, timeout=timeout))
+    if not chosen and not lock_changed and not entries:
         result = RepoResult(repo)
         _emit_conflicts(bus, repo)
         _finished(bus, result)
         return result
-    branch = await _switch(repo.directory, options.branch, timeout) if options.branch else None
-    written = [_write(repo, f, markers=markers, bus=bus) for f in chosen]
+    branch = (
+        await switch_branch(repo.directory, options.branch, timeout) if options.branch else None
+    )
+    edits: tuple[str, ...] = ()
+    if journal:
+        entries.update({path: entry_for(f.after(markers=markers)) for f, path in chosen})
+        if lock_changed and new_text is not None:
+            entries[LOCK_PATH] = entry_for(new_text.encode())
+        write_journal(journal, entries)  # before the first write: a re-run finishes the commit
+        edits = await uncommitted_edits(repo.directory, chosen, timeout=timeout)
+    saved = await _save_discarded(repo, [f for f, _ in chosen], timeout)
+    written = [_write(repo, f, path, markers=markers, saved=saved, bus=bus) for f, path in chosen]
     # Bases are stored before the lock that names them is written (and before any commit).
     bases, files = _new_bases(repo, markers=markers)
     await write_blobs(repo.directory, bases, files=files, timeout=timeout)
     _emit_conflicts(bus, repo, skip=set(written))
     if lock_changed and new_text is not None:
         write_atomic(lock_path, new_text.encode())
-        if not options.commit or _unreachable_bases(repo, markers=markers):
-            await pin_bases(repo.directory, [e.blob for e in lock.files.values()], timeout=timeout)
-    commit = pushed = None
-    if options.commit:
-        paths = [*written, LOCK_PATH] if lock_changed else written
-        commit = await _commit(repo.directory, paths, options.message, timeout)
+    pin = not options.commit or resumed or _unreachable_bases(repo, markers=markers)
+    if (lock_changed or resumed) and pin:
+        await pin_bases(repo.directory, [e.blob for e in lock.files.values()], timeout=timeout)
+    done, pushed = Committed(None), False
+    if journal:
+        done = await commit_entries(repo.directory, entries, options.message, timeout=timeout)
+        journal.unlink(missing_ok=True)
         if options.push:
-            branch = branch or await _current_branch(repo.directory, timeout)
-            pushed = await _push(repo.directory, branch, timeout)
-    result = RepoResult(repo, tuple(written), lock_changed, commit, branch, bool(pushed))
+            branch = branch or await current_branch(repo.directory, timeout)
+            pushed = await push(repo.directory, branch, timeout)
+    result = RepoResult(
+        repo,
+        tuple(written),
+        lock_changed,
+        done.commit,
+        branch,
+        pushed,
+        saved=saved,
+        not_committed=done.left_out,
+        edits_committed=tuple(p for p in edits if p not in done.left_out) if done.commit else (),
+    )
     _finished(bus, result)
     return result
 
@@ -262,21 +314,50 @@ def _unreachable_bases(repo: RepoPlan, *, markers: bool) -> bool:
     )
 
 
-def _write(repo: RepoPlan, plan: FilePlan, *, markers: bool, bus: EventBus | None) -> str:
-    target = safe_file(repo.directory, plan.path)
+def _target(repo: RepoPlan, plan: FilePlan) -> str:
+    """The path ``plan`` writes, relative to the repo (symlinks inside the repo resolved)."""
+    return safe_file(repo.directory, plan.path).relative_to(repo.directory.resolve()).as_posix()
+
+
+async def _save_discarded(repo: RepoPlan, plans: list[FilePlan], timeout: float) -> dict[str, str]:
+    """Store each local edit ``policy: overwrite`` is about to discard as a blob, before writing."""
+    found = {
+        f.path: f.before
+        for f in plans
+        if f.policy is Policy.OVERWRITE
+        and f.action is Action.UPDATE
+        and f.before is not None
+        and "overwritten" in f.detail
+    }
+    await write_blobs(repo.directory, list(found.values()), timeout=timeout)
+    return {path: blob_id(data) for path, data in found.items()}
+
+
+def _write(
+    repo: RepoPlan,
+    plan: FilePlan,
+    path: str,
+    *,
+    markers: bool,
+    saved: Mapping[str, str],
+    bus: EventBus | None,
+) -> str:
+    target = safe_file(repo.directory, path)
     data = plan.after(markers=markers)
     if data is None:
         target.unlink(missing_ok=True)
     else:
         write_atomic(target, data, mode=plan.mode)
     if bus is not None:
-        bus.emit(
-            f"nestr.sync.file.{_EVENT[plan.action]}",
-            {"path": plan.path, "policy": str(plan.policy), "detail": plan.detail},
-            repo=repo.repo,
-            subject=plan.path,
-        )
-    return target.relative_to(repo.directory.resolve()).as_posix()
+        event: dict[str, Any] = {
+            "path": plan.path,
+            "policy": str(plan.policy),
+            "detail": plan.detail,
+        }
+        if plan.path in saved:
+            event["saved_blob"] = saved[plan.path]
+        bus.emit(f"nestr.sync.file.{_EVENT[plan.action]}", event, repo=repo.repo, subject=plan.path)
+    return plan.path
 
 
 def _emit_conflicts(bus: EventBus | None, repo: RepoPlan, skip: set[str] | None = None) -> None:
@@ -304,67 +385,10 @@ def _finished(bus: EventBus | None, result: RepoResult) -> None:
             "commit": result.commit,
             "branch": result.branch,
             "pushed": result.pushed,
+            "not_committed": list(result.not_committed),
+            "local_edits_committed": list(result.edits_committed),
             "error": result.error.message if result.error else None,
         },
         repo=result.plan.repo,
         severity="error" if result.error else "info",
     )
-
-
-async def _current_branch(directory: Path, timeout: float) -> str | None:
-    out = await run_git(
-        ["symbolic-ref", "-q", "--short", "HEAD"], cwd=directory, timeout=timeout, check=False
-    )
-    return out.stdout.strip() or None
-
-
-async def _switch(directory: Path, branch: str, timeout: float) -> str:
-    """Switch to a new ``branch`` made from HEAD (the work tree stays as planned)."""
-    if await _current_branch(directory, timeout) == branch:
-        return branch
-    exists = await run_git(
-        ["rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
-        cwd=directory,
-        timeout=timeout,
-        check=False,
-    )
-    if exists.returncode == 0:
-        # Checking it out would change the work tree the plan was made from.
-        raise UsageError(
-            f"branch {branch!r} already exists in {directory}",
-            hint="check it out first, or choose another --branch",
-        )
-    await run_git(["switch", "-q", "-c", branch], cwd=directory, timeout=timeout)
-    return branch
-
-
-async def _commit(directory: Path, paths: list[str], message: str, timeout: float) -> str | None:
-    """One commit of exactly ``paths`` (whatever else is staged stays staged)."""
-    if not paths:
-        return None
-    await run_git(["add", "-A", "-f", "--", *paths], cwd=directory, timeout=timeout)
-    done = await run_git(
-        ["commit", "-q", "--no-verify", "-m", message, "--", *paths],
-        cwd=directory,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        if "nothing to commit" in done.stdout + done.stderr:
-            return None  # the files were written back to what HEAD already holds
-        raise GitError(done.argv, done.returncode, done.stderr, cwd=directory)
-    head = await run_git(["rev-parse", "HEAD"], cwd=directory, timeout=timeout)
-    return head.stdout.strip()
-
-
-async def _push(directory: Path, branch: str | None, timeout: float) -> bool:
-    if branch is None:
-        raise UsageError(f"{directory} is on a detached HEAD", hint="pass --branch NAME")
-    refspecs = [f"HEAD:refs/heads/{branch}"]
-    pinned = await run_git(
-        ["rev-parse", "-q", "--verify", BASES_REF], cwd=directory, timeout=timeout, check=False
-    )
-    if pinned.returncode == 0:
-        refspecs.append(f"+{BASES_REF}:{BASES_REF}")
-    await run_git(["push", "-q", "origin", *refspecs], cwd=directory, timeout=timeout)
-    return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,9 +93,38 @@ class SyncLock:
         )
 
 
+def lock_file(repo: Path) -> Path:
+    """``repo/.nestr/sync.lock``, refused when ``.nestr`` or the lock is a link or not plain.
+
+    A repo could commit ``.nestr`` as a symlink leading anywhere (outside the repo, or nowhere):
+    nestr never reads or writes its state through one, nor through anything but a plain
+    directory and a regular file.
+    """
+    state = repo / ".nestr"
+    for path, kind, plain in (
+        (state, "directory", stat.S_ISDIR),
+        (state / "sync.lock", "file", stat.S_ISREG),
+    ):
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            break
+        if plain(mode):
+            continue
+        name = path.relative_to(repo).as_posix()
+        what = f"a symlink (to {path.readlink()})" if stat.S_ISLNK(mode) else f"not a {kind}"
+        raise InputError(
+            f"{name} in {repo} is {what}: nestr reads and writes a repo's sync state only "
+            "in a plain .nestr directory inside it, never through a link",
+            hint=f"replace {name} with a plain {kind} (or remove it) and commit that, "
+            "or leave the repo out of the sync rules",
+        )
+    return state / "sync.lock"
+
+
 def read_lock(repo: Path) -> SyncLock:
     """The repo's lock (empty when it has none); a clear error when it is unreadable."""
-    path = repo / LOCK_PATH
+    path = lock_file(repo)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

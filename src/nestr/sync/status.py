@@ -2,31 +2,43 @@
 
 Local only and cheap: each managed file (or managed block) is hashed as a git blob after line
 endings are normalised and compared with the blob id in ``.nestr/sync.lock``. No rule is read,
-so status works in any clone that carries the lock.
+so status works in any clone that carries the lock. A file that differs holds local edits on top
+of what nestr wrote (after a clean merge, too), conflict markers left for the user, or is gone.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from nestr.errors import UsageError
+from nestr.errors import NestrError, UsageError
 from nestr.manifest.model import Manifest
 from nestr.sync import blocks
 from nestr.sync.content import blob_id, normalize
-from nestr.sync.lockfile import LockedFile, read_lock
+from nestr.sync.lockfile import LockedFile, lock_file, read_lock
 from nestr.workspace.record import Workspace
 
 
 class Drift(StrEnum):
     """How a managed file compares with what nestr last wrote."""
 
-    CLEAN = "clean"
-    MODIFIED = "modified"
-    MISSING = "missing"
+    CLEAN = "clean"  # exactly what nestr wrote
+    MODIFIED = "modified"  # local edits on top of it (kept, and merged at the next sync)
+    CONFLICT = "conflict"  # holds the conflict markers `--conflicts=markers` wrote
+    MISSING = "missing"  # deleted in the repo (not recreated)
+
+
+LABELS = {
+    Drift.CLEAN: "clean",
+    Drift.MODIFIED: "local edits",
+    Drift.CONFLICT: "conflict markers",
+    Drift.MISSING: "deleted",
+}
+_MARKERS = (b"\n<<<<<<< repo\n", b"\n>>>>>>> source\n")
 
 
 @dataclass(frozen=True)
@@ -55,17 +67,25 @@ class RepoStatus:
     directory: Path
     files: tuple[FileStatus, ...]
     synced: bool  # the repo has a sync lock
+    error: NestrError | None = None  # its sync state cannot be read
 
     @property
     def drifted(self) -> list[FileStatus]:
         return [f for f in self.files if f.state is not Drift.CLEAN]
 
+    def counts(self) -> dict[Drift, int]:
+        return dict(Counter(f.state for f in self.files))
+
     def to_dict(self) -> dict[str, Any]:
+        error = self.error
         return {
             "repo": self.repo,
             "path": str(self.directory),
             "synced": self.synced,
             "files": [f.to_dict() for f in self.files],
+            "error": None
+            if error is None
+            else {"message": error.message, "hint": error.hint, "exit_code": error.exit_code},
         }
 
 
@@ -84,8 +104,12 @@ def sync_status(
     out = []
     for spec in specs:
         directory = workspace.repo_dir(spec)
-        if directory.is_dir():
+        if not directory.is_dir():
+            continue
+        try:
             out.append(repo_status(spec.name, directory))
+        except NestrError as exc:
+            out.append(RepoStatus(spec.name, directory, (), synced=False, error=exc))
     return out
 
 
@@ -93,7 +117,7 @@ def repo_status(name: str, directory: Path) -> RepoStatus:
     """Drift of the managed files of the repo at ``directory``."""
     lock = read_lock(directory)
     files = tuple(_file_status(directory, p, e) for p, e in sorted(lock.files.items()))
-    synced = (directory / ".nestr" / "sync.lock").is_file()
+    synced = lock_file(directory).is_file()
     return RepoStatus(name, directory, files, synced)
 
 
@@ -110,4 +134,7 @@ def _file_status(directory: Path, dest: str, entry: LockedFile) -> FileStatus:
         if split is None:
             return status(Drift.MISSING)
         data = split.body.encode("utf-8", "surrogateescape")
-    return status(Drift.CLEAN if blob_id(data) == entry.blob else Drift.MODIFIED)
+    if blob_id(data) == entry.blob:
+        return status(Drift.CLEAN)
+    conflicted = all(marker in data or data.startswith(marker[1:]) for marker in _MARKERS)
+    return status(Drift.CONFLICT if conflicted else Drift.MODIFIED)

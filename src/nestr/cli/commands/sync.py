@@ -21,7 +21,11 @@ from nestr.cli.options import (
 from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from nestr.errors import NestrError
     from nestr.manifest.model import Manifest
+    from nestr.sync.apply import RepoResult
     from nestr.sync.model import RepoPlan
     from nestr.workspace.record import Workspace
 
@@ -154,12 +158,10 @@ def apply(
         print_json(result.to_dict())
     else:
         for repo in result.repos:
-            _echo_repo(repo.plan, error=repo.error)
-            if repo.commit:
-                where = f" on {repo.branch}" if repo.branch else ""
-                pushed = ", pushed" if repo.pushed else ""
-                click.echo(f"  committed {repo.commit[:12]}{where}{pushed}")
-        _echo_summary(result.plan.counts(), result.conflicts)
+            _echo_repo(repo.plan, error=repo.error, saved=repo.saved)
+            _echo_commit(repo)
+        markers = sum(r.markers_written for r in result.repos if r.error is None)
+        _echo_summary(result.plan.counts(), result.conflicts, mode=conflicts, markers=markers)
     return result.exit_code()
 
 
@@ -177,40 +179,96 @@ def status(
 ) -> int:
     """Show which managed files changed since they were last synced."""
     from nestr.sync import sync_status
+    from nestr.sync.model import exit_code_for
+    from nestr.sync.status import LABELS, Drift
 
     workspace, manifest = _load(ctx, workspace_dir, manifest_path)
     repos = sync_status(manifest, workspace, groups=groups, names=repo_names)
+    code = exit_code_for([r.error for r in repos], 0)
     if as_json:
         print_json({"repos": [r.to_dict() for r in repos]})
-        return 0
+        return code
     for repo in repos:
-        if not repo.synced:
+        if repo.error is not None:
+            _echo_error(repo.repo, repo.error)
+        elif not repo.synced:
             click.echo(f"{repo.repo}: never synced")
-            continue
-        drifted = repo.drifted
-        click.echo(f"{repo.repo}: {len(repo.files)} managed, {len(drifted)} drifted")
-        for item in drifted:
-            click.echo(f"  {item.state:<9} {item.path}")
-    return 0
+        else:
+            found = repo.counts()
+            counts = ", ".join(f"{found[s]} {LABELS[s]}" for s in Drift if s in found)
+            click.echo(f"{repo.repo}: {len(repo.files)} managed ({counts or 'none'})")
+            for item in repo.drifted:
+                click.echo(f"  {LABELS[item.state]:<16} {item.path}")
+    return code
 
 
-def _echo_repo(repo: RepoPlan, *, diff: bool = False, error: Exception | None = None) -> None:
+def _echo_repo(
+    repo: RepoPlan,
+    *,
+    diff: bool = False,
+    error: NestrError | None = None,
+    saved: Mapping[str, str] | None = None,
+) -> None:
     error = error or repo.error
     if error is not None:
-        click.echo(f"{repo.repo}: error: {error}")
+        _echo_error(repo.repo, error)
         return
     shown = [f for f in repo.files if str(f.action) not in _QUIET_ACTIONS]
     quiet = len(repo.files) - len(shown)
     click.echo(f"{repo.repo}: {len(shown)} to do, {quiet} unchanged")
     for item in shown:
-        detail = f"  ({item.detail})" if item.detail else ""
+        notes = [item.detail] if item.detail else []
+        if item.action == "merge":
+            notes.append("local edits kept")
+        if saved and item.path in saved:
+            notes.append(f"saved: git cat-file -p {saved[item.path]}")
+        detail = f"  ({'; '.join(notes)})" if notes else ""
         click.echo(f"  {item.action:<13} {item.path}{detail}")
         if diff:
             click.echo(item.diff(), nl=False)
 
 
-def _echo_summary(counts: dict[str, int], conflicts: int) -> None:
+def _echo_error(name: str, error: NestrError) -> None:
+    click.echo(f"{name}: error: {error.message}")
+    if error.hint:
+        click.echo(f"  hint: {error.hint}")
+
+
+def _echo_commit(repo: RepoResult) -> None:
+    if repo.commit:
+        where = f" on {repo.branch}" if repo.branch else ""
+        pushed = ", pushed" if repo.pushed else ""
+        click.echo(f"  committed {repo.commit[:12]}{where}{pushed}")
+    if repo.edits_committed:
+        paths = ", ".join(repo.edits_committed)
+        click.echo(f"  the commit includes the uncommitted local edits merged into: {paths}")
+    if repo.not_committed:
+        paths = ", ".join(repo.not_committed)
+        click.echo(f"  not committed (changed again after nestr wrote it): {paths}")
+
+
+def _echo_summary(
+    counts: dict[str, int], conflicts: int, *, mode: str | None = None, markers: int = 0
+) -> None:
+    """The totals, and what to do next about conflicts (``mode``: how apply treated them)."""
     text = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "nothing to sync"
     click.echo(f"total: {text}")
-    if conflicts:
-        click.echo(f"{conflicts} conflict(s): resolve them, or apply with --conflicts=markers")
+    untouched = conflicts - markers
+    if markers:
+        click.echo(
+            f"{markers} conflict(s) written with markers (<<<<<<< repo ... >>>>>>> source): "
+            "edit each file to keep what you want, remove the markers, and commit"
+        )
+    if not untouched:
+        return
+    if mode == "markers":
+        click.echo(
+            f"{untouched} conflict(s) could not take markers (binary, or base missing) and were "
+            "left untouched: resolve them by hand"
+        )
+    else:
+        left = " left untouched" if mode else ""
+        click.echo(
+            f"{untouched} conflict(s){left}: resolve them by hand, or apply with "
+            "--conflicts=markers to write both sides into the file"
+        )

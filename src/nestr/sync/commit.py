@@ -1,0 +1,220 @@
+"""Committing a sync: exactly the bytes nestr wrote, even when a run was interrupted.
+
+Before its first write, ``apply --commit`` records a journal in the repo's git directory
+(``<git-dir>/nestr-sync-journal.json``): every path it is about to write or delete, the lock
+included, with the git blob id of the bytes it writes (``null``: it deletes the path). The commit
+is built in a temporary index from ``HEAD`` plus those paths, each taken only while the work tree
+still holds exactly what nestr wrote: a file edited since stays out of the commit, uncommitted,
+and the user's own index and other changes are never part of it. The journal goes once the
+commit exists. A run killed before that leaves it behind, and the next ``apply --commit``
+finishes it, in one commit with whatever that run writes itself.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from nestr.errors import InputError, SourceLocation, UsageError
+from nestr.git.runner import run_git
+from nestr.sync.content import blob_id
+from nestr.sync.files import safe_file
+from nestr.sync.lockfile import LOCK_PATH, write_atomic
+from nestr.sync.model import FilePlan, RepoPlan
+from nestr.sync.objects import BASES_REF
+from nestr.sync.planner import Action, Policy, Record
+
+JOURNAL_NAME = "nestr-sync-journal.json"
+JOURNAL_VERSION = 1
+
+Entries = Mapping[str, str | None]  # path -> blob id of the bytes written (None: deleted)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The commit made (``None``: nothing differed from HEAD) and the paths left out of it."""
+
+    commit: str | None
+    left_out: tuple[str, ...] = ()
+
+
+async def journal_path(repo: Path, *, timeout: float) -> Path:
+    """Where the journal of ``repo`` lives (in its git directory, never in the work tree)."""
+    dot_git = repo / ".git"
+    if dot_git.is_dir() and not dot_git.is_symlink():
+        return dot_git / JOURNAL_NAME
+    found = await run_git(["rev-parse", "--absolute-git-dir"], cwd=repo, timeout=timeout)
+    return Path(found.stdout.strip()) / JOURNAL_NAME
+
+
+def read_journal(path: Path) -> dict[str, str | None]:
+    """The entries of an unfinished commit (none when there is no journal)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        files = raw["files"] if raw.get("version") == JOURNAL_VERSION else None
+        if not isinstance(files, dict):
+            raise ValueError(f"unsupported journal version {raw.get('version')!r}")
+        return {str(k): (str(v) if v is not None else None) for k, v in files.items()}
+    except FileNotFoundError:
+        return {}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"unreadable sync journal: {exc}",
+            location=SourceLocation(file=path),
+            hint="remove it; the next `nestr sync apply --commit` commits what it writes itself",
+        ) from None
+
+
+def write_journal(path: Path, entries: Entries) -> None:
+    data = {"version": JOURNAL_VERSION, "files": dict(sorted(entries.items()))}
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+async def uncommitted_settled(
+    repo: RepoPlan, lock_text: str | None, *, timeout: float
+) -> dict[str, str | None]:
+    """Entries for managed paths that already hold nestr's content but differ from HEAD.
+
+    These are files planned ``unchanged`` whose content is the source (so nestr's, never a
+    local edit; managed-block files are left out, as the rest of such a file is the repo's), and
+    the lock when it is the one this run leaves: an earlier apply without ``--commit``, or one
+    killed before it committed, wrote them.
+    """
+    settled: dict[str, str | None] = {}
+    for plan in repo.files:
+        if (
+            plan.action is Action.UNCHANGED
+            and plan.record is Record.SOURCE
+            and plan.policy is not Policy.MANAGED_BLOCK
+            and plan.before is not None
+        ):
+            path = safe_file(repo.directory, plan.path).relative_to(repo.directory.resolve())
+            settled[path.as_posix()] = entry_for(plan.before)
+    if lock_text is not None:
+        settled[LOCK_PATH] = entry_for(lock_text.encode())
+    if not settled:
+        return {}
+    status = await run_git(
+        ["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", *settled],
+        cwd=repo.directory,
+        timeout=timeout,
+    )
+    changed = {item[3:] for item in status.stdout.split("\0") if len(item) > 3}
+    return {path: blob for path, blob in settled.items() if path in changed}
+
+
+async def uncommitted_edits(
+    directory: Path, chosen: list[tuple[FilePlan, str]], *, timeout: float
+) -> tuple[str, ...]:
+    """Paths about to be written with the repo's own text kept (a merge, the rest of a block
+    file) whose work-tree content differs from HEAD: their commit takes that edit along."""
+    paths = [
+        path
+        for plan, path in chosen
+        if plan.action is Action.MERGE or plan.policy is Policy.MANAGED_BLOCK
+    ]
+    if not paths:
+        return ()
+    diff = await run_git(
+        ["diff", "--no-ext-diff", "--name-only", "HEAD", "--", *paths],
+        cwd=directory,
+        timeout=timeout,
+        check=False,
+    )
+    return tuple(sorted(set(diff.stdout.split("\n")) & set(paths)))
+
+
+def entry_for(data: bytes | None) -> str | None:
+    """The journal entry of a path nestr writes ``data`` to (``None``: deletes it)."""
+    return blob_id(data) if data is not None else None
+
+
+async def commit_entries(
+    repo: Path, entries: Entries, message: str, *, timeout: float
+) -> Committed:
+    """One commit of HEAD plus the journalled paths that still hold what nestr wrote."""
+    added, removed, left_out = [], [], []
+    for path, blob in sorted(entries.items()):
+        if _current(repo, path) != blob:
+            left_out.append(path)
+        elif blob is None:
+            removed.append(path)
+        else:
+            added.append(path)
+    if not added and not removed:
+        return Committed(None, tuple(left_out))
+    with tempfile.TemporaryDirectory(prefix="nestr-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+
+        async def git(*args: str, check: bool = True) -> tuple[int, str]:
+            done = await run_git(args, cwd=repo, timeout=timeout, env=env, check=check)
+            return done.returncode, done.stdout
+
+        await git("read-tree", "HEAD", check=False)  # an unborn branch starts empty
+        if added:
+            await git("add", "-f", "--", *added)
+        if removed:
+            await git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
+        _, tree = await git("write-tree")
+        _, head_tree = await git("rev-parse", "-q", "--verify", "HEAD^{tree}", check=False)
+        if tree.strip() == head_tree.strip():
+            return Committed(None, tuple(left_out))  # the paths already hold what HEAD has
+        await git("commit", "-q", "--no-verify", "-m", message)
+    # The user's index follows the new commit for these paths only (as `git commit -- paths`).
+    await run_git(["reset", "-q", "--", *added, *removed], cwd=repo, timeout=timeout, check=False)
+    head = await run_git(["rev-parse", "HEAD"], cwd=repo, timeout=timeout)
+    return Committed(head.stdout.strip(), tuple(left_out))
+
+
+def _current(repo: Path, path: str) -> str | bool | None:
+    """Blob id of the file at ``path`` now (``None``: missing; ``False``: not a safe file)."""
+    try:
+        file = safe_file(repo, path)
+        return blob_id(file.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (InputError, OSError):
+        return False
+
+
+async def current_branch(directory: Path, timeout: float) -> str | None:
+    out = await run_git(
+        ["symbolic-ref", "-q", "--short", "HEAD"], cwd=directory, timeout=timeout, check=False
+    )
+    return out.stdout.strip() or None
+
+
+async def switch_branch(directory: Path, branch: str, timeout: float) -> str:
+    """Switch to a new ``branch`` made from HEAD (the work tree stays as planned)."""
+    if await current_branch(directory, timeout) == branch:
+        return branch
+    exists = await run_git(
+        ["rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
+        cwd=directory,
+        timeout=timeout,
+        check=False,
+    )
+    if exists.returncode == 0:
+        # Checking it out would change the work tree the plan was made from.
+        raise UsageError(
+            f"branch {branch!r} already exists in {directory}",
+            hint="check it out first, or choose another --branch",
+        )
+    await run_git(["switch", "-q", "-c", branch], cwd=directory, timeout=timeout)
+    return branch
+
+
+async def push(directory: Path, branch: str | None, timeout: float) -> bool:
+    if branch is None:
+        raise UsageError(f"{directory} is on a detached HEAD", hint="pass --branch NAME")
+    refspecs = [f"HEAD:refs/heads/{branch}"]
+    pinned = await run_git(
+        ["rev-parse", "-q", "--verify", BASES_REF], cwd=directory, timeout=timeout, check=False
+    )
+    if pinned.returncode == 0:
+        refspecs.append(f"+{BASES_REF}:{BASES_REF}")
+    await run_git(["push", "-q", "origin", *refspecs], cwd=directory, timeout=timeout)
+    return True

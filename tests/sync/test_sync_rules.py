@@ -69,6 +69,8 @@ def test_valid_rules_become_domain_values(tmp_path: Path) -> None:
         ("{files: [a], dest: ../other/a}", "leads outside the repo", 9, 26),
         ("{files: [../secret]}", "leads outside the repo", 9, 16),
         ("{files: [a], dest: .git/hooks/pre-commit}", "inside .git", 9, 26),
+        ("{files: [a], dest: .nestr/sync.lock}", "inside .nestr", 9, 26),
+        ("{files: [.nestr/sync.lock]}", "inside .nestr", 9, 16),
         ("{files: [a], source: nope}", "no source named 'nope'", 9, 28),
         ("{files: [a], repos: {names: [apj]}}", "no repo named 'apj'", 9, 36),
         ("{files: [a], repos: {groups: [frontend]}}", "no repo is in group", 9, 37),

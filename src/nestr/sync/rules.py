@@ -211,6 +211,12 @@ def _check_relative(locate: _Locator, key_path: KeyPath, value: str) -> None:
         )
     if path.parts and path.parts[0] == ".git":
         raise locate.error(key_path, f"{value!r} is inside .git", "choose another path")
+    if path.parts and path.parts[0] == ".nestr":
+        raise locate.error(
+            key_path,
+            f"{value!r} is inside .nestr, where nestr keeps the sync lock",
+            "choose another path",
+        )
 
 
 def _selector(

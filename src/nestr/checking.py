@@ -146,9 +146,14 @@ def _unknown_workflow(name: str, path: Path, known: list[str]) -> UsageError:
 def _report(
     path: Path, manifest: Manifest | None, errors: list[InputError], workflows: tuple[str, ...]
 ) -> ValidationReport:
+    def file_rank(error: InputError) -> tuple[bool, str]:
+        where = error.location.file if error.location else None
+        return where != path, str(where or "")
+
+    # the manifest first, then other files by path (by_position keeps files in first-seen order)
     return ValidationReport(
         manifest=path,
-        errors=tuple(by_position(errors)),
+        errors=tuple(by_position(sorted(errors, key=file_rank))),
         repos=len(manifest.repos) if manifest else None,
         active=len(manifest.active_repos()) if manifest else None,
         workflows=workflows,

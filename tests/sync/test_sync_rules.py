@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nestr.errors import ManifestError
+from nestr.errors import ManifestError, MultipleInputErrors
 from nestr.manifest.loader import load_manifest
 from nestr.sync import Policy, load_sync_config
 
@@ -122,3 +122,29 @@ def test_duplicate_source_names_are_refused(tmp_path: Path) -> None:
     """Two sources with one name are ambiguous."""
     error = _load(tmp_path, "sync:\n  sources: [{path: shared}, {name: shared, repo: api}]\n")
     assert "two sources are named 'shared'" in error.message
+
+
+def test_every_bad_source_and_rule_is_reported_at_once(tmp_path: Path) -> None:
+    """load_sync_config raises all problems of the section together, a type error in one rule
+    not hiding the path and name problems of the others."""
+    (tmp_path / "shared").mkdir()
+    path = tmp_path / "nestr.yaml"
+    path.write_text(
+        HEAD
+        + """sync:
+  sources: [{path: shared}, {repo: apj}]
+  rules:
+    - {files: [a], mode: rwx}
+    - {files: [../a]}
+    - {files: [a], repos: {groups: [frontend]}}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(MultipleInputErrors) as info:
+        load_sync_config(load_manifest(path))
+    assert [(e.location.line if e.location else None, e.field) for e in info.value.errors] == [
+        (7, "sync.sources[1].repo"),
+        (9, "sync.rules[0].mode"),
+        (10, "sync.rules[1].files[0]"),
+        (11, "sync.rules[2].repos.groups[0]"),
+    ]

@@ -114,7 +114,11 @@ class UsageError(InputError):
 
 
 class MultipleInputErrors(InputError):
-    """Several input errors found in one pass, reported together, each with its own hint."""
+    """Several input errors found in one pass, reported together, each with its own hint.
+
+    ``errors`` holds single errors (nested groups are flattened), duplicates dropped, sorted by
+    position (:func:`by_position`), so every command shows the same problem first.
+    """
 
     def __init__(self, errors: Sequence[InputError]) -> None:
         self.errors = by_position(errors)

@@ -113,7 +113,9 @@ def _load(path: Path) -> tuple[Manifest | None, YamlDocument | None, list[InputE
         document = load_yaml_file(path, error=ManifestError)
     except InputError:  # unreadable or not YAML: that is the problem already reported
         return None, None, errors
-    return None, document, errors
+    from nestr.manifest.outline import repo_problems
+
+    return None, document, errors + repo_problems(document)
 
 
 def _section(document: YamlDocument | None, key: str) -> Mapping[Any, Any]:

@@ -156,3 +156,48 @@ sync:
     result = nestr("manifest", "validate")
     summary = "manifest is valid: 2 repos (2 active), 1 workflow(s)\n"
     assert (result.code, result.out) == (0, summary)
+
+
+def test_a_mistyped_repo_does_not_hide_the_other_repos_problems(nestr, cwd: Path) -> None:
+    """An unknown key in one repo no longer hides the unknown remote, bad path and duplicate
+    name of the others; the mistyped repo itself is reported once."""
+    write(
+        cwd,
+        """version: 1
+remotes:
+  - {name: origin, url_base: https://h.example}
+repos:
+  - {name: a, remote: origin, bogus: 1}
+  - {name: b, remote: orgin}
+  - {name: c, remote: origin, path: ../x}
+  - {name: b, remote: origin}
+""",
+    )
+    result = nestr("manifest", "validate")
+    assert result.code == 2
+    assert located(result.err) == [
+        "5:31: repos[0].bogus: unknown key",
+        "6:23: repos[1].remote: unknown remote 'orgin'",
+        "7:37: repos[2].path: path '../x' leaves the workspace ('..')",
+        "8:12: repos[3].name: repo 'b' is defined twice",
+    ]
+    assert "unchecked" not in result.err
+
+
+def test_a_broken_remote_keeps_repo_checks_for_later(nestr, cwd: Path) -> None:
+    """When a remote itself is mistyped, repos naming remotes are not blamed for it."""
+    write(
+        cwd,
+        """version: 1
+remotes:
+  - {name: origin, url_base: https://h.example, bogus: 1}
+repos:
+  - {name: a, remote: origin, bogus: 1}
+  - {name: b, remote: origin}
+""",
+    )
+    result = nestr("manifest", "validate")
+    assert [line.split(": ")[1] for line in located(result.err)] == [
+        "remotes[0].bogus",
+        "repos[0].bogus",
+    ]

@@ -106,6 +106,17 @@ def test_cycles_of_a_dense_graph_are_bounded() -> None:
         assert all(b in edges[a] for a, b in itertools.pairwise(cycle))
 
 
+def test_a_need_repeated_many_times_closes_one_cycle() -> None:
+    """A long chain whose last step lists its first step thousands of times is reported as one
+    cycle, not once per repetition."""
+    from nestr.workflow.graph import find_cycles
+
+    edges: dict[str, list[str]] = {f"s{i}": [f"s{i + 1}"] for i in range(4999)}
+    edges["s4999"] = ["s0"] * 20_000
+    cycles = find_cycles(edges)
+    assert [(c[0], c[-1], len(c)) for c in cycles] == [("s0", "s0", 5001)]
+
+
 def test_problems_of_every_workflow_and_file_are_reported(nestr, cwd: Path) -> None:
     """Problems in two workflows of the manifest, an unreadable workflows/*.yaml and a broken one
     beside it are reported in one run: files in order of mention, each sorted by position."""

@@ -28,20 +28,22 @@ def find_cycle(edges: Edges) -> list[str] | None:
 def find_cycles(edges: Edges, *, limit: int = MAX_CYCLES) -> list[list[str]]:
     """Distinct cycles, each as ``[a, b, a]`` (each needs the next), at most ``limit`` of them.
 
-    One cycle per back edge of a depth-first search in definition order: every cycle of the
-    graph goes through at least one of them, so breaking each reported cycle at the need that
-    closes it leaves no cycle. A step needing itself is not a cycle here (the validator reports
-    it on its own). Depth-first with an explicit stack: a chain of thousands of steps must not
-    hit Python's recursion limit; work stays linear in the size of the graph.
+    One cycle per back edge of a depth-first search in definition order (each need that closes
+    a loop): every cycle of the graph goes through at least one of them, and no two reported
+    cycles close at the same need. A step needing itself is not a cycle here (the validator
+    reports it on its own). Depth-first with an explicit stack: a chain of thousands of steps
+    must not hit Python's recursion limit; the work is linear in the size of the graph plus the
+    length of the cycles returned.
     """
     state: dict[str, int] = {}  # 1 = on the path, 2 = done
-    cycles: dict[tuple[str, ...], None] = {}
+    cycles: dict[tuple[str, ...], None] = {}  # a set that keeps the order found
     for start in edges:
         if start in state or len(cycles) >= limit:
             continue
         path, depth = [start], {start: 0}
         state[start] = 1
-        pending = [iter(edges[start])]
+        # each need once: a repeated need would slice the same long path again and again
+        pending = [iter(dict.fromkeys(edges[start]))]
         while pending and len(cycles) < limit:
             need = next(pending[-1], None)
             if need is None:
@@ -53,7 +55,7 @@ def find_cycles(edges: Edges, *, limit: int = MAX_CYCLES) -> list[list[str]]:
                 state[need] = 1
                 depth[need] = len(path)
                 path.append(need)
-                pending.append(iter(edges[need]))
+                pending.append(iter(dict.fromkeys(edges[need])))
     return [list(cycle) for cycle in cycles]
 
 

@@ -148,3 +148,19 @@ def test_every_bad_source_and_rule_is_reported_at_once(tmp_path: Path) -> None:
         (10, "sync.rules[1].files[0]"),
         (11, "sync.rules[2].repos.groups[0]"),
     ]
+
+
+def test_problems_after_a_mistyped_source_keep_their_own_index(tmp_path: Path) -> None:
+    """A duplicate source name after a mistyped source is reported at its own entry, and rules
+    are not blamed for naming sources while the sources do not all type-check."""
+    (tmp_path / "shared").mkdir()
+    path = tmp_path / "nestr.yaml"
+    path.write_text(
+        HEAD
+        + "sync:\n  sources: [{path: shared, bogus: 1}, {path: shared}, {path: shared}]\n"
+        + "  rules: [{files: [a], source: elsewhere}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MultipleInputErrors) as info:
+        load_sync_config(load_manifest(path))
+    assert [e.field for e in info.value.errors] == ["sync.sources[0].bogus", "sync.sources[2]"]

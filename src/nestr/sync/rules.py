@@ -154,10 +154,11 @@ def check_sync_config(
     else:
         typed_sources, typed_rules = list(section.sources), list(section.rules)
         variables = dict(section.vars)
-    sources = tuple(_source(manifest, locate, i, s) for i, s in enumerate(typed_sources) if s)
-    _unique_names(locate, sources)
+    indexed = {i: _source(manifest, locate, i, s) for i, s in enumerate(typed_sources) if s}
+    _unique_names(locate, indexed)
+    sources = tuple(indexed.values())
     # a rule naming a source whose own fields are wrong must not be blamed for it
-    names = [s.name for s in sources] if len(sources) == len(typed_sources) else None
+    names = [s.name for s in sources] if sources and len(sources) == len(typed_sources) else None
     rules = tuple(_rule(manifest, locate, names, i, r) for i, r in enumerate(typed_rules) if r)
     return SyncConfig(sources=sources, vars=variables, rules=rules), locate.problems
 
@@ -196,9 +197,9 @@ def _source(manifest: Manifest, locate: _Locator, index: int, raw: SourceSection
     return SyncSource(name=raw.name or raw.path, directory=directory)
 
 
-def _unique_names(locate: _Locator, sources: tuple[SyncSource, ...]) -> None:
+def _unique_names(locate: _Locator, sources: dict[int, SyncSource]) -> None:
     seen: set[str] = set()
-    for index, source in enumerate(sources):
+    for index, source in sources.items():
         if source.name in seen:
             locate.error(
                 ("sources", index), f"two sources are named {source.name!r}", "set `name:`"

@@ -114,15 +114,46 @@ class UsageError(InputError):
 
 
 class MultipleInputErrors(InputError):
-    """Several input errors found in one pass, reported together, each with its own hint."""
+    """Several input errors found in one pass, reported together, each with its own hint.
+
+    ``errors`` holds single errors (nested groups are flattened), duplicates dropped, sorted by
+    position (:func:`by_position`), so every command shows the same problem first.
+    """
 
     def __init__(self, errors: Sequence[InputError]) -> None:
-        self.errors = list(errors)
+        self.errors = by_position(errors)
         super().__init__("several problems")
         self.message = "\n".join(
             e.message + (f"\n  hint: {e.hint}" if e.hint else "") for e in self.errors
         )
         self.detail = self.message
+
+
+def each_error(error: InputError) -> list[InputError]:
+    """The single errors inside ``error`` (itself, or those a MultipleInputErrors holds)."""
+    if isinstance(error, MultipleInputErrors):
+        return [e for inner in error.errors for e in each_error(inner)]
+    return [error]
+
+
+def by_position(errors: Sequence[InputError]) -> list[InputError]:
+    """Single errors, duplicates dropped, ordered by file (in order of first mention), line, column.
+
+    Errors without a line come first in their file, so the same input always produces the same
+    list and the first error of a file is the first problem in it.
+    """
+    unique: dict[tuple[SourceLocation, str | None, str], InputError] = {}
+    for error in (e for item in errors for e in each_error(item)):
+        unique.setdefault((error.location or SourceLocation(), error.field, error.detail), error)
+    files: dict[Path | str | None, int] = {}
+    for where, _, _ in unique:
+        files.setdefault(where.file or where.origin, len(files))
+
+    def order(key: tuple[SourceLocation, str | None, str]) -> tuple[int, int, int]:
+        where = key[0]
+        return files[where.file or where.origin], where.line or 0, where.column or 0
+
+    return [unique[key] for key in sorted(unique, key=order)]
 
 
 class WorkFailed(NestrError):

@@ -40,29 +40,23 @@ def test_validate_counts_repos_and_active_repos(nestr, cwd: Path) -> None:
 
 
 def test_validate_json_shapes_for_valid_and_invalid(nestr, cwd: Path) -> None:
-    """--json prints {valid, manifest, repos, active}, or {valid: false, errors} and exits 2."""
+    """--json prints {valid, errors, manifest, repos, active, workflows}; invalid exits 2."""
     path = write(cwd / "nestr.yaml", EXAMPLE)
     result = nestr("manifest", "validate", "--json")
     assert json.loads(result.out) == {
         "valid": True,
+        "errors": [],
         "manifest": str(path),
         "repos": 3,
         "active": 2,
+        "workflows": [],
     }
     bad = write(cwd / "bad.yaml", "version: 1\nrepos:\n  - {name: a, pth: x, groups: 3}\n")
     result = nestr("manifest", "validate", "--json", "-m", "bad.yaml")
     assert result.code == 2
     data = json.loads(result.out)
-    assert data["valid"] is False
-    assert data["errors"] == [
-        {
-            "message": "input should be a valid list; got 3",
-            "field": "repos[0].groups",
-            "file": str(bad),
-            "line": 3,
-            "column": 23,
-            "hint": None,
-        },
+    assert (data["valid"], data["repos"], data["active"]) == (False, None, None)
+    assert data["errors"] == [  # in file order
         {
             "message": "unknown key",
             "field": "repos[0].pth",
@@ -70,6 +64,14 @@ def test_validate_json_shapes_for_valid_and_invalid(nestr, cwd: Path) -> None:
             "line": 3,
             "column": 15,
             "hint": "did you mean 'path'?",
+        },
+        {
+            "message": "input should be a valid list; got 3",
+            "field": "repos[0].groups",
+            "file": str(bad),
+            "line": 3,
+            "column": 23,
+            "hint": None,
         },
     ]
 

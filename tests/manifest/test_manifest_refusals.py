@@ -228,11 +228,11 @@ def test_several_errors_of_one_file_are_reported_together(nestr, cwd: Path) -> N
 
 
 def test_pydantic_errors_of_one_file_are_reported_together(cwd: Path) -> None:
-    """Several type errors in one file are all reported, each at its own key."""
+    """Several type errors in one file are all reported, each at its own key, in file order."""
     text = HEAD + "repos:\n  - name: a\n    revison: x\n    groups: 3\n"
     with pytest.raises(MultipleInputErrors) as info:
         load_manifest(write(cwd / "nestr.yaml", text))
-    assert [e.field for e in info.value.errors] == ["repos[0].groups", "repos[0].revison"]
+    assert [e.field for e in info.value.errors] == ["repos[0].revison", "repos[0].groups"]
 
 
 def test_import_cycle_is_refused_naming_the_chain(nestr, cwd: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nestr.errors import ManifestError
+from nestr.errors import ManifestError, MultipleInputErrors
 from nestr.manifest.loader import load_manifest
 from nestr.sync import Policy, load_sync_config
 
@@ -124,3 +124,45 @@ def test_duplicate_source_names_are_refused(tmp_path: Path) -> None:
     """Two sources with one name are ambiguous."""
     error = _load(tmp_path, "sync:\n  sources: [{path: shared}, {name: shared, repo: api}]\n")
     assert "two sources are named 'shared'" in error.message
+
+
+def test_every_bad_source_and_rule_is_reported_at_once(tmp_path: Path) -> None:
+    """load_sync_config raises all problems of the section together, a type error in one rule
+    not hiding the path and name problems of the others."""
+    (tmp_path / "shared").mkdir()
+    path = tmp_path / "nestr.yaml"
+    path.write_text(
+        HEAD
+        + """sync:
+  sources: [{path: shared}, {repo: apj}]
+  rules:
+    - {files: [a], mode: rwx}
+    - {files: [../a]}
+    - {files: [a], repos: {groups: [frontend]}}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(MultipleInputErrors) as info:
+        load_sync_config(load_manifest(path))
+    assert [(e.location.line if e.location else None, e.field) for e in info.value.errors] == [
+        (7, "sync.sources[1].repo"),
+        (9, "sync.rules[0].mode"),
+        (10, "sync.rules[1].files[0]"),
+        (11, "sync.rules[2].repos.groups[0]"),
+    ]
+
+
+def test_problems_after_a_mistyped_source_keep_their_own_index(tmp_path: Path) -> None:
+    """A duplicate source name after a mistyped source is reported at its own entry, and rules
+    are not blamed for naming sources while the sources do not all type-check."""
+    (tmp_path / "shared").mkdir()
+    path = tmp_path / "nestr.yaml"
+    path.write_text(
+        HEAD
+        + "sync:\n  sources: [{path: shared, bogus: 1}, {path: shared}, {path: shared}]\n"
+        + "  rules: [{files: [a], source: elsewhere}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MultipleInputErrors) as info:
+        load_sync_config(load_manifest(path))
+    assert [e.field for e in info.value.errors] == ["sync.sources[0].bogus", "sync.sources[2]"]

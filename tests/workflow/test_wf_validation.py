@@ -34,8 +34,8 @@ CASES = [
           - {id: a, needs: [b], run: "true"}
           - {id: b, needs: [a], run: "true"}
         """,
-        ":6:24: workflows.wf.steps[0].needs: dependency cycle: a → b → a",
-        None,
+        ":6:25: workflows.wf.steps[0].needs[0]: dependency cycle: a → b → a",
+        "remove one of the needs along this loop",
     ),
     (
         "duplicate id",

@@ -17,31 +17,46 @@ def edges_of(workflow: Workflow) -> dict[str, tuple[str, ...]]:
     return {step.id: tuple(step.needs) for step in workflow.steps}
 
 
-def find_cycle(edges: Edges) -> list[str] | None:
-    """One cycle as ``[a, b, a]`` (each needs the next), or None if the graph is acyclic.
+MAX_CYCLES = 50  # a hostile graph has exponentially many cycles; this many is enough to act on
 
-    Depth-first with an explicit stack: a chain of thousands of steps must not hit Python's
-    recursion limit.
+
+def find_cycle(edges: Edges) -> list[str] | None:
+    """One cycle as ``[a, b, a]`` (each needs the next), or None if the graph is acyclic."""
+    return next(iter(find_cycles(edges, limit=1)), None)
+
+
+def find_cycles(edges: Edges, *, limit: int = MAX_CYCLES) -> list[list[str]]:
+    """Distinct cycles, each as ``[a, b, a]`` (each needs the next), at most ``limit`` of them.
+
+    One cycle per back edge of a depth-first search in definition order (each need that closes
+    a loop): every cycle of the graph goes through at least one of them, and no two reported
+    cycles close at the same need. A step needing itself is not a cycle here (the validator
+    reports it on its own). Depth-first with an explicit stack: a chain of thousands of steps
+    must not hit Python's recursion limit; the work is linear in the size of the graph plus the
+    length of the cycles returned.
     """
     state: dict[str, int] = {}  # 1 = on the path, 2 = done
+    cycles: dict[tuple[str, ...], None] = {}  # a set that keeps the order found
     for start in edges:
-        if start in state:
+        if start in state or len(cycles) >= limit:
             continue
-        path = [start]
+        path, depth = [start], {start: 0}
         state[start] = 1
-        pending = [iter(edges[start])]
-        while pending:
+        # each need once: a repeated need would slice the same long path again and again
+        pending = [iter(dict.fromkeys(edges[start]))]
+        while pending and len(cycles) < limit:
             need = next(pending[-1], None)
             if need is None:
                 state[path.pop()] = 2
                 pending.pop()
-            elif state.get(need) == 1:
-                return [*path[path.index(need) :], need]
+            elif state.get(need) == 1 and need != path[-1]:
+                cycles.setdefault((*path[depth[need] :], need), None)
             elif need in edges and need not in state:
                 state[need] = 1
+                depth[need] = len(path)
                 path.append(need)
-                pending.append(iter(edges[need]))
-    return None
+                pending.append(iter(dict.fromkeys(edges[need])))
+    return [list(cycle) for cycle in cycles]
 
 
 def topological_order(edges: Edges) -> list[str]:

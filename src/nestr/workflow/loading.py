@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nestr.errors import SourceLocation, UsageError, WorkflowDefinitionError, did_you_mean
+from nestr.errors import (
+    InputError,
+    MultipleInputErrors,
+    SourceLocation,
+    UsageError,
+    WorkflowDefinitionError,
+    did_you_mean,
+    each_error,
+)
 from nestr.workflow.model import (
     DEFAULT_RETRY,
     SHELL_STEP,
@@ -22,8 +30,8 @@ from nestr.workflow.model import (
     StepDef,
     Workflow,
 )
-from nestr.workflow.validate import validate_workflow
-from nestr.yamlsource import KeyPath, YamlDocument, load_yaml_file
+from nestr.workflow.validate import check_workflow
+from nestr.yamlsource import KeyPath, YamlDocument, format_key_path, load_yaml_file
 
 if TYPE_CHECKING:
     from nestr.manifest.model import Manifest
@@ -45,29 +53,60 @@ class WorkflowSource:
 
 def workflow_sources(manifest: Manifest) -> dict[str, WorkflowSource]:
     """Every definition by name: the manifest's first, then ``workflows/*.yaml`` beside it."""
-    sources: dict[str, WorkflowSource] = {}
-    for name, raw in manifest.workflows.items():
-        sources[str(name)] = WorkflowSource(
-            str(name),
-            raw,
-            manifest.path,
-            _locator(manifest.document, manifest.path, name),
-            ("workflows", str(name)),
-        )
-    directory = manifest.root / WORKFLOW_DIR
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-    for path in files:
-        document = load_yaml_file(path, error=WorkflowDefinitionError)
-        name = path.stem
-        if isinstance(document.data, dict) and isinstance(document.data.get("name"), str):
-            name = document.data["name"]
-        if name in sources:
-            raise WorkflowDefinitionError(
-                f"workflow {name!r} is defined twice (also in {sources[name].path})",
-                location=document.locate(("name",)),
-            )
-        sources[name] = WorkflowSource(name, document.data, path, _locator(document, path, None))
+    sources, errors = collect_sources(manifest.path, manifest.document, manifest.workflows)
+    raise_all(errors)
     return sources
+
+
+def collect_sources(
+    path: Path,
+    document: YamlDocument | None,
+    workflows: Mapping[Any, Any],
+    *,
+    directory: bool = True,
+) -> tuple[dict[str, WorkflowSource], list[InputError]]:
+    """Definitions by name, and the problems of the files that could not be read.
+
+    ``workflows`` is the manifest's ``workflows:`` section at ``path``; ``directory`` adds the
+    ``workflows/*.yaml`` files beside it.
+    """
+    sources = {
+        str(name): WorkflowSource(
+            str(name), raw, path, _locator(document, path, str(name)), ("workflows", str(name))
+        )
+        for name, raw in workflows.items()
+    }
+    errors: list[InputError] = []
+    folder = path.parent / WORKFLOW_DIR
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if directory else []
+    for file in files:
+        try:
+            document_ = load_yaml_file(file, error=WorkflowDefinitionError)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        name = file.stem
+        if isinstance(document_.data, dict) and isinstance(document_.data.get("name"), str):
+            name = document_.data["name"]
+        if name in sources:
+            errors.append(
+                WorkflowDefinitionError(
+                    f"workflow {name!r} is defined twice (also in {sources[name].path})",
+                    location=document_.locate(("name",)),
+                    hint="give each workflow its own name",
+                )
+            )
+            continue
+        sources[name] = WorkflowSource(name, document_.data, file, _locator(document_, file, None))
+    return sources, errors
+
+
+def raise_all(errors: list[InputError]) -> None:
+    """Raise the one error, or all of them together; nothing when there is none."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MultipleInputErrors(errors)
 
 
 def _locator(
@@ -100,58 +139,90 @@ def load_workflows(
     manifest: Manifest, *, step_types: Collection[str] | None = None
 ) -> dict[str, Workflow]:
     """Every workflow, validated; all problems of all workflows are reported together."""
-    from nestr.errors import InputError, MultipleInputErrors
+    found, errors = check_sources(workflow_sources(manifest), step_types=step_types)
+    raise_all(errors)
+    return found
 
+
+def check_sources(
+    sources: Mapping[str, WorkflowSource], *, step_types: Collection[str] | None = None
+) -> tuple[dict[str, Workflow], list[InputError]]:
+    """The workflows that are valid, and every problem of those that are not."""
     found: dict[str, Workflow] = {}
     errors: list[InputError] = []
-    for name, source in workflow_sources(manifest).items():
-        try:
-            found[name] = parse_workflow(source, step_types=step_types)
-        except MultipleInputErrors as exc:
-            errors.extend(exc.errors)
-        except InputError as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0] if len(errors) == 1 else MultipleInputErrors(errors)
-    return found
+    for name, source in sources.items():
+        workflow, problems = check_workflow_source(source, step_types=step_types)
+        errors.extend(problems)
+        if workflow is not None:
+            found[name] = workflow
+    return found, errors
 
 
 def parse_workflow(
     source: WorkflowSource, *, step_types: Collection[str] | None = None
 ) -> Workflow:
     """Type-check, build and validate one definition."""
+    workflow, errors = check_workflow_source(source, step_types=step_types)
+    raise_all(errors)
+    assert workflow is not None
+    return workflow
+
+
+def check_workflow_source(
+    source: WorkflowSource, *, step_types: Collection[str] | None = None
+) -> tuple[Workflow | None, list[InputError]]:
+    """The workflow of ``source`` if it is valid, and every problem found in it.
+
+    Type errors do not hide the checks that span steps: those run on the outline of what
+    type-checks (:mod:`nestr.workflow.outline`).
+    """
     from pydantic import ValidationError
 
     from nestr.validation import translate
+    from nestr.workflow.outline import Outline, outline
     from nestr.workflow.schema import WorkflowSection, known_keys
 
     if not isinstance(source.raw, dict):
-        raise WorkflowDefinitionError(
-            "a workflow must be a mapping with steps:", location=source.locate(())
-        )
+        where = format_key_path(source.field_prefix) or None
+        message = "a workflow must be a mapping with steps:"
+        return None, [WorkflowDefinitionError(message, location=source.locate(()), field=where)]
+    errors: list[InputError] = []
     try:
-        section = WorkflowSection.model_validate(source.raw)
+        known = Outline(
+            _build(WorkflowSection.model_validate(source.raw), source), frozenset(), True
+        )
     except ValidationError as exc:
-        raise translate(
-            exc,
-            locate=source.locate,
-            error=WorkflowDefinitionError,
-            known_keys=known_keys,
-            field_prefix=source.field_prefix,
-        ) from None
-    workflow = _build(section, source)
+        errors = each_error(
+            translate(
+                exc,
+                locate=source.locate,
+                error=WorkflowDefinitionError,
+                known_keys=known_keys,
+                field_prefix=source.field_prefix,
+            )
+        )
+        known = outline(source, exc)
     if step_types is None:
         from nestr.workflow.registry import default_registry
 
         step_types = default_registry().names()
-    validate_workflow(workflow, source.locate, step_types, field_prefix=source.field_prefix)
-    return workflow
+    errors.extend(
+        check_workflow(
+            known.workflow,
+            source.locate,
+            step_types,
+            field_prefix=source.field_prefix,
+            outlines=known.outlines,
+            inputs_known=known.inputs_known,
+        )
+    )
+    return (None if errors else known.workflow), errors
 
 
 def _build(section: WorkflowSection, source: WorkflowSource) -> Workflow:
     defaults = section.defaults
     steps = tuple(
-        _step(step, index, defaults.retry, defaults.timeout, source)
+        build_step(step, index, defaults.retry, defaults.timeout, source)
         for index, step in enumerate(section.steps)
     )
     return Workflow(
@@ -169,13 +240,14 @@ def _build(section: WorkflowSection, source: WorkflowSource) -> Workflow:
     )
 
 
-def _step(
+def build_step(
     step: StepSection,
     index: int,
     retry: RetrySection | None,
     timeout: float | None,
     source: WorkflowSource,
 ) -> StepDef:
+    """The domain value of one type-checked step (at ``index``), defaults applied."""
     policy = step.retry or retry
     with_: Mapping[str, Any] = (
         {"command": step.run, "shell": step.shell} if step.run is not None else step.with_

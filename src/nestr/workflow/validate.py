@@ -16,7 +16,7 @@ from nestr.errors import (
     did_you_mean,
 )
 from nestr.workflow import expressions
-from nestr.workflow.graph import Ancestry, edges_of, find_cycle
+from nestr.workflow.graph import Ancestry, edges_of, find_cycles
 from nestr.workflow.model import StepDef, Workflow
 from nestr.yamlsource import KeyPath, format_key_path
 
@@ -31,11 +31,30 @@ def validate_workflow(
     field_prefix: KeyPath = (),
 ) -> None:
     """Raise every problem of ``workflow`` at once; return quietly when it can run."""
-    errors = [_prefixed(e, field_prefix) for e in _problems(workflow, locate, step_types)]
+    errors = check_workflow(workflow, locate, step_types, field_prefix=field_prefix)
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise MultipleInputErrors(errors)
+
+
+def check_workflow(
+    workflow: Workflow,
+    locate: Locate,
+    step_types: Collection[str],
+    *,
+    field_prefix: KeyPath = (),
+    outlines: Collection[int] = (),
+    inputs_known: bool = True,
+) -> list[WorkflowDefinitionError]:
+    """Every problem that spans steps, in the order found.
+
+    ``outlines``: indexes of steps whose own fields are bad (already reported); only their id
+    and needs take part (duplicates, needs, cycles). ``inputs_known`` is False when the inputs
+    section is bad, so references to inputs cannot be judged.
+    """
+    found = _problems(workflow, locate, step_types, set(outlines), inputs_known)
+    return [_prefixed(e, field_prefix) for e in found]
 
 
 def _prefixed(error: WorkflowDefinitionError, prefix: KeyPath) -> WorkflowDefinitionError:
@@ -56,7 +75,11 @@ def _error(locate: Locate, path: KeyPath, message: str, hint: str | None = None)
 
 
 def _problems(
-    workflow: Workflow, locate: Locate, step_types: Collection[str]
+    workflow: Workflow,
+    locate: Locate,
+    step_types: Collection[str],
+    outlines: set[int],
+    inputs_known: bool,
 ) -> Iterator[WorkflowDefinitionError]:
     seen: set[str] = set()
     for index, step in enumerate(workflow.steps):
@@ -66,21 +89,38 @@ def _problems(
     ids = [s.id for s in workflow.steps]
     for index, step in enumerate(workflow.steps):
         yield from _check_needs(step, index, ids, seen, locate)
-        if not step.is_command and step.uses not in step_types:
-            hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
-            yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)
+        if index in outlines or step.is_command or step.uses in step_types:
+            continue
+        hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
+        yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)
     edges = edges_of(workflow)
-    cycle = find_cycle(edges)
-    if cycle:
-        index = ids.index(cycle[0])
-        yield _error(locate, ("steps", index, "needs"), "dependency cycle: " + " → ".join(cycle))
-        return  # ancestry is meaningless in a cyclic graph
-    inputs = {i.name for i in workflow.inputs}
-    # Ancestors are walked only for a step that reads a step it does not need directly.
+    yield from _check_cycles(workflow, edges, locate)
+    inputs = {i.name for i in workflow.inputs} if inputs_known else None
+    # Ancestors are walked only for a step that reads a step it does not need directly; in a
+    # cyclic graph "upstream" still means "reachable through needs", so the check stays sound.
     upstream = Ancestry(edges)
     for index, step in enumerate(workflow.steps):
+        if index in outlines:
+            continue
         for path, text in _templated(step, index):
             yield from _check_text(text, path, step, upstream, inputs, locate)
+
+
+def _check_cycles(
+    workflow: Workflow, edges: dict[str, tuple[str, ...]], locate: Locate
+) -> Iterator[WorkflowDefinitionError]:
+    """Each distinct cycle once, at the need of its first step that leads around it."""
+    for cycle in find_cycles(edges):
+        first, then = cycle[0], cycle[1]
+        index, step = next(
+            (i, s) for i, s in enumerate(workflow.steps) if s.id == first and then in s.needs
+        )
+        yield _error(
+            locate,
+            ("steps", index, "needs", step.needs.index(then)),
+            "dependency cycle: " + " → ".join(cycle),
+            "remove one of the needs along this loop",
+        )
 
 
 def _check_needs(
@@ -127,7 +167,7 @@ def _check_text(
     path: KeyPath,
     step: StepDef,
     upstream: Ancestry,
-    inputs: set[str],
+    inputs: set[str] | None,
     locate: Locate,
 ) -> Iterator[WorkflowDefinitionError]:
     for expr in expressions.find_expressions(text):
@@ -143,17 +183,19 @@ def _check_text(
 
 
 def _bad_reference(
-    root: str, name: str | None, step: StepDef, upstream: Ancestry, inputs: set[str]
+    root: str, name: str | None, step: StepDef, upstream: Ancestry, inputs: set[str] | None
 ) -> tuple[str, str | None] | None:
     if root not in expressions.ROOTS:
         choices = sorted(expressions.ROOTS)
         return f"unknown name {root!r}", did_you_mean(root, choices) or (
             "expressions can use " + ", ".join(choices)
         )
-    if root == "inputs" and name is not None and name not in inputs:
+    if root == "inputs" and inputs is not None and name is not None and name not in inputs:
         return f"unknown input {name!r}", did_you_mean(name, sorted(inputs)) or (
             "declare it under inputs:"
         )
+    if root == "steps" and name is not None and name not in upstream.edges:
+        return f"unknown step {name!r}", did_you_mean(name, sorted(upstream.edges))
     if root == "steps" and name is not None and not upstream.is_upstream(name, step.id):
         return (
             f"step {name!r} is not upstream of {step.id!r}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,7 +12,6 @@ from nestr.cli.options import manifest_option
 from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
-    from nestr.errors import InputError
     from nestr.manifest.conversion import Conversion
     from nestr.manifest.model import Manifest
 
@@ -36,43 +35,18 @@ def manifest() -> None:
 @json_option
 @click.pass_context
 def validate(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
-    """Check the manifest and its imports; exit 2 naming file:line:col of each problem."""
-    from nestr.cli.options import load_manifest_for
-    from nestr.errors import InputError, MultipleInputErrors
+    """Check the manifest, its imports, workflows and sync rules; exit 2 naming every problem."""
+    from nestr.checking import check_manifest
+    from nestr.cli.options import resolve_manifest_path
+    from nestr.cli.problems import show, validate_with
 
-    try:
-        loaded = load_manifest_for(manifest_path, app(ctx).cwd)
-    except InputError as exc:
-        if not as_json:
-            raise
-        errors = exc.errors if isinstance(exc, MultipleInputErrors) else [exc]
-        print_json({"valid": False, "errors": [_error_dict(e) for e in errors]})
-        return exc.exit_code
-    active = len(loaded.active_repos())
-    if as_json:
-        print_json(
-            {
-                "valid": True,
-                "manifest": str(loaded.path),
-                "repos": len(loaded.repos),
-                "active": active,
-            }
-        )
-    else:
-        click.echo(f"manifest is valid: {len(loaded.repos)} repos ({active} active)")
-    return 0
-
-
-def _error_dict(error: InputError) -> dict[str, Any]:
-    where = error.location
-    return {
-        "message": error.detail,
-        "field": error.field,
-        "file": str(where.file) if where and where.file else None,
-        "line": where.line if where else None,
-        "column": where.column if where else None,
-        "hint": error.hint,
-    }
+    result = validate_with(
+        check_manifest, lambda: resolve_manifest_path(manifest_path, app(ctx).cwd)
+    )
+    parts = [f"{result.repos} repos ({result.active} active)"]
+    if result.workflows:
+        parts.append(f"{len(result.workflows)} workflow(s)")
+    return show(result, as_json=as_json, summary="manifest is valid: " + ", ".join(parts))
 
 
 @manifest.command()

@@ -65,13 +65,14 @@ def validate(
     ctx: click.Context, name: str | None, manifest_path: Path | None, as_json: bool
 ) -> int:
     """Check one workflow (or all): exit 2 with file:line:col of every problem."""
-    from nestr.cli.options import load_manifest_for
-    from nestr.workflow.loading import load_workflow, load_workflows
+    from nestr.checking import check_workflows
+    from nestr.cli.options import resolve_manifest_path
+    from nestr.cli.problems import show, validate_with
 
-    manifest = load_manifest_for(manifest_path, app(ctx).cwd)
-    names = [load_workflow(manifest, name).name] if name else list(load_workflows(manifest))
-    if as_json:
-        print_json({"valid": True, "workflows": names})
-    else:
-        click.echo(f"{len(names)} workflow(s) valid: {', '.join(names) or 'none'}")
-    return 0
+    result = validate_with(
+        lambda path: check_workflows(path, name),
+        lambda: resolve_manifest_path(manifest_path, app(ctx).cwd),
+    )
+    names = ", ".join(result.workflows) or "none"
+    summary = f"{len(result.workflows)} workflow(s) valid: {names}"
+    return show(result, as_json=as_json, summary=summary)

@@ -158,6 +158,8 @@ def render_step_with(
         if not with_.get("shell"):
             argv, variables = command_argv(command, scope)
             return {"argv": argv}, variables
+        if "${{" not in command:
+            return {"script": command}, {}
         with_ = {"script": command}
     if step.uses == SHELL_STEP and _is_script(with_):
         return _render_script(with_, scope)

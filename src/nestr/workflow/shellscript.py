@@ -34,9 +34,7 @@ _PREFIXES = frozenset(
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _ARITH_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _WORD_END = frozenset(" \t\n;&|<>()")
-_PARAMETER_NAME = re.compile(r"[#!]?([A-Za-z0-9_]+|[@*#?$!-])")
-
-_DATA_HINT = 'pass the value as data: set it under env: and read "$NAME", or print it with printf'
+_PARAMETER_NAME = re.compile(r"[#!]?([A-Za-z0-9_]+|[@*#?!-]|\$(?!\{\{))")
 
 SINGLE = (
     "is inside single quotes, where the shell does not expand the variable that carries it",
@@ -50,7 +48,10 @@ ARITHMETIC = (
     "is in an arithmetic context, where the shell would evaluate the value as code",
     "compute the number in the expression (${{ inputs.n * 2 }}) or check it with case first",
 )
-EVAL = ("is an argument of eval or let, which would run the value as shell code", _DATA_HINT)
+EVAL = (
+    "is an argument of eval or let, which would run the value as shell code",
+    "print the value as data (printf '%s' \"${{ … }}\"); code a step must run goes under env:",
+)
 NESTED_SHELL = (
     "is in the script of a nested shell (-c), which would parse the value as shell code",
     'pass it as a positional parameter: sh -c \'… "$1" …\' sh "${{ … }}"',
@@ -206,12 +207,12 @@ class _Scanner:
     def expression(self, form: str, refusal: tuple[str, str] | None) -> None:
         """Replace the expression at ``pos`` by ``form`` of its variable (or refuse it)."""
         match = EXPRESSION.match(self.text, self.pos)
-        if match is None:  # an unclosed ${{: the expression check reports it
+        if refusal:
+            raise ShellSubstitutionError(match.group(0) if match else "${{", refusal)
+        if match is None:  # an unclosed ${{ is no expression: the shell reports it
             self.emit(3)
             return
         self.last = match.group(0)
-        if refusal:
-            raise ShellSubstitutionError(self.last, refusal)
         self.exprs.append(match.group(1).strip())
         self.out.append(form.format(VARIABLE.format(len(self.exprs))))
         self.pos = match.end()
@@ -249,7 +250,10 @@ class _Scanner:
             self._quoted(char, cmd)
         elif char == "#" and not cmd.in_word:
             self._comment()
-        elif char == "<" and self.at("<<") and not self.at("<<<"):
+        elif char == "<" and self.at("<<<"):
+            cmd.end_word(self.last)
+            self.emit(3)
+        elif char == "<" and self.at("<<"):
             cmd.end_word(self.last)
             self._heredoc_operator()
         elif char == "(" and self.at("((") and cmd.name is None and not cmd.in_word:
@@ -307,7 +311,8 @@ class _Scanner:
     def single(self, end: str, *, escapes: bool = False, reason: tuple[str, str] = SINGLE) -> None:
         """Single-quoted text (``$'…'`` with ``escapes``): no expression may stand here."""
         while self.pos < len(self.text):
-            if self.at("${{"):
+            if self.at("${{") or self.at("\\${{"):
+                self.pos += self.at("\\")
                 self.expression("", reason)
             if self.at("\\") and escapes:
                 self.emit(2)
@@ -377,11 +382,13 @@ class _Scanner:
         delimiter, quoted = "", False
         while self.pos < len(self.text) and self.text[self.pos] not in _WORD_END:
             char = self.text[self.pos]
-            if self.at("${{"):
-                self.expression("", DELIMITER)
+            if self.at("${{") or self.at("\\${{"):
+                raise ShellSubstitutionError(self.text[self.pos : self.pos + 3], DELIMITER)
             if char in "'\"":
                 close = self.text.find(char, self.pos + 1)
                 close = len(self.text) if close < 0 else close
+                if "${{" in self.text[self.pos : close]:
+                    raise ShellSubstitutionError(self.text[self.pos : close], DELIMITER)
                 delimiter += self.text[self.pos + 1 : close]
                 quoted = True
                 self.emit(close + 1 - self.pos)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nestr.errors import WorkflowDefinitionError
-from nestr.workflow import expressions, shellscript
+from nestr.workflow import expressions, shellargv, shellscript
 from nestr.workflow.model import SHELL_STEP, StepDef, Workflow
 
 _PLACEHOLDER = "__nestr_expr_{}__"
@@ -91,7 +91,7 @@ def _split_templated(command: str) -> tuple[tuple[tuple[str, bool], ...], int | 
 def _with_script_index(
     tokens: tuple[tuple[str, bool], ...],
 ) -> tuple[tuple[tuple[str, bool], ...], int | None]:
-    index = shellscript.shell_script_index([None if t else w for w, t in tokens])
+    index = shellargv.shell_script_index([None if t else w for w, t in tokens])
     return tokens, index if index is not None and tokens[index][1] else None
 
 
@@ -107,9 +107,9 @@ def _check_shell_argv(
 ) -> None:
     """Refuse an argv whose substituted values make it run a shell script holding a value
     (``${{ a }} -c "${{ b }}"`` with ``a=sh``)."""
-    if not shellscript.runs_shell(argv[0]) and not tokens[0][1]:
+    if not shellargv.runs_shell(argv[0]) and not tokens[0][1]:
         return
-    index = shellscript.shell_script_index(argv)
+    index = shellargv.shell_script_index(argv)
     if index is not None and index != script_index and tokens[index][1]:
         raise expressions.ExpressionError(
             f"argument `{tokens[index][0]}` would be the script of a shell chosen by a"

@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from nestr.workflow.expressions import EXPRESSION
+from nestr.workflow.shellargv import ASSIGNMENT, SHELLS
 
 VARIABLE = "NESTR_EXPR_{}"
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
 _PREFIXES = frozenset(
     {"!", "{", "then", "do", "else", "elif", "if", "while", "until", "time", "command"}
     | {"builtin", "exec", "nohup", "env", "sudo", "nice", "xargs"}
 )
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 _ARITH_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _WORD_END = frozenset(" \t\n;&|<>()")
 _PARAMETER_NAME = re.compile(r"[#!]?([A-Za-z0-9_]+|[@*#?!-]|\$(?!\{\{))")
@@ -89,48 +87,6 @@ def rewrite(script: str) -> ShellScript:
     return ShellScript("".join(scanner.out), tuple(scanner.exprs))
 
 
-def shell_script_index(words: Sequence[str | None]) -> int | None:
-    """Index of the ``-c`` script in argv ``words`` that start a shell (``sh -c``, ``/bin/bash
-    -ec``, ``env sh -c``), or None. A word holding an expression is None: it is never taken for
-    the program or an option, so it ends the options."""
-    i = _program_index(words)
-    if i is None:
-        return None
-    command = False
-    i += 1
-    while i < len(words):
-        word = words[i]
-        if word is None or word == "--" or word[:1] not in "-+" or len(word) < 2:
-            i += word == "--"
-            break
-        if word in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
-            i += 1
-        elif word[0] == "-" and word[1] != "-" and "c" in word:
-            command = True
-        i += 1
-    return i if command and i < len(words) else None
-
-
-def runs_shell(program: str) -> bool:
-    """Whether ``program`` (a name or a path) is a shell or ``env``."""
-    return posixpath.basename(program) in SHELLS | {"env"}
-
-
-def _program_index(words: Sequence[str | None]) -> int | None:
-    i = 0
-    if words and words[0] is not None and posixpath.basename(words[0]) == "env":
-        i = 1
-        while i < len(words) and (word := words[i]) is not None:
-            if word in ("-u", "--unset", "-C", "--chdir"):
-                i += 1
-            elif not (word.startswith("-") or _ASSIGNMENT.match(word)):
-                break
-            i += 1
-    if i < len(words) and (word := words[i]) is not None and posixpath.basename(word) in SHELLS:
-        return i
-    return None
-
-
 class _Command:
     """The words of the simple command being scanned: enough to spot eval, sh -c and [[."""
 
@@ -178,7 +134,7 @@ class _Command:
 
     def _command_word(self, word: str | None) -> None:
         if word is not None and (
-            word in _PREFIXES or _ASSIGNMENT.match(word) or (self.seen_prefix and word[:1] == "-")
+            word in _PREFIXES or ASSIGNMENT.match(word) or (self.seen_prefix and word[:1] == "-")
         ):
             self.seen_prefix = True
             return

@@ -47,7 +47,7 @@ def _program_index(words: Sequence[str | None]) -> int | None:
             elif not (word.startswith("-") or ASSIGNMENT.match(word)):
                 break
             i += 1
-    if i + 1 < len(words) and words[i] is not None and posixpath.basename(words[i]) == "busybox":
+    if i + 1 < len(words) and posixpath.basename(words[i] or "") == "busybox":
         i += 1  # busybox sh -c …
     if i < len(words) and (word := words[i]) is not None and posixpath.basename(word) in SHELLS:
         return i

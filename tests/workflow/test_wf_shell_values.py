@@ -309,3 +309,45 @@ def test_rewrite_refuses_places_a_value_would_be_evaluated(script: str, words: s
     with pytest.raises(ShellSubstitutionError, match=words) as raised:
         rewrite(script)
     assert raised.value.hint
+
+
+def test_uses_shell_argv_script_receives_value_as_data(project) -> None:
+    """`uses: shell` with an argv list that runs `sh -c` gets values through variables too."""
+    payload = "'\"$(touch pwned)"
+    project.write(
+        """
+        inject:
+          inputs:
+            v: {}
+          steps:
+            - id: s
+              uses: shell
+              with: {argv: [sh, -c, 'printf "%s" "${{ inputs.v }}" > got.txt']}
+        """
+    )
+    result = project.run("inject", inputs={"v": payload})
+    assert result.ok, result.to_dict()
+    _no_marker(project.root)
+    assert (project.root / "got.txt").read_text() == payload
+
+
+@pytest.mark.parametrize(
+    ("words", "index"),
+    [
+        (["sh", "-c", None], 2),
+        (["/bin/bash", "-o", "pipefail", "-ec", None, "name"], 4),
+        (["/usr/bin/env", "-i", "A=1", "dash", "--", None], None),
+        (["env", "-u", "X", "zsh", "-c", None], 5),
+        (["busybox", "sh", "-c", None], 3),
+        (["sh", "script.sh", None], None),
+        (["sh", None, None], None),
+        (["python3", "-c", None], None),
+        ([None, "-c", None], None),
+    ],
+)
+def test_shell_script_index_finds_the_c_script(words: list[str | None], index: int | None) -> None:
+    """The -c script of a shell is found by name, by path, after env or busybox; a word that
+    holds an expression is never taken for the program or an option."""
+    from nestr.workflow.shellargv import shell_script_index
+
+    assert shell_script_index(words) == index

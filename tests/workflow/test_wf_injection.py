@@ -37,9 +37,9 @@ def test_input_stays_one_inert_argv_element(project, payload: str) -> None:
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_shell_true_quotes_substituted_values(project, payload: str) -> None:
-    """With shell: true each substituted value is quoted into one word: the script sees it as
-    text and the file it would create does not appear."""
+def test_shell_true_passes_substituted_values_as_one_word(project, payload: str) -> None:
+    """With shell: true a bare substituted value reaches the script as one word, through a
+    variable: the script sees it as text and the file it would create does not appear."""
     project.write(
         """
         inject:

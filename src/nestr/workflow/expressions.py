@@ -1,8 +1,9 @@
 """``${{ … }}`` expressions: found in text, checked before a run, evaluated in a sandbox.
 
-Each ``${{ expr }}`` is a Jinja expression compiled by ``jinja2.sandbox.SandboxedEnvironment``
-with ``StrictUndefined`` (a typo is an error, never an empty string) and evaluated against a scope
-of ``inputs``, ``steps``, ``repo``, ``env`` and ``run``. Nothing is ever handed to a shell here:
+Each ``${{ expr }}`` is a Jinja expression compiled by a ``jinja2.sandbox.SandboxedEnvironment``
+bounded in time and size (:mod:`nestr.workflow.sandbox`) with ``StrictUndefined`` (a typo is an
+error, never an empty string) and evaluated against a scope of ``inputs``, ``steps``, ``repo``,
+``env`` and ``run``. Nothing is ever handed to a shell here:
 callers decide how a rendered value is used (see ``nestr.workflow.render``).
 """
 
@@ -36,9 +37,10 @@ def has_expression(text: str) -> bool:
 @lru_cache(maxsize=1)
 def _environment() -> SandboxedEnvironment:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from nestr.workflow.sandbox import BoundedEnvironment
+
+    return BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @lru_cache(maxsize=1024)
@@ -96,15 +98,25 @@ def evaluate(expr: str, scope: Mapping[str, Any]) -> Any:
     from jinja2 import Undefined
     from jinja2.exceptions import SecurityError, UndefinedError
 
+    from nestr.workflow import sandbox
+
+    sandbox.start_clock()
     try:
         value = _compiled(expr)(**scope)
         if isinstance(value, Undefined):
             str(value)  # StrictUndefined raises here with the name that is missing
+        sandbox.check_length(value)
     except (UndefinedError, SecurityError) as exc:
         raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, MemoryError) as exc:
+        raise ExpressionError(f"cannot evaluate `{expr}`: {_reason(exc)}") from None
+    finally:
+        sandbox.stop_clock()
     return value
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__  # MemoryError() has no message
 
 
 def to_text(value: Any) -> str:

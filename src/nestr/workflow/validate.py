@@ -18,6 +18,7 @@ from nestr.errors import (
 from nestr.workflow import expressions
 from nestr.workflow.graph import Ancestry, edges_of, find_cycles
 from nestr.workflow.model import StepDef, Workflow
+from nestr.workflow.render import script_problem
 from nestr.yamlsource import KeyPath, format_key_path
 
 Locate = Callable[[KeyPath], SourceLocation]
@@ -104,6 +105,9 @@ def _problems(
             continue
         for path, text in _templated(step, index):
             yield from _check_text(text, path, step, upstream, inputs, locate)
+        if (problem := script_problem(step)) is not None:
+            field, error = problem
+            yield _error(locate, ("steps", index, *field), error.message, error.hint)
 
 
 def _check_cycles(

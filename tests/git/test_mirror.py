@@ -105,6 +105,33 @@ def test_resolve_kinds_agree_with_git(tmp_path: Path, upstream: GitRepo) -> None
         asyncio.run(cache.resolve(upstream.url, "nope"))
 
 
+@pytest.mark.parametrize(
+    "revision",
+    ["--since=yesterday", "--upload-pack=touch PWNED", "main..dev", "main dev", "-oProxyCommand"],
+)
+def test_revision_is_never_read_as_an_option_or_a_range(
+    tmp_path: Path, upstream: GitRepo, revision: str
+) -> None:
+    """A revision the manifest would refuse still resolves to nothing, not to git's echo."""
+    cache = MirrorCache(tmp_path / "c")
+    asyncio.run(cache.ensure(upstream.url))
+    with pytest.raises(UnknownRevision, match="not found"):
+        asyncio.run(cache.resolve(upstream.url, revision))
+    assert not (tmp_path / "c" / "PWNED").exists()
+
+
+def test_symbolic_head_resolves_to_its_branch(tmp_path: Path, upstream: GitRepo) -> None:
+    """``HEAD`` in a mirror names the default branch, as git's --symbolic-full-name says."""
+    cache = MirrorCache(tmp_path / "c")
+    asyncio.run(cache.ensure(upstream.url))
+    resolved = asyncio.run(cache.resolve(upstream.url, "HEAD"))
+    assert (resolved.kind, resolved.ref, resolved.commit) == (
+        "branch",
+        "refs/heads/main",
+        upstream.head(),
+    )
+
+
 def test_ref_files_are_read_without_git(tmp_path: Path, upstream: GitRepo) -> None:
     """Packed and loose branch refs are read from files; loose tags are left to git."""
     cache = MirrorCache(tmp_path / "c", freshness=0)

@@ -56,6 +56,7 @@ _MIRROR_CONFIG = (
     *("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.prune=false"),
     *("-c", "uploadpack.allowAnySHA1InWant=true"),
 )
+_HEX = re.compile(r"[0-9a-f]{4,40}")
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
@@ -232,16 +233,28 @@ class MirrorCache:
         return result.returncode == 0
 
     async def _resolve_with_git(self, mirror: Mirror, revision: str) -> Resolved:
-        args = ["rev-parse", f"{revision}^{{commit}}", "--symbolic-full-name", revision]
-        result = await run_git(args, cwd=mirror.path, timeout=self.timeout, check=False)
-        lines = result.stdout.split()
-        if result.returncode != 0 or not lines:
+        """Ask git; ``--verify --end-of-options`` keeps a revision from reading as an option
+        or a range (the manifest refuses those already; this is the second line)."""
+        if revision.startswith("-"):
             raise UnknownRevision(mirror.url, revision)
-        ref = lines[1] if len(lines) > 1 and lines[1].startswith("refs/") else None
-        if ref is not None and not ref_exists(mirror.path, ref):
-            ref = None
+        ref = next((r for r in candidate_refs(revision) if ref_exists(mirror.path, r)), None)
+        commit = await self._rev_parse(mirror, [f"{ref or revision}^{{commit}}"])
+        if commit is None:
+            raise UnknownRevision(mirror.url, revision)
+        if ref is None and not _HEX.fullmatch(revision):  # HEAD, a symbolic or other ref
+            name = await self._rev_parse(mirror, ["--symbolic-full-name", revision])
+            ref = name if name and name.startswith("refs/") else None
+            ref = ref if ref is not None and ref_exists(mirror.path, ref) else None
         kind = kind_of_ref(ref) if ref else "commit"
-        return Resolved(revision, kind, ref, lines[0])
+        return Resolved(revision, kind, ref, commit)
+
+    async def _rev_parse(self, mirror: Mirror, args: list[str]) -> str | None:
+        """``git rev-parse --verify`` of one revision; None if it names nothing."""
+        *options, rev = args
+        argv = ["rev-parse", "--verify", "--quiet", *options, "--end-of-options", rev]
+        result = await run_git(argv, cwd=mirror.path, timeout=self.timeout, check=False)
+        out = result.stdout.strip()
+        return out if result.returncode == 0 and out and "\n" not in out else None
 
     def _is_fresh(self, mirror: Mirror) -> bool:
         if mirror.url in self._fetched or self.offline:

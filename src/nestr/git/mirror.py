@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nestr.errors import GitError, WorkFailed
-from nestr.git.failures import is_transient
+from nestr.git.failures import classify, is_transient
 from nestr.git.filelock import file_lock
 from nestr.git.refs import (
     Resolved,
@@ -376,13 +376,22 @@ class MirrorCache:
                 await run_git(args, cwd=cwd, timeout=self.timeout)
                 return
             except GitError as exc:
-                if attempt == self.retry.tries or not is_transient(exc):
+                kind = classify(exc)
+                if kind == "remote" and exc.hint is None:
+                    exc.hint = REMOTE_HINT
+                if attempt == self.retry.tries or kind != "transient":
                     raise
                 log.info("transient git failure, retrying", attempt=attempt, argv=exc.argv)
                 if tmp is not None and tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
                 await asyncio.sleep(delay * (1 + random.random() / 2))
                 delay = min(delay * 2, self.retry.max_delay)
+
+
+REMOTE_HINT = (
+    "this is the server's answer, not a network hiccup, so it was not retried:"
+    " check the URL and your access, or ask the server's owner"
+)
 
 
 class UnknownRevision(WorkFailed):

@@ -6,8 +6,9 @@ rebuild) and ``<…>.git/nestr-mirror.json`` (URL, time of the last fetch, depth
 ever added to: ``gc.auto=0`` and no ``git gc``, because workspaces borrow their objects through
 ``objects/info/alternates`` and a pruned object would break them. Refs deleted upstream are
 pruned (that frees no object). Transient network failures are retried with a short capped
-backoff; a commit no branch or tag reaches is fetched by id, and a mirror that is no longer a
-usable repository is rebuilt.
+backoff; a commit no branch or tag reaches is fetched by id, a ref outside branches and tags
+(``refs/pull/7/head``) is fetched under its own name when a revision names it, and a mirror that
+is no longer a usable repository is rebuilt.
 
 A mirror first needed with a ``depth`` is shallow until a request needs more (then ``fetch
 --unshallow``); never the other way. It is refreshed with a plain ``fetch`` so new commits join
@@ -35,6 +36,7 @@ from nestr.git.filelock import file_lock
 from nestr.git.refs import (
     Resolved,
     candidate_refs,
+    extra_ref,
     is_full_commit_id,
     kind_of_ref,
     read_commit_of_ref,
@@ -57,6 +59,7 @@ _MIRROR_CONFIG = (
     *("-c", "uploadpack.allowAnySHA1InWant=true"),
 )
 _HEX = re.compile(r"[0-9a-f]{4,40}")
+_NO_REMOTE_REF = re.compile(r"couldn't find remote ref|no such remote ref", re.IGNORECASE)
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
@@ -143,6 +146,7 @@ class MirrorCache:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._fetched: set[str] = set()
+        self._extra: set[tuple[str, str]] = set()  # (url, ref) fetched on demand
         self._leftovers: list[str] | None = None  # names of .tmp-* dirs, listed once
 
     def mirror(self, url: str) -> Mirror:
@@ -186,12 +190,47 @@ class MirrorCache:
     async def resolve(self, url: str, revision: str) -> Resolved:
         """The kind, ref and commit ``revision`` names in the mirror of ``url``."""
         mirror = self.mirror(url)
+        extra = extra_ref(revision)
+        if extra is not None and not _is_branch_or_tag(mirror, revision):
+            return await self._resolve_extra(mirror, revision, extra)
         if not is_full_commit_id(revision):
             for ref in candidate_refs(revision):
                 found = read_commit_of_ref(mirror.path, ref)
                 if found is not None:
                     return Resolved(revision, kind_of_ref(ref), ref, found)
         return await self._resolve_with_git(mirror, revision)
+
+    async def _resolve_extra(self, mirror: Mirror, revision: str, ref: str) -> Resolved:
+        """A ref outside branches and tags (``refs/pull/7/head``): fetched into the mirror under
+        its own name when first asked for in an operation, as ``west update`` fetches it."""
+        if (mirror.url, ref) not in self._extra and not self._extra_is_fresh(mirror, ref):
+            async with file_lock(mirror.lock_path):
+                await self._fetch_ref(mirror, revision, ref)
+        commit = await self._rev_parse(mirror, [f"{ref}^{{commit}}"])
+        if commit is None:
+            raise UnknownRevision(mirror.url, revision)
+        return Resolved(revision, "commit", None, commit)
+
+    def _extra_is_fresh(self, mirror: Mirror, ref: str) -> bool:
+        if not ref_exists(mirror.path, ref):
+            return False  # offline, _fetch_ref says the cache lacks it
+        if self.offline:
+            return True
+        last = mirror.last_fetch()  # a mirror fetched by this operation fetches its refs too
+        fetched_now = mirror.url in self._fetched
+        return not fetched_now and last is not None and time.time() - last < self.freshness
+
+    async def _fetch_ref(self, mirror: Mirror, revision: str, ref: str) -> None:
+        self._require_online(mirror)
+        shallow = ["--update-shallow"] if mirror.shallow_depth() is not None else []
+        args = ["fetch", "--quiet", "--no-write-fetch-head", *shallow, "--", mirror.url]
+        try:
+            await self._with_retry([*args, f"+{ref}:{ref}"], cwd=mirror.path)
+        except GitError as exc:
+            if _NO_REMOTE_REF.search(exc.stderr):
+                raise UnknownRevision(mirror.url, revision) from exc
+            raise
+        self._extra.add((mirror.url, ref))
 
     async def _refresh(self, mirror: Mirror, commit: str | None, depth: int | None) -> bool:
         """Create, deepen or fetch the mirror as the request needs; whether it fetched."""
@@ -404,6 +443,10 @@ class UnknownRevision(WorkFailed):
         )
         self.url = url
         self.revision = revision
+
+
+def _is_branch_or_tag(mirror: Mirror, revision: str) -> bool:
+    return any(ref_exists(mirror.path, f"refs/{kind}/{revision}") for kind in ("heads", "tags"))
 
 
 def _depth_args(depth: int | None) -> list[str]:

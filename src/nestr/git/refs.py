@@ -47,6 +47,20 @@ def candidate_refs(revision: str) -> list[str]:
     return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
 
 
+def extra_ref(revision: str) -> str | None:
+    """The ref a revision names outside branches and tags, which mirrors fetch on demand.
+
+    ``refs/changes/12/34/1`` is taken as written; a name with a ``/`` that is no branch or tag,
+    like west's ``pull/7/head``, means ``refs/pull/7/head`` (git's own lookup, ``refs/<name>``).
+    None for branches, tags, commit ids and one-word names.
+    """
+    if revision.startswith(("refs/heads/", "refs/tags/")) or _FULL_ID.match(revision):
+        return None
+    if revision.startswith("refs/"):
+        return revision
+    return f"refs/{revision}" if "/" in revision else None
+
+
 def kind_of_ref(ref: str) -> RevisionKind:
     if ref.startswith("refs/heads/"):
         return "branch"

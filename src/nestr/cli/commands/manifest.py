@@ -14,6 +14,7 @@ from nestr.cli.render import json_option, print_json
 if TYPE_CHECKING:
     from nestr.errors import InputError
     from nestr.manifest.conversion import Conversion
+    from nestr.manifest.importers.westimports import ProjectFiles
     from nestr.manifest.model import Manifest
 
 output_option = click.option(
@@ -130,13 +131,25 @@ def import_(ctx: click.Context, fmt: str, file: Path, output: Path | None, force
     from nestr.manifest.writer import dump_yaml
 
     cwd = app(ctx).cwd
-    result = import_file(fmt, cwd / file)
+    result = import_file(fmt, cwd / file, _project_files(ctx) if fmt == "west" else None)
     header = f"nestr manifest, translated by `nestr manifest import --from {fmt} {file.name}`"
     text = dump_yaml(result.data, header=header)
     target = cwd / (output or Path("nestr.yaml"))
     load_manifest_text(text, target)  # what we write must load: refuse it otherwise
     _emit(result, text, None if output is None else target, force=force)
     return 0
+
+
+def _project_files(ctx: click.Context) -> ProjectFiles:
+    """Reads west project imports through the mirror cache of this machine's settings."""
+    from nestr.git.mirror import MirrorCache
+    from nestr.workspace.projectfiles import MirrorProjectFiles
+
+    settings = app(ctx).config().settings
+    cache = MirrorCache(
+        settings.cache_dir, freshness=settings.git.fetch_freshness, timeout=settings.git.timeout
+    )
+    return MirrorProjectFiles(cache)
 
 
 @manifest.command("export")

@@ -154,7 +154,11 @@ def _project_files(ctx: click.Context) -> ProjectFiles:
 
 @manifest.command("export")
 @click.option(
-    "--to", "fmt", required=True, type=click.Choice(["west", "vcstool"]), help="Target format."
+    "--to",
+    "fmt",
+    required=True,
+    type=click.Choice(["west", "vcstool", "repo"]),
+    help="Target format.",
 )
 @click.option("--locked", is_flag=True, help="Use each repo's commit from nestr.lock as revision.")
 @manifest_option
@@ -169,7 +173,7 @@ def export(
     output: Path | None,
     force: bool,
 ) -> int:
-    """Translate the manifest into a west manifest or a vcstool .repos file."""
+    """Translate the manifest into a west manifest, a vcstool .repos file or a repo XML."""
     from nestr.cli.options import load_manifest_for
     from nestr.manifest.exporters import EXPORTERS
     from nestr.manifest.writer import dump_yaml
@@ -179,7 +183,12 @@ def export(
     commits = _locked_commits(loaded) if locked else None
     result = EXPORTERS[fmt](loaded, commits)
     header = f"{fmt} manifest exported by `nestr manifest export` from {loaded.path.name}"
-    text = dump_yaml(result.data, header=header)
+    if fmt == "repo":
+        from nestr.manifest.repoexport import render_repo_xml
+
+        text = render_repo_xml(result.data, header=header)
+    else:
+        text = dump_yaml(result.data, header=header)
     _emit(result, text, None if output is None else cwd / output, force=force)
     return 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import random
 import re
@@ -33,10 +32,12 @@ from pathlib import Path
 from nestr.errors import GitError, WorkFailed
 from nestr.git.failures import classify, is_transient
 from nestr.git.filelock import file_lock
+from nestr.git.mirrorinfo import META_FILE, Mirror, mirror_name
 from nestr.git.refs import (
     Resolved,
     candidate_refs,
     extra_ref,
+    is_branch_or_tag,
     is_full_commit_id,
     kind_of_ref,
     read_commit_of_ref,
@@ -47,10 +48,19 @@ from nestr.git.runner import DEFAULT_TIMEOUT, run_git
 from nestr.git.shallow import is_shallow, keep_history, read_shallow
 from nestr.observability.logging import get_logger
 
+__all__ = [  # Mirror and mirror_name live in mirrorinfo; callers import them from here
+    "FETCH_REFSPECS",
+    "MIRRORS_DIR",
+    "Mirror",
+    "MirrorCache",
+    "RetryPolicy",
+    "UnknownRevision",
+    "mirror_name",
+]
+
 log = get_logger("nestr.git.mirror")
 
 MIRRORS_DIR = "mirrors"
-META_FILE = "nestr-mirror.json"
 # Workspaces borrow objects: nothing may ever collect them (refs are pruned by explicit fetch).
 # A clone from a shallow mirror copies objects over the pack protocol; it then fetches pinned
 # commits no ref reaches by id, which protocol v0 refuses without allowAnySHA1InWant.
@@ -61,58 +71,6 @@ _MIRROR_CONFIG = (
 _HEX = re.compile(r"[0-9a-f]{4,40}")
 _NO_REMOTE_REF = re.compile(r"couldn't find remote ref|no such remote ref", re.IGNORECASE)
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-
-
-def mirror_name(url: str) -> str:
-    """``<readable>-<hash>.git``: readable for people, unique per URL."""
-    tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip(".-") or "repo"
-    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
-    return f"{readable[:40]}-{digest}.git"
-
-
-@dataclass(frozen=True)
-class Mirror:
-    """Where the mirror of ``url`` lives (it may not exist yet)."""
-
-    url: str
-    path: Path
-
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    @property
-    def meta_path(self) -> Path:
-        return self.path / META_FILE
-
-    def last_fetch(self) -> float | None:
-        """Unix time of the last successful fetch, or None if never (or unreadable)."""
-        try:
-            return float(json.loads(self.meta_path.read_text(encoding="utf-8"))["fetched"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def shallow_depth(self) -> int | None:
-        """None for a full mirror; else the depth it was created with (0 if unrecorded)."""
-        if not is_shallow(self.path):
-            return None
-        try:
-            depth = json.loads(self.meta_path.read_text(encoding="utf-8"))["depth"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
-        return depth if isinstance(depth, int) and depth > 0 else 0
-
-    def looks_healthy(self) -> bool:
-        """A bare repository with its parts in place (checked without starting git)."""
-        path = self.path
-        if not (path / "HEAD").is_file() or not (path / "objects").is_dir():
-            return False
-        try:
-            config = (path / "config").read_text(encoding="utf-8")
-        except OSError:
-            return False
-        return "bare = true" in config and (path / "refs").is_dir()
 
 
 @dataclass(frozen=True)
@@ -191,7 +149,7 @@ class MirrorCache:
         """The kind, ref and commit ``revision`` names in the mirror of ``url``."""
         mirror = self.mirror(url)
         extra = extra_ref(revision)
-        if extra is not None and not _is_branch_or_tag(mirror, revision):
+        if extra is not None and not is_branch_or_tag(mirror.path, revision):
             return await self._resolve_extra(mirror, revision, extra)
         if not is_full_commit_id(revision):
             for ref in candidate_refs(revision):
@@ -443,10 +401,6 @@ class UnknownRevision(WorkFailed):
         )
         self.url = url
         self.revision = revision
-
-
-def _is_branch_or_tag(mirror: Mirror, revision: str) -> bool:
-    return any(ref_exists(mirror.path, f"refs/{kind}/{revision}") for kind in ("heads", "tags"))
 
 
 def _depth_args(depth: int | None) -> list[str]:

@@ -167,6 +167,11 @@ def read_tips(git_dir: Path) -> dict[str, str]:
     return tips
 
 
+def is_branch_or_tag(git_dir: Path, revision: str) -> bool:
+    """Whether ``refs/heads/<revision>`` or ``refs/tags/<revision>`` exists."""
+    return any(ref_exists(git_dir, f"refs/{kind}/{revision}") for kind in ("heads", "tags"))
+
+
 def tip_ref(git_dir: Path, commit: str, revision: str) -> str | None:
     """A ref at ``commit`` to clone with ``--branch``: ``revision``'s own, a tag, or HEAD's.
 

@@ -105,6 +105,33 @@ def test_resolve_kinds_agree_with_git(tmp_path: Path, upstream: GitRepo) -> None
         asyncio.run(cache.resolve(upstream.url, "nope"))
 
 
+@pytest.mark.parametrize(
+    "revision",
+    ["--since=yesterday", "--upload-pack=touch PWNED", "main..dev", "main dev", "-oProxyCommand"],
+)
+def test_revision_is_never_read_as_an_option_or_a_range(
+    tmp_path: Path, upstream: GitRepo, revision: str
+) -> None:
+    """A revision the manifest would refuse still resolves to nothing, not to git's echo."""
+    cache = MirrorCache(tmp_path / "c")
+    asyncio.run(cache.ensure(upstream.url))
+    with pytest.raises(UnknownRevision, match="not found"):
+        asyncio.run(cache.resolve(upstream.url, revision))
+    assert not (tmp_path / "c" / "PWNED").exists()
+
+
+def test_symbolic_head_resolves_to_its_branch(tmp_path: Path, upstream: GitRepo) -> None:
+    """``HEAD`` in a mirror names the default branch, as git's --symbolic-full-name says."""
+    cache = MirrorCache(tmp_path / "c")
+    asyncio.run(cache.ensure(upstream.url))
+    resolved = asyncio.run(cache.resolve(upstream.url, "HEAD"))
+    assert (resolved.kind, resolved.ref, resolved.commit) == (
+        "branch",
+        "refs/heads/main",
+        upstream.head(),
+    )
+
+
 def test_ref_files_are_read_without_git(tmp_path: Path, upstream: GitRepo) -> None:
     """Packed and loose branch refs are read from files; loose tags are left to git."""
     cache = MirrorCache(tmp_path / "c", freshness=0)
@@ -256,3 +283,49 @@ def test_pin_missing_even_from_the_full_history_is_unknown(tmp_path: Path) -> No
         asyncio.run(MirrorCache(tmp_path / "c").ensure(up.url, commit=missing, depth=1))
     assert mirror.shallow_depth() is None  # the fallback made it full before giving up
     assert _count(mirror.path) == 3
+
+
+def _with_review_refs(up: GitRepo) -> dict[str, str]:
+    """Commits reachable only from ``refs/pull/7/head`` and ``refs/changes/12/34/1``."""
+    made = {}
+    for ref, name in [("refs/pull/7/head", "pr.txt"), ("refs/changes/12/34/1", "change.txt")]:
+        up.checkout("main")
+        git(up.path, "checkout", "-q", "--detach")
+        made[ref] = up.commit({name: f"{ref}\n"})
+        git(up.path, "update-ref", ref, made[ref])
+    up.checkout("main")
+    return made
+
+
+def test_refs_outside_branches_and_tags_are_fetched_on_demand(tmp_path: Path) -> None:
+    """``pull/7/head`` and ``refs/changes/…`` resolve after one fetch of just that ref."""
+    up = _linear(tmp_path / "up", 2)
+    made = _with_review_refs(up)
+    cache = MirrorCache(tmp_path / "c")
+    mirror, _ = asyncio.run(cache.ensure(up.url))
+    assert not asyncio.run(cache.has_commit(mirror, made["refs/pull/7/head"]))
+    for revision, ref in [("pull/7/head", "refs/pull/7/head"), *[(r, r) for r in made]]:
+        resolved = asyncio.run(cache.resolve(up.url, revision))
+        assert (resolved.kind, resolved.ref, resolved.commit) == ("commit", None, made[ref])
+    assert git(mirror.path, "rev-parse", "refs/changes/12/34/1") == made["refs/changes/12/34/1"]
+    with pytest.raises(UnknownRevision, match="'pull/8/head' not found"):
+        asyncio.run(cache.resolve(up.url, "pull/8/head"))
+
+
+def test_on_demand_ref_follows_the_server_and_serves_offline(tmp_path: Path) -> None:
+    """A force-pushed review ref is fetched again by the next operation; offline uses the cache."""
+    up = _linear(tmp_path / "up", 2)
+    _with_review_refs(up)
+    asyncio.run(MirrorCache(tmp_path / "c").ensure(up.url))
+    asyncio.run(MirrorCache(tmp_path / "c").resolve(up.url, "pull/7/head"))
+    git(up.path, "checkout", "-q", "--detach")
+    moved = up.commit({"pr.txt": "amended\n"})
+    git(up.path, "update-ref", "refs/pull/7/head", moved)
+    up.checkout("main")
+    offline = MirrorCache(tmp_path / "c", offline=True)
+    assert asyncio.run(offline.resolve(up.url, "pull/7/head")).commit != moved
+    with pytest.raises(WorkFailed, match="--offline"):
+        asyncio.run(offline.resolve(up.url, "pull/9/head"))
+    cache = MirrorCache(tmp_path / "c", freshness=0)
+    asyncio.run(cache.ensure(up.url))
+    assert asyncio.run(cache.resolve(up.url, "pull/7/head")).commit == moved

@@ -135,6 +135,12 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def west_file(directory: Path) -> Path:
+    """WEST beside an empty ``submanifests`` directory, as its ``self: import:`` expects."""
+    (directory / "submanifests").mkdir(exist_ok=True)
+    return write(directory / "west.yml", WEST)
+
+
 def loaded(fmt: str, path: Path, tmp_path: Path) -> tuple[Manifest, tuple[str, ...]]:
     """Import ``path`` and load the resulting nestr.yaml text like a user's file."""
     result = import_file(fmt, path)
@@ -149,7 +155,7 @@ def comparable(manifest: Manifest) -> list[tuple[object, ...]]:
 
 def test_west_counts_group_filter_remotes_and_nesting(tmp_path: Path) -> None:
     """7 projects, 3 active under the filter; url-base + repo-path give URLs; nested come later."""
-    manifest, _ = loaded("west", write(tmp_path / "west.yml", WEST), tmp_path)
+    manifest, _ = loaded("west", west_file(tmp_path), tmp_path)
     assert len(manifest.repos) == 7
     assert sorted(r.name for r in manifest.active_repos()) == ["acpica", "hal_x", "xen-tools"]
     base = manifest.repo("sim_base")
@@ -167,21 +173,23 @@ def test_west_counts_group_filter_remotes_and_nesting(tmp_path: Path) -> None:
 
 
 def test_west_reports_what_nestr_cannot_express_with_locations(tmp_path: Path) -> None:
-    """A missing self import directory and west-commands are located warnings, not a crash."""
-    path = write(tmp_path / "west.yml", WEST)
-    _, warnings = loaded("west", path, tmp_path)
+    """west-commands are located warnings; a self import of a missing directory is an error."""
+    _, warnings = loaded("west", west_file(tmp_path), tmp_path)
     text = "\n".join(warnings)
-    assert "manifest.self.import" in text
-    assert "'submanifests' does not exist" in text
     assert "manifest.self.west-commands" in text
     assert "project 'hal_x' west-commands" in text
     line = WEST.splitlines().index("      west-commands: zephyr/module.yml") + 1
     assert f"west.yml:{line}:" in text
+    (tmp_path / "submanifests").rmdir()
+    with pytest.raises(ManifestError, match="submanifests") as info:
+        import_file("west", tmp_path / "west.yml")
+    assert info.value.location is not None
+    assert info.value.location.line == WEST.splitlines().index("    import: submanifests") + 1
 
 
 def test_west_round_trip_keeps_every_resolved_repo(tmp_path: Path) -> None:
     """west → nestr → west → nestr resolves to the same repos, activity included."""
-    first, _ = loaded("west", write(tmp_path / "west.yml", WEST), tmp_path)
+    first, _ = loaded("west", west_file(tmp_path), tmp_path)
     exported = write(tmp_path / "exported.yml", dump_yaml(export_west(first).data))
     second, warnings = loaded("west", exported, tmp_path)
     assert comparable(second) == comparable(first)
@@ -281,7 +289,7 @@ def test_schema_declares_every_key_an_import_writes(nestr, cwd: Path) -> None:  
     import json
 
     schema = json.loads(nestr("manifest", "schema").out)
-    write(cwd / "west.yml", WEST)
+    west_file(cwd)
     assert nestr("manifest", "import", "--from", "west", "west.yml", "-o", "n.yaml").code == 0
     data = yaml.safe_load((cwd / "n.yaml").read_text())
     assert set(data) <= set(schema["properties"])

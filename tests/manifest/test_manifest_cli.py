@@ -129,13 +129,19 @@ def test_schema_describes_the_manifest_format(nestr) -> None:
     assert set(schema["$defs"]["UrlRewriteSection"]["properties"]) == {"from", "to"}
 
 
+def zephyr_checkout(directory: Path) -> Path:
+    """zephyr's west.yml beside its ``submanifests`` directory (no .yml file in it)."""
+    (directory / "submanifests").mkdir(parents=True)
+    shutil.copy(MANIFESTS / "zephyr_west.yml", directory / "west.yml")
+    return directory / "west.yml"
+
+
 @needs_shared_testdata
-def test_schema_accepts_the_keys_of_a_real_manifest(nestr, cwd: Path) -> None:
+def test_schema_accepts_the_keys_of_a_real_manifest(nestr, cwd: Path, tmp_path: Path) -> None:
     """Every key of an imported zephyr manifest is a property the schema declares."""
     schema = json.loads(nestr("manifest", "schema").out)
-    nestr(
-        "manifest", "import", "--from", "west", str(MANIFESTS / "zephyr_west.yml"), "-o", "n.yaml"
-    )
+    west = zephyr_checkout(tmp_path / "zephyr")
+    nestr("manifest", "import", "--from", "west", str(west), "-o", "n.yaml")
     data = yaml.safe_load((cwd / "n.yaml").read_text())
     assert set(data) <= set(schema["properties"])
     repo_keys = set(schema["$defs"]["RepoSection"]["properties"])
@@ -145,15 +151,25 @@ def test_schema_accepts_the_keys_of_a_real_manifest(nestr, cwd: Path) -> None:
 
 
 @needs_shared_testdata
-def test_import_prints_yaml_and_warnings_on_stderr(nestr, cwd: Path) -> None:
+def test_import_prints_yaml_and_warnings_on_stderr(nestr, cwd: Path, tmp_path: Path) -> None:
     """Without -o the nestr.yaml goes to stdout, the warnings to stderr, nothing is written."""
-    result = nestr("manifest", "import", "--from", "west", str(MANIFESTS / "zephyr_west.yml"))
+    west = zephyr_checkout(tmp_path / "zephyr")
+    result = nestr("manifest", "import", "--from", "west", str(west))
     assert result.code == 0
     data = yaml.safe_load(result.out)
     assert len(data["repos"]) == 77
     assert "warning: " in result.err
-    assert "manifest.self.import" in result.err
+    assert "manifest.self.west-commands" in result.err
     assert list(cwd.iterdir()) == []
+
+
+@needs_shared_testdata
+def test_import_of_a_missing_self_import_exits_2_at_its_line(nestr) -> None:
+    """zephyr's `self: import: submanifests` without the directory: exit 2, file:line, no trace."""
+    result = nestr("manifest", "import", "--from", "west", str(MANIFESTS / "zephyr_west.yml"))
+    assert result.code == 2
+    assert "zephyr_west.yml:413:13: manifest.self.import: import 'submanifests'" in result.err
+    assert "Traceback" not in result.err
 
 
 @needs_shared_testdata

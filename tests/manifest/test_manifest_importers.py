@@ -36,6 +36,16 @@ def comparable(manifest: Manifest) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture
+def zephyr(tmp_path: Path) -> Path:
+    """zephyr's west.yml beside its ``submanifests`` directory (which holds no .yml file)."""
+    directory = tmp_path / "zephyr"
+    (directory / "submanifests").mkdir(parents=True)
+    (directory / "submanifests" / "example.yaml.sample").write_text("manifest: {}\n")
+    shutil.copy(ZEPHYR, directory / "west.yml")
+    return directory / "west.yml"
+
+
+@pytest.fixture
 def fsl_dir(tmp_path: Path) -> Path:
     """The fsl manifests under the names their include expects."""
     directory = tmp_path / "fsl"
@@ -46,9 +56,11 @@ def fsl_dir(tmp_path: Path) -> Path:
 
 
 @needs_shared_testdata
-def test_zephyr_west_import_reproduces_projects_groups_and_nesting(tmp_path: Path) -> None:
+def test_zephyr_west_import_reproduces_projects_groups_and_nesting(
+    zephyr: Path, tmp_path: Path
+) -> None:
     """77 projects, 65 active under the group filter, babblesim_base resolved and nested first."""
-    manifest, _ = loaded("west", ZEPHYR, tmp_path)
+    manifest, _ = loaded("west", zephyr, tmp_path)
     assert len(manifest.repos) == 77
     assert len(manifest.active_repos()) == 65
     base = manifest.repo("babblesim_base")
@@ -62,15 +74,25 @@ def test_zephyr_west_import_reproduces_projects_groups_and_nesting(tmp_path: Pat
 
 
 @needs_shared_testdata
-def test_zephyr_west_import_reports_what_nestr_cannot_express(tmp_path: Path) -> None:
-    """self: import: submanifests (missing) and west-commands are warnings, not a crash."""
-    _, warnings = loaded("west", ZEPHYR, tmp_path)
+def test_zephyr_west_import_reports_what_nestr_cannot_express(zephyr: Path, tmp_path: Path) -> None:
+    """self: path and west-commands are warnings; the (empty) submanifests import is followed."""
+    _, warnings = loaded("west", zephyr, tmp_path)
     text = "\n".join(warnings)
-    assert "manifest.self.import" in text
-    assert "'submanifests' does not exist" in text
+    assert "manifest.self.import" not in text
+    assert "manifest.self.path" in text
     assert "manifest.self.west-commands" in text
     assert "project 'hal_espressif' west-commands" in text
-    assert "zephyr_west.yml:413:5" in text
+    assert "west.yml:412:5: manifest.self.west-commands" in text
+
+
+@needs_shared_testdata
+def test_zephyr_self_import_that_is_missing_is_a_located_error() -> None:
+    """The shared zephyr west.yml imports submanifests/, absent beside it: located, no crash."""
+    with pytest.raises(ManifestError, match="import 'submanifests' does not exist") as info:
+        import_file("west", ZEPHYR)
+    assert info.value.field == "manifest.self.import"
+    assert info.value.location is not None
+    assert (info.value.location.line, info.value.location.column) == (413, 13)
 
 
 def test_zephyr_project_without_revision_gets_west_default_master(tmp_path: Path) -> None:
@@ -201,9 +223,9 @@ def test_west_bad_shape_is_a_located_error(tmp_path: Path) -> None:
 
 
 @needs_shared_testdata
-def test_west_round_trip_keeps_every_resolved_repo(tmp_path: Path) -> None:
+def test_west_round_trip_keeps_every_resolved_repo(zephyr: Path, tmp_path: Path) -> None:
     """west → nestr → west → nestr resolves to the same repos, activity included."""
-    first, _ = loaded("west", ZEPHYR, tmp_path)
+    first, _ = loaded("west", zephyr, tmp_path)
     exported = export_west(first)
     west = tmp_path / "exported-west.yml"
     west.write_text(dump_yaml(exported.data))
@@ -295,3 +317,24 @@ def test_repo_relative_fetch_and_bad_groups_are_reported(tmp_path: Path) -> None
     assert "group 'name:x': not imported" in text
     assert "clone-depth='z'" in text
     assert result.data["repos"] == [{"name": "a", "groups": ["pdk"]}]
+
+
+def test_west_self_import_diamond_and_depth_are_bounded(tmp_path: Path) -> None:
+    """A 30-level diamond of self imports resolves at once; a 70-deep chain is a located error."""
+    for level in range(30):
+        for side in "ab":
+            nxt = f"[d{level + 1}a.yml, d{level + 1}b.yml]" if level < 29 else "[]"
+            project = f"{{name: p{level}{side}, url: 'https://h/p{level}{side}'}}"
+            (tmp_path / f"d{level}{side}.yml").write_text(
+                f"manifest:\n  self: {{import: {nxt}}}\n  projects: [{project}]\n"
+            )
+    (tmp_path / "west.yml").write_text("manifest:\n  self: {import: [d0a.yml, d0b.yml]}\n")
+    result = import_file("west", tmp_path / "west.yml")
+    assert len(result.data["repos"]) == 60
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    for level in range(70):
+        (chain / f"c{level}.yml").write_text(f"manifest:\n  self: {{import: c{level + 1}.yml}}\n")
+    (chain / "c70.yml").write_text("manifest: {}\n")
+    with pytest.raises(ManifestError, match="imports nest deeper than 64 files"):
+        import_file("west", chain / "c0.yml")

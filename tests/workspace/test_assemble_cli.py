@@ -73,6 +73,16 @@ def test_stale_lock_exits_2_with_hint(project: Project, nestr: Any) -> None:
     assert not (project.ws / "api").exists()
 
 
+def test_lock_refuses_a_revision_that_reads_as_an_option(project: Project, nestr: Any) -> None:
+    """`nestr lock` exits 2 at the revision's line and writes no lock (git never sees it)."""
+    manifest = project.manifest(project.spec("api", "--since=yesterday"))
+    result = nestr("lock", "-m", str(manifest.path), "--json")
+    assert result.code == 2
+    assert "nestr.yaml:5:5: repos[0].revision: revision '--since=yesterday' starts" in result.err
+    assert "Traceback" not in result.err
+    assert not (manifest.root / "nestr.lock").exists()
+
+
 def test_lock_json_and_locked_assembly(project: Project, nestr: Any) -> None:
     """nestr lock writes nestr.lock and --json shows each pin; --locked uses them."""
     manifest = project.manifest(project.spec("api", "dev"))

@@ -140,6 +140,30 @@ def test_unreachable_pinned_commit_is_fetched_by_id(project: Project) -> None:
     assert project.repo("api").head() == orphan
 
 
+def test_review_refs_outside_branches_and_tags_lock_and_assemble(project: Project) -> None:
+    """``pull/7/head`` and ``refs/changes/12/34/1`` (no branch or tag reaches them) are fetched
+    on demand: locked, assembled, and assembled from the lock with a cold cache."""
+    made = {}
+    for name, ref in [("api", "refs/pull/7/head"), ("web", "refs/changes/12/34/1")]:
+        up = project.upstreams[name]
+        git(up.path, "checkout", "-q", "--detach")
+        made[name] = up.commit({"review.txt": f"{ref}\n"})
+        git(up.path, "update-ref", ref, made[name])
+        up.checkout("main")
+    specs = (project.spec("api", "pull/7/head"), project.spec("web", "refs/changes/12/34/1"))
+    manifest = project.manifest(*specs)
+    assert {name: r.commit for name, r in lock(project, manifest).repos.items()} == made
+    opts = AssembleOptions(cache_dir=project.cache_dir, state_dir=project.state_dir)
+    result = asyncio.run(assemble(manifest, project.ws, opts, bus=EventBus()))
+    assert result.ok, [r.message for r in result.repos]
+    assert {name: project.repo(name).head() for name in made} == made
+    shutil.rmtree(project.cache_dir)
+    shutil.rmtree(project.ws)
+    result = assemble_locked(project, manifest)
+    assert result.ok, [r.message for r in result.repos]
+    assert {name: project.repo(name).head() for name in made} == made
+
+
 def test_lock_file_is_stable_and_sorted(tmp_path: Path) -> None:
     """Rendering sorts repos by name and round-trips through read_lock."""
     lock = LockFile(

@@ -6,8 +6,9 @@ rebuild) and ``<…>.git/nestr-mirror.json`` (URL, time of the last fetch, depth
 ever added to: ``gc.auto=0`` and no ``git gc``, because workspaces borrow their objects through
 ``objects/info/alternates`` and a pruned object would break them. Refs deleted upstream are
 pruned (that frees no object). Transient network failures are retried with a short capped
-backoff; a commit no branch or tag reaches is fetched by id, and a mirror that is no longer a
-usable repository is rebuilt.
+backoff; a commit no branch or tag reaches is fetched by id, a ref outside branches and tags
+(``refs/pull/7/head``) is fetched under its own name when a revision names it, and a mirror that
+is no longer a usable repository is rebuilt.
 
 A mirror first needed with a ``depth`` is shallow until a request needs more (then ``fetch
 --unshallow``); never the other way. It is refreshed with a plain ``fetch`` so new commits join
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import random
 import re
@@ -30,11 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nestr.errors import GitError, WorkFailed
-from nestr.git.failures import is_transient
+from nestr.git.failures import classify, is_transient
 from nestr.git.filelock import file_lock
+from nestr.git.mirrorinfo import META_FILE, Mirror, mirror_name
 from nestr.git.refs import (
     Resolved,
     candidate_refs,
+    extra_ref,
+    is_branch_or_tag,
     is_full_commit_id,
     kind_of_ref,
     read_commit_of_ref,
@@ -45,10 +48,19 @@ from nestr.git.runner import DEFAULT_TIMEOUT, run_git
 from nestr.git.shallow import is_shallow, keep_history, read_shallow
 from nestr.observability.logging import get_logger
 
+__all__ = [  # Mirror and mirror_name live in mirrorinfo; callers import them from here
+    "FETCH_REFSPECS",
+    "MIRRORS_DIR",
+    "Mirror",
+    "MirrorCache",
+    "RetryPolicy",
+    "UnknownRevision",
+    "mirror_name",
+]
+
 log = get_logger("nestr.git.mirror")
 
 MIRRORS_DIR = "mirrors"
-META_FILE = "nestr-mirror.json"
 # Workspaces borrow objects: nothing may ever collect them (refs are pruned by explicit fetch).
 # A clone from a shallow mirror copies objects over the pack protocol; it then fetches pinned
 # commits no ref reaches by id, which protocol v0 refuses without allowAnySHA1InWant.
@@ -56,59 +68,9 @@ _MIRROR_CONFIG = (
     *("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.prune=false"),
     *("-c", "uploadpack.allowAnySHA1InWant=true"),
 )
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+_NO_REMOTE_REF = re.compile(r"couldn't find remote ref|no such remote ref", re.IGNORECASE)
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-
-
-def mirror_name(url: str) -> str:
-    """``<readable>-<hash>.git``: readable for people, unique per URL."""
-    tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip(".-") or "repo"
-    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
-    return f"{readable[:40]}-{digest}.git"
-
-
-@dataclass(frozen=True)
-class Mirror:
-    """Where the mirror of ``url`` lives (it may not exist yet)."""
-
-    url: str
-    path: Path
-
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    @property
-    def meta_path(self) -> Path:
-        return self.path / META_FILE
-
-    def last_fetch(self) -> float | None:
-        """Unix time of the last successful fetch, or None if never (or unreadable)."""
-        try:
-            return float(json.loads(self.meta_path.read_text(encoding="utf-8"))["fetched"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def shallow_depth(self) -> int | None:
-        """None for a full mirror; else the depth it was created with (0 if unrecorded)."""
-        if not is_shallow(self.path):
-            return None
-        try:
-            depth = json.loads(self.meta_path.read_text(encoding="utf-8"))["depth"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
-        return depth if isinstance(depth, int) and depth > 0 else 0
-
-    def looks_healthy(self) -> bool:
-        """A bare repository with its parts in place (checked without starting git)."""
-        path = self.path
-        if not (path / "HEAD").is_file() or not (path / "objects").is_dir():
-            return False
-        try:
-            config = (path / "config").read_text(encoding="utf-8")
-        except OSError:
-            return False
-        return "bare = true" in config and (path / "refs").is_dir()
 
 
 @dataclass(frozen=True)
@@ -142,6 +104,7 @@ class MirrorCache:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._fetched: set[str] = set()
+        self._extra: set[tuple[str, str]] = set()  # (url, ref) fetched on demand
         self._leftovers: list[str] | None = None  # names of .tmp-* dirs, listed once
 
     def mirror(self, url: str) -> Mirror:
@@ -185,12 +148,47 @@ class MirrorCache:
     async def resolve(self, url: str, revision: str) -> Resolved:
         """The kind, ref and commit ``revision`` names in the mirror of ``url``."""
         mirror = self.mirror(url)
+        extra = extra_ref(revision)
+        if extra is not None and not is_branch_or_tag(mirror.path, revision):
+            return await self._resolve_extra(mirror, revision, extra)
         if not is_full_commit_id(revision):
             for ref in candidate_refs(revision):
                 found = read_commit_of_ref(mirror.path, ref)
                 if found is not None:
                     return Resolved(revision, kind_of_ref(ref), ref, found)
         return await self._resolve_with_git(mirror, revision)
+
+    async def _resolve_extra(self, mirror: Mirror, revision: str, ref: str) -> Resolved:
+        """A ref outside branches and tags (``refs/pull/7/head``): fetched into the mirror under
+        its own name when first asked for in an operation, as ``west update`` fetches it."""
+        if (mirror.url, ref) not in self._extra and not self._extra_is_fresh(mirror, ref):
+            async with file_lock(mirror.lock_path):
+                await self._fetch_ref(mirror, revision, ref)
+        commit = await self._rev_parse(mirror, [f"{ref}^{{commit}}"])
+        if commit is None:
+            raise UnknownRevision(mirror.url, revision)
+        return Resolved(revision, "commit", None, commit)
+
+    def _extra_is_fresh(self, mirror: Mirror, ref: str) -> bool:
+        if not ref_exists(mirror.path, ref):
+            return False  # offline, _fetch_ref says the cache lacks it
+        if self.offline:
+            return True
+        last = mirror.last_fetch()  # a mirror fetched by this operation fetches its refs too
+        fetched_now = mirror.url in self._fetched
+        return not fetched_now and last is not None and time.time() - last < self.freshness
+
+    async def _fetch_ref(self, mirror: Mirror, revision: str, ref: str) -> None:
+        self._require_online(mirror)
+        shallow = ["--update-shallow"] if mirror.shallow_depth() is not None else []
+        args = ["fetch", "--quiet", "--no-write-fetch-head", *shallow, "--", mirror.url]
+        try:
+            await self._with_retry([*args, f"+{ref}:{ref}"], cwd=mirror.path)
+        except GitError as exc:
+            if _NO_REMOTE_REF.search(exc.stderr):
+                raise UnknownRevision(mirror.url, revision) from exc
+            raise
+        self._extra.add((mirror.url, ref))
 
     async def _refresh(self, mirror: Mirror, commit: str | None, depth: int | None) -> bool:
         """Create, deepen or fetch the mirror as the request needs; whether it fetched."""
@@ -232,16 +230,28 @@ class MirrorCache:
         return result.returncode == 0
 
     async def _resolve_with_git(self, mirror: Mirror, revision: str) -> Resolved:
-        args = ["rev-parse", f"{revision}^{{commit}}", "--symbolic-full-name", revision]
-        result = await run_git(args, cwd=mirror.path, timeout=self.timeout, check=False)
-        lines = result.stdout.split()
-        if result.returncode != 0 or not lines:
+        """Ask git; ``--verify --end-of-options`` keeps a revision from reading as an option
+        or a range (the manifest refuses those already; this is the second line)."""
+        if revision.startswith("-"):
             raise UnknownRevision(mirror.url, revision)
-        ref = lines[1] if len(lines) > 1 and lines[1].startswith("refs/") else None
-        if ref is not None and not ref_exists(mirror.path, ref):
-            ref = None
+        ref = next((r for r in candidate_refs(revision) if ref_exists(mirror.path, r)), None)
+        commit = await self._rev_parse(mirror, [f"{ref or revision}^{{commit}}"])
+        if commit is None:
+            raise UnknownRevision(mirror.url, revision)
+        if ref is None and not _HEX.fullmatch(revision):  # HEAD, a symbolic or other ref
+            name = await self._rev_parse(mirror, ["--symbolic-full-name", revision])
+            ref = name if name and name.startswith("refs/") else None
+            ref = ref if ref is not None and ref_exists(mirror.path, ref) else None
         kind = kind_of_ref(ref) if ref else "commit"
-        return Resolved(revision, kind, ref, lines[0])
+        return Resolved(revision, kind, ref, commit)
+
+    async def _rev_parse(self, mirror: Mirror, args: list[str]) -> str | None:
+        """``git rev-parse --verify`` of one revision; None if it names nothing."""
+        *options, rev = args
+        argv = ["rev-parse", "--verify", "--quiet", *options, "--end-of-options", rev]
+        result = await run_git(argv, cwd=mirror.path, timeout=self.timeout, check=False)
+        out = result.stdout.strip()
+        return out if result.returncode == 0 and out and "\n" not in out else None
 
     def _is_fresh(self, mirror: Mirror) -> bool:
         if mirror.url in self._fetched or self.offline:
@@ -363,13 +373,22 @@ class MirrorCache:
                 await run_git(args, cwd=cwd, timeout=self.timeout)
                 return
             except GitError as exc:
-                if attempt == self.retry.tries or not is_transient(exc):
+                kind = classify(exc)
+                if kind == "remote" and exc.hint is None:
+                    exc.hint = REMOTE_HINT
+                if attempt == self.retry.tries or kind != "transient":
                     raise
                 log.info("transient git failure, retrying", attempt=attempt, argv=exc.argv)
                 if tmp is not None and tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
                 await asyncio.sleep(delay * (1 + random.random() / 2))
                 delay = min(delay * 2, self.retry.max_delay)
+
+
+REMOTE_HINT = (
+    "this is the server's answer, not a network hiccup, so it was not retried:"
+    " check the URL and your access, or ask the server's owner"
+)
 
 
 class UnknownRevision(WorkFailed):

@@ -47,6 +47,20 @@ def candidate_refs(revision: str) -> list[str]:
     return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
 
 
+def extra_ref(revision: str) -> str | None:
+    """The ref a revision names outside branches and tags, which mirrors fetch on demand.
+
+    ``refs/changes/12/34/1`` is taken as written; a name with a ``/`` that is no branch or tag,
+    like west's ``pull/7/head``, means ``refs/pull/7/head`` (git's own lookup, ``refs/<name>``).
+    None for branches, tags, commit ids and one-word names.
+    """
+    if revision.startswith(("refs/heads/", "refs/tags/")) or _FULL_ID.match(revision):
+        return None
+    if revision.startswith("refs/"):
+        return revision
+    return f"refs/{revision}" if "/" in revision else None
+
+
 def kind_of_ref(ref: str) -> RevisionKind:
     if ref.startswith("refs/heads/"):
         return "branch"
@@ -151,6 +165,11 @@ def read_tips(git_dir: Path) -> dict[str, str]:
             if kind == "heads" and value is not None and _FULL_ID.match(value):
                 tips[ref] = value
     return tips
+
+
+def is_branch_or_tag(git_dir: Path, revision: str) -> bool:
+    """Whether ``refs/heads/<revision>`` or ``refs/tags/<revision>`` exists."""
+    return any(ref_exists(git_dir, f"refs/{kind}/{revision}") for kind in ("heads", "tags"))
 
 
 def tip_ref(git_dir: Path, commit: str, revision: str) -> str | None:

@@ -21,12 +21,29 @@ from nestr.yamlsource import KeyPath
 GROUP_PATTERN = r"^[^\s,:+-][^\s,:]*$"
 GROUP_FILTER_PATTERN = r"^[+-][^\s,:+-][^\s,:]*$"
 NAME_PATTERN = r"^\S+$"
+# A revision reaches git as an argument: it must not read as an option (``-…``), a range
+# (``a..b``) or several words, nor carry control characters. git's own ref rules forbid all of
+# these in branch and tag names (git-check-ref-format), so no real revision is refused.
+REVISION_PATTERN = r"^(?!-)(?!.*\.\.)[^\s\x00-\x1f\x7f]+$"
 
 
 def _check_name(value: str) -> str:
     if not re.fullmatch(NAME_PATTERN, value):
         raise ValueError("a name is one word: no spaces, not empty")
     return value
+
+
+def _check_revision(value: str) -> str:
+    problem: str
+    if value.startswith("-"):
+        problem = "starts with '-' (git would read it as an option)"
+    elif re.search(r"[\s\x00-\x1f\x7f]", value):
+        problem = "contains whitespace or a control character"
+    elif ".." in value:
+        problem = "contains '..' (a range, not one revision)"
+    else:
+        return value
+    raise ValueError(f"revision {value!r} {problem}; write a branch, tag or commit id")
 
 
 def _check_group(value: str) -> str:
@@ -43,6 +60,11 @@ def _check_filter(value: str) -> str:
 
 Name = Annotated[
     str, AfterValidator(_check_name), Field(json_schema_extra={"pattern": NAME_PATTERN})
+]
+Revision = Annotated[
+    str,
+    AfterValidator(_check_revision),
+    Field(min_length=1, json_schema_extra={"pattern": REVISION_PATTERN}),
 ]
 Group = Annotated[
     str, AfterValidator(_check_group), Field(json_schema_extra={"pattern": GROUP_PATTERN})
@@ -82,10 +104,8 @@ class DefaultsSection(_Strict):
     """Values every repo of this file gets unless it sets its own."""
 
     remote: str | None = Field(None, description="Remote of repos that set neither url nor remote.")
-    revision: str | None = Field(
-        None,
-        description="Branch, tag or commit of repos without `revision` (else main).",
-        min_length=1,
+    revision: Revision | None = Field(
+        None, description="Branch, tag or commit of repos without `revision` (else main)."
     )
     clone: CloneSection | None = Field(None, description="Clone options of every repo.")
 
@@ -101,10 +121,8 @@ class RepoSection(_Strict):
     repo_path: str | None = Field(
         None, description="Path below the remote's url_base (default: name).", min_length=1
     )
-    revision: str | None = Field(
-        None,
-        description="Branch, tag or commit (default: defaults.revision, else main).",
-        min_length=1,
+    revision: Revision | None = Field(
+        None, description="Branch, tag or commit (default: defaults.revision, else main)."
     )
     path: str | None = Field(
         None,

@@ -13,6 +13,7 @@ from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
     from nestr.manifest.conversion import Conversion
+    from nestr.manifest.importers.westimports import ProjectFiles
     from nestr.manifest.model import Manifest
 
 output_option = click.option(
@@ -104,7 +105,7 @@ def import_(ctx: click.Context, fmt: str, file: Path, output: Path | None, force
     from nestr.manifest.writer import dump_yaml
 
     cwd = app(ctx).cwd
-    result = import_file(fmt, cwd / file)
+    result = import_file(fmt, cwd / file, _project_files(ctx) if fmt == "west" else None)
     header = f"nestr manifest, translated by `nestr manifest import --from {fmt} {file.name}`"
     text = dump_yaml(result.data, header=header)
     target = cwd / (output or Path("nestr.yaml"))
@@ -113,9 +114,25 @@ def import_(ctx: click.Context, fmt: str, file: Path, output: Path | None, force
     return 0
 
 
+def _project_files(ctx: click.Context) -> ProjectFiles:
+    """Reads west project imports through the mirror cache of this machine's settings."""
+    from nestr.git.mirror import MirrorCache
+    from nestr.workspace.projectfiles import MirrorProjectFiles
+
+    settings = app(ctx).config().settings
+    cache = MirrorCache(
+        settings.cache_dir, freshness=settings.git.fetch_freshness, timeout=settings.git.timeout
+    )
+    return MirrorProjectFiles(cache)
+
+
 @manifest.command("export")
 @click.option(
-    "--to", "fmt", required=True, type=click.Choice(["west", "vcstool"]), help="Target format."
+    "--to",
+    "fmt",
+    required=True,
+    type=click.Choice(["west", "vcstool", "repo"]),
+    help="Target format.",
 )
 @click.option("--locked", is_flag=True, help="Use each repo's commit from nestr.lock as revision.")
 @manifest_option
@@ -130,7 +147,7 @@ def export(
     output: Path | None,
     force: bool,
 ) -> int:
-    """Translate the manifest into a west manifest or a vcstool .repos file."""
+    """Translate the manifest into a west manifest, a vcstool .repos file or a repo XML."""
     from nestr.cli.options import load_manifest_for
     from nestr.manifest.exporters import EXPORTERS
     from nestr.manifest.writer import dump_yaml
@@ -140,7 +157,12 @@ def export(
     commits = _locked_commits(loaded) if locked else None
     result = EXPORTERS[fmt](loaded, commits)
     header = f"{fmt} manifest exported by `nestr manifest export` from {loaded.path.name}"
-    text = dump_yaml(result.data, header=header)
+    if fmt == "repo":
+        from nestr.manifest.repoexport import render_repo_xml
+
+        text = render_repo_xml(result.data, header=header)
+    else:
+        text = dump_yaml(result.data, header=header)
     _emit(result, text, None if output is None else cwd / output, force=force)
     return 0
 

@@ -8,14 +8,21 @@ warnings. ``import_file`` picks the importer by format name.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nestr.manifest.conversion import Conversion
+
+if TYPE_CHECKING:
+    from nestr.manifest.importers.westimports import ProjectFiles
 
 FORMATS = ("west", "vcstool", "repo")
 
 
-def import_file(fmt: str, path: Path) -> Conversion:
-    """Translate the ``fmt`` manifest at ``path`` (one of :data:`FORMATS`) into nestr.yaml data."""
+def import_file(fmt: str, path: Path, project_files: ProjectFiles | None = None) -> Conversion:
+    """Translate the ``fmt`` manifest at ``path`` (one of :data:`FORMATS`) into nestr.yaml data.
+
+    ``project_files`` reads files of other projects, for west's project imports.
+    """
     from nestr.errors import ManifestError
     from nestr.yamlsource import load_yaml_file
 
@@ -27,7 +34,7 @@ def import_file(fmt: str, path: Path) -> Conversion:
     if fmt == "west":
         from nestr.manifest.importers.west import import_west
 
-        return import_west(doc)
+        return import_west(doc, project_files)
     if fmt == "vcstool":
         from nestr.manifest.importers.vcstool import import_vcstool
 

@@ -3,7 +3,9 @@
 Cancellation (a run cancelled, a timeout) arrives as ``CancelledError`` while the process runs:
 the group gets SIGTERM, then SIGKILL after ``grace`` seconds. The group is also sent SIGKILL
 when the leader ends, so a background child a step left behind does not outlive it (GitHub
-Actions' runner cleans up orphans the same way).
+Actions' runner cleans up orphans the same way). Each group is watched by :mod:`nestr.procgroups`
+from its start to its end, so it is ended even when nestr is killed, and the runner tells its
+caller (``started``) the group, which the executor records in the store.
 
 The child is started on the event loop's own thread. ``Popen`` blocks its caller until the
 child has exec'd, but a worker thread does not buy that time back: each system call ``Popen``
@@ -25,9 +27,10 @@ import os
 import signal
 import stat
 import subprocess
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+from nestr.procgroups import Group, release, watch
 from nestr.workflow.fdwatch import Watch, new_watch
 from nestr.workflow.protocols import LogSink, StepFailed
 
@@ -49,7 +52,9 @@ class GroupProcessRunner:
         env: Mapping[str, str],
         log: LogSink,
         shell: bool = False,
+        started: Callable[[Group], None] | None = None,
     ) -> int:
+        """Run to its end; ``started`` is told the process group once it has started."""
         command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
         try:
             proc = Child.spawn(command, cwd, env)
@@ -58,10 +63,13 @@ class GroupProcessRunner:
             raise StepFailed(f"cannot start {command[0]!r}: {missing} not found") from exc
         except PermissionError as exc:
             raise StepFailed(f"cannot start {command[0]!r}: {exc.strerror}") from exc
+        if started is not None and proc.group is not None:
+            started(proc.group)
         pipes = [proc.pipe("stdout", log), proc.pipe("stderr", log)]
         try:
             code = await proc.wait()
             _signal_group(proc.pid, signal.SIGKILL)  # orphans would hold the pipes open
+            release(proc.group)
             for pipe in pipes:
                 await pipe.drained
         except asyncio.CancelledError:
@@ -80,6 +88,7 @@ class Child:
         self._popen = popen
         self._outputs = outputs  # read ends of the output pipes, by stream name
         self.pid = popen.pid
+        self.group = watch(popen.pid)
         self.returncode: int | None = None
         # One future per wait(): a waiter cancelled with its caller leaves the others (and
         # the watch) alone, as asyncio.shield would, without shield's extra loop turn.
@@ -270,6 +279,7 @@ async def terminate(proc: Child, grace: float) -> None:
         await asyncio.wait_for(proc.wait(), grace)
     _signal_group(proc.pid, signal.SIGKILL)
     await proc.wait()
+    release(proc.group)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from nestr._guardian import end_groups, start_ticks
 
-__all__ = ["Group", "boot_id", "end_groups", "release", "watch"]
+__all__ = ["Group", "arm", "boot_id", "end_groups", "release", "watch"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class _Guardian:
         with self._lock:
             self._groups.add(group)
             self._send(b"+%d %d\n" % (group.pgid, group.start))
+
+    def arm(self) -> None:
+        with self._lock:
+            if self._fd is None:
+                self._fd = self._start()
 
     def release(self, group: Group) -> None:
         with self._lock:
@@ -111,6 +116,12 @@ class _Guardian:
 
 _GUARDIAN = _Guardian()
 os.register_at_fork(after_in_child=_GUARDIAN.forked)
+
+
+def arm() -> None:
+    """Start the helper (once) before starting a child, so that the moment between the child's
+    start and :func:`watch` is as short as it can be: one read of ``/proc`` and one write."""
+    _GUARDIAN.arm()
 
 
 def watch(pid: int) -> Group | None:

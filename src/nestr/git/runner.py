@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
 from nestr.observability.logging import get_logger
-from nestr.procgroups import release, watch
+from nestr.procgroups import arm, release, watch
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -246,6 +246,7 @@ class _GitCall:
         with self._lock:  # a cancel that came first wins; one that comes later kills
             if self._cancelled:
                 raise WorkFailed("cancelled before git started")
+            arm()
             try:
                 self._proc = subprocess.Popen(
                     self.argv,

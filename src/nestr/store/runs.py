@@ -90,7 +90,7 @@ class RunStore:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
             current = RunRecord.from_row(row)
             if _taken(current, seen, now):
-                raise _busy(current, seen)
+                raise _busy(current)
             taken = conn.execute(
                 "UPDATE runs SET status='running', owner_pid=?, owner_host=?, heartbeat=?,"
                 " finished=NULL, cancel_requested=NULL, resumes=resumes+1"
@@ -100,7 +100,7 @@ class RunStore:
                  seen.resumes),
             ).fetchone()  # fmt: skip
             if taken is None:  # unreachable under the write lock; kept as the rule itself
-                raise _busy(current, seen)
+                raise _busy(current)
             steps = [_step_record(r) for r in conn.execute(_SELECT_STEPS, (seen.id,))]
             conn.execute(
                 "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
@@ -267,17 +267,17 @@ def _taken(current: RunRecord, seen: RunRecord, now: float) -> bool:
     return moved or (current.status in {"running", "pending"} and current.owner_alive(now))
 
 
-def _busy(current: RunRecord, seen: RunRecord) -> RunBusy:
+def _busy(current: RunRecord) -> RunBusy:
     who = f"pid {current.owner_pid} on host {current.owner_host}"
-    if current.resumes == seen.resumes:
+    if current.status in {"running", "pending"} and current.owner_alive():
+        if current.resumes:
+            return RunBusy(
+                f"run {current.id} is being resumed by {who}",
+                hint=f"follow it with `nestr runs show {current.id[:8]}`",
+            )
         return RunBusy(
             f"run {current.id} is still running ({who})",
             hint=f"wait for it, or stop it with `nestr runs cancel {current.id[:8]}`",
-        )
-    if current.status in {"running", "pending"} and current.owner_alive():
-        return RunBusy(
-            f"run {current.id} is being resumed by {who}",
-            hint=f"follow it with `nestr runs show {current.id[:8]}`",
         )
     return RunBusy(
         f"run {current.id} was resumed meanwhile by {who} and is now {current.shown_status}",

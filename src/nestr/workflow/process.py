@@ -30,7 +30,7 @@ import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
-from nestr.procgroups import Group, release, watch
+from nestr.procgroups import Group, arm, release, watch
 from nestr.workflow.fdwatch import Watch, new_watch
 from nestr.workflow.protocols import LogSink, StepFailed
 
@@ -110,6 +110,7 @@ class Child:
     @classmethod
     def spawn(cls, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
         """Start ``command`` in a new session, its output on pipes; needs a running loop."""
+        arm()
         pipes = {"stdout": os.pipe(), "stderr": os.pipe()}
         outputs = {name: read_end for name, (read_end, _) in pipes.items()}
         try:

@@ -30,7 +30,7 @@ from typing import Any
 from nestr.events import EventBus
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
-from nestr.procgroups import release, watch
+from nestr.procgroups import arm, release, watch
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout
 
@@ -173,6 +173,7 @@ async def _run_in_repo(
     data = {"path": spec.path, "dir": str(directory), "argv": list(argv)}
     bus.emit(EVENT_PREFIX + "started", data, repo=spec.name)
     start = time.perf_counter()
+    arm()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,

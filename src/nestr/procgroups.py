@@ -96,7 +96,7 @@ class _Guardian:
             os.posix_spawn(
                 sys.executable,
                 [sys.executable, "-S", "-I", str(Path(__file__).with_name("_guardian.py"))],
-                dict(os.environ),
+                {},  # it needs no environment, and is given none of nestr's (secrets)
                 file_actions=[
                     (os.POSIX_SPAWN_DUP2, read_end, 0),
                     (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
 from nestr.observability.logging import get_logger
-from nestr.procgroups import arm, release, watch
+from nestr.procgroups import arm, marked, release, watch
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -254,7 +254,7 @@ class _GitCall:
                     stdin=subprocess.PIPE if self.input_bytes is not None else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    env=self.env,
+                    env=marked(self.env),
                     start_new_session=True,
                 )
             except FileNotFoundError as exc:

@@ -4,8 +4,11 @@ Cancellation (a run cancelled, a timeout) arrives as ``CancelledError`` while th
 the group gets SIGTERM, then SIGKILL after ``grace`` seconds. The group is also sent SIGKILL
 when the leader ends, so a background child a step left behind does not outlive it (GitHub
 Actions' runner cleans up orphans the same way). Each group is watched by :mod:`nestr.procgroups`
-from its start to its end, so it is ended even when nestr is killed, and the runner tells its
-caller (``started``) the group, which the executor records in the store.
+from its start to its end, so it is ended even when nestr is killed. A group still running
+``RECORD_AFTER`` seconds after its start is told to the caller (``started``), which records it
+in the store: a resume or cancel after nestr died ends it from there. (Not at once: reading the
+leader's start time while it is still in ``exec`` waits for the exec, and most steps are over
+sooner.)
 
 The child is started on the event loop's own thread. ``Popen`` blocks its caller until the
 child has exec'd, but a worker thread does not buy that time back: each system call ``Popen``
@@ -30,12 +33,13 @@ import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
-from nestr.procgroups import Group, arm, release, watch
+from nestr.procgroups import Group, arm, identify, marked, release, watch
 from nestr.workflow.fdwatch import Watch, new_watch
 from nestr.workflow.protocols import LogSink, StepFailed
 
 CHUNK = 65536
 DEFAULT_GRACE = 5.0
+RECORD_AFTER = 0.05  # seconds a group runs before ``started`` is told of it
 
 
 class GroupProcessRunner:
@@ -54,7 +58,8 @@ class GroupProcessRunner:
         shell: bool = False,
         started: Callable[[Group], None] | None = None,
     ) -> int:
-        """Run to its end; ``started`` is told the process group once it has started."""
+        """Run to its end; ``started`` is told the process group if it runs a while (see
+        ``RECORD_AFTER``)."""
         command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
         try:
             proc = Child.spawn(command, cwd, env)
@@ -63,8 +68,10 @@ class GroupProcessRunner:
             raise StepFailed(f"cannot start {command[0]!r}: {missing} not found") from exc
         except PermissionError as exc:
             raise StepFailed(f"cannot start {command[0]!r}: {exc.strerror}") from exc
-        if started is not None and proc.group is not None:
-            started(proc.group)
+        record = None
+        if started is not None:
+            loop = asyncio.get_running_loop()
+            record = loop.call_later(RECORD_AFTER, _tell_running, proc, started)
         pipes = [proc.pipe("stdout", log), proc.pipe("stderr", log)]
         try:
             code = await proc.wait()
@@ -77,7 +84,17 @@ class GroupProcessRunner:
             for pipe in pipes:
                 pipe.close()
             raise
+        finally:
+            if record is not None:
+                record.cancel()
         return code
+
+
+def _tell_running(proc: Child, started: Callable[[Group], None]) -> None:
+    if proc.returncode is None:
+        group = identify(proc.pid)
+        if group is not None:
+            started(group)
 
 
 class Child:
@@ -213,7 +230,7 @@ def _popen(
         command,
         executable=executable,
         cwd=cwd,
-        env=env,
+        env=marked(env),
         stdin=_devnull(),
         stdout=pipes["stdout"][1],
         stderr=pipes["stderr"][1],

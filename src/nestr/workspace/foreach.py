@@ -30,7 +30,7 @@ from typing import Any
 from nestr.events import EventBus
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
-from nestr.procgroups import arm, release, watch
+from nestr.procgroups import arm, marked, release, watch
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout
 
@@ -178,7 +178,7 @@ async def _run_in_repo(
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=directory,
-            env=dict(env),
+            env=marked(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -242,3 +242,52 @@ def test_resume_ends_the_earlier_attempts_before_running_anything(project, nestr
     assert sorted((project.root / "done").read_text().split()) == ["s0", "s1", "s2"]
     assert not (project.root / "overlap").exists()
     assert [p for p in pids if _running(p)] == []
+
+
+# --- $NESTR_OUTPUT is never shared ------------------------------------------------------------
+
+_TOGETHER = (
+    'touch ../started.{me}; {wait_started}; echo who={me} >> "$NESTR_OUTPUT";'
+    " touch ../wrote.{me}; {wait_wrote}"
+)
+_AWAIT = "n=0; while [ ! -e ../{file} ] && [ $n -lt 3000 ]; do sleep 0.01; n=$((n+1)); done"
+
+
+def _together(me: str, other: str) -> str:
+    """A step that writes its output while the other step runs, and ends once both wrote."""
+    return _TOGETHER.format(
+        me=me,
+        wait_started=_AWAIT.format(file=f"started.{other}"),
+        wait_wrote=_AWAIT.format(file=f"wrote.{other}"),
+    )
+
+
+def test_keys_that_look_alike_get_their_own_output_files(project, status_of) -> None:
+    """`t[x]` (step t in repo x) and a step named `t_x_` run at the same time: each reads back
+    only what it wrote to its own $NESTR_OUTPUT (a key is escaped one-to-one in the file name,
+    no longer by replacing each odd character with `_`)."""
+    from datetime import UTC, datetime
+
+    from nestr.testing import GitRepo
+    from nestr.workspace.record import Workspace, write_record
+
+    root = project.root / "ws"
+    GitRepo.init(root / "x")
+    write_record(
+        Workspace(root=root, manifest_path=project.manifest_path, id="w", created=datetime.now(UTC))
+    )
+    repo_step = _together("repo", "plain")
+    plain_step = "cd x && " + _together("plain", "repo")
+    project.write(
+        f"""
+        wf:
+          steps:
+            - {{id: t, foreach: {{all: true}}, shell: true, run: '{repo_step}'}}
+            - {{id: t_x_, shell: true, run: '{plain_step}'}}
+        """,
+        "repos:\n  - {name: x, url: file:///nowhere/x}",
+    )
+    result = project.run("wf", workspace_root=root)
+    assert status_of(result) == {"t[x]": "succeeded", "t_x_": "succeeded"}
+    outputs = {step.key: dict(step.outputs) for step in result.steps}
+    assert outputs == {"t[x]": {"who": "repo"}, "t_x_": {"who": "plain"}}

@@ -291,3 +291,19 @@ def test_keys_that_look_alike_get_their_own_output_files(project, status_of) -> 
     assert status_of(result) == {"t[x]": "succeeded", "t_x_": "succeeded"}
     outputs = {step.key: dict(step.outputs) for step in result.steps}
     assert outputs == {"t[x]": {"who": "repo"}, "t_x_": {"who": "plain"}}
+
+
+def test_a_nestr_inside_a_step_accepts_the_mark_of_its_parent(project, status_of) -> None:
+    """Every step carries its nestr's mark (NESTR_GUARD), and a nestr started by a step takes
+    it for what it is, not for a misspelt setting."""
+    python = sys.executable
+    project.write(
+        f"""
+        wf:
+          steps:
+            - {{id: mark, shell: true, run: 'test -n "$NESTR_GUARD"'}}
+            - {{id: nested, run: '{python} -m nestr config show'}}
+        """
+    )
+    result = project.run("wf")
+    assert status_of(result) == {"mark": "succeeded", "nested": "succeeded"}

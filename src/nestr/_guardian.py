@@ -63,15 +63,26 @@ def is_ours(pgid: int, start: int | None) -> bool:
     return now is None or now == start
 
 
-def alive(pgid: int) -> bool:
-    """Whether group ``pgid`` has a member that is not a zombie (a zombie runs nothing)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return any(_member_running(pid, pgid) for pid in _pids())
+def _alive(groups: list[int]) -> list[int]:
+    """The groups among ``groups`` with a member that is not a zombie (a zombie runs nothing;
+    one look at ``/proc`` for all of them)."""
+    found = []
+    for pgid in groups:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        found.append(pgid)
+    if not found:
+        return []
+    running = set()
+    for pid in _pids():
+        fields = _stat(pid)
+        if fields is not None and fields[0] not in {b"Z", b"X"}:
+            running.add(int(fields[2]))
+    return [pgid for pgid in found if pgid in running]
 
 
 def end_groups(
@@ -79,7 +90,7 @@ def end_groups(
 ) -> list[int]:
     """SIGTERM each group still ours, SIGKILL what is left after ``grace`` seconds, and wait up to
     ``wait`` more seconds for the groups to be empty; return the groups still alive then."""
-    ours = [pgid for pgid, start in groups if is_ours(pgid, start) and alive(pgid)]
+    ours = _alive([pgid for pgid, start in groups if is_ours(pgid, start)])
     for pgid in ours:
         _signal(pgid, signal.SIGTERM)
     left = _wait(ours, grace)
@@ -91,7 +102,7 @@ def end_groups(
 def _wait(groups: list[int], seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
     while True:
-        groups = [pgid for pgid in groups if alive(pgid)]
+        groups = _alive(groups)
         if not groups or time.monotonic() >= deadline:
             return groups
         time.sleep(POLL)
@@ -104,11 +115,6 @@ def _signal(pgid: int, sig: signal.Signals) -> None:
 
 def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]  # noqa: PTH208
-
-
-def _member_running(pid: int, pgid: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and int(fields[2]) == pgid and fields[0] not in {b"Z", b"X"}
 
 
 def read_groups(fd: int, every: float = NAP) -> tuple[dict[int, int | None], bool]:

@@ -279,7 +279,8 @@ def test_of_racing_claims_of_a_run_exactly_one_takes_it_over(tmp_path: Path) -> 
         thread.join(timeout=60)
     won = [o for o in outcomes if isinstance(o, tuple)]
     refused = [o for o in outcomes if isinstance(o, RunBusy)]
-    assert len(won) == 1 and len(refused) == 7
+    assert len(won) == 1
+    assert len(refused) == 7
     assert won[0][1] == 1  # the first takeover
     host = socket.gethostname()
     for exc in refused:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from nestr.store.attempts import (
     write_finishes,
     write_starts,
 )
-from nestr.store.runs import AttemptEnd, NewStep
+from nestr.store.runs import AttemptEnd, NewStep, RunBusy
 from nestr.store.schema import MIGRATIONS
 
 
@@ -244,3 +246,55 @@ def _everything(db: Database, store: RunStore) -> tuple[object, ...]:
         store.logs("abc123"),
         [r[0] for r in db.query("SELECT type FROM events ORDER BY seq")],
     )
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_of_racing_claims_of_a_run_exactly_one_takes_it_over(tmp_path: Path) -> None:
+    """Eight threads, each with its own connection, claim one interrupted run at once: one
+    gets it; every other is refused with the owner that has it, and nothing else is written."""
+    with open_database(tmp_path) as db:
+        RunStore(db).create_run(_record(pid=_dead_pid()), [NewStep("a", "a", None)], _event())
+        seen = RunStore(db).run("abc123")
+    assert seen.shown_status == "interrupted"
+    barrier = threading.Barrier(8)
+    outcomes: list[object] = []
+
+    def claim() -> None:
+        with Database(tmp_path / "nestr.db") as own:
+            barrier.wait()
+            try:
+                outcomes.append(RunStore(own).claim(seen, os.getpid(), time.time(), _resumed))
+            except RunBusy as exc:
+                outcomes.append(exc)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    won = [o for o in outcomes if isinstance(o, tuple)]
+    refused = [o for o in outcomes if isinstance(o, RunBusy)]
+    assert len(won) == 1
+    assert len(refused) == 7
+    assert won[0][1] == 1  # the first takeover
+    host = socket.gethostname()
+    for exc in refused:
+        assert str(exc) == f"run abc123 is being resumed by pid {os.getpid()} on host {host}"
+        assert exc.exit_code == 2
+    with open_database(tmp_path) as db:
+        assert RunStore(db).run("abc123").resumes == 1
+        resumed = db.query("SELECT count(*) FROM events WHERE type='x.resumed'")[0][0]
+    assert resumed == 1
+
+
+def _event() -> Event:
+    return Event(type="x.started", data={}, run_id="abc123")
+
+
+def _resumed(steps: object) -> Event:
+    return Event(type="x.resumed", data={}, run_id="abc123")

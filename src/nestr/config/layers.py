@@ -35,6 +35,7 @@ RESERVED_ENV = frozenset(
         "NESTR_STEP_ID",
         "NESTR_MANIFEST",
         "NESTR_NO_INPUT_CACHE",
+        "NESTR_GUARD",
     }
 )
 # The reserved variables that do change what the loader reads.

@@ -4,7 +4,9 @@ Every call: argv list (never a shell), ``stdin`` from /dev/null, its own session
 cancellation kills git and its helpers as a group), an environment cleaned of ``GIT_*`` variables
 that would redirect it (pre-commit's ``no_git_env`` allow-list), ``GIT_TERMINAL_PROMPT=0`` and
 SSH in batch mode so it never prompts (tsrc #386: prompts under parallelism hang a fleet), and a
-timeout. Failures raise :class:`nestr.errors.GitError` with argv, exit code and stderr.
+timeout. Failures raise :class:`nestr.errors.GitError` with argv, exit code and stderr. Each git's
+group is watched by :mod:`nestr.procgroups` while it runs: if nestr is killed (even by SIGKILL),
+the group is ended, so no git goes on writing into a workspace whose lock died with nestr.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
 from nestr.observability.logging import get_logger
+from nestr.procgroups import arm, marked, release, watch
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -220,11 +223,13 @@ class _GitCall:
         """Run git to its end (whatever its exit code); WorkFailed if it cannot run or hangs."""
         start = time.perf_counter()
         proc = self._start()
+        group = watch(proc.pid)
         try:
             out, err = proc.communicate(self.input_bytes, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             proc.communicate()
+            release(group)
             raise GitError(
                 self.argv,
                 None,
@@ -232,6 +237,7 @@ class _GitCall:
                 cwd=self.cwd,
                 hint="raise git.timeout",
             ) from None
+        release(group)  # git has ended
         code = proc.returncode if proc.returncode is not None else -1
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
         return GitResult(self.argv, code, stdout, stderr, time.perf_counter() - start)
@@ -240,6 +246,7 @@ class _GitCall:
         with self._lock:  # a cancel that came first wins; one that comes later kills
             if self._cancelled:
                 raise WorkFailed("cancelled before git started")
+            arm()
             try:
                 self._proc = subprocess.Popen(
                     self.argv,
@@ -247,7 +254,7 @@ class _GitCall:
                     stdin=subprocess.PIPE if self.input_bytes is not None else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    env=self.env,
+                    env=marked(self.env),
                     start_new_session=True,
                 )
             except FileNotFoundError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,24 +71,70 @@ class RunStore:
             )
             return insert_event(conn, event)
 
-    def claim(self, run_id: str, pid: int, now: float, event: Event) -> Event:
-        """Take over a run to resume it: steps not succeeded go back to pending."""
+    def claim(
+        self,
+        seen: RunRecord,
+        pid: int,
+        now: float,
+        event: Callable[[Sequence[StepRecord]], Event],
+    ) -> tuple[Event, int, list[StepRecord]]:
+        """Take over run ``seen`` (as read before) to resume it: steps not succeeded go back to
+        pending. Returns the ``resumed`` event (``event`` of the steps as they were), the number
+        of this takeover (1 for the first resume) and the steps.
+
+        One transaction checks that the owner is still the dead one that was seen and takes the
+        run over, so of two resumes of one run exactly one gets it; the other gets a
+        :class:`RunBusy` naming the process that has it.
+        """
         with self.db.transaction() as conn:
-            conn.execute(
+            row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
+            current = RunRecord.from_row(row)
+            if _taken(current, seen, now):
+                raise _busy(current)
+            taken = conn.execute(
                 "UPDATE runs SET status='running', owner_pid=?, owner_host=?, heartbeat=?,"
-                " finished=NULL, cancel_requested=NULL, resumes=resumes+1 WHERE id=?",
-                (pid, socket.gethostname(), now, run_id),
-            )
+                " finished=NULL, cancel_requested=NULL, resumes=resumes+1"
+                " WHERE id=? AND owner_pid IS ? AND owner_host IS ? AND resumes=?"
+                " RETURNING resumes",
+                (pid, socket.gethostname(), now, seen.id, seen.owner_pid, seen.owner_host,
+                 seen.resumes),
+            ).fetchone()  # fmt: skip
+            if taken is None:  # unreachable under the write lock; kept as the rule itself
+                raise _busy(current)
+            steps = [_step_record(r) for r in conn.execute(_SELECT_STEPS, (seen.id,))]
             conn.execute(
                 "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
                 " WHERE run_id=? AND status!='succeeded'",
-                (run_id,),
+                (seen.id,),
             )
             conn.execute(  # attempts a dead process left open
                 "UPDATE attempts SET status='interrupted' WHERE run_id=? AND status='running'",
-                (run_id,),
+                (seen.id,),
             )
-            return insert_event(conn, event)
+            return insert_event(conn, event(steps)), int(taken[0]), steps
+
+    def cancel_interrupted(self, seen: RunRecord, now: float, event: Event) -> bool:
+        """End run ``seen``, whose owner died, as cancelled; False (nothing written) when the
+        run was taken over since it was read."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
+            if _taken(RunRecord.from_row(row), seen, now):
+                return False
+            conn.execute(
+                "UPDATE runs SET status='cancelled', finished=?, heartbeat=? WHERE id=?",
+                (now, now, seen.id),
+            )
+            conn.execute(
+                "UPDATE attempts SET status='interrupted' WHERE run_id=? AND status='running'",
+                (seen.id,),
+            )
+            conn.execute(
+                "UPDATE steps SET status='cancelled', finished=?, error=?"
+                " WHERE run_id=? AND status IN ('pending', 'running')",
+                (now, "run cancelled", seen.id),
+            )
+            insert_event(conn, event)
+            return True
 
     def start_attempt(self, run_id: str, key: str, attempt: int, now: float, event: Event) -> Event:
         with self.db.transaction() as conn:
@@ -205,6 +251,38 @@ class RunStore:
             params.append(key)
         rows = self.db.query(sql + " ORDER BY key, attempt, stream DESC", params)
         return [LogRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+class RunBusy(UsageError):
+    """A run another live process owns (it runs it, or took it over to resume it)."""
+
+
+def _taken(current: RunRecord, seen: RunRecord, now: float) -> bool:
+    """Whether ``current`` is no longer the run ``seen`` whose owner was dead."""
+    moved = (current.owner_pid, current.owner_host, current.resumes) != (
+        seen.owner_pid,
+        seen.owner_host,
+        seen.resumes,
+    )
+    return moved or (current.status in {"running", "pending"} and current.owner_alive(now))
+
+
+def _busy(current: RunRecord) -> RunBusy:
+    who = f"pid {current.owner_pid} on host {current.owner_host}"
+    if current.status in {"running", "pending"} and current.owner_alive():
+        if current.resumes:
+            return RunBusy(
+                f"run {current.id} is being resumed by {who}",
+                hint=f"follow it with `nestr runs show {current.id[:8]}`",
+            )
+        return RunBusy(
+            f"run {current.id} is still running ({who})",
+            hint=f"wait for it, or stop it with `nestr runs cancel {current.id[:8]}`",
+        )
+    return RunBusy(
+        f"run {current.id} was resumed meanwhile by {who} and is now {current.shown_status}",
+        hint=f"see `nestr runs show {current.id[:8]}`; resume it again if it is not done",
+    )
 
 
 # StepRecord's fields in order, so a row is read by position (a run's end reads every step).

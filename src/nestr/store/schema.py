@@ -65,4 +65,16 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX events_by_run ON events (run_id, seq) WHERE run_id IS NOT NULL",
         "CREATE INDEX runs_by_created ON runs (created)",
     ],
+    [
+        # the process groups attempts started (see nestr.store.groups)
+        """CREATE TABLE processes (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            pgid INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            boot TEXT NOT NULL,
+            PRIMARY KEY (run_id, key, attempt, pgid, start)
+        ) WITHOUT ROWID""",
+    ],
 ]

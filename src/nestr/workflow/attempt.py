@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ from typing import Any
 from nestr.errors import NestrError
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
+from nestr.procgroups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
+from nestr.store.groups import GroupStarted
 from nestr.store.runs import RunStore
 from nestr.workflow import expressions
 from nestr.workflow.capture import CapturedLog
@@ -30,7 +32,14 @@ from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.outputs import take_outputs
 from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
-from nestr.workflow.protocols import StepContext, StepFactory, StepFailed, is_instant
+from nestr.workflow.protocols import (
+    LogSink,
+    ProcessRunner,
+    StepContext,
+    StepFactory,
+    StepFailed,
+    is_instant,
+)
 from nestr.workflow.registry import StepRegistry
 from nestr.workflow.render import Rendered, reads_scope, render_instance
 from nestr.workflow.retry import retry_delay
@@ -220,7 +229,7 @@ class InstanceRunner:
         started = self.options.clock()
         started_event = self.event(instance, "started", {"attempt": attempt})
         start: tuple[float, Event] | None = (started, started_event)
-        ctx = self._context(instance, rendered, attempt, output_path, log)
+        ctx = self._context(instance, rendered, attempt, output_path, log, recorded=True)
         try:
             if not is_instant(factory):
                 start = None  # the write commits the start even if a cancel lands meanwhile
@@ -247,7 +256,14 @@ class InstanceRunner:
         attempt: int,
         output_path: Path,
         log: CapturedLog,
+        *,
+        recorded: bool = False,
     ) -> StepContext:
+        """What a try is given; with ``recorded``, each process group it starts is recorded
+        (an instant step starts none)."""
+        processes: ProcessRunner = self.processes
+        if recorded:
+            processes = _RecordedProcesses(self, instance.key, attempt)
         env = {**rendered.env, "NESTR_OUTPUT": str(output_path), "NESTR_RUN_ID": self.spec.run_id}
         return StepContext(
             run_id=self.spec.run_id,
@@ -258,7 +274,7 @@ class InstanceRunner:
             cwd=rendered.cwd,
             output_path=output_path,
             log=log,
-            processes=self.processes,
+            processes=processes,
             with_=rendered.with_,
             env=env,
             repo=instance.repo,
@@ -347,8 +363,50 @@ class InstanceRunner:
         # Not created here: a step that writes outputs creates it (`>>` does); most never do.
         safe = self._safe_names.get(key)
         if safe is None:
-            safe = self._safe_names[key] = _UNSAFE.sub("_", key)
-        return self._output_dir / f"{safe}.{attempt}.output"
+            safe = self._safe_names[key] = _UNSAFE.sub(_escaped, key)
+        # Unique per try: a key is escaped one-to-one, attempts are numbered within a claim of
+        # the run, and only one process holds each claim.
+        return self._output_dir / f"{safe}.{self.spec.claim}.{attempt}.output"
+
+    def group_started(self, key: str, attempt: int, group: Group) -> None:
+        """Record a process group a try started, with the next commit (not waited for)."""
+        record = GroupStarted(self.spec.run_id, key, attempt, group.pgid, group.start, boot_id())
+        self.commits.queue(record, _ignored)
+
+
+@dataclass(frozen=True)
+class _RecordedProcesses:
+    """The process runner of one try: each group it starts is recorded in the store, so a
+    resume or cancel after nestr died can end what is left of it."""
+
+    runner: InstanceRunner
+    key: str
+    attempt: int
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        log: LogSink,
+        shell: bool = False,
+    ) -> int:
+        return await self.runner.processes.run(
+            argv, cwd=cwd, env=env, log=log, shell=shell, started=self._started
+        )
+
+    def _started(self, group: Group) -> None:
+        self.runner.group_started(self.key, self.attempt, group)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """``%XX`` per byte: ``%`` is escaped too, so two keys never give one name."""
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())
+
+
+def _ignored(error: BaseException | None) -> None:
+    """A group record that did not commit: the helper that ends groups still has it."""
 
 
 def _success(ctx: StepContext, returned: Any, *, read_file: bool = True) -> AttemptEnd:

@@ -26,6 +26,7 @@ from nestr.store.attempts import (
     write_starts,
 )
 from nestr.store.db import Database
+from nestr.store.groups import GroupStarted, write_groups
 
 # One record: its statements on the caller's connection, returning the events it appended.
 Record = Callable[[sqlite3.Connection], Sequence[Event]]
@@ -118,6 +119,7 @@ _BATCHED: dict[type[Any], Callable[[sqlite3.Connection, Any], Sequence[Event]]] 
     AttemptStart: write_starts,
     AttemptFinish: write_finishes,
     WholeAttempt: write_attempts,
+    GroupStarted: write_groups,
 }
 
 

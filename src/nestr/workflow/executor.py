@@ -30,6 +30,7 @@ class RunSpec:
     manifest_path: Path | None = None
     done: Mapping[str, StepRecord] = field(default_factory=dict)  # succeeded before (resume)
     prior_attempts: Mapping[str, int] = field(default_factory=dict)  # attempts made before
+    claim: int = 0  # 0 for a new run, n for its n-th resume (part of $NESTR_OUTPUT's path)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,12 @@
 Cancellation (a run cancelled, a timeout) arrives as ``CancelledError`` while the process runs:
 the group gets SIGTERM, then SIGKILL after ``grace`` seconds. The group is also sent SIGKILL
 when the leader ends, so a background child a step left behind does not outlive it (GitHub
-Actions' runner cleans up orphans the same way).
+Actions' runner cleans up orphans the same way). Each group is watched by :mod:`nestr.procgroups`
+from its start to its end, so it is ended even when nestr is killed. A group still running
+``RECORD_AFTER`` seconds after its start is told to the caller (``started``), which records it
+in the store: a resume or cancel after nestr died ends it from there. (Not at once: reading the
+leader's start time while it is still in ``exec`` waits for the exec, and most steps are over
+sooner.)
 
 The child is started on the event loop's own thread. ``Popen`` blocks its caller until the
 child has exec'd, but a worker thread does not buy that time back: each system call ``Popen``
@@ -25,14 +30,16 @@ import os
 import signal
 import stat
 import subprocess
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+from nestr.procgroups import Group, arm, identify, marked, release, watch
 from nestr.workflow.fdwatch import Watch, new_watch
 from nestr.workflow.protocols import LogSink, StepFailed
 
 CHUNK = 65536
 DEFAULT_GRACE = 5.0
+RECORD_AFTER = 0.05  # seconds a group runs before ``started`` is told of it
 
 
 class GroupProcessRunner:
@@ -49,7 +56,10 @@ class GroupProcessRunner:
         env: Mapping[str, str],
         log: LogSink,
         shell: bool = False,
+        started: Callable[[Group], None] | None = None,
     ) -> int:
+        """Run to its end; ``started`` is told the process group if it runs a while (see
+        ``RECORD_AFTER``)."""
         command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
         try:
             proc = Child.spawn(command, cwd, env)
@@ -58,10 +68,15 @@ class GroupProcessRunner:
             raise StepFailed(f"cannot start {command[0]!r}: {missing} not found") from exc
         except PermissionError as exc:
             raise StepFailed(f"cannot start {command[0]!r}: {exc.strerror}") from exc
+        record = None
+        if started is not None:
+            loop = asyncio.get_running_loop()
+            record = loop.call_later(RECORD_AFTER, _tell_running, proc, started)
         pipes = [proc.pipe("stdout", log), proc.pipe("stderr", log)]
         try:
             code = await proc.wait()
             _signal_group(proc.pid, signal.SIGKILL)  # orphans would hold the pipes open
+            release(proc.group)
             for pipe in pipes:
                 await pipe.drained
         except asyncio.CancelledError:
@@ -69,7 +84,17 @@ class GroupProcessRunner:
             for pipe in pipes:
                 pipe.close()
             raise
+        finally:
+            if record is not None:
+                record.cancel()
         return code
+
+
+def _tell_running(proc: Child, started: Callable[[Group], None]) -> None:
+    if proc.returncode is None:
+        group = identify(proc.pid)
+        if group is not None:
+            started(group)
 
 
 class Child:
@@ -80,6 +105,7 @@ class Child:
         self._popen = popen
         self._outputs = outputs  # read ends of the output pipes, by stream name
         self.pid = popen.pid
+        self.group = watch(popen.pid)
         self.returncode: int | None = None
         # One future per wait(): a waiter cancelled with its caller leaves the others (and
         # the watch) alone, as asyncio.shield would, without shield's extra loop turn.
@@ -101,6 +127,7 @@ class Child:
     @classmethod
     def spawn(cls, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
         """Start ``command`` in a new session, its output on pipes; needs a running loop."""
+        arm()
         pipes = {"stdout": os.pipe(), "stderr": os.pipe()}
         outputs = {name: read_end for name, (read_end, _) in pipes.items()}
         try:
@@ -203,7 +230,7 @@ def _popen(
         command,
         executable=executable,
         cwd=cwd,
-        env=env,
+        env=marked(env),
         stdin=_devnull(),
         stdout=pipes["stdout"][1],
         stderr=pipes["stderr"][1],
@@ -270,6 +297,7 @@ async def terminate(proc: Child, grace: float) -> None:
         await asyncio.wait_for(proc.wait(), grace)
     _signal_group(proc.pid, signal.SIGKILL)
     await proc.wait()
+    release(proc.group)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

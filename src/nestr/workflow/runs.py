@@ -12,17 +12,19 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nestr.errors import UsageError
+from nestr.errors import UsageError, WorkFailed
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.events.log import EventLog
 from nestr.manifest.model import Manifest, RepoSpec
+from nestr.procgroups import boot_id, end_groups
 from nestr.store.db import Database, open_database
-from nestr.store.records import RunRecord
+from nestr.store.groups import open_groups
+from nestr.store.records import RunRecord, StepRecord
 from nestr.store.runs import NewStep, RunStore
 from nestr.workflow.executor import RunResult, RunSpec
 from nestr.workflow.inputs import resolve_inputs
@@ -124,30 +126,34 @@ async def resume_run(
     """Continue run ``run`` (id or unique prefix) from its record.
 
     Instances recorded ``succeeded`` keep their outputs and are not run again; every other
-    instance runs again. A run whose owner process is still alive is refused.
+    instance runs again. A run whose owner process is still alive is refused, and so is a run
+    another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
+    groups the dead owner's attempts left running are ended before anything runs again.
     """
     registry = registry or default_registry()
     db = open_database(state_dir)
     try:
         store = RunStore(db)
         record = store.find_run(run)
-        _check_resumable(record)
         workflow = Workflow.from_dict(record.definition)
         selected = {
             k: [repo_from(r) for r in v] for k, v in record.context.get("selected", {}).items()
         }
         plan = build_plan(workflow, selected)
-        records = store.steps(record.id)
-        done = {s.key: s for s in records if s.status == "succeeded"}
-        prior = {s.key: s.attempts for s in records}  # new attempts are numbered after these
+
+        def resumed(records: Sequence[StepRecord]) -> Event:
+            done = sum(1 for s in records if s.status == "succeeded")
+            return Event(
+                type=f"{RUN_EVENT}.resumed",
+                data={"workflow": workflow.name, "done": done, "steps": len(records)},
+                subject=workflow.name,
+                run_id=record.id,
+            )
+
+        event, claim, records = store.claim(record, os.getpid(), time.time(), resumed)
         bus = bus or EventBus(sink=EventLog(db))
-        event = Event(
-            type=f"{RUN_EVENT}.resumed",
-            data={"workflow": workflow.name, "done": len(done), "steps": len(records)},
-            subject=workflow.name,
-            run_id=record.id,
-        )
-        bus.publish(store.claim(record.id, os.getpid(), time.time(), event))
+        bus.publish(event)
+        end_left_groups(db, record)
         manifest = record.context.get("manifest")
         spec = RunSpec(
             record.id,
@@ -156,8 +162,9 @@ async def resume_run(
             Path(record.context["root"]),
             state_dir,
             Path(manifest) if manifest else None,
-            done=done,
-            prior_attempts=prior,
+            done={s.key: s for s in records if s.status == "succeeded"},
+            prior_attempts={s.key: s.attempts for s in records},  # new ones are numbered after
+            claim=claim,
         )
         executor = _executor(store, bus, registry, options, jobs, cancel)
         return await executor.execute(spec)
@@ -165,11 +172,25 @@ async def resume_run(
         db.close()
 
 
-def _check_resumable(record: RunRecord) -> None:
-    if record.status in {"running", "pending"} and record.owner_alive():
-        raise UsageError(
-            f"run {record.id} is still running (pid {record.owner_pid} on {record.owner_host})",
-            hint=f"wait for it, or stop it with `nestr runs cancel {record.id[:8]}`",
+def end_left_groups(db: Database, record: RunRecord) -> None:
+    """End the process groups that attempts of ``record`` left running when its owner died
+    (SIGTERM, then SIGKILL), and wait until they are gone; an error if one cannot be ended.
+
+    Only groups of this host and this boot can be seen; a run owned on another host is left to
+    that host.
+    """
+    if record.owner_host not in {None, socket.gethostname()}:
+        return
+    left = open_groups(db, record.id, boot_id())
+    if not left:
+        return
+    alive = set(end_groups([(pgid, start) for _, pgid, start in left]))
+    stuck = sorted({key for key, pgid, _ in left if pgid in alive})
+    if stuck:
+        raise WorkFailed(
+            f"processes of an earlier attempt of {', '.join(stuck)} in run {record.id}"
+            " did not end after SIGKILL",
+            hint="see `ps -eo pid,pgid,stat,args`; resume once they are gone",
         )
 
 

@@ -2,7 +2,8 @@
 
 Each child runs in the repo's directory, without a shell unless asked (so a ``;`` in an argument
 stays literal), in its own session and process group so that cancelling the run (Ctrl-C) kills
-the child and everything it started. Its stdout and stderr are merged into one pipe so their
+the child and everything it started (and, through :mod:`nestr.procgroups`, so does nestr's own
+death, even by SIGKILL). Its stdout and stderr are merged into one pipe so their
 lines keep their order, and every line is published as a ``nestr.workspace.foreach.output``
 event as soon as it is read; faces render those events. Without ``keep_going`` the first failure
 stops new repos from starting, while the running ones finish.
@@ -29,6 +30,7 @@ from typing import Any
 from nestr.events import EventBus
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
+from nestr.procgroups import arm, marked, release, watch
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout
 
@@ -171,11 +173,12 @@ async def _run_in_repo(
     data = {"path": spec.path, "dir": str(directory), "argv": list(argv)}
     bus.emit(EVENT_PREFIX + "started", data, repo=spec.name)
     start = time.perf_counter()
+    arm()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=directory,
-            env=dict(env),
+            env=marked(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -183,7 +186,11 @@ async def _run_in_repo(
         )
     except OSError as exc:
         return _not_started(spec, argv[0], exc)
-    code = await _follow(proc, spec.name, bus)
+    group = watch(proc.pid)
+    try:
+        code = await _follow(proc, spec.name, bus)
+    finally:
+        release(group)
     return ForeachResult(spec.name, spec.path, code, duration=time.perf_counter() - start)
 
 

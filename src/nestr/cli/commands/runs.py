@@ -159,22 +159,30 @@ def cancel(ctx: click.Context, run_id: str) -> int:
     if record.status not in {"running", "pending"}:
         click.echo(f"run {record.id} already ended: {record.status}")
         return 0
-    if record.shown_status == "interrupted":
-        from nestr.events import Event
-
-        # Nobody is there to observe a request: end the run here.
-        event = Event(
-            type="nestr.workflow.run.finished",
-            data={"status": "cancelled", "reason": "cancelled while interrupted"},
-            subject=record.workflow,
-            run_id=record.id,
-        )
-        store.finish_run(record.id, "cancelled", time.time(), event)
+    if record.shown_status == "interrupted" and _cancel_interrupted(store, record):
         click.echo(f"run {record.id} was interrupted; marked cancelled")
         return 0
     store.request_cancel(record.id, time.time())
     click.echo(f"cancel requested for run {record.id}")
     return 0
+
+
+def _cancel_interrupted(store: RunStore, record: RunRecord) -> bool:
+    """Nobody is there to observe a request: end the run here, and the process groups its
+    steps left running. False when another process took the run over meanwhile."""
+    from nestr.events import Event
+    from nestr.workflow.runs import end_left_groups
+
+    event = Event(
+        type="nestr.workflow.run.finished",
+        data={"status": "cancelled", "reason": "cancelled while interrupted"},
+        subject=record.workflow,
+        run_id=record.id,
+    )
+    if not store.cancel_interrupted(record, time.time(), event):
+        return False
+    end_left_groups(store.db, record)
+    return True
 
 
 @runs.command()

@@ -90,13 +90,19 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
     import traceback
     from datetime import UTC, datetime
 
+    from nestr.config.settings import SECRET_KEYS
     from nestr.git.runner import git_version
+    from nestr.redaction import redact_argv, scrub, secret_values
 
+    # The log is meant to be attached to a bug report: no secret from the command line, the
+    # environment or a URL may reach it, nor the apology printed below.
+    secrets = secret_values(args, os.environ, SECRET_KEYS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    text = (
+    text = scrub(
         f"nestr {__version__}\npython {platform.python_version()} ({sys.executable})\n"
-        f"git {git_version()}\nplatform {platform.platform()}\nargs {list(args)}\n\n"
-        + "".join(traceback.format_exception(exc))
+        f"git {git_version()}\nplatform {platform.platform()}\n"
+        f"args {redact_argv(args, SECRET_KEYS)}\n\n" + "".join(traceback.format_exception(exc)),
+        secrets,
     )
     path: Path | None = crash_dir() / f"crash-{stamp}-{os.getpid()}.log"
     try:
@@ -107,7 +113,8 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
         path = None
     click.echo(
         click.style("error: ", fg="red", bold=True)
-        + f"nestr hit an unexpected problem ({type(exc).__name__}: {exc}). Sorry about that.",
+        + scrub(f"nestr hit an unexpected problem ({type(exc).__name__}: {exc}).", secrets)
+        + " Sorry about that.",
         err=True,
     )
     if path is not None:

@@ -56,6 +56,7 @@ def _shared_processors() -> list[Any]:
 
     processors: list[Any] = [
         _merge_context,
+        _redact_urls,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -100,6 +101,13 @@ def _merge_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     for key, value in _context.get().items():
         event_dict.setdefault(key, value)
     return event_dict
+
+
+def _redact_urls(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """No password in a URL (a git command line, a repo's url) reaches a log line."""
+    from nestr.redaction import redact_data
+
+    return {key: redact_data(value) for key, value in event_dict.items()}
 
 
 def _isatty(stream: TextIO) -> bool:

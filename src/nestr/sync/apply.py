@@ -16,13 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from nestr.atomicfile import write_atomic
 from nestr.errors import GitError, NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.fanout import fan_out
 from nestr.git.runner import run_git
 from nestr.manifest.model import Manifest
 from nestr.sync.files import safe_file
-from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, write_atomic
+from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock
 from nestr.sync.model import FilePlan, RepoPlan, SyncPlan, exit_code_for
 from nestr.sync.objects import BASES_REF, pin_bases, write_blobs
 from nestr.sync.plan import plan_sync

@@ -306,7 +306,9 @@ class _Assembly:
             if action.kind == "move":
                 result = await self._move(spec, mirror, target, state, action, path)
             else:
-                result = repo_result(spec, "unchanged", commit=state.head, previous=state.head)
+                result = repo_result(
+                    spec, "unchanged", commit=state.head, previous=state.head, message=action.note
+                )
             if self.options.dissociate and result.ok:
                 await repo_git.dissociate(path, timeout=timeout)
             return result

@@ -28,8 +28,8 @@ def test_assemble_json_shape_and_progress_lines(project: Project, nestr: Any) ->
     assert result.code == 0, result.err
     data = as_json(result)
     assert set(data) == {
-        "workspace", "workspace_id", "manifest", "locked", "expires", "ok", "exit_code",
-        "counts", "seconds", "repos",
+        "workspace", "workspace_id", "manifest", "locked", "expires", "discarded", "ok",
+        "exit_code", "counts", "seconds", "repos",
     }  # fmt: skip
     assert data["counts"] == {"cloned": 2}
     assert set(data["repos"][0]) == {

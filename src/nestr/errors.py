@@ -99,7 +99,7 @@ class InputError(NestrError):
             parts.append(field)
         prefix = ": ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message, hint=hint)
-        self.detail = message
+        self.detail = redact_url(message)
 
 
 class ConfigError(InputError):

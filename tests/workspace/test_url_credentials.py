@@ -64,3 +64,15 @@ def test_assembly_events_hide_the_password(manifest: Manifest, tmp_path: Path) -
     assert "git clone" in failed.data["message"]
     assert PASSWORD not in json.dumps([e.to_dict() for e in events])
     assert PASSWORD not in json.dumps(result.to_dict())
+
+
+def test_every_error_hides_url_passwords_in_message_hint_and_detail() -> None:
+    """NestrError is the choke point: message, hint and an input error's detail are clean."""
+    from nestr.errors import GitError, ManifestError
+
+    url = f"https://ci-bot:{PASSWORD}@example.invalid/a.git"
+    error = ManifestError(f"cannot use {url}", field="repos[0].url", hint=f"try {url}")
+    assert PASSWORD not in error.message + (error.hint or "") + error.detail
+    assert "https://ci-bot:***@example.invalid/a.git" in error.message
+    git = GitError(["git", "fetch", "--", url], 128, f"fatal: unable to access '{url}/'")
+    assert PASSWORD not in str(git) + " ".join(git.argv) + git.stderr

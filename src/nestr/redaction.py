@@ -17,8 +17,10 @@ from typing import Any
 
 MASK = "***"
 
-# scheme://user:password@ — the password ends at the first "@", "/" or blank (RFC 3986 userinfo)
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/@]+@")
+# scheme://user:password@ — the password runs to the last "@" before a "/" or blank (an
+# unescaped "@" in it is hidden too). Quotes, brackets and backslashes end the match: the text
+# may be JSON, or quote the URL.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:\"'<>\\]*:)[^\s/\"'<>\\]+@")
 # A key or variable name that holds a secret by its name.
 _SECRET_NAME = re.compile(r"token|passw|secret|key|credential", re.IGNORECASE)
 # NAME=value on a command line (an assignment of an environment variable or a setting).

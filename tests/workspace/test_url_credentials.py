@@ -76,3 +76,37 @@ def test_every_error_hides_url_passwords_in_message_hint_and_detail() -> None:
     assert "https://ci-bot:***@example.invalid/a.git" in error.message
     git = GitError(["git", "fetch", "--", url], 128, f"fatal: unable to access '{url}/'")
     assert PASSWORD not in str(git) + " ".join(git.argv) + git.stderr
+
+
+def test_the_durable_event_log_never_stores_a_url_password(tmp_path: Path) -> None:
+    """Events appended to the log directly (as the run store does) are stored redacted."""
+    from nestr.events.log import open_event_log
+
+    log = open_event_log(tmp_path / "state")
+    try:
+        url = f"https://ci-bot:{PASSWORD}@example.invalid/a.git"
+        log.append(Event(type="nestr.test.inputs", data={"inputs": {"repo": url}}))
+        stored = [row["body"] for row in log.db.query("SELECT body FROM events")]
+        (event,) = log.read(0)
+    finally:
+        log.close()
+    assert PASSWORD not in repr(stored)
+    assert event.data == {"inputs": {"repo": "https://ci-bot:***@example.invalid/a.git"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://u:p@h/x", "https://u:***@h/x"),
+        ("https://u:p@ss@h/x", "https://u:***@h/x"),  # an unescaped @ in the password
+        ("'https://u:p@h/' or https://a:b@c", "'https://u:***@h/' or https://a:***@c"),
+        ('{"u":"https://h","n":"x:y@z"}', '{"u":"https://h","n":"x:y@z"}'),  # JSON stays JSON
+        ("ssh://git@host:22/x", "ssh://git@host:22/x"),  # a user name alone is no secret
+        ("https://host:8080/a@b", "https://host:8080/a@b"),  # a port is no password
+    ],
+)
+def test_redact_url_hides_passwords_and_nothing_else(text: str, expected: str) -> None:
+    """Only the userinfo password of a URL is replaced."""
+    from nestr.redaction import redact_url
+
+    assert redact_url(text) == expected

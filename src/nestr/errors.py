@@ -15,8 +15,8 @@
 
 Low-level exceptions are translated into one of these at the seam where nestr knows what the user
 should do about them; the CLI's top-level handler prints ``message`` and ``hint`` and exits with
-``exit_code``. Nothing in this module imports anything beyond the standard library, so every
-layer may raise these errors.
+``exit_code``. Nothing in this module imports anything beyond the standard library (and
+:mod:`nestr.redaction`, which does not either), so every layer may raise these errors.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from nestr.redaction import redact_url
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -66,9 +68,12 @@ class NestrError(Exception):
     exit_code: int = EXIT_FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Messages quote URLs and commands; a password in a URL must not reach the screen,
+        # a log, an event or a crash log.
+        message = redact_url(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else redact_url(hint)
 
     def __str__(self) -> str:
         return self.message
@@ -94,7 +99,7 @@ class InputError(NestrError):
             parts.append(field)
         prefix = ": ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message, hint=hint)
-        self.detail = message
+        self.detail = redact_url(message)
 
 
 class ConfigError(InputError):
@@ -172,13 +177,13 @@ class GitError(WorkFailed):
         cwd: Path | None = None,
         hint: str | None = None,
     ) -> None:
-        self.argv = list(argv)
+        self.argv = [redact_url(arg) for arg in argv]
         self.returncode = returncode
-        self.stderr = stderr
+        self.stderr = redact_url(stderr)
         self.cwd = cwd
         status = "timed out" if returncode is None else f"exited {returncode}"
         where = f" in {cwd}" if cwd else ""
-        detail = stderr.strip().splitlines()
+        detail = self.stderr.strip().splitlines()
         tail = "\n".join(f"  {line}" for line in detail[-10:])
         message = f"`{' '.join(self.argv)}`{where} {status}"
         if tail:

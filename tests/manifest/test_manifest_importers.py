@@ -338,3 +338,45 @@ def test_west_self_import_diamond_and_depth_are_bounded(tmp_path: Path) -> None:
     (chain / "c70.yml").write_text("manifest: {}\n")
     with pytest.raises(ManifestError, match="imports nest deeper than 64 files"):
         import_file("west", chain / "c0.yml")
+
+
+def test_wrong_format_shows_an_excerpt_and_names_the_right_from(nestr, cwd: Path) -> None:
+    """An XML manifest imported as vcstool: the error quotes a short escaped excerpt of the
+    file, not the whole of it, and the hint names `--from repo`."""
+    projects = "".join(f'  <project name="p{i}" path="p{i}"/>\n' for i in range(200))
+    (cwd / "default.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<manifest>\n'
+        '  <remote name="o" fetch="https://example.com"/>\n'
+        f'  <default revision="main" remote="o"/>\n{projects}</manifest>\n'
+    )
+    result = nestr("manifest", "import", "--from", "vcstool", "default.xml")
+    assert result.code == 2
+    error, hint = result.err.splitlines()
+    assert error.startswith("error: default.xml:1:1: expected a mapping, found string '<?xml")
+    assert len(error) < 160
+    assert "p199" not in error
+    assert hint == "hint: default.xml looks like a repo manifest: pass --from repo"
+    (cwd / "esc.repos").write_text('repositories: "\\e[31mred"\n')  # a terminal escape
+    escaped = nestr("manifest", "import", "--from", "vcstool", "esc.repos")
+    assert escaped.code == 2
+    assert "found string '\\x1b[31mred'" in escaped.err
+    assert "\x1b" not in escaped.err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "text", "right"),
+    [
+        ("repo", "a.repos", "repositories:\n  a: {type: git, url: x}\n", "vcstool"),
+        ("west", "a.repos", "repositories:\n  a: {type: git, url: x}\n", "vcstool"),
+        ("vcstool", "west.yml", "manifest:\n  projects: []\n", "west"),
+    ],
+)
+def test_a_file_of_another_format_gets_a_from_hint(
+    tmp_path: Path, fmt: str, name: str, text: str, right: str
+) -> None:
+    """Whichever format was wrongly named, the hint names the one the file looks like."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ManifestError) as info:
+        import_file(fmt, path)
+    assert info.value.hint == f"{name} looks like a {right} manifest: pass --from {right}"

@@ -28,8 +28,8 @@ def test_assemble_json_shape_and_progress_lines(project: Project, nestr: Any) ->
     assert result.code == 0, result.err
     data = as_json(result)
     assert set(data) == {
-        "workspace", "workspace_id", "manifest", "locked", "expires", "ok", "exit_code",
-        "counts", "seconds", "repos",
+        "workspace", "workspace_id", "manifest", "locked", "expires", "discarded", "ok",
+        "exit_code", "counts", "seconds", "repos",
     }  # fmt: skip
     assert data["counts"] == {"cloned": 2}
     assert set(data["repos"][0]) == {
@@ -262,3 +262,27 @@ def test_plain_listings_and_lock_failure(project: Project, nestr: Any) -> None:
     locked = nestr("lock", "-m", str(manifest.path))
     assert locked.code == 0
     assert "wrote" in locked.out
+
+
+def test_stderr_off_a_terminal_holds_one_format(project: Project, nestr: Any) -> None:
+    """Off a terminal, debug logs and progress are both plain lines by default; with
+    --log-format json every stderr line is JSON, progress included."""
+    manifest = project.manifest(project.spec("api"))
+    ws = str(project.ws)
+    plain = nestr("--log-level", "debug", "assemble", "-m", str(manifest.path), "-w", ws)
+    assert plain.code == 0, plain.err
+    lines = plain.err.splitlines()
+    assert "api: started (main)" in lines
+    assert any("git" in line and "argv=" in line for line in lines)  # a debug log line
+    assert not [line for line in lines if line.startswith("{")]
+    again = nestr("--log-format", "json", "assemble", "-m", str(manifest.path), "-w", ws)
+    assert again.code == 0, again.err
+    records = [json.loads(line) for line in again.err.splitlines() if line]
+    progress = [r for r in records if r["event"] == "progress"]
+    assert {r["type"] for r in progress} >= {
+        "nestr.workspace.repo.started",
+        "nestr.workspace.repo.skipped",
+        "nestr.workspace.assembly.finished",
+    }
+    skipped = next(r for r in progress if r["type"] == "nestr.workspace.repo.skipped")
+    assert (skipped["repo"], skipped["data"]["status"]) == ("api", "unchanged")

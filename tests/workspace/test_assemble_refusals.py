@@ -55,6 +55,21 @@ def test_dirty_repo_is_left_untouched_and_reported(project: Project, moved: Mani
     assert result.exit_code == 1
 
 
+def test_dirty_repo_already_at_its_commit_is_unchanged(project: Project, nestr: Any) -> None:
+    """A repo with uncommitted changes that needs no move is reported unchanged, with a note
+    that the changes were kept, and assemble exits 0; the edit is still there."""
+    manifest = project.manifest(project.spec("api"))
+    assert run(project, manifest).ok
+    api = project.repo("api")
+    api.write({"a.txt": "my edit\n"})
+    result = nestr("assemble", "-m", str(manifest.path), "-w", str(project.ws))
+    assert result.code == 0, result.out
+    assert "unchanged api" in result.out
+    assert "api: unchanged" in result.err
+    assert "uncommitted changes kept" in result.err
+    assert (api.path / "a.txt").read_text() == "my edit\n"
+
+
 def test_unpushed_commits_are_left_untouched(project: Project, moved: Manifest) -> None:
     """A local commit not on the upstream blocks the move; the commit stays checked out."""
     api = project.repo("api")

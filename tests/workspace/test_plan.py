@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nestr.git.refs import Resolved
 from nestr.manifest.model import RepoSpec
 from nestr.workspace.plan import (
@@ -61,6 +63,16 @@ def test_dirty_repo_is_refused_unless_stash_or_force() -> None:
     assert (stashed.kind, stashed.stash) == ("move", True)
     forced = plan_repo(state, MAIN, stash=False, force=True)
     assert (forced.kind, forced.force) == ("move", True)
+
+
+def test_dirty_repo_at_its_target_is_unchanged_with_a_note() -> None:
+    """Uncommitted changes in a repo that needs no move are no reason to refuse it."""
+    state = RepoState(True, True, head=MAIN.commit, branch="main", dirty=True)
+    for stash, force in [(False, False), (True, False), (False, True)]:
+        action = plan_repo(state, MAIN, stash=stash, force=force)
+        assert (action.kind, action.note) == ("unchanged", "uncommitted changes kept")
+    clean = plan_repo(replace(state, dirty=False), MAIN, stash=False, force=False)
+    assert (clean.kind, clean.note) == ("unchanged", None)
 
 
 def test_local_work_checks_only_what_could_be_lost() -> None:

@@ -1,16 +1,17 @@
 """The top-level error handler: every outcome of a command becomes one exit code.
 
 ``NestrError`` → its message, hint and exit code (no traceback unless ``--debug``); click usage
-errors → 2; Ctrl-C → 130; a closed pipe (``nestr … | head``) → 0 quietly; anything else → a
-short apology and the path of a crash log with versions and the traceback (pre-commit's
-``error_handler`` does the same).
+errors → 2; Ctrl-C → 130; SIGTERM inside :func:`exit_on_sigterm` → 143; a closed pipe
+(``nestr … | head``) → 0 quietly; anything else → a short apology and the path of a crash log
+with versions and the traceback (pre-commit's ``error_handler`` does the same).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,36 @@ import click
 
 from nestr import __version__
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, NestrError
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a program SIGTERM ended
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived inside :func:`exit_on_sigterm` (a BaseException, like Ctrl-C's)."""
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Make SIGTERM end the block with :class:`Terminated`: exit 143, files closed, output flushed.
+
+    For commands that only watch (``events --follow``, ``runs logs --follow``): by default
+    SIGTERM kills Python on the spot, before ``finally`` blocks run and buffered output is written.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # handlers: main thread only
+        yield
+        return
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class PipeClosed(Exception):
@@ -41,6 +72,8 @@ def handle_errors(run: Callable[[], Any], args: Sequence[str]) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("\ninterrupted", err=True)
         return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
     except NestrError as exc:
         report(exc, debug=debug)
         return exc.exit_code
@@ -90,13 +123,19 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
     import traceback
     from datetime import UTC, datetime
 
+    from nestr.config.settings import SECRET_KEYS
     from nestr.git.runner import git_version
+    from nestr.redaction import redact_argv, scrub, secret_values
 
+    # The log is meant to be attached to a bug report: no secret from the command line, the
+    # environment or a URL may reach it, nor the apology printed below.
+    secrets = secret_values(args, os.environ, SECRET_KEYS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    text = (
+    text = scrub(
         f"nestr {__version__}\npython {platform.python_version()} ({sys.executable})\n"
-        f"git {git_version()}\nplatform {platform.platform()}\nargs {list(args)}\n\n"
-        + "".join(traceback.format_exception(exc))
+        f"git {git_version()}\nplatform {platform.platform()}\n"
+        f"args {redact_argv(args, SECRET_KEYS)}\n\n" + "".join(traceback.format_exception(exc)),
+        secrets,
     )
     path: Path | None = crash_dir() / f"crash-{stamp}-{os.getpid()}.log"
     try:
@@ -107,7 +146,8 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
         path = None
     click.echo(
         click.style("error: ", fg="red", bold=True)
-        + f"nestr hit an unexpected problem ({type(exc).__name__}: {exc}). Sorry about that.",
+        + scrub(f"nestr hit an unexpected problem ({type(exc).__name__}: {exc}).", secrets)
+        + " Sorry about that.",
         err=True,
     )
     if path is not None:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from nestr.cli.completion import complete_group_names, complete_repo_names
+
 if TYPE_CHECKING:
     from nestr.manifest.model import Manifest
     from nestr.workspace.record import Workspace
@@ -43,9 +45,15 @@ group_option = click.option(
     multiple=True,
     metavar="GROUP",
     help="Only repos in GROUP (repeatable).",
+    shell_complete=complete_group_names,
 )
 repo_option = click.option(
-    "--repo", "repo_names", multiple=True, metavar="NAME", help="Only the repo NAME (repeatable)."
+    "--repo",
+    "repo_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only the repo NAME (repeatable).",
+    shell_complete=complete_repo_names,
 )
 jobs_option = click.option(
     "-j",

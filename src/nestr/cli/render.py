@@ -26,9 +26,16 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 def follow_events(
     bus: EventBus, live_view: Callable[[], LiveDisplay], line_view: Callable[[Event], None]
 ) -> Iterator[None]:
-    """Feed the bus's events to a live display on a terminal, else to plain lines on stderr."""
+    """Feed the bus's events to a live display on a terminal, else to plain lines on stderr.
+
+    Off a terminal stderr holds one format: with JSON logs (``--log-format json``) each event
+    is a JSON log line instead of a plain progress line.
+    """
+    from nestr.observability.logging import logs_as_json
+
     live = live_view() if sys.stderr.isatty() else None
-    remove = bus.add_listener(live if live is not None else line_view)
+    plain = _log_event if logs_as_json() else line_view
+    remove = bus.add_listener(live if live is not None else plain)
     try:
         if live is None:
             yield
@@ -37,6 +44,17 @@ def follow_events(
                 yield
     finally:
         remove()
+
+
+def _log_event(event: Event) -> None:
+    """One progress event as a log line (JSON when logs are JSON), warnings and errors as such."""
+    from nestr.observability.logging import get_logger
+
+    log = get_logger("nestr.progress")
+    fields = {"type": event.type, "repo": event.repo, "step": event.step, "run_id": event.run_id}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    emit = {"warning": log.warning, "error": log.error}.get(event.severity, log.info)
+    emit("progress", **fields, data=event.data)
 
 
 class LiveDisplay(Protocol):

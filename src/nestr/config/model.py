@@ -32,7 +32,7 @@ def _xdg(var: str, fallback: str) -> Path:
 class LogSettings(_Section):
     level: LogLevel = Field("info", description="Lowest level that is logged.")
     format: LogFormat = Field(
-        "auto", description="console for people, json for machines; auto picks by TTY."
+        "auto", description="console for people, json for machines (progress too); auto: console."
     )
 
 

@@ -14,10 +14,12 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from nestr.events.envelope import Event
 from nestr.observability.logging import get_logger
+from nestr.redaction import redact_data
 
 log = get_logger("nestr.events")
 
@@ -161,7 +163,14 @@ class EventBus:
         self._counter = itertools.count(1)
 
     def publish(self, event: Event) -> Event:
-        """Make ``event`` durable (or number it), then fan it out. Never blocks on subscribers."""
+        """Make ``event`` durable (or number it), then fan it out. Never blocks on subscribers.
+
+        A password in a URL anywhere in the event's data is replaced by ``***`` first: events
+        are stored, streamed and printed, and repo URLs may carry credentials.
+        """
+        data = redact_data(event.data)
+        if data is not event.data:
+            event = replace(event, data=data)
         with self._lock:
             event = self._sink.append(event) if self._sink else event.with_seq(next(self._counter))
             subscribers = [s for s in self._subscriptions if s.wants(event)]

@@ -1,4 +1,8 @@
-"""structlog, configured once: people get console lines, machines get JSON lines, on stderr.
+"""structlog, configured once: console lines, or JSON lines when asked for, on stderr.
+
+``auto`` means console lines, coloured on a terminal and plain otherwise: stderr also carries
+plain progress lines off a terminal, and one stream should hold one format. JSON lines are what
+``--log-format json`` (``log.format: json``) asks for; progress then comes as JSON lines too.
 
 Standard-library logging (from libraries) goes through the same processors, and the context
 bound with :func:`bind_context` (``run_id``, ``step``, ``repo``, ``workspace``,
@@ -20,14 +24,14 @@ from typing import Any, TextIO
 CONTEXT_KEYS = ("run_id", "step", "repo", "workspace", "correlation_id", "trace_id")
 
 _context: ContextVar[Mapping[str, Any]] = ContextVar("nestr_log_context", default={})  # noqa: B039 - never mutated, replaced
-_state: dict[str, Any] = {"use_json": True, "colors": False, "configured": False}
+_state: dict[str, Any] = {"use_json": False, "colors": False, "configured": False}
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Set up structlog and stdlib logging. ``fmt`` is console, json or auto (TTY → console)."""
+    """Set up structlog and stdlib logging. ``fmt`` is console, json or auto (= console)."""
     stream = stream if stream is not None else sys.stderr
     _state.update(
-        use_json=fmt == "json" or (fmt == "auto" and not _isatty(stream)),
+        use_json=fmt == "json",
         colors=_isatty(stream),
         configured=False,
     )
@@ -56,6 +60,7 @@ def _shared_processors() -> list[Any]:
 
     processors: list[Any] = [
         _merge_context,
+        _redact_urls,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -100,6 +105,18 @@ def _merge_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     for key, value in _context.get().items():
         event_dict.setdefault(key, value)
     return event_dict
+
+
+def _redact_urls(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """No password in a URL (a git command line, a repo's url) reaches a log line."""
+    from nestr.redaction import redact_data
+
+    return {key: redact_data(value) for key, value in event_dict.items()}
+
+
+def logs_as_json() -> bool:
+    """True when log lines are JSON: other output on stderr should then be JSON lines too."""
+    return bool(_state["use_json"])
 
 
 def _isatty(stream: TextIO) -> bool:

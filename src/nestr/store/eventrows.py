@@ -9,6 +9,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any
 
 from nestr.events.envelope import Event
+from nestr.redaction import redact_url
 
 _INSERT = "INSERT INTO events (type, run_id, body) VALUES (?, ?, ?)"
 _ROWS_PER_INSERT = 300  # 900 variables: under SQLite's historical limit of 999
@@ -62,7 +63,7 @@ def _body(event: Event) -> str:
     fields["id"] = event.id
     fields["source"] = event.source
     fields["time"] = event.time.isoformat()
-    return _ENCODE(fields)
+    return redact_url(_ENCODE(fields))  # no URL password is ever stored (run inputs, messages)
 
 
 def _with_seq(event: Event, seq: int) -> Event:

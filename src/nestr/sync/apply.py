@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from nestr.atomicfile import write_atomic
 from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.fanout import fan_out
@@ -36,7 +37,7 @@ from nestr.sync.commit import (
 )
 from nestr.sync.content import blob_id
 from nestr.sync.files import safe_file
-from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, lock_file, write_atomic
+from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, lock_file
 from nestr.sync.model import FilePlan, RepoPlan, SyncPlan, exit_code_for
 from nestr.sync.objects import pin_bases, write_blobs
 from nestr.sync.plan import plan_sync

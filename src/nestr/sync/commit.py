@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nestr.atomicfile import write_atomic
 from nestr.errors import InputError, SourceLocation, UsageError
 from nestr.git.runner import run_git
 from nestr.sync.content import blob_id
 from nestr.sync.files import safe_file
-from nestr.sync.lockfile import LOCK_PATH, write_atomic
+from nestr.sync.lockfile import LOCK_PATH
 from nestr.sync.model import FilePlan, RepoPlan
 from nestr.sync.objects import BASES_REF
 from nestr.sync.planner import Action, Policy, Record

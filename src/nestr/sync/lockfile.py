@@ -9,9 +9,7 @@ base of the next 3-way merge) and the policy.
 from __future__ import annotations
 
 import json
-import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,29 +135,3 @@ def read_lock(repo: Path) -> SyncLock:
             location=SourceLocation(file=path),
             hint="restore it from git (`git checkout -- .nestr/sync.lock`)",
         ) from None
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` via a temp file and rename; keep or set its mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        current = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        current = None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".nestr-tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        final = mode if mode is not None else current
-        Path(tmp).chmod(final if final is not None else 0o666 & ~_umask())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it; put it straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

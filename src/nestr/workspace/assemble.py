@@ -50,7 +50,7 @@ from nestr.workspace.record import (
     open_workspace,
     write_record,
 )
-from nestr.workspace.registry import register
+from nestr.workspace.registry import discard_workspace, register
 from nestr.workspace.results import (
     AssemblyResult,
     RepoResult,
@@ -130,8 +130,35 @@ def locked_commits(manifest: Manifest) -> dict[str, str]:
 async def assemble(
     manifest: Manifest, root: Path, options: AssembleOptions, *, bus: EventBus | None = None
 ) -> AssemblyResult:
-    """Create or update the workspace at ``root`` from ``manifest``; never raises for one repo."""
+    """Create or update the workspace at ``root`` from ``manifest``; never raises for one repo.
+
+    An ephemeral workspace (``ttl`` set) that this call creates and that ends with nothing in
+    it — every repo failed, or the assembly was aborted — is removed and unregistered at once
+    instead of lingering until it expires; the result says ``discarded``.
+    """
     bus = bus if bus is not None else EventBus()
+    root = root.resolve()
+    throwaway = options.ttl is not None and not root.exists()
+    try:
+        result = await _assemble(manifest, root, options, bus)
+    except BaseException:
+        if throwaway:
+            _discard(options.state_dir, root, bus, "the assembly was aborted")
+        raise
+    if throwaway and result.repos and not any(r.ok for r in result.repos):
+        _discard(options.state_dir, root, bus, "no repo could be assembled")
+        result = replace(result, discarded=True)
+    return result
+
+
+def _discard(state_dir: Path, root: Path, bus: EventBus, reason: str) -> None:
+    discard_workspace(state_dir, root)
+    bus.emit(f"{EVENT_PREFIX}.assembly.discarded", {"workspace": str(root), "reason": reason})
+
+
+async def _assemble(
+    manifest: Manifest, root: Path, options: AssembleOptions, bus: EventBus
+) -> AssemblyResult:
     if options.stash and options.force:
         raise UsageError("--stash and --force cannot be used together")
     specs = select_repos(manifest, options.groups, options.names)
@@ -306,7 +333,9 @@ class _Assembly:
             if action.kind == "move":
                 result = await self._move(spec, mirror, target, state, action, path)
             else:
-                result = repo_result(spec, "unchanged", commit=state.head, previous=state.head)
+                result = repo_result(
+                    spec, "unchanged", commit=state.head, previous=state.head, message=action.note
+                )
             if self.options.dissociate and result.ok:
                 await repo_git.dissociate(path, timeout=timeout)
             return result

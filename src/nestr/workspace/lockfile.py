@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,17 +73,10 @@ def render_lock(lock: LockFile) -> str:
 
 
 def write_lock(path: Path, lock: LockFile) -> None:
-    """Write ``lock`` atomically (temp file + rename)."""
-    import tempfile  # here: reading a lock needs no tempfile
+    """Write ``lock`` atomically (temp file + rename), as readable as any file the user makes."""
+    from nestr.atomicfile import write_atomic  # here: reading a lock needs no tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".nestr.lock.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_lock(lock))
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, render_lock(lock).encode("utf-8"))
 
 
 def read_lock(path: Path) -> LockFile:

@@ -17,6 +17,7 @@ from nestr.git.refs import Resolved
 from nestr.manifest.model import RepoSpec
 
 ActionKind = Literal["clone", "unchanged", "move", "refuse"]
+UNCHANGED_DIRTY = "uncommitted changes kept"
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,15 @@ class RepoState:
 
 @dataclass(frozen=True)
 class RepoAction:
-    """What to do with one repo. ``reason`` explains refusals; ``stash``/``force`` how to move."""
+    """What to do with one repo. ``reason`` explains refusals; ``stash``/``force`` how to move;
+    ``note`` is what is worth saying about a repo left as it is."""
 
     kind: ActionKind
     reason: str | None = None
     hint: str | None = None
     stash: bool = False  # stash local changes, move, re-apply
     force: bool = False  # move even over local work (changes are kept in a stash)
+    note: str | None = None
 
 
 def at_target(state: RepoState, target: Resolved) -> bool:
@@ -60,15 +63,15 @@ def plan_repo(state: RepoState, target: Resolved, *, stash: bool, force: bool) -
             reason="the path exists and is not a git repository",
             hint="move it away, or change the repo's path in the manifest",
         )
-    if at_target(state, target) and not state.dirty:
-        return RepoAction("unchanged")
+    if at_target(state, target):  # nothing moves, so local changes are in nobody's way
+        return RepoAction("unchanged", note=UNCHANGED_DIRTY if state.dirty else None)
     if state.dirty and not (stash or force):
         return RepoAction(
             "refuse",
             reason="uncommitted changes",
             hint="commit them, or re-run with --stash (or --force)",
         )
-    return RepoAction("unchanged" if at_target(state, target) else "move", stash=stash, force=force)
+    return RepoAction("move", stash=stash, force=force)
 
 
 def local_work_revs(state: RepoState, target: Resolved) -> list[str]:

@@ -98,6 +98,20 @@ def unregister(state_dir: Path, workspace_id: str) -> None:
     (registry_dir(state_dir) / f"{workspace_id}.json").unlink(missing_ok=True)
 
 
+def discard_workspace(state_dir: Path, root: Path) -> None:
+    """Remove a workspace directory nestr just made and its registration (it holds no work).
+
+    The directory goes first: a registration left by an interruption in between names a
+    missing directory, which ``workspace gc`` cleans up; the reverse would leave an orphan.
+    """
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    for entry in registered(state_dir):
+        if entry.root == root:
+            unregister(state_dir, entry.id)
+
+
 def registered(state_dir: Path) -> list[RegistryEntry]:
     """Every registered workspace, oldest first (unreadable files are skipped)."""
     directory = registry_dir(state_dir)

@@ -67,6 +67,7 @@ class AssemblyResult:
     repos: tuple[RepoResult, ...]
     seconds: float = 0.0
     expires: str | None = None
+    discarded: bool = False  # a new ephemeral workspace removed because nothing was assembled
 
     @property
     def ok(self) -> bool:
@@ -94,6 +95,7 @@ class AssemblyResult:
             "manifest": self.manifest,
             "locked": self.locked,
             "expires": self.expires,
+            "discarded": self.discarded,
             "ok": self.ok,
             "exit_code": self.exit_code,
             "counts": self.counts(),

@@ -161,6 +161,8 @@ def _describe(event: Event) -> str | None:
         return f"{event.repo}: {data.get('status')} {commit}{extra}".rstrip()
     if kind == "finished":
         return f"assembly finished in {data.get('seconds', 0):.2f}s"
+    if kind == "discarded":
+        return f"removed the ephemeral workspace {data.get('workspace')}: {data.get('reason')}"
     if kind == "clone_filter_ignored":
         names = ", ".join(data.get("repos", []))
         return f"warning: {data.get('message')} (filter {data.get('filter')}: {names})"
@@ -221,3 +223,5 @@ def _summary(result: AssemblyResult) -> None:
                 click.echo(f"  hint: {repo.hint}")
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
     click.echo(f"workspace {result.workspace} ({counts or 'no repos'}) in {result.seconds:.2f}s")
+    if result.discarded:
+        click.echo("removed it and its registration: no repo could be assembled")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import click
@@ -31,11 +32,13 @@ def events(
     as_json: bool,
 ) -> int:
     """Print events oldest first; --json prints one JSON object per line."""
+    from nestr.cli.errors import exit_on_sigterm
     from nestr.events.log import open_event_log
     from nestr.store import RunStore
 
     log = open_event_log(app(ctx).config().settings.state_dir)
-    try:
+    # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
+    with exit_on_sigterm(), contextlib.closing(log):
         if run_id is not None:
             run_id = RunStore(log.db).find_run(run_id).id
         if follow:
@@ -44,10 +47,6 @@ def events(
             stream = iter(log.read(since, type_prefix, run_id))
         for event in stream:
             click.echo(event.to_json() if as_json else _line(event))
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        log.close()
     return 0
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from nestr.cli.completion import complete_workflow_names
 from nestr.cli.context import app
 from nestr.cli.options import manifest_option
 
 
 @click.command()
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete_workflow_names)
 @manifest_option
 @click.option(
     "--format",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from nestr.cli.commands._runview import print_summary, watching
+from nestr.cli.completion import complete_workflow_names
 from nestr.cli.context import app
 from nestr.cli.options import jobs_option, manifest_option, workspace_option
 from nestr.cli.render import json_option, print_json
@@ -23,7 +24,7 @@ T = TypeVar("T")
 
 
 @click.command()
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete_workflow_names)
 @manifest_option
 @workspace_option
 @click.option(

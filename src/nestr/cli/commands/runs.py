@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +129,7 @@ def _keys(store: RunStore, run_id: str, step: str | None) -> set[str]:
 
 
 def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) -> int:
+    from nestr.cli.errors import exit_on_sigterm
     from nestr.events.log import open_event_log
 
     log = open_event_log(state_dir)
@@ -136,16 +138,13 @@ def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) 
         record = store.run(run_id)
         return record.shown_status not in {"running", "pending"}
 
-    try:
+    # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
+    with exit_on_sigterm(), contextlib.closing(log):
         for event in log.follow(0, "nestr.workflow.step.log", run_id, stop=over):
             if event.step in keys:
                 prefix = f"[{event.step}] " if len(keys) > 1 else ""
                 for line in str(event.data.get("text", "")).splitlines():
                     click.echo(prefix + line)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        log.close()
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from nestr.cli.completion import complete_workflow_names
 from nestr.cli.context import app
 from nestr.cli.options import manifest_option
 from nestr.cli.render import json_option, print_json
@@ -57,7 +58,7 @@ def list_workflows(ctx: click.Context, manifest_path: Path | None, as_json: bool
 
 
 @workflow.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_workflow_names)
 @manifest_option
 @json_option
 @click.pass_context

@@ -21,8 +21,39 @@ FORMATS = ("west", "vcstool", "repo")
 def import_file(fmt: str, path: Path, project_files: ProjectFiles | None = None) -> Conversion:
     """Translate the ``fmt`` manifest at ``path`` (one of :data:`FORMATS`) into nestr.yaml data.
 
-    ``project_files`` reads files of other projects, for west's project imports.
+    ``project_files`` reads files of other projects, for west's project imports. A file that
+    fails to import and looks like another format gets a hint naming ``--from``.
     """
+    from nestr.errors import ManifestError
+
+    try:
+        return _import(fmt, path, project_files)
+    except ManifestError as exc:
+        guess = guess_format(path)
+        if guess is not None and guess != fmt:
+            exc.hint = f"{path.name} looks like a {guess} manifest: pass --from {guess}"
+        raise
+
+
+def guess_format(path: Path) -> str | None:
+    """The format ``path``'s first bytes suggest: XML is repo's; a top-level key names the rest."""
+    import re
+
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(65536).lstrip("\ufeff \t\r\n")
+    except OSError:
+        return None
+    if head.startswith("<"):
+        return "repo"
+    if re.search(r"^manifest\s*:", head, re.MULTILINE):
+        return "west"
+    if re.search(r"^repositories\s*:", head, re.MULTILINE):
+        return "vcstool"
+    return None
+
+
+def _import(fmt: str, path: Path, project_files: ProjectFiles | None) -> Conversion:
     from nestr.errors import ManifestError
     from nestr.yamlsource import load_yaml_file
 

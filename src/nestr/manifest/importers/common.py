@@ -57,13 +57,24 @@ def unhandled(
     ]
 
 
+EXCERPT = 40  # characters of a wrong value shown in an error: enough to recognise it
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f"string {excerpt(value)}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {excerpt(value)}"
+
+
+def excerpt(value: Any) -> str:
+    """``repr`` of the start of ``value`` (escaped, one line), never the whole of a long one."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= EXCERPT:
+        return repr(text) if isinstance(value, str) else text
+    return f"{text[:EXCERPT]!r}… ({len(text)} characters)"

@@ -32,6 +32,7 @@ from nestr.manifest.model import Manifest, RepoSpec
 from nestr.observability.logging import bind_context
 from nestr.workspace import repo_git
 from nestr.workspace.cloneopts import FILTER_NOT_APPLIED, mirror_depths, unapplied_filters
+from nestr.workspace.containment import outside_refusal
 from nestr.workspace.lockfile import lock_path_for, manifest_hash, read_lock
 from nestr.workspace.plan import (
     RepoAction,
@@ -292,6 +293,9 @@ class _Assembly:
     async def _place(self, spec: RepoSpec, mirror: Mirror, target: Resolved) -> RepoResult:
         path = self.workspace.root / spec.path
         timeout = self.options.git_timeout
+        outside = outside_refusal(self.workspace.root, spec.path)
+        if outside is not None:
+            return refused_result(spec, RepoState(), outside)
         async with self.cache.reading(spec.url):
             state = await repo_git.probe(path, timeout=timeout)
             action = plan_repo(state, target, stash=self.options.stash, force=self.options.force)

@@ -112,17 +112,20 @@ def test_changes_stashed_before_a_killed_move_stay_in_the_stash(project: Project
 def test_killed_move_is_left_alone_while_a_process_still_works_in_the_repo(
     project: Project, killed: tuple[Manifest, str]
 ) -> None:
-    """A process in the repo (a git that outlived nestr) means the lock may be live: wait."""
+    """A git process in the repo (one that outlived nestr) means the lock may be live: wait."""
     manifest, _ = killed
     repo = project.ws / "api"
-    # the process must be found by its working directory, whatever it runs
-    with subprocess.Popen(["sleep", "60"], cwd=repo) as busy:
+    # a git that waits for its input until the test closes it
+    hash_object = ["git", "hash-object", "--stdin"]
+    with subprocess.Popen(
+        hash_object, cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    ) as busy:
         try:
             result = run(project, manifest).repos[0]
         finally:
             busy.kill()
     assert result.status == "failed"
-    assert f"process {busy.pid} still works in it" in (result.message or "")
+    assert f"git process {busy.pid} still works in it" in (result.message or "")
     assert (repo / ".git" / "index.lock").exists()
     assert run(project, manifest).repos[0].ok
 
@@ -141,6 +144,21 @@ def test_marker_without_lock_is_dropped_and_the_repo_planned_as_usual(project: P
     assert switching.read(repo) is None
 
 
+def test_a_shell_open_in_the_repo_does_not_block_finishing(
+    project: Project, killed: tuple[Manifest, str]
+) -> None:
+    """Only git processes count: a user's shell sitting in the repo is not git."""
+    manifest, target = killed
+    repo = project.ws / "api"
+    with subprocess.Popen(["sleep", "60"], cwd=repo) as shell:
+        try:
+            result = run(project, manifest).repos[0]
+        finally:
+            shell.kill()
+    assert result.ok, result
+    assert git(repo, "rev-parse", "HEAD") == target
+
+
 def test_lock_older_than_the_marker_is_not_forced_away(project: Project) -> None:
     """An index.lock from before nestr's move is not nestr's: it is reported, not removed."""
     manifest = project.manifest(project.spec("api", "v1"))
@@ -155,3 +173,20 @@ def test_lock_older_than_the_marker_is_not_forced_away(project: Project) -> None
     assert result.status == "failed"
     assert "index.lock exists" in (result.hint or "")
     assert lock.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        '{"target": "--upload-pack=x"}',
+        '{"target": "' + "a" * 40 + '", "branch": "-x"}',
+        '{"target": "' + "a" * 40 + '", "unknown": 1}',
+    ],
+)
+def test_marker_nestr_did_not_write_is_dropped(tmp_path: Path, text: str) -> None:
+    """A marker that is not whole, or names no commit, is removed and nothing is finished."""
+    (tmp_path / ".git").mkdir()
+    switching.marker_path(tmp_path).write_text(text, encoding="utf-8")
+    assert switching.read(tmp_path) is None
+    assert not switching.marker_path(tmp_path).exists()

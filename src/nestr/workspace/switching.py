@@ -25,6 +25,7 @@ from pathlib import Path
 
 from nestr.errors import WorkFailed
 from nestr.git import configfile
+from nestr.git.refs import is_full_commit_id
 from nestr.git.runner import run_git
 
 MARKER = "nestr-switch"
@@ -61,12 +62,15 @@ def read(repo: Path) -> Switch | None:
     """The recorded switch; None if there is none or it cannot be read."""
     try:
         raw = json.loads(marker_path(repo).read_text(encoding="utf-8"))
-        return Switch(**raw)
+        switch = Switch(**raw)
+        if not is_full_commit_id(switch.target) or (switch.branch or "x").startswith("-"):
+            raise ValueError(switch.target)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError, TypeError):
-        end(repo)  # a marker nestr did not write whole: nothing to finish
+        end(repo)  # a marker nestr did not write: nothing to finish
         return None
+    return switch
 
 
 async def finish_interrupted(repo: Path, *, timeout: float) -> str | None:
@@ -81,10 +85,10 @@ async def finish_interrupted(repo: Path, *, timeout: float) -> str | None:
     if not _lock_from(lock, marker_path(repo)):
         end(repo)
         return None
-    busy = processes_in(repo)
+    busy = git_processes_in(repo)
     if busy:
         raise WorkFailed(
-            f"a move of this repo to {switch.target[:12]} was interrupted, and process "
+            f"a move of this repo to {switch.target[:12]} was interrupted, and git process "
             f"{busy[0]} still works in it ({lock} exists)",
             hint="wait for that process to end (or end it), then run `nestr assemble` again",
         )
@@ -133,22 +137,28 @@ async def _checkout(repo: Path, switch: Switch, *, timeout: float) -> None:
         await run_git(upstream, cwd=repo, timeout=timeout, check=False)
 
 
-def processes_in(repo: Path) -> list[int]:
-    """Processes (other than this one) whose working directory is ``repo`` or below it.
+def git_processes_in(repo: Path) -> list[int]:
+    """git processes whose working directory is ``repo`` or below it.
 
-    git runs in the repo it works on; a git that outlived a killed nestr is found here. Read
-    from ``/proc``, so on systems without it the list is empty.
+    git runs in the repo it works on, so a git that outlived a killed nestr is found here (a
+    shell the user keeps open in the repo is not git, and does not count). Read from
+    ``/proc``, so on systems without it the list is empty.
     """
     base = str(repo.resolve())
     found = []
     proc = Path("/proc")
     for entry in proc.iterdir() if proc.is_dir() else ():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit():
             continue
         try:
-            cwd = str((entry / "cwd").readlink())
+            name = (entry / "comm").read_text(encoding="utf-8", errors="replace").strip()
+            cwd = str((entry / "cwd").readlink()) if _is_git(name) else ""
         except OSError:
             continue
         if cwd == base or cwd.startswith(base + "/"):
             found.append(int(entry.name))
     return sorted(found)
+
+
+def _is_git(name: str) -> bool:
+    return name == "git" or name.startswith("git-")

@@ -13,7 +13,7 @@ from nestr.events import EventBus
 from nestr.manifest.model import Manifest
 from nestr.testing import git
 from nestr.workspace.assemble import AssembleOptions, assemble
-from nestr.workspace.containment import first_symlink
+from nestr.workspace.containment import first_symlink, outside_refusal
 from nestr.workspace.results import AssemblyResult
 
 
@@ -84,3 +84,21 @@ def test_first_symlink_stops_at_missing_components(tmp_path: Path) -> None:
     (tmp_path / "a" / "b" / "c").symlink_to(tmp_path / "a")
     assert first_symlink(tmp_path, "a/b/c/d") == tmp_path / "a" / "b" / "c"
     assert first_symlink(tmp_path, "a/x") is None
+
+
+def test_path_that_skipped_the_manifest_rules_is_refused(project: Project) -> None:
+    """A hand-built (or cached) spec with a path into `.git` is refused before any git runs."""
+    manifest = project.manifest(project.spec("api"), project.spec("web", path="api/.git/hooks"))
+    result = run(project, manifest)
+    status = {r.name: r for r in result.repos}
+    assert status["api"].status == "cloned"
+    assert status["web"].status == "refused"
+    assert "'.git'" in (status["web"].message or "")
+    assert not (project.ws / "api" / ".git" / "hooks" / "README.md").exists()
+
+
+def test_outside_refusal_of_paths_in_odd_shapes(tmp_path: Path) -> None:
+    """A path not in normal form is refused; a file on the way ends the walk (git fails there)."""
+    assert outside_refusal(tmp_path, "a//b") is not None
+    (tmp_path / "a").write_text("", encoding="utf-8")
+    assert outside_refusal(tmp_path, "a/b") is None

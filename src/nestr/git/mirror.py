@@ -277,6 +277,8 @@ class MirrorCache:
     async def _create(self, mirror: Mirror, depth: int | None = None) -> None:
         """Clone beside the final path, then rename: a mirror appears only when complete."""
         if self.offline:
+            if not mirror.path.exists():  # nothing to lock: leave no lock file behind
+                mirror.lock_path.unlink(missing_ok=True)
             raise WorkFailed(
                 f"{mirror.url}: not in the cache and --offline forbids fetching",
                 hint="run once without --offline to fill the cache",
@@ -291,6 +293,10 @@ class MirrorCache:
             if mirror.path.exists():
                 shutil.rmtree(mirror.path)
             tmp.rename(mirror.path)
+        except BaseException:
+            if not mirror.path.exists():  # a failed first clone leaves no lock file behind
+                mirror.lock_path.unlink(missing_ok=True)  # (waiters re-lock: see filelock)
+            raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

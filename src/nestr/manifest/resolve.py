@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from nestr.errors import ManifestError, did_you_mean
 from nestr.manifest.model import CloneOptions, RepoSpec
-from nestr.manifest.paths import BadPath, normalize_repo_path
+from nestr.manifest.paths import BadPath, check_repo_name, normalize_repo_path
 from nestr.manifest.schema import CloneSection, ManifestFile, RepoSection
 from nestr.yamlsource import KeyPath, YamlDocument, format_key_path
 
@@ -120,6 +120,11 @@ class _FileResolver:
         )
 
     def repo(self, index: int, repo: RepoSection) -> RepoSpec | None:
+        try:
+            check_repo_name(repo.name)
+        except BadPath as exc:
+            self.error(("repos", index, "name"), str(exc), exc.hint)
+            return None
         url = self.url(index, repo)
         path = self.path(index, repo)
         if url is None or path is None:

@@ -30,8 +30,9 @@ from nestr.git.mirror import Mirror, MirrorCache
 from nestr.git.refs import Resolved, is_full_commit_id
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.observability.logging import bind_context
-from nestr.workspace import repo_git
+from nestr.workspace import repo_git, switching
 from nestr.workspace.cloneopts import FILTER_NOT_APPLIED, mirror_depths, unapplied_filters
+from nestr.workspace.containment import outside_refusal
 from nestr.workspace.lockfile import lock_path_for, manifest_hash, read_lock
 from nestr.workspace.plan import (
     RepoAction,
@@ -257,6 +258,8 @@ class _Assembly:
                 result = await self._repo(spec, started)
         except (NestrError, OSError) as exc:
             result = failed_result(spec, exc, started)
+            lock_hint = switching.index_lock_hint(self.workspace.root / spec.path)
+            result = replace(result, hint=lock_hint) if lock_hint else result
         self.done[spec.name].set()
         self._report(spec, result)
         return result
@@ -318,6 +321,28 @@ class _Assembly:
 
     async def _place(self, spec: RepoSpec, mirror: Mirror, target: Resolved) -> RepoResult:
         path = self.workspace.root / spec.path
+        outside = outside_refusal(self.workspace.root, spec.path)
+        if outside is not None:
+            return refused_result(spec, RepoState(), outside)
+        finished = await self._finish_interrupted(spec, path)
+        result = await self._update(spec, mirror, target, path)
+        if finished is None:
+            return result
+        return replace(result, message="; ".join(filter(None, (finished, result.message))))
+
+    async def _finish_interrupted(self, spec: RepoSpec, path: Path) -> str | None:
+        """Finish a move of the repo that a killed run left half-done (see ``switching``)."""
+        if not switching.marker_path(path).exists():
+            return None
+        async with self.cache.reading(spec.url):  # the checkout reads the mirror's objects
+            note = await switching.finish_interrupted(path, timeout=self.options.git_timeout)
+        if note is not None:
+            self._emit("repo.move_finished", spec, {"message": note})
+        return note
+
+    async def _update(
+        self, spec: RepoSpec, mirror: Mirror, target: Resolved, path: Path
+    ) -> RepoResult:
         timeout = self.options.git_timeout
         async with self.cache.reading(spec.url):
             state = await repo_git.probe(path, timeout=timeout)
@@ -405,12 +430,17 @@ class _Assembly:
         if not action.force and await repo_git.has_local_work(path, revs, target, timeout=timeout):
             return refused_result(spec, state, refuse_local_commits())
         stash = await repo_git.stash_push(path, timeout=timeout) if state.dirty else None
+        branch = target.short_name if target.kind == "branch" else None
+        switching.begin(path, switching.Switch(target.commit, branch, state.head, stash))
         try:
             await repo_git.move_to(path, state, target, force=action.force, timeout=timeout)
-        except GitError:
+        except GitError as exc:
+            if exc.returncode is not None and exc.returncode >= 0:  # git ended by itself
+                switching.end(path)
             if stash is not None and action.stash:
                 await repo_git.stash_pop(path, timeout=timeout)  # give the changes back
             raise
+        switching.end(path)
         common: dict[str, Any] = {"commit": target.commit, "previous": state.head}
         if stash is None:
             return repo_result(spec, "updated", **common)

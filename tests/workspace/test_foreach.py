@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestr.events import Event, EventBus
@@ -159,6 +161,22 @@ def test_missing_repo_fails_with_not_assembled(
     assert web.error
     assert "not assembled" in web.error
     assert [r.ok for r in report.results] == [True, False, True]
+
+
+def test_repo_reached_through_a_symlink_is_not_run(
+    handmade: Callable[..., HandmadeWorkspace], tmp_path: Path
+) -> None:
+    """A repo path that is a symlink to a checkout outside the workspace runs nothing there."""
+    hw = handmade(clone=["api", "lib"])
+    outside = tmp_path / "outside-web"
+    shutil.copytree(hw.workspace.root / "src" / "api", outside, symlinks=True)
+    (hw.workspace.root / "src" / "web").symlink_to(outside)
+    report, _ = run(hw, "touch", "ran-here", keep_going=True)
+    web = next(r for r in report.results if r.name == "web")
+    assert web.error is not None
+    assert "is a symlink" in web.error
+    assert not (outside / "ran-here").exists()
+    assert (hw.workspace.root / "src" / "api" / "ran-here").exists()
 
 
 def test_long_lines_and_missing_final_newline(

@@ -31,6 +31,7 @@ from nestr.events import EventBus
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
 from nestr.procgroups import arm, marked, release, watch
+from nestr.workspace.containment import first_symlink
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout
 
@@ -166,6 +167,10 @@ async def _run_in_repo(
     bus: EventBus,
 ) -> ForeachResult:
     directory = workspace.repo_dir(spec)
+    link = first_symlink(workspace.root.resolve(), spec.path)
+    if link is not None:
+        message = f"not run: {link} is a symlink; nestr acts on no repo reached through one"
+        return ForeachResult(spec.name, spec.path, None, error=message)
     if not is_checkout(directory):
         message = f"not assembled: {directory} is not a git checkout"
         return ForeachResult(spec.name, spec.path, None, error=message)

@@ -29,7 +29,9 @@ def test_an_empty_workflow_file_is_located_at_its_first_line(cwd: Path, text: st
     assert info.value.message == "workflows/ci.yaml:1:1: a workflow must be a mapping with steps:"
 
 
-@pytest.mark.parametrize("value", ["1" + "0" * 400, ".inf", "400d", "1" + "0" * 400 + "s"])
+@pytest.mark.parametrize(
+    "value", ["1" + "0" * 400, ".inf", "400d", "1" + "0" * 400 + "s"], ids=lambda v: v[-12:]
+)
 def test_huge_step_timeouts_are_located_errors(cwd: Path, value: str) -> None:
     """A timeout too big for a float, infinite or over a year is refused at its line."""
     manifest = project(cwd, f"steps:\n  - id: a\n    run: 'true'\n    timeout: {value}\n")

@@ -40,7 +40,9 @@ def test_bad_durations_are_refused(text: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [10**400, float("inf"), float("nan"), 1e300, "1" + "0" * 400 + "s", "366d", -(10**400)]
+    "value",
+    [10**400, float("inf"), float("nan"), 1e300, "1" + "0" * 400 + "s", "366d", -(10**400)],
+    ids=["int-400-digits", "inf", "nan", "1e300", "text-400-digits", "366d", "negative-huge"],
 )
 def test_huge_and_infinite_durations_are_refused(value: object) -> None:
     """A duration over a year, infinite, NaN or too big for a float is a ValueError, no crash."""

@@ -129,6 +129,7 @@ def parse_yaml(text: str, path: Path, *, error: type[InputError] = InputError) -
     except yaml.reader.ReaderError as exc:
         raise error(
             f"YAML syntax error: character {_codepoint(exc.character)} is not allowed",
+            # libyaml counts bytes of the UTF-8 text (PyYAML's pure reader would count characters)
             location=_byte_location(path, text.encode("utf-8", "surrogatepass"), exc.position),
             hint='remove it, or write it as an escape in a double-quoted string ("\\e")',
         ) from None
@@ -203,36 +204,41 @@ class _Shape:
         self.positions[()] = self.at(root)
         stack = [self.enter(root, ())]
         while stack:
-            frame = stack[-1]
-            edge = next(frame.edges, None)
+            edge = next(stack[-1].edges, None)
             if edge is None:
-                stack.pop()
-                self.sizes[id(frame.node)] = frame.size
-                if stack:
-                    stack[-1].size += frame.size
-                continue
-            child_path, child, mark = edge
-            if child_path is not None:
-                self.positions[child_path] = self.at(child)
-            if id(child) in self.sizes:
-                frame.size += self.alias(child, mark)
-            elif isinstance(child, yaml.ScalarNode):
-                self.check_scalar(child)
-                self.sizes[id(child)] = 1
-                frame.size += 1
-            elif any(f.node is child for f in stack):
-                raise self.error(
-                    "recursive YAML alias: a value contains itself",
-                    location=self.at(child),
-                    hint="an alias (*name) cannot be used inside the value its anchor names",
-                )
-            elif len(stack) >= MAX_DEPTH:
-                raise self.error(
-                    f"YAML nesting is too deep (more than {MAX_DEPTH} levels)",
-                    location=self.at(child),
-                )
+                self.leave(stack)
             else:
-                stack.append(self.enter(child, child_path))
+                self.follow(stack, *edge)
+
+    def leave(self, stack: list[_Frame]) -> None:
+        frame = stack.pop()
+        self.sizes[id(frame.node)] = frame.size
+        if stack:
+            stack[-1].size += frame.size
+
+    def follow(
+        self, stack: list[_Frame], path: KeyPath | None, child: yaml.Node, mark: yaml.Node
+    ) -> None:
+        if path is not None:
+            self.positions[path] = self.at(child)
+        if id(child) in self.sizes:
+            stack[-1].size += self.alias(child, mark)
+        elif isinstance(child, yaml.ScalarNode):
+            self.check_scalar(child)
+            self.sizes[id(child)] = 1
+            stack[-1].size += 1
+        elif any(frame.node is child for frame in stack):
+            raise self.error(
+                "recursive YAML alias: a value contains itself",
+                location=self.at(child),
+                hint="an alias (*name) cannot be used inside the value its anchor names",
+            )
+        elif len(stack) >= MAX_DEPTH:
+            raise self.error(
+                f"YAML nesting is too deep (more than {MAX_DEPTH} levels)", location=self.at(child)
+            )
+        else:
+            stack.append(self.enter(child, path))
 
     def alias(self, node: yaml.Node, mark: yaml.Node) -> int:
         """A second edge to ``node``: count what it adds; the size of ``node``."""

@@ -6,7 +6,8 @@ UTF-8, duplicated keys, wrong types, truncation) and fed through the real loader
 ``load_manifest`` (with its imports and ``sync:`` rules), ``load_workflows`` and ``build_config``.
 Every outcome must be a success or an :class:`InputError` whose every part names ``file:line``
 (or the env var / flag a value came from) and holds no raw control character; anything else is a
-crash. Hypothesis' deadline bounds each input at one second (a hang).
+crash. Hypothesis' deadline bounds each input at one second (a hang); 2,000 derandomized
+examples take a few seconds.
 
 Run as a script for figures over many inputs without stopping at the first failure::
 
@@ -346,7 +347,7 @@ def warm() -> None:
 
 @pytest.mark.timeout(300)  # a hang fails the suite instead of stalling it
 @settings(
-    max_examples=400,
+    max_examples=2000,
     deadline=timedelta(seconds=1),
     derandomize=True,
     database=None,

@@ -109,8 +109,12 @@ def quoted(text: str) -> str:
     would reach the terminal (``\\e]0;TITLE\\a`` sets its title), so ``\\n`` and ``\\x1b`` are
     shown instead.
     """
-    body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return f'"{body}"'
+    return f'"{escaped(text)}"'
+
+
+def escaped(text: str) -> str:
+    """``text`` with unprintable characters escaped (``\\n``, ``\\x1b``), for messages."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def model_keys(root: type[BaseModel], key_path: KeyPath) -> list[str]:

@@ -47,3 +47,12 @@ def test_control_characters_in_values_are_escaped_in_errors(cwd: Path, nestr: An
     assert "\x1b" not in result.err
     assert "\x07" not in result.err
     assert '"\\x1b]0;TITLE\\x07\\nx"' in result.err
+
+
+def test_a_bad_expression_is_shown_escaped(cwd: Path) -> None:
+    """An expression holding a terminal escape is quoted with the escape written out."""
+    manifest = project(cwd, 'steps:\n  - {id: a, run: "true", if: "\\e]0;TITLE\\a"}\n')
+    with pytest.raises(WorkflowDefinitionError) as info:
+        load_workflows(load_manifest(manifest))
+    assert "\x1b" not in info.value.message
+    assert "bad expression `\\x1b]0;TITLE\\x07`" in info.value.message

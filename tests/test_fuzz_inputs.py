@@ -259,12 +259,17 @@ MUTATIONS: list[Mutation] = [
     _emptyish,
 ]
 
-KINDS = ("manifest", "import", "workflow", "config")
+KINDS = ("manifest", "import", "workflow", "config", "set", "env")
+FLAG_KEYS = [b"jobs", b"git.timeout", b"git.fetch_freshness", b"log.level", b"server.token_file"]
+FLAG_VALUES = [*WRONG_VALUES, *CONTROL, *BAD_UTF8, b"inf", b"1" + b"0" * 400, b"9" * 5000, b"a b"]
 
 
 def make_input(rng: random.Random) -> tuple[str, bytes]:
-    """A kind of input and a mutated text for it."""
+    """A kind of input and a mutated text for it (``KEY=VALUE`` for a flag or variable)."""
     kind = rng.choice(KINDS)
+    if kind in {"set", "env"}:
+        text = rng.choice(FLAG_KEYS) + b"=" + rng.choice(FLAG_VALUES)
+        return kind, _flip(rng, text) if rng.random() < 0.3 else text
     seeds = {"manifest": MANIFESTS, "import": [IMPORTED], "workflow": WORKFLOWS}
     text = rng.choice(seeds.get(kind, CONFIGS))
     for _ in range(rng.randint(1, 3)):
@@ -284,10 +289,19 @@ def feed(kind: str, text: bytes, root: Path) -> None:
     (root / "token.txt").write_text("s3cret\n")
     (root / "lib.yaml").write_bytes(IMPORTED)
     manifest = root / "nestr.yaml"
-    if kind == "config":
-        (root / "nestr.config.yaml").write_bytes(text)
-        environ = {"HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "xdg")}
-        build_config(LayerInputs(cwd=root, environ=environ, system_dir=root / "etc"))
+    environ = {"HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "xdg")}
+    if kind in {"config", "set", "env"}:
+        sets = []
+        if kind == "config":
+            (root / "nestr.config.yaml").write_bytes(text)
+        elif kind == "set":
+            sets.append(text.decode("utf-8", "surrogateescape"))
+        else:  # bytes of a variable arrive as Python decodes os.environ; NUL cannot be in one
+            key, _, value = (
+                text.replace(b"\0", b"").decode("utf-8", "surrogateescape").partition("=")
+            )
+            environ["NESTR_" + key.upper().replace(".", "__")] = value
+        build_config(LayerInputs(cwd=root, environ=environ, sets=sets, system_dir=root / "etc"))
         return
     if kind == "manifest":
         manifest.write_bytes(text)

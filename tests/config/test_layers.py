@@ -266,3 +266,11 @@ def test_secrets_dir_must_exist(tmp_path: Path) -> None:
     """NESTR_SECRETS_DIR pointing nowhere is refused."""
     with pytest.raises(ConfigError, match="not a directory"):
         load(tmp_path, environ={"NESTR_SECRETS_DIR": str(tmp_path / "none")})
+
+
+def test_unknown_variable_with_control_characters_is_shown_escaped(tmp_path: Path) -> None:
+    """A NESTR_ variable whose name holds an ESC is named with the ESC written out."""
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, environ={"NESTR_\x1b]0;T\x07": "1"})
+    assert "\x1b" not in info.value.message
+    assert info.value.message.startswith("env 'NESTR_\\x1b]0;T\\x07': unknown setting variable")

@@ -148,11 +148,12 @@ def env_values(environ: Mapping[str, str], known: set[str]) -> Iterator[tuple[Ke
         if name.startswith(RESERVED_ENV_PREFIXES):
             continue
         dotted = env_names.get(name)
-        origin = f"env {name}"
+        shown = name if name.isprintable() else repr(name)  # no raw control characters
+        origin = f"env {shown}"
         if dotted is None:
             hint = did_you_mean(name, list(env_names))
             raise ConfigError(
-                f"unknown setting variable {name}",
+                f"unknown setting variable {shown}",
                 location=SourceLocation(origin=origin),
                 hint=hint or "see `nestr config show` for the settings that exist",
             )

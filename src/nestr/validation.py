@@ -35,7 +35,7 @@ def translate(
     """
     errors: list[InputError] = []
     for item in exc.errors(include_url=False):
-        loc: KeyPath = tuple(p for p in item["loc"] if not _is_union_tag(p))
+        loc = _key_path(item)
         secret = any(loc[: len(s)] == tuple(s) for s in secret_paths)
         message, hint = _describe(item, loc, secret=secret, known_keys=known_keys)
         field = format_key_path((*field_prefix, *loc))
@@ -43,6 +43,17 @@ def translate(
     if len(errors) == 1:
         return errors[0]
     return MultipleInputErrors(errors)
+
+
+def _key_path(item: Any) -> KeyPath:
+    """``loc`` without pydantic's union tags; an unknown key is always kept, even ``a[b``."""
+    if not item["loc"]:
+        return ()
+    *parents, last = item["loc"]
+    kept = tuple(p for p in parents if not _is_union_tag(p))
+    if item["type"] == "extra_forbidden" or not _is_union_tag(last):
+        return (*kept, last)
+    return kept
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -81,7 +92,7 @@ def _describe(
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        text = f'"{value}"'
+        text = quoted(value[:MAX_SHOWN])
     elif isinstance(value, dict):
         text = "a mapping"
     elif isinstance(value, list):
@@ -89,6 +100,21 @@ def _show(value: Any) -> str:
     else:
         text = repr(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def quoted(text: str) -> str:
+    """``text`` in double quotes with unprintable characters escaped the way Python writes them.
+
+    Values in messages come from user input: a raw newline would split the message and an ESC
+    would reach the terminal (``\\e]0;TITLE\\a`` sets its title), so ``\\n`` and ``\\x1b`` are
+    shown instead.
+    """
+    return f'"{escaped(text)}"'
+
+
+def escaped(text: str) -> str:
+    """``text`` with unprintable characters escaped (``\\n``, ``\\x1b``), for messages."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def model_keys(root: type[BaseModel], key_path: KeyPath) -> list[str]:

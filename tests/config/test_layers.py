@@ -223,9 +223,42 @@ def test_secret_never_echoed_in_validation_errors(tmp_path: Path) -> None:
 
 
 def test_missing_secret_file_is_a_clear_error(tmp_path: Path) -> None:
-    """A token_file that does not exist names the file."""
+    """A token_file that does not exist names the file and the line that names it."""
     write(tmp_path / "nestr.config.yaml", "server:\n  token_file: nope.txt\n")
-    with pytest.raises(ConfigError, match="cannot read the secret file"):
+    with pytest.raises(ConfigError, match="cannot read the secret file") as info:
+        load(tmp_path)
+    assert str(info.value.location) == f"{tmp_path / 'nestr.config.yaml'}:2:15"
+    assert info.value.field == "server.token_file"
+
+
+def test_missing_secret_file_from_env_names_the_variable(tmp_path: Path) -> None:
+    """NESTR_SERVER__TOKEN_FILE naming a missing file is located at that variable."""
+    environ = {"NESTR_SERVER__TOKEN_FILE": str(tmp_path / "a b c")}
+    with pytest.raises(ConfigError, match=r"^env NESTR_SERVER__TOKEN_FILE: server.token_file: "):
+        load(tmp_path, environ=environ)
+
+
+def test_secret_file_that_is_not_utf8_is_an_input_error(tmp_path: Path) -> None:
+    """A secret file holding bytes that are not UTF-8 is refused, not a crash."""
+    (tmp_path / "tok").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        load(tmp_path, environ={"NESTR_SERVER__TOKEN_FILE": str(tmp_path / "tok")})
+
+
+@pytest.mark.parametrize(
+    "value", ["inf", "1e400", "nan", "31536001", "9" * 400], ids=lambda v: v[:12]
+)
+def test_git_timeouts_must_be_finite_and_at_most_a_year(tmp_path: Path, value: str) -> None:
+    """git.timeout=inf (or 1e400, or a year and a second) is refused, naming the --set flag."""
+    with pytest.raises(ConfigError, match=r"^flag --set: git.timeout: input should be"):
+        load(tmp_path, sets=[f"git.timeout={value}"])
+
+
+@pytest.mark.parametrize("value", [".inf", "1e400", "1" + "0" * 400], ids=lambda v: v[:12])
+def test_infinite_fetch_freshness_in_a_file_is_located(tmp_path: Path, value: str) -> None:
+    """`fetch_freshness: .inf` in a file is refused at its file:line:col."""
+    write(tmp_path / "nestr.config.yaml", f"git:\n  fetch_freshness: {value}\n")
+    with pytest.raises(ConfigError, match=r"nestr.config.yaml:2:20: git.fetch_freshness: "):
         load(tmp_path)
 
 
@@ -233,3 +266,11 @@ def test_secrets_dir_must_exist(tmp_path: Path) -> None:
     """NESTR_SECRETS_DIR pointing nowhere is refused."""
     with pytest.raises(ConfigError, match="not a directory"):
         load(tmp_path, environ={"NESTR_SECRETS_DIR": str(tmp_path / "none")})
+
+
+def test_unknown_variable_with_control_characters_is_shown_escaped(tmp_path: Path) -> None:
+    """A NESTR_ variable whose name holds an ESC is named with the ESC written out."""
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, environ={"NESTR_\x1b]0;T\x07": "1"})
+    assert "\x1b" not in info.value.message
+    assert info.value.message.startswith("env 'NESTR_\\x1b]0;T\\x07': unknown setting variable")

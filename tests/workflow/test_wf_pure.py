@@ -39,6 +39,17 @@ def test_bad_durations_are_refused(text: object) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [10**400, float("inf"), float("nan"), 1e300, "1" + "0" * 400 + "s", "366d", -(10**400)],
+    ids=["int-400-digits", "inf", "nan", "1e300", "text-400-digits", "366d", "negative-huge"],
+)
+def test_huge_and_infinite_durations_are_refused(value: object) -> None:
+    """A duration over a year, infinite, NaN or too big for a float is a ValueError, no crash."""
+    with pytest.raises(ValueError, match=r"duration"):
+        parse_duration(value)
+
+
 @given(st.integers(min_value=0, max_value=10**6))
 def test_duration_of_formatted_seconds_round_trips(seconds: int) -> None:
     """Whole seconds of 60 or more format to a duration that parses back close to them."""

@@ -29,7 +29,7 @@ from nestr.config.model import Settings, to_settings
 from nestr.config.settings import LEAF_KEYS, PATH_KEYS, SECRET_KEYS, SECTION_KEYS
 from nestr.errors import ConfigError, SourceLocation, did_you_mean
 from nestr.validation import translate
-from nestr.yamlsource import KeyPath, load_yaml_file
+from nestr.yamlsource import KeyPath, format_key_path, load_yaml_file
 
 
 def build_config(inputs: LayerInputs) -> LoadedConfig:
@@ -72,7 +72,7 @@ def _file_value(key_path: KeyPath, value: Value, key_loc: SourceLocation) -> tup
     raise ConfigError(
         "unknown key",
         location=key_loc,
-        field=dotted,
+        field=format_key_path(key_path),
         hint=did_you_mean(dotted, siblings)
         or "see `nestr config show` for the settings that exist",
     )
@@ -105,7 +105,8 @@ def _secret_file_value(key_path: KeyPath, value: Value) -> tuple[KeyPath, Value]
     if not path.is_absolute() and base is not None:
         path = base.parent / path
     origin = Origin("secret-file", SourceLocation(file=path))
-    return tuple(secret_key.split(".")), Value(read_secret(path, secret_key), origin)
+    secret = read_secret(path, dotted, value.origin.location)
+    return tuple(secret_key.split(".")), Value(secret, origin)
 
 
 def _nest(merged: dict[KeyPath, Value]) -> dict[str, Any]:

@@ -149,11 +149,12 @@ def env_values(environ: Mapping[str, str], known: set[str]) -> Iterator[tuple[Ke
         if name.startswith(RESERVED_ENV_PREFIXES):
             continue
         dotted = env_names.get(name)
-        origin = f"env {name}"
+        shown = name if name.isprintable() else repr(name)  # no raw control characters
+        origin = f"env {shown}"
         if dotted is None:
             hint = did_you_mean(name, list(env_names))
             raise ConfigError(
-                f"unknown setting variable {name}",
+                f"unknown setting variable {shown}",
                 location=SourceLocation(origin=origin),
                 hint=hint or "see `nestr config show` for the settings that exist",
             )
@@ -200,18 +201,23 @@ def secrets_dir_values(
             if path.is_file():
                 yield (
                     tuple(key.split(".")),
-                    Value(read_secret(path, key), Origin("secret-file", SourceLocation(file=path))),
+                    Value(
+                        read_secret(path, key, SourceLocation(origin="env NESTR_SECRETS_DIR")),
+                        Origin("secret-file", SourceLocation(file=path)),
+                    ),
                 )
                 break
 
 
-def read_secret(path: Path, key: str) -> str:
-    """A secret's value from a file (trailing newline stripped)."""
+def read_secret(path: Path, key: str, origin: SourceLocation) -> str:
+    """A secret's value from a file (trailing newline stripped); ``origin`` names the file."""
     try:
         return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
         raise ConfigError(
-            f"cannot read the secret file {path}: {exc.strerror}",
+            f"cannot read the secret file {str(path)!r}: {reason}",
+            location=origin,
             field=key,
             hint="check the path and its permissions",
         ) from None

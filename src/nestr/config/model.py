@@ -36,12 +36,25 @@ class LogSettings(_Section):
     )
 
 
+# Seconds settings are finite and at most a year: `inf`, `.inf` or `1e400` would pass `gt=0` and
+# then break every git command (a timeout is turned into an int deadline).
+_MAX_SECONDS = 365 * 86400
+
+
 class GitSettings(_Section):
     timeout: float = Field(
-        600.0, gt=0, description="Seconds before a single git command is killed."
+        600.0,
+        gt=0,
+        le=_MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Seconds before a single git command is killed.",
     )
     fetch_freshness: float = Field(
-        60.0, ge=0, description="Seconds a mirror counts as fresh: no fetch within this window."
+        60.0,
+        ge=0,
+        le=_MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Seconds a mirror counts as fresh: no fetch within this window.",
     )
 
 

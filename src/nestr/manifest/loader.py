@@ -3,7 +3,10 @@
 Each file is parsed with positions (``nestr.yamlsource``), type-checked by the boundary model
 (``nestr.manifest.schema``) and resolved (``nestr.manifest.resolve``); every problem names
 ``file:line:col``. Imports are followed depth first, relative to the importing file: the first
-definition of a repo name wins, an import cycle is an error naming the chain. URL rewrites of a
+definition of a repo name wins, an import cycle is an error naming the chain, and so is a chain
+deeper than :data:`MAX_IMPORT_DEPTH`. A file imported again (a diamond) is read only the first
+time: all its repos are defined by then, so a second visit could only add names that lose, and
+walking every route would cost time exponential in the depth of the diamond. URL rewrites of a
 file apply to its repos and to the repos of what it imports, the importing file's rules first.
 Group filters of imported files come before the importing file's, so the root has the last word.
 """
@@ -23,6 +26,9 @@ from nestr.manifest.resolve import UrlRewrite, file_rewrites, resolve_file
 from nestr.manifest.schema import ManifestFile, known_keys
 from nestr.validation import translate
 from nestr.yamlsource import KeyPath, YamlDocument, format_key_path, load_yaml_file, parse_yaml
+
+MAX_IMPORT_DEPTH = 64
+"""Most files in one chain of imports (the root included)."""
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -98,7 +104,10 @@ class _Tree:
 
 
 class _ImportWalker:
-    """Follows ``imports`` depth first, refusing cycles."""
+    """Follows ``imports`` depth first, refusing cycles; each file is walked once."""
+
+    def __init__(self) -> None:
+        self.seen: set[Path] = set()
 
     def walk(
         self,
@@ -109,12 +118,15 @@ class _ImportWalker:
         chain: tuple[Path, ...],
         inherited: tuple[UrlRewrite, ...],
     ) -> _Tree:
-        rules = (*inherited, *file_rewrites(model))
+        self.seen.add(chain[-1])
+        rules = (*inherited, *file_rewrites(model, path.parent))
         repos, errors = resolve_file(model, doc, rules)
         _raise(errors)
         tree = _Tree(repos=repos, group_filter=[], sources=[(path, doc.digest)])
         for index, entry in enumerate(model.imports):
             target = self._target(path, doc, index, entry.path, chain)
+            if target in self.seen:
+                continue
             sub_doc, sub_model = read_manifest_file(target)
             sub = self.walk(target, sub_doc, sub_model, chain=(*chain, target), inherited=rules)
             tree.repos.extend(sub.repos)
@@ -137,7 +149,15 @@ class _ImportWalker:
                 field=format_key_path(key_path),
                 hint="remove one of these imports",
             )
-        if not target.is_file():
+        if len(chain) >= MAX_IMPORT_DEPTH:
+            raise ManifestError(
+                f"imports nested too deeply: more than {MAX_IMPORT_DEPTH} files in a chain "
+                f"starting at {SourceLocation(file=chain[0])}",
+                location=doc.locate(key_path),
+                field=format_key_path(key_path),
+                hint="import the files from fewer levels",
+            )
+        if not _is_file(target):
             raise ManifestError(
                 f"imported manifest {raw!r} not found ({target})",
                 location=doc.locate(key_path),
@@ -145,6 +165,13 @@ class _ImportWalker:
                 hint="import paths are relative to the importing file",
             )
         return target
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, a directory that cannot be searched
+        return False
 
 
 def _merge(repos: list[RepoSpec]) -> list[RepoSpec]:

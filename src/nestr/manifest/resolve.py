@@ -7,8 +7,10 @@ the workspace) and collects every problem of the file, each located at its YAML 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from nestr.errors import ManifestError, did_you_mean
 from nestr.manifest.model import CloneOptions, RepoSpec
@@ -21,23 +23,43 @@ DEFAULT_REVISION = "main"
 
 @dataclass(frozen=True)
 class UrlRewrite:
-    """Replace the prefix ``old`` of a URL with ``new``."""
+    """Replace the prefix ``old`` of a URL with ``new``.
+
+    ``base`` is the directory of the file that holds the rule: a ``new`` that makes a relative
+    local path is relative to it.
+    """
 
     old: str
     new: str
+    base: Path | None = None
 
 
-def rewrite_url(url: str, rewrites: Iterable[UrlRewrite]) -> str:
-    """``url`` after the first rule whose prefix matches (unchanged if none does)."""
+def rewrite_url(url: str, rewrites: Iterable[UrlRewrite], base: Path | None = None) -> str:
+    """``url`` after the first rule whose prefix matches (unchanged if none does).
+
+    A result that is a relative local path is made absolute against the directory of the file
+    that wrote it (``base`` for ``url`` itself, the rule's own for a rewritten one): git would
+    otherwise resolve it from wherever it runs, the mirror cache.
+    """
     for rule in rewrites:
         if url.startswith(rule.old):
-            return rule.new + url[len(rule.old) :]
-    return url
+            return local_url(rule.new + url[len(rule.old) :], rule.base)
+    return local_url(url, base)
 
 
-def file_rewrites(model: ManifestFile) -> list[UrlRewrite]:
-    """The ``url_rewrites`` of one file, in order."""
-    return [UrlRewrite(rule.from_, rule.to) for rule in model.url_rewrites]
+def local_url(url: str, base: Path | None) -> str:
+    """``url`` made absolute against ``base`` if it is a relative local path (as git sees it)."""
+    if base is None or not url or "://" in url or url.startswith(("/", "~")):
+        return url
+    colon, slash = url.find(":"), url.find("/")
+    if colon != -1 and (slash == -1 or colon < slash):  # host:path (scp-like) or a transport::
+        return url
+    return os.path.normpath(base / url)
+
+
+def file_rewrites(model: ManifestFile, base: Path | None = None) -> list[UrlRewrite]:
+    """The ``url_rewrites`` of one file (in directory ``base``), in order."""
+    return [UrlRewrite(rule.from_, rule.to, base) for rule in model.url_rewrites]
 
 
 class _FileResolver:
@@ -131,7 +153,7 @@ class _FileResolver:
             return None
         return RepoSpec(
             name=repo.name,
-            url=rewrite_url(url, self.rewrites),
+            url=rewrite_url(url, self.rewrites, self.doc.path.parent),
             revision=repo.revision or self._default_revision(),
             path=path,
             groups=tuple(repo.groups),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nestr.validation import model_keys
 from nestr.yamlsource import KeyPath
@@ -29,6 +29,14 @@ class SourceSection(_Strict):
     repo: str | None = Field(
         None, description="A repo of the manifest (its checkout).", min_length=1
     )
+
+    @field_validator("path")
+    @classmethod
+    def _fits_the_filesystem(cls, value: str | None) -> str | None:
+        # Longer names make every stat() fail with ENAMETOOLONG instead of "does not exist".
+        if value is not None and any(len(part.encode()) > 255 for part in value.split("/")):
+            raise ValueError("each part of a path can be at most 255 bytes long")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSection:

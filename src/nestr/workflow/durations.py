@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_SECONDS = 365 * 86400
+"""Longest duration accepted: anything longer is a mistake (or ``inf``), not a timeout."""
 
 
 def parse_duration(value: object) -> float:
@@ -13,9 +16,11 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 10m, 1s or 1h30m; got {value!r}")
     if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError("a duration must be a number of seconds; got nan")
         if value < 0:
-            raise ValueError(f"a duration cannot be negative; got {value}")
-        return float(value)
+            raise ValueError("a duration cannot be negative")
+        return _bounded(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 10m, 1s or 1h30m; got {value!r}")
     text = value.strip().replace(" ", "")
@@ -27,10 +32,18 @@ def parse_duration(value: object) -> float:
         position = match.end()
     if not text or position != len(text):
         raise ValueError(
-            f"bad duration {value!r}: expected a number and unit (ms, s, m, h, d), "
+            f"bad duration {value[:60]!r}: expected a number and unit (ms, s, m, h, d), "
             "e.g. 10m, 1s or 1h30m"
         )
-    return total
+    return _bounded(total)
+
+
+def _bounded(seconds: int | float) -> float:
+    # Compared before float(): an int of 309 digits or more has no float (OverflowError), and
+    # an infinite or absurd timeout would only fail later, inside the executor.
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"a duration can be at most 365d ({MAX_SECONDS} seconds)")
+    return float(seconds)
 
 
 def format_duration(seconds: float) -> str:

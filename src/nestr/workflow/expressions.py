@@ -50,7 +50,13 @@ def _compiled(expr: str) -> Callable[..., Any]:
     try:
         return _environment().compile_expression(expr, undefined_to_none=False)
     except TemplateSyntaxError as exc:
-        raise ExpressionError(f"bad expression `{expr}`: {exc.message}") from None
+        raise _bad(expr, exc.message) from None
+
+
+def _bad(expr: str, reason: str | None) -> ExpressionError:
+    from nestr.validation import escaped  # an ESC or newline must not reach the terminal raw
+
+    return ExpressionError(f"bad expression `{escaped(expr)}`: {escaped(reason or 'invalid')}")
 
 
 def check(expr: str) -> None:
@@ -68,7 +74,7 @@ def references(expr: str) -> set[tuple[str, str | None]]:
     try:
         tree = _environment().parse("{{ " + expr + " }}")
     except TemplateSyntaxError as exc:
-        raise ExpressionError(f"bad expression `{expr}`: {exc.message}") from None
+        raise _bad(expr, exc.message) from None
     found: set[tuple[str, str | None]] = set()
     named: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):

@@ -239,3 +239,16 @@ def test_run_stops_at_the_same_first_problem_validate_reports(nestr, cwd: Path) 
     assert _located(run.err) == _located(validate.err)
     assert len(_located(run.err)) == 2
     assert not (cwd / "ran").exists()
+
+
+def test_did_you_mean_is_offered_for_the_first_unknown_needs_only(nestr, cwd: Path) -> None:
+    """Each suggestion looks at every step id, so a workflow with many unknown needs gets
+    did-you-mean hints for the first 20 and the plain hint after (no quadratic validation)."""
+    steps = "\n".join(f'    - {{id: step{i}, run: "true", needs: [stepp{i}]}}' for i in range(30))
+    path = _write(cwd, f"wf:\n  steps:\n{steps}\n")
+    result = nestr("workflow", "validate", "-m", str(path))
+    assert result.code == 2
+    hints = re.findall(r"^hint: (.*)$", result.err, flags=re.MULTILINE)
+    assert len(hints) == 30
+    assert all(h.startswith("did you mean 'step") for h in hints[:20])
+    assert set(hints[20:]) == {"needs lists ids of other steps in this workflow"}

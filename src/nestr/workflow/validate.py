@@ -88,8 +88,9 @@ def _problems(
             yield _error(locate, ("steps", index, "id"), f"duplicate step id {step.id!r}")
         seen.add(step.id)
     ids = [s.id for s in workflow.steps]
+    suggest = _Suggestions(ids)
     for index, step in enumerate(workflow.steps):
-        yield from _check_needs(step, index, ids, seen, locate)
+        yield from _check_needs(step, index, suggest, seen, locate)
         if index in outlines or step.is_command or step.uses in step_types:
             continue
         hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
@@ -127,12 +128,28 @@ def _check_cycles(
         )
 
 
+class _Suggestions:
+    """Did-you-mean hints for unknown step ids, for the first few only: each costs a look at
+    every id, so a generated workflow with thousands of typos would take minutes otherwise."""
+
+    LIMIT = 20
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids, self.left = ids, self.LIMIT
+
+    def __call__(self, word: str) -> str | None:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        return did_you_mean(word, self.ids)
+
+
 def _check_needs(
-    step: StepDef, index: int, ids: list[str], known: set[str], locate: Locate
+    step: StepDef, index: int, suggest: _Suggestions, known: set[str], locate: Locate
 ) -> Iterator[WorkflowDefinitionError]:
     for position, need in enumerate(step.needs):
         if need not in known:
-            hint = did_you_mean(need, ids) or "needs lists ids of other steps in this workflow"
+            hint = suggest(need) or "needs lists ids of other steps in this workflow"
             path = ("steps", index, "needs", position)
             yield _error(locate, path, f"unknown step {need!r} in needs", hint)
         elif need == step.id:

@@ -33,7 +33,7 @@ from typing import Any
 
 from nestr import __version__
 
-FORMAT = 2
+FORMAT = 3  # bump whenever what a valid input is changes: older entries skip the new checks
 DISABLE_ENV = "NESTR_NO_INPUT_CACHE"
 
 

@@ -10,6 +10,7 @@ failure is one failed result; the others finish. Every stage emits an event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import time
@@ -243,8 +244,10 @@ class _Assembly:
         if any(not (self.workspace.root / s.path / ".git").exists() for s in ordered):
             self._start_prototype()  # while the mirrors are checked: new repos will need it
         jobs = 1 if self.options.jobs == 1 else len(ordered)
-        outcomes = await fan_out(ordered, self.one, jobs=max(jobs, 1))
-        self._drop_prototype()
+        try:
+            outcomes = await fan_out(ordered, self.one, jobs=max(jobs, 1))
+        finally:
+            await self._drop_prototype()
         return [
             o.value if o.value is not None else crashed_result(o.item, o.error) for o in outcomes
         ]
@@ -383,10 +386,13 @@ class _Assembly:
         except (GitError, OSError):
             return None
 
-    def _drop_prototype(self) -> None:
-        """Stop making a prototype that no clone waited for."""
+    async def _drop_prototype(self) -> None:
+        """Stop making a prototype that no clone waited for, and wait until its git is gone
+        (an aborted assembly may remove the workspace next: nothing may write there after)."""
         if self.prototype is not None:
             self.prototype.cancel()
+            with contextlib.suppress(BaseException):
+                await self.prototype
 
     async def _prototype(self) -> Prototype | None:
         """The prototype for a new clone; None: it is made by ``git clone``."""

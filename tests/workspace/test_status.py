@@ -197,3 +197,21 @@ def test_each_repo_status_is_published_as_an_event(hw: HandmadeWorkspace) -> Non
     assert {e.type for e in events} == {"nestr.workspace.status.repo"}
     by_repo = {e.repo: e.data for e in events}
     assert by_repo == {r.name: r.to_dict() for r in report.repos}
+
+
+def test_status_starts_no_helper_process(hw: HandmadeWorkspace) -> None:
+    """status runs only read-only gits: it leaves them out of the process-group helper, so a
+    `nestr status` process never pays for starting one (a fresh process, as a user's)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from nestr.cli.main import main\n"
+        "from nestr import procgroups\n"
+        "code = main(['status', '-m', sys.argv[1], '-w', sys.argv[2]])\n"
+        "print(code, procgroups._GUARDIAN._fd is None)\n"
+    )
+    argv = [sys.executable, "-c", script, str(hw.manifest.path), str(hw.workspace.root)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    assert done.stdout.splitlines()[-1] == "0 True", done

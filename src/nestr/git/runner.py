@@ -147,8 +147,13 @@ def run_git_parallel(
     *,
     jobs: int,
     timeout: float = DEFAULT_TIMEOUT,
+    guarded: bool = True,
 ) -> list[GitResult | WorkFailed]:
     """Run ``git *args`` in ``cwd`` for each call, at most ``jobs`` at once, without an event loop.
+
+    ``guarded=False`` leaves the gits out of :mod:`nestr.procgroups` (no helper process is
+    started for them): only for read-only commands, where a git that outlives a killed nestr
+    by a moment changes nothing that matters.
 
     For short read-only fan-outs (``nestr status``) where importing and starting asyncio would
     cost more than the git processes themselves. Each of ``jobs`` threads starts a git, waits
@@ -170,7 +175,7 @@ def run_git_parallel(
                 if not pending:
                     return
                 index, (args, cwd) = pending.pop()
-                call = _GitCall(("git", *args), cwd, env, timeout)
+                call = _GitCall(("git", *args), cwd, env, timeout, guarded=guarded)
                 active.add(call)
             try:
                 results[index] = _checked(call.result(), cwd)
@@ -212,9 +217,12 @@ class _GitCall:
         env: Mapping[str, str],
         timeout: float,
         input_bytes: bytes | None = None,
+        *,
+        guarded: bool = True,
     ) -> None:
         self.argv, self.cwd, self.env = argv, cwd, env
         self.timeout, self.input_bytes = timeout, input_bytes
+        self.guarded = guarded
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._cancelled = False
@@ -223,7 +231,7 @@ class _GitCall:
         """Run git to its end (whatever its exit code); WorkFailed if it cannot run or hangs."""
         start = time.perf_counter()
         proc = self._start()
-        group = watch(proc.pid)
+        group = watch(proc.pid) if self.guarded else None
         try:
             out, err = proc.communicate(self.input_bytes, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -246,7 +254,8 @@ class _GitCall:
         with self._lock:  # a cancel that came first wins; one that comes later kills
             if self._cancelled:
                 raise WorkFailed("cancelled before git started")
-            arm()
+            if self.guarded:
+                arm()
             try:
                 self._proc = subprocess.Popen(
                     self.argv,
@@ -254,7 +263,7 @@ class _GitCall:
                     stdin=subprocess.PIPE if self.input_bytes is not None else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    env=marked(self.env),
+                    env=marked(self.env) if self.guarded else dict(self.env),
                     start_new_session=True,
                 )
             except FileNotFoundError as exc:

@@ -206,7 +206,7 @@ def workspace_status(
     dirs = [workspace.repo_dir(spec) for spec in repos]
     present = [i for i, directory in enumerate(dirs) if is_checkout(directory)]
     calls = [(STATUS_ARGS, dirs[i]) for i in present]
-    results = run_git_parallel(calls, jobs=jobs, timeout=timeout)
+    results = run_git_parallel(calls, jobs=jobs, timeout=timeout, guarded=False)
     outcomes = dict(zip(present, results, strict=True))
     statuses = tuple(
         _with_git(_base(spec, locked), outcomes.get(i)) for i, spec in enumerate(repos)
@@ -228,7 +228,7 @@ def repo_status(
     base, directory = _base(spec, locked), workspace.repo_dir(spec)
     if not is_checkout(directory):
         return base
-    [outcome] = run_git_parallel([(STATUS_ARGS, directory)], jobs=1, timeout=timeout)
+    [outcome] = run_git_parallel([(STATUS_ARGS, directory)], jobs=1, timeout=timeout, guarded=False)
     return _with_git(base, outcome)
 
 

@@ -145,3 +145,27 @@ def test_log_lines_of_a_step_carry_run_step_and_repo(project, workspace: Path) -
         ("tag[worker]", "worker"),
     }
     assert {line["run_id"] for line in tags} == {result.run_id}
+
+
+def test_per_repo_step_refuses_a_repo_reached_through_a_symlink(
+    project, workspace: Path, status_of, tmp_path: Path
+) -> None:
+    """A repo directory that is a symlink (here to a checkout outside the workspace) fails its
+    instance with the link named; nothing runs there, the other repos run as usual."""
+    outside = tmp_path / "outside-worker"
+    shutil.move(workspace / "worker", outside)
+    (workspace / "worker").symlink_to(outside)
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: touch, foreach: {groups: [backend]}, run: "touch ran-here"}
+        """,
+        REPOS,
+    )
+    result = project.run("wf", workspace_root=workspace)
+    assert status_of(result) == {"touch[api]": "succeeded", "touch[worker]": "failed"}
+    failed = next(s for s in result.steps if s.key == "touch[worker]")
+    assert "symlink" in (failed.error or "")
+    assert not (outside / "ran-here").exists()
+    assert (workspace / "api" / "ran-here").exists()

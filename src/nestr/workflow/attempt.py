@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nestr.errors import NestrError
+from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.procgroups import Group, boot_id
@@ -119,6 +119,8 @@ class InstanceRunner:
             ):
                 self.settle(instance, "skipped", "condition is false")
                 return "skipped"
+            if instance.repo is not None:
+                _refuse_symlinked(self.spec.root, instance.repo.path)
             rendered = render_instance(
                 step,
                 self.spec.plan.workflow,
@@ -417,3 +419,16 @@ def _success(ctx: StepContext, returned: Any, *, read_file: bool = True) -> Atte
 
 def instance_outputs(done: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return {key: dict(record.outputs) for key, record in done.items()}
+
+
+def _refuse_symlinked(root: Path, path: str) -> None:
+    """A per-repo step never runs in a repo reached through a symlink (as ``assemble`` and
+    ``foreach`` refuse it): the link could lead out of the workspace."""
+    from nestr.workspace.containment import first_symlink
+
+    link = first_symlink(root.resolve(), path)
+    if link is not None:
+        raise UsageError(
+            f"repo directory {root / path} is reached through the symlink {link}",
+            hint="replace the symlink with a real directory inside the workspace",
+        )

@@ -21,6 +21,9 @@ MASK = "***"
 # unescaped "@" in it is hidden too). Quotes, brackets and backslashes end the match: the text
 # may be JSON, or quote the URL.
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:\"'<>\\]*:)[^\s/\"'<>\\]+@")
+# https://TOKEN@host: over HTTP a user name alone is how tokens are often given (GitHub takes a
+# token as the user name), so there the whole userinfo goes; ssh's git@host keeps its user.
+_HTTP_USER_ONLY = re.compile(r"(\bhttps?://)[^\s/@:\"'<>\\]+@", re.IGNORECASE)
 # A key or variable name that holds a secret by its name.
 _SECRET_NAME = re.compile(r"token|passw|secret|key|credential", re.IGNORECASE)
 # NAME=value on a command line (an assignment of an environment variable or a setting).
@@ -30,10 +33,11 @@ _MIN_SCRUB = 6
 
 
 def redact_url(text: str) -> str:
-    """``text`` with the password of every URL replaced by ``***`` (the user name stays)."""
+    """``text`` with the password of every URL replaced by ``***`` (the user name stays, but
+    for an http(s) URL whose userinfo is a user name alone, which may be a token)."""
     if "://" not in text or "@" not in text:  # the common case costs two scans
         return text
-    return _URL_PASSWORD.sub(rf"\1{MASK}@", text)
+    return _HTTP_USER_ONLY.sub(rf"\1{MASK}@", _URL_PASSWORD.sub(rf"\1{MASK}@", text))
 
 
 def redact_data(value: Any) -> Any:

@@ -101,7 +101,9 @@ def test_the_durable_event_log_never_stores_a_url_password(tmp_path: Path) -> No
         ("https://u:p@ss@h/x", "https://u:***@h/x"),  # an unescaped @ in the password
         ("'https://u:p@h/' or https://a:b@c", "'https://u:***@h/' or https://a:***@c"),
         ('{"u":"https://h","n":"x:y@z"}', '{"u":"https://h","n":"x:y@z"}'),  # JSON stays JSON
-        ("ssh://git@host:22/x", "ssh://git@host:22/x"),  # a user name alone is no secret
+        ("ssh://git@host:22/x", "ssh://git@host:22/x"),  # ssh's user name alone is no secret
+        ("https://ghp_T0KEN@github.com/o/r", "https://***@github.com/o/r"),  # a token as user
+        ("HTTP://tok@h/x and https://u:p@h", "HTTP://***@h/x and https://u:***@h"),
         ("https://host:8080/a@b", "https://host:8080/a@b"),  # a port is no password
     ],
 )

@@ -25,6 +25,7 @@ from nestr.workflow.render import reads_scope, split_command
         ("1.5s", 1.5),
         (7, 7),
         ("2d", 172800),
+        ("1w", 604800),
     ],
 )
 def test_durations_parse(text: object, seconds: float) -> None:

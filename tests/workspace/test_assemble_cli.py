@@ -228,7 +228,8 @@ def test_live_display_tracks_repos_from_events() -> None:
 
 
 def test_ttl_parsing() -> None:
-    """Durations take s, m, h, d, w suffixes; nonsense and zero are rejected."""
+    """--ttl takes the workflow duration grammar (1h30m too) or plain seconds; nonsense, zero
+    and more than a year are rejected."""
     import click
 
     from nestr.cli.commands.assemble import parse_ttl
@@ -236,7 +237,9 @@ def test_ttl_parsing() -> None:
     assert parse_ttl("8h").total_seconds() == 8 * 3600
     assert parse_ttl("90").total_seconds() == 90
     assert parse_ttl("2d").total_seconds() == 2 * 86400
-    for bad in ("0", "soon", "-1h"):
+    assert parse_ttl("1h30m").total_seconds() == 5400
+    assert parse_ttl("1w").total_seconds() == 7 * 86400
+    for bad in ("0", "soon", "-1h", "0s", "400d", "1" * 40):
         with pytest.raises(click.BadParameter):
             parse_ttl(bad)
 

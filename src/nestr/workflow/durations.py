@@ -1,12 +1,14 @@
-"""Durations as people write them in workflow files: ``10m``, ``1s``, ``1h30m``, ``250ms``."""
+"""Durations as people write them, in workflow files and on the command line (``--ttl``):
+``10m``, ``1s``, ``1h30m``, ``250ms``, ``2d``, ``1w`` (a number alone is seconds only as a YAML
+number: text needs its unit, so ``"10"`` is not silently ten seconds)."""
 
 from __future__ import annotations
 
 import math
 import re
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 MAX_SECONDS = 365 * 86400
 """Longest duration accepted: anything longer is a mistake (or ``inf``), not a timeout."""
 
@@ -32,7 +34,7 @@ def parse_duration(value: object) -> float:
         position = match.end()
     if not text or position != len(text):
         raise ValueError(
-            f"bad duration {value[:60]!r}: expected a number and unit (ms, s, m, h, d), "
+            f"bad duration {value[:60]!r}: expected a number and unit (ms, s, m, h, d, w), "
             "e.g. 10m, 1s or 1h30m"
         )
     return _bounded(total)

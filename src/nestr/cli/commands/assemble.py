@@ -30,18 +30,22 @@ if TYPE_CHECKING:
     from nestr.manifest.model import Manifest
     from nestr.workspace.results import AssemblyResult
 
-_TTL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
 
 
 def parse_ttl(text: str) -> timedelta:
-    """``90s``, ``30m``, ``8h``, ``2d``, ``1w`` or plain seconds."""
-    match = _TTL.match(text)
-    if match is None or float(match.group(1)) <= 0:
-        raise click.BadParameter(
-            f"expected a duration like 30m, 8h or 2d; got {text!r}", param_hint="--ttl"
-        )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    """``90s``, ``30m``, ``8h``, ``1h30m``, ``2d``, ``1w`` or plain seconds: the grammar of
+    workflow durations (:mod:`nestr.workflow.durations`)."""
+    from nestr.workflow.durations import parse_duration
+
+    try:  # a flag is always text: a plain number there means seconds, as it always has
+        seconds = parse_duration(float(text) if _NUMBER.fullmatch(text.strip()) else text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    if seconds <= 0:
+        raise click.BadParameter(f"a lifetime must be positive; got {text!r}", param_hint="--ttl")
+    return timedelta(seconds=seconds)
 
 
 @click.command()

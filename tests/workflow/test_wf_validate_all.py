@@ -47,7 +47,7 @@ def test_type_errors_do_not_hide_needs_cycles_or_expressions(nestr, cwd: Path) -
         "8:25: workflows.wf.steps[0].needs[0]: dependency cycle: a → b → a",
         "8:51: workflows.wf.steps[0].retires: unknown key",
         "9:51: workflows.wf.steps[1].timeout: bad duration 'soon': expected a number and unit"
-        " (ms, s, m, h, d), e.g. 10m, 1s or 1h30m",
+        " (ms, s, m, h, d, w), e.g. 10m, 1s or 1h30m",
         "10:25: workflows.wf.steps[2].needs[0]: unknown step 'ghost' in needs",
         "10:38: workflows.wf.steps[2].run: in `inputs.versoin`: unknown input 'versoin'",
         "11:14: workflows.wf.steps[3].id: duplicate step id 'c'",

@@ -3,9 +3,9 @@
 Before its first write, ``apply --commit`` records a journal in the repo's git directory
 (``<git-dir>/nestr-sync-journal.json``): every path it is about to write or delete, the lock
 included, with the git blob id of the bytes it writes (``null``: it deletes the path). The commit
-is built in a temporary index from ``HEAD`` plus those paths, each taken only while the work tree
+holds ``HEAD`` plus those paths (``git commit --only``), each taken only while the work tree
 still holds exactly what nestr wrote: a file edited since stays out of the commit, uncommitted,
-and the user's own index and other changes are never part of it. The journal goes once the
+and whatever else the user changed or staged is never part of it. The journal goes once the
 commit exists. A run killed before that leaves it behind, and the next ``apply --commit``
 finishes it, in one commit with whatever that run writes itself.
 """
@@ -13,7 +13,6 @@ finishes it, in one commit with whatever that run writes itself.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,25 +146,28 @@ async def commit_entries(
             added.append(path)
     if not added and not removed:
         return Committed(None, tuple(left_out))
-    with tempfile.TemporaryDirectory(prefix="nestr-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
 
-        async def git(*args: str, check: bool = True) -> tuple[int, str]:
-            done = await run_git(args, cwd=repo, timeout=timeout, env=env, check=check)
-            return done.returncode, done.stdout
+    async def git(*args: str, check: bool = True) -> tuple[int, str]:
+        done = await run_git(args, cwd=repo, timeout=timeout, check=check)
+        return done.returncode, done.stdout
 
-        await git("read-tree", "HEAD", check=False)  # an unborn branch starts empty
-        if added:
-            await git("add", "-f", "--", *added)
-        if removed:
-            await git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
-        _, tree = await git("write-tree")
-        _, head_tree = await git("rev-parse", "-q", "--verify", "HEAD^{tree}", check=False)
-        if tree.strip() == head_tree.strip():
+    # Stage exactly these paths (new files must be known to git for `commit --only`), then commit
+    # only them: `--only` takes their work-tree content, which was just checked to be nestr's
+    # bytes, and leaves whatever else the user staged staged and out of the commit.
+    if added:
+        await git("add", "-f", "--", *added)
+    if removed:
+        await git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
+    code, names = await git(
+        "diff", "--cached", "--name-only", "-z", "HEAD", "--", *added, *removed, check=False
+    )
+    if code == 0:
+        paths = [name for name in names.split("\0") if name]
+        if not paths:
             return Committed(None, tuple(left_out))  # the paths already hold what HEAD has
-        await git("commit", "-q", "--no-verify", "-m", message)
-    # The user's index follows the new commit for these paths only (as `git commit -- paths`).
-    await run_git(["reset", "-q", "--", *added, *removed], cwd=repo, timeout=timeout, check=False)
+    else:
+        paths = added  # an unborn branch: nothing to delete from, everything added is new
+    await git("commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths)
     head = await run_git(["rev-parse", "HEAD"], cwd=repo, timeout=timeout)
     return Committed(head.stdout.strip(), tuple(left_out))
 

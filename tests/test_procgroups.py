@@ -4,17 +4,9 @@ process is left alone; a group whose leader is gone is still ended, members and 
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from nestr.procgroups import end_groups, identify
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}
+from nestr.testing import process_running
 
 
 def test_a_group_is_ended_only_if_its_leader_started_when_recorded() -> None:
@@ -31,11 +23,11 @@ def test_a_group_is_ended_only_if_its_leader_started_when_recorded() -> None:
         group = identify(leader.pid)
         assert group is not None
         assert end_groups([(group.pgid, group.start + 1)]) == []  # another process's id
-        assert _running(leader.pid)
-        assert _running(child)
+        assert process_running(leader.pid)
+        assert process_running(child)
         assert end_groups([(group.pgid, group.start)]) == []  # all ended, none left
         leader.wait(timeout=10)
-        assert not _running(child)
+        assert not process_running(child)
     finally:
         if leader.poll() is None:
             leader.kill()
@@ -59,9 +51,9 @@ def test_a_group_whose_leader_is_gone_is_still_ended() -> None:
     leader.wait()
     leader.stdout.close()
     try:
-        assert _running(child)
+        assert process_running(child)
         assert end_groups([(group.pgid, group.start)]) == []
-        assert not _running(child)
+        assert not process_running(child)
     finally:
-        if _running(child):
+        if process_running(child):
             subprocess.run(["kill", "-9", str(child)], check=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from nestr.store import RunStore, open_database
+from nestr.testing import process_running
 
 SEED = 20261207
 DEADLINE = 60.0
@@ -37,15 +38,6 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie runs nothing and counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
 
 
 def _pids(root: Path, pattern: str) -> list[int]:
@@ -205,7 +197,10 @@ def test_sigkill_of_nestr_run_ends_every_step_process(project) -> None:
         _kill(run)
         pids = _pids(project.root, "pid.*") + _pids(project.root, "bg.*")
         assert pids
-        _wait(lambda p=pids: not any(map(_running, p)), f"step processes to end (trial {trial})")
+        _wait(
+            lambda p=pids: not any(map(process_running, p)),
+            f"step processes to end (trial {trial})",
+        )
 
 
 def _orphaned(project):  # type: ignore[no-untyped-def]
@@ -215,10 +210,10 @@ def _orphaned(project):  # type: ignore[no-untyped-def]
     guardian = _guardian_of(run.pid)
     os.kill(guardian, signal.SIGKILL)
     _kill(run)
-    _wait(lambda: not _running(guardian), "the guardian to die")
+    _wait(lambda: not process_running(guardian), "the guardian to die")
     pids = _pids(project.root, "pid.*") + _pids(project.root, "bg.*")
     assert len(pids) == 6
-    assert all(_running(p) for p in pids)  # the premise: nobody has ended them
+    assert all(process_running(p) for p in pids)  # the premise: nobody has ended them
     return pids
 
 
@@ -229,7 +224,7 @@ def test_runs_cancel_ends_the_steps_an_interrupted_run_left(project, nestr) -> N
     result = nestr("runs", "cancel", _run_id(nestr))
     assert result.code == 0, result.err
     assert "marked cancelled" in result.out
-    assert [p for p in pids if _running(p)] == []
+    assert [p for p in pids if process_running(p)] == []
 
 
 def test_resume_ends_the_earlier_attempts_before_running_anything(project, nestr) -> None:
@@ -241,7 +236,7 @@ def test_resume_ends_the_earlier_attempts_before_running_anything(project, nestr
     assert result.code == 0, result.err
     assert sorted((project.root / "done").read_text().split()) == ["s0", "s1", "s2"]
     assert not (project.root / "overlap").exists()
-    assert [p for p in pids if _running(p)] == []
+    assert [p for p in pids if process_running(p)] == []
 
 
 # --- $NESTR_OUTPUT is never shared ------------------------------------------------------------

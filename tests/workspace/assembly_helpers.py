@@ -6,6 +6,7 @@ can push new commits without affecting others.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -18,11 +19,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from nestr.events import EventBus
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.testing import GitRepo, git, isolated_environ
+from nestr.workspace.assemble import AssembleOptions, assemble
+from nestr.workspace.results import AssemblyResult
 
 _TEMPLATES: dict[str, Path] = {}
 
@@ -63,6 +68,12 @@ class Project:
     @property
     def ws(self) -> Path:
         return self.tmp / "ws"
+
+    def assemble(self, manifest: Manifest, **options: Any) -> AssemblyResult:
+        """Assemble ``manifest`` into :attr:`ws` in-process (fetching always, unless told)."""
+        options.setdefault("fetch_freshness", 0)
+        opts = AssembleOptions(cache_dir=self.cache_dir, state_dir=self.state_dir, **options)
+        return asyncio.run(assemble(manifest, self.ws, opts, bus=EventBus()))
 
     def spec(self, name: str, revision: str = "main", path: str | None = None) -> RepoSpec:
         return RepoSpec(

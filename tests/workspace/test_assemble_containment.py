@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.workspace.assembly_helpers import Project, make_project, upstream_templates
 
-from nestr.events import EventBus
-from nestr.manifest.model import Manifest
 from nestr.testing import git
-from nestr.workspace.assemble import AssembleOptions, assemble
 from nestr.workspace.containment import first_symlink, outside_refusal
-from nestr.workspace.results import AssemblyResult
 
 
 @pytest.fixture
 def project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
     return make_project(tmp_path, upstream_templates(tmp_path_factory))
-
-
-def run(project: Project, manifest: Manifest, **options: Any) -> AssemblyResult:
-    options.setdefault("fetch_freshness", 0)
-    opts = AssembleOptions(cache_dir=project.cache_dir, state_dir=project.state_dir, **options)
-    return asyncio.run(assemble(manifest, project.ws, opts, bus=EventBus()))
 
 
 def test_symlinked_directory_on_the_way_is_refused_and_nothing_lands_outside(
@@ -37,7 +25,7 @@ def test_symlinked_directory_on_the_way_is_refused_and_nothing_lands_outside(
     project.ws.mkdir()
     (project.ws / "apps").symlink_to(outside)
     manifest = project.manifest(project.spec("api"), project.spec("web", path="apps/web"))
-    result = run(project, manifest)
+    result = project.assemble(manifest)
     status = {r.name: r for r in result.repos}
     assert status["api"].status == "cloned"
     assert status["web"].status == "refused"
@@ -57,7 +45,7 @@ def test_symlinked_repo_outside_is_neither_moved_nor_stashed(project: Project, f
     project.ws.mkdir()
     (project.ws / "api").symlink_to(outrepo)
     manifest = project.manifest(project.spec("api", "v1"))
-    result = run(project, manifest, force=force)
+    result = project.assemble(manifest, force=force)
     assert result.repos[0].status == "refused"
     assert "is a symlink to" in (result.repos[0].message or "")
     assert (outrepo / "a.txt").read_text(encoding="utf-8") == "work outside the workspace\n"
@@ -68,11 +56,11 @@ def test_symlinked_repo_outside_is_neither_moved_nor_stashed(project: Project, f
 def test_symlinked_git_dir_is_refused(project: Project) -> None:
     """A repo whose `.git` is a symlink would let git write elsewhere: refused as well."""
     manifest = project.manifest(project.spec("api"))
-    assert run(project, manifest).ok
+    assert project.assemble(manifest).ok
     real = project.tmp / "real-git"
     (project.ws / "api" / ".git").rename(real)
     (project.ws / "api" / ".git").symlink_to(real)
-    result = run(project, project.manifest(project.spec("api", "v1")))
+    result = project.assemble(project.manifest(project.spec("api", "v1")))
     assert result.repos[0].status == "refused"
     assert "api/.git is a symlink" in (result.repos[0].message or "")
 
@@ -89,7 +77,7 @@ def test_first_symlink_stops_at_missing_components(tmp_path: Path) -> None:
 def test_path_that_skipped_the_manifest_rules_is_refused(project: Project) -> None:
     """A hand-built (or cached) spec with a path into `.git` is refused before any git runs."""
     manifest = project.manifest(project.spec("api"), project.spec("web", path="api/.git/hooks"))
-    result = run(project, manifest)
+    result = project.assemble(manifest)
     status = {r.name: r for r in result.repos}
     assert status["api"].status == "cloned"
     assert status["web"].status == "refused"

@@ -8,21 +8,16 @@ exactly what a killed tree leaves: the old HEAD, some files of the new revision,
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.workspace.assembly_helpers import Project, make_project, upstream_templates
 
-from nestr.events import EventBus
 from nestr.manifest.model import Manifest
 from nestr.testing import git
 from nestr.workspace import switching
-from nestr.workspace.assemble import AssembleOptions, assemble
-from nestr.workspace.results import AssemblyResult
 
 KILLER = """#!/bin/sh
 # smudge filter: pass the content through; at the 4th file of the first checkout, kill git's
@@ -42,12 +37,6 @@ def project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Project
     return make_project(tmp_path, upstream_templates(tmp_path_factory))
 
 
-def run(project: Project, manifest: Manifest, **options: Any) -> AssemblyResult:
-    options.setdefault("fetch_freshness", 0)
-    opts = AssembleOptions(cache_dir=project.cache_dir, state_dir=project.state_dir, **options)
-    return asyncio.run(assemble(manifest, project.ws, opts, bus=EventBus()))
-
-
 def kill_next_checkout(project: Project, repo: Path) -> None:
     """Make git die half-way through the next checkout in ``repo``."""
     script = project.tmp / "killer.sh"
@@ -61,11 +50,11 @@ def kill_next_checkout(project: Project, repo: Path) -> None:
 def killed(project: Project) -> tuple[Manifest, str]:
     """api assembled at v1, then moved to main, and git killed half-way through that move."""
     target = project.upstreams["api"].commit({f"f{i}.txt": f"file {i}\n" for i in range(10)})
-    assert run(project, project.manifest(project.spec("api", "v1"))).ok
+    assert project.assemble(project.manifest(project.spec("api", "v1"))).ok
     repo = project.ws / "api"
     kill_next_checkout(project, repo)
     manifest = project.manifest(project.spec("api", "main"))
-    first = run(project, manifest).repos[0]
+    first = project.assemble(manifest).repos[0]
     assert first.status == "failed"
     assert "index.lock exists" in (first.hint or "")
     assert (repo / ".git" / "index.lock").exists()
@@ -80,7 +69,7 @@ def test_killed_move_is_finished_by_the_next_assembly(
     """The re-run removes the stale lock and finishes the checkout: clean, at the target."""
     manifest, target = killed
     repo = project.ws / "api"
-    result = run(project, manifest).repos[0]
+    result = project.assemble(manifest).repos[0]
     assert result.ok, result
     assert "finished an interrupted move" in (result.message or "")
     assert git(repo, "rev-parse", "HEAD") == target
@@ -89,20 +78,20 @@ def test_killed_move_is_finished_by_the_next_assembly(
     assert git(repo, "status", "--porcelain") == ""
     assert not (repo / ".git" / "index.lock").exists()
     assert switching.read(repo) is None
-    assert run(project, manifest).repos[0].status == "unchanged"
+    assert project.assemble(manifest).repos[0].status == "unchanged"
 
 
 def test_changes_stashed_before_a_killed_move_stay_in_the_stash(project: Project) -> None:
     """With --stash, the user's edit is stashed before the move; after the kill and the
     finishing re-run it is still in that stash, and the result says so."""
     project.upstreams["api"].commit({f"f{i}.txt": f"file {i}\n" for i in range(10)})
-    assert run(project, project.manifest(project.spec("api", "v1"))).ok
+    assert project.assemble(project.manifest(project.spec("api", "v1"))).ok
     repo = project.ws / "api"
     (repo / "a.txt").write_text("my edit\n", encoding="utf-8")
     kill_next_checkout(project, repo)
     manifest = project.manifest(project.spec("api", "main"))
-    assert run(project, manifest, stash=True).repos[0].status == "failed"
-    result = run(project, manifest).repos[0]
+    assert project.assemble(manifest, stash=True).repos[0].status == "failed"
+    result = project.assemble(manifest).repos[0]
     assert result.ok, result
     stash = git(repo, "rev-parse", "refs/stash")
     assert f"local changes are in stash {stash[:12]}" in (result.message or "")
@@ -121,23 +110,23 @@ def test_killed_move_is_left_alone_while_a_process_still_works_in_the_repo(
         hash_object, cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
     ) as busy:
         try:
-            result = run(project, manifest).repos[0]
+            result = project.assemble(manifest).repos[0]
         finally:
             busy.kill()
     assert result.status == "failed"
     assert f"git process {busy.pid} still works in it" in (result.message or "")
     assert (repo / ".git" / "index.lock").exists()
-    assert run(project, manifest).repos[0].ok
+    assert project.assemble(manifest).repos[0].ok
 
 
 def test_marker_without_lock_is_dropped_and_the_repo_planned_as_usual(project: Project) -> None:
     """No index.lock: git finished (or never started); nothing is forced, the marker goes."""
     manifest = project.manifest(project.spec("api", "v1"))
-    assert run(project, manifest).ok
+    assert project.assemble(manifest).ok
     repo = project.ws / "api"
     (repo / "a.txt").write_text("my edit\n", encoding="utf-8")
     switching.begin(repo, switching.Switch(project.upstreams["api"].head(), "main"))
-    result = run(project, project.manifest(project.spec("api", "main"))).repos[0]
+    result = project.assemble(project.manifest(project.spec("api", "main"))).repos[0]
     assert result.status == "refused"
     assert result.message == "uncommitted changes"
     assert (repo / "a.txt").read_text(encoding="utf-8") == "my edit\n"
@@ -152,7 +141,7 @@ def test_a_shell_open_in_the_repo_does_not_block_finishing(
     repo = project.ws / "api"
     with subprocess.Popen(["sleep", "60"], cwd=repo) as shell:
         try:
-            result = run(project, manifest).repos[0]
+            result = project.assemble(manifest).repos[0]
         finally:
             shell.kill()
     assert result.ok, result
@@ -162,14 +151,14 @@ def test_a_shell_open_in_the_repo_does_not_block_finishing(
 def test_lock_older_than_the_marker_is_not_forced_away(project: Project) -> None:
     """An index.lock from before nestr's move is not nestr's: it is reported, not removed."""
     manifest = project.manifest(project.spec("api", "v1"))
-    assert run(project, manifest).ok
+    assert project.assemble(manifest).ok
     repo = project.ws / "api"
     lock = repo / ".git" / "index.lock"
     lock.write_bytes(b"")
     switching.begin(repo, switching.Switch(project.upstreams["api"].head(), "main"))
     old = switching.marker_path(repo).stat().st_mtime_ns - 10**9
     os.utime(lock, ns=(old, old))
-    result = run(project, project.manifest(project.spec("api", "main"))).repos[0]
+    result = project.assemble(project.manifest(project.spec("api", "main"))).repos[0]
     assert result.status == "failed"
     assert "index.lock exists" in (result.hint or "")
     assert lock.exists()

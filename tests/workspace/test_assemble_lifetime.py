@@ -18,6 +18,8 @@ from tests.workspace.assembly_helpers import (
     upstream_templates,
 )
 
+from nestr.testing import process_running
+
 
 @pytest.fixture
 def project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
@@ -45,14 +47,6 @@ def _blocking_git(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return pids
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}
-
-
 def _poll(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -78,4 +72,4 @@ def test_git_children_of_a_killed_assemble_die_with_it(
         assert process.stderr is not None
         process.stderr.close()
     pids = [int(p) for p in pids_file.read_text().split()]
-    _poll(lambda: not any(_running(pid) for pid in pids), "the gits to end")
+    _poll(lambda: not any(process_running(pid) for pid in pids), "the gits to end")

@@ -10,12 +10,9 @@ from typing import Any
 import pytest
 from tests.workspace.assembly_helpers import Project, free_port, make_project, upstream_templates
 
-from nestr.events import EventBus
 from nestr.git.mirror import MirrorCache
 from nestr.manifest.model import Manifest
 from nestr.testing import git
-from nestr.workspace.assemble import AssembleOptions, assemble
-from nestr.workspace.results import AssemblyResult
 
 
 @pytest.fixture
@@ -23,17 +20,11 @@ def project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Project
     return make_project(tmp_path, upstream_templates(tmp_path_factory))
 
 
-def run(project: Project, manifest: Manifest, **options: Any) -> AssemblyResult:
-    options.setdefault("fetch_freshness", 0)
-    opts = AssembleOptions(cache_dir=project.cache_dir, state_dir=project.state_dir, **options)
-    return asyncio.run(assemble(manifest, project.ws, opts, bus=EventBus()))
-
-
 @pytest.fixture
 def moved(project: Project) -> Manifest:
     """A workspace of api and web assembled, then both upstreams moved ahead."""
     manifest = project.manifest(project.spec("api"), project.spec("web"))
-    assert run(project, manifest).ok
+    assert project.assemble(manifest).ok
     project.upstreams["api"].commit({"a.txt": "upstream\n"})
     project.upstreams["web"].commit({"b.txt": "upstream\n"})
     return manifest
@@ -44,7 +35,7 @@ def test_dirty_repo_is_left_untouched_and_reported(project: Project, moved: Mani
     api = project.repo("api")
     before = api.head()
     api.write({"a.txt": "my edit\n"})
-    result = run(project, moved)
+    result = project.assemble(moved)
     status = {r.name: r for r in result.repos}
     assert status["api"].status == "refused"
     assert status["api"].message == "uncommitted changes"
@@ -59,7 +50,7 @@ def test_dirty_repo_already_at_its_commit_is_unchanged(project: Project, nestr: 
     """A repo with uncommitted changes that needs no move is reported unchanged, with a note
     that the changes were kept, and assemble exits 0; the edit is still there."""
     manifest = project.manifest(project.spec("api"))
-    assert run(project, manifest).ok
+    assert project.assemble(manifest).ok
     api = project.repo("api")
     api.write({"a.txt": "my edit\n"})
     result = nestr("assemble", "-m", str(manifest.path), "-w", str(project.ws))
@@ -74,7 +65,7 @@ def test_unpushed_commits_are_left_untouched(project: Project, moved: Manifest) 
     """A local commit not on the upstream blocks the move; the commit stays checked out."""
     api = project.repo("api")
     local = api.commit({"mine.txt": "local\n"})
-    result = run(project, moved)
+    result = project.assemble(moved)
     assert result.repos[0].status == "refused"
     assert "not on the upstream" in (result.repos[0].message or "")
     assert api.head() == local
@@ -84,10 +75,10 @@ def test_unpushed_commits_are_left_untouched(project: Project, moved: Manifest) 
 def test_detached_local_commit_is_not_abandoned(project: Project) -> None:
     """A commit made on a detached HEAD blocks moving that repo away from it."""
     manifest = project.manifest(project.spec("web", "v1"))
-    run(project, manifest)
+    project.assemble(manifest)
     web = project.repo("web")
     local = web.commit({"x.txt": "detached work\n"})
-    result = run(project, project.manifest(project.spec("web", "main")))
+    result = project.assemble(project.manifest(project.spec("web", "main")))
     assert result.repos[0].status == "refused"
     assert web.head() == local
 
@@ -96,7 +87,7 @@ def test_stash_reapplies_local_changes(project: Project, moved: Manifest) -> Non
     """With stash, the repo moves and the local edit is back on top, stash list empty."""
     web = project.repo("web")
     web.write({"README.md": "# web, edited\n"})
-    result = run(project, moved, stash=True)
+    result = project.assemble(moved, stash=True)
     assert {r.name: r.status for r in result.repos} == {"api": "updated", "web": "updated"}
     assert web.head() == project.upstreams["web"].head()
     assert (web.path / "README.md").read_text() == "# web, edited\n"
@@ -107,7 +98,7 @@ def test_stash_conflict_keeps_the_stash(project: Project, moved: Manifest) -> No
     """A re-apply that conflicts leaves the stash in place and reports a conflict (exit 3)."""
     api = project.repo("api")
     api.write({"a.txt": "my conflicting edit\n"})
-    result = run(project, moved, stash=True)
+    result = project.assemble(moved, stash=True)
     api_result = next(r for r in result.repos if r.name == "api")
     assert api_result.status == "conflict"
     assert api_result.stash is not None
@@ -121,7 +112,7 @@ def test_force_moves_and_keeps_changes_in_a_stash(project: Project, moved: Manif
     api = project.repo("api")
     api.commit({"mine.txt": "local\n"})
     api.write({"README.md": "edited\n"})
-    result = run(project, moved, force=True)
+    result = project.assemble(moved, force=True)
     api_result = next(r for r in result.repos if r.name == "api")
     assert api_result.status == "updated"
     assert api.head() == project.upstreams["api"].head()
@@ -132,7 +123,7 @@ def test_force_moves_and_keeps_changes_in_a_stash(project: Project, moved: Manif
 def test_unknown_revision_names_repo_and_revision(project: Project) -> None:
     """A revision the upstream lacks fails that repo with its name and revision; others finish."""
     manifest = project.manifest(project.spec("api", "no-such-branch"), project.spec("web"))
-    result = run(project, manifest)
+    result = project.assemble(manifest)
     api, web = result.repos
     assert api.status == "failed"
     assert "'no-such-branch'" in (api.message or "")
@@ -146,7 +137,7 @@ def test_unreachable_url_fails_that_repo_only(project: Project) -> None:
     dead = f"git://127.0.0.1:{free_port()}/nothing.git"
     spec = project.spec("web")
     manifest = project.manifest(project.spec("api"), type(spec)("gone", dead, "main", "gone"))
-    result = run(project, manifest)
+    result = project.assemble(manifest)
     api, gone = result.repos
     assert api.status == "cloned"
     assert gone.status == "failed"
@@ -160,7 +151,7 @@ def test_path_occupied_by_a_plain_directory_is_refused(project: Project) -> None
     """A non-repo directory at a repo's path is never overwritten."""
     (project.ws / "api").mkdir(parents=True)
     (project.ws / "api" / "notes.txt").write_text("keep me\n")
-    result = run(project, project.manifest(project.spec("api")))
+    result = project.assemble(project.manifest(project.spec("api")))
     assert result.repos[0].status == "refused"
     assert (project.ws / "api" / "notes.txt").read_text() == "keep me\n"
 
@@ -168,11 +159,11 @@ def test_path_occupied_by_a_plain_directory_is_refused(project: Project) -> None
 def test_broken_mirror_is_rebuilt(project: Project) -> None:
     """A mirror whose objects were lost is detected, rebuilt, and the assembly succeeds."""
     manifest = project.manifest(project.spec("api"))
-    run(project, manifest)
+    project.assemble(manifest)
     [mirror] = project.cache_dir.glob("mirrors/api-*.git")
     shutil.rmtree(mirror / "objects")
     shutil.rmtree(project.ws)
-    result = run(project, manifest)
+    result = project.assemble(manifest)
     assert result.ok
     git(mirror, "fsck", "--no-progress")
     assert project.repo("api").head() == project.upstreams["api"].head()
@@ -181,21 +172,21 @@ def test_broken_mirror_is_rebuilt(project: Project) -> None:
 def test_mirror_with_missing_objects_is_rebuilt_on_use(project: Project) -> None:
     """A mirror that looks whole but lacks objects is rebuilt when a clone from it fails."""
     manifest = project.manifest(project.spec("api"))
-    run(project, manifest)
+    project.assemble(manifest)
     [mirror] = project.cache_dir.glob("mirrors/api-*.git")
     for pack in (mirror / "objects" / "pack").glob("*"):
         pack.unlink()
     for loose in (mirror / "objects").glob("??/*"):
         loose.unlink()
     shutil.rmtree(project.ws)
-    result = run(project, manifest, fetch_freshness=3600.0)
+    result = project.assemble(manifest, fetch_freshness=3600.0)
     assert result.ok, result.repos[0].message
     assert project.repo("api").head() == project.upstreams["api"].head()
 
 
 def test_offline_without_cache_fails_clearly(project: Project) -> None:
     """--offline with an empty cache fails each repo with a hint to fill the cache."""
-    result = run(project, project.manifest(project.spec("api")), offline=True)
+    result = project.assemble(project.manifest(project.spec("api")), offline=True)
     assert result.repos[0].status == "failed"
     assert "--offline" in (result.repos[0].message or "")
 
@@ -205,7 +196,7 @@ def test_offline_uses_the_cache_without_network(project: Project) -> None:
     manifest = project.manifest(project.spec("api"))
     asyncio.run(MirrorCache(project.cache_dir).ensure(project.upstreams["api"].url))
     shutil.rmtree(project.upstreams["api"].path)
-    result = run(project, manifest, offline=True)
+    result = project.assemble(manifest, offline=True)
     assert result.ok
     assert result.repos[0].status == "cloned"
 
@@ -216,7 +207,7 @@ def test_update_keeps_the_users_tags(project: Project, moved: Manifest) -> None:
     api.tag("my-own-tag")
     git(api.path, "tag", "-f", "v1", "HEAD")  # the upstream's v1 points elsewhere
     mine = git(api.path, "rev-parse", "v1")
-    result = run(project, moved)
+    result = project.assemble(moved)
     assert result.repos[0].status == "updated"
     assert api.head() == project.upstreams["api"].head()
     assert git(api.path, "tag", "--list", "my-own-tag") == "my-own-tag"
@@ -228,6 +219,6 @@ def test_force_does_not_overwrite_untracked_files(project: Project, moved: Manif
     project.upstreams["api"].commit({"new.txt": "from upstream\n"})
     api = project.repo("api")
     api.write({"new.txt": "my untracked notes\n"})
-    result = run(project, moved, force=True)
+    result = project.assemble(moved, force=True)
     assert result.repos[0].status == "failed"
     assert (api.path / "new.txt").read_text() == "my untracked notes\n"

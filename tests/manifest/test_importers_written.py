@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.manifest.importer_helpers import comparable, loaded
 
 from nestr.errors import ManifestError
 from nestr.manifest.exporters import export_vcstool, export_west
 from nestr.manifest.importers import import_file
-from nestr.manifest.loader import load_manifest_text
-from nestr.manifest.model import Manifest
 from nestr.manifest.writer import dump_yaml
 
 WEST = """\
@@ -139,18 +138,6 @@ def west_file(directory: Path) -> Path:
     """WEST beside an empty ``submanifests`` directory, as its ``self: import:`` expects."""
     (directory / "submanifests").mkdir(exist_ok=True)
     return write(directory / "west.yml", WEST)
-
-
-def loaded(fmt: str, path: Path, tmp_path: Path) -> tuple[Manifest, tuple[str, ...]]:
-    """Import ``path`` and load the resulting nestr.yaml text like a user's file."""
-    result = import_file(fmt, path)
-    return load_manifest_text(dump_yaml(result.data), tmp_path / "nestr.yaml"), result.warnings
-
-
-def comparable(manifest: Manifest) -> list[tuple[object, ...]]:
-    return [
-        (r.name, r.url, r.revision, r.path, r.groups, r.active, r.clone) for r in manifest.repos
-    ]
 
 
 def test_west_counts_group_filter_remotes_and_nesting(tmp_path: Path) -> None:

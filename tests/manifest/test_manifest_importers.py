@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.conftest import SHARED_TESTDATA, needs_shared_testdata
+from tests.manifest.importer_helpers import comparable, loaded
 
 from nestr.errors import ManifestError
 from nestr.manifest.exporters import export_vcstool, export_west
 from nestr.manifest.importers import import_file
 from nestr.manifest.loader import load_manifest_text
-from nestr.manifest.model import Manifest
 from nestr.manifest.writer import dump_yaml
 
 MANIFESTS = SHARED_TESTDATA / "manifests"
@@ -21,18 +21,6 @@ ZEPHYR = MANIFESTS / "zephyr_west.yml"
 ROS2 = MANIFESTS / "ros2_rolling.repos"
 FSL_DEFAULT = MANIFESTS / "fsl-community-bsp-platform_kirkstone_default.xml"
 FSL_BROWSER = MANIFESTS / "fsl-community-bsp-platform_kirkstone_browser.xml"
-
-
-def loaded(fmt: str, path: Path, tmp_path: Path) -> tuple[Manifest, tuple[str, ...]]:
-    """Import ``path`` and load the resulting nestr.yaml text like a user's file."""
-    result = import_file(fmt, path)
-    return load_manifest_text(dump_yaml(result.data), tmp_path / "nestr.yaml"), result.warnings
-
-
-def comparable(manifest: Manifest) -> list[tuple[object, ...]]:
-    return [
-        (r.name, r.url, r.revision, r.path, r.groups, r.active, r.clone) for r in manifest.repos
-    ]
 
 
 @pytest.fixture

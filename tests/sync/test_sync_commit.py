@@ -196,6 +196,27 @@ def test_apply_then_apply_commit_commits_what_the_first_wrote(
     assert _porcelain(repo) == "?? .gitignore\n?? settings.cfg"
 
 
+def test_commit_with_new_writes_also_takes_what_an_earlier_apply_left(
+    fleet: Callable[..., Fleet],
+) -> None:
+    """A run that writes and commits anyway takes along the files an earlier apply without
+    --commit wrote (not asking git which differ first), and still leaves a local edit out."""
+    f = fleet(["api"])
+    rules = {
+        "sources": [{"path": "shared"}],
+        "rules": [{"files": ["settings.cfg", ".editorconfig", "extra.cfg"]}],
+    }
+    f.source({"settings.cfg": BASE, ".editorconfig": "root = true\n", "extra.cfg": "x = 1\n"})
+    repo = f.repo("api")
+    assert f.apply(rules).exit_code() == 0
+    (repo / "settings.cfg").write_text(BASE + "mine = 1\n")
+    f.source({"settings.cfg": BASE, ".editorconfig": "root = false\n", "extra.cfg": "x = 1\n"})
+    result = f.apply(rules, ApplyOptions(commit=True))
+    assert result.repos[0].commit is not None
+    assert sorted(_committed(repo)) == [".editorconfig", ".nestr/sync.lock", "extra.cfg"]
+    assert _porcelain(repo) == "?? settings.cfg"
+
+
 def test_unreadable_journal_is_that_repos_error(fleet: Callable[..., Fleet]) -> None:
     """A journal that is not nestr's JSON is a clear error naming it, with what to do."""
     f = fleet(["api", "web"])

@@ -211,7 +211,10 @@ async def _apply_repo(
     entries = read_journal(journal) if journal else {}  # a commit an earlier run did not finish
     resumed = bool(entries)
     if journal:  # nestr's content already on disk but not in HEAD (an earlier apply, a kill)
-        entries.update(await uncommitted_settled(repo, new_text, timeout=timeout))
+        committing = bool(chosen) or lock_changed  # then the commit itself skips what HEAD has
+        entries.update(
+            await uncommitted_settled(repo, new_text, timeout=timeout, ask_git=not committing)
+        )
     if not chosen and not lock_changed and not entries:
         result = RepoResult(repo)
         _emit_conflicts(bus, repo)

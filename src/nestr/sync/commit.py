@@ -74,7 +74,7 @@ def write_journal(path: Path, entries: Entries) -> None:
 
 
 async def uncommitted_settled(
-    repo: RepoPlan, lock_text: str | None, *, timeout: float
+    repo: RepoPlan, lock_text: str | None, *, timeout: float, ask_git: bool = True
 ) -> dict[str, str | None]:
     """Entries for managed paths that already hold nestr's content but differ from HEAD.
 
@@ -82,6 +82,10 @@ async def uncommitted_settled(
     local edit; managed-block files are left out, as the rest of such a file is the repo's), and
     the lock when it is the one this run leaves: an earlier apply without ``--commit``, or one
     killed before it committed, wrote them.
+
+    ``ask_git=False`` returns every such path without asking git which differ from HEAD: for a
+    run that commits anyway, whose commit leaves out what HEAD already holds (one git process
+    a repo less).
     """
     settled: dict[str, str | None] = {}
     for plan in repo.files:
@@ -95,8 +99,8 @@ async def uncommitted_settled(
             settled[path.as_posix()] = entry_for(plan.before)
     if lock_text is not None:
         settled[LOCK_PATH] = entry_for(lock_text.encode())
-    if not settled:
-        return {}
+    if not settled or not ask_git:
+        return settled
     status = await run_git(
         ["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", *settled],
         cwd=repo.directory,

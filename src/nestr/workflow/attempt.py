@@ -20,7 +20,7 @@ from typing import Any
 from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
-from nestr.procgroups import Group, boot_id
+from nestr.proc.groups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
 from nestr.store.groups import GroupStarted
 from nestr.store.runs import RunStore

@@ -21,7 +21,7 @@ from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.events.log import EventLog
 from nestr.manifest.model import Manifest, RepoSpec
-from nestr.procgroups import boot_id, end_groups
+from nestr.proc.groups import boot_id, end_groups
 from nestr.store.db import Database, open_database
 from nestr.store.groups import open_groups
 from nestr.store.records import RunRecord, StepRecord

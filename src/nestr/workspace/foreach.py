@@ -2,7 +2,7 @@
 
 Each child runs in the repo's directory, without a shell unless asked (so a ``;`` in an argument
 stays literal), in its own session and process group so that cancelling the run (Ctrl-C) kills
-the child and everything it started (and, through :mod:`nestr.procgroups`, so does nestr's own
+the child and everything it started (and, through :mod:`nestr.proc.groups`, so does nestr's own
 death, even by SIGKILL). Its stdout and stderr are merged into one pipe so their
 lines keep their order, and every line is published as a ``nestr.workspace.foreach.output``
 event as soon as it is read; faces render those events. Without ``keep_going`` the first failure
@@ -30,7 +30,7 @@ from typing import Any
 from nestr.events import EventBus
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
-from nestr.procgroups import arm, marked, release, watch
+from nestr.proc.groups import arm, marked, release, watch
 from nestr.workspace.containment import first_symlink
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout

@@ -101,13 +101,10 @@ class GroupRunner:
         except OSError as exc:
             raise NotStarted(command[0], cwd, exc) from exc
         loop = asyncio.get_running_loop()
-        timers = []
+        record = None
         if started is not None:
-            timers.append(loop.call_later(RECORD_AFTER, _tell_running, proc, started))
-        expiry = None
-        if timeout is not None:
-            expiry = _Expiry(loop, proc.pid, self.grace)
-            timers.append(loop.call_later(timeout, expiry.fire))
+            record = loop.call_later(RECORD_AFTER, _tell_running, proc, started)
+        expiry = None if timeout is None else _Expiry(loop, proc, timeout, self.grace)
         pipes = proc.pipes(log)
         try:
             code = await proc.wait()
@@ -121,12 +118,12 @@ class GroupRunner:
                 pipe.close()
             raise
         finally:
-            for timer in timers:
-                timer.cancel()
+            if record is not None:
+                record.cancel()
             if expiry is not None:
                 expiry.cancel()
         if expiry is not None and expiry.fired:
-            raise TimedOut(timeout or 0.0, code)
+            raise TimedOut(expiry.seconds, code)
         return code
 
 
@@ -138,22 +135,28 @@ def _tell_running(proc: Child, started: Callable[[Group], None]) -> None:
 
 
 class _Expiry:
-    """A timeout running out: SIGTERM to the group now, SIGKILL after ``grace`` unless the
-    runner saw the leader end first (it kills the group then, and cancels this)."""
+    """A timeout of ``seconds``: once it runs out, SIGTERM to the group, and SIGKILL after
+    ``grace`` unless the runner saw the leader end first (it kills the group then, and
+    cancels this)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pgid: int, grace: float) -> None:
-        self._loop, self._pgid, self._grace = loop, pgid, grace
-        self._kill: asyncio.TimerHandle | None = None
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, proc: Child, seconds: float, grace: float
+    ) -> None:
+        self._loop, self._proc, self._grace = loop, proc, grace
+        self.seconds = seconds
         self.fired = False
+        self._timer = loop.call_later(seconds, self._fire)
 
-    def fire(self) -> None:
+    def _fire(self) -> None:
+        if self._proc.returncode is not None:  # it ended in time; the runner is on its way
+            return
         self.fired = True
-        signal_group(self._pgid, signal.SIGTERM)
-        self._kill = self._loop.call_later(self._grace, kill_group, self._pgid)
+        signal_group(self._proc.pid, signal.SIGTERM)
+        self._timer = self._loop.call_later(self._grace, kill_group, self._proc.pid)
 
     def cancel(self) -> None:
-        if self._kill is not None:
-            self._kill.cancel()
+        """The leader has ended (or the run was cancelled): nothing more to signal."""
+        self._timer.cancel()
 
 
 class Child:

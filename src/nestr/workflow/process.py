@@ -22,10 +22,6 @@ class GroupProcessRunner:
     def __init__(self, grace: float = DEFAULT_GRACE) -> None:
         self._runner = GroupRunner(grace)
 
-    @property
-    def grace(self) -> float:
-        return self._runner.grace
-
     async def run(
         self,
         argv: Sequence[str],

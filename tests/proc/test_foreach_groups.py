@@ -54,9 +54,9 @@ def test_a_timeout_ends_each_command_with_its_grandchild(small_workspace: SmallW
     says it timed out, with the exit code the signal gave it."""
     bus, events = EventBus(), []
     bus.add_listener(events.append)
-    report = asyncio.run(_foreach(small_workspace, WAITS, bus, timeout=0.5))
+    report = asyncio.run(_foreach(small_workspace, WAITS, bus, timeout=1.0))
     assert [(r.returncode, r.error) for r in report.results] == [
-        (-signal.SIGTERM, "timed out after 0.5s")
+        (-signal.SIGTERM, "timed out after 1s")
     ] * 2
     assert len(_pids(events)) == 2
     assert _gone(_pids(events))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
+from nestr.git import credentials
 from nestr.observability.logging import get_logger
 from nestr.procgroups import arm, marked, release, watch
 
@@ -87,6 +88,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"
+    credentials.apply(env)  # the settings' tokens and SSH key (nestr.git.credentials)
     if extra:
         env.update(extra)
     return env

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
+from nestr.git import credentials
 from nestr.observability.logging import get_logger
 from nestr.proc.groups import arm, kill_group, marked, release, watch
 
@@ -86,6 +87,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"
+    credentials.apply(env)  # the settings' tokens and SSH key (nestr.git.credentials)
     if extra:
         env.update(extra)
     return env

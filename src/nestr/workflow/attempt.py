@@ -424,7 +424,7 @@ def instance_outputs(done: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def _refuse_symlinked(root: Path, path: str) -> None:
     """A per-repo step never runs in a repo reached through a symlink (as ``assemble`` and
     ``foreach`` refuse it): the link could lead out of the workspace."""
-    from nestr.workspace.containment import first_symlink
+    from nestr.symlinks import first_symlink
 
     link = first_symlink(root.resolve(), path)
     if link is not None:

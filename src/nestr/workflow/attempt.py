@@ -27,6 +27,7 @@ from nestr.store.runs import RunStore
 from nestr.workflow import expressions
 from nestr.workflow.capture import CapturedLog
 from nestr.workflow.commits import GroupCommit, Record
+from nestr.workflow.emitter import StepEmitter
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.outputs import take_outputs
@@ -277,6 +278,8 @@ class InstanceRunner:
             output_path=output_path,
             log=log,
             processes=processes,
+            settings=self.spec.settings,
+            emit=StepEmitter(self.bus, self.spec.run_id, instance.key, _repo_name(instance)),
             with_=rendered.with_,
             env=env,
             repo=instance.repo,
@@ -400,6 +403,10 @@ class _RecordedProcesses:
 
     def _started(self, group: Group) -> None:
         self.runner.group_started(self.key, self.attempt, group)
+
+
+def _repo_name(instance: Instance) -> str | None:
+    return instance.repo.name if instance.repo else None
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import app, session
 from nestr.cli.render import json_option, print_json
 
 
@@ -53,10 +53,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
 @click.pass_context
 def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> int:
     """Remove mirrors that no registered workspace borrows from (never one in use)."""
-    from nestr.workspace.cache_usage import gc_mirrors
-
-    settings = app(ctx).config().settings
-    removals = gc_mirrors(settings.cache_dir, settings.state_dir, dry_run=dry_run)
+    removals = session(ctx).gc_cache(dry_run=dry_run)
     if as_json:
         print_json({"dry_run": dry_run, "mirrors": [r.to_dict() for r in removals]})
         return 0

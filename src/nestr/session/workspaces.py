@@ -14,9 +14,10 @@ from nestr.session.targets import AssemblyTarget, Target
 if TYPE_CHECKING:
     from nestr.sync import ApplyOptions, SyncPlan, SyncResult
     from nestr.sync.status import RepoStatus as SyncRepoStatus
-    from nestr.workspace.cache_usage import MirrorRemoval
+    from nestr.workspace.cache_usage import MirrorRemoval, MirrorUsage
     from nestr.workspace.foreach import ForeachReport
     from nestr.workspace.locking import LockResult
+    from nestr.workspace.registry import RegistryEntry
     from nestr.workspace.removal import Removal
     from nestr.workspace.results import AssemblyResult
     from nestr.workspace.status import WorkspaceStatus
@@ -137,6 +138,18 @@ class WorkspaceOperations(SessionBase):
                 jobs=self._jobs(jobs),
                 keep_going=keep_going,
             )
+
+    def workspaces(self) -> list[RegistryEntry]:
+        """The workspaces registered on this machine, oldest first."""
+        from nestr.workspace.registry import registered
+
+        return registered(self.settings.state_dir)
+
+    def mirrors(self) -> list[MirrorUsage]:
+        """The mirrors of the cache: URL, size, last fetch, the workspaces that borrow."""
+        from nestr.workspace.cache_usage import list_mirrors
+
+        return list_mirrors(self.settings.cache_dir, self.settings.state_dir)
 
     async def remove_workspace(self, workspace: str, *, force: bool = False) -> Removal:
         """Remove the workspace named by id or by (a path inside) its root, unless it holds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nestr.cli.context import app, session
+from nestr.cli.context import session
 from nestr.cli.render import json_option, print_json
 
 
@@ -27,10 +27,8 @@ def _size(n: int) -> str:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List mirrors: URL, size, last fetch, and how many workspaces borrow from each."""
-    from nestr.workspace.cache_usage import list_mirrors
-
-    settings = app(ctx).config().settings
-    mirrors = list_mirrors(settings.cache_dir, settings.state_dir)
+    nestr = session(ctx)
+    settings, mirrors = nestr.settings, nestr.mirrors()
     if as_json:
         print_json(
             {"cache_dir": str(settings.cache_dir), "mirrors": [m.to_dict() for m in mirrors]}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from nestr.cli.context import app, session
+from nestr.cli.context import session
 from nestr.cli.render import json_option, print_json
 
 
@@ -21,10 +21,8 @@ def workspace() -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List registered workspaces (persistent and ephemeral)."""
-    from nestr.workspace.registry import registered
-
     now = datetime.now(UTC)
-    entries = registered(app(ctx).config().settings.state_dir)
+    entries = session(ctx).workspaces()
     rows = [{**e.to_dict(), "exists": e.root.exists(), "expired": e.expired(now)} for e in entries]
     if as_json:
         print_json({"workspaces": rows})

@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from nestr.config.loader import LoadedConfig
+    from nestr.session import Session
 
 
 @dataclass
@@ -25,6 +26,7 @@ class AppContext:
     log_format: str | None = None
     debug: bool = False
     _config: LoadedConfig | None = field(default=None, repr=False)
+    _session: Session | None = field(default=None, repr=False)
 
     def config(self) -> LoadedConfig:
         """Load (once) and validate every config layer; configures logging as a side effect."""
@@ -58,11 +60,10 @@ class AppContext:
         configure_logging("debug" if self.debug else log.level, log.format)
 
     def _setup_git_credentials(self) -> None:
-        from nestr.git.credentials import configure
+        from nestr.session.environment import use_git_credentials
 
         assert self._config is not None
-        origin = self._config.origins["git.ssh_key_file"].location
-        configure(self._config.settings.git, key_file_origin=origin)
+        use_git_credentials(self._config)
 
 
 def app(ctx: click.Context) -> AppContext:
@@ -70,3 +71,15 @@ def app(ctx: click.Context) -> AppContext:
     obj = ctx.find_root().obj
     assert isinstance(obj, AppContext)
     return obj
+
+
+def session(ctx: click.Context) -> Session:
+    """The :class:`~nestr.session.Session` of the running command: built once from the config
+    and the working directory, closed when the command ends."""
+    context = app(ctx)
+    if context._session is None:
+        from nestr.session import Session
+
+        context._session = Session.from_config(context.config(), cwd=context.cwd)
+        ctx.find_root().call_on_close(context._session.close)
+    return context._session

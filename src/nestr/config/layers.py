@@ -83,11 +83,9 @@ class LayerInputs:
 
 def find_project_file(start: Path) -> Path | None:
     """The nearest ``nestr.config.yaml`` in ``start`` or a parent directory."""
-    for directory in (start, *start.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return candidate
-    return None
+    from nestr.upward import find_upward
+
+    return find_upward(start, PROJECT_FILE)
 
 
 def config_files(inputs: LayerInputs) -> list[tuple[Path, bool]]:

@@ -20,15 +20,41 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nestr.errors import ConfigError, SourceLocation
 
-if TYPE_CHECKING:
-    from nestr.config.settings import GitCredential, GitSettings
+
+class SecretText(Protocol):
+    """A secret that shows its value only when asked (``config.settings.Secret``)."""
+
+    def get_secret_value(self) -> str: ...
+
+
+class GitCredential(Protocol):
+    """An HTTPS token for one host (``git.credentials.<name>`` of the settings)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def token(self) -> SecretText: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def protocol(self) -> str: ...
+
+
+class GitSettings(Protocol):
+    """The credential part of the ``git`` settings; git knows no config types."""
+
+    @property
+    def credentials(self) -> Sequence[GitCredential]: ...
+    @property
+    def ssh_key_file(self) -> Path | None: ...
+
 
 # Not NESTR_*: a nestr started by a git hook must not read these as settings. Not kept by
 # git_env's allow-list either, so a nestr inside a nestr does not pass them on.

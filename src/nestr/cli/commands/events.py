@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.render import json_option
 
 if TYPE_CHECKING:
@@ -33,18 +32,14 @@ def events(
 ) -> int:
     """Print events oldest first; --json prints one JSON object per line."""
     from nestr.cli.errors import exit_on_sigterm
-    from nestr.events.log import open_event_log
-    from nestr.store import RunStore
 
-    log = open_event_log(app(ctx).config().settings.state_dir)
+    nestr = session(ctx)
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
-    with exit_on_sigterm(), contextlib.closing(log):
-        if run_id is not None:
-            run_id = RunStore(log.db).find_run(run_id).id
+    with exit_on_sigterm():
         if follow:
-            stream = log.follow(since, type_prefix, run_id)
+            stream = nestr.follow_events(since=since, type_prefix=type_prefix, run=run_id)
         else:
-            stream = iter(log.read(since, type_prefix, run_id))
+            stream = iter(nestr.events(since=since, type_prefix=type_prefix, run=run_id))
         for event in stream:
             click.echo(event.to_json() if as_json else _line(event))
     return 0

@@ -81,6 +81,7 @@ class GitSettings:
 
     timeout: float = 600.0
     fetch_freshness: float = 60.0
+    write_clones: bool | Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)

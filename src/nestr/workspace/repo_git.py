@@ -27,6 +27,7 @@ from nestr.git.localclone import (
     write_reflogs,
 )
 from nestr.git.mirror import Mirror
+from nestr.git.ondisk import supported_layout
 from nestr.git.refs import Resolved, pick_tip_ref, ref_exists, tip_ref
 from nestr.git.repo import Repo
 from nestr.git.runner import run_git
@@ -57,6 +58,7 @@ async def clone_from_mirror(
     dissociate: bool,
     timeout: float,
     prototype: Prototype | None = None,
+    write_files: bool = True,
 ) -> None:
     """Clone the mirror into ``dest`` and check out ``target``; ``origin`` is the real URL.
 
@@ -82,14 +84,24 @@ async def clone_from_mirror(
     args = ["clone", "--quiet", *([] if dissociate else ["--shared"])]
     args += ["--no-checkout"] if ref is None else ["--branch", _short(ref)]
     await run_git([*args, "--", str(mirror.path), str(dest)], cwd=dest.parent, timeout=timeout)
+    write_files = write_files and supported_layout(dest / ".git")
     if ref is None:
         if is_shallow(dest / ".git"):  # a copy, not a borrower: it has what refs reach only
             await fetch_commit(dest, mirror, target.commit, timeout=timeout)
         await Repo(dest, timeout=timeout).run("checkout", "--quiet", "--detach", target.commit)
     elif target.kind == "commit" and ref.startswith("refs/heads/"):
-        configfile.overwrite(dest / ".git" / "HEAD", f"{target.commit}\n")
-    if not configfile.replace_value(dest / ".git" / "config", "remote", "origin", "url", url):
+        await _detach(dest, target.commit, write_files=write_files, timeout=timeout)
+    config = dest / ".git" / "config"
+    if not (write_files and configfile.replace_value(config, "remote", "origin", "url", url)):
         await set_origin(dest, url, timeout=timeout)
+
+
+async def _detach(dest: Path, commit: str, *, write_files: bool, timeout: float) -> None:
+    """Detach HEAD of a fresh clone at ``commit``, whose index and tree already match it."""
+    if write_files:
+        configfile.overwrite(dest / ".git" / "HEAD", f"{commit}\n")
+    else:
+        await Repo(dest, timeout=timeout).run("checkout", "--quiet", "--detach", commit)
 
 
 def _clone_ref(mirror: Mirror, target: Resolved) -> str | None:

@@ -34,6 +34,7 @@ def lock(
         freshness=settings.git.fetch_freshness,
         offline=offline,
         timeout=settings.git.timeout,
+        write_clones=settings.git.write_clones,
     )
     result = asyncio.run(lock_workspace(manifest, cache=cache, jobs=jobs or settings.jobs))
     if as_json:

@@ -121,7 +121,10 @@ def _project_files(ctx: click.Context) -> ProjectFiles:
 
     settings = app(ctx).config().settings
     cache = MirrorCache(
-        settings.cache_dir, freshness=settings.git.fetch_freshness, timeout=settings.git.timeout
+        settings.cache_dir,
+        freshness=settings.git.fetch_freshness,
+        timeout=settings.git.timeout,
+        write_clones=settings.git.write_clones,
     )
     return MirrorProjectFiles(cache)
 

@@ -1,7 +1,7 @@
 """``git.branch``, ``git.commit``, ``git.push``, ``git.tag``: one git action in a step's repo.
 
 Every git call goes through the porcelain :class:`nestr.git.repo.Repo` (clean environment, no
-prompts, own process group, ``git.timeout``); each command and its output is written to the
+prompts, own process group, a timeout); each command and its output is written to the
 step's log.
 """
 

@@ -13,10 +13,10 @@ from nestr.git.localclone import (
     MirrorRefs,
     make_prototype,
     packed_refs_text,
-    plain_repository,
     read_mirror_refs,
 )
 from nestr.git.mirror import Mirror
+from nestr.git.ondisk import plain_repository
 from nestr.git.refs import PackedRef, Resolved
 from nestr.testing import GitRepo, git
 from nestr.workspace.repo_git import clone_from_mirror
@@ -53,12 +53,13 @@ def mirror(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path / "mirror.git"
 
 
-def clone(mirror: Path, dest: Path, target: Resolved, *, written: bool) -> Path:
-    """Clone as an assembly does: written by nestr from a prototype, or by ``git clone``."""
+def clone(mirror: Path, dest: Path, target: Resolved, *, write_clones: bool) -> Path:
+    """Clone as an assembly does with ``git.write_clones`` on (written by nestr from a
+    prototype) or off (``git clone --shared`` and git commands only)."""
 
     async def run() -> None:
-        proto = await make_prototype(dest.parent / "proto", timeout=30) if written else None
-        assert proto is not None or not written
+        proto = await make_prototype(dest.parent / "proto", timeout=30) if write_clones else None
+        assert proto is not None or not write_clones
         await clone_from_mirror(
             Mirror(URL, mirror),
             dest,
@@ -67,9 +68,19 @@ def clone(mirror: Path, dest: Path, target: Resolved, *, written: bool) -> Path:
             dissociate=False,
             timeout=30,
             prototype=proto,
+            write_files=write_clones,
         )
 
     asyncio.run(run())
+    return dest
+
+
+def git_clone_edited(mirror: Path, dest: Path, target: Resolved) -> Path:
+    """``git clone --shared`` whose HEAD and origin URL nestr then rewrites in place (what
+    ``git.write_clones`` on does where it cannot write the whole clone: a shallow mirror)."""
+    asyncio.run(
+        clone_from_mirror(Mirror(URL, mirror), dest, target, url=URL, dissociate=False, timeout=30)
+    )
     return dest
 
 
@@ -117,16 +128,23 @@ TARGETS = {
 }
 
 
+@pytest.mark.parametrize("write_clones", [True, False], ids=["write_clones", "git_only"])
 @pytest.mark.parametrize("case", sorted(TARGETS))
-def test_written_clone_matches_git_clone(mirror: Path, tmp_path: Path, case: str) -> None:
-    """For every kind of target the written clone equals git's: refs, HEAD, config, index, tree."""
+def test_written_clone_matches_git_clone(
+    mirror: Path, tmp_path: Path, case: str, write_clones: bool
+) -> None:
+    """For every kind of target, the clone each git.write_clones setting makes equals the one
+    git's commands alone make (clone --shared, checkout, remote set-url): refs, HEAD, config,
+    index, tree, borrowed objects. So does git clone with nestr's in-place edits."""
     target = TARGETS[case](mirror)
-    ours = clone(mirror, tmp_path / "ours", target, written=True)
-    theirs = clone(mirror, tmp_path / "theirs", target, written=False)
-    mine, reference = snapshot(ours), snapshot(theirs)
+    ours = clone(mirror, tmp_path / "ours", target, write_clones=write_clones)
+    reference = snapshot(clone(mirror, tmp_path / "git", target, write_clones=False))
+    mine = snapshot(ours)
     assert mine["head"] == target.commit
     assert mine == reference
-    assert git(ours, "reflog", "--format=%gs") == f"clone: from {mirror}"
+    assert snapshot(git_clone_edited(mirror, tmp_path / "edited", target)) == reference
+    if write_clones:
+        assert git(ours, "reflog", "--format=%gs") == f"clone: from {mirror}"
     assert git(ours, "fsck", "--no-progress", "--strict") == ""
 
 
@@ -146,7 +164,7 @@ def test_hooks_of_the_users_templates_are_copied_and_run(
         "VALUE_0": str(templates),
     }.items():
         monkeypatch.setenv(f"GIT_CONFIG_{key}", value)
-    repo = clone(mirror, tmp_path / "ours", TARGETS["branch"](mirror), written=True)
+    repo = clone(mirror, tmp_path / "ours", TARGETS["branch"](mirror), write_clones=True)
     copied = repo / ".git" / "hooks" / "post-checkout"
     assert stat.S_IMODE(copied.stat().st_mode) & 0o111
     assert (repo / ".git" / "checked-out").read_text() == "1\n"  # a branch checkout ran it

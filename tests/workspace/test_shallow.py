@@ -22,6 +22,7 @@ from nestr.manifest.model import CloneOptions, Manifest, RepoSpec
 from nestr.testing import GitRepo, git
 from nestr.workspace.assemble import AssembleOptions, assemble
 from nestr.workspace.cloneopts import FILTER_NOT_APPLIED, mirror_depths
+from nestr.workspace.lockfile import LockedRepo, LockFile, lock_path_for, manifest_hash, write_lock
 from nestr.workspace.locking import lock_workspace
 from nestr.workspace.results import AssemblyResult
 
@@ -161,6 +162,41 @@ def test_locked_commit_deeper_than_depth_is_fetched_by_id(project: Project) -> N
     assert git(repo.path, "status", "--porcelain") == ""
     assert (mirror / "shallow").is_file()
     assert count(mirror, "main") == 2  # fetching the pin cut no history of main
+
+
+@pytest.mark.parametrize("write_clones", [True, False])
+def test_a_pin_just_past_a_shallow_mirror_hides_none_of_its_history(
+    project: Project, write_clones: bool
+) -> None:
+    """A pin two commits past a depth-2 mirror's main that no ref reaches is fetched by id with
+    depth 2, whose boundary sits on a commit the mirror has the parent of. git.write_clones
+    on: nestr takes it off the shallow list (the mirror stays shallow); off: git makes the
+    mirror full. Either way the pin's history as far as the mirror had it stays visible."""
+    manifest = project.manifest(shallow(project.spec("api")))
+    assert run(project, manifest, project.tmp / "first").ok  # a mirror 2 commits deep
+    mirror = mirror_of(project, "api")
+    known = count(mirror, "main")
+    upstream = project.upstreams["api"]
+    upstream.branch("topic")
+    upstream.checkout("topic")
+    pinned = upstream.history(2)  # two commits on main's tip, on a branch deleted later
+    upstream.checkout("main")
+    git(upstream.path, "branch", "-D", "topic")
+    spec = manifest.repos[0]
+    entry = LockedRepo(spec.name, spec.url, spec.revision, pinned)
+    write_lock(lock_path_for(manifest), LockFile(manifest_hash(manifest), {spec.name: entry}))
+    opts = AssembleOptions(
+        cache_dir=project.cache_dir,
+        state_dir=project.state_dir,
+        fetch_freshness=0,
+        locked=True,
+        write_clones=write_clones,
+    )
+    result = asyncio.run(assemble(manifest, project.ws, opts, bus=EventBus()))
+    assert result.ok, result.repos
+    assert project.repo("api").head() == pinned
+    assert (mirror / "shallow").exists() is write_clones
+    assert count(mirror, pinned) >= known + 2
 
 
 def test_refused_shallow_fetch_falls_back_to_a_full_mirror(project: Project) -> None:

@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from nestr.git.repo import Changes, parse_status
 from nestr.testing import git
-from nestr.workspace.status import (
-    Changes,
-    parse_porcelain_v2,
-    repo_status,
-    workspace_status,
-)
+from nestr.workspace.status import repo_status, workspace_status
 
 if TYPE_CHECKING:
     from conftest import HandmadeWorkspace
@@ -50,7 +46,7 @@ def test_parse_porcelain_counts_every_kind_of_entry() -> None:
         "? untracked one.txt",
         "? dir/",
     ]
-    state = parse_porcelain_v2("\0".join(entries) + "\0")
+    state = parse_status("\0".join(entries) + "\0")
     assert state.commit == oid
     assert state.branch == "main"
     assert state.upstream == "origin/main"
@@ -60,10 +56,10 @@ def test_parse_porcelain_counts_every_kind_of_entry() -> None:
 
 def test_parse_porcelain_detached_and_unborn() -> None:
     """A detached HEAD has no branch; a repo without commits has no commit and no upstream."""
-    detached = parse_porcelain_v2(f"# branch.oid {'b' * 40}\0# branch.head (detached)\0")
+    detached = parse_status(f"# branch.oid {'b' * 40}\0# branch.head (detached)\0")
     assert detached.branch is None
     assert detached.commit == "b" * 40
-    unborn = parse_porcelain_v2("# branch.oid (initial)\0# branch.head main\0")
+    unborn = parse_status("# branch.oid (initial)\0# branch.head main\0")
     assert unborn.commit is None
     assert unborn.ahead is None
     assert not unborn.changes.dirty

@@ -102,6 +102,22 @@ class GitSettings(_Section):
         allow_inf_nan=False,
         description="Seconds a mirror counts as fresh: no fetch within this window.",
     )
+    write_clones: bool | Literal["auto"] = Field(
+        "auto",
+        description="Whether nestr writes git's files itself (faster clones): true, false, or "
+        "auto (only on git versions its differential test covered; else git clone --shared).",
+    )
+
+    @field_validator("write_clones", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        """One message for any other value (rather than one per member of the union)."""
+        words = {"auto": "auto", "true": True, "false": False, "yes": True, "no": False}
+        if isinstance(value, str) and value.strip().lower() in words:
+            return words[value.strip().lower()]
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError("expected true, false or auto")
 
 
 class ServerSettings(_Section):

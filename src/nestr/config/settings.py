@@ -124,6 +124,7 @@ class GitSettings:
     ssh_key_file: Path | None = None
     timeout: float = 600.0
     fetch_freshness: float = 60.0
+    write_clones: bool | Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)

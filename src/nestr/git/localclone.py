@@ -16,24 +16,26 @@ as clone does):
 - ``remote.origin`` and the local branch's tracking config, appended to the prototype's config;
 - the local branch, ``HEAD``, and the reflog lines clone writes.
 
-Only what nestr can write exactly as git does takes this path. A prototype with repository
-extensions (SHA-256 objects, reftable refs) or unusual files, a mirror with extensions or a
-loose ref that is not a plain object id, or a mirror that is shallow (git copies from those
-instead of borrowing) makes :func:`read_mirror_refs` or :func:`make_prototype` return None,
-and the caller runs ``git clone``.
+Only what nestr can write exactly as git does takes this path, and only when ``git.write_clones``
+allows it (see :mod:`nestr.git.ondisk`). A prototype or mirror that fails the layout self-check
+(:func:`~nestr.git.ondisk.supported_layout`: repository extensions such as SHA-256 objects or
+reftable refs), a prototype with unusual files, a mirror with a loose ref that is not a plain
+object id, or a mirror that is shallow (git copies from those instead of borrowing) makes
+:func:`read_mirror_refs` or :func:`make_prototype` return None, and the caller runs ``git
+clone``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from nestr.errors import GitError
 from nestr.git.configfile import quote_value
+from nestr.git.ondisk import supported_layout
 from nestr.git.refs import PackedRef, is_full_commit_id, parse_packed_refs, read_packed_text
 from nestr.git.runner import run_git
 from nestr.git.shallow import is_shallow
@@ -89,9 +91,9 @@ async def make_prototype(where: Path, *, timeout: float) -> Prototype | None:
     """``git init`` at ``where`` and read the result; None if nestr could not copy it exactly."""
     await run_git(["init", "--quiet", str(where)], cwd=where.parent, timeout=timeout)
     git_dir = where / ".git"
-    config = (git_dir / "config").read_text(encoding="utf-8")
-    if not plain_repository(config):
+    if not supported_layout(git_dir):
         return None
+    config = (git_dir / "config").read_text(encoding="utf-8")
     dirs: list[str] = []
     files: list[tuple[str, bytes, int]] = []
     for parent, subdirs, names in os.walk(git_dir):
@@ -123,26 +125,17 @@ async def _ident(repo: Path, timeout: float) -> str | None:
     return done.stdout.strip() or None
 
 
-def plain_repository(config: str) -> bool:
-    """Whether a repository's config asks for nothing nestr does not write: format 0, no
-    extensions (such as SHA-256 object names or reftable refs)."""
-    match = re.search(r"^\s*repositoryformatversion\s*=\s*(\S+)", config, re.MULTILINE | re.I)
-    version = match.group(1) if match else "0"
-    return version == "0" and not re.search(r"^\s*\[\s*extensions", config, re.MULTILINE | re.I)
-
-
 def _inert(relative: str) -> bool:
     return relative.startswith("hooks/") and relative.endswith(".sample")
 
 
 def read_mirror_refs(git_dir: Path) -> MirrorRefs | None:
     """The mirror's branches and tags as git would list them; None if not plain enough."""
-    if is_shallow(git_dir):
+    if is_shallow(git_dir) or not supported_layout(git_dir):
         return None
     try:
-        config = (git_dir / "config").read_text(encoding="utf-8")
         refs = _packed(git_dir)
-        if refs is None or not plain_repository(config):
+        if refs is None:
             return None
         for kind in (_HEADS, _TAGS):
             for name, oid in _loose(git_dir, kind):

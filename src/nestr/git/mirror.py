@@ -13,7 +13,9 @@ is no longer a usable repository is rebuilt.
 A mirror first needed with a ``depth`` is shallow until a request needs more (then ``fetch
 --unshallow``); never the other way. It is refreshed with a plain ``fetch`` so new commits join
 the old ones (``--depth`` would cut them off and workspace branches could not fast-forward). A
-pinned commit beyond its history is fetched by id with its depth, else the mirror is made full.
+pinned commit beyond its history is fetched by id with its depth, else the mirror is made full
+(also when such a fetch hides history the mirror has and ``git.write_clones`` keeps nestr from
+taking the new boundaries off the ``shallow`` list: see :mod:`nestr.git.shallow`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from nestr.errors import GitError, WorkFailed
 from nestr.git.failures import classify, is_transient
 from nestr.git.filelock import file_lock
 from nestr.git.mirrorinfo import META_FILE, Mirror, mirror_name
+from nestr.git.ondisk import WriteClones, WriteClonesSetting
 from nestr.git.refs import (
     Resolved,
     candidate_refs,
@@ -96,12 +99,19 @@ class MirrorCache:
         freshness: float = 60.0,
         offline: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
+        write_clones: WriteClones | WriteClonesSetting = "auto",
         retry: RetryPolicy | None = None,
     ) -> None:
         self.root = cache_dir / MIRRORS_DIR
         self.freshness = freshness
         self.offline = offline
         self.timeout = timeout
+        # git.write_clones: whether nestr may edit a mirror's `shallow` list itself
+        self.write_clones = (
+            write_clones
+            if isinstance(write_clones, WriteClones)
+            else WriteClones(write_clones, cache_dir=cache_dir)
+        )
         self.retry = retry or RetryPolicy()
         self._fetched: set[str] = set()
         self._extra: set[tuple[str, str]] = set()  # (url, ref) fetched on demand
@@ -369,7 +379,9 @@ class MirrorCache:
                 raise
             log.info("shallow fetch of a pinned commit refused", url=mirror.url, commit=commit)
             return False
-        await keep_history(mirror.path, before, timeout=self.timeout)
+        write = self.write_clones.enabled
+        if await keep_history(mirror.path, before, timeout=self.timeout, write=write):
+            return False  # git hides history the mirror has: make it full (the caller does)
         return await self.has_commit(mirror, commit)
 
     async def _with_retry(self, args: list[str], *, cwd: Path, tmp: Path | None = None) -> None:

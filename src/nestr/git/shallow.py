@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from nestr.git.ondisk import supported_layout
 from nestr.git.runner import run_git
 
 SHALLOW_FILE = "shallow"
@@ -31,11 +32,15 @@ def is_shallow(git_dir: Path) -> bool:
     return (git_dir / SHALLOW_FILE).is_file()
 
 
-async def keep_history(git_dir: Path, before: frozenset[str], *, timeout: float) -> bool:
+async def keep_history(
+    git_dir: Path, before: frozenset[str], *, timeout: float, write: bool = True
+) -> bool:
     """Take commits a fetch newly marked shallow, whose parents are present, off the list.
 
     Call it holding the repository's exclusive lock, right after a ``fetch --depth``. Returns
-    whether the list changed.
+    whether git still hides history the repository holds: with ``write=False``
+    (``git.write_clones`` off), or when the repository fails the layout self-check, nothing is
+    written, and the caller completes the history with git (``fetch --unshallow``).
     """
     added = sorted(read_shallow(git_dir) - before)
     if not added:
@@ -46,8 +51,10 @@ async def keep_history(git_dir: Path, before: frozenset[str], *, timeout: float)
     connected = {c for c, found in parents.items() if found and set(found) <= present}
     if not connected:
         return False
+    if not (write and supported_layout(git_dir)):
+        return True
     _write_shallow(git_dir, read_shallow(git_dir) - connected)
-    return True
+    return False
 
 
 async def _parents(git_dir: Path, commit: str, *, timeout: float) -> list[str]:

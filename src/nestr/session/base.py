@@ -139,6 +139,7 @@ class SessionBase:
             freshness=git.fetch_freshness,
             offline=offline,
             timeout=git.timeout,
+            write_clones=git.write_clones,
         )
 
 

@@ -10,17 +10,11 @@ Public API::
 The pure decision for one file is :func:`nestr.sync.planner.decide`.
 """
 
-from nestr.sync.apply import (
-    ApplyOptions,
-    ConflictMode,
-    RepoResult,
-    SyncResult,
-    apply_plan,
-    apply_sync,
-)
+from nestr.sync.apply import ApplyOptions, ConflictMode, apply_plan, apply_sync
 from nestr.sync.model import FilePlan, RepoPlan, SyncPlan
 from nestr.sync.plan import plan_sync
 from nestr.sync.planner import Action, Policy
+from nestr.sync.results import SyncRepoResult, SyncResult
 from nestr.sync.rules import SyncConfig, load_sync_config
 from nestr.sync.status import Drift, RepoStatus, sync_status
 
@@ -32,10 +26,10 @@ __all__ = [
     "FilePlan",
     "Policy",
     "RepoPlan",
-    "RepoResult",
     "RepoStatus",
     "SyncConfig",
     "SyncPlan",
+    "SyncRepoResult",
     "SyncResult",
     "apply_plan",
     "apply_sync",

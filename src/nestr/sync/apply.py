@@ -12,7 +12,7 @@ one repo's failure never stops the others.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,11 @@ from nestr.atomicfile import write_atomic
 from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
 from nestr.fanout import fan_out
+from nestr.git.repo import Repo
 from nestr.manifest.model import Manifest
 from nestr.sync.commit import (
     Committed,
     commit_entries,
-    current_branch,
     entry_for,
     journal_path,
     push,
@@ -38,10 +38,11 @@ from nestr.sync.commit import (
 from nestr.sync.content import blob_id
 from nestr.sync.files import safe_file
 from nestr.sync.lockfile import LOCK_PATH, LockedFile, SyncLock, lock_file
-from nestr.sync.model import FilePlan, RepoPlan, SyncPlan, exit_code_for
+from nestr.sync.model import FilePlan, RepoPlan, SyncPlan
 from nestr.sync.objects import pin_bases, write_blobs
 from nestr.sync.plan import plan_sync
 from nestr.sync.planner import Action, Policy, Record
+from nestr.sync.results import SyncRepoResult, SyncResult
 from nestr.workspace.record import Workspace
 
 DEFAULT_MESSAGE = "Sync shared files (nestr)"
@@ -70,78 +71,6 @@ class ApplyOptions:
     branch: str | None = None
     message: str = DEFAULT_MESSAGE
     push: bool = False
-
-
-@dataclass(frozen=True)
-class RepoResult:
-    """What apply did in one repo."""
-
-    plan: RepoPlan
-    written: tuple[str, ...] = ()  # destinations written or deleted
-    lock_written: bool = False
-    commit: str | None = None
-    branch: str | None = None
-    pushed: bool = False
-    error: NestrError | None = None
-    saved: Mapping[str, str] = field(default_factory=dict)  # path -> blob of a discarded edit
-    not_committed: tuple[str, ...] = ()  # written, but changed again before the commit
-    edits_committed: tuple[str, ...] = ()  # merged over an uncommitted local edit, committed
-
-    @property
-    def conflicts(self) -> int:
-        return self.plan.conflicts
-
-    @property
-    def markers_written(self) -> int:
-        written = set(self.written)
-        return sum(1 for f in self.plan.files if f.action is Action.CONFLICT and f.path in written)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = self.plan.to_dict()
-        written = set(self.written)
-        for item in out["files"]:
-            item["written"] = item["path"] in written
-            if item["path"] in self.saved:
-                item["saved_blob"] = self.saved[item["path"]]
-        if self.error is not None and self.plan.error is None:
-            out["error"] = {
-                "message": self.error.message,
-                "hint": self.error.hint,
-                "exit_code": self.error.exit_code,
-            }
-        out.update(
-            lock_written=self.lock_written,
-            commit=self.commit,
-            branch=self.branch,
-            pushed=self.pushed,
-            not_committed=list(self.not_committed),
-            local_edits_committed=list(self.edits_committed),
-        )
-        return out
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """What apply did across every repo."""
-
-    repos: tuple[RepoResult, ...]
-    plan: SyncPlan = field(default_factory=lambda: SyncPlan(()))
-
-    @property
-    def conflicts(self) -> int:
-        return sum(r.conflicts for r in self.repos if r.error is None)
-
-    def exit_code(self) -> int:
-        """2 bad input in a repo, 1 a repo failed, 3 conflicts left, 0 otherwise."""
-        return exit_code_for([r.error for r in self.repos], self.conflicts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sources": self.plan.sources,
-            "repos": [r.to_dict() for r in self.repos],
-            "summary": self.plan.counts(),
-            "conflicts": self.conflicts,
-        }
 
 
 async def apply_sync(
@@ -176,7 +105,7 @@ async def apply_plan(
 ) -> SyncResult:
     """Apply an already computed plan (the work trees must not have changed since)."""
 
-    async def one(repo: RepoPlan) -> RepoResult:
+    async def one(repo: RepoPlan) -> SyncRepoResult:
         return await _apply_repo(repo, options, timeout=timeout, bus=bus)
 
     outcomes = await fan_out(list(plan.repos), one, jobs=jobs)
@@ -188,16 +117,16 @@ async def apply_plan(
         error = outcome.error
         if not isinstance(error, NestrError):
             raise error if error else RuntimeError("no outcome")
-        results.append(RepoResult(outcome.item, error=error))
+        results.append(SyncRepoResult(outcome.item, error=error))
         _finished(bus, results[-1])
     return SyncResult(tuple(results), plan)
 
 
 async def _apply_repo(
     repo: RepoPlan, options: ApplyOptions, *, timeout: float, bus: EventBus | None
-) -> RepoResult:
+) -> SyncRepoResult:
     if repo.error is not None:
-        result = RepoResult(repo, error=repo.error)
+        result = SyncRepoResult(repo, error=repo.error)
         _finished(bus, result)
         return result
     markers = options.conflicts is ConflictMode.MARKERS
@@ -216,7 +145,7 @@ async def _apply_repo(
             await uncommitted_settled(repo, new_text, timeout=timeout, ask_git=not committing)
         )
     if not chosen and not lock_changed and not entries:
-        result = RepoResult(repo)
+        result = SyncRepoResult(repo)
         _emit_conflicts(bus, repo)
         _finished(bus, result)
         return result
@@ -246,9 +175,9 @@ async def _apply_repo(
         done = await commit_entries(repo.directory, entries, options.message, timeout=timeout)
         journal.unlink(missing_ok=True)
         if options.push:
-            branch = branch or await current_branch(repo.directory, timeout)
+            branch = branch or await Repo(repo.directory, timeout=timeout).branch()
             pushed = await push(repo.directory, branch, timeout)
-    result = RepoResult(
+    result = SyncRepoResult(
         repo,
         tuple(written),
         lock_changed,
@@ -378,7 +307,7 @@ def _emit_conflicts(bus: EventBus | None, repo: RepoPlan, skip: set[str] | None 
             )
 
 
-def _finished(bus: EventBus | None, result: RepoResult) -> None:
+def _finished(bus: EventBus | None, result: SyncRepoResult) -> None:
     if bus is None:
         return
     bus.emit(

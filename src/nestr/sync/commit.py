@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nestr.atomicfile import write_atomic
 from nestr.errors import InputError, SourceLocation, UsageError
-from nestr.git.runner import run_git
+from nestr.git.repo import Repo
 from nestr.sync.content import blob_id
 from nestr.sync.files import safe_file
 from nestr.sync.lockfile import LOCK_PATH
@@ -46,8 +46,7 @@ async def journal_path(repo: Path, *, timeout: float) -> Path:
     dot_git = repo / ".git"
     if dot_git.is_dir() and not dot_git.is_symlink():
         return dot_git / JOURNAL_NAME
-    found = await run_git(["rev-parse", "--absolute-git-dir"], cwd=repo, timeout=timeout)
-    return Path(found.stdout.strip()) / JOURNAL_NAME
+    return await Repo(repo, timeout=timeout).git_dir() / JOURNAL_NAME
 
 
 def read_journal(path: Path) -> dict[str, str | None]:
@@ -101,12 +100,8 @@ async def uncommitted_settled(
         settled[LOCK_PATH] = entry_for(lock_text.encode())
     if not settled or not ask_git:
         return settled
-    status = await run_git(
-        ["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", *settled],
-        cwd=repo.directory,
-        timeout=timeout,
-    )
-    changed = {item[3:] for item in status.stdout.split("\0") if len(item) > 3}
+    found = await Repo(repo.directory, timeout=timeout).status(paths=list(settled), headers=False)
+    changed = found.paths
     return {path: blob for path, blob in settled.items() if path in changed}
 
 
@@ -122,12 +117,8 @@ async def uncommitted_edits(
     ]
     if not paths:
         return ()
-    diff = await run_git(
-        ["diff", "--no-ext-diff", "--name-only", "HEAD", "--", *paths],
-        cwd=directory,
-        timeout=timeout,
-        check=False,
-    )
+    git = Repo(directory, timeout=timeout)
+    diff = await git.run("diff", "--no-ext-diff", "--name-only", "HEAD", "--", *paths, check=False)
     return tuple(sorted(set(diff.stdout.split("\n")) & set(paths)))
 
 
@@ -151,29 +142,25 @@ async def commit_entries(
     if not added and not removed:
         return Committed(None, tuple(left_out))
 
-    async def git(*args: str, check: bool = True) -> tuple[int, str]:
-        done = await run_git(args, cwd=repo, timeout=timeout, check=check)
-        return done.returncode, done.stdout
-
+    git = Repo(repo, timeout=timeout)
     # Stage exactly these paths (new files must be known to git for `commit --only`), then commit
     # only them: `--only` takes their work-tree content, which was just checked to be nestr's
     # bytes, and leaves whatever else the user staged staged and out of the commit.
     if added:
-        await git("add", "-f", "--", *added)
+        await git.add(added)
     if removed:
-        await git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
-    code, names = await git(
+        await git.run("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
+    staged = await git.run(
         "diff", "--cached", "--name-only", "-z", "HEAD", "--", *added, *removed, check=False
     )
-    if code == 0:
-        paths = [name for name in names.split("\0") if name]
+    if staged.returncode == 0:
+        paths = [name for name in staged.stdout.split("\0") if name]
         if not paths:
             return Committed(None, tuple(left_out))  # the paths already hold what HEAD has
     else:
         paths = added  # an unborn branch: nothing to delete from, everything added is new
-    await git("commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths)
-    head = await run_git(["rev-parse", "HEAD"], cwd=repo, timeout=timeout)
-    return Committed(head.stdout.strip(), tuple(left_out))
+    head = await git.commit(message, only=paths, no_verify=True)
+    return Committed(head, tuple(left_out))
 
 
 def _current(repo: Path, path: str) -> str | bool | None:
@@ -187,41 +174,28 @@ def _current(repo: Path, path: str) -> str | bool | None:
         return False
 
 
-async def current_branch(directory: Path, timeout: float) -> str | None:
-    out = await run_git(
-        ["symbolic-ref", "-q", "--short", "HEAD"], cwd=directory, timeout=timeout, check=False
-    )
-    return out.stdout.strip() or None
-
-
 async def switch_branch(directory: Path, branch: str, timeout: float) -> str:
     """Switch to a new ``branch`` made from HEAD (the work tree stays as planned)."""
-    if await current_branch(directory, timeout) == branch:
+    git = Repo(directory, timeout=timeout)
+    if await git.branch() == branch:
         return branch
-    exists = await run_git(
-        ["rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
-        cwd=directory,
-        timeout=timeout,
-        check=False,
-    )
-    if exists.returncode == 0:
+    if await git.resolve(f"refs/heads/{branch}") is not None:
         # Checking it out would change the work tree the plan was made from.
         raise UsageError(
             f"branch {branch!r} already exists in {directory}",
             hint="check it out first, or choose another --branch",
         )
-    await run_git(["switch", "-q", "-c", branch], cwd=directory, timeout=timeout)
+    await git.switch(branch, create=True)
     return branch
 
 
 async def push(directory: Path, branch: str | None, timeout: float) -> bool:
+    """Push HEAD to ``branch`` of origin, with the pinned sync bases when there are any."""
     if branch is None:
         raise UsageError(f"{directory} is on a detached HEAD", hint="pass --branch NAME")
+    git = Repo(directory, timeout=timeout)
     refspecs = [f"HEAD:refs/heads/{branch}"]
-    pinned = await run_git(
-        ["rev-parse", "-q", "--verify", BASES_REF], cwd=directory, timeout=timeout, check=False
-    )
-    if pinned.returncode == 0:
+    if await git.resolve(BASES_REF) is not None:
         refspecs.append(f"+{BASES_REF}:{BASES_REF}")
-    await run_git(["push", "-q", "origin", *refspecs], cwd=directory, timeout=timeout)
+    await git.push("origin", refspecs)
     return True

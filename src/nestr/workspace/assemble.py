@@ -28,6 +28,7 @@ from nestr.git.failures import is_broken_repo
 from nestr.git.filelock import file_lock
 from nestr.git.localclone import Prototype, make_prototype
 from nestr.git.mirror import Mirror, MirrorCache
+from nestr.git.ondisk import WriteClones, WriteClonesSetting
 from nestr.git.refs import Resolved, is_full_commit_id
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.observability.logging import bind_context
@@ -88,6 +89,8 @@ class AssembleOptions:
     workspace_id: str | None = None  # id for a new workspace (else a fresh one)
     fetch_freshness: float = 60.0
     git_timeout: float = 600.0
+    write_clones: WriteClonesSetting = "auto"  # may nestr write git's files (git.write_clones)
+    git_version: str | None = None  # the git version `auto` decides by; None: the installed git
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AssembleOptions:
@@ -98,6 +101,7 @@ class AssembleOptions:
             jobs=settings.jobs,
             fetch_freshness=settings.git.fetch_freshness,
             git_timeout=settings.git.timeout,
+            write_clones=settings.git.write_clones,
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -223,8 +227,13 @@ class _Assembly:
 
     def __post_init__(self) -> None:
         o = self.options
+        self.writes = WriteClones(o.write_clones, cache_dir=o.cache_dir, version=o.git_version)
         self.cache = MirrorCache(
-            o.cache_dir, freshness=o.fetch_freshness, offline=o.offline, timeout=o.git_timeout
+            o.cache_dir,
+            freshness=o.fetch_freshness,
+            offline=o.offline,
+            timeout=o.git_timeout,
+            write_clones=self.writes,
         )
         self.network = asyncio.Semaphore(o.jobs)
         self.checkout = asyncio.Semaphore(o.jobs)
@@ -361,8 +370,9 @@ class _Assembly:
             return result
 
     def _start_prototype(self) -> asyncio.Future[Prototype | None] | None:
-        """Start making the ``git init`` every new clone copies, once; None with --dissociate."""
-        if self.options.dissociate:
+        """Start making the ``git init`` every new clone copies, once; None with --dissociate
+        or when nestr does not write clones (``git.write_clones``)."""
+        if self.options.dissociate or not self.writes.enabled:
             return None
         if self.prototype is None:
             self.prototype = asyncio.ensure_future(self._made_prototype())
@@ -404,6 +414,7 @@ class _Assembly:
                 dissociate=self.options.dissociate,
                 timeout=self.options.git_timeout,
                 prototype=await self._prototype(),
+                write_files=self.writes.enabled,
             )
             repo_git.exclude_children(tmp, children_of(spec, self.manifest.repos))
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,9 @@ from nestr.git.localclone import (
     write_reflogs,
 )
 from nestr.git.mirror import Mirror
+from nestr.git.ondisk import supported_layout
 from nestr.git.refs import Resolved, pick_tip_ref, ref_exists, tip_ref
+from nestr.git.repo import Repo
 from nestr.git.runner import run_git
 from nestr.git.shallow import is_shallow
 from nestr.workspace.plan import RepoState
@@ -42,21 +44,9 @@ async def probe(path: Path, *, timeout: float) -> RepoState:
         return RepoState()  # an empty directory is as good as none: rename() replaces it
     if not (path / ".git").exists():
         return RepoState(exists=True)
-    args = ["status", "--porcelain=v2", "--branch", "--untracked-files=no", "--ignore-submodules"]
-    out = (await run_git(args, cwd=path, timeout=timeout)).stdout
-    head: str | None = None
-    branch: str | None = None
-    dirty = False
-    for line in out.splitlines():
-        if line.startswith("# branch.oid "):
-            oid = line.split()[2]
-            head = None if oid == "(initial)" else oid
-        elif line.startswith("# branch.head "):
-            name = line.split(maxsplit=2)[2]
-            branch = None if name == "(detached)" else name
-        elif line and not line.startswith("#"):
-            dirty = True
-    return RepoState(exists=True, is_repo=True, head=head, branch=branch, dirty=dirty)
+    found = await Repo(path, timeout=timeout).status(untracked=False, submodules=False)
+    dirty = found.changes.dirty
+    return RepoState(exists=True, is_repo=True, head=found.commit, branch=found.branch, dirty=dirty)
 
 
 async def clone_from_mirror(
@@ -68,6 +58,7 @@ async def clone_from_mirror(
     dissociate: bool,
     timeout: float,
     prototype: Prototype | None = None,
+    write_files: bool = True,
 ) -> None:
     """Clone the mirror into ``dest`` and check out ``target``; ``origin`` is the real URL.
 
@@ -86,21 +77,31 @@ async def clone_from_mirror(
     if prototype is not None and refs is not None:
         checkout = _checkout_for(refs, target)
         write_clone(prototype, mirror.path, refs, dest, url=url, checkout=checkout)
-        await run_git(["checkout", "--quiet", "--force"], cwd=dest, timeout=timeout)
+        await Repo(dest, timeout=timeout).run("checkout", "--quiet", "--force")
         write_reflogs(await asyncio.shield(prototype.ident), mirror.path, refs, dest, checkout)
         return
     ref = _clone_ref(mirror, target)
     args = ["clone", "--quiet", *([] if dissociate else ["--shared"])]
     args += ["--no-checkout"] if ref is None else ["--branch", _short(ref)]
     await run_git([*args, "--", str(mirror.path), str(dest)], cwd=dest.parent, timeout=timeout)
+    write_files = write_files and supported_layout(dest / ".git")
     if ref is None:
         if is_shallow(dest / ".git"):  # a copy, not a borrower: it has what refs reach only
             await fetch_commit(dest, mirror, target.commit, timeout=timeout)
-        await run_git(["checkout", "--quiet", "--detach", target.commit], cwd=dest, timeout=timeout)
+        await Repo(dest, timeout=timeout).run("checkout", "--quiet", "--detach", target.commit)
     elif target.kind == "commit" and ref.startswith("refs/heads/"):
-        configfile.overwrite(dest / ".git" / "HEAD", f"{target.commit}\n")
-    if not configfile.replace_value(dest / ".git" / "config", "remote", "origin", "url", url):
+        await _detach(dest, target.commit, write_files=write_files, timeout=timeout)
+    config = dest / ".git" / "config"
+    if not (write_files and configfile.replace_value(config, "remote", "origin", "url", url)):
         await set_origin(dest, url, timeout=timeout)
+
+
+async def _detach(dest: Path, commit: str, *, write_files: bool, timeout: float) -> None:
+    """Detach HEAD of a fresh clone at ``commit``, whose index and tree already match it."""
+    if write_files:
+        configfile.overwrite(dest / ".git" / "HEAD", f"{commit}\n")
+    else:
+        await Repo(dest, timeout=timeout).run("checkout", "--quiet", "--detach", commit)
 
 
 def _clone_ref(mirror: Mirror, target: Resolved) -> str | None:
@@ -140,7 +141,7 @@ def _short(ref: str) -> str:
 async def fetch_commit(path: Path, mirror: Mirror, commit: str, *, timeout: float) -> None:
     """Copy ``commit`` and its history from the mirror into a shallow repo that lacks it."""
     args = ["fetch", "--quiet", "--update-shallow", "--no-write-fetch-head"]
-    await run_git([*args, str(mirror.path), commit], cwd=path, timeout=timeout)
+    await Repo(path, timeout=timeout).run(*args, str(mirror.path), commit)
 
 
 async def refresh_tracking(
@@ -160,7 +161,7 @@ async def refresh_tracking(
         args.append("--update-shallow")
         extra = [commit] if commit is not None else []
     argv = [*args, str(mirror.path), TRACKING_REFSPEC, *extra]
-    result = await run_git(argv, cwd=path, timeout=timeout, check=False)
+    result = await Repo(path, timeout=timeout).run(*argv, check=False)
     if result.returncode != 0 and not _only_kept_tags(result.stderr):
         raise GitError(result.argv, result.returncode, result.stderr, cwd=path)
 
@@ -176,7 +177,7 @@ async def has_local_work(path: Path, revs: list[str], target: Resolved, *, timeo
     if not revs:
         return False
     args = ["rev-list", "-n1", *revs, "--not", target.commit, "--remotes", "--tags"]
-    return bool((await run_git(args, cwd=path, timeout=timeout)).stdout.strip())
+    return bool((await Repo(path, timeout=timeout).run(*args)).stdout.strip())
 
 
 async def move_to(
@@ -194,29 +195,17 @@ async def move_to(
     else:  # also resets the branch under --force; its old commits stay in the reflog
         name = target.short_name
         args = ["checkout", "--quiet", "-B", name, "--track", f"origin/{name}"]
-    await run_git(args, cwd=path, timeout=timeout)
+    await Repo(path, timeout=timeout).run(*args)
 
 
 async def stash_push(path: Path, *, timeout: float) -> str:
     """Stash tracked changes; returns the stash commit id."""
-    await run_git(["stash", "push", "--quiet", "-m", STASH_MESSAGE], cwd=path, timeout=timeout)
-    return (await run_git(["rev-parse", "refs/stash"], cwd=path, timeout=timeout)).stdout.strip()
+    return await Repo(path, timeout=timeout).stash(STASH_MESSAGE)
 
 
 async def stash_pop(path: Path, *, timeout: float) -> bool:
     """Re-apply the last stash; False (stash kept, conflicts in the tree) if it conflicts."""
-    try:
-        await run_git(["stash", "pop", "--quiet"], cwd=path, timeout=timeout)
-    except GitError:
-        return False
-    return True
-
-
-async def head_commit(path: Path, *, timeout: float) -> str | None:
-    result = await run_git(
-        ["rev-parse", "-q", "--verify", "HEAD"], cwd=path, timeout=timeout, check=False
-    )
-    return result.stdout.strip() or None
+    return await Repo(path, timeout=timeout).stash_pop()
 
 
 async def dissociate(path: Path, *, timeout: float) -> bool:
@@ -224,7 +213,7 @@ async def dissociate(path: Path, *, timeout: float) -> bool:
     alternates = path / ".git" / "objects" / "info" / "alternates"
     if not alternates.exists():
         return False
-    await run_git(["repack", "-a", "-d", "-q"], cwd=path, timeout=timeout)
+    await Repo(path, timeout=timeout).run("repack", "-a", "-d", "-q")
     alternates.unlink()
     return True
 
@@ -235,7 +224,7 @@ def origin_url(repo: Path) -> str | None:
 
 
 async def set_origin(repo: Path, url: str, *, timeout: float) -> None:
-    await run_git(["remote", "set-url", "origin", url], cwd=repo, timeout=timeout)
+    await Repo(repo, timeout=timeout).run("remote", "set-url", "origin", url)
 
 
 def borrowed_from(repo: Path) -> list[Path]:

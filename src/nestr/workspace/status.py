@@ -1,6 +1,7 @@
 """The state of each repo of a workspace: branch, commit, local changes, upstream and lock drift.
 
-One git process per repo: ``git status --porcelain=v2 --branch -z`` reports the branch, the
+One git process per repo (:func:`nestr.git.repo.read_statuses`): ``git status --porcelain=v2
+--branch -z`` reports the branch, the
 commit, the upstream with ahead/behind counts and every changed path in a single call, and the
 locked commit comes from ``nestr.lock`` rather than from git. Cost on small repos is the number
 of git processes, so status stays near one per repo (see docs/status-foreach.md).
@@ -9,12 +10,13 @@ of git processes, so status stays near one per repo (see docs/status-foreach.md)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nestr.errors import WorkFailed
-from nestr.git.runner import DEFAULT_TIMEOUT, GitResult, run_git_parallel
+from nestr.git.repo import GitStatus, read_statuses
+from nestr.git.runner import DEFAULT_TIMEOUT
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.workspace.lockfile import lock_path_for, read_lock
 from nestr.workspace.record import Workspace
@@ -24,40 +26,6 @@ if TYPE_CHECKING:
 
 RepoState = Literal["ok", "missing", "error"]
 LockState = Literal["match", "drift", "unlocked"]
-STATUS_ARGS = ("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z")
-
-
-@dataclass(frozen=True)
-class Changes:
-    """How many paths differ: staged in the index, unstaged in the work tree, untracked, conflicted.
-
-    A path both staged and modified again counts once in each of ``staged`` and ``unstaged``.
-    """
-
-    staged: int = 0
-    unstaged: int = 0
-    untracked: int = 0
-    conflicted: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.staged + self.unstaged + self.untracked + self.conflicted
-
-    @property
-    def dirty(self) -> bool:
-        return self.total > 0
-
-
-@dataclass(frozen=True)
-class GitState:
-    """What one ``git status --porcelain=v2 --branch`` call says about a repository."""
-
-    commit: str | None  # None before the first commit
-    branch: str | None  # None when HEAD is detached
-    upstream: str | None = None
-    ahead: int | None = None  # None without an upstream (or when it is gone)
-    behind: int | None = None
-    changes: Changes = field(default_factory=Changes)
 
 
 @dataclass(frozen=True)
@@ -68,7 +36,7 @@ class RepoStatus:
     path: str  # as in the manifest, relative to the workspace root
     revision: str  # what the manifest asks for
     state: RepoState
-    git: GitState | None = None  # None unless state == "ok"
+    git: GitStatus | None = None  # None unless state == "ok"
     locked_commit: str | None = None
     locked: bool = False  # a lock file exists beside the manifest
     error: str | None = None
@@ -136,52 +104,6 @@ class WorkspaceStatus:
         }
 
 
-def parse_porcelain_v2(output: str) -> GitState:
-    """Parse ``git status --porcelain=v2 --branch -z`` output (pure; see git-status(1))."""
-    headers: dict[str, str] = {}
-    counts = {"staged": 0, "unstaged": 0, "untracked": 0, "conflicted": 0}
-    entries = iter(output.split("\0"))
-    for entry in entries:
-        kind = entry[:1]
-        if kind == "#":
-            key, _, value = entry[2:].partition(" ")
-            headers[key] = value
-        elif kind in {"1", "2"}:
-            _count_tracked(entry[2:4], counts)
-            if kind == "2":
-                next(entries, None)  # with -z a rename's original path is its own entry
-        elif kind == "u":
-            counts["conflicted"] += 1
-        elif kind == "?":
-            counts["untracked"] += 1
-    return _git_state(headers, Changes(**counts))
-
-
-def _count_tracked(xy: str, counts: dict[str, int]) -> None:
-    # X is the index against HEAD, Y the work tree against the index; "." means unchanged.
-    if xy[:1] not in {".", ""}:
-        counts["staged"] += 1
-    if xy[1:2] not in {".", ""}:
-        counts["unstaged"] += 1
-
-
-def _git_state(headers: Mapping[str, str], changes: Changes) -> GitState:
-    oid = headers.get("branch.oid")
-    head = headers.get("branch.head")
-    ahead = behind = None
-    if "branch.ab" in headers:
-        plus, minus = headers["branch.ab"].split()
-        ahead, behind = int(plus.lstrip("+")), int(minus.lstrip("-"))
-    return GitState(
-        commit=None if oid in {None, "(initial)"} else oid,
-        branch=None if head in {None, "(detached)"} else head,
-        upstream=headers.get("branch.upstream"),
-        ahead=ahead,
-        behind=behind,
-        changes=changes,
-    )
-
-
 def is_checkout(directory: Path) -> bool:
     """True when ``directory`` holds a git work tree (``.git`` dir, or file for worktrees)."""
     return (directory / ".git").exists()
@@ -205,8 +127,7 @@ def workspace_status(
     lock_file, locked = read_locked_commits(manifest)
     dirs = [workspace.repo_dir(spec) for spec in repos]
     present = [i for i, directory in enumerate(dirs) if is_checkout(directory)]
-    calls = [(STATUS_ARGS, dirs[i]) for i in present]
-    results = run_git_parallel(calls, jobs=jobs, timeout=timeout, guarded=False)
+    results = read_statuses([dirs[i] for i in present], jobs=jobs, timeout=timeout)
     outcomes = dict(zip(present, results, strict=True))
     statuses = tuple(
         _with_git(_base(spec, locked), outcomes.get(i)) for i, spec in enumerate(repos)
@@ -228,7 +149,7 @@ def repo_status(
     base, directory = _base(spec, locked), workspace.repo_dir(spec)
     if not is_checkout(directory):
         return base
-    [outcome] = run_git_parallel([(STATUS_ARGS, directory)], jobs=1, timeout=timeout, guarded=False)
+    [outcome] = read_statuses([directory], jobs=1, timeout=timeout)
     return _with_git(base, outcome)
 
 
@@ -243,12 +164,12 @@ def _base(spec: RepoSpec, locked: Mapping[str, str] | None) -> RepoStatus:
     )
 
 
-def _with_git(base: RepoStatus, outcome: GitResult | WorkFailed | None) -> RepoStatus:
+def _with_git(base: RepoStatus, outcome: GitStatus | WorkFailed | None) -> RepoStatus:
     if outcome is None:  # not a checkout: not assembled
         return base
     if isinstance(outcome, WorkFailed):
         return replace(base, state="error", error=outcome.message)
-    return replace(base, state="ok", git=parse_porcelain_v2(outcome.stdout))
+    return replace(base, state="ok", git=outcome)
 
 
 def read_locked_commits(manifest: Manifest) -> tuple[Path | None, dict[str, str] | None]:

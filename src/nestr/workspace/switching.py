@@ -26,7 +26,7 @@ from pathlib import Path
 from nestr.errors import WorkFailed
 from nestr.git import configfile
 from nestr.git.refs import is_full_commit_id
-from nestr.git.runner import run_git
+from nestr.git.repo import Repo
 
 MARKER = "nestr-switch"
 
@@ -124,17 +124,16 @@ def _lock_from(lock: Path, marker: Path) -> bool:
 
 
 async def _checkout(repo: Path, switch: Switch, *, timeout: float) -> None:
+    git = Repo(repo, timeout=timeout)
     if switch.branch is None:
-        args = ["checkout", "--quiet", "--force", "--detach", switch.target]
-        await run_git(args, cwd=repo, timeout=timeout)
+        await git.run("checkout", "--quiet", "--force", "--detach", switch.target)
         return
-    args = ["checkout", "--quiet", "--force", "-B", switch.branch, switch.target]
-    await run_git(args, cwd=repo, timeout=timeout)
+    await git.run("checkout", "--quiet", "--force", "-B", switch.branch, switch.target)
     config = repo / ".git" / "config"
     if configfile.read_value(config, "branch", switch.branch, "merge") is None:
         # `checkout -B x --track origin/x` was killed before it made the branch
-        upstream = ["branch", "--quiet", f"--set-upstream-to=origin/{switch.branch}"]
-        await run_git(upstream, cwd=repo, timeout=timeout, check=False)
+        upstream = f"--set-upstream-to=origin/{switch.branch}"
+        await git.run("branch", "--quiet", upstream, check=False)
 
 
 def git_processes_in(repo: Path) -> list[int]:

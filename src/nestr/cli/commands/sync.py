@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
     from nestr.errors import NestrError
     from nestr.session import Target
-    from nestr.sync.apply import RepoResult
     from nestr.sync.model import RepoPlan
+    from nestr.sync.results import SyncRepoResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 _QUIET_ACTIONS = {"unchanged"}
@@ -210,7 +210,7 @@ def _echo_error(name: str, error: NestrError) -> None:
         click.echo(f"  hint: {error.hint}")
 
 
-def _echo_commit(repo: RepoResult) -> None:
+def _echo_commit(repo: SyncRepoResult) -> None:
     if repo.commit:
         where = f" on {repo.branch}" if repo.branch else ""
         pushed = ", pushed" if repo.pushed else ""

@@ -1,16 +1,19 @@
 """``git.branch``, ``git.commit``, ``git.push``, ``git.tag``: one git action in a step's repo.
 
-Every git call goes through :func:`nestr.git.runner.run_git` (clean environment, no prompts,
-own process group) with the user's ``git.timeout``; its output is written to the step's log.
+Every git call goes through the porcelain :class:`nestr.git.repo.Repo` (clean environment, no
+prompts, own process group) with the user's ``git.timeout``; each command and its output is
+written to the step's log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nestr.errors import GitError
-from nestr.git.runner import GitResult, run_git
+from nestr.git.repo import Repo
+from nestr.git.runner import GitResult
 from nestr.workflow.protocols import Outputs, StepContext, StepFailed
 
 
@@ -27,27 +30,26 @@ def _text(ctx: StepContext, key: str, name: str, default: str | None = None) -> 
     return str(value)
 
 
-async def _run(
-    ctx: StepContext, args: Sequence[str], cwd: Path, *, check: bool = True
-) -> GitResult:
-    """``git *args`` in ``cwd``, given up after the user's ``git.timeout``."""
-    return await run_git(list(args), cwd=cwd, check=check, timeout=ctx.settings.git.timeout)
+def _repo(ctx: StepContext, cwd: Path) -> Repo:
+    """The step's repo; every git command it runs goes to the step's log."""
+
+    def logged(result: GitResult) -> None:
+        ctx.log.write("stdout", f"$ {' '.join(result.argv)}\n")
+        ctx.log.write("stdout", result.stdout)
+        ctx.log.write("stderr", result.stderr)
+
+    return Repo(cwd, timeout=ctx.settings.git.timeout, on_run=logged)
 
 
-async def _git(ctx: StepContext, args: Sequence[str], cwd: Path) -> GitResult:
-    ctx.log.write("stdout", f"$ git {' '.join(args)}\n")
+@contextmanager
+def _failing_step(ctx: StepContext) -> Iterator[None]:
+    """A failed git command fails the step, with git's stderr in the step's log."""
     try:
-        result = await _run(ctx, args, cwd)
+        yield
     except GitError as exc:
+        ctx.log.write("stdout", f"$ {' '.join(exc.argv)}\n")
         ctx.log.write("stderr", exc.stderr)
         raise StepFailed(exc.message, returncode=exc.returncode) from None
-    ctx.log.write("stdout", result.stdout)
-    ctx.log.write("stderr", result.stderr)
-    return result
-
-
-async def _head(ctx: StepContext, cwd: Path) -> str:
-    return (await _run(ctx, ["rev-parse", "HEAD"], cwd)).stdout.strip()
 
 
 class GitBranchStep:
@@ -55,15 +57,16 @@ class GitBranchStep:
     unless ``with.checkout`` is false. Outputs: ``branch``, ``commit``."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        cwd = _repo_dir(ctx, "git.branch")
+        repo = _repo(ctx, _repo_dir(ctx, "git.branch"))
         name = _text(ctx, "name", "git.branch")
         start = str(ctx.with_.get("start", "HEAD"))
-        if ctx.with_.get("checkout", True):
-            await _git(ctx, ["switch", "-c", name, start], cwd)
-        else:
-            await _git(ctx, ["branch", name, start], cwd)
-        commit = (await _run(ctx, ["rev-parse", f"refs/heads/{name}"], cwd)).stdout.strip()
-        return {"branch": name, "commit": commit}
+        with _failing_step(ctx):
+            if ctx.with_.get("checkout", True):
+                await repo.switch(name, create=True, start=start)
+            else:
+                await repo.create_branch(name, start)
+            commit = await repo.resolve(f"refs/heads/{name}")
+        return {"branch": name, "commit": commit or ""}
 
 
 class GitCommitStep:
@@ -74,19 +77,17 @@ class GitCommitStep:
     """
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        cwd = _repo_dir(ctx, "git.commit")
+        repo = _repo(ctx, _repo_dir(ctx, "git.commit"))
         message = _text(ctx, "message", "git.commit")
-        if ctx.with_.get("all", True):
-            await _git(ctx, ["add", "-A"], cwd)
-        staged = await _run(ctx, ["diff", "--cached", "--quiet"], cwd, check=False)
-        if staged.returncode == 0 and not ctx.with_.get("allow_empty", False):
-            ctx.log.write("stdout", "nothing to commit\n")
-            return {"commit": await _head(ctx, cwd), "changed": "false"}
-        args = ["commit", "-m", message]
-        if ctx.with_.get("allow_empty", False):
-            args.append("--allow-empty")
-        await _git(ctx, args, cwd)
-        return {"commit": await _head(ctx, cwd), "changed": "true"}
+        allow_empty = bool(ctx.with_.get("allow_empty", False))
+        with _failing_step(ctx):
+            if ctx.with_.get("all", True):
+                await repo.add(every=True)
+            if not allow_empty and not await repo.has_staged_changes():
+                ctx.log.write("stdout", "nothing to commit\n")
+                return {"commit": await repo.head() or "", "changed": "false"}
+            commit = await repo.commit(message, allow_empty=allow_empty, quiet=False)
+        return {"commit": commit, "changed": "true"}
 
 
 class GitPushStep:
@@ -95,18 +96,17 @@ class GitPushStep:
     Outputs: ``remote``, ``ref``."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        cwd = _repo_dir(ctx, "git.push")
+        repo = _repo(ctx, _repo_dir(ctx, "git.push"))
         remote = str(ctx.with_.get("remote", "origin"))
-        ref = ctx.with_.get("ref")
-        if not ref:
-            ref = (await _run(ctx, ["rev-parse", "--abbrev-ref", "HEAD"], cwd)).stdout.strip()
-        args = ["push"]
-        if ctx.with_.get("set_upstream", False):
-            args.append("--set-upstream")
-        if ctx.with_.get("tags", False):
-            args.append("--tags")
-        await _git(ctx, [*args, remote, str(ref)], cwd)
-        return {"remote": remote, "ref": str(ref)}
+        with _failing_step(ctx):
+            ref = str(ctx.with_.get("ref") or await repo.branch() or "HEAD")
+            await repo.push(
+                remote,
+                [ref],
+                set_upstream=bool(ctx.with_.get("set_upstream", False)),
+                tags=bool(ctx.with_.get("tags", False)),
+            )
+        return {"remote": remote, "ref": ref}
 
 
 class GitTagStep:
@@ -114,11 +114,10 @@ class GitTagStep:
     set. Outputs: ``tag``, ``commit``."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        cwd = _repo_dir(ctx, "git.tag")
+        repo = _repo(ctx, _repo_dir(ctx, "git.tag"))
         name = _text(ctx, "name", "git.tag")
         ref = str(ctx.with_.get("ref", "HEAD"))
         message = ctx.with_.get("message")
-        args = ["tag", "-a", name, "-m", str(message), ref] if message else ["tag", name, ref]
-        await _git(ctx, args, cwd)
-        commit = (await _run(ctx, ["rev-parse", f"{name}^{{commit}}"], cwd)).stdout.strip()
+        with _failing_step(ctx):
+            commit = await repo.tag(name, ref, message=str(message) if message else None)
         return {"tag": name, "commit": commit}

@@ -129,42 +129,9 @@ def test_bookkeeping_cost_per_step_is_small(tmp_path: Path) -> None:
     assert per_step < 0.005  # generous bound for a loaded CI box; typical is ~0.1-0.2 ms
 
 
-def test_an_attempt_recorded_whole_commits_start_end_outputs_and_both_events(
-    tmp_path: Path,
-) -> None:
-    """``record_attempt`` writes the attempt (started and finished), the step's end with its
-    outputs, and the started and finished events in one transaction, in that order."""
-    with open_database(tmp_path) as db:
-        store = RunStore(db)
-        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
-        assert store.steps("abc123")[0].status == "pending"
-        end = AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"})
-        started, finished = store.record_attempt(
-            "abc123", "a", 1, (10.0, Event("x.step.started")), end, 11.0, Event("x.step.done")
-        )
-        assert (started.seq, finished.seq) == (2, 3)
-        step = store.steps("abc123")[0]
-        assert (step.status, step.outputs, step.attempts) == ("succeeded", {"x": "1"}, 1)
-        (attempt,) = store.attempts("abc123")
-        assert (attempt.status, attempt.started, attempt.finished) == ("succeeded", 10.0, 11.0)
-
-
-def test_a_retried_attempt_recorded_whole_leaves_the_step_running(tmp_path: Path) -> None:
-    """A try that failed but will be retried is recorded ended while its step stays running,
-    with no end time, error or outputs of the step yet."""
-    with open_database(tmp_path) as db:
-        store = RunStore(db)
-        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
-        end = AttemptEnd("failed", None, None, "boom")
-        store.record_attempt("abc123", "a", 1, (1.0, Event("s")), end, 2.0, Event("r"))
-        step = store.steps("abc123")[0]
-        assert (step.status, step.attempts, step.error, step.finished) == ("running", 1, None, None)
-        assert store.attempts("abc123")[0].error == "boom"
-
-
 def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: Path) -> None:
-    """``write_attempts`` of several tries leaves the same steps, attempts, logs and events
-    (in the same order, gap-free) as ``write_attempt`` called for each in turn."""
+    """``write_attempts`` of several whole tries leaves the same steps, attempts, logs and
+    events (in the same order, gap-free) as each try's start then end written in turn."""
     ends = [
         AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"}),
         AttemptEnd("failed", "failed", None, "boom", None, [("stdout", "out", False)]),
@@ -177,14 +144,17 @@ def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: P
             steps = [NewStep(k, k, None) for k in "abc"]
             store.create_run(_record(), steps, Event("nestr.workflow.run.started"))
             tries = [
-                WholeAttempt("abc123", k, 1, (1.0, Event(f"{k}.s")), e, 2.0, Event(f"{k}.e"))
+                WholeAttempt(
+                    AttemptStart("abc123", k, 1, 1.0, Event(f"{k}.s")),
+                    AttemptFinish("abc123", k, 1, e, 2.0, Event(f"{k}.e")),
+                )
                 for k, e in zip("abc", ends, strict=True)
             ]
             with db.transaction() as conn:
                 if together:
                     events = write_attempts(conn, tries)
                 else:
-                    events = [e for t in tries for e in t(conn)]
+                    events = [e for t in tries for r in (t.start, t.finish) for e in r(conn)]
             assert [(e.seq, e.type) for e in events] == [
                 (2, "a.s"), (3, "a.e"), (4, "b.s"), (5, "b.e"), (6, "c.s"), (7, "c.e")
             ]  # fmt: skip

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # A running run whose owner has not written a heartbeat for this long counts as interrupted,
 # even when its pid cannot be checked (another host).
@@ -17,6 +17,13 @@ STALE_AFTER = 30.0
 # On the owner's own host the pid decides; a heartbeat this old means the pid was reused.
 LOCAL_STALE_AFTER = 600.0
 HEARTBEAT_EVERY = 5.0
+RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
+# What a run is shown as: ``interrupted`` when its owner process died while it ran.
+ShownRunStatus = Literal[RunStatus, "interrupted"]
+StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+StepEnd = Literal["succeeded", "failed", "cancelled"]  # how a step's last try ends it
+AttemptStatus = Literal["running", "succeeded", "failed", "timed_out", "cancelled", "interrupted"]
+
 RUN_DONE = frozenset({"succeeded", "failed", "cancelled"})
 STEP_DONE = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
@@ -27,7 +34,7 @@ class RunRecord:
 
     id: str
     workflow: str
-    status: str  # pending | running | succeeded | failed | cancelled
+    status: RunStatus
     definition: Mapping[str, Any]
     inputs: Mapping[str, Any]
     context: Mapping[str, Any]
@@ -113,7 +120,7 @@ class StepRecord:
     key: str
     step_id: str
     repo: str | None
-    status: str  # pending | running | succeeded | failed | skipped | cancelled
+    status: StepStatus
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
@@ -165,7 +172,7 @@ class AttemptRecord:
 
     key: str
     attempt: int
-    status: str  # running | succeeded | failed | timed_out | cancelled
+    status: AttemptStatus
     started: float
     finished: float | None
     exit_code: int | None

@@ -3,8 +3,7 @@
 A step costs two commits when it succeeds first time: one when its attempt starts and one when
 it finishes — the finish updates the attempt and the step, stores outputs and logs and appends
 the step's event together, so a crash can never leave a step recorded done without its outputs
-or its event (or the reverse). A try of an instant step (``record_attempt``) is one commit: its
-start and its end together. The ``write_*`` functions of ``nestr.store.attempts`` run the same
+or its event (or the reverse). The ``write_*`` functions of ``nestr.store.attempts`` run the same
 statements inside a transaction the caller holds, so records of several steps can share one
 commit.
 """
@@ -19,7 +18,7 @@ from typing import Any
 
 from nestr.errors import UsageError
 from nestr.events.envelope import Event
-from nestr.store.attempts import AttemptEnd, write_attempt, write_finish, write_start
+from nestr.store.attempts import AttemptEnd, write_finish, write_start
 from nestr.store.db import Database
 from nestr.store.eventrows import insert_event
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
@@ -146,22 +145,6 @@ class RunStore:
         """End an attempt; with ``end.step_status`` the step ends in the same transaction."""
         with self.db.transaction() as conn:
             return write_finish(conn, run_id, key, attempt, end, now, event)
-
-    def record_attempt(
-        self,
-        run_id: str,
-        key: str,
-        attempt: int,
-        started: tuple[float, Event],
-        end: AttemptEnd,
-        now: float,
-        event: Event,
-    ) -> tuple[Event, Event]:
-        """Start and end an attempt in one transaction (a step that ran inside this process
-        and never left it: until this commits, the store still shows the step pending, so a
-        crash before it makes a resume run the step again)."""
-        with self.db.transaction() as conn:
-            return write_attempt(conn, run_id, key, attempt, started, end, now, event)
 
     def settle_steps(
         self,

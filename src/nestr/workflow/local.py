@@ -1,32 +1,39 @@
 """The local executor: a workflow's DAG on asyncio, recorded in SQLite as it goes.
 
-Scheduling is by readiness, not by layers: the moment an instance's needs are over it is
-started (or skipped, when a need did not pass), so a fast branch never waits for a slow one.
-A semaphore bounds how many instances run at once. An *instant* instance (``noop``) runs inside
-the scheduler's own turn, with no task: its try is over when it returns, its record joins the
-turn's group commit, and its dependents are released once that commit is in (no task to create,
-schedule and wake per step). A cancel — ``cancel()``, the ``cancel`` event the caller
-passes, or a cancel request row another process wrote — kills running instances' process
-groups and marks what never started as cancelled.
+Every decision — what starts, what is skipped or cancelled, when a failure stops the run, how
+the run ended — is the pure :class:`~nestr.workflow.schedule.Schedule`'s; this module is the
+plumbing around it: one task per started instance, woken when one ends, and a cancel —
+``cancel()``, the ``cancel`` event the caller passes, or a cancel request row another process
+wrote — handed to the schedule, whose interrupts cancel the tasks (killing their process
+groups).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from typing import Any
 
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.observability.logging import bind_context
+from nestr.store.records import RunStatus
 from nestr.store.runs import RunStore
-from nestr.workflow.attempt import InstanceRunner, instance_outputs
 from nestr.workflow.executor import RunResult, RunSpec
 from nestr.workflow.options import ExecutorOptions
-from nestr.workflow.plan import Instance, blocked_reason
+from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
+from nestr.workflow.recording import InstanceRunner, instance_outputs
 from nestr.workflow.registry import StepRegistry, default_registry
+from nestr.workflow.schedule import (
+    CANCEL_REASON,
+    Action,
+    Interrupt,
+    Outcome,
+    Schedule,
+    Settle,
+    Start,
+)
 from nestr.workflow.scope import build_scope
 
 RUN_EVENT = "nestr.workflow.run"
@@ -107,7 +114,7 @@ class LocalExecutor:
 
 
 class _Run:
-    """The scheduling state of one run."""
+    """The asyncio side of one run: tasks of started instances, driven by its schedule."""
 
     def __init__(self, executor: LocalExecutor, spec: RunSpec) -> None:
         self.executor = executor
@@ -120,109 +127,49 @@ class _Run:
             executor.options,
             GroupProcessRunner(executor.options.kill_grace),
         )
-        concurrency = spec.plan.workflow.concurrency or executor.options.concurrency
-        self.semaphore = asyncio.Semaphore(max(1, min(concurrency, executor.options.concurrency)))
-        self.states: dict[str, str] = {i.key: "pending" for i in spec.plan.instances}
+        self.schedule = Schedule.for_plan(
+            spec.plan, done=spec.done, limit=executor.options.concurrency
+        )
         self.outputs = self.runner.outputs
         self.outputs.update(instance_outputs(spec.done))
-        for key in spec.done:
-            self.states[key] = "succeeded"
-        self.running: dict[asyncio.Task[str], Instance] = {}
-        self.launched: set[str] = set(spec.done)
-        self.stopping: str | None = None  # "cancelled" or "fail_fast"
-        # Needs not over yet, per instance: an instance is looked at once, when it drops to 0,
-        # so scheduling costs O(edges) however wide the layers are.
-        self.waiting: dict[str, int] = {
-            i.key: sum(1 for need in set(i.needs) if need not in spec.done)
-            for i in spec.plan.instances
-        }
-        self._candidates: list[Instance] = list(spec.plan.instances)  # to look at next
-        # Instances run without a task (instant ones) whose record is not committed yet, and
-        # those that ended since the last look: (instance, status, error of the executor).
-        self.in_flight = 0
-        self._ended: list[tuple[Instance, str, BaseException | None]] = []
+        self.tasks: dict[str, asyncio.Task[Outcome]] = {}
+        self.interrupted: dict[str, str] = {}  # why a task was cancelled, by instance key
 
-    async def drive(self) -> str:
+    async def drive(self) -> RunStatus:
         wake = self.executor._wake
         assert wake is not None
         while True:
-            if self.executor._cancelled and self.stopping is None:
-                self._stop("cancelled")
-            if self.stopping is None:
-                self._advance(self._candidates)
-                self._candidates = []
-            if not self.running and not self.in_flight and not self._ended:
-                break
+            if self.executor._cancelled:
+                self.schedule.cancel()  # once: later calls change nothing
+            self._act(self.schedule.advance())
+            if self.schedule.over:
+                return self.schedule.final_status()
             wake.clear()
-            if not self._ended and not any(t.done() for t in self.running):
+            if not any(task.done() for task in self.tasks.values()):
                 await wake.wait()
             self._collect()
-        return self._status()
 
-    def _advance(self, candidates: list[Instance]) -> None:
-        """Skip what cannot run and start what is ready among ``candidates`` (and, after a
-        skip, among the skipped instance's dependents)."""
-        todo = deque(candidates)
-        while todo:
-            instance = todo.popleft()
-            if instance.key in self.launched or self.waiting[instance.key]:
-                continue
-            ready, reason = blocked_reason(instance, self.states, self.spec.plan)
-            if not ready:
-                continue
-            self.launched.add(instance.key)
-            if reason is not None:
-                self.runner.settle(instance, "skipped", f"needs {reason}")
-                self.states[instance.key] = "skipped"
-                todo.extend(self._release(instance))
-            else:
-                self._launch(instance)
-
-    def _release(self, instance: Instance) -> list[Instance]:
-        """``instance`` is over: the dependents whose last pending need it was."""
-        freed = []
-        for dependent in self.spec.plan.dependents[instance.key]:
-            self.waiting[dependent.key] -= 1
-            if not self.waiting[dependent.key]:
-                freed.append(dependent)
-        return freed
+    def _act(self, actions: list[Action]) -> None:
+        settles: list[Settle] = []
+        for action in actions:
+            if isinstance(action, Start):
+                self._launch(self.spec.plan.instance(action.key))
+            elif isinstance(action, Settle):
+                settles.append(action)
+            elif isinstance(action, Interrupt) and action.key in self.tasks:
+                self.interrupted[action.key] = action.reason
+                self.tasks[action.key].cancel()
+        if settles:  # one transaction for all: a stop may cancel a thousand instances
+            self.runner.settle_all(
+                [(self.spec.plan.instance(s.key), s.status, s.reason) for s in settles]
+            )
 
     def _launch(self, instance: Instance) -> None:
-        self.states[instance.key] = "running"
-        # An instant instance takes no slot: once run_now returns, nothing of it is running.
-        ready_now = self.runner.may_run_now(instance) and not self.semaphore.locked()
-        if ready_now and self._run_now(instance):
-            return
         task = asyncio.create_task(self._guarded(instance), name=instance.key)
         wake = self.executor._wake
         assert wake is not None
         task.add_done_callback(lambda _: wake.set())
-        self.running[task] = instance
-
-    def _run_now(self, instance: Instance) -> bool:
-        """Run an instant instance in this turn (see InstanceRunner.run_now)."""
-        wake = self.executor._wake
-        assert wake is not None
-        told: list[str] = []
-
-        def ended(status: str, error: BaseException | None) -> None:
-            told.append(status)
-            self.in_flight -= 1
-            self._ended.append((instance, status, error))
-            wake.set()
-
-        self.in_flight += 1
-        repo = instance.repo.name if instance.repo is not None else None
-        try:
-            with bind_context(step=instance.key, repo=repo):
-                started = self.runner.run_now(instance, self._scope(instance), ended)
-        except Exception as exc:  # a bug in the executor itself, as a task's error would be
-            if not told:
-                ended("failed", exc)
-            return True
-        if not started:
-            self.in_flight -= 1
-        return started
+        self.tasks[instance.key] = task
 
     def _scope(self, instance: Instance) -> dict[str, Any]:
         if not self.runner.reads_scope(instance):
@@ -232,71 +179,35 @@ class _Run:
             self.spec.plan,
             run_id=self.spec.run_id,
             inputs=self.spec.inputs,
-            states=self.states,
+            states=self.schedule.states,
             outputs=self.outputs,
             root=self.spec.root,
         )
 
-    async def _guarded(self, instance: Instance) -> str:
+    async def _guarded(self, instance: Instance) -> Outcome:
         repo = instance.repo.name if instance.repo is not None else None
         with bind_context(step=instance.key, repo=repo):
-            return await self._run_instance(instance)
-
-    async def _run_instance(self, instance: Instance) -> str:
-        try:
-            async with self.semaphore:
+            try:
                 return await self.runner.run(instance, self._scope(instance))
-        except asyncio.CancelledError:
-            # Cancelled while waiting for a slot or between retries: nothing recorded its end.
-            if instance.key not in self.runner.ended:
-                self.runner.settle(instance, "cancelled", self._reason())
-            raise
-
-    def _reason(self) -> str:
-        if self.stopping == "fail_fast":
-            return "fail_fast: another step failed"
-        return "run cancelled"
+            except asyncio.CancelledError:
+                # Cancelled between retries or before its first try: nothing recorded its end.
+                if instance.key not in self.runner.ended:
+                    reason = self.interrupted.get(instance.key, CANCEL_REASON)
+                    self.runner.settle(instance, "cancelled", reason)
+                raise
 
     def _collect(self) -> None:
-        ended, self._ended = self._ended, []
-        for task in [t for t in self.running if t.done()]:
-            ended.append((self.running.pop(task), *_outcome(task)))
-        for instance, status, error in ended:
-            self._candidates.extend(self._release(instance))
+        for key, task in [(k, t) for k, t in self.tasks.items() if t.done()]:
+            del self.tasks[key]
+            status, error = _outcome(task)
             if error is not None:  # a bug in the executor itself: the step is failed
-                self.runner.settle(instance, "failed", f"internal error: {error!r}")
-                status = "failed"
-            self.states[instance.key] = status
-            if (
-                status == "failed"
-                and self.spec.plan.workflow.fail_fast
-                and not instance.step.continue_on_error
-                and self.stopping is None
-            ):
-                self._stop("fail_fast")
-
-    def _stop(self, why: str) -> None:
-        self.stopping = why
-        reason = self._reason()
-        for instance in self.spec.plan.instances:
-            if instance.key not in self.launched:
-                self.launched.add(instance.key)
-                self.runner.settle(instance, "cancelled", reason)
-                self.states[instance.key] = "cancelled"
-        for task in self.running:
-            task.cancel()
-
-    def _status(self) -> str:
-        if self.stopping == "cancelled":
-            return "cancelled"
-        for instance in self.spec.plan.instances:
-            status = self.states[instance.key]
-            if status in {"failed", "cancelled"} and not instance.step.continue_on_error:
-                return "failed"
-        return "succeeded"
+                self.runner.settle(
+                    self.spec.plan.instance(key), "failed", f"internal error: {error!r}"
+                )
+            self.schedule.finished(key, status)
 
 
-def _outcome(task: asyncio.Task[str]) -> tuple[str, BaseException | None]:
+def _outcome(task: asyncio.Task[Outcome]) -> tuple[Outcome, BaseException | None]:
     """How a task's instance ended: its status, or the executor's own error (the run goes on)."""
     if task.cancelled():
         return "cancelled", None

@@ -25,6 +25,7 @@ from nestr.store.attempts import (
 )
 from nestr.store.runs import AttemptEnd, NewStep, RunBusy
 from nestr.store.schema import MIGRATIONS
+from nestr.workflow.liveness import owner_alive, shown_status
 
 
 def _record(run_id: str = "abc123", pid: int | None = None) -> RunRecord:
@@ -101,8 +102,9 @@ def test_a_run_whose_owner_died_shows_as_interrupted(tmp_path: Path) -> None:
         store = RunStore(db)
         store.create_run(_record("dead01", pid=dead), [], Event("x.started"))
         store.create_run(_record("live01"), [], Event("x.started"))
-        assert store.run("dead01").shown_status == "interrupted"
-        assert store.run("live01").shown_status == "running"
+        assert shown_status(store.run("dead01")) == "interrupted"
+        assert shown_status(store.run("live01")) == "running"
+        assert store.run("dead01").to_dict()["status"] == "running"  # the record stays plain
 
 
 def test_cancel_request_is_seen_by_the_heartbeat(tmp_path: Path) -> None:
@@ -230,7 +232,7 @@ def test_of_racing_claims_of_a_run_exactly_one_takes_it_over(tmp_path: Path) -> 
     with open_database(tmp_path) as db:
         RunStore(db).create_run(_record(pid=_dead_pid()), [NewStep("a", "a", None)], _event())
         seen = RunStore(db).run("abc123")
-    assert seen.shown_status == "interrupted"
+    assert shown_status(seen) == "interrupted"
     barrier = threading.Barrier(8)
     outcomes: list[object] = []
 
@@ -238,7 +240,9 @@ def test_of_racing_claims_of_a_run_exactly_one_takes_it_over(tmp_path: Path) -> 
         with Database(tmp_path / "nestr.db") as own:
             barrier.wait()
             try:
-                outcomes.append(RunStore(own).claim(seen, os.getpid(), time.time(), _resumed))
+                outcomes.append(
+                    RunStore(own).claim(seen, os.getpid(), time.time(), _resumed, owner_alive)
+                )
             except RunBusy as exc:
                 outcomes.append(exc)
 

@@ -23,6 +23,10 @@ from nestr.store.db import Database
 from nestr.store.eventrows import insert_event
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 
+# Whether the owner of a run (as read) is alive at a time: the engine's rule
+# (nestr.workflow.liveness.owner_alive), applied by the store inside its transactions.
+OwnerAlive = Callable[[RunRecord, float], bool]
+
 
 @dataclass(frozen=True)
 class NewStep:
@@ -76,20 +80,21 @@ class RunStore:
         pid: int,
         now: float,
         event: Callable[[Sequence[StepRecord]], Event],
+        alive: OwnerAlive,
     ) -> tuple[Event, int, list[StepRecord]]:
         """Take over run ``seen`` (as read before) to resume it: steps not succeeded go back to
         pending. Returns the ``resumed`` event (``event`` of the steps as they were), the number
         of this takeover (1 for the first resume) and the steps.
 
-        One transaction checks that the owner is still the dead one that was seen and takes the
-        run over, so of two resumes of one run exactly one gets it; the other gets a
-        :class:`RunBusy` naming the process that has it.
+        One transaction checks that the owner is still the dead one that was seen (``alive``
+        says whether an owner lives) and takes the run over, so of two resumes of one run
+        exactly one gets it; the other gets a :class:`RunBusy` naming the process that has it.
         """
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
             current = RunRecord.from_row(row)
-            if _taken(current, seen, now):
-                raise _busy(current)
+            if _taken(current, seen, now, alive):
+                raise _busy(current, alive, now)
             taken = conn.execute(
                 "UPDATE runs SET status='running', owner_pid=?, owner_host=?, heartbeat=?,"
                 " finished=NULL, cancel_requested=NULL, resumes=resumes+1"
@@ -99,7 +104,7 @@ class RunStore:
                  seen.resumes),
             ).fetchone()  # fmt: skip
             if taken is None:  # unreachable under the write lock; kept as the rule itself
-                raise _busy(current)
+                raise _busy(current, alive, now)
             steps = [_step_record(r) for r in conn.execute(_SELECT_STEPS, (seen.id,))]
             conn.execute(
                 "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
@@ -112,12 +117,14 @@ class RunStore:
             )
             return insert_event(conn, event(steps)), int(taken[0]), steps
 
-    def cancel_interrupted(self, seen: RunRecord, now: float, event: Event) -> bool:
+    def cancel_interrupted(
+        self, seen: RunRecord, now: float, event: Event, alive: OwnerAlive
+    ) -> bool:
         """End run ``seen``, whose owner died, as cancelled; False (nothing written) when the
         run was taken over since it was read."""
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
-            if _taken(RunRecord.from_row(row), seen, now):
+            if _taken(RunRecord.from_row(row), seen, now, alive):
                 return False
             conn.execute(
                 "UPDATE runs SET status='cancelled', finished=?, heartbeat=? WHERE id=?",
@@ -240,19 +247,20 @@ class RunBusy(UsageError):
     """A run another live process owns (it runs it, or took it over to resume it)."""
 
 
-def _taken(current: RunRecord, seen: RunRecord, now: float) -> bool:
+def _taken(current: RunRecord, seen: RunRecord, now: float, alive: OwnerAlive) -> bool:
     """Whether ``current`` is no longer the run ``seen`` whose owner was dead."""
     moved = (current.owner_pid, current.owner_host, current.resumes) != (
         seen.owner_pid,
         seen.owner_host,
         seen.resumes,
     )
-    return moved or (current.status in {"running", "pending"} and current.owner_alive(now))
+    return moved or (current.status in {"running", "pending"} and alive(current, now))
 
 
-def _busy(current: RunRecord) -> RunBusy:
+def _busy(current: RunRecord, alive: OwnerAlive, now: float) -> RunBusy:
     who = f"pid {current.owner_pid} on host {current.owner_host}"
-    if current.status in {"running", "pending"} and current.owner_alive():
+    running = current.status in {"running", "pending"}
+    if running and alive(current, now):
         if current.resumes:
             return RunBusy(
                 f"run {current.id} is being resumed by {who}",
@@ -262,8 +270,9 @@ def _busy(current: RunRecord) -> RunBusy:
             f"run {current.id} is still running ({who})",
             hint=f"wait for it, or stop it with `nestr runs cancel {current.id[:8]}`",
         )
+    status = "interrupted" if running else current.status
     return RunBusy(
-        f"run {current.id} was resumed meanwhile by {who} and is now {current.shown_status}",
+        f"run {current.id} was resumed meanwhile by {who} and is now {status}",
         hint=f"see `nestr runs show {current.id[:8]}`; resume it again if it is not done",
     )
 

@@ -35,6 +35,7 @@ from nestr.workflow.executor import (
     executor_factory,
 )
 from nestr.workflow.inputs import resolve_inputs
+from nestr.workflow.liveness import owner_alive
 from nestr.workflow.loading import load_workflow
 from nestr.workflow.local import RUN_EVENT
 from nestr.workflow.model import Workflow
@@ -154,7 +155,8 @@ async def resume_run(
                 run_id=record.id,
             )
 
-        event, claim, records = store.claim(record, os.getpid(), time.time(), resumed)
+        now = time.time()
+        event, claim, records = store.claim(record, os.getpid(), now, resumed, owner_alive)
         bus.publish(event)
         end_left_groups(store.db, record)
         manifest = record.context.get("manifest")

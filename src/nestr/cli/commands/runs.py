@@ -51,14 +51,16 @@ def _took(record: RunRecord) -> str:
 @click.pass_context
 def list_runs(ctx: click.Context, limit: int, as_json: bool) -> int:
     """Newest runs first: id, workflow, status, start time, duration."""
+    from nestr.workflow.liveness import run_dict, shown_status
+
     store, _ = _store(ctx)
     records = store.runs(limit)
     if as_json:
-        print_json([r.to_dict() for r in records])
+        print_json([run_dict(r) for r in records])
         return 0
     for record in records:
         click.echo(
-            f"{record.id}  {record.workflow:<20} {record.shown_status:<11} "
+            f"{record.id}  {record.workflow:<20} {shown_status(record):<11} "
             f"{_when(record.created)}  {_took(record)}"
         )
     return 0
@@ -70,6 +72,8 @@ def list_runs(ctx: click.Context, limit: int, as_json: bool) -> int:
 @click.pass_context
 def show(ctx: click.Context, run_id: str, as_json: bool) -> int:
     """A run, its step instances and every attempt."""
+    from nestr.workflow.liveness import run_dict, shown_status
+
     store, _ = _store(ctx)
     record = store.find_run(run_id)
     steps = store.steps(record.id)
@@ -77,13 +81,13 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> int:
     if as_json:
         print_json(
             {
-                **record.to_dict(),
+                **run_dict(record),
                 "steps": [s.to_dict() for s in steps],
                 "attempts": [a.to_dict() for a in attempts],
             }
         )
         return 0
-    click.echo(f"run {record.id}  {record.workflow}  {record.shown_status}")
+    click.echo(f"run {record.id}  {record.workflow}  {shown_status(record)}")
     click.echo(f"started {_when(record.created)}  finished {_when(record.finished)}")
     if record.inputs:
         click.echo("inputs: " + ", ".join(f"{k}={v}" for k, v in record.inputs.items()))
@@ -131,12 +135,12 @@ def _keys(store: RunStore, run_id: str, step: str | None) -> set[str]:
 def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) -> int:
     from nestr.cli.errors import exit_on_sigterm
     from nestr.events.log import open_event_log
+    from nestr.workflow.liveness import shown_status
 
     log = open_event_log(state_dir)
 
     def over() -> bool:
-        record = store.run(run_id)
-        return record.shown_status not in {"running", "pending"}
+        return shown_status(store.run(run_id)) not in {"running", "pending"}
 
     # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm(), contextlib.closing(log):
@@ -153,12 +157,14 @@ def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) 
 @click.pass_context
 def cancel(ctx: click.Context, run_id: str) -> int:
     """Ask a running run to stop; the process running it kills its steps and exits 130."""
+    from nestr.workflow.liveness import shown_status
+
     store, _ = _store(ctx)
     record = store.find_run(run_id)
     if record.status not in {"running", "pending"}:
         click.echo(f"run {record.id} already ended: {record.status}")
         return 0
-    if record.shown_status == "interrupted" and _cancel_interrupted(store, record):
+    if shown_status(record) == "interrupted" and _cancel_interrupted(store, record):
         click.echo(f"run {record.id} was interrupted; marked cancelled")
         return 0
     store.request_cancel(record.id, time.time())
@@ -170,6 +176,7 @@ def _cancel_interrupted(store: RunStore, record: RunRecord) -> bool:
     """Nobody is there to observe a request: end the run here, and the process groups its
     steps left running. False when another process took the run over meanwhile."""
     from nestr.events import Event
+    from nestr.workflow.liveness import owner_alive
     from nestr.workflow.runs import end_left_groups
 
     event = Event(
@@ -178,7 +185,7 @@ def _cancel_interrupted(store: RunStore, record: RunRecord) -> bool:
         subject=record.workflow,
         run_id=record.id,
     )
-    if not store.cancel_interrupted(record, time.time(), event):
+    if not store.cancel_interrupted(record, time.time(), event, owner_alive):
         return False
     end_left_groups(store.db, record)
     return True

@@ -21,7 +21,14 @@ from nestr.events.envelope import Event
 from nestr.store.attempts import AttemptEnd, write_finish, write_start
 from nestr.store.db import Database
 from nestr.store.eventrows import insert_event
-from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
+from nestr.store.records import (
+    AttemptRecord,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
 
 # Whether the owner of a run (as read) is alive at a time: the engine's rule
 # (nestr.workflow.liveness.owner_alive), applied by the store inside its transactions.
@@ -156,7 +163,7 @@ class RunStore:
     def settle_steps(
         self,
         run_id: str,
-        changes: Iterable[tuple[str, str, str | None]],
+        changes: Iterable[tuple[str, StepStatus, str | None]],
         now: float,
         events: Sequence[Event],
     ) -> list[Event]:
@@ -168,7 +175,7 @@ class RunStore:
             )
             return [insert_event(conn, e) for e in events]
 
-    def finish_run(self, run_id: str, status: str, now: float, event: Event) -> Event:
+    def finish_run(self, run_id: str, status: RunStatus, now: float, event: Event) -> Event:
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status=?, finished=?, heartbeat=? WHERE id=?",

@@ -187,23 +187,20 @@ class _Run:
     async def _guarded(self, instance: Instance) -> Outcome:
         repo = instance.repo.name if instance.repo is not None else None
         with bind_context(step=instance.key, repo=repo):
-            try:
-                return await self.runner.run(instance, self._scope(instance))
-            except asyncio.CancelledError:
-                # Cancelled between retries or before its first try: nothing recorded its end.
-                if instance.key not in self.runner.ended:
-                    reason = self.interrupted.get(instance.key, CANCEL_REASON)
-                    self.runner.settle(instance, "cancelled", reason)
-                raise
+            return await self.runner.run(instance, self._scope(instance))
 
     def _collect(self) -> None:
         for key, task in [(k, t) for k, t in self.tasks.items() if t.done()]:
             del self.tasks[key]
+            instance = self.spec.plan.instance(key)
             status, error = _outcome(task)
             if error is not None:  # a bug in the executor itself: the step is failed
-                self.runner.settle(
-                    self.spec.plan.instance(key), "failed", f"internal error: {error!r}"
-                )
+                self.runner.settle(instance, "failed", f"internal error: {error!r}")
+            elif status == "cancelled" and key not in self.runner.ended:
+                # Cancelled between retries, or before its task ran at all: nothing recorded
+                # its end.
+                reason = self.interrupted.get(key, CANCEL_REASON)
+                self.runner.settle(instance, "cancelled", reason)
             self.schedule.finished(key, status)
 
 

@@ -3,9 +3,10 @@ one transaction.
 
 Each record stays whole — a step's end, its outputs and its event are never split across
 transactions — only several records ride in one commit (ten steps of a layer that finish
-together cost one commit, not ten). A step goes on only once the record of its end is committed
-(its task awaits :meth:`GroupCommit.write`), so nothing downstream starts before a need's end
-is durable, and events are published after the commit, in commit order.
+together cost one commit, not ten). A step's end reaches the scheduler only once its record is
+committed (the callback given to :meth:`GroupCommit.queue`; a try that is retried awaits
+:meth:`GroupCommit.write`), so nothing downstream starts before a need's end is durable, and
+events are published after the commit, in commit order.
 """
 
 from __future__ import annotations

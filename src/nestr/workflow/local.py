@@ -2,9 +2,11 @@
 
 Every decision — what starts, what is skipped or cancelled, when a failure stops the run, how
 the run ended — is the pure :class:`~nestr.workflow.schedule.Schedule`'s; this module is the
-plumbing around it: one task per started instance, woken when one ends, and a cancel —
+plumbing around it: a task per started instance, which ends as soon as the record of its end is
+queued; that end reaches the schedule once it is committed, so nothing downstream starts before
+a need's end is durable. A cancel —
 ``cancel()``, the ``cancel`` event the caller passes, or a cancel request row another process
-wrote — handed to the schedule, whose interrupts cancel the tasks (killing their process
+wrote — is handed to the schedule, whose interrupts cancel the tasks (killing their process
 groups).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nestr.events.bus import EventBus
@@ -114,7 +117,7 @@ class LocalExecutor:
 
 
 class _Run:
-    """The asyncio side of one run: tasks of started instances, driven by its schedule."""
+    """The asyncio side of one run: started instances, driven by its schedule."""
 
     def __init__(self, executor: LocalExecutor, spec: RunSpec) -> None:
         self.executor = executor
@@ -132,8 +135,9 @@ class _Run:
         )
         self.outputs = self.runner.outputs
         self.outputs.update(instance_outputs(spec.done))
-        self.tasks: dict[str, asyncio.Task[Outcome]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # by instance key
         self.interrupted: dict[str, str] = {}  # why a task was cancelled, by instance key
+        self.ended: list[tuple[str, Outcome, BaseException | None]] = []  # not yet told
 
     async def drive(self) -> RunStatus:
         wake = self.executor._wake
@@ -145,7 +149,7 @@ class _Run:
             if self.schedule.over:
                 return self.schedule.final_status()
             wake.clear()
-            if not any(task.done() for task in self.tasks.values()):
+            if not self.ended and not any(task.done() for task in self.tasks.values()):
                 await wake.wait()
             self._collect()
 
@@ -171,6 +175,16 @@ class _Run:
         task.add_done_callback(lambda _: wake.set())
         self.tasks[instance.key] = task
 
+    def _report(self, key: str) -> Callable[[Outcome, BaseException | None], None]:
+        wake = self.executor._wake
+        assert wake is not None
+
+        def report(status: Outcome, error: BaseException | None) -> None:
+            self.ended.append((key, status, error))
+            wake.set()
+
+        return report
+
     def _scope(self, instance: Instance) -> dict[str, Any]:
         if not self.runner.reads_scope(instance):
             return {}
@@ -184,31 +198,35 @@ class _Run:
             root=self.spec.root,
         )
 
-    async def _guarded(self, instance: Instance) -> Outcome:
+    async def _guarded(self, instance: Instance) -> None:
         repo = instance.repo.name if instance.repo is not None else None
         with bind_context(step=instance.key, repo=repo):
-            return await self.runner.run(instance, self._scope(instance))
+            await self.runner.run(instance, self._scope(instance), self._report(instance.key))
 
     def _collect(self) -> None:
+        """Tell the schedule how instances ended: as their commits reported, or as their
+        tasks ended without a report (cancelled, or broken by a bug of the executor)."""
+        ended, self.ended = self.ended, []
+        for key, status, error in ended:
+            if error is not None:  # the end's record did not commit: the step is failed
+                self._failed(self.spec.plan.instance(key), error)
+            else:
+                self.schedule.finished(key, status)
         for key, task in [(k, t) for k, t in self.tasks.items() if t.done()]:
             del self.tasks[key]
             instance = self.spec.plan.instance(key)
-            status, error = _outcome(task)
-            if error is not None:  # a bug in the executor itself: the step is failed
-                self.runner.settle(instance, "failed", f"internal error: {error!r}")
-            elif status == "cancelled" and key not in self.runner.ended:
-                # Cancelled between retries, or before its task ran at all: nothing recorded
-                # its end.
-                reason = self.interrupted.get(key, CANCEL_REASON)
-                self.runner.settle(instance, "cancelled", reason)
-            self.schedule.finished(key, status)
+            if task.cancelled():
+                if key not in self.runner.ended:
+                    # Cancelled between retries, or before its first try: nothing recorded
+                    # its end.
+                    reason = self.interrupted.get(key, CANCEL_REASON)
+                    self.runner.settle(instance, "cancelled", reason)
+                self.schedule.finished(key, "cancelled")
+            elif (error := task.exception()) is not None:
+                self._failed(instance, error)
 
-
-def _outcome(task: asyncio.Task[Outcome]) -> tuple[Outcome, BaseException | None]:
-    """How a task's instance ended: its status, or the executor's own error (the run goes on)."""
-    if task.cancelled():
-        return "cancelled", None
-    error = task.exception()
-    if error is not None:
-        return "failed", error
-    return task.result(), None
+    def _failed(self, instance: Instance, error: BaseException) -> None:
+        """A bug of the executor itself, or a record that did not commit: the step fails,
+        the run goes on."""
+        self.runner.settle(instance, "failed", f"internal error: {error!r}")
+        self.schedule.finished(instance.key, "failed")

@@ -34,7 +34,7 @@ from nestr.workflow.attempt import (
     step_context,
 )
 from nestr.workflow.capture import CapturedLog
-from nestr.workflow.commits import GroupCommit
+from nestr.workflow.commits import Committed, GroupCommit
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import Instance
@@ -45,6 +45,9 @@ from nestr.workflow.render import reads_scope
 from nestr.workflow.retry import retry_delay
 from nestr.workflow.schedule import Outcome
 from nestr.workflow.stepevents import StepEvents
+
+# Told how an instance ended, once its end is committed: its status, or what kept it out.
+Report = Callable[[Outcome, BaseException | None], None]
 
 
 @dataclass
@@ -89,26 +92,26 @@ class InstanceRunner:
         """Whether ``instance`` needs its expression scope (most steps have no expression)."""
         return reads_scope(instance.step)
 
-    async def run(self, instance: Instance, scope: dict[str, Any]) -> Outcome:
-        """Run ``instance`` to its final status (``CancelledError`` once recorded cancelled)."""
+    async def run(self, instance: Instance, scope: dict[str, Any], report: Report) -> None:
+        """Run ``instance`` to its end, and call ``report(status, error)`` once that end is
+        committed (``error``: what kept it out of the store). Returns as soon as the end is
+        queued for the commit; a cancel raises ``CancelledError`` once recorded cancelled."""
         prepared = prepare(instance, scope, self.spec, self.registry, self.base_env)
         if isinstance(prepared, Unrunnable):
             self.settle(instance, prepared.status, prepared.reason)
-            return prepared.status
+            report(prepared.status, None)
+            return
         retry = instance.step.retry
         first = self.spec.prior_attempts.get(instance.key, 0) + 1
         last = first + retry.attempts - 1
         for attempt in range(first, last + 1):
-            end = await self._attempt(instance, prepared, attempt, final=attempt == last)
+            end = await self._attempt(instance, prepared, attempt, attempt == last, report)
             if end.step_status is not None:
-                if end.step_status == "succeeded":
-                    self.outputs[instance.key] = dict(end.outputs or {})
-                return end.step_status
+                return
             await self.options.sleep(retry_delay(retry, attempt - first + 1, self.options.rng))
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self, instance: Instance, prepared: Prepared, attempt: int, *, final: bool
+        self, instance: Instance, prepared: Prepared, attempt: int, final: bool, report: Report
     ) -> AttemptEnd:
         output = output_path(self._output_dir_made(), instance.key, self.spec.claim, attempt)
         log = CapturedLog(cap=self.options.log_cap, publish=self._log_publisher(instance, attempt))
@@ -129,11 +132,28 @@ class InstanceRunner:
             raise
         if end.status != "succeeded":  # a success took (read and removed) the file already
             output.unlink(missing_ok=True)
-        await self.commits.write(self._record(instance, attempt, started, log, end), finishes=True)
-        error = None if recorded.cancelled() else recorded.exception()
-        if error is not None:
-            raise error  # the try's start never reached the store
+        record = self._record(instance, attempt, started, log, end)
+        if end.step_status is None:  # a retry follows, once this try's end is in the store
+            await self.commits.write(record, finishes=True)
+            _raise_unrecorded(recorded)
+            return end
+        self.commits.queue(record, self._reporter(instance.key, end, recorded, report))
         return end
+
+    def _reporter(
+        self, key: str, end: AttemptEnd, recorded: asyncio.Future[None], report: Report
+    ) -> Committed:
+        """What tells ``report`` how an instance ended, once the record of its end commits."""
+        assert end.step_status is not None
+
+        def committed(error: BaseException | None) -> None:
+            if error is None and not recorded.cancelled():
+                error = recorded.exception()  # its start's commit came first
+            if error is None and end.step_status == "succeeded":
+                self.outputs[key] = dict(end.outputs or {})
+            report(end.step_status or "failed", error)
+
+        return committed
 
     def _queue_start(self, start: AttemptStart) -> asyncio.Future[None]:
         """Queue a try's start with the next group commit, not waited for: the try begins at
@@ -225,6 +245,13 @@ class _RecordedProcesses:
 
     def _started(self, group: Group) -> None:
         self.runner.group_started(self.key, self.attempt, group)
+
+
+def _raise_unrecorded(recorded: asyncio.Future[None]) -> None:
+    """Raise what kept a try's start out of the store, if anything did."""
+    error = None if recorded.cancelled() else recorded.exception()
+    if error is not None:
+        raise error
 
 
 def _ignored(error: BaseException | None) -> None:

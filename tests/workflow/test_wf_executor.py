@@ -157,3 +157,34 @@ def test_the_executor_setting_defaults_to_local(tmp_path: Path) -> None:
     """Without the key, the setting is ``local``."""
     inputs = LayerInputs(cwd=tmp_path, environ={"HOME": str(tmp_path)}, system_dir=tmp_path / "e")
     assert load_config(inputs).settings.executor == "local"
+
+
+def test_an_end_that_cannot_be_recorded_fails_its_step_and_the_run_goes_on(
+    project: Any,
+) -> None:
+    """When the record of a step's end is refused by the database, the step is failed with
+    the error, its dependent is skipped, an independent step still succeeds, and the run
+    ends failed."""
+    project.write(
+        """
+        wf:
+          fail_fast: false
+          steps:
+            - {id: bad, uses: noop}
+            - {id: after, needs: [bad], uses: noop}
+            - {id: other, uses: noop}
+        """
+    )
+    with open_database(project.state_dir) as db, db.transaction() as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse AFTER UPDATE OF status ON steps"
+            " WHEN NEW.key = 'bad' AND NEW.status = 'succeeded'"
+            " BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+        )
+    result = project.run("wf")
+    assert result.status == "failed"
+    by_key = {s.key: s for s in result.steps}
+    assert by_key["bad"].status == "failed"
+    assert "internal error" in (by_key["bad"].error or "")
+    assert "refused by a trigger" in (by_key["bad"].error or "")
+    assert (by_key["after"].status, by_key["other"].status) == ("skipped", "succeeded")

@@ -18,7 +18,7 @@ from nestr.events import Event
 from nestr.events.log import open_event_bus
 from nestr.manifest.loader import load_manifest
 from nestr.store import RunStore, open_database
-from nestr.workflow import graph, resume_run, validate
+from nestr.workflow import RunResult, graph, resume_run, run_workflow, validate
 from nestr.workflow.graph import Ancestry, find_cycle
 from nestr.workflow.loading import load_workflow
 from nestr.workflow.schedule import Node, Schedule, Start
@@ -208,4 +208,48 @@ def test_noop_steps_resume_after_a_crash(project: Any) -> None:
         "first": ("succeeded", 1, {"k": "v"}),
         "killer": ("succeeded", 2, {}),
         "after": ("succeeded", 1, {}),
+    }
+
+
+def test_a_layer_of_noops_starts_no_task_per_step(project: Any) -> None:
+    """A layer of twenty noops runs without a task per instance (the local executor runs a
+    noop's try inside its own turn), while a process step gets its task."""
+    steps = "\n".join(f"    - {{id: n{i}, uses: noop}}" for i in range(20))
+    project.write("wf:\n  steps:\n" + steps + '\n    - {id: p, needs: [n0], run: "true"}')
+    manifest = load_manifest(project.manifest_path)
+    made: list[asyncio.Task[Any]] = []
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def go() -> RunResult:
+        asyncio.get_running_loop().set_task_factory(counting)
+        return await run_workflow("wf", manifest=manifest, state_dir=project.state_dir)
+
+    result = asyncio.run(go())
+    assert result.ok
+    instances = {s.key for s in result.steps}
+    assert [task.get_name() for task in made if task.get_name() in instances] == ["p"]
+
+
+def test_a_noop_with_retries_runs_as_a_task_and_keeps_its_outputs(project: Any) -> None:
+    """A noop with a retry policy is not run inline; it still succeeds once with its outputs,
+    which reach its dependent."""
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: a, uses: noop, retry: {attempts: 3}, with: {outputs: {k: v}}}
+            - id: b
+              needs: [a]
+              uses: noop
+              with: {outputs: {got: "${{ steps.a.outputs.k }}"}}
+        """
+    )
+    result = project.run("wf")
+    assert {s.key: (s.attempts, dict(s.outputs)) for s in result.steps} == {
+        "a": (1, {"k": "v"}),
+        "b": (1, {"got": "v"}),
     }

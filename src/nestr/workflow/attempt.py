@@ -132,6 +132,12 @@ async def run_try(
             returned = await factory().run(ctx)
     except Exception as exc:  # a broken step plugin fails its step, not the whole run
         return ended_by(exc, instance, final=final)
+    return succeeded(ctx, returned)
+
+
+def succeeded(ctx: StepContext, returned: Mapping[str, str] | None) -> AttemptEnd:
+    """The end of a try that returned ``returned``: its outputs are those of the
+    ``$NESTR_OUTPUT`` file, overridden by what it returned."""
     outputs = {**take_outputs(ctx.output_path), **dict(returned or {})}
     return AttemptEnd("succeeded", step_status="succeeded", exit_code=0, outputs=outputs)
 

@@ -28,10 +28,12 @@ from nestr.workflow.attempt import (
     Prepared,
     Unrunnable,
     cancelled_end,
+    ended_by,
     output_path,
     prepare,
     run_try,
     step_context,
+    succeeded,
 )
 from nestr.workflow.capture import CapturedLog
 from nestr.workflow.commits import Committed, GroupCommit
@@ -39,7 +41,7 @@ from nestr.workflow.executor import RunSpec
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
-from nestr.workflow.protocols import LogSink
+from nestr.workflow.protocols import LogSink, StepContext, StepFactory
 from nestr.workflow.registry import StepRegistry
 from nestr.workflow.render import reads_scope
 from nestr.workflow.retry import retry_delay
@@ -155,6 +157,42 @@ class InstanceRunner:
 
         return committed
 
+    def run_inline(self, instance: Instance, scope: dict[str, Any], report: Report) -> bool:
+        """Run the only try of an instance of an inline type now, inside the caller's turn:
+        no task, and its start and end join this turn's group commit (``report`` is called
+        once they are in). False, with nothing recorded, when the try awaited something: it
+        is abandoned at that await (its log lines dropped) and the caller runs the instance
+        as a task instead, which is harmless for a type that changes nothing outside the
+        store. A try run this way has no timeout: it never waits."""
+        prepared = prepare(instance, scope, self.spec, self.registry, self.base_env)
+        if isinstance(prepared, Unrunnable):
+            self.settle(instance, prepared.status, prepared.reason)
+            report(prepared.status, None)
+            return True
+        attempt = self.spec.prior_attempts.get(instance.key, 0) + 1
+        output = output_path(self._output_dir_made(), instance.key, self.spec.claim, attempt)
+        held: list[tuple[str, str]] = []  # published only if the try counts
+        log = CapturedLog(cap=self.options.log_cap, publish=lambda *line: held.append(line))
+        started = self.options.clock()
+        ctx = step_context(
+            self.spec, instance, prepared, attempt, output, log=log, processes=self.processes
+        )
+        end = _try_inline(instance, ctx, prepared.factory)
+        if end is None:
+            return False
+        publish = self._log_publisher(instance, attempt)
+        for stream, text in held:
+            publish(stream, text)
+        if end.status != "succeeded":
+            output.unlink(missing_ok=True)
+        event = self.events.event(instance, "started", {"attempt": attempt})
+        recorded = self._queue_start(
+            AttemptStart(self.spec.run_id, instance.key, attempt, started, event)
+        )
+        record = self._record(instance, attempt, started, log, end)
+        self.commits.queue(record, self._reporter(instance.key, end, recorded, report))
+        return True
+
     def _queue_start(self, start: AttemptStart) -> asyncio.Future[None]:
         """Queue a try's start with the next group commit, not waited for: the try begins at
         once, and one that ends in this turn is committed with its start. The future is done
@@ -245,6 +283,21 @@ class _RecordedProcesses:
 
     def _started(self, group: Group) -> None:
         self.runner.group_started(self.key, self.attempt, group)
+
+
+def _try_inline(instance: Instance, ctx: StepContext, factory: StepFactory) -> AttemptEnd | None:
+    """A try driven by hand to its end; None (the try abandoned) when it awaits something."""
+    steps = factory().run(ctx)
+    try:
+        steps.send(None)
+    except StopIteration as stop:
+        return succeeded(ctx, stop.value)
+    except asyncio.CancelledError:
+        return None  # the task path reports what a step that cancels itself means
+    except Exception as exc:  # a broken step fails its step, not the whole run
+        return ended_by(exc, instance, final=True)
+    steps.close()
+    return None
 
 
 def _raise_unrecorded(recorded: asyncio.Future[None]) -> None:

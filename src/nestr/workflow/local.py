@@ -143,7 +143,8 @@ class _Run:
         self.outputs.update(instance_outputs(spec.done))
         self.tasks: dict[str, asyncio.Task[None]] = {}  # by instance key
         self.interrupted: dict[str, str] = {}  # why a task was cancelled, by instance key
-        self.ended: list[tuple[str, Outcome, BaseException | None]] = []  # not yet told
+        # Ends committed (or refused) since the schedule was last told: (key, status, error).
+        self.reported: list[tuple[str, Outcome, BaseException | None]] = []
 
     async def drive(self) -> RunStatus:
         wake = self.executor._wake
@@ -155,7 +156,7 @@ class _Run:
             if self.schedule.over:
                 return self.schedule.final_status()
             wake.clear()
-            if not self.ended and not any(task.done() for task in self.tasks.values()):
+            if not self.reported and not any(task.done() for task in self.tasks.values()):
                 await wake.wait()
             self._collect()
 
@@ -206,7 +207,7 @@ class _Run:
         assert wake is not None
 
         def report(status: Outcome, error: BaseException | None) -> None:
-            self.ended.append((key, status, error))
+            self.reported.append((key, status, error))
             wake.set()
 
         return report
@@ -232,8 +233,8 @@ class _Run:
     def _collect(self) -> None:
         """Tell the schedule how instances ended: as their commits reported, or as their
         tasks ended without a report (cancelled, or broken by a bug of the executor)."""
-        ended, self.ended = self.ended, []
-        for key, status, error in ended:
+        reported, self.reported = self.reported, []
+        for key, status, error in reported:
             if error is not None:  # the end's record did not commit: the step is failed
                 self._failed(self.spec.plan.instance(key), error)
             else:

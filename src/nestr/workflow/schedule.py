@@ -11,6 +11,8 @@ its history.
 
 Readiness is tracked with a counter of unfinished needs per instance, so an instance is
 examined once, when its last need ends (O(edges) for the whole run however wide its layers).
+The same calls in the same order give the same actions in the same order, in any process:
+nothing depends on hashing order or time.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class Schedule:
         self._dependents: dict[str, list[str]] = {key: [] for key in self.nodes}
         self._waiting: dict[str, int] = {}
         for node in self.nodes.values():
-            needs = set(node.needs)
+            needs = dict.fromkeys(node.needs)  # not a set: the order must not vary by process
             for need in needs:
                 self._dependents[need].append(node.key)
             self._waiting[node.key] = sum(1 for need in needs if need not in finished)
@@ -116,10 +118,6 @@ class Schedule:
     def states(self) -> Mapping[str, StepStatus]:
         """Every instance's status as the scheduler knows it (live view)."""
         return self._states
-
-    @property
-    def running(self) -> frozenset[str]:
-        return frozenset(self._running)
 
     @property
     def over(self) -> bool:

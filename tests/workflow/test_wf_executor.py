@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from nestr.config.layers import LayerInputs
 from nestr.config.loader import load_config
+from nestr.config.settings import Settings
 from nestr.errors import ConfigError
 from nestr.events import Event
 from nestr.manifest.loader import load_manifest
@@ -20,7 +22,8 @@ from nestr.store import open_database
 from nestr.workflow import Executor, RunResult, RunSpec, resume_run, run_workflow
 from nestr.workflow.attempt import Prepared, output_path, prepare, run_try, step_context
 from nestr.workflow.capture import CapturedLog
-from nestr.workflow.executor import ExecutorSetup
+from nestr.workflow.emitter import StepEmitter
+from nestr.workflow.executor import EXECUTORS, ExecutorSetup
 from nestr.workflow.process import GroupProcessRunner
 from nestr.workflow.schedule import Schedule, Settle, Start
 from nestr.workflow.scope import build_scope
@@ -63,6 +66,7 @@ class SequentialExecutor:
                     ctx = step_context(
                         spec, instance, prepared, attempt, output,
                         log=CapturedLog(), processes=GroupProcessRunner(),
+                        emit=StepEmitter(self.setup.bus, spec.run_id, instance.key),
                     )  # fmt: skip
                     store.start_attempt(spec.run_id, instance.key, attempt, clock(), Event("t.s"))
                     end = await run_try(instance, ctx, prepared.factory, final=True)
@@ -188,3 +192,20 @@ def test_an_end_that_cannot_be_recorded_fails_its_step_and_the_run_goes_on(
     assert "internal error" in (by_key["bad"].error or "")
     assert "refused by a trigger" in (by_key["bad"].error or "")
     assert (by_key["after"].status, by_key["other"].status) == ("skipped", "succeeded")
+
+
+def test_the_executor_setting_chooses_the_executor(
+    project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``executor=``, a run is driven by the executor its settings name (here one
+    registered for the test in the public ``EXECUTORS`` table)."""
+    project.write("wf:\n  steps:\n    - {id: a, uses: noop}")
+    used: list[str] = []
+    monkeypatch.setitem(EXECUTORS, "sequential", _factory(used))
+    settings = replace(Settings(), executor="sequential")  # type: ignore[arg-type]
+    manifest = load_manifest(project.manifest_path)
+    result = asyncio.run(
+        run_workflow("wf", manifest=manifest, state_dir=project.state_dir, settings=settings)
+    )
+    assert result.ok
+    assert used == [result.run_id]

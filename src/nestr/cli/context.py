@@ -47,6 +47,7 @@ class AppContext:
                 )
             )
             self._setup_logging()
+            self._setup_git_credentials()
         return self._config
 
     def _setup_logging(self) -> None:
@@ -55,6 +56,13 @@ class AppContext:
         assert self._config is not None
         log = self._config.settings.log
         configure_logging("debug" if self.debug else log.level, log.format)
+
+    def _setup_git_credentials(self) -> None:
+        from nestr.git.credentials import configure
+
+        assert self._config is not None
+        origin = self._config.origins["git.ssh_key_file"].location
+        configure(self._config.settings.git, key_file_origin=origin)
 
 
 def app(ctx: click.Context) -> AppContext:

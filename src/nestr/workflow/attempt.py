@@ -24,7 +24,14 @@ from nestr.workflow import expressions
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.outputs import take_outputs
 from nestr.workflow.plan import Instance
-from nestr.workflow.protocols import LogSink, ProcessRunner, StepContext, StepFactory, StepFailed
+from nestr.workflow.protocols import (
+    Emit,
+    LogSink,
+    ProcessRunner,
+    StepContext,
+    StepFactory,
+    StepFailed,
+)
 from nestr.workflow.registry import StepRegistry
 from nestr.workflow.render import Rendered, render_instance
 
@@ -99,8 +106,9 @@ def step_context(
     *,
     log: LogSink,
     processes: ProcessRunner,
+    emit: Emit,
 ) -> StepContext:
-    """What one try of ``instance`` is given."""
+    """What one try of ``instance`` is given; ``emit`` publishes on the executor's bus."""
     rendered = prepared.rendered
     env = {**rendered.env, "NESTR_OUTPUT": str(output), "NESTR_RUN_ID": spec.run_id}
     return StepContext(
@@ -113,6 +121,8 @@ def step_context(
         output_path=output,
         log=log,
         processes=processes,
+        settings=spec.settings,
+        emit=emit,
         with_=rendered.with_,
         env=env,
         repo=instance.repo,
@@ -172,7 +182,7 @@ def _escaped(match: re.Match[str]) -> str:
 def _refuse_symlinked(root: Path, path: str) -> None:
     """A per-repo step never runs in a repo reached through a symlink (as ``assemble`` and
     ``foreach`` refuse it): the link could lead out of the workspace."""
-    from nestr.workspace.containment import first_symlink
+    from nestr.symlinks import first_symlink
 
     link = first_symlink(root.resolve(), path)
     if link is not None:

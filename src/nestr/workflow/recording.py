@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nestr.events.bus import EventBus
-from nestr.procgroups import Group, boot_id
+from nestr.proc.groups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart
 from nestr.store.groups import GroupStarted
 from nestr.store.records import StepStatus
@@ -37,6 +37,7 @@ from nestr.workflow.attempt import (
 )
 from nestr.workflow.capture import CapturedLog
 from nestr.workflow.commits import Committed, GroupCommit
+from nestr.workflow.emitter import StepEmitter
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import Instance
@@ -124,7 +125,14 @@ class InstanceRunner:
         )
         processes = _RecordedProcesses(self, instance.key, attempt, recorded)
         ctx = step_context(
-            self.spec, instance, prepared, attempt, output, log=log, processes=processes
+            self.spec,
+            instance,
+            prepared,
+            attempt,
+            output,
+            log=log,
+            processes=processes,
+            emit=self._emitter(instance),
         )
         try:
             end = await run_try(instance, ctx, prepared.factory, final=final)
@@ -175,7 +183,14 @@ class InstanceRunner:
         log = CapturedLog(cap=self.options.log_cap, publish=lambda *line: held.append(line))
         started = self.options.clock()
         ctx = step_context(
-            self.spec, instance, prepared, attempt, output, log=log, processes=self.processes
+            self.spec,
+            instance,
+            prepared,
+            attempt,
+            output,
+            log=log,
+            processes=self.processes,
+            emit=self._emitter(instance),
         )
         end = _try_inline(instance, ctx, prepared.factory)
         if end is None:
@@ -236,6 +251,10 @@ class InstanceRunner:
             self.ended.add(instance.key)
         event = self.events.event(instance, kind, data)
         return AttemptFinish(self.spec.run_id, instance.key, attempt, end, now, event)
+
+    def _emitter(self, instance: Instance) -> StepEmitter:
+        repo = instance.repo.name if instance.repo else None
+        return StepEmitter(self.bus, self.spec.run_id, instance.key, repo)
 
     def _log_publisher(self, instance: Instance, attempt: int) -> Callable[[str, str], None]:
         def publish(stream: str, text: str) -> None:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from nestr.config.settings import Settings
 from nestr.errors import UsageError, WorkFailed
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.events.log import EventLog
 from nestr.manifest.model import Manifest, RepoSpec
-from nestr.procgroups import boot_id, end_groups
+from nestr.proc.groups import boot_id, end_groups
 from nestr.store.db import Database, open_database
 from nestr.store.groups import open_groups
 from nestr.store.records import RunRecord, StepRecord
@@ -62,7 +63,8 @@ async def run_workflow(
     cancel: asyncio.Event | None = None,
     run_id: str | None = None,
     db: Database | None = None,
-    executor: str | ExecutorFactory = "local",
+    settings: Settings | None = None,
+    executor: str | ExecutorFactory | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
@@ -72,7 +74,9 @@ async def run_workflow(
     ``state_dir``, already open, for a process that runs many workflows (a server); it is left
     open. Without it the store is opened for this run and closed after it — closing copies the
     write-ahead log into the database, a few milliseconds a long-lived process pays once.
-    ``executor``: the name the ``executor`` setting gives, or an :class:`ExecutorFactory`.
+    ``settings``: the user's, handed to every step (``ctx.settings``); None means the defaults.
+    ``executor``: an executor's name or an :class:`ExecutorFactory`; None means the one the
+    ``executor`` setting names.
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
@@ -103,6 +107,7 @@ async def run_workflow(
         owner_host=socket.gethostname(),
     )
     steps = [NewStep(i.key, i.step.id, i.repo.name if i.repo else None) for i in plan.instances]
+    chosen = settings or Settings()
 
     def begin(store: RunStore, bus: EventBus) -> RunSpec:
         started = Event(
@@ -112,9 +117,10 @@ async def run_workflow(
             run_id=record.id,
         )
         bus.publish(store.create_run(record, steps, started))
-        return RunSpec(record.id, plan, values, root, state_dir, manifest.path)
+        return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
 
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, executor)
+    factory = executor or chosen.executor
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
     return await wiring.drive(begin)
 
 
@@ -128,7 +134,8 @@ async def resume_run(
     options: ExecutorOptions | None = None,
     cancel: asyncio.Event | None = None,
     db: Database | None = None,
-    executor: str | ExecutorFactory = "local",
+    settings: Settings | None = None,
+    executor: str | ExecutorFactory | None = None,
 ) -> RunResult:
     """Continue run ``run`` (id or unique prefix) from its record.
 
@@ -136,7 +143,7 @@ async def resume_run(
     instance runs again. A run whose owner process is still alive is refused, and so is a run
     another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
     groups the dead owner's attempts left running are ended before anything runs again.
-    ``db`` and ``executor`` as for :func:`run_workflow`.
+    ``db``, ``settings`` and ``executor`` as for :func:`run_workflow`.
     """
 
     def begin(store: RunStore, bus: EventBus) -> RunSpec:
@@ -170,10 +177,13 @@ async def resume_run(
             done={s.key: s for s in records if s.status == "succeeded"},
             prior_attempts={s.key: s.attempts for s in records},  # new ones are numbered after
             claim=claim,
+            settings=chosen,
         )
 
+    chosen = settings or Settings()  # read by begin, once called
+    factory = executor or chosen.executor
     registry = registry or default_registry()
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, executor)
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
     return await wiring.drive(begin)
 
 

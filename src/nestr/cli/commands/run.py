@@ -68,7 +68,7 @@ def run(
                     jobs=jobs or settings.jobs,
                     bus=bus,
                     cancel=cancel,
-                    executor=settings.executor,
+                    settings=settings,
                 )
             )
     finally:

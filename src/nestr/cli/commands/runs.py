@@ -217,7 +217,7 @@ def resume(ctx: click.Context, run_id: str, jobs: int | None, as_json: bool) -> 
                     jobs=jobs or settings.jobs,
                     bus=bus,
                     cancel=cancel,
-                    executor=settings.executor,
+                    settings=settings,
                 )
             )
     finally:

@@ -25,6 +25,7 @@ from nestr.store.attempts import (
 )
 from nestr.store.runs import AttemptEnd, NewStep, RunBusy
 from nestr.store.schema import MIGRATIONS
+from nestr.workflow.liveness import owner_alive, shown_status
 
 
 def _record(run_id: str = "abc123", pid: int | None = None) -> RunRecord:
@@ -101,8 +102,9 @@ def test_a_run_whose_owner_died_shows_as_interrupted(tmp_path: Path) -> None:
         store = RunStore(db)
         store.create_run(_record("dead01", pid=dead), [], Event("x.started"))
         store.create_run(_record("live01"), [], Event("x.started"))
-        assert store.run("dead01").shown_status == "interrupted"
-        assert store.run("live01").shown_status == "running"
+        assert shown_status(store.run("dead01")) == "interrupted"
+        assert shown_status(store.run("live01")) == "running"
+        assert store.run("dead01").to_dict()["status"] == "running"  # the record stays plain
 
 
 def test_cancel_request_is_seen_by_the_heartbeat(tmp_path: Path) -> None:
@@ -129,42 +131,9 @@ def test_bookkeeping_cost_per_step_is_small(tmp_path: Path) -> None:
     assert per_step < 0.005  # generous bound for a loaded CI box; typical is ~0.1-0.2 ms
 
 
-def test_an_attempt_recorded_whole_commits_start_end_outputs_and_both_events(
-    tmp_path: Path,
-) -> None:
-    """``record_attempt`` writes the attempt (started and finished), the step's end with its
-    outputs, and the started and finished events in one transaction, in that order."""
-    with open_database(tmp_path) as db:
-        store = RunStore(db)
-        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
-        assert store.steps("abc123")[0].status == "pending"
-        end = AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"})
-        started, finished = store.record_attempt(
-            "abc123", "a", 1, (10.0, Event("x.step.started")), end, 11.0, Event("x.step.done")
-        )
-        assert (started.seq, finished.seq) == (2, 3)
-        step = store.steps("abc123")[0]
-        assert (step.status, step.outputs, step.attempts) == ("succeeded", {"x": "1"}, 1)
-        (attempt,) = store.attempts("abc123")
-        assert (attempt.status, attempt.started, attempt.finished) == ("succeeded", 10.0, 11.0)
-
-
-def test_a_retried_attempt_recorded_whole_leaves_the_step_running(tmp_path: Path) -> None:
-    """A try that failed but will be retried is recorded ended while its step stays running,
-    with no end time, error or outputs of the step yet."""
-    with open_database(tmp_path) as db:
-        store = RunStore(db)
-        store.create_run(_record(), [NewStep("a", "a", None)], Event("nestr.workflow.run.started"))
-        end = AttemptEnd("failed", None, None, "boom")
-        store.record_attempt("abc123", "a", 1, (1.0, Event("s")), end, 2.0, Event("r"))
-        step = store.steps("abc123")[0]
-        assert (step.status, step.attempts, step.error, step.finished) == ("running", 1, None, None)
-        assert store.attempts("abc123")[0].error == "boom"
-
-
 def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: Path) -> None:
-    """``write_attempts`` of several tries leaves the same steps, attempts, logs and events
-    (in the same order, gap-free) as ``write_attempt`` called for each in turn."""
+    """``write_attempts`` of several whole tries leaves the same steps, attempts, logs and
+    events (in the same order, gap-free) as each try's start then end written in turn."""
     ends = [
         AttemptEnd("succeeded", "succeeded", 0, None, {"x": "1"}),
         AttemptEnd("failed", "failed", None, "boom", None, [("stdout", "out", False)]),
@@ -177,14 +146,17 @@ def test_whole_tries_written_together_equal_tries_written_one_by_one(tmp_path: P
             steps = [NewStep(k, k, None) for k in "abc"]
             store.create_run(_record(), steps, Event("nestr.workflow.run.started"))
             tries = [
-                WholeAttempt("abc123", k, 1, (1.0, Event(f"{k}.s")), e, 2.0, Event(f"{k}.e"))
+                WholeAttempt(
+                    AttemptStart("abc123", k, 1, 1.0, Event(f"{k}.s")),
+                    AttemptFinish("abc123", k, 1, e, 2.0, Event(f"{k}.e")),
+                )
                 for k, e in zip("abc", ends, strict=True)
             ]
             with db.transaction() as conn:
                 if together:
                     events = write_attempts(conn, tries)
                 else:
-                    events = [e for t in tries for e in t(conn)]
+                    events = [e for t in tries for r in (t.start, t.finish) for e in r(conn)]
             assert [(e.seq, e.type) for e in events] == [
                 (2, "a.s"), (3, "a.e"), (4, "b.s"), (5, "b.e"), (6, "c.s"), (7, "c.e")
             ]  # fmt: skip
@@ -260,7 +232,7 @@ def test_of_racing_claims_of_a_run_exactly_one_takes_it_over(tmp_path: Path) -> 
     with open_database(tmp_path) as db:
         RunStore(db).create_run(_record(pid=_dead_pid()), [NewStep("a", "a", None)], _event())
         seen = RunStore(db).run("abc123")
-    assert seen.shown_status == "interrupted"
+    assert shown_status(seen) == "interrupted"
     barrier = threading.Barrier(8)
     outcomes: list[object] = []
 
@@ -268,7 +240,9 @@ def test_of_racing_claims_of_a_run_exactly_one_takes_it_over(tmp_path: Path) -> 
         with Database(tmp_path / "nestr.db") as own:
             barrier.wait()
             try:
-                outcomes.append(RunStore(own).claim(seen, os.getpid(), time.time(), _resumed))
+                outcomes.append(
+                    RunStore(own).claim(seen, os.getpid(), time.time(), _resumed, owner_alive)
+                )
             except RunBusy as exc:
                 outcomes.append(exc)
 

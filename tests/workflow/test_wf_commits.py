@@ -11,7 +11,7 @@ import pytest
 
 from nestr.events import Event
 from nestr.store import Database, RunRecord, RunStore, open_database
-from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
+from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart
 from nestr.store.eventrows import insert_event
 from nestr.store.runs import NewStep
 from nestr.workflow.commits import GroupCommit, Record
@@ -142,8 +142,9 @@ def test_queued_records_are_told_after_their_commit_or_of_their_error(tmp_path: 
 
 
 def test_starts_and_ends_of_a_turn_are_written_together_in_order(tmp_path: Path) -> None:
-    """Tries' starts, ends and whole tries queued in one turn, mixed with other records, are
-    one COMMIT whose events keep the order the records were queued in."""
+    """Tries' starts and ends queued in one turn, mixed with other records, are one COMMIT whose
+    events keep the order the records were queued in; a try whose start and end are both
+    queued is written whole (a succeeded attempt row from one statement)."""
     published: list[str] = []
     with open_database(tmp_path) as db:
         run = RunRecord("abc123", "wf", "running", {}, {}, {}, created=1.0)
@@ -157,7 +158,8 @@ def test_starts_and_ends_of_a_turn_are_written_together_in_order(tmp_path: Path)
             _event_record("between"),
             AttemptFinish("abc123", "c", 1, done, 2.0, Event("x.c.finished")),
             AttemptFinish("abc123", "d", 1, done, 2.0, Event("x.d.finished")),
-            WholeAttempt("abc123", "a", 2, (3.0, Event("x.a.s")), done, 4.0, Event("x.a.e")),
+            AttemptStart("abc123", "d", 2, 3.0, Event("x.d.s")),
+            AttemptFinish("abc123", "d", 2, done, 4.0, Event("x.d.e")),
         ]
 
         async def main() -> None:
@@ -166,5 +168,9 @@ def test_starts_and_ends_of_a_turn_are_written_together_in_order(tmp_path: Path)
         asyncio.run(main())
         assert commits == ["COMMIT"]
         order = ["x.a.started", "x.b.started", "x.between", "x.c.finished", "x.d.finished"]
-        assert published == [*order, "x.a.s", "x.a.e"]
+        assert published == [*order, "x.d.s", "x.d.e"]
         assert _types(db) == ["x.run", *published]
+        attempts = {
+            (a.key, a.attempt): (a.status, a.started) for a in RunStore(db).attempts("abc123")
+        }
+        assert attempts[("d", 2)] == ("succeeded", 3.0)

@@ -1,5 +1,5 @@
-"""The engine's per-step work stays small: validation and readiness are linear in the DAG, an
-instant step costs one commit, and a child process is watched without a thread of its own."""
+"""The engine's per-step work stays small: validation and readiness are linear in the DAG, a
+noop costs one commit, and a child process is watched without a thread of its own."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from nestr.events import Event
 from nestr.events.log import open_event_bus
 from nestr.manifest.loader import load_manifest
 from nestr.store import RunStore, open_database
-from nestr.workflow import graph, local, resume_run, validate
+from nestr.workflow import RunResult, graph, resume_run, run_workflow, validate
 from nestr.workflow.graph import Ancestry, find_cycle
 from nestr.workflow.loading import load_workflow
+from nestr.workflow.schedule import Node, Schedule, Start
 
 CHAIN = 2000
 
@@ -101,36 +102,32 @@ def test_cycle_search_does_not_recurse_per_step() -> None:
     assert (cycle[0], cycle[-1], len(cycle)) == ("s0", "s0", 5001)
 
 
-def test_each_instance_is_checked_for_readiness_once(
-    project: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """In a layered DAG where every step needs the whole previous layer, the executor looks at
-    an instance's needs once — when the last of them is over — not after each one."""
+def test_each_instance_is_checked_for_readiness_once() -> None:
+    """In a layered DAG where every step needs the whole previous layer, the scheduler looks
+    at an instance's needs once — when the last of them is over — not after each one."""
     width, layers = 10, 8
-    lines = ["wf:", "  steps:"]
-    for layer in range(layers):
-        needs = ", ".join(f"l{layer - 1}_{j}" for j in range(width)) if layer else ""
-        for j in range(width):
-            lines.append(f"    - {{id: l{layer}_{j}, needs: [{needs}], uses: noop}}")
-    project.write("\n".join(lines))
-    calls: list[str] = []
-    real = local.blocked_reason
-
-    def counting(instance: Any, *args: Any) -> tuple[bool, str | None]:
-        calls.append(instance.key)
-        return real(instance, *args)
-
-    monkeypatch.setattr(local, "blocked_reason", counting)
-    result = project.run("wf")
-    assert result.ok
-    assert sorted(calls) == sorted(s.key for s in result.steps)
+    nodes = [
+        Node(f"l{layer}_{j}", tuple(f"l{layer - 1}_{k}" for k in range(width)) if layer else ())
+        for layer in range(layers)
+        for j in range(width)
+    ]
+    schedule = Schedule(nodes, limit=width)
+    started = 0
+    while not schedule.over:
+        for action in schedule.advance():
+            assert isinstance(action, Start)
+            started += 1
+            schedule.finished(action.key, "succeeded")
+    assert started == width * layers
+    assert schedule.examined == width * layers
+    assert schedule.final_status() == "succeeded"
 
 
-def test_an_instant_step_is_committed_once_and_a_process_step_shows_running(
+def test_a_noop_step_is_committed_once_and_a_process_step_shows_running(
     project: Any,
 ) -> None:
     """A noop's start and end are one commit (when its started event is out, the store already
-    has it succeeded); a process step is recorded running while its process runs."""
+    has it succeeded); a process step is recorded running before its process runs."""
     project.write(
         """
         wf:
@@ -180,7 +177,7 @@ def test_a_child_process_is_watched_without_a_thread(project: Any, tmp_path: Pat
     assert during == [set()]
 
 
-def test_instant_steps_resume_after_a_crash(project: Any) -> None:
+def test_noop_steps_resume_after_a_crash(project: Any) -> None:
     """After ``nestr run`` is SIGKILLed by one of its steps, a resume keeps the noop recorded
     before the kill, and runs the never-recorded noop after it; every step ends succeeded."""
     project.write(
@@ -211,4 +208,48 @@ def test_instant_steps_resume_after_a_crash(project: Any) -> None:
         "first": ("succeeded", 1, {"k": "v"}),
         "killer": ("succeeded", 2, {}),
         "after": ("succeeded", 1, {}),
+    }
+
+
+def test_a_layer_of_noops_starts_no_task_per_step(project: Any) -> None:
+    """A layer of twenty noops runs without a task per instance (the local executor runs a
+    noop's try inside its own turn), while a process step gets its task."""
+    steps = "\n".join(f"    - {{id: n{i}, uses: noop}}" for i in range(20))
+    project.write("wf:\n  steps:\n" + steps + '\n    - {id: p, needs: [n0], run: "true"}')
+    manifest = load_manifest(project.manifest_path)
+    made: list[asyncio.Task[Any]] = []
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def go() -> RunResult:
+        asyncio.get_running_loop().set_task_factory(counting)
+        return await run_workflow("wf", manifest=manifest, state_dir=project.state_dir)
+
+    result = asyncio.run(go())
+    assert result.ok
+    instances = {s.key for s in result.steps}
+    assert [task.get_name() for task in made if task.get_name() in instances] == ["p"]
+
+
+def test_a_noop_with_retries_runs_as_a_task_and_keeps_its_outputs(project: Any) -> None:
+    """A noop with a retry policy is not run inline; it still succeeds once with its outputs,
+    which reach its dependent."""
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: a, uses: noop, retry: {attempts: 3}, with: {outputs: {k: v}}}
+            - id: b
+              needs: [a]
+              uses: noop
+              with: {outputs: {got: "${{ steps.a.outputs.k }}"}}
+        """
+    )
+    result = project.run("wf")
+    assert {s.key: (s.attempts, dict(s.outputs)) for s in result.steps} == {
+        "a": (1, {"k": "v"}),
+        "b": (1, {"got": "v"}),
     }

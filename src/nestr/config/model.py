@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nestr.config import settings as values
-from nestr.config.settings import SECRET_KEYS, LogFormat, LogLevel
+from nestr.config.settings import SECRET_KEYS, ExecutorName, LogFormat, LogLevel
 
 __all__ = ["SECRET_KEYS", "Settings", "to_settings"]
 
@@ -153,6 +153,9 @@ class Settings(_Section):
         description="Runs, events and ephemeral workspaces (default $XDG_STATE_HOME/nestr).",
     )
     jobs: int = Field(8, ge=1, le=256, description="Parallel jobs for work across repos.")
+    executor: ExecutorName = Field(
+        "local", description="What runs workflows: local (asyncio in the nestr process)."
+    )
     log: LogSettings = Field(default_factory=LogSettings)
     git: GitSettings = Field(default_factory=GitSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LogFormat = Literal["auto", "console", "json"]
+ExecutorName = Literal["local"]  # a Temporal executor comes later
 
 SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
 """Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
@@ -165,6 +166,7 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
     state_dir: Path = field(default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state"))
     jobs: int = 8
+    executor: ExecutorName = "local"
     log: LogSettings = field(default_factory=LogSettings)
     git: GitSettings = field(default_factory=GitSettings)
     server: ServerSettings = field(default_factory=ServerSettings)

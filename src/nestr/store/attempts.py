@@ -2,9 +2,8 @@
 
 An attempt is recorded when it starts (``write_start``) and when it ends (``write_finish``: the
 attempt, its logs and — when it is the last — the step's end with its outputs, plus the event, so
-a step is never recorded done without its outputs or its event). An instant step's try is
-recorded whole in one go (``write_attempt``). Records of several tries that commit in the same
-turn are written together (``write_starts``, ``write_finishes``, ``write_attempts``): a few
+a step is never recorded done without its outputs or its event). Records of several tries that
+commit in the same turn are written together (``write_starts``, ``write_finishes``): a few
 statements for all of them, leaving what writing each in turn would.
 """
 
@@ -17,28 +16,19 @@ from dataclasses import dataclass
 
 from nestr.events.envelope import Event
 from nestr.store.eventrows import insert_events
+from nestr.store.records import AttemptStatus, StepEnd
 
 
 @dataclass(frozen=True)
 class AttemptEnd:
     """How one attempt ended, and (when ``final``) how its step ended."""
 
-    status: str  # succeeded | failed | timed_out | cancelled
-    step_status: str | None = None  # set when the step is over: succeeded | failed | cancelled
+    status: AttemptStatus
+    step_status: StepEnd | None = None  # set when the try ends the step
     exit_code: int | None = None
     error: str | None = None
     outputs: dict[str, str] | None = None
     logs: Sequence[tuple[str, str, bool]] = ()  # (stream, text, truncated)
-
-
-_INSERT_ATTEMPT = (
-    "INSERT OR REPLACE INTO attempts"
-    " (run_id, key, attempt, status, started, finished, exit_code, error) VALUES (?,?,?,?,?,?,?,?)"
-)
-_UPDATE_STEP = (
-    "UPDATE steps SET status=?, attempts=?, started=coalesce(started, ?), finished=?,"
-    " exit_code=?, error=?, outputs=? WHERE run_id=? AND key=?"
-)
 
 
 _START_STEP = (
@@ -161,69 +151,54 @@ def _outputs_json(end: AttemptEnd) -> str | None:
     return json.dumps(end.outputs) if end.outputs else "{}"
 
 
-def write_attempt(
-    conn: sqlite3.Connection,
-    run_id: str,
-    key: str,
-    attempt: int,
-    started: tuple[float, Event],
-    end: AttemptEnd,
-    now: float,
-    event: Event,
-) -> tuple[Event, Event]:
-    """Record a whole attempt — start and end — inside the caller's transaction."""
-    return WholeAttempt(run_id, key, attempt, started, end, now, event)(conn)
+_INSERT_ATTEMPT = (
+    "INSERT OR REPLACE INTO attempts"
+    " (run_id, key, attempt, status, started, finished, exit_code, error) VALUES (?,?,?,?,?,?,?,?)"
+)
+_UPDATE_STEP = (
+    "UPDATE steps SET status=?, attempts=?, started=coalesce(started, ?), finished=?,"
+    " exit_code=?, error=?, outputs=? WHERE run_id=? AND key=?"
+)
 
 
 @dataclass(frozen=True)
 class WholeAttempt:
-    """A try recorded start and end at once (an instant step's), as a group-commit record."""
+    """A try's start and end committed together (a try that ended in the turn it started),
+    written as one: what ``write_starts`` then ``write_finishes`` would leave, in fewer
+    statements."""
 
-    run_id: str
-    key: str
-    attempt: int
-    started: tuple[float, Event]
-    end: AttemptEnd
-    now: float
-    event: Event
+    start: AttemptStart
+    finish: AttemptFinish
 
-    def __call__(self, conn: sqlite3.Connection) -> tuple[Event, Event]:
-        started, ended = write_attempts(conn, [self])
-        return started, ended
+    def __call__(self, conn: sqlite3.Connection) -> list[Event]:
+        return write_attempts(conn, [self])
 
     def attempt_row(self) -> tuple[object, ...]:
-        end = self.end
-        return (
-            self.run_id,
-            self.key,
-            self.attempt,
-            end.status,
-            self.started[0],
-            self.now,
-            end.exit_code,
-            end.error,
-        )
+        start, end = self.start, self.finish.end
+        return (start.run_id, start.key, start.attempt, end.status, start.now,
+                self.finish.now, end.exit_code, end.error)  # fmt: skip
 
     def step_row(self) -> tuple[object, ...]:
-        end, final = self.end, self.end.step_status is not None
+        start, finish = self.start, self.finish
+        end, final = finish.end, finish.end.step_status is not None
         return (
             end.step_status or "running",
-            self.attempt,
-            self.started[0],
-            self.now if final else None,
+            start.attempt,
+            start.now,
+            finish.now if final else None,
             end.exit_code if final else None,
             end.error if final else None,
             _outputs_json(end) if final else None,
-            self.run_id,
-            self.key,
+            start.run_id,
+            start.key,
         )
 
 
 def write_attempts(conn: sqlite3.Connection, tries: Sequence[WholeAttempt]) -> list[Event]:
-    """Record several whole tries with one statement per table: what ``write_attempt`` does
-    for each, in order (a layer of instant steps ends in the same turn)."""
+    """Record several whole tries with one statement per table: what writing each one's start
+    and then its end does, in order (a layer of ``noop`` steps ends in the turn it starts)."""
     conn.executemany(_INSERT_ATTEMPT, [t.attempt_row() for t in tries])
     for t in tries:
-        _insert_logs(conn, t.run_id, t.key, t.attempt, t.end.logs)
+        _insert_logs(conn, t.start.run_id, t.start.key, t.start.attempt, t.finish.end.logs)
     conn.executemany(_UPDATE_STEP, [t.step_row() for t in tries])
-    return insert_events(conn, [event for t in tries for event in (t.started[1], t.event)])
+    return insert_events(conn, [event for t in tries for event in (t.start.event, t.finish.event)])

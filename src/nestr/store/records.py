@@ -1,22 +1,20 @@
-"""What the store returns: frozen records of runs, steps, attempts and logs."""
+"""What the store returns: frozen records of runs, steps, attempts and logs, and the statuses
+they hold. Plain data: whether a run's owner is still alive is ``nestr.workflow.liveness``'s."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-# A running run whose owner has not written a heartbeat for this long counts as interrupted,
-# even when its pid cannot be checked (another host).
-STALE_AFTER = 30.0
-# On the owner's own host the pid decides; a heartbeat this old means the pid was reused.
-LOCAL_STALE_AFTER = 600.0
-HEARTBEAT_EVERY = 5.0
+RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
+# What a run is shown as: ``interrupted`` when its owner process died while it ran.
+ShownRunStatus = Literal[RunStatus, "interrupted"]
+StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+StepEnd = Literal["succeeded", "failed", "cancelled"]  # how a step's last try ends it
+AttemptStatus = Literal["running", "succeeded", "failed", "timed_out", "cancelled", "interrupted"]
+
 RUN_DONE = frozenset({"succeeded", "failed", "cancelled"})
 STEP_DONE = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
@@ -27,7 +25,7 @@ class RunRecord:
 
     id: str
     workflow: str
-    status: str  # pending | running | succeeded | failed | cancelled
+    status: RunStatus
     definition: Mapping[str, Any]
     inputs: Mapping[str, Any]
     context: Mapping[str, Any]
@@ -57,26 +55,11 @@ class RunRecord:
             resumes=row["resumes"],
         )
 
-    def owner_alive(self, now: float | None = None) -> bool:
-        """Whether the process that runs it is still there (pid on this host, else heartbeat)."""
-        now = time.time() if now is None else now
-        if self.owner_host == socket.gethostname() and self.owner_pid:
-            fresh = self.heartbeat is None or now - self.heartbeat < LOCAL_STALE_AFTER
-            return fresh and _pid_alive(self.owner_pid)
-        return self.heartbeat is not None and now - self.heartbeat < STALE_AFTER
-
-    @property
-    def shown_status(self) -> str:
-        """``interrupted`` for a run left ``running`` by a process that died."""
-        if self.status in {"running", "pending"} and not self.owner_alive():
-            return "interrupted"
-        return self.status
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "workflow": self.workflow,
-            "status": self.shown_status,
+            "status": self.status,
             "inputs": dict(self.inputs),
             "created": self.created,
             "finished": self.finished,
@@ -87,24 +70,6 @@ class RunRecord:
         }
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-        return stat.rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 @dataclass(frozen=True)
 class StepRecord:
     """One step instance (``test`` or ``test[api]``) of a run."""
@@ -113,7 +78,7 @@ class StepRecord:
     key: str
     step_id: str
     repo: str | None
-    status: str  # pending | running | succeeded | failed | skipped | cancelled
+    status: StepStatus
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
@@ -165,7 +130,7 @@ class AttemptRecord:
 
     key: str
     attempt: int
-    status: str  # running | succeeded | failed | timed_out | cancelled
+    status: AttemptStatus
     started: float
     finished: float | None
     exit_code: int | None

@@ -3,8 +3,7 @@
 A step costs two commits when it succeeds first time: one when its attempt starts and one when
 it finishes — the finish updates the attempt and the step, stores outputs and logs and appends
 the step's event together, so a crash can never leave a step recorded done without its outputs
-or its event (or the reverse). A try of an instant step (``record_attempt``) is one commit: its
-start and its end together. The ``write_*`` functions of ``nestr.store.attempts`` run the same
+or its event (or the reverse). The ``write_*`` functions of ``nestr.store.attempts`` run the same
 statements inside a transaction the caller holds, so records of several steps can share one
 commit.
 """
@@ -19,10 +18,21 @@ from typing import Any
 
 from nestr.errors import UsageError
 from nestr.events.envelope import Event
-from nestr.store.attempts import AttemptEnd, write_attempt, write_finish, write_start
+from nestr.store.attempts import AttemptEnd, write_finish, write_start
 from nestr.store.db import Database
 from nestr.store.eventrows import insert_event
-from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
+from nestr.store.records import (
+    AttemptRecord,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
+
+# Whether the owner of a run (as read) is alive at a time: the engine's rule
+# (nestr.workflow.liveness.owner_alive), applied by the store inside its transactions.
+OwnerAlive = Callable[[RunRecord, float], bool]
 
 
 @dataclass(frozen=True)
@@ -77,20 +87,21 @@ class RunStore:
         pid: int,
         now: float,
         event: Callable[[Sequence[StepRecord]], Event],
+        alive: OwnerAlive,
     ) -> tuple[Event, int, list[StepRecord]]:
         """Take over run ``seen`` (as read before) to resume it: steps not succeeded go back to
         pending. Returns the ``resumed`` event (``event`` of the steps as they were), the number
         of this takeover (1 for the first resume) and the steps.
 
-        One transaction checks that the owner is still the dead one that was seen and takes the
-        run over, so of two resumes of one run exactly one gets it; the other gets a
-        :class:`RunBusy` naming the process that has it.
+        One transaction checks that the owner is still the dead one that was seen (``alive``
+        says whether an owner lives) and takes the run over, so of two resumes of one run
+        exactly one gets it; the other gets a :class:`RunBusy` naming the process that has it.
         """
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
             current = RunRecord.from_row(row)
-            if _taken(current, seen, now):
-                raise _busy(current)
+            if _taken(current, seen, now, alive):
+                raise _busy(current, alive, now)
             taken = conn.execute(
                 "UPDATE runs SET status='running', owner_pid=?, owner_host=?, heartbeat=?,"
                 " finished=NULL, cancel_requested=NULL, resumes=resumes+1"
@@ -100,7 +111,7 @@ class RunStore:
                  seen.resumes),
             ).fetchone()  # fmt: skip
             if taken is None:  # unreachable under the write lock; kept as the rule itself
-                raise _busy(current)
+                raise _busy(current, alive, now)
             steps = [_step_record(r) for r in conn.execute(_SELECT_STEPS, (seen.id,))]
             conn.execute(
                 "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
@@ -113,12 +124,14 @@ class RunStore:
             )
             return insert_event(conn, event(steps)), int(taken[0]), steps
 
-    def cancel_interrupted(self, seen: RunRecord, now: float, event: Event) -> bool:
+    def cancel_interrupted(
+        self, seen: RunRecord, now: float, event: Event, alive: OwnerAlive
+    ) -> bool:
         """End run ``seen``, whose owner died, as cancelled; False (nothing written) when the
         run was taken over since it was read."""
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
-            if _taken(RunRecord.from_row(row), seen, now):
+            if _taken(RunRecord.from_row(row), seen, now, alive):
                 return False
             conn.execute(
                 "UPDATE runs SET status='cancelled', finished=?, heartbeat=? WHERE id=?",
@@ -147,26 +160,10 @@ class RunStore:
         with self.db.transaction() as conn:
             return write_finish(conn, run_id, key, attempt, end, now, event)
 
-    def record_attempt(
-        self,
-        run_id: str,
-        key: str,
-        attempt: int,
-        started: tuple[float, Event],
-        end: AttemptEnd,
-        now: float,
-        event: Event,
-    ) -> tuple[Event, Event]:
-        """Start and end an attempt in one transaction (a step that ran inside this process
-        and never left it: until this commits, the store still shows the step pending, so a
-        crash before it makes a resume run the step again)."""
-        with self.db.transaction() as conn:
-            return write_attempt(conn, run_id, key, attempt, started, end, now, event)
-
     def settle_steps(
         self,
         run_id: str,
-        changes: Iterable[tuple[str, str, str | None]],
+        changes: Iterable[tuple[str, StepStatus, str | None]],
         now: float,
         events: Sequence[Event],
     ) -> list[Event]:
@@ -178,7 +175,7 @@ class RunStore:
             )
             return [insert_event(conn, e) for e in events]
 
-    def finish_run(self, run_id: str, status: str, now: float, event: Event) -> Event:
+    def finish_run(self, run_id: str, status: RunStatus, now: float, event: Event) -> Event:
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status=?, finished=?, heartbeat=? WHERE id=?",
@@ -257,19 +254,20 @@ class RunBusy(UsageError):
     """A run another live process owns (it runs it, or took it over to resume it)."""
 
 
-def _taken(current: RunRecord, seen: RunRecord, now: float) -> bool:
+def _taken(current: RunRecord, seen: RunRecord, now: float, alive: OwnerAlive) -> bool:
     """Whether ``current`` is no longer the run ``seen`` whose owner was dead."""
     moved = (current.owner_pid, current.owner_host, current.resumes) != (
         seen.owner_pid,
         seen.owner_host,
         seen.resumes,
     )
-    return moved or (current.status in {"running", "pending"} and current.owner_alive(now))
+    return moved or (current.status in {"running", "pending"} and alive(current, now))
 
 
-def _busy(current: RunRecord) -> RunBusy:
+def _busy(current: RunRecord, alive: OwnerAlive, now: float) -> RunBusy:
     who = f"pid {current.owner_pid} on host {current.owner_host}"
-    if current.status in {"running", "pending"} and current.owner_alive():
+    running = current.status in {"running", "pending"}
+    if running and alive(current, now):
         if current.resumes:
             return RunBusy(
                 f"run {current.id} is being resumed by {who}",
@@ -279,8 +277,9 @@ def _busy(current: RunRecord) -> RunBusy:
             f"run {current.id} is still running ({who})",
             hint=f"wait for it, or stop it with `nestr runs cancel {current.id[:8]}`",
         )
+    status = "interrupted" if running else current.status
     return RunBusy(
-        f"run {current.id} was resumed meanwhile by {who} and is now {current.shown_status}",
+        f"run {current.id} was resumed meanwhile by {who} and is now {status}",
         hint=f"see `nestr runs show {current.id[:8]}`; resume it again if it is not done",
     )
 

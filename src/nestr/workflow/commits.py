@@ -3,9 +3,9 @@ one transaction.
 
 Each record stays whole — a step's end, its outputs and its event are never split across
 transactions — only several records ride in one commit (ten steps of a layer that finish
-together cost one commit, not ten). A step goes on only once its record is committed (its task
-awaits :meth:`GroupCommit.write`, or the scheduler waits for the callback it gave
-:meth:`GroupCommit.queue`), so nothing downstream starts before a need's end is durable, and
+together cost one commit, not ten). A step's end reaches the scheduler only once its record is
+committed (the callback given to :meth:`GroupCommit.queue`; a try that is retried awaits
+:meth:`GroupCommit.write`), so nothing downstream starts before a need's end is durable, and
 events are published after the commit, in commit order.
 """
 
@@ -127,7 +127,7 @@ def _together(records: Sequence[Record]) -> Iterator[Record]:
     """``records`` in order, each run of records of one batched type written as one (a few
     statements for a whole layer of steps instead of a few per step)."""
     batch: list[Record] = []
-    for record in records:
+    for record in _whole(records):
         if batch and type(record) is not type(batch[0]):
             yield _batch(batch)
             batch = []
@@ -137,6 +137,30 @@ def _together(records: Sequence[Record]) -> Iterator[Record]:
             yield record
     if batch:
         yield _batch(batch)
+
+
+def _whole(records: Sequence[Record]) -> list[Record]:
+    """``records``, with a try's start and its end, when both are here, as one
+    :class:`WholeAttempt` in the start's place (a ``noop`` starts and ends in one turn: its
+    try is then written with two statements for the whole layer, not four)."""
+    ends = {(r.run_id, r.key, r.attempt): r for r in records if isinstance(r, AttemptFinish)}
+    if not ends:
+        return list(records)
+    out: list[Record] = []
+    joined: set[tuple[str, str, int]] = set()
+    for record in records:
+        if isinstance(record, AttemptStart):
+            ident = (record.run_id, record.key, record.attempt)
+            if ident in ends:
+                out.append(WholeAttempt(record, ends[ident]))
+                joined.add(ident)
+                continue
+        if isinstance(record, AttemptFinish) and (
+            (record.run_id, record.key, record.attempt) in joined
+        ):
+            continue
+        out.append(record)
+    return out
 
 
 def _batch(records: list[Record]) -> Record:

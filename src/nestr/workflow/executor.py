@@ -3,7 +3,10 @@
 An executor takes a :class:`RunSpec` — a run already recorded in the store, its plan, inputs
 and the instances a previous attempt finished — and drives it to an end, recording every state
 change in the store and publishing every event on the bus. Workflow definitions never depend
-on which executor runs them.
+on which executor runs them. Run and resume build theirs with an :class:`ExecutorFactory`,
+chosen by the ``executor`` setting (:func:`executor_factory`) or passed in; every executor
+takes its scheduling decisions from ``nestr.workflow.schedule`` and runs tries with
+``nestr.workflow.attempt``.
 """
 
 from __future__ import annotations
@@ -11,12 +14,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nestr.config.settings import Settings
-from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from nestr.store.records import StepRecord
+from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from nestr.store.records import RunStatus, StepRecord
 from nestr.workflow.plan import Plan
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from nestr.events.bus import EventBus
+    from nestr.store.runs import RunStore
+    from nestr.workflow.options import ExecutorOptions
+    from nestr.workflow.registry import StepRegistry
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class RunResult:
 
     run_id: str
     workflow: str
-    status: str  # succeeded | failed | cancelled
+    status: RunStatus  # succeeded | failed | cancelled
     steps: tuple[StepRecord, ...]
     seconds: float
 
@@ -81,3 +92,49 @@ class Executor(Protocol):
     def cancel(self) -> None:
         """Ask the run to stop: running steps are killed, pending ones cancelled."""
         ...
+
+
+@dataclass(frozen=True)
+class ExecutorSetup:
+    """What an executor of one run or resume is built with."""
+
+    store: RunStore
+    bus: EventBus
+    registry: StepRegistry
+    options: ExecutorOptions
+    cancel: asyncio.Event | None = None  # stops the run when set
+
+
+class ExecutorFactory(Protocol):
+    """Builds the executor of one run (``LocalExecutor`` is one; a Temporal one comes later)."""
+
+    def __call__(self, setup: ExecutorSetup) -> Executor:
+        """An executor that records into ``setup.store`` and publishes on ``setup.bus``."""
+        ...
+
+
+def local_executor(setup: ExecutorSetup) -> Executor:
+    """The executor of the ``local`` setting: asyncio in this process, recorded in SQLite."""
+    from nestr.workflow.local import LocalExecutor
+
+    return LocalExecutor(
+        setup.store,
+        setup.bus,
+        registry=setup.registry,
+        options=setup.options,
+        cancel=setup.cancel,
+    )
+
+
+EXECUTORS: dict[str, ExecutorFactory] = {"local": local_executor}
+"""Executors by the name the ``executor`` setting gives."""
+
+
+def executor_factory(name: str) -> ExecutorFactory:
+    """The factory of the executor named ``name`` (the config only lets known names through)."""
+    try:
+        return EXECUTORS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown executor {name!r}", hint=f"choose one of {', '.join(sorted(EXECUTORS))}"
+        ) from None

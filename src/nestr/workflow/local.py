@@ -1,35 +1,51 @@
 """The local executor: a workflow's DAG on asyncio, recorded in SQLite as it goes.
 
-Scheduling is by readiness, not by layers: the moment an instance's needs are over it is
-started (or skipped, when a need did not pass), so a fast branch never waits for a slow one.
-A semaphore bounds how many instances run at once. An *instant* instance (``noop``) runs inside
-the scheduler's own turn, with no task: its try is over when it returns, its record joins the
-turn's group commit, and its dependents are released once that commit is in (no task to create,
-schedule and wake per step). A cancel — ``cancel()``, the ``cancel`` event the caller
-passes, or a cancel request row another process wrote — kills running instances' process
-groups and marks what never started as cancelled.
+Every decision — what starts, what is skipped or cancelled, when a failure stops the run, how
+the run ended — is the pure :class:`~nestr.workflow.schedule.Schedule`'s; this module is the
+plumbing around it: a task per started instance, which ends as soon as the record of its end is
+queued (a ``noop`` needs none: see :data:`INLINE_TYPES`); that end reaches the schedule once it
+is committed, so nothing downstream starts before a need's end is durable. A cancel —
+``cancel()``, the ``cancel`` event the caller passes, or a cancel request row another process
+wrote — is handed to the schedule, whose interrupts cancel the tasks (killing their process
+groups).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.observability.logging import bind_context
+from nestr.store.records import RunStatus
 from nestr.store.runs import RunStore
-from nestr.workflow.attempt import InstanceRunner, instance_outputs
 from nestr.workflow.executor import RunResult, RunSpec
 from nestr.workflow.options import ExecutorOptions
-from nestr.workflow.plan import Instance, blocked_reason
+from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
+from nestr.workflow.recording import InstanceRunner, instance_outputs
 from nestr.workflow.registry import StepRegistry, default_registry
+from nestr.workflow.schedule import (
+    CANCEL_REASON,
+    Action,
+    Interrupt,
+    Outcome,
+    Schedule,
+    Settle,
+    Start,
+)
 from nestr.workflow.scope import build_scope
 
 RUN_EVENT = "nestr.workflow.run"
+
+# Built-in step types whose single try the local executor runs inside its own scheduling turn,
+# with no task: they finish at once, in this process, and change nothing outside the store.
+# This is the local executor's business only (no step declares it): on 1,000 noop steps a
+# task per instance costs about a fifth more CPU.
+INLINE_TYPES = frozenset({"noop"})
 
 
 class LocalExecutor:
@@ -107,7 +123,7 @@ class LocalExecutor:
 
 
 class _Run:
-    """The scheduling state of one run."""
+    """The asyncio side of one run: started instances, driven by its schedule."""
 
     def __init__(self, executor: LocalExecutor, spec: RunSpec) -> None:
         self.executor = executor
@@ -120,109 +136,81 @@ class _Run:
             executor.options,
             GroupProcessRunner(executor.options.kill_grace),
         )
-        concurrency = spec.plan.workflow.concurrency or executor.options.concurrency
-        self.semaphore = asyncio.Semaphore(max(1, min(concurrency, executor.options.concurrency)))
-        self.states: dict[str, str] = {i.key: "pending" for i in spec.plan.instances}
+        self.schedule = Schedule.for_plan(
+            spec.plan, done=spec.done, limit=executor.options.concurrency
+        )
         self.outputs = self.runner.outputs
         self.outputs.update(instance_outputs(spec.done))
-        for key in spec.done:
-            self.states[key] = "succeeded"
-        self.running: dict[asyncio.Task[str], Instance] = {}
-        self.launched: set[str] = set(spec.done)
-        self.stopping: str | None = None  # "cancelled" or "fail_fast"
-        # Needs not over yet, per instance: an instance is looked at once, when it drops to 0,
-        # so scheduling costs O(edges) however wide the layers are.
-        self.waiting: dict[str, int] = {
-            i.key: sum(1 for need in set(i.needs) if need not in spec.done)
-            for i in spec.plan.instances
-        }
-        self._candidates: list[Instance] = list(spec.plan.instances)  # to look at next
-        # Instances run without a task (instant ones) whose record is not committed yet, and
-        # those that ended since the last look: (instance, status, error of the executor).
-        self.in_flight = 0
-        self._ended: list[tuple[Instance, str, BaseException | None]] = []
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # by instance key
+        self.interrupted: dict[str, str] = {}  # why a task was cancelled, by instance key
+        # Ends committed (or refused) since the schedule was last told: (key, status, error).
+        self.reported: list[tuple[str, Outcome, BaseException | None]] = []
 
-    async def drive(self) -> str:
+    async def drive(self) -> RunStatus:
         wake = self.executor._wake
         assert wake is not None
         while True:
-            if self.executor._cancelled and self.stopping is None:
-                self._stop("cancelled")
-            if self.stopping is None:
-                self._advance(self._candidates)
-                self._candidates = []
-            if not self.running and not self.in_flight and not self._ended:
-                break
+            if self.executor._cancelled:
+                self.schedule.cancel()  # once: later calls change nothing
+            self._act(self.schedule.advance())
+            if self.schedule.over:
+                return self.schedule.final_status()
             wake.clear()
-            if not self._ended and not any(t.done() for t in self.running):
+            if not self.reported and not any(task.done() for task in self.tasks.values()):
                 await wake.wait()
             self._collect()
-        return self._status()
 
-    def _advance(self, candidates: list[Instance]) -> None:
-        """Skip what cannot run and start what is ready among ``candidates`` (and, after a
-        skip, among the skipped instance's dependents)."""
-        todo = deque(candidates)
-        while todo:
-            instance = todo.popleft()
-            if instance.key in self.launched or self.waiting[instance.key]:
-                continue
-            ready, reason = blocked_reason(instance, self.states, self.spec.plan)
-            if not ready:
-                continue
-            self.launched.add(instance.key)
-            if reason is not None:
-                self.runner.settle(instance, "skipped", f"needs {reason}")
-                self.states[instance.key] = "skipped"
-                todo.extend(self._release(instance))
-            else:
-                self._launch(instance)
-
-    def _release(self, instance: Instance) -> list[Instance]:
-        """``instance`` is over: the dependents whose last pending need it was."""
-        freed = []
-        for dependent in self.spec.plan.dependents[instance.key]:
-            self.waiting[dependent.key] -= 1
-            if not self.waiting[dependent.key]:
-                freed.append(dependent)
-        return freed
+    def _act(self, actions: list[Action]) -> None:
+        settles: list[Settle] = []
+        for action in actions:
+            if isinstance(action, Start):
+                self._launch(self.spec.plan.instance(action.key))
+            elif isinstance(action, Settle):
+                settles.append(action)
+            elif isinstance(action, Interrupt) and action.key in self.tasks:
+                self.interrupted[action.key] = action.reason
+                self.tasks[action.key].cancel()
+        if settles:  # one transaction for all: a stop may cancel a thousand instances
+            self.runner.settle_all(
+                [(self.spec.plan.instance(s.key), s.status, s.reason) for s in settles]
+            )
 
     def _launch(self, instance: Instance) -> None:
-        self.states[instance.key] = "running"
-        # An instant instance takes no slot: once run_now returns, nothing of it is running.
-        ready_now = self.runner.may_run_now(instance) and not self.semaphore.locked()
-        if ready_now and self._run_now(instance):
+        if self._inline(instance) and self._run_inline(instance):
             return
         task = asyncio.create_task(self._guarded(instance), name=instance.key)
         wake = self.executor._wake
         assert wake is not None
         task.add_done_callback(lambda _: wake.set())
-        self.running[task] = instance
+        self.tasks[instance.key] = task
 
-    def _run_now(self, instance: Instance) -> bool:
-        """Run an instant instance in this turn (see InstanceRunner.run_now)."""
-        wake = self.executor._wake
-        assert wake is not None
-        told: list[str] = []
+    @staticmethod
+    def _inline(instance: Instance) -> bool:
+        """Whether ``instance`` runs inside the scheduler's turn: a type of
+        :data:`INLINE_TYPES` with a single try."""
+        return instance.step.uses in INLINE_TYPES and instance.step.retry.attempts == 1
 
-        def ended(status: str, error: BaseException | None) -> None:
-            told.append(status)
-            self.in_flight -= 1
-            self._ended.append((instance, status, error))
-            wake.set()
-
-        self.in_flight += 1
+    def _run_inline(self, instance: Instance) -> bool:
+        """Run ``instance`` now, without a task (see ``InstanceRunner.run_inline``); False
+        when it must run as a task after all."""
         repo = instance.repo.name if instance.repo is not None else None
         try:
             with bind_context(step=instance.key, repo=repo):
-                started = self.runner.run_now(instance, self._scope(instance), ended)
+                scope = self._scope(instance)
+                return self.runner.run_inline(instance, scope, self._report(instance.key))
         except Exception as exc:  # a bug in the executor itself, as a task's error would be
-            if not told:
-                ended("failed", exc)
+            self._failed(instance, exc)
             return True
-        if not started:
-            self.in_flight -= 1
-        return started
+
+    def _report(self, key: str) -> Callable[[Outcome, BaseException | None], None]:
+        wake = self.executor._wake
+        assert wake is not None
+
+        def report(status: Outcome, error: BaseException | None) -> None:
+            self.reported.append((key, status, error))
+            wake.set()
+
+        return report
 
     def _scope(self, instance: Instance) -> dict[str, Any]:
         if not self.runner.reads_scope(instance):
@@ -232,75 +220,40 @@ class _Run:
             self.spec.plan,
             run_id=self.spec.run_id,
             inputs=self.spec.inputs,
-            states=self.states,
+            states=self.schedule.states,
             outputs=self.outputs,
             root=self.spec.root,
         )
 
-    async def _guarded(self, instance: Instance) -> str:
+    async def _guarded(self, instance: Instance) -> None:
         repo = instance.repo.name if instance.repo is not None else None
         with bind_context(step=instance.key, repo=repo):
-            return await self._run_instance(instance)
-
-    async def _run_instance(self, instance: Instance) -> str:
-        try:
-            async with self.semaphore:
-                return await self.runner.run(instance, self._scope(instance))
-        except asyncio.CancelledError:
-            # Cancelled while waiting for a slot or between retries: nothing recorded its end.
-            if instance.key not in self.runner.ended:
-                self.runner.settle(instance, "cancelled", self._reason())
-            raise
-
-    def _reason(self) -> str:
-        if self.stopping == "fail_fast":
-            return "fail_fast: another step failed"
-        return "run cancelled"
+            await self.runner.run(instance, self._scope(instance), self._report(instance.key))
 
     def _collect(self) -> None:
-        ended, self._ended = self._ended, []
-        for task in [t for t in self.running if t.done()]:
-            ended.append((self.running.pop(task), *_outcome(task)))
-        for instance, status, error in ended:
-            self._candidates.extend(self._release(instance))
-            if error is not None:  # a bug in the executor itself: the step is failed
-                self.runner.settle(instance, "failed", f"internal error: {error!r}")
-                status = "failed"
-            self.states[instance.key] = status
-            if (
-                status == "failed"
-                and self.spec.plan.workflow.fail_fast
-                and not instance.step.continue_on_error
-                and self.stopping is None
-            ):
-                self._stop("fail_fast")
+        """Tell the schedule how instances ended: as their commits reported, or as their
+        tasks ended without a report (cancelled, or broken by a bug of the executor)."""
+        reported, self.reported = self.reported, []
+        for key, status, error in reported:
+            if error is not None:  # the end's record did not commit: the step is failed
+                self._failed(self.spec.plan.instance(key), error)
+            else:
+                self.schedule.finished(key, status)
+        for key, task in [(k, t) for k, t in self.tasks.items() if t.done()]:
+            del self.tasks[key]
+            instance = self.spec.plan.instance(key)
+            if task.cancelled():
+                if key not in self.runner.ended:
+                    # Cancelled between retries, or before its first try: nothing recorded
+                    # its end.
+                    reason = self.interrupted.get(key, CANCEL_REASON)
+                    self.runner.settle(instance, "cancelled", reason)
+                self.schedule.finished(key, "cancelled")
+            elif (error := task.exception()) is not None:
+                self._failed(instance, error)
 
-    def _stop(self, why: str) -> None:
-        self.stopping = why
-        reason = self._reason()
-        for instance in self.spec.plan.instances:
-            if instance.key not in self.launched:
-                self.launched.add(instance.key)
-                self.runner.settle(instance, "cancelled", reason)
-                self.states[instance.key] = "cancelled"
-        for task in self.running:
-            task.cancel()
-
-    def _status(self) -> str:
-        if self.stopping == "cancelled":
-            return "cancelled"
-        for instance in self.spec.plan.instances:
-            status = self.states[instance.key]
-            if status in {"failed", "cancelled"} and not instance.step.continue_on_error:
-                return "failed"
-        return "succeeded"
-
-
-def _outcome(task: asyncio.Task[str]) -> tuple[str, BaseException | None]:
-    """How a task's instance ended: its status, or the executor's own error (the run goes on)."""
-    if task.cancelled():
-        return "cancelled", None
-    error = task.exception()
-    if error is not None:
-        return "failed", error
-    return task.result(), None
+    def _failed(self, instance: Instance, error: BaseException) -> None:
+        """A bug of the executor itself, or a record that did not commit: the step fails,
+        the run goes on."""
+        self.runner.settle(instance, "failed", f"internal error: {error!r}")
+        self.schedule.finished(instance.key, "failed")

@@ -8,8 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from nestr.store.records import HEARTBEAT_EVERY
 from nestr.workflow.capture import DEFAULT_CAP
+from nestr.workflow.liveness import HEARTBEAT_EVERY
 from nestr.workflow.process import DEFAULT_GRACE
 
 

@@ -1,7 +1,7 @@
 """A workflow expanded into step instances: ``foreach`` fans out one instance per repo.
 
-Pure planning over plain data: which instances exist, what each one needs, and — given the
-states so far — which are ready, which must be skipped. The executors act on it.
+Pure planning over plain data: which instances exist and what each one needs. Which are ready
+or must be skipped as the run goes is ``nestr.workflow.schedule``'s.
 
 Needs between instances: when a foreach step needs a foreach step that has an instance for the
 same repo, ``tag[api]`` needs only ``test[api]`` (so one repo's chain never waits on another's);
@@ -18,9 +18,6 @@ from typing import Any
 from nestr.errors import UsageError, WorkflowDefinitionError
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.workflow.model import RepoSelector, StepDef, Workflow
-
-# Statuses of a need that let a dependent run (a failure with continue_on_error counts as done).
-_PASSING = frozenset({"succeeded"})
 
 
 @dataclass(frozen=True)
@@ -120,24 +117,6 @@ def _instance_needs(
         else:
             keys.extend(instance_key(need, r) for r in repos)
     return tuple(keys)
-
-
-def blocked_reason(
-    instance: Instance, states: Mapping[str, str], plan: Plan
-) -> tuple[bool, str | None]:
-    """``(ready, skip_reason)``: ready when every need is over; a reason when one did not pass."""
-    for need in instance.needs:
-        status = states.get(need, "pending")
-        if status in {"pending", "running"}:
-            return False, None
-    for need in instance.needs:
-        status = states[need]
-        if status in _PASSING:
-            continue
-        if status == "failed" and plan.instance(need).step.continue_on_error:
-            continue
-        return True, f"{need} {status}"
-    return True, None
 
 
 def repo_dict(repo: RepoSpec) -> dict[str, Any]:

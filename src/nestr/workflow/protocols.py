@@ -104,15 +104,3 @@ class Step(Protocol):
 
 
 StepFactory = Callable[[], Step]
-
-
-def is_instant(factory: StepFactory) -> bool:
-    """Whether a step type declares ``instant = True``: each try finishes inside this process,
-    starts no process and changes nothing outside it (``noop``); its outputs are what ``run``
-    returns (no ``$NESTR_OUTPUT`` file is read for it). The executor then records a
-    try's start and end in one transaction instead of two; a crash before that commit leaves
-    the step pending, and a resume runs it again. Such a try is started inside the scheduler's
-    turn; one that awaits anything is abandoned there (closed at that await, its log lines
-    dropped) and run again as a task. Leave it unset for anything that takes time or has
-    effects, so the store shows the step running while it does."""
-    return getattr(factory, "instant", False) is True

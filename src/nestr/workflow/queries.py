@@ -18,6 +18,7 @@ from nestr.store.db import Database
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.store.runs import RunStore
 from nestr.workflow.executor import RunResult
+from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
 
 __all__ = [
@@ -45,7 +46,7 @@ class RunDetail:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            **self.run.to_dict(),
+            **run_dict(self.run),
             "steps": [s.to_dict() for s in self.steps],
             "attempts": [a.to_dict() for a in self.attempts],
         }
@@ -120,7 +121,7 @@ class RunQueries:
         record = self.find_run(run)
         if record.status not in {"running", "pending"}:
             return Cancellation(record, "ended")
-        if record.shown_status == "interrupted" and self._cancel_interrupted(record):
+        if shown_status(record) == "interrupted" and self._cancel_interrupted(record):
             return Cancellation(record, "cancelled-interrupted")
         self.store.request_cancel(record.id, time.time())
         return Cancellation(record, "requested")
@@ -135,7 +136,7 @@ class RunQueries:
             subject=record.workflow,
             run_id=record.id,
         )
-        if not self.store.cancel_interrupted(record, time.time(), event):
+        if not self.store.cancel_interrupted(record, time.time(), event, owner_alive):
             return False
         end_left_groups(self.store.db, record)
         return True

@@ -12,7 +12,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,17 @@ from nestr.store.db import Database, open_database
 from nestr.store.groups import open_groups
 from nestr.store.records import RunRecord, StepRecord
 from nestr.store.runs import NewStep, RunStore
-from nestr.workflow.executor import RunResult, RunSpec
+from nestr.workflow.executor import (
+    ExecutorFactory,
+    ExecutorSetup,
+    RunResult,
+    RunSpec,
+    executor_factory,
+)
 from nestr.workflow.inputs import resolve_inputs
+from nestr.workflow.liveness import owner_alive
 from nestr.workflow.loading import load_workflow
-from nestr.workflow.local import RUN_EVENT, LocalExecutor
+from nestr.workflow.local import RUN_EVENT
 from nestr.workflow.model import Workflow
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import build_plan, repo_dict, repo_from, select_repos
@@ -56,6 +64,7 @@ async def run_workflow(
     run_id: str | None = None,
     db: Database | None = None,
     settings: Settings | None = None,
+    executor: str | ExecutorFactory | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
@@ -66,6 +75,8 @@ async def run_workflow(
     open. Without it the store is opened for this run and closed after it — closing copies the
     write-ahead log into the database, a few milliseconds a long-lived process pays once.
     ``settings``: the user's, handed to every step (``ctx.settings``); None means the defaults.
+    ``executor``: an executor's name or an :class:`ExecutorFactory`; None means the one the
+    ``executor`` setting names.
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
@@ -96,26 +107,21 @@ async def run_workflow(
         owner_host=socket.gethostname(),
     )
     steps = [NewStep(i.key, i.step.id, i.repo.name if i.repo else None) for i in plan.instances]
-    own_db = db is None
-    db = db or open_database(state_dir)
-    try:
-        store = RunStore(db)
-        bus = bus or EventBus(sink=EventLog(db))
+    chosen = settings or Settings()
+
+    def begin(store: RunStore, bus: EventBus) -> RunSpec:
         started = Event(
             type=f"{RUN_EVENT}.started",
-            data={"workflow": workflow.name, "inputs": values, "steps": len(steps)},
-            subject=workflow.name,
+            data={"workflow": record.workflow, "inputs": values, "steps": len(steps)},
+            subject=record.workflow,
             run_id=record.id,
         )
         bus.publish(store.create_run(record, steps, started))
-        spec = RunSpec(
-            record.id, plan, values, root, state_dir, manifest.path, settings=settings or Settings()
-        )
-        executor = _executor(store, bus, registry, options, jobs, cancel)
-        return await executor.execute(spec)
-    finally:
-        if own_db:
-            db.close()
+        return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
+
+    factory = executor or chosen.executor
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
+    return await wiring.drive(begin)
 
 
 async def resume_run(
@@ -127,7 +133,9 @@ async def resume_run(
     registry: StepRegistry | None = None,
     options: ExecutorOptions | None = None,
     cancel: asyncio.Event | None = None,
+    db: Database | None = None,
     settings: Settings | None = None,
+    executor: str | ExecutorFactory | None = None,
 ) -> RunResult:
     """Continue run ``run`` (id or unique prefix) from its record.
 
@@ -135,18 +143,15 @@ async def resume_run(
     instance runs again. A run whose owner process is still alive is refused, and so is a run
     another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
     groups the dead owner's attempts left running are ended before anything runs again.
-    ``settings`` as for :func:`run_workflow`.
+    ``db``, ``settings`` and ``executor`` as for :func:`run_workflow`.
     """
-    registry = registry or default_registry()
-    db = open_database(state_dir)
-    try:
-        store = RunStore(db)
+
+    def begin(store: RunStore, bus: EventBus) -> RunSpec:
         record = store.find_run(run)
         workflow = Workflow.from_dict(record.definition)
         selected = {
             k: [repo_from(r) for r in v] for k, v in record.context.get("selected", {}).items()
         }
-        plan = build_plan(workflow, selected)
 
         def resumed(records: Sequence[StepRecord]) -> Event:
             done = sum(1 for s in records if s.status == "succeeded")
@@ -157,14 +162,14 @@ async def resume_run(
                 run_id=record.id,
             )
 
-        event, claim, records = store.claim(record, os.getpid(), time.time(), resumed)
-        bus = bus or EventBus(sink=EventLog(db))
+        now = time.time()
+        event, claim, records = store.claim(record, os.getpid(), now, resumed, owner_alive)
         bus.publish(event)
-        end_left_groups(db, record)
+        end_left_groups(store.db, record)
         manifest = record.context.get("manifest")
-        spec = RunSpec(
+        return RunSpec(
             record.id,
-            plan,
+            build_plan(workflow, selected),
             record.inputs,
             Path(record.context["root"]),
             state_dir,
@@ -172,12 +177,48 @@ async def resume_run(
             done={s.key: s for s in records if s.status == "succeeded"},
             prior_attempts={s.key: s.attempts for s in records},  # new ones are numbered after
             claim=claim,
-            settings=settings or Settings(),
+            settings=chosen,
         )
-        executor = _executor(store, bus, registry, options, jobs, cancel)
-        return await executor.execute(spec)
-    finally:
-        db.close()
+
+    chosen = settings or Settings()  # read by begin, once called
+    factory = executor or chosen.executor
+    registry = registry or default_registry()
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
+    return await wiring.drive(begin)
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What run and resume share: the store (opened here unless given), the bus, and the
+    executor built for the run."""
+
+    state_dir: Path
+    db: Database | None
+    bus: EventBus | None
+    registry: StepRegistry
+    options: ExecutorOptions | None
+    jobs: int | None
+    cancel: asyncio.Event | None
+    executor: str | ExecutorFactory
+
+    async def drive(self, begin: Callable[[RunStore, EventBus], RunSpec]) -> RunResult:
+        """Open the store, record the run's start with ``begin``, and execute it."""
+        db = self.db or open_database(self.state_dir)
+        try:
+            store = RunStore(db)
+            bus = self.bus or EventBus(sink=EventLog(db))
+            spec = begin(store, bus)
+            options = self.options or ExecutorOptions()
+            if self.jobs is not None:
+                options = replace(options, concurrency=self.jobs)
+            factory = self.executor
+            if isinstance(factory, str):
+                factory = executor_factory(factory)
+            setup = ExecutorSetup(store, bus, self.registry, options, self.cancel)
+            return await factory(setup).execute(spec)
+        finally:
+            if self.db is None:
+                db.close()
 
 
 def end_left_groups(db: Database, record: RunRecord) -> None:
@@ -208,22 +249,6 @@ def _selected_repos(workflow: Workflow, manifest: Manifest) -> dict[str, list[Re
         for step in workflow.steps
         if step.foreach is not None
     }
-
-
-def _executor(
-    store: RunStore,
-    bus: EventBus,
-    registry: StepRegistry,
-    options: ExecutorOptions | None,
-    jobs: int | None,
-    cancel: asyncio.Event | None,
-) -> LocalExecutor:
-    options = options or ExecutorOptions()
-    if jobs is not None:
-        from dataclasses import replace
-
-        options = replace(options, concurrency=jobs)
-    return LocalExecutor(store, bus, registry=registry, options=options, cancel=cancel)
 
 
 def run_workflow_sync(workflow: Workflow | str, **kwargs: Any) -> RunResult:

@@ -12,6 +12,7 @@ from nestr.cli.commands.run import report, run_cancellable
 from nestr.cli.context import session
 from nestr.cli.options import jobs_option
 from nestr.cli.render import json_option, print_json
+from nestr.workflow.liveness import run_dict, shown_status
 
 if TYPE_CHECKING:
     from nestr.session import Session
@@ -44,11 +45,11 @@ def list_runs(ctx: click.Context, limit: int, as_json: bool) -> int:
     """Newest runs first: id, workflow, status, start time, duration."""
     records = session(ctx).queries.runs(limit)
     if as_json:
-        print_json([r.to_dict() for r in records])
+        print_json([run_dict(r) for r in records])
         return 0
     for record in records:
         click.echo(
-            f"{record.id}  {record.workflow:<20} {record.shown_status:<11} "
+            f"{record.id}  {record.workflow:<20} {shown_status(record):<11} "
             f"{_when(record.created)}  {_took(record)}"
         )
     return 0
@@ -65,7 +66,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> int:
         print_json(detail.to_dict())
         return 0
     record, steps = detail.run, detail.steps
-    click.echo(f"run {record.id}  {record.workflow}  {record.shown_status}")
+    click.echo(f"run {record.id}  {record.workflow}  {shown_status(record)}")
     click.echo(f"started {_when(record.created)}  finished {_when(record.finished)}")
     if record.inputs:
         click.echo("inputs: " + ", ".join(f"{k}={v}" for k, v in record.inputs.items()))
@@ -101,7 +102,7 @@ def _follow_logs(nestr: Session, run_id: str, keys: set[str]) -> int:
     from nestr.cli.errors import exit_on_sigterm
 
     def over() -> bool:
-        return nestr.queries.run(run_id).shown_status not in {"running", "pending"}
+        return shown_status(nestr.queries.run(run_id)) not in {"running", "pending"}
 
     # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm():

@@ -7,8 +7,8 @@ import asyncio
 from typing import Any, ClassVar
 
 from nestr.events import Event
-from nestr.events.log import open_event_bus
 from nestr.store import RunStore, open_database
+from nestr.store.eventlog import open_event_bus
 from nestr.workflow import ExecutorOptions, StepContext, StepFailed, StepRegistry
 
 

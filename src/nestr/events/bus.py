@@ -15,8 +15,9 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from nestr.events.catalog import D, EventType
 from nestr.events.envelope import Event
 from nestr.observability.logging import get_logger
 from nestr.redaction import redact_data
@@ -184,9 +185,10 @@ class EventBus:
                 log.exception("event listener failed", listener=repr(listener))
         return event
 
-    def emit(self, type: str, data: dict[str, Any] | None = None, **fields: Any) -> Event:
-        """Build an :class:`Event` and publish it."""
-        return self.publish(Event(type=type, data=data or {}, **fields))
+    def emit(self, type: EventType[D], data: D, **fields: Any) -> Event:
+        """Build an event of a catalogued ``type`` (mypy checks ``data`` against its shape)
+        and publish it."""
+        return self.publish(Event(type.name, cast("dict[str, Any]", data), **fields))
 
     def subscribe(
         self, *, maxsize: int = DEFAULT_QUEUE_SIZE, type_prefix: str | None = None

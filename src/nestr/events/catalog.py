@@ -30,6 +30,12 @@ class EventType(Generic[D]):
     data: type[D]
     description: str
 
+    def event(self, data: D, **fields: Any) -> "Event":
+        """An event of this type (unpublished: for a store that records it with a state change)."""
+        from nestr.events.envelope import Event
+
+        return Event(self.name, cast("dict[str, Any]", data), **fields)
+
     def data_of(self, event: "Event") -> D:
         """``event.data`` typed as this type's data (the caller checked ``event.type``)."""
         return cast(D, event.data)
@@ -106,7 +112,7 @@ class StatusRepo(TypedDict):
     behind: int | None
     changes: dict[str, int] | None
     dirty: bool
-    lock: dict[str, str] | None  # commit and state (match, drift, unlocked) against the lock
+    lock: dict[str, str | None] | None  # commit and state (match, drift, unlocked) against the lock
 
 
 class WorkspaceRemoved(TypedDict):
@@ -313,6 +319,9 @@ STEP_FINISHED = EventType(
 )
 STEP_LOG = EventType("nestr.workflow.step.log", StepLog, "output a step printed (severity debug)")
 
+# the three ways a repo's assembly ends; their data is the same (the repo's result)
+REPO_ENDED = frozenset({REPO_CHECKED_OUT.name, REPO_SKIPPED.name, REPO_FAILED.name})
+
 CATALOG: tuple[EventType[Any], ...] = (
     REPO_STARTED,
     REPO_FETCHED,
@@ -376,3 +385,14 @@ def markdown_table() -> str:
         )
         rows.append(f"| `{event_type.name}` | {data} | {event_type.description} |")
     return "\n".join(rows) + "\n"
+
+
+DOC_START = "<!-- catalog:start -->\n"
+DOC_END = "<!-- catalog:end -->"
+
+
+def with_table(doc: str) -> str:
+    """``doc`` (the text of ``docs/events.md``) with the table between its markers regenerated."""
+    head, rest = doc.split(DOC_START, 1)
+    _, tail = rest.split(DOC_END, 1)
+    return head + DOC_START + markdown_table() + DOC_END + tail

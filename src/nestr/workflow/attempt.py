@@ -19,6 +19,17 @@ from typing import Any
 
 from nestr.errors import NestrError, UsageError
 from nestr.events.bus import EventBus
+from nestr.events.catalog import (
+    STEP_FINISHED,
+    STEP_LOG,
+    STEP_RETRYING,
+    STEP_STARTED,
+    D,
+    EventType,
+    StepEnded,
+    StepLog,
+    StepStarted,
+)
 from nestr.events.envelope import Event
 from nestr.procgroups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
@@ -74,18 +85,18 @@ class InstanceRunner:
         self.commits = GroupCommit(self.store.db, self.bus.publish)
         self.events = StepEvents(self.spec.run_id)
 
-    def event(self, instance: Instance, kind: str, data: dict[str, Any]) -> Event:
-        return self.events.event(instance, kind, data)
+    def event(self, instance: Instance, type: EventType[D], data: D) -> Event:
+        return self.events.event(instance, type, data)
 
     def settle(self, instance: Instance, status: str, reason: str | None) -> None:
         """End an instance that never ran (skipped, cancelled, or unable to start)."""
         self.ended.add(instance.key)
-        data = {"status": status, "reason": reason, "attempt": 0}
+        data = StepEnded(status=status, reason=reason, attempt=0)
         events = self.store.settle_steps(
             self.spec.run_id,
             [(instance.key, status, reason)],
             self.options.clock(),
-            [self.event(instance, "finished", data)],
+            [self.event(instance, STEP_FINISHED, data)],
         )
         for event in events:
             self.bus.publish(event)
@@ -174,7 +185,7 @@ class InstanceRunner:
         held: list[tuple[str, str]] = []  # published only if the try counts
         log = CapturedLog(cap=self.options.log_cap, publish=lambda *out: held.append(out))
         started = self.options.clock()
-        start = (started, self.event(instance, "started", {"attempt": attempt}))
+        start = (started, self.event(instance, STEP_STARTED, StepStarted(attempt=attempt)))
         ctx = self._context(instance, rendered, attempt, output_path, log)
         end = self._try_now(instance, ctx, factory)
         if end is None:
@@ -229,7 +240,7 @@ class InstanceRunner:
         output_path = self._output_path(instance.key, attempt)
         log = CapturedLog(cap=self.options.log_cap, publish=self._log_publisher(instance, attempt))
         started = self.options.clock()
-        started_event = self.event(instance, "started", {"attempt": attempt})
+        started_event = self.event(instance, STEP_STARTED, StepStarted(attempt=attempt))
         start: tuple[float, Event] | None = (started, started_event)
         ctx = self._context(instance, rendered, attempt, output_path, log, recorded=True)
         try:
@@ -331,18 +342,18 @@ class InstanceRunner:
             end = AttemptEnd(
                 end.status, end.step_status, end.exit_code, end.error, end.outputs, logs
             )
-        data: dict[str, Any] = {
-            "attempt": attempt,
-            "status": end.step_status or end.status,
-            "duration": round(now - started, 6),
-            "exit_code": end.exit_code,
-            "error": end.error,
-        }
+        data = StepEnded(
+            attempt=attempt,
+            status=end.step_status or end.status,
+            seconds=round(now - started, 6),
+            exit_code=end.exit_code,
+            error=end.error,
+        )
         if end.step_status == "succeeded":
             data["outputs"] = end.outputs
         if end.step_status == "failed":
             data["log_tail"] = log.tail()
-        kind = "finished" if end.step_status else "retrying"
+        kind = STEP_FINISHED if end.step_status else STEP_RETRYING
         if end.step_status:
             self.ended.add(instance.key)
         event = self.event(instance, kind, data)
@@ -353,8 +364,8 @@ class InstanceRunner:
 
     def _log_publisher(self, instance: Instance, attempt: int) -> Callable[[str, str], None]:
         def publish(stream: str, text: str) -> None:
-            data = {"stream": stream, "text": text, "attempt": attempt}
-            self.bus.publish(self.events.event(instance, "log", data, severity="debug"))
+            data = StepLog(stream=stream, text=text, attempt=attempt)
+            self.bus.publish(self.events.event(instance, STEP_LOG, data, severity="debug"))
 
         return publish
 

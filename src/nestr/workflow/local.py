@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from nestr.events.bus import EventBus
-from nestr.events.envelope import Event
+from nestr.events.catalog import RUN_FINISHED, RunFinished
 from nestr.observability.logging import bind_context
 from nestr.store.runs import RunStore
 from nestr.workflow.attempt import InstanceRunner, instance_outputs
@@ -28,8 +28,6 @@ from nestr.workflow.plan import Instance, blocked_reason
 from nestr.workflow.process import GroupProcessRunner
 from nestr.workflow.registry import StepRegistry, default_registry
 from nestr.workflow.scope import build_scope
-
-RUN_EVENT = "nestr.workflow.run"
 
 
 class LocalExecutor:
@@ -77,9 +75,8 @@ class LocalExecutor:
         for step in steps:
             counts[step.status] = counts.get(step.status, 0) + 1
         seconds = time.perf_counter() - started
-        event = Event(
-            type=f"{RUN_EVENT}.finished",
-            data={"status": status, "counts": counts, "seconds": round(seconds, 6)},
+        event = RUN_FINISHED.event(
+            RunFinished(status=status, counts=counts, seconds=round(seconds, 6)),
             subject=spec.plan.workflow.name,
             run_id=spec.run_id,
             severity="info" if status == "succeeded" else "error",

@@ -33,8 +33,8 @@ def events(
 ) -> int:
     """Print events oldest first; --json prints one JSON object per line."""
     from nestr.cli.errors import exit_on_sigterm
-    from nestr.events.log import open_event_log
     from nestr.store import RunStore
+    from nestr.store.eventlog import open_event_log
 
     log = open_event_log(app(ctx).config().settings.state_dir)
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143

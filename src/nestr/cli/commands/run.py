@@ -44,7 +44,7 @@ def run(
 ) -> int:
     """Run WORKFLOW; exit 0 if it succeeded, 1 if it failed, 130 if cancelled."""
     from nestr.events import EventBus
-    from nestr.events.log import open_event_log
+    from nestr.store.eventlog import open_event_log
     from nestr.workflow.inputs import parse_vars
     from nestr.workflow.loading import load_workflow
     from nestr.workflow.runs import run_workflow

@@ -130,7 +130,8 @@ def _keys(store: RunStore, run_id: str, step: str | None) -> set[str]:
 
 def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) -> int:
     from nestr.cli.errors import exit_on_sigterm
-    from nestr.events.log import open_event_log
+    from nestr.events.catalog import STEP_LOG
+    from nestr.store.eventlog import open_event_log
 
     log = open_event_log(state_dir)
 
@@ -140,10 +141,10 @@ def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) 
 
     # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm(), contextlib.closing(log):
-        for event in log.follow(0, "nestr.workflow.step.log", run_id, stop=over):
+        for event in log.follow(0, STEP_LOG.name, run_id, stop=over):
             if event.step in keys:
                 prefix = f"[{event.step}] " if len(keys) > 1 else ""
-                for line in str(event.data.get("text", "")).splitlines():
+                for line in STEP_LOG.data_of(event)["text"].splitlines():
                     click.echo(prefix + line)
     return 0
 
@@ -169,12 +170,11 @@ def cancel(ctx: click.Context, run_id: str) -> int:
 def _cancel_interrupted(store: RunStore, record: RunRecord) -> bool:
     """Nobody is there to observe a request: end the run here, and the process groups its
     steps left running. False when another process took the run over meanwhile."""
-    from nestr.events import Event
+    from nestr.events.catalog import RUN_FINISHED, RunFinished
     from nestr.workflow.runs import end_left_groups
 
-    event = Event(
-        type="nestr.workflow.run.finished",
-        data={"status": "cancelled", "reason": "cancelled while interrupted"},
+    event = RUN_FINISHED.event(
+        RunFinished(status="cancelled", reason="cancelled while interrupted"),
         subject=record.workflow,
         run_id=record.id,
     )
@@ -192,7 +192,7 @@ def _cancel_interrupted(store: RunStore, record: RunRecord) -> bool:
 def resume(ctx: click.Context, run_id: str, jobs: int | None, as_json: bool) -> int:
     """Continue a failed, cancelled or interrupted run; steps that succeeded are not rerun."""
     from nestr.events import EventBus
-    from nestr.events.log import open_event_log
+    from nestr.store.eventlog import open_event_log
     from nestr.workflow.model import Workflow
     from nestr.workflow.runs import resume_run
 

@@ -123,7 +123,7 @@ def apply(
 ) -> int:
     """Write shared files; merge local edits; exit 3 when conflicts are left."""
     from nestr.events import EventBus
-    from nestr.events.log import open_event_log
+    from nestr.store.eventlog import open_event_log
     from nestr.sync import ApplyOptions, ConflictMode, apply_sync
     from nestr.sync.apply import DEFAULT_MESSAGE
 

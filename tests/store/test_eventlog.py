@@ -9,13 +9,13 @@ import threading
 from pathlib import Path
 
 from nestr.events import Event, EventBus
-from nestr.events.log import EventLog, open_event_bus, open_event_log
+from nestr.store.eventlog import EventLog, open_event_bus, open_event_log
 
 
 def test_durable_bus_numbers_events_gap_free_and_persists_them(tmp_path: Path) -> None:
     """Events published on the durable bus get seq 1, 2, 3… and survive a new connection."""
     bus = open_event_bus(tmp_path)
-    seqs = [bus.emit(f"nestr.test.e{i}", {"i": i}).seq for i in range(5)]
+    seqs = [bus.publish(Event(f"nestr.test.e{i}", {"i": i})).seq for i in range(5)]
     assert seqs == [1, 2, 3, 4, 5]
     log = open_event_log(tmp_path)
     assert [(e.seq, e.data["i"]) for e in log.read()] == [(i + 1, i) for i in range(5)]
@@ -82,10 +82,11 @@ def test_follow_sees_events_appended_by_another_process(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from nestr.events.log import open_event_bus
+        from nestr.events import Event
+        from nestr.store.eventlog import open_event_bus
         bus = open_event_bus(Path({str(tmp_path)!r}))
         for name in ("a", "b", "last"):
-            bus.emit("nestr.test." + name)
+            bus.publish(Event("nestr.test." + name))
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True)
@@ -100,10 +101,11 @@ def test_concurrent_writers_keep_seq_gap_free(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from nestr.events.log import open_event_bus
+        from nestr.events import Event
+        from nestr.store.eventlog import open_event_bus
         bus = open_event_bus(Path({str(tmp_path)!r}))
         for i in range(100):
-            bus.emit("nestr.test.n")
+            bus.publish(Event("nestr.test.n"))
         """
     )
     procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]

@@ -40,7 +40,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One thing that happened. ``seq`` is set by the durable log (gap-free per log)."""
 

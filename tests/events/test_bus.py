@@ -142,3 +142,15 @@ def test_sync_subscription_cannot_be_awaited() -> None:
     sub = EventBus().subscribe()
     with pytest.raises(RuntimeError, match="inside the event loop"):
         asyncio.run(sub.next())
+
+
+def test_publish_stamps_the_correlation_id_of_the_action() -> None:
+    """An event published inside correlation() without an id gets the action's id; one that
+    has an id keeps it; outside any action it stays None."""
+    from nestr.observability.context import correlation
+
+    bus = EventBus()
+    assert bus.publish(Event("nestr.test")).correlation_id is None
+    with correlation("act-1"):
+        assert bus.publish(Event("nestr.test")).correlation_id == "act-1"
+        assert bus.publish(Event("nestr.test", correlation_id="other")).correlation_id == "other"

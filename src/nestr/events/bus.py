@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 
 from nestr.events.catalog import D, EventType
 from nestr.events.envelope import Event
+from nestr.observability.context import current_correlation_id
 from nestr.observability.logging import get_logger
 from nestr.redaction import redact_data
 
@@ -167,11 +168,14 @@ class EventBus:
         """Make ``event`` durable (or number it), then fan it out. Never blocks on subscribers.
 
         A password in a URL anywhere in the event's data is replaced by ``***`` first: events
-        are stored, streamed and printed, and repo URLs may carry credentials.
+        are stored, streamed and printed, and repo URLs may carry credentials. An event without
+        a correlation id gets the one of the action publishing it.
         """
         data = redact_data(event.data)
         if data is not event.data:
             event = replace(event, data=data)
+        if event.correlation_id is None and (cid := current_correlation_id()) is not None:
+            event = replace(event, correlation_id=cid)
         with self._lock:
             event = self._sink.append(event) if self._sink else event.with_seq(next(self._counter))
             subscribers = [s for s in self._subscriptions if s.wants(event)]

@@ -31,9 +31,12 @@ class EventType(Generic[D]):
     description: str
 
     def event(self, data: D, **fields: Any) -> "Event":
-        """An event of this type (unpublished: for a store that records it with a state change)."""
+        """An event of this type, unpublished (for a store that records it with the state
+        change it reports), carrying the correlation id of the action that makes it."""
         from nestr.events.envelope import Event
+        from nestr.observability.context import current_correlation_id
 
+        fields.setdefault("correlation_id", current_correlation_id())
         return Event(self.name, cast("dict[str, Any]", data), **fields)
 
     def data_of(self, event: "Event") -> D:

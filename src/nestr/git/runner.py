@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
+from nestr.observability.context import child_env
 from nestr.observability.logging import get_logger
 from nestr.procgroups import arm, marked, release, watch
 
@@ -87,6 +88,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"
+    env.update(child_env())  # what git's hooks and helpers do joins this action
     if extra:
         env.update(extra)
     return env

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from nestr.events.catalog import D, EventType
 from nestr.events.envelope import Event, Severity
+from nestr.observability.context import current_correlation_id
 from nestr.workflow.plan import Instance
 
 
@@ -31,5 +32,6 @@ class StepEvents:
             run_id=self.run_id,
             step=instance.key,
             repo=instance.repo.name if instance.repo else None,
+            correlation_id=current_correlation_id(),  # stored before the bus could stamp it
             severity=severity or ("error" if data.get("status") == "failed" else "info"),
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 from nestr.events import Event, EventBus
@@ -60,39 +59,6 @@ def test_round_trip_keeps_the_envelope(tmp_path: Path) -> None:
         )
     )
     assert log.read()[0] == sent
-
-
-def test_follow_sees_events_appended_by_another_process(tmp_path: Path) -> None:
-    """follow() yields what is stored, then events another process commits later."""
-    log = open_event_log(tmp_path)
-    log.append(Event("nestr.test.before"))
-    seen: list[str] = []
-    done = threading.Event()
-
-    def consume() -> None:
-        follower = open_event_log(tmp_path)
-        for event in follower.follow(0, poll_interval=0.01, stop=done.is_set):
-            seen.append(event.type)
-            if event.type == "nestr.test.last":
-                done.set()
-        follower.close()
-
-    thread = threading.Thread(target=consume)
-    thread.start()
-    script = textwrap.dedent(
-        f"""
-        from pathlib import Path
-        from nestr.events import Event
-        from nestr.store.eventlog import open_event_bus
-        bus = open_event_bus(Path({str(tmp_path)!r}))
-        for name in ("a", "b", "last"):
-            bus.publish(Event("nestr.test." + name))
-        """
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)
-    thread.join(timeout=20)
-    assert not thread.is_alive()
-    assert seen == ["nestr.test.before", "nestr.test.a", "nestr.test.b", "nestr.test.last"]
 
 
 def test_concurrent_writers_keep_seq_gap_free(tmp_path: Path) -> None:

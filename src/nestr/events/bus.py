@@ -123,6 +123,21 @@ class Subscription:
                 return None
             return event
 
+    async def wait(self, timeout: float) -> Event | None:
+        """The next event, or None when none came within ``timeout`` seconds (raises like
+        :meth:`next` once disconnected or closed and drained)."""
+        if self._wakeup is None:
+            raise RuntimeError("subscribe from inside the event loop to consume asynchronously")
+        with self._cond:
+            event = self._take()
+            if event is not None:
+                return event
+            self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        with self._cond:
+            return self._take()
+
     async def next(self) -> Event:
         """Wait for the next event (raises StopAsyncIteration once closed and drained)."""
         if self._wakeup is None:

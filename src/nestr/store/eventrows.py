@@ -61,19 +61,29 @@ def select_events(
     conn: sqlite3.Connection,
     *,
     since_seq: int = 0,
-    type_prefix: str | None = None,
+    type_prefix: str | Sequence[str] | None = None,
     run_id: str | None = None,
+    repo: str | None = None,
+    until_seq: int | None = None,
     limit: int | None = None,
 ) -> list[Event]:
-    """Events with ``seq > since_seq`` in order, filtered by type prefix and run."""
+    """Events with ``since_seq < seq <= until_seq`` in order, whose type starts with (one of)
+    ``type_prefix``, of run ``run_id`` and about repo ``repo`` (each filter when given)."""
     sql = "SELECT seq, body FROM events WHERE seq > ?"
     params: list[Any] = [since_seq]
-    if type_prefix:
-        sql += " AND substr(type, 1, ?) = ?"
-        params += [len(type_prefix), type_prefix]
+    prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
+    if prefixes:
+        sql += " AND (" + " OR ".join(["substr(type, 1, ?) = ?"] * len(prefixes)) + ")"
+        params += [value for p in prefixes for value in (len(p), p)]
     if run_id:
         sql += " AND run_id = ?"
         params.append(run_id)
+    if repo:
+        sql += " AND json_extract(body, '$.repo') = ?"
+        params.append(repo)
+    if until_seq is not None:
+        sql += " AND seq <= ?"
+        params.append(until_seq)
     sql += " ORDER BY seq"
     if limit is not None:
         sql += " LIMIT ?"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from nestr.cli.render import json_option
 
 if TYPE_CHECKING:
     from nestr.events import Event
+    from nestr.store.eventlog import EventLog
 
 
 @click.command()
@@ -42,12 +44,23 @@ def events(
         if run_id is not None:
             run_id = RunStore(log.db).find_run(run_id).id
         if follow:
-            stream = log.follow(since, type_prefix, run_id)
+            asyncio.run(_follow(log, since, type_prefix, run_id, as_json))
         else:
-            stream = iter(log.read(since, type_prefix, run_id))
-        for event in stream:
-            click.echo(event.to_json() if as_json else _line(event))
+            for event in log.read(since, type_prefix, run_id):
+                _print(event, as_json)
     return 0
+
+
+async def _follow(
+    log: EventLog, since: int, type_prefix: str | None, run_id: str | None, as_json: bool
+) -> None:
+    prefixes = (type_prefix,) if type_prefix else ()
+    async for event in log.follow(since, type_prefixes=prefixes, run_id=run_id):
+        _print(event, as_json)
+
+
+def _print(event: Event, as_json: bool) -> None:
+    click.echo(event.to_json() if as_json else _line(event))
 
 
 def _line(event: Event) -> str:

@@ -129,6 +129,8 @@ def _keys(store: RunStore, run_id: str, step: str | None) -> set[str]:
 
 
 def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) -> int:
+    import asyncio
+
     from nestr.cli.errors import exit_on_sigterm
     from nestr.events.catalog import STEP_LOG
     from nestr.store.eventlog import open_event_log
@@ -139,13 +141,16 @@ def _follow_logs(store: RunStore, state_dir: Path, run_id: str, keys: set[str]) 
         record = store.run(run_id)
         return record.shown_status not in {"running", "pending"}
 
-    # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
-    with exit_on_sigterm(), contextlib.closing(log):
-        for event in log.follow(0, STEP_LOG.name, run_id, stop=over):
+    async def print_logs() -> None:
+        async for event in log.follow(0, type_prefixes=[STEP_LOG.name], run_id=run_id, stop=over):
             if event.step in keys:
                 prefix = f"[{event.step}] " if len(keys) > 1 else ""
                 for line in STEP_LOG.data_of(event)["text"].splitlines():
                     click.echo(prefix + line)
+
+    # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
+    with exit_on_sigterm(), contextlib.closing(log):
+        asyncio.run(print_logs())
     return 0
 
 

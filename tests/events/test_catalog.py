@@ -10,6 +10,7 @@ import pytest
 from nestr.events import catalog
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
+from nestr.store.eventlog import open_event_log
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 REGENERATE = (
@@ -25,8 +26,11 @@ def test_docs_table_is_the_catalogue() -> None:
 
 
 def test_names_are_unique_and_durations_are_seconds() -> None:
-    """No two entries share a name, and no data shape names a duration anything but seconds."""
+    """No two entries share a name, each belongs to a family, and no data shape names a
+    duration anything but seconds."""
     assert len(catalog.BY_NAME) == len(catalog.CATALOG)
+    families = (catalog.WORKSPACE_PREFIX, catalog.CACHE_PREFIX, catalog.SYNC_PREFIX)
+    assert all(t.name.startswith((*families, catalog.WORKFLOW_PREFIX)) for t in catalog.CATALOG)
     keys = {key for t in catalog.CATALOG for key, _, _ in catalog.fields_of(t)}
     assert "duration" not in keys
     assert "seconds" in keys
@@ -49,8 +53,8 @@ def shape_problems(event: Event) -> list[str]:
 def test_every_event_of_the_demo_tour_is_catalogued(
     nestr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Assembling, locking, foreach, a workflow run and sync (the demo tour) publish only
-    catalogued types, each with exactly the data keys its shape declares."""
+    """Assembling, locking, foreach, a workflow run and sync (the demo tour) publish and store
+    only catalogued types, each with exactly the data keys its shape declares."""
     seen: list[Event] = []
     publish = EventBus.publish
 
@@ -61,7 +65,13 @@ def test_every_event_of_the_demo_tour_is_catalogued(
     monkeypatch.setattr(EventBus, "publish", recording)
     result = nestr("demo", "--dir", str(tmp_path / "demo"))
     assert result.code == 0, result.err
-    problems = sorted({p for event in seen for p in shape_problems(event)})
+    log = open_event_log(tmp_path / "demo" / "state")
+    try:
+        stored = log.read()
+    finally:
+        log.close()
+    assert stored
+    problems = sorted({p for event in [*seen, *stored] for p in shape_problems(event)})
     assert problems == []
     types = {event.type for event in seen}
     for prefix in ("nestr.workspace.repo.", "nestr.workspace.lock.", "nestr.workspace.foreach."):

@@ -230,9 +230,11 @@ class StepLog(TypedDict):
     attempt: int
 
 
-WORKSPACE = "nestr.workspace"
-SYNC = "nestr.sync"
-WORKFLOW = "nestr.workflow"
+# families of types, for `--type` filters and renderers (a type starts with its family's prefix)
+WORKSPACE_PREFIX = "nestr.workspace."
+CACHE_PREFIX = "nestr.cache."
+SYNC_PREFIX = "nestr.sync."
+WORKFLOW_PREFIX = "nestr.workflow."
 RUN_PREFIX = "nestr.workflow.run."
 STEP_PREFIX = "nestr.workflow.step."
 

@@ -207,6 +207,7 @@ class EventBus:
     def emit(self, type: EventType[D], data: D, **fields: Any) -> Event:
         """Build an event of a catalogued ``type`` (mypy checks ``data`` against its shape)
         and publish it."""
+        fields.setdefault("correlation_id", current_correlation_id())  # spares publish a copy
         return self.publish(Event(type.name, cast("dict[str, Any]", data), **fields))
 
     def subscribe(

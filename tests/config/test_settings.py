@@ -55,7 +55,22 @@ def test_model_and_values_have_the_same_types() -> None:
         if key in settings.SECRET_KEYS:
             assert expected == SecretStr | None
             expected = Secret | None
+        if key == settings.CREDENTIALS_KEY:  # a mapping by name ↔ a tuple of named entries
+            assert values[key] == tuple[settings.GitCredential, ...]
+            continue
         assert values[key] == expected, key
+
+
+def test_a_credential_entry_has_the_same_fields_on_both_sides() -> None:
+    """git.credentials entries: same fields and types (the name is the key on the model side)."""
+    fields = model.GitCredentialSettings.model_fields
+    hints = typing.get_type_hints(settings.GitCredential)
+    assert set(fields) == set(settings.CREDENTIAL_FIELDS) == set(hints) - {"name"}
+    for name, info in fields.items():
+        expected = Secret if info.annotation is SecretStr else info.annotation
+        assert hints[name] == expected, name
+        default = info.get_default() if not info.is_required() else dataclasses.MISSING
+        assert settings.GitCredential.__dataclass_fields__[name].default == default, name
 
 
 def test_model_and_values_have_the_same_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

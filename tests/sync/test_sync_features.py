@@ -319,5 +319,5 @@ def test_unknown_repo_selector_is_a_usage_error(fleet: Callable[..., Fleet]) -> 
     """Selecting a repo the manifest does not have is refused."""
     f = fleet(["api"])
     rules = {"sources": [{"path": "shared"}], "rules": []}
-    with pytest.raises(UsageError, match="no repo named"):
+    with pytest.raises(UsageError, match="unknown repo 'nope': no repo of that name in"):
         f.plan(rules, names=["nope"])

@@ -208,7 +208,7 @@ def test_status_starts_no_helper_process(hw: HandmadeWorkspace) -> None:
     script = (
         "import sys\n"
         "from nestr.cli.main import main\n"
-        "from nestr import procgroups\n"
+        "from nestr.proc import groups as procgroups\n"
         "code = main(['status', '-m', sys.argv[1], '-w', sys.argv[2]])\n"
         "print(code, procgroups._GUARDIAN._fd is None)\n"
     )

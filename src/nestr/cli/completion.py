@@ -106,15 +106,10 @@ def _manifest(ctx: click.Context) -> Manifest:
 
 def _manifest_path(ctx: click.Context) -> Path:
     """The manifest the command being completed would read (see the module docstring)."""
-    from nestr.cli.options import resolve_manifest_path
-    from nestr.workspace.record import open_workspace
+    from nestr.workspace.locate import manifest_path
 
     root_params = ctx.find_root().params
     base = Path.cwd()
     if root_params.get("directory") is not None:  # -C is not applied while completing
         base = (base / root_params["directory"]).resolve()
-    manifest_path = ctx.params.get("manifest_path")
-    workspace_dir = ctx.params.get("workspace_dir")
-    if manifest_path is None and workspace_dir is not None:
-        manifest_path = open_workspace((base / workspace_dir).resolve()).manifest_path
-    return resolve_manifest_path(manifest_path, base)
+    return manifest_path(base, ctx.params.get("manifest_path"), ctx.params.get("workspace_dir"))

@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from nestr.config.loader import LoadedConfig
+    from nestr.session import Session
 
 
 @dataclass
@@ -25,6 +26,7 @@ class AppContext:
     log_format: str | None = None
     debug: bool = False
     _config: LoadedConfig | None = field(default=None, repr=False)
+    _session: Session | None = field(default=None, repr=False)
 
     def config(self) -> LoadedConfig:
         """Load (once) and validate every config layer; configures logging as a side effect."""
@@ -47,6 +49,7 @@ class AppContext:
                 )
             )
             self._setup_logging()
+            self._setup_git_credentials()
         return self._config
 
     def _setup_logging(self) -> None:
@@ -56,9 +59,27 @@ class AppContext:
         log = self._config.settings.log
         configure_logging("debug" if self.debug else log.level, log.format)
 
+    def _setup_git_credentials(self) -> None:
+        from nestr.session.environment import use_git_credentials
+
+        assert self._config is not None
+        use_git_credentials(self._config)
+
 
 def app(ctx: click.Context) -> AppContext:
     """The :class:`AppContext` of the running command."""
     obj = ctx.find_root().obj
     assert isinstance(obj, AppContext)
     return obj
+
+
+def session(ctx: click.Context) -> Session:
+    """The :class:`~nestr.session.Session` of the running command: built once from the config
+    and the working directory, closed when the command ends."""
+    context = app(ctx)
+    if context._session is None:
+        from nestr.session import Session
+
+        context._session = Session.from_config(context.config(), cwd=context.cwd)
+        ctx.find_root().call_on_close(context._session.close)
+    return context._session

@@ -124,8 +124,8 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
     from datetime import UTC, datetime
 
     from nestr.config.settings import SECRET_KEYS
-    from nestr.git.runner import git_version
     from nestr.redaction import redact_argv, scrub, secret_values
+    from nestr.session.environment import versions
 
     # The log is meant to be attached to a bug report: no secret from the command line, the
     # environment or a URL may reach it, nor the apology printed below.
@@ -133,7 +133,7 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     text = scrub(
         f"nestr {__version__}\npython {platform.python_version()} ({sys.executable})\n"
-        f"git {git_version()}\nplatform {platform.platform()}\n"
+        f"git {versions()['git']}\nplatform {platform.platform()}\n"
         f"args {redact_argv(args, SECRET_KEYS)}\n\n" + "".join(traceback.format_exception(exc)),
         secrets,
     )

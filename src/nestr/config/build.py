@@ -26,7 +26,17 @@ from nestr.config.layers import (
 )
 from nestr.config.loaded import LoadedConfig
 from nestr.config.model import Settings, to_settings
-from nestr.config.settings import LEAF_KEYS, PATH_KEYS, SECRET_KEYS, SECTION_KEYS
+from nestr.config.settings import (
+    CREDENTIAL_FIELDS,
+    CREDENTIALS_KEY,
+    LEAF_KEYS,
+    PATH_KEYS,
+    SECRET_KEYS,
+    SECTION_KEYS,
+    credential_key,
+    is_known_key,
+    is_secret_key,
+)
 from nestr.errors import ConfigError, SourceLocation, did_you_mean
 from nestr.validation import translate
 from nestr.yamlsource import KeyPath, format_key_path, load_yaml_file
@@ -44,11 +54,12 @@ def build_config(inputs: LayerInputs) -> LoadedConfig:
         for key_path, value in flatten_file(doc):
             key_path, value = _file_value(key_path, value, doc.locate_key(key_path))
             merged[key_path] = value
-    for key_path, value in secrets_dir_values(inputs.environ, SECRET_KEYS):
+    for key_path, value in secrets_dir_values(inputs.environ, SECRET_KEYS, is_secret_key):
         merged[key_path] = value
-    for key_path, value in env_values(inputs.environ, set(LEAF_KEYS) | _file_keys()):
+    env = env_values(inputs.environ, set(LEAF_KEYS) | _file_keys(), _is_named_key)
+    for key_path, value in env:
         merged.update([_secret_file_value(key_path, value)])
-    for key_path, value in set_values(inputs.sets, set(LEAF_KEYS)):
+    for key_path, value in set_values(inputs.sets, set(LEAF_KEYS), _is_named_key):
         merged[key_path] = value
     for dotted, (raw, origin) in inputs.flag_values.items():
         if raw is not None:
@@ -62,13 +73,26 @@ def _file_keys() -> set[str]:
     return {f"{key}_file" for key in SECRET_KEYS}
 
 
+def _is_named_key(dotted: str) -> bool:
+    """A field of a named credential, or its ``token_file``."""
+    found = credential_key(dotted.removesuffix("_file"))
+    if found is None or not found[1]:
+        return False
+    return found[1] == "token" or not dotted.endswith("_file")
+
+
 def _file_value(key_path: KeyPath, value: Value, key_loc: SourceLocation) -> tuple[KeyPath, Value]:
     dotted = ".".join(str(p) for p in key_path)
-    if dotted in LEAF_KEYS or dotted in SECTION_KEYS:
+    if key_path[:2] == ("git", "credentials") and len(key_path) > 2:
+        _check_credential_name(key_path, key_loc)
+    if is_known_key(dotted):
         return _relative_path(key_path, value)
-    if dotted in _file_keys():
+    if dotted in _file_keys() or _is_named_key(dotted):
         return _secret_file_value(key_path, value)
     siblings = sorted(LEAF_KEYS | SECTION_KEYS | _file_keys())
+    if key_path[:2] == ("git", "credentials") and len(key_path) == 4:
+        prefix = ".".join(str(p) for p in key_path[:3]) + "."
+        siblings = [prefix + name for name in (*CREDENTIAL_FIELDS, "token_file")]
     raise ConfigError(
         "unknown key",
         location=key_loc,
@@ -76,6 +100,18 @@ def _file_value(key_path: KeyPath, value: Value, key_loc: SourceLocation) -> tup
         hint=did_you_mean(dotted, siblings)
         or "see `nestr config show` for the settings that exist",
     )
+
+
+def _check_credential_name(key_path: KeyPath, key_loc: SourceLocation) -> None:
+    """A name with a dot (``github.com:``) would read as more keys: say what a name is."""
+    dotted = ".".join(str(p) for p in key_path)
+    if "." in str(key_path[2]) and not _is_named_key(dotted):
+        raise ConfigError(
+            "a credential's name is lower-case letters, digits and single underscores",
+            location=key_loc,
+            field=format_key_path(key_path[:3]),
+            hint="name it e.g. `github` and give the host as `host: github.com`",
+        )
 
 
 def _relative_path(key_path: KeyPath, value: Value) -> tuple[KeyPath, Value]:
@@ -91,7 +127,7 @@ def _relative_path(key_path: KeyPath, value: Value) -> tuple[KeyPath, Value]:
 
 def _secret_file_value(key_path: KeyPath, value: Value) -> tuple[KeyPath, Value]:
     dotted = ".".join(str(p) for p in key_path)
-    if not dotted.endswith("_file") or dotted.removesuffix("_file") not in SECRET_KEYS:
+    if not dotted.endswith("_file") or not is_secret_key(dotted.removesuffix("_file")):
         return key_path, value
     secret_key = dotted.removesuffix("_file")
     if not isinstance(value.raw, str) or not value.raw:
@@ -128,6 +164,10 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
         while probe:
             if probe in merged:
                 return merged[probe].origin.location
+            # A missing field of a credential: point at the entry, through a field it has.
+            inside = next((k for k in merged if k[: len(probe)] == probe), None)
+            if inside is not None and probe[:2] == ("git", "credentials"):
+                return merged[inside].origin.location
             probe = probe[:-1]
         return SourceLocation(origin="default")
 
@@ -138,19 +178,35 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
             exc,
             locate=locate,
             error=ConfigError,
-            secret_paths=[tuple(k.split(".")) for k in SECRET_KEYS],
+            secret_paths=[tuple(k.split(".")) for k in SECRET_KEYS] + [("git", "credentials")],
         ) from None
     settings = _absolute_paths(to_settings(model), cwd)
     origins = {key: Origin("default") for key in LEAF_KEYS}
     for key_path, value in merged.items():
         origins[".".join(str(p) for p in key_path)] = value.origin
-    return LoadedConfig(settings=settings, origins=origins, files=files)
+    return LoadedConfig(
+        settings=settings, origins=_credential_origins(settings, origins), files=files
+    )
+
+
+def _credential_origins(settings: values.Settings, origins: dict[str, Origin]) -> dict[str, Origin]:
+    """One origin per field of each credential (defaults included), none for the empty map."""
+    if not settings.git.credentials:
+        return origins
+    del origins[CREDENTIALS_KEY]
+    for entry in settings.git.credentials:
+        for name in CREDENTIAL_FIELDS:
+            origins.setdefault(f"{CREDENTIALS_KEY}.{entry.name}.{name}", Origin("default"))
+    return origins
 
 
 def _absolute_paths(settings: values.Settings, cwd: Path) -> values.Settings:
     updates = {
         key: cwd / getattr(settings, key)
         for key in PATH_KEYS
-        if not getattr(settings, key).is_absolute()
+        if "." not in key and not getattr(settings, key).is_absolute()
     }
+    key_file = settings.git.ssh_key_file
+    if key_file is not None and not key_file.is_absolute():
+        updates["git"] = replace(settings.git, ssh_key_file=cwd / key_file)
     return replace(settings, **updates) if updates else settings

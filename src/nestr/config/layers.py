@@ -10,7 +10,7 @@ Layers, later wins, mappings merged deeply::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,11 +84,9 @@ class LayerInputs:
 
 def find_project_file(start: Path) -> Path | None:
     """The nearest ``nestr.config.yaml`` in ``start`` or a parent directory."""
-    for directory in (start, *start.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return candidate
-    return None
+    from nestr.upward import find_upward
+
+    return find_upward(start, PROJECT_FILE)
 
 
 def config_files(inputs: LayerInputs) -> list[tuple[Path, bool]]:
@@ -141,15 +139,21 @@ def _leaves(
             yield path, Value(value, Origin("file", doc.locate(path)))
 
 
-def env_values(environ: Mapping[str, str], known: set[str]) -> Iterator[tuple[KeyPath, Value]]:
-    """``NESTR_LOG__LEVEL=debug`` → ``("log", "level")``; unknown variables are errors."""
+def env_values(
+    environ: Mapping[str, str], known: set[str], named: Callable[[str], bool] = lambda _: False
+) -> Iterator[tuple[KeyPath, Value]]:
+    """``NESTR_LOG__LEVEL=debug`` → ``("log", "level")``; unknown variables are errors.
+
+    ``named`` accepts keys of entries the user names (``git.credentials.<name>.token``), which
+    no fixed list holds: their variable, lower-cased, is the key.
+    """
     env_names = {ENV_PREFIX + k.upper().replace(".", "__"): k for k in known}
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
             continue
         if name.startswith(RESERVED_ENV_PREFIXES):
             continue
-        dotted = env_names.get(name)
+        dotted = env_names.get(name) or _named_key(name, named)
         shown = name if name.isprintable() else repr(name)  # no raw control characters
         origin = f"env {shown}"
         if dotted is None:
@@ -162,7 +166,14 @@ def env_values(environ: Mapping[str, str], known: set[str]) -> Iterator[tuple[Ke
         yield tuple(dotted.split(".")), Value(raw, Origin("env", SourceLocation(origin=origin)))
 
 
-def set_values(sets: Sequence[str], known: set[str]) -> Iterator[tuple[KeyPath, Value]]:
+def _named_key(name: str, named: Callable[[str], bool]) -> str | None:
+    dotted = name.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+    return dotted if named(dotted) else None
+
+
+def set_values(
+    sets: Sequence[str], known: set[str], named: Callable[[str], bool] = lambda _: False
+) -> Iterator[tuple[KeyPath, Value]]:
     """``--set log.level=debug`` flags."""
     for item in sets:
         key, sep, raw = item.partition("=")
@@ -174,7 +185,7 @@ def set_values(sets: Sequence[str], known: set[str]) -> Iterator[tuple[KeyPath, 
                 location=SourceLocation(origin="flag --set"),
                 hint="for example: --set log.level=debug",
             )
-        if key not in known:
+        if key not in known and not named(key):
             raise ConfigError(
                 f"unknown setting {key!r}",
                 location=SourceLocation(origin=origin),
@@ -184,9 +195,15 @@ def set_values(sets: Sequence[str], known: set[str]) -> Iterator[tuple[KeyPath, 
 
 
 def secrets_dir_values(
-    environ: Mapping[str, str], secret_keys: frozenset[str]
+    environ: Mapping[str, str],
+    secret_keys: frozenset[str],
+    named: Callable[[str], bool] = lambda _: False,
 ) -> Iterator[tuple[KeyPath, Value]]:
-    """Secrets from files in ``NESTR_SECRETS_DIR`` named ``server.token`` or ``server__token``."""
+    """Secrets from files in ``NESTR_SECRETS_DIR`` named ``server.token`` or ``server__token``.
+
+    A file whose name ``named`` accepts as a secret key is read too (``git.credentials.*.token``
+    keys are named by the user, so the directory is listed for them).
+    """
     directory = environ.get("NESTR_SECRETS_DIR")
     if not directory:
         return
@@ -196,7 +213,8 @@ def secrets_dir_values(
             f"NESTR_SECRETS_DIR is not a directory: {root}",
             location=SourceLocation(origin="env NESTR_SECRETS_DIR"),
         )
-    for key in sorted(secret_keys):
+    listed = sorted(p.name.replace("__", ".") for p in root.iterdir() if not p.name.startswith("."))
+    for key in sorted(secret_keys | {k for k in listed if named(k)}):
         for name in (key, key.replace(".", "__")):
             path = root / name
             if path.is_file():

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nestr.config.layers import Origin
-from nestr.config.settings import SECRET_KEYS, Settings
+from nestr.config.settings import CREDENTIALS_KEY, Settings, credential_key, is_secret_key
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,16 @@ class LoadedConfig:
 def display_value(settings: Settings, dotted: str) -> Any:
     """The value of ``dotted`` for people and JSON: secrets masked, paths as strings."""
     value: Any = settings
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    if dotted in SECRET_KEYS:
+    named = credential_key(dotted)
+    if named is not None:  # git.credentials.<name>.<field>: an entry found by its name
+        entry = next(c for c in settings.git.credentials if c.name == named[0])
+        value = getattr(entry, named[1])
+    elif dotted == CREDENTIALS_KEY:
+        return {}  # shown only while empty: entries show as git.credentials.<name>.<field>
+    else:
+        for part in dotted.split("."):
+            value = getattr(value, part)
+    if is_secret_key(dotted):
         return None if value is None else "********"
     if isinstance(value, Path):
         return str(value)

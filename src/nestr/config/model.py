@@ -10,9 +10,11 @@ from and ``docs/configuration.md`` for the user-facing reference.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nestr.config import settings as values
 from nestr.config.settings import SECRET_KEYS, LogFormat, LogLevel
@@ -41,7 +43,51 @@ class LogSettings(_Section):
 _MAX_SECONDS = 365 * 86400
 
 
+# host or host:port, as git names it to a credential helper; an IPv6 address in brackets.
+_HOST = re.compile(r"([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+# What git's credential protocol can carry: one line, no NUL.
+_LINE = r"^[^\x00-\x1f\x7f]+$"
+
+
+def _host(host: str) -> str:
+    if not _HOST.fullmatch(host):
+        raise ValueError("expected a host name or host:port, like github.com or git.local:8443")
+    return host.lower()
+
+
+class GitCredentialSettings(_Section):
+    host: Annotated[str, AfterValidator(_host)] = Field(
+        description="Host (host:port) that gets the token."
+    )
+    username: str = Field("x-access-token", pattern=_LINE, description="User name sent.")
+    protocol: Literal["https", "http"] = Field("https", description="Scheme the token is for.")
+    token: SecretStr = Field(description="The token (secret; better as token_file).")
+
+    @field_validator("token")
+    @classmethod
+    def _one_line(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value() or not value.get_secret_value().isprintable():
+            raise ValueError("a token is one line of printable characters")
+        return value
+
+
+def _credential_name(name: str) -> str:
+    if not values.CREDENTIAL_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a credential name: use a-z, 0-9 and single _")
+    return name
+
+
+def _expanduser(path: Path | None) -> Path | None:
+    return None if path is None else path.expanduser()
+
+
 class GitSettings(_Section):
+    credentials: dict[Annotated[str, AfterValidator(_credential_name)], GitCredentialSettings] = (
+        Field(default_factory=dict, description="HTTPS tokens by name: host, username, token.")
+    )
+    ssh_key_file: Annotated[Path | None, AfterValidator(_expanduser)] = Field(
+        None, description="Private key git's ssh uses (-i, IdentitiesOnly=yes)."
+    )
     timeout: float = Field(
         600.0,
         gt=0,
@@ -109,4 +155,6 @@ def to_settings(model: Settings) -> values.Settings:
     data = model.model_dump()
     token = data["server"]["token"]
     data["server"]["token"] = None if token is None else values.Secret(token.get_secret_value())
+    for entry in data["git"]["credentials"].values():
+        entry["token"] = values.Secret(entry["token"].get_secret_value())
     return values.settings_from_dict(data)

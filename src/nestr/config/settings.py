@@ -9,6 +9,7 @@ boundary model and in ``docs/configuration.md``; a test keeps the two in step.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -20,8 +21,37 @@ LogFormat = Literal["auto", "console", "json"]
 SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
 """Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
 
-PATH_KEYS = frozenset({"cache_dir", "state_dir"})
+PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file"})
 """Keys holding paths: relative values in a file are relative to that file."""
+
+# `git.credentials` is a mapping of entries named by the user: `git.credentials.<name>.<field>`.
+# A name is lower case (an environment variable's name loses its case) without a double
+# underscore (which nests in `NESTR_GIT__CREDENTIALS__<NAME>__TOKEN`).
+CREDENTIALS_KEY = "git.credentials"
+CREDENTIAL_FIELDS = ("host", "username", "protocol", "token")
+CREDENTIAL_NAME = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+
+
+def credential_key(dotted: str) -> tuple[str, str] | None:
+    """``(name, field)`` of a ``git.credentials.<name>.<field>`` key (field may be empty)."""
+    name, sep, rest = dotted.removeprefix(CREDENTIALS_KEY + ".").partition(".")
+    if not dotted.startswith(CREDENTIALS_KEY + ".") or "." in rest:
+        return None
+    if sep and rest not in CREDENTIAL_FIELDS:
+        return None
+    return name, rest
+
+
+def is_secret_key(dotted: str) -> bool:
+    """True for a key whose value is a secret (``server.token``, ``git.credentials.*.token``)."""
+    found = credential_key(dotted)
+    return dotted in SECRET_KEYS or (found is not None and found[1] == "token")
+
+
+def is_known_key(dotted: str) -> bool:
+    """True for a key that exists: a fixed one or a field of a named credential."""
+    return dotted in LEAF_KEYS or dotted in SECTION_KEYS or credential_key(dotted) is not None
+
 
 _MASK = "**********"
 
@@ -76,9 +106,22 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
-class GitSettings:
-    """Limits for the git commands nestr runs."""
+class GitCredential:
+    """An HTTPS token for one host (``git.credentials.<name>``), handed to git by nestr."""
 
+    name: str
+    host: str
+    token: Secret
+    username: str = "x-access-token"
+    protocol: Literal["https", "http"] = "https"
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """Limits for the git commands nestr runs, and the credentials it hands them."""
+
+    credentials: tuple[GitCredential, ...] = ()
+    ssh_key_file: Path | None = None
     timeout: float = 600.0
     fetch_freshness: float = 60.0
 
@@ -168,7 +211,9 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
         section = _section_type(cls, f.name)
         if section is not None:
             value = _build(section, value, dotted + ".")
-        elif dotted in PATH_KEYS:
+        elif dotted == CREDENTIALS_KEY:
+            value = _credentials(value)
+        elif dotted in PATH_KEYS and value is not None:
             value = Path(value)
         elif dotted in SECRET_KEYS and isinstance(value, str):
             value = Secret(value)
@@ -185,10 +230,22 @@ def _plain(value: Any, prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(value):
         dotted, item = prefix + f.name, getattr(value, f.name)
-        if isinstance(item, Secret):
+        if isinstance(item, Secret) or (dotted == CREDENTIALS_KEY and item):
             raise ValueError(f"{dotted} holds a secret and is never written out")
         if is_dataclass(item):
             out[f.name] = _plain(item, dotted + ".")
+        elif dotted == CREDENTIALS_KEY:
+            out[f.name] = {}
         else:
             out[f.name] = str(item) if isinstance(item, Path) else item
     return out
+
+
+def _credentials(data: Mapping[str, Mapping[str, Any]]) -> tuple[GitCredential, ...]:
+    entries = []
+    for name, entry in sorted(data.items()):
+        token = entry["token"]
+        secret = token if isinstance(token, Secret) else Secret(token)
+        fields_ = {k: entry[k] for k in ("host", "username", "protocol")}
+        entries.append(GitCredential(name=name, token=secret, **fields_))
+    return tuple(entries)

@@ -119,18 +119,19 @@ class StatusRepo(TypedDict):
 
 
 class WorkspaceRemoved(TypedDict):
-    workspace: str
-    repos: int
+    workspace: str  # its root
+    id: str
+    repos: list[str]  # the paths of its repos
 
 
 class WorkspaceGcFinished(TypedDict):
-    removed: list[str]  # workspace directories removed
-    kept: list[str]  # expired workspaces kept because they hold work
+    removed: int  # expired workspaces removed
+    kept: int  # expired workspaces kept because they hold work
 
 
 class CacheGcFinished(TypedDict):
-    removed: list[str]  # mirror directories removed
-    bytes_freed: int
+    removed: int  # mirrors removed
+    bytes: int  # the size they had on disk
 
 
 # --- workspace: lock and foreach -----------------------------------------------------------

@@ -5,7 +5,7 @@ cancellation kills git and its helpers as a group), an environment cleaned of ``
 that would redirect it (pre-commit's ``no_git_env`` allow-list), ``GIT_TERMINAL_PROMPT=0`` and
 SSH in batch mode so it never prompts (tsrc #386: prompts under parallelism hang a fleet), and a
 timeout. Failures raise :class:`nestr.errors.GitError` with argv, exit code and stderr. Each git's
-group is watched by :mod:`nestr.procgroups` while it runs: if nestr is killed (even by SIGKILL),
+group is watched by :mod:`nestr.proc.groups` while it runs: if nestr is killed (even by SIGKILL),
 the group is ended, so no git goes on writing into a workspace whose lock died with nestr.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -23,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
+from nestr.git import credentials
 from nestr.observability.context import child_env
 from nestr.observability.logging import get_logger
-from nestr.procgroups import arm, marked, release, watch
+from nestr.proc.groups import arm, kill_group, marked, release, watch
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +88,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"
+    credentials.apply(env)  # the settings' tokens and SSH key (nestr.git.credentials)
     env.update(child_env())  # what git's hooks and helpers do joins this action
     if extra:
         env.update(extra)
@@ -153,7 +154,7 @@ def run_git_parallel(
 ) -> list[GitResult | WorkFailed]:
     """Run ``git *args`` in ``cwd`` for each call, at most ``jobs`` at once, without an event loop.
 
-    ``guarded=False`` leaves the gits out of :mod:`nestr.procgroups` (no helper process is
+    ``guarded=False`` leaves the gits out of :mod:`nestr.proc.groups` (no helper process is
     started for them): only for read-only commands, where a git that outlives a killed nestr
     by a moment changes nothing that matters.
 
@@ -237,7 +238,7 @@ class _GitCall:
         try:
             out, err = proc.communicate(self.input_bytes, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             proc.communicate()
             release(group)
             raise GitError(
@@ -280,7 +281,7 @@ class _GitCall:
         with self._lock:
             self._cancelled = True
             if self._proc is not None and self._proc.returncode is None:
-                _kill_group(self._proc.pid)
+                kill_group(self._proc.pid)
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -294,11 +295,6 @@ def _threads() -> ThreadPoolExecutor:
 
         _POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="nestr-git")
     return _POOL
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def git_version() -> str | None:

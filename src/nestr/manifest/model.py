@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nestr.errors import SourceLocation
+from nestr.errors import SourceLocation, UsageError, did_you_mean
 
 if TYPE_CHECKING:
     from nestr.yamlsource import YamlDocument
@@ -100,6 +100,25 @@ class Manifest:
             "repos": [spec.to_dict() for spec in self.repos],
         }
 
+    def _check_selection(self, groups: set[str], names: set[str]) -> None:
+        """A usage error naming the first unknown repo, else the first group nobody is in."""
+        known = [r.name for r in self.repos]
+        unknown = sorted(names - set(known))
+        if unknown:
+            name = unknown[0]
+            raise UsageError(
+                f"unknown repo {name!r}: no repo of that name in {self.path}",
+                hint=did_you_mean(name, known) or f"known repos: {', '.join(known) or 'none'}",
+            )
+        in_use = sorted({g for r in self.repos for g in r.groups})
+        missing = sorted(groups - set(in_use))
+        if missing:
+            group = missing[0]
+            raise UsageError(
+                f"unknown group {group!r}: no repo of {self.path} is in that group",
+                hint=did_you_mean(group, in_use) or f"known groups: {', '.join(in_use) or 'none'}",
+            )
+
     def select(
         self,
         *,
@@ -110,14 +129,13 @@ class Manifest:
     ) -> list[RepoSpec]:
         """Repos matching any of ``groups`` or ``names`` (all active repos if both are empty).
 
-        A repo named explicitly is selected even when the group filter made it inactive.
-        Unknown names raise ``KeyError`` so callers can report them.
+        A repo named explicitly is selected even when the group filter made it inactive. An
+        unknown name or a group no repo is in is a :class:`~nestr.errors.UsageError` with a
+        suggestion: the one message every selection (``--repo``, ``-g``, a workflow's
+        ``foreach``) gives.
         """
         wanted_groups, wanted_names, excluded = set(groups), set(names), set(exclude)
-        known = {r.name for r in self.repos}
-        missing = sorted(wanted_names - known)
-        if missing:
-            raise KeyError(", ".join(missing))
+        self._check_selection(wanted_groups, wanted_names)
         chosen = []
         for spec in self.repos:
             if spec.name in excluded:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TypeVar
 
 
@@ -137,3 +137,13 @@ def parents_first(items: Sequence[T], path: Callable[[T], str]) -> list[T]:
         return sum(1 for other in paths if is_inside(paths[index], other))
 
     return [items[i] for i in sorted(range(len(items)), key=depth)]
+
+
+MANIFEST_FILE = "nestr.yaml"
+
+
+def find_manifest_path(start: Path) -> Path | None:
+    """The nearest ``nestr.yaml`` in ``start`` or a parent directory."""
+    from nestr.upward import find_upward
+
+    return find_upward(start, MANIFEST_FILE)

@@ -3,7 +3,7 @@ an owner that died left running before anything runs again.
 
 A group is recorded by its id, its leader's start time (clock ticks since boot, field 22 of
 ``/proc/PID/stat``) and the boot it started in, so that an id the system has since given to
-another process is never signalled (see :mod:`nestr.procgroups`).
+another process is never signalled (see :mod:`nestr.proc.groups`).
 """
 
 from __future__ import annotations

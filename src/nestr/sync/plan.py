@@ -87,10 +87,7 @@ async def plan_sync(
 
 
 def _selected(manifest: Manifest, groups: Iterable[str], names: Iterable[str]) -> list[str]:
-    try:
-        return [r.name for r in manifest.select(groups=groups, names=names)]
-    except KeyError as exc:
-        raise UsageError(f"no repo named {exc.args[0]} in the manifest") from None
+    return [r.name for r in manifest.select(groups=groups, names=names)]
 
 
 def _rule_targets(

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from nestr.errors import NestrError, UsageError
+from nestr.errors import NestrError
 from nestr.manifest.model import Manifest
 from nestr.sync import blocks
 from nestr.sync.content import blob_id, normalize
@@ -97,10 +97,7 @@ def sync_status(
     names: Iterable[str] = (),
 ) -> list[RepoStatus]:
     """Drift of every managed file in the selected repos that are checked out."""
-    try:
-        specs = manifest.select(groups=groups, names=names)
-    except KeyError as exc:
-        raise UsageError(f"no repo named {exc.args[0]} in the manifest") from None
+    specs = manifest.select(groups=groups, names=names)
     out = []
     for spec in specs:
         directory = workspace.repo_dir(spec)

@@ -1,9 +1,10 @@
 """``run_step``: drive one step type through a whole attempt with a real context.
 
 For step plugin authors and nestr's own built-ins: the step gets a real process runner (own
-process group, SIGTERM then SIGKILL), a captured log and a real ``$NESTR_OUTPUT`` file, and the
+process group, SIGTERM then SIGKILL), a captured log, a real ``$NESTR_OUTPUT`` file, the
+settings given (default: nestr's defaults) and an ``emit`` over a real event bus, and the
 result says how it ended — ``succeeded``, ``failed``, ``timed_out`` or ``cancelled`` — with its
-outputs and output text::
+outputs, output text and the events it emitted::
 
     result = run_step_sync("shell", with_={"argv": ["echo", "hi"]}, cwd=tmp_path)
     assert result.status == "succeeded" and result.stdout == "hi\\n"
@@ -19,9 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nestr.config.settings import Settings
 from nestr.errors import NestrError
+from nestr.events.bus import EventBus
+from nestr.events.envelope import Event
 from nestr.manifest.model import RepoSpec
 from nestr.workflow.capture import CapturedLog
+from nestr.workflow.emitter import StepEmitter
 from nestr.workflow.outputs import read_outputs
 from nestr.workflow.process import GroupProcessRunner
 from nestr.workflow.protocols import Step, StepContext, StepFailed
@@ -38,6 +43,11 @@ class StepRun:
     returncode: int | None = None
     stdout: str = ""
     stderr: str = ""
+    events: tuple[Event, ...] = ()  # what the step emitted, in order
+
+
+RUN_ID = "test-run"  # the run id and step key a driven step's events carry
+STEP_KEY = "step"
 
 
 async def run_step(
@@ -55,27 +65,34 @@ async def run_step(
     cancel: asyncio.Event | None = None,
     grace: float = 1.0,
     registry: StepRegistry | None = None,
+    settings: Settings | None = None,
 ) -> StepRun:
     """Run ``step`` (an instance, or a registered type name) once and report how it ended.
 
     ``timeout`` ends it like the executor does (the run is ``timed_out``); setting ``cancel``
     cancels it mid-flight (``cancelled``). ``grace`` is the SIGTERM → SIGKILL delay.
+    ``settings`` is what the step reads as ``ctx.settings`` (default: nestr's defaults).
     """
     instance = (registry or StepRegistry()).get(step)() if isinstance(step, str) else step
     with tempfile.TemporaryDirectory(prefix="nestr-step-") as scratch:
         output_path = Path(scratch) / "output"
         output_path.touch()
         log = CapturedLog()
+        events: list[Event] = []
+        bus = EventBus()
+        bus.add_listener(events.append)
         ctx = StepContext(
-            run_id="test-run",
-            step_id="step",
-            key="step",
+            run_id=RUN_ID,
+            step_id=STEP_KEY,
+            key=STEP_KEY,
             attempt=1,
             root=root or cwd,
             cwd=cwd,
             output_path=output_path,
             log=log,
             processes=GroupProcessRunner(grace),
+            settings=settings if settings is not None else Settings(),
+            emit=StepEmitter(bus, RUN_ID, STEP_KEY, repo.name if repo else None),
             with_=dict(with_ or {}),
             env={**os.environ, **(env or {}), "NESTR_OUTPUT": str(output_path)},
             repo=repo,
@@ -84,7 +101,8 @@ async def run_step(
             state_dir=state_dir,
         )
         status, outputs, error, code = await _drive(instance, ctx, timeout, cancel)
-        return StepRun(status, outputs, error, code, log.text("stdout"), log.text("stderr"))
+        stdout, stderr = log.text("stdout"), log.text("stderr")
+        return StepRun(status, outputs, error, code, stdout, stderr, tuple(events))
 
 
 async def _drive(

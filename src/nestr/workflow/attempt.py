@@ -31,13 +31,14 @@ from nestr.events.catalog import (
     StepStarted,
 )
 from nestr.events.envelope import Event
-from nestr.procgroups import Group, boot_id
+from nestr.proc.groups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart, WholeAttempt
 from nestr.store.groups import GroupStarted
 from nestr.store.runs import RunStore
 from nestr.workflow import expressions
 from nestr.workflow.capture import CapturedLog
 from nestr.workflow.commits import GroupCommit, Record
+from nestr.workflow.emitter import StepEmitter
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.outputs import take_outputs
@@ -288,6 +289,8 @@ class InstanceRunner:
             output_path=output_path,
             log=log,
             processes=processes,
+            settings=self.spec.settings,
+            emit=StepEmitter(self.bus, self.spec.run_id, instance.key, _repo_name(instance)),
             with_=rendered.with_,
             env=env,
             repo=instance.repo,
@@ -413,6 +416,10 @@ class _RecordedProcesses:
         self.runner.group_started(self.key, self.attempt, group)
 
 
+def _repo_name(instance: Instance) -> str | None:
+    return instance.repo.name if instance.repo else None
+
+
 def _escaped(match: re.Match[str]) -> str:
     """``%XX`` per byte: ``%`` is escaped too, so two keys never give one name."""
     return "".join(f"%{byte:02X}" for byte in match.group().encode())
@@ -435,7 +442,7 @@ def instance_outputs(done: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def _refuse_symlinked(root: Path, path: str) -> None:
     """A per-repo step never runs in a repo reached through a symlink (as ``assemble`` and
     ``foreach`` refuse it): the link could lead out of the workspace."""
-    from nestr.workspace.containment import first_symlink
+    from nestr.symlinks import first_symlink
 
     link = first_symlink(root.resolve(), path)
     if link is not None:

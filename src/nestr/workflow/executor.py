@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from nestr.config.settings import Settings
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from nestr.store.records import StepRecord
 from nestr.workflow.plan import Plan
@@ -31,6 +32,7 @@ class RunSpec:
     done: Mapping[str, StepRecord] = field(default_factory=dict)  # succeeded before (resume)
     prior_attempts: Mapping[str, int] = field(default_factory=dict)  # attempts made before
     claim: int = 0  # 0 for a new run, n for its n-th resume (part of $NESTR_OUTPUT's path)
+    settings: Settings = field(default_factory=Settings)  # what steps get as ctx.settings
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from nestr.errors import WorkflowDefinitionError
+from nestr.errors import UsageError, WorkflowDefinitionError
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.workflow.model import RepoSelector, StepDef, Workflow
 
@@ -72,17 +72,18 @@ def instance_key(step_id: str, repo: str | None) -> str:
 
 
 def select_repos(selector: RepoSelector, manifest: Manifest, step: StepDef) -> list[RepoSpec]:
-    """The repos a foreach selects (``Manifest.select``, manifest order); an unknown name is a
-    definition error."""
+    """The repos a foreach selects (``Manifest.select``, manifest order); an unknown name or
+    group is a definition error at the step, with the message any other selection gives."""
     if selector.all:
         return manifest.active_repos()
     try:
         return manifest.select(groups=selector.groups, names=selector.names)
-    except KeyError as exc:
+    except UsageError as exc:
         raise WorkflowDefinitionError(
-            f"foreach names unknown repo(s): {exc.args[0]}",
+            exc.message,
             location=step.location,
-            field=f"{step.id}.foreach.names",
+            field=f"{step.id}.foreach",
+            hint=exc.hint,
         ) from None
 
 

@@ -4,7 +4,9 @@ A step type is a :data:`StepFactory` registered under the entry-point group ``ne
 (built-ins register the same way). The executor calls the factory, then ``await step.run(ctx)``
 once per attempt; the step returns its outputs or raises :class:`StepFailed`. Cancellation and
 timeouts arrive as ``asyncio.CancelledError`` inside ``run``: a step that starts processes does
-so through ``ctx.processes`` so they are killed as a group.
+so through ``ctx.processes`` so they are killed as a group. A step reads the user's settings
+from ``ctx.settings`` (never builds its own) and reports what it does with ``ctx.emit``, which
+publishes on the run's event bus, so its events reach the run's durable log.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from nestr.config.settings import Settings
 from nestr.errors import WorkFailed
+from nestr.events.envelope import Event
 from nestr.manifest.model import RepoSpec
 
 Outputs = Mapping[str, str]
@@ -56,6 +60,17 @@ class ProcessRunner(Protocol):
         ...
 
 
+class Emit(Protocol):
+    """Publishes one event of a step on its run's bus (appended to the run's log first)."""
+
+    def __call__(self, type: str, data: Mapping[str, Any] | None = None, **fields: Any) -> Event:
+        """Publish an event of ``type`` with ``data``; ``run_id`` and ``step`` are the
+        step's, ``repo`` is the step's repo unless given. Other ``fields`` (``subject``,
+        ``severity``) are the :class:`~nestr.events.envelope.Event`'s. Returns the event as
+        published (with its ``seq``)."""
+        ...
+
+
 @dataclass(frozen=True)
 class StepContext:
     """Everything one attempt of a step may use. ``with_`` and ``env`` are already rendered."""
@@ -69,6 +84,8 @@ class StepContext:
     output_path: Path  # the file named by $NESTR_OUTPUT
     log: LogSink
     processes: ProcessRunner
+    settings: Settings  # the user's settings (cache_dir, jobs, git.timeout, ...) for this run
+    emit: Emit  # publishes on the run's bus, stamped with the run, the step and its repo
     with_: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     repo: RepoSpec | None = None

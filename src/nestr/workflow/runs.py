@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nestr.config.settings import Settings
 from nestr.errors import UsageError, WorkFailed
 from nestr.events.bus import EventBus
 from nestr.events.catalog import RUN_RESUMED, RUN_STARTED, RunResumed, RunStarted
 from nestr.events.envelope import Event
 from nestr.manifest.model import Manifest, RepoSpec
-from nestr.procgroups import boot_id, end_groups
+from nestr.proc.groups import boot_id, end_groups
 from nestr.store.db import Database, open_database
 from nestr.store.eventlog import EventLog
 from nestr.store.groups import open_groups
@@ -55,6 +56,7 @@ async def run_workflow(
     cancel: asyncio.Event | None = None,
     run_id: str | None = None,
     db: Database | None = None,
+    settings: Settings | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
@@ -64,6 +66,7 @@ async def run_workflow(
     ``state_dir``, already open, for a process that runs many workflows (a server); it is left
     open. Without it the store is opened for this run and closed after it — closing copies the
     write-ahead log into the database, a few milliseconds a long-lived process pays once.
+    ``settings``: the user's, handed to every step (``ctx.settings``); None means the defaults.
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
@@ -105,7 +108,9 @@ async def run_workflow(
             run_id=record.id,
         )
         bus.publish(store.create_run(record, steps, started))
-        spec = RunSpec(record.id, plan, values, root, state_dir, manifest.path)
+        spec = RunSpec(
+            record.id, plan, values, root, state_dir, manifest.path, settings=settings or Settings()
+        )
         executor = _executor(store, bus, registry, options, jobs, cancel)
         return await executor.execute(spec)
     finally:
@@ -122,6 +127,7 @@ async def resume_run(
     registry: StepRegistry | None = None,
     options: ExecutorOptions | None = None,
     cancel: asyncio.Event | None = None,
+    settings: Settings | None = None,
 ) -> RunResult:
     """Continue run ``run`` (id or unique prefix) from its record.
 
@@ -129,6 +135,7 @@ async def resume_run(
     instance runs again. A run whose owner process is still alive is refused, and so is a run
     another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
     groups the dead owner's attempts left running are ended before anything runs again.
+    ``settings`` as for :func:`run_workflow`.
     """
     registry = registry or default_registry()
     db = open_database(state_dir)
@@ -164,6 +171,7 @@ async def resume_run(
             done={s.key: s for s in records if s.status == "succeeded"},
             prior_attempts={s.key: s.attempts for s in records},  # new ones are numbered after
             claim=claim,
+            settings=settings or Settings(),
         )
         executor = _executor(store, bus, registry, options, jobs, cancel)
         return await executor.execute(spec)

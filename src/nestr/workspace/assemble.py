@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nestr.errors import GitError, NestrError, UsageError, did_you_mean
+from nestr.errors import GitError, NestrError, UsageError
 from nestr.events import EventBus, catalog
 from nestr.events.catalog import D, EventType
 from nestr.fanout import fan_out
@@ -103,16 +103,8 @@ class AssembleOptions:
 
 
 def select_repos(manifest: Manifest, groups: Sequence[str], names: Sequence[str]) -> list[RepoSpec]:
-    """The repos to work on; an unknown ``--repo`` name is a usage error with a suggestion."""
-    try:
-        return manifest.select(groups=groups, names=names)
-    except KeyError as exc:
-        missing = str(exc.args[0])
-        known = [r.name for r in manifest.repos]
-        raise UsageError(
-            f"unknown repo {missing!r} (not in {manifest.path})",
-            hint=did_you_mean(missing.split(", ", maxsplit=1)[0], known),
-        ) from None
+    """The repos to work on (:meth:`Manifest.select`: an unknown name is a usage error)."""
+    return manifest.select(groups=groups, names=names)
 
 
 def locked_commits(manifest: Manifest) -> dict[str, str]:

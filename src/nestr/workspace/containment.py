@@ -10,32 +10,13 @@ anywhere on the way, or as the repo's ``.git``, refuses that repo.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from nestr.manifest.paths import BadPath, normalize_repo_path
+from nestr.symlinks import first_symlink
 from nestr.workspace.plan import RepoAction
 
-
-def first_symlink(root: Path, rel: str) -> Path | None:
-    """The first symlink met walking from ``root`` down to ``root/rel/.git``; None if none.
-
-    Components that do not exist end the walk: whatever nestr creates there is a real
-    directory.
-    """
-    current = root
-    for part in (*rel.split("/"), ".git"):
-        current = current / part
-        try:
-            mode = os.lstat(current).st_mode
-        except FileNotFoundError:
-            return None
-        except NotADirectoryError:
-            return None  # a file on the way: the clone fails there, inside the workspace
-        if stat.S_ISLNK(mode):
-            return current
-    return None
+__all__ = ["first_symlink", "outside_refusal"]
 
 
 def outside_refusal(root: Path, rel: str) -> RepoAction | None:

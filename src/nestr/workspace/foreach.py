@@ -1,12 +1,13 @@
 """Run one command in every selected repo of a workspace, in parallel, reporting through events.
 
 Each child runs in the repo's directory, without a shell unless asked (so a ``;`` in an argument
-stays literal), in its own session and process group so that cancelling the run (Ctrl-C) kills
-the child and everything it started (and, through :mod:`nestr.procgroups`, so does nestr's own
-death, even by SIGKILL). Its stdout and stderr are merged into one pipe so their
-lines keep their order, and every line is published as a ``nestr.workspace.foreach.output``
-event as soon as it is read; faces render those events. Without ``keep_going`` the first failure
-stops new repos from starting, while the running ones finish.
+stays literal), through :mod:`nestr.proc`'s group runner: in its own session and process group,
+so that cancelling the run (Ctrl-C) or a ``timeout`` kills the child and everything it started,
+as does the child's own end (nothing it left in the background outlives it) and nestr's death,
+even by SIGKILL. Its stdout and stderr are merged into one pipe so their lines keep their order,
+and every line is published as a ``nestr.workspace.foreach.output`` event as soon as it is read;
+faces render those events. Without ``keep_going`` the first failure stops new repos from
+starting, while the running ones finish.
 
 Events (``repo`` is the repo name):
 
@@ -18,13 +19,11 @@ Events (``repo`` is the repo name):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nestr.events import EventBus
@@ -38,14 +37,14 @@ from nestr.events.catalog import (
 )
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
-from nestr.procgroups import arm, marked, release, watch
+from nestr.proc.group import GroupRunner, NotStarted, TimedOut
+from nestr.proc.output import Lines
 from nestr.workspace.containment import first_symlink
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout
 
 EXIT_NOT_FOUND = 127  # what a shell reports for a command it cannot find
-KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
-_CHUNK = 65536
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when a run is cancelled or times out
 
 
 @dataclass(frozen=True)
@@ -134,13 +133,16 @@ async def foreach(
     jobs: int,
     keep_going: bool = False,
     environ: Mapping[str, str] | None = None,
+    timeout: float | None = None,
 ) -> ForeachReport:
     """Run ``command`` in each of ``repos`` (at most ``jobs`` at once) and report every result.
 
     ``environ`` is the base environment of the children (default: this process's). Cancelling
-    the returned coroutine terminates every running child's process group.
+    the returned coroutine terminates every running child's process group; so does a command
+    still running ``timeout`` seconds after its start (its result says it timed out).
     """
     base_env = dict(os.environ if environ is None else environ)
+    runner = GroupRunner(KILL_GRACE)
     stop = asyncio.Event()
 
     async def one(spec: RepoSpec) -> ForeachResult:
@@ -148,7 +150,7 @@ async def foreach(
             result = ForeachResult(spec.name, spec.path, None, skipped=True)
         else:
             env = {**base_env, **repo_environ(workspace, spec)}
-            result = await _run_in_repo(workspace, spec, command, env, bus)
+            result = await _run_in_repo(workspace, spec, command, env, bus, runner, timeout)
         if result.failed and not keep_going:
             stop.set()
         bus.emit(FOREACH_FINISHED, _finished(result), repo=spec.name)
@@ -183,38 +185,39 @@ async def _run_in_repo(
     command: ForeachCommand,
     env: Mapping[str, str],
     bus: EventBus,
+    runner: GroupRunner,
+    timeout: float | None,
 ) -> ForeachResult:
     directory = workspace.repo_dir(spec)
-    link = first_symlink(workspace.root.resolve(), spec.path)
-    if link is not None:
-        message = f"not run: {link} is a symlink; nestr acts on no repo reached through one"
-        return ForeachResult(spec.name, spec.path, None, error=message)
-    if not is_checkout(directory):
-        message = f"not assembled: {directory} is not a git checkout"
-        return ForeachResult(spec.name, spec.path, None, error=message)
+    refused = _refusal(workspace, spec, directory)
+    if refused is not None:
+        return ForeachResult(spec.name, spec.path, None, error=refused)
     argv = command.process_argv()
     data = ForeachStarted(path=spec.path, dir=str(directory), argv=list(argv))
     bus.emit(FOREACH_STARTED, data, repo=spec.name)
     start = time.perf_counter()
-    arm()
+    lines = Lines(lambda _stream, line: _emit_line(bus, spec.name, line))
+    error = None
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=directory,
-            env=marked(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        code = await runner.run(
+            argv, cwd=directory, env=env, log=lines, merge_stderr=True, timeout=timeout
         )
-    except OSError as exc:
-        return _not_started(spec, argv[0], exc)
-    group = watch(proc.pid)
-    try:
-        code = await _follow(proc, spec.name, bus)
-    finally:
-        release(group)
-    return ForeachResult(spec.name, spec.path, code, duration=time.perf_counter() - start)
+    except NotStarted as exc:
+        return _not_started(spec, argv[0], exc.reason)
+    except TimedOut as exc:
+        code, error = exc.returncode, exc.message
+    lines.flush()
+    return ForeachResult(spec.name, spec.path, code, error, duration=time.perf_counter() - start)
+
+
+def _refusal(workspace: Workspace, spec: RepoSpec, directory: Path) -> str | None:
+    """Why the command must not run in this repo, if it must not."""
+    link = first_symlink(workspace.root.resolve(), spec.path)
+    if link is not None:
+        return f"not run: {link} is a symlink; nestr acts on no repo reached through one"
+    if not is_checkout(directory):
+        return f"not assembled: {directory} is not a git checkout"
+    return None
 
 
 def _not_started(spec: RepoSpec, program: str, exc: OSError) -> ForeachResult:
@@ -227,45 +230,5 @@ def _not_started(spec: RepoSpec, program: str, exc: OSError) -> ForeachResult:
     return ForeachResult(spec.name, spec.path, code, error=error)
 
 
-async def _follow(proc: asyncio.subprocess.Process, repo: str, bus: EventBus) -> int:
-    """Publish the child's lines as they come; on cancellation kill its process group."""
-    try:
-        assert proc.stdout is not None
-        await _publish_lines(proc.stdout, repo, bus)
-        return await proc.wait()
-    except asyncio.CancelledError:
-        await _terminate_group(proc)
-        raise
-
-
-async def _publish_lines(stream: asyncio.StreamReader, repo: str, bus: EventBus) -> None:
-    # read() in chunks rather than readline(): a line longer than the reader's limit must not
-    # end the run with LimitOverrunError.
-    pending = b""
-    while chunk := await stream.read(_CHUNK):
-        *lines, pending = (pending + chunk).split(b"\n")
-        for line in lines:
-            _emit_line(bus, repo, line)
-    if pending:
-        _emit_line(bus, repo, pending)
-
-
-def _emit_line(bus: EventBus, repo: str, raw: bytes) -> None:
-    line = raw.decode(errors="replace").removesuffix("\r")
+def _emit_line(bus: EventBus, repo: str, line: str) -> None:
     bus.emit(FOREACH_OUTPUT, ForeachOutput(line=line), repo=repo)
-
-
-async def _terminate_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the child's process group, then SIGKILL it if it is still there after a grace."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(proc.wait()), KILL_GRACE)
-    # Grandchildren may outlive the leader; the group is killed either way.
-    _signal_group(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        await proc.wait()
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)

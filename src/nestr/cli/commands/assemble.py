@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import (
     group_option,
     jobs_option,
@@ -27,7 +27,6 @@ from nestr.cli.render import follow_events, json_option, print_json
 
 if TYPE_CHECKING:
     from nestr.events import Event, EventBus
-    from nestr.manifest.model import Manifest
     from nestr.workspace.results import AssemblyResult
 
 
@@ -86,60 +85,35 @@ def assemble(
     as_json: bool,
 ) -> int:
     """Create or update a workspace from the manifest."""
-    from nestr.cli.options import load_manifest_for
-    from nestr.events import EventBus
-    from nestr.workspace.assemble import AssembleOptions, select_repos
-    from nestr.workspace.assemble import assemble as run_assemble
-
-    context = app(ctx)
-    settings = context.config().settings
     if ttl is not None and not ephemeral:
         raise click.UsageError("--ttl needs --ephemeral")
-    if ephemeral and workspace_dir is not None:
-        raise click.UsageError("--ephemeral and -w cannot be used together")
-    manifest = load_manifest_for(manifest_path, context.cwd, repos_only=True)
-    root, wid = _target(manifest, workspace_dir, ephemeral, context.cwd, settings.state_dir)
-    options = AssembleOptions.from_settings(
-        settings,
+    lifetime = parse_ttl(ttl) if ttl is not None else None
+    nestr = session(ctx)
+    target = nestr.assembly_target(
+        manifest=manifest_path,
+        workspace=workspace_dir,
+        ephemeral=ephemeral,
         groups=groups,
         names=repo_names,
-        jobs=jobs,
-        locked=locked,
-        offline=offline,
-        dissociate=dissociate,
-        stash=stash,
-        force=force,
-        ttl=parse_ttl(ttl or "8h") if ephemeral else None,
-        workspace_id=wid,
     )
-    bus = EventBus()
-    total = len(select_repos(manifest, groups, repo_names))
-    with _progress(bus, total):
-        result = asyncio.run(run_assemble(manifest, root, options, bus=bus))
+    with _progress(nestr.bus, len(target.repos)):
+        result = asyncio.run(
+            nestr.assemble(
+                target,
+                jobs=jobs,
+                locked=locked,
+                offline=offline,
+                dissociate=dissociate,
+                stash=stash,
+                force=force,
+                ttl=lifetime,
+            )
+        )
     if as_json:
         print_json(result.to_dict())
     else:
         _summary(result)
     return result.exit_code
-
-
-def _target(
-    manifest: Manifest, workspace_dir: Path | None, ephemeral: bool, cwd: Path, state_dir: Path
-) -> tuple[Path, str | None]:
-    """Where to assemble: -w, an ephemeral dir, the enclosing workspace, or the manifest's dir."""
-    from nestr.errors import UsageError
-    from nestr.workspace.record import find_workspace, new_workspace_id
-    from nestr.workspace.registry import ephemeral_root
-
-    if workspace_dir is not None:
-        return (cwd / workspace_dir).resolve(), None
-    if ephemeral:
-        wid = new_workspace_id()
-        return ephemeral_root(state_dir, wid), wid
-    try:
-        return find_workspace(cwd).root, None
-    except UsageError:
-        return manifest.root, None
 
 
 class _Lines:

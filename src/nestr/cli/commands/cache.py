@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.render import json_option, print_json
 
 
@@ -27,10 +27,8 @@ def _size(n: int) -> str:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List mirrors: URL, size, last fetch, and how many workspaces borrow from each."""
-    from nestr.workspace.cache_usage import list_mirrors
-
-    settings = app(ctx).config().settings
-    mirrors = list_mirrors(settings.cache_dir, settings.state_dir)
+    nestr = session(ctx)
+    settings, mirrors = nestr.settings, nestr.mirrors()
     if as_json:
         print_json(
             {"cache_dir": str(settings.cache_dir), "mirrors": [m.to_dict() for m in mirrors]}
@@ -53,10 +51,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
 @click.pass_context
 def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> int:
     """Remove mirrors that no registered workspace borrows from (never one in use)."""
-    from nestr.workspace.cache_usage import gc_mirrors
-
-    settings = app(ctx).config().settings
-    removals = gc_mirrors(settings.cache_dir, settings.state_dir, dry_run=dry_run)
+    removals = session(ctx).gc_cache(dry_run=dry_run)
     if as_json:
         print_json({"dry_run": dry_run, "mirrors": [r.to_dict() for r in removals]})
         return 0

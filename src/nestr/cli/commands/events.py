@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.render import json_option
 
 if TYPE_CHECKING:
     from nestr.events import Event
-    from nestr.store.eventlog import EventLog
 
 
 @click.command()
@@ -35,28 +33,21 @@ def events(
 ) -> int:
     """Print events oldest first; --json prints one JSON object per line."""
     from nestr.cli.errors import exit_on_sigterm
-    from nestr.store import RunStore
-    from nestr.store.eventlog import open_event_log
 
-    log = open_event_log(app(ctx).config().settings.state_dir)
+    nestr = session(ctx)
+
+    async def follow_log() -> None:
+        async for event in nestr.follow_events(since=since, type_prefix=type_prefix, run=run_id):
+            _print(event, as_json)
+
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
-    with exit_on_sigterm(), contextlib.closing(log):
-        if run_id is not None:
-            run_id = RunStore(log.db).find_run(run_id).id
+    with exit_on_sigterm():
         if follow:
-            asyncio.run(_follow(log, since, type_prefix, run_id, as_json))
+            asyncio.run(follow_log())
         else:
-            for event in log.read(since, type_prefix, run_id):
+            for event in nestr.events(since=since, type_prefix=type_prefix, run=run_id):
                 _print(event, as_json)
     return 0
-
-
-async def _follow(
-    log: EventLog, since: int, type_prefix: str | None, run_id: str | None, as_json: bool
-) -> None:
-    prefixes = (type_prefix,) if type_prefix else ()
-    async for event in log.follow(since, type_prefixes=prefixes, run_id=run_id):
-        _print(event, as_json)
 
 
 def _print(event: Event, as_json: bool) -> None:

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nestr.cli.commands._target import resolve_target
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import (
     group_option,
     jobs_option,
@@ -57,30 +56,14 @@ def foreach(
     Output lines are prefixed by the repo name. Exit 0 when the command exited 0 everywhere,
     1 otherwise; without --keep-going no new repo starts after the first failure.
     """
-    from nestr.events import EventBus
-    from nestr.workspace.foreach import ForeachCommand
-    from nestr.workspace.foreach import foreach as run_foreach
-
-    settings = app(ctx).config().settings
-    target = resolve_target(
-        ctx,
-        manifest_path=manifest_path,
-        workspace_dir=workspace_dir,
-        groups=groups,
-        repo_names=repo_names,
+    nestr = session(ctx)
+    target = nestr.target(
+        manifest=manifest_path, workspace=workspace_dir, groups=groups, names=repo_names
     )
-    bus = EventBus()
     width = max((len(spec.name) for spec in target.repos), default=0)
     renderer = _Renderer(width, grouped=group_output, quiet=as_json)
-    bus.add_listener(renderer)
-    work = run_foreach(
-        target.workspace,
-        target.repos,
-        ForeachCommand(tuple(command), shell=shell),
-        bus=bus,
-        jobs=jobs or settings.jobs,
-        keep_going=keep_going,
-    )
+    nestr.bus.add_listener(renderer)
+    work = nestr.foreach(target, command, shell=shell, jobs=jobs, keep_going=keep_going)
     report = asyncio.run(_stop_on_sigterm(work))
     if as_json:
         print_json(_json(report, renderer.lines))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nestr.cli.completion import complete_workflow_names
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import manifest_option
 
 
@@ -25,11 +25,10 @@ from nestr.cli.options import manifest_option
 @click.pass_context
 def graph(ctx: click.Context, workflow: str, manifest_path: Path | None, fmt: str) -> int:
     """Print the DAG of WORKFLOW (steps and their needs)."""
-    from nestr.cli.options import load_manifest_for
     from nestr.workflow import graph as drawing
     from nestr.workflow.loading import load_workflow
 
-    manifest = load_manifest_for(manifest_path, app(ctx).cwd)
+    manifest = session(ctx).manifest(manifest=manifest_path)
     item = load_workflow(manifest, workflow)
     render = {"mermaid": drawing.to_mermaid, "dot": drawing.to_dot, "text": drawing.to_text}[fmt]
     click.echo(render(item), nl=False)

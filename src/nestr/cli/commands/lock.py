@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import jobs_option, manifest_option
 from nestr.cli.render import json_option, print_json
 
@@ -22,20 +22,7 @@ def lock(
     ctx: click.Context, manifest_path: Path | None, jobs: int | None, offline: bool, as_json: bool
 ) -> int:
     """Resolve every repo's revision to a commit and write nestr.lock beside the manifest."""
-    from nestr.cli.options import load_manifest_for
-    from nestr.git.mirror import MirrorCache
-    from nestr.workspace.locking import lock_workspace
-
-    context = app(ctx)
-    settings = context.config().settings
-    manifest = load_manifest_for(manifest_path, context.cwd, repos_only=True)
-    cache = MirrorCache(
-        settings.cache_dir,
-        freshness=settings.git.fetch_freshness,
-        offline=offline,
-        timeout=settings.git.timeout,
-    )
-    result = asyncio.run(lock_workspace(manifest, cache=cache, jobs=jobs or settings.jobs))
+    result = asyncio.run(session(ctx).lock(manifest=manifest_path, jobs=jobs, offline=offline))
     if as_json:
         print_json(result.to_dict())
     elif result.ok:

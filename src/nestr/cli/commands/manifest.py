@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import app, session
 from nestr.cli.options import manifest_option
 from nestr.cli.render import json_option, print_json
 
@@ -38,11 +38,10 @@ def manifest() -> None:
 def validate(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
     """Check the manifest, its imports, workflows and sync rules; exit 2 naming every problem."""
     from nestr.checking import check_manifest
-    from nestr.cli.options import resolve_manifest_path
     from nestr.cli.problems import show, validate_with
 
     result = validate_with(
-        check_manifest, lambda: resolve_manifest_path(manifest_path, app(ctx).cwd)
+        check_manifest, lambda: session(ctx).manifest_path(manifest=manifest_path)
     )
     parts = [f"{result.repos} repos ({result.active} active)"]
     if result.workflows:
@@ -65,9 +64,7 @@ def schema() -> int:
 @click.pass_context
 def show(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
     """Show the resolved repos: defaults, imports, URL rewrites and group filter applied."""
-    from nestr.cli.options import load_manifest_for
-
-    loaded = load_manifest_for(manifest_path, app(ctx).cwd)
+    loaded = session(ctx).manifest(manifest=manifest_path)
     if as_json:
         print_json(loaded.to_dict())
         return 0
@@ -116,14 +113,7 @@ def import_(ctx: click.Context, fmt: str, file: Path, output: Path | None, force
 
 def _project_files(ctx: click.Context) -> ProjectFiles:
     """Reads west project imports through the mirror cache of this machine's settings."""
-    from nestr.git.mirror import MirrorCache
-    from nestr.workspace.projectfiles import MirrorProjectFiles
-
-    settings = app(ctx).config().settings
-    cache = MirrorCache(
-        settings.cache_dir, freshness=settings.git.fetch_freshness, timeout=settings.git.timeout
-    )
-    return MirrorProjectFiles(cache)
+    return session(ctx).project_files()
 
 
 @manifest.command("export")
@@ -148,12 +138,11 @@ def export(
     force: bool,
 ) -> int:
     """Translate the manifest into a west manifest, a vcstool .repos file or a repo XML."""
-    from nestr.cli.options import load_manifest_for
     from nestr.manifest.exporters import EXPORTERS
     from nestr.manifest.writer import dump_yaml
 
     cwd = app(ctx).cwd
-    loaded = load_manifest_for(manifest_path, cwd)
+    loaded = session(ctx).manifest(manifest=manifest_path)
     commits = _locked_commits(loaded) if locked else None
     result = EXPORTERS[fmt](loaded, commits)
     header = f"{fmt} manifest exported by `nestr manifest export` from {loaded.path.name}"

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.commands._target import resolve_target
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import (
     group_option,
     jobs_option,
@@ -47,23 +46,11 @@ def status(
     Exit 0 when every repo could be read (dirty, missing or drifted repos are reported, not
     failures), 1 when git could not read a repo.
     """
-    from nestr.workspace.status import workspace_status
-
-    settings = app(ctx).config().settings
-    target = resolve_target(
-        ctx,
-        manifest_path=manifest_path,
-        workspace_dir=workspace_dir,
-        groups=groups,
-        repo_names=repo_names,
+    nestr = session(ctx)
+    target = nestr.target(
+        manifest=manifest_path, workspace=workspace_dir, groups=groups, names=repo_names
     )
-    report = workspace_status(
-        target.workspace,
-        target.repos,
-        manifest=target.manifest,
-        jobs=jobs or settings.jobs,
-        timeout=settings.git.timeout,
-    )
+    report = nestr.status(target, jobs=jobs)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import (
     group_option,
     jobs_option,
     manifest_option,
     repo_option,
-    workspace_and_manifest,
     workspace_option,
 )
 from nestr.cli.render import json_option, print_json
@@ -24,10 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from nestr.errors import NestrError
-    from nestr.manifest.model import Manifest
+    from nestr.session import Target
     from nestr.sync.apply import RepoResult
     from nestr.sync.model import RepoPlan
-    from nestr.workspace.record import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 _QUIET_ACTIONS = {"unchanged"}
@@ -39,10 +37,21 @@ def _common(func: F) -> F:
     return workspace_option(func)
 
 
-def _load(
-    ctx: click.Context, workspace_dir: Path | None, manifest_path: Path | None
-) -> tuple[Workspace, Manifest]:
-    return workspace_and_manifest(workspace_dir, manifest_path, app(ctx).cwd)
+def _target(
+    ctx: click.Context,
+    workspace_dir: Path | None,
+    manifest_path: Path | None,
+    groups: tuple[str, ...],
+    repo_names: tuple[str, ...],
+) -> Target:
+    """The workspace, its full manifest (sync rules included) and the selected repos."""
+    return session(ctx).target(
+        manifest=manifest_path,
+        workspace=workspace_dir,
+        groups=groups,
+        names=repo_names,
+        repos_only=False,
+    )
 
 
 @click.group()
@@ -67,21 +76,8 @@ def plan(
     adopt: bool,
 ) -> int:
     """Show what sync would do to every file; exit 3 when something conflicts."""
-    from nestr.sync import plan_sync
-
-    settings = app(ctx).config().settings
-    workspace, manifest = _load(ctx, workspace_dir, manifest_path)
-    result = asyncio.run(
-        plan_sync(
-            manifest,
-            workspace,
-            groups=groups,
-            names=repo_names,
-            adopt=adopt,
-            jobs=jobs or settings.jobs,
-            timeout=settings.git.timeout,
-        )
-    )
+    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names)
+    result = asyncio.run(session(ctx).sync_plan(target, adopt=adopt, jobs=jobs))
     if as_json:
         print_json(result.to_dict(diff=show_diff))
     else:
@@ -122,13 +118,10 @@ def apply(
     adopt: bool,
 ) -> int:
     """Write shared files; merge local edits; exit 3 when conflicts are left."""
-    from nestr.events import EventBus
-    from nestr.store.eventlog import open_event_log
-    from nestr.sync import ApplyOptions, ConflictMode, apply_sync
+    from nestr.sync import ApplyOptions, ConflictMode
     from nestr.sync.apply import DEFAULT_MESSAGE
 
-    settings = app(ctx).config().settings
-    workspace, manifest = _load(ctx, workspace_dir, manifest_path)
+    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names)
     options = ApplyOptions(
         conflicts=ConflictMode(conflicts),
         commit=commit,
@@ -137,23 +130,7 @@ def apply(
         push=push,
     )
     # durable, so `nestr events` (and every watcher) sees what sync changed
-    log = open_event_log(settings.state_dir)
-    try:
-        result = asyncio.run(
-            apply_sync(
-                manifest,
-                workspace,
-                groups=groups,
-                names=repo_names,
-                adopt=adopt,
-                options=options,
-                jobs=jobs or settings.jobs,
-                timeout=settings.git.timeout,
-                bus=EventBus(sink=log),
-            )
-        )
-    finally:
-        log.close()
+    result = asyncio.run(session(ctx).sync_apply(target, options=options, adopt=adopt, jobs=jobs))
     if as_json:
         print_json(result.to_dict())
     else:
@@ -178,12 +155,11 @@ def status(
     as_json: bool,
 ) -> int:
     """Show which managed files changed since they were last synced."""
-    from nestr.sync import sync_status
     from nestr.sync.model import exit_code_for
     from nestr.sync.status import LABELS, Drift
 
-    workspace, manifest = _load(ctx, workspace_dir, manifest_path)
-    repos = sync_status(manifest, workspace, groups=groups, names=repo_names)
+    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names)
+    repos = session(ctx).sync_status(target)
     code = exit_code_for([r.error for r in repos], 0)
     if as_json:
         print_json({"repos": [r.to_dict() for r in repos]})

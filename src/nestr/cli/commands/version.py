@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import platform
-
 import click
 
-from nestr import __version__
 from nestr.cli.render import json_option, print_json
 
 
@@ -14,9 +11,9 @@ from nestr.cli.render import json_option, print_json
 @json_option
 def version(as_json: bool) -> int:
     """Show nestr, Python and git versions."""
-    from nestr.git.runner import git_version
+    from nestr.session.environment import versions
 
-    info = {"nestr": __version__, "python": platform.python_version(), "git": git_version()}
+    info = versions()
     if as_json:
         print_json(info)
     else:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nestr.cli.completion import complete_workflow_names
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.options import manifest_option
 from nestr.cli.render import json_option, print_json
 
@@ -41,10 +41,9 @@ def summary(item: Workflow) -> dict[str, Any]:
 @click.pass_context
 def list_workflows(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
     """Every workflow of the manifest (and workflows/*.yaml beside it)."""
-    from nestr.cli.options import load_manifest_for
     from nestr.workflow.loading import load_workflows
 
-    manifest = load_manifest_for(manifest_path, app(ctx).cwd)
+    manifest = session(ctx).manifest(manifest=manifest_path)
     found = load_workflows(manifest)
     if as_json:
         print_json([summary(w) for w in found.values()])
@@ -67,12 +66,11 @@ def validate(
 ) -> int:
     """Check one workflow (or all): exit 2 with file:line:col of every problem."""
     from nestr.checking import check_workflows
-    from nestr.cli.options import resolve_manifest_path
     from nestr.cli.problems import show, validate_with
 
     result = validate_with(
         lambda path: check_workflows(path, name),
-        lambda: resolve_manifest_path(manifest_path, app(ctx).cwd),
+        lambda: session(ctx).manifest_path(manifest=manifest_path),
     )
     names = ", ".join(result.workflows) or "none"
     summary = f"{len(result.workflows)} workflow(s) valid: {names}"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from nestr.cli.context import app
+from nestr.cli.context import session
 from nestr.cli.render import json_option, print_json
 
 
@@ -21,10 +21,8 @@ def workspace() -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List registered workspaces (persistent and ephemeral)."""
-    from nestr.workspace.registry import registered
-
     now = datetime.now(UTC)
-    entries = registered(app(ctx).config().settings.state_dir)
+    entries = session(ctx).workspaces()
     rows = [{**e.to_dict(), "exists": e.root.exists(), "expired": e.expired(now)} for e in entries]
     if as_json:
         print_json({"workspaces": rows})
@@ -50,13 +48,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
 @click.pass_context
 def rm(ctx: click.Context, target: str, force: bool, as_json: bool) -> int:
     """Remove a workspace directory and its registration."""
-    from nestr.workspace.registry import find_registered
-    from nestr.workspace.removal import remove_workspace
-
-    context = app(ctx)
-    state_dir = context.config().settings.state_dir
-    entry = find_registered(state_dir, target, context.cwd)
-    removal = asyncio.run(remove_workspace(state_dir, entry, force=force))
+    removal = asyncio.run(session(ctx).remove_workspace(target, force=force))
     if as_json:
         print_json(removal.to_dict())
     elif removal.removed:
@@ -75,10 +67,7 @@ def rm(ctx: click.Context, target: str, force: bool, as_json: bool) -> int:
 @click.pass_context
 def gc(ctx: click.Context, force: bool, as_json: bool) -> int:
     """Remove expired workspaces; report what was kept and why."""
-    from nestr.workspace.removal import gc_workspaces
-
-    state_dir = app(ctx).config().settings.state_dir
-    removals = asyncio.run(gc_workspaces(state_dir, force=force))
+    removals = asyncio.run(session(ctx).gc_workspaces(force=force))
     if as_json:
         print_json({"workspaces": [r.to_dict() for r in removals]})
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from nestr.procgroups import end_groups, identify
+from nestr.proc.groups import end_groups, identify
 from nestr.testing import process_running
 
 

@@ -1,7 +1,7 @@
 """Process groups nestr starts (steps, foreach commands, git) end when nestr ends, even by SIGKILL.
 
 Each child runs in a session of its own, so its pid is its process group id. :func:`watch` tells
-a helper process (:mod:`nestr._guardian`, started once per nestr process, before its first
+a helper process (:mod:`nestr.proc._guardian`, started once per nestr process, before its first
 child) about the group, :func:`release` tells it the group is over. When nestr exits or is
 killed, the helper sees the end of its pipe and ends every group still listed: SIGTERM, then
 SIGKILL. Every child also carries the helper's mark in its environment (:func:`marked`): when
@@ -14,6 +14,10 @@ Telling the helper is one ``write`` of a few bytes per start and per end, which 
 helper reads its pipe ten times a second); starting it costs one interpreter start (about 20 ms
 of CPU, on another core) once per nestr process. Where it cannot start (no ``/proc``, no
 interpreter), children are watched by their own parent only.
+
+:func:`signal_group` and :func:`kill_group` are the one way nestr signals a group it started
+(steps, foreach commands, git, and the helper itself); this module imports neither asyncio nor
+subprocess, so the blocking git runner can use it without paying for them.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestr._guardian import MARK, end_groups, start_ticks
+from nestr.proc._guardian import MARK, end_groups, signal_group, start_ticks
 
 __all__ = [
     "Group",
@@ -35,8 +40,10 @@ __all__ = [
     "boot_id",
     "end_groups",
     "identify",
+    "kill_group",
     "marked",
     "release",
+    "signal_group",
     "start_ticks",
     "watch",
 ]
@@ -174,6 +181,11 @@ def watch(pid: int) -> int:
     it runs; returns its id, to :func:`release` once the group is over."""
     _GUARDIAN.watch(pid)
     return pid
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL every process of group ``pgid`` (a timeout or cancel that grants no grace)."""
+    signal_group(pgid, signal.SIGKILL)
 
 
 def release(pgid: int | None) -> None:

@@ -17,7 +17,8 @@ The helper notes each leader's start time (field 22 of ``/proc/PID/stat``, clock
 boot) when it reads of the group. A number whose leader is gone cannot be reused while its group
 still has members, so a group is left alone only when ``/proc/PGID`` shows a process that started
 at another time (the number was freed and reused).
-The functions below are shared with :mod:`nestr.procgroups`.
+The functions below are shared with :mod:`nestr.proc.groups`; :func:`signal_group` is the one
+place nestr signals a process group.
 """
 
 from __future__ import annotations
@@ -92,10 +93,10 @@ def end_groups(
     ``wait`` more seconds for the groups to be empty; return the groups still alive then."""
     ours = _alive([pgid for pgid, start in groups if is_ours(pgid, start)])
     for pgid in ours:
-        _signal(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
     left = _wait(ours, grace)
     for pgid in left:
-        _signal(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
     return _wait(left, wait)
 
 
@@ -108,7 +109,9 @@ def _wait(groups: list[int], seconds: float) -> list[int]:
         time.sleep(POLL)
 
 
-def _signal(pgid: int, sig: signal.Signals) -> None:
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to every process of group ``pgid``; a group already gone (or no longer ours
+    to signal) is no error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 

@@ -4,7 +4,8 @@
 ``branch``, ``message``, ``push``, ``conflicts`` (``skip`` | ``markers``), ``adopt``,
 ``allow_conflicts`` (default false: conflicts left fail the step). Inside a ``foreach`` the step
 syncs only its repo. Outputs: ``written`` (files written), ``conflicts``, ``commits`` (repos
-committed). A repo that fails fails the step.
+committed). A repo that fails fails the step. It runs with the user's ``jobs`` and
+``git.timeout``, and its events go to the run's log, stamped with the step.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ class SyncApplyStep:
     """Plan and apply the sync through :func:`nestr.sync.apply_sync`."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        from nestr.config.settings import Settings
         from nestr.manifest.loader import load_manifest
+        from nestr.plugins.builtin.stepbus import step_bus
         from nestr.sync import ApplyOptions, ConflictMode, apply_sync
         from nestr.sync.apply import DEFAULT_MESSAGE
         from nestr.workspace.record import open_workspace
@@ -36,7 +37,7 @@ class SyncApplyStep:
             message=str(with_.get("message", DEFAULT_MESSAGE)),
             push=bool(with_.get("push", False)),
         )
-        settings = Settings()
+        settings = ctx.settings
         result = await apply_sync(
             load_manifest(ctx.manifest_path),
             workspace,
@@ -46,6 +47,7 @@ class SyncApplyStep:
             options=options,
             jobs=settings.jobs,
             timeout=settings.git.timeout,
+            bus=step_bus(ctx),
         )
         for repo in result.repos:
             status = f"error: {repo.error}" if repo.error else f"{len(repo.written)} written"

@@ -1,7 +1,7 @@
 """``git.branch``, ``git.commit``, ``git.push``, ``git.tag``: one git action in a step's repo.
 
 Every git call goes through :func:`nestr.git.runner.run_git` (clean environment, no prompts,
-own process group); its output is written to the step's log.
+own process group) with the user's ``git.timeout``; its output is written to the step's log.
 """
 
 from __future__ import annotations
@@ -27,10 +27,17 @@ def _text(ctx: StepContext, key: str, name: str, default: str | None = None) -> 
     return str(value)
 
 
+async def _run(
+    ctx: StepContext, args: Sequence[str], cwd: Path, *, check: bool = True
+) -> GitResult:
+    """``git *args`` in ``cwd``, given up after the user's ``git.timeout``."""
+    return await run_git(list(args), cwd=cwd, check=check, timeout=ctx.settings.git.timeout)
+
+
 async def _git(ctx: StepContext, args: Sequence[str], cwd: Path) -> GitResult:
     ctx.log.write("stdout", f"$ git {' '.join(args)}\n")
     try:
-        result = await run_git(list(args), cwd=cwd)
+        result = await _run(ctx, args, cwd)
     except GitError as exc:
         ctx.log.write("stderr", exc.stderr)
         raise StepFailed(exc.message, returncode=exc.returncode) from None
@@ -40,7 +47,7 @@ async def _git(ctx: StepContext, args: Sequence[str], cwd: Path) -> GitResult:
 
 
 async def _head(ctx: StepContext, cwd: Path) -> str:
-    return (await run_git(["rev-parse", "HEAD"], cwd=cwd)).stdout.strip()
+    return (await _run(ctx, ["rev-parse", "HEAD"], cwd)).stdout.strip()
 
 
 class GitBranchStep:
@@ -55,7 +62,7 @@ class GitBranchStep:
             await _git(ctx, ["switch", "-c", name, start], cwd)
         else:
             await _git(ctx, ["branch", name, start], cwd)
-        commit = (await run_git(["rev-parse", f"refs/heads/{name}"], cwd=cwd)).stdout.strip()
+        commit = (await _run(ctx, ["rev-parse", f"refs/heads/{name}"], cwd)).stdout.strip()
         return {"branch": name, "commit": commit}
 
 
@@ -71,7 +78,7 @@ class GitCommitStep:
         message = _text(ctx, "message", "git.commit")
         if ctx.with_.get("all", True):
             await _git(ctx, ["add", "-A"], cwd)
-        staged = await run_git(["diff", "--cached", "--quiet"], cwd=cwd, check=False)
+        staged = await _run(ctx, ["diff", "--cached", "--quiet"], cwd, check=False)
         if staged.returncode == 0 and not ctx.with_.get("allow_empty", False):
             ctx.log.write("stdout", "nothing to commit\n")
             return {"commit": await _head(ctx, cwd), "changed": "false"}
@@ -92,7 +99,7 @@ class GitPushStep:
         remote = str(ctx.with_.get("remote", "origin"))
         ref = ctx.with_.get("ref")
         if not ref:
-            ref = (await run_git(["rev-parse", "--abbrev-ref", "HEAD"], cwd=cwd)).stdout.strip()
+            ref = (await _run(ctx, ["rev-parse", "--abbrev-ref", "HEAD"], cwd)).stdout.strip()
         args = ["push"]
         if ctx.with_.get("set_upstream", False):
             args.append("--set-upstream")
@@ -113,5 +120,5 @@ class GitTagStep:
         message = ctx.with_.get("message")
         args = ["tag", "-a", name, "-m", str(message), ref] if message else ["tag", name, ref]
         await _git(ctx, args, cwd)
-        commit = (await run_git(["rev-parse", f"{name}^{{commit}}"], cwd=cwd)).stdout.strip()
+        commit = (await _run(ctx, ["rev-parse", f"{name}^{{commit}}"], cwd)).stdout.strip()
         return {"tag": name, "commit": commit}

@@ -1,0 +1,153 @@
+"""What every operation of a session stands on: settings, the working directory, the
+correlation id, and the store and durable bus, opened on first use and once.
+
+An action that emits nothing (``status``, ``runs list``) never pays for the event log; a
+long-lived face (the server) keeps one connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+from nestr.observability.context import correlation
+from nestr.session.targets import Target
+
+if TYPE_CHECKING:
+    from nestr.config.loader import LoadedConfig
+    from nestr.config.settings import Settings
+    from nestr.events import EventBus
+    from nestr.git.mirror import MirrorCache
+    from nestr.manifest.importers.westimports import ProjectFiles
+    from nestr.manifest.model import Manifest
+    from nestr.store.db import Database
+    from nestr.store.eventlog import EventLog
+    from nestr.workflow.queries import RunQueries
+
+
+class SessionBase:
+    """Settings, working directory, correlation id, and the store and bus opened on first use."""
+
+    def __init__(self, settings: Settings, *, cwd: Path, correlation_id: str | None = None) -> None:
+        self.settings = settings
+        self.cwd = cwd
+        with correlation(correlation_id) as cid:  # given, else the action's, else a new one
+            self.correlation_id = cid
+        self._log: EventLog | None = None
+        self._bus: EventBus | None = None
+
+    @classmethod
+    def from_config(
+        cls, config: LoadedConfig, *, cwd: Path, correlation_id: str | None = None
+    ) -> Self:
+        """A session over the settings of ``config``."""
+        return cls(config.settings, cwd=cwd, correlation_id=correlation_id)
+
+    # --- resources ----------------------------------------------------------------------
+
+    @property
+    def bus(self) -> EventBus:
+        """The bus whose events are appended to the durable log before anyone sees them."""
+        if self._bus is None:
+            from nestr.events import EventBus
+
+            self._bus = EventBus(sink=self._event_log())
+        return self._bus
+
+    @property
+    def db(self) -> Database:
+        """The store of the state dir (opened on first use, shared with the event log)."""
+        return self._event_log().db
+
+    def _event_log(self) -> EventLog:
+        if self._log is None:
+            from nestr.store.eventlog import open_event_log
+
+            self._log = open_event_log(self.settings.state_dir)
+        return self._log
+
+    @property
+    def queries(self) -> RunQueries:
+        """Reads of runs, steps and their output."""
+        from nestr.workflow.queries import RunQueries
+
+        return RunQueries(self.db)
+
+    def close(self) -> None:
+        """Close the store, if it was opened."""
+        if self._log is not None:
+            self._log.close()
+            self._log, self._bus = None, None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def action(self) -> contextlib.AbstractContextManager[str]:
+        """The correlation every operation of this session runs in."""
+        return correlation(self.correlation_id)
+
+    def _jobs(self, jobs: int | None) -> int:
+        return jobs or self.settings.jobs
+
+    # --- manifests and workspaces ------------------------------------------------------
+
+    def manifest_path(self, *, manifest: Path | None = None) -> Path:
+        """The manifest file an action that reads a manifest uses."""
+        from nestr.workspace.locate import manifest_path
+
+        return manifest_path(self.cwd, manifest)
+
+    def manifest(self, *, manifest: Path | None = None, repos_only: bool = False) -> Manifest:
+        """The manifest, loaded; ``repos_only``: from the input cache, no workflows or sync."""
+        return load_manifest_file(self.manifest_path(manifest=manifest), repos_only=repos_only)
+
+    def target(
+        self,
+        *,
+        manifest: Path | None = None,
+        workspace: Path | None = None,
+        groups: Sequence[str] = (),
+        names: Sequence[str] = (),
+        repos_only: bool = True,
+    ) -> Target:
+        """The workspace an action on a workspace works on, its manifest, the selected repos."""
+        from nestr.workspace.locate import locate
+
+        located = locate(self.cwd, manifest=manifest, workspace=workspace)
+        assert located.workspace is not None  # a workspace is required here
+        loaded = load_manifest_file(located.manifest_path, repos_only=repos_only)
+        repos = loaded.select(groups=groups, names=names)
+        return Target(located.workspace, loaded, repos, tuple(groups), tuple(names))
+
+    def project_files(self) -> ProjectFiles:
+        """Reads files of other repos (west project imports) through the mirror cache."""
+        from nestr.workspace.projectfiles import MirrorProjectFiles
+
+        return MirrorProjectFiles(self._mirrors())
+
+    def _mirrors(self, *, offline: bool = False) -> MirrorCache:
+        from nestr.git.mirror import MirrorCache
+
+        git = self.settings.git
+        return MirrorCache(
+            self.settings.cache_dir,
+            freshness=git.fetch_freshness,
+            offline=offline,
+            timeout=git.timeout,
+        )
+
+
+def load_manifest_file(path: Path, *, repos_only: bool) -> Manifest:
+    """The manifest at ``path``; ``repos_only``: from the input cache, no workflows or sync."""
+    if repos_only:
+        from nestr.manifest.cache import load_manifest_repos
+
+        return load_manifest_repos(path)
+    from nestr.manifest.loader import load_manifest
+
+    return load_manifest(path)

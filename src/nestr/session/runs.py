@@ -1,0 +1,120 @@
+"""The operations of a session on workflows and the event log: run, resume, cancel, and
+reading or following events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nestr.session.base import SessionBase, load_manifest_file
+from nestr.session.targets import RunTarget
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from nestr.events import Event
+    from nestr.workflow.executor import RunResult
+    from nestr.workflow.queries import Cancellation
+
+
+class RunOperations(SessionBase):
+    """Run, resume and cancel workflows; read and follow the event log."""
+
+    # --- workflows ------------------------------------------------------------------------
+
+    def run_target(
+        self,
+        workflow: str,
+        *,
+        manifest: Path | None = None,
+        workspace: Path | None = None,
+        variables: Sequence[str] = (),
+    ) -> RunTarget:
+        """Workflow ``workflow`` of the manifest, its inputs (``NAME=VALUE`` strings) and the
+        workspace (if any) it runs in."""
+        from nestr.workflow.inputs import parse_vars
+        from nestr.workflow.loading import load_workflow
+        from nestr.workspace.locate import locate
+
+        located = locate(self.cwd, manifest=manifest, workspace=workspace, workspace_required=False)
+        loaded = load_manifest_file(located.manifest_path, repos_only=False)
+        root = located.workspace.root if located.workspace is not None else None
+        values = parse_vars(variables)
+        return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+
+    async def run(
+        self, target: RunTarget, *, jobs: int | None = None, cancel: asyncio.Event | None = None
+    ) -> RunResult:
+        """Record and run the workflow of ``target``; setting ``cancel`` stops it."""
+        from nestr.workflow.runs import run_workflow
+
+        with self.action():
+            return await run_workflow(
+                target.workflow,
+                manifest=target.manifest,
+                state_dir=self.settings.state_dir,
+                inputs=target.inputs,
+                workspace_root=target.root,
+                jobs=self._jobs(jobs),
+                bus=self.bus,
+                cancel=cancel,
+                db=self.db,
+                settings=self.settings,
+            )
+
+    async def resume(
+        self, run: str, *, jobs: int | None = None, cancel: asyncio.Event | None = None
+    ) -> RunResult:
+        """Continue run ``run`` (id or prefix); steps that succeeded are not run again."""
+        from nestr.workflow.runs import resume_run
+
+        with self.action():
+            return await resume_run(
+                run,
+                state_dir=self.settings.state_dir,
+                jobs=self._jobs(jobs),
+                bus=self.bus,
+                cancel=cancel,
+                settings=self.settings,
+            )
+
+    def cancel(self, run: str) -> Cancellation:
+        """Ask run ``run`` to stop (or end it, when the process that ran it died)."""
+        with self.action():
+            return self.queries.cancel(run)
+
+    # --- the event log ----------------------------------------------------------------------
+
+    def events(
+        self, *, since: int = 0, type_prefix: str | None = None, run: str | None = None
+    ) -> list[Event]:
+        """Stored events after ``since``, oldest first (``run``: an id or a unique prefix)."""
+        run_id = self.queries.find_run(run).id if run is not None else None
+        return self._event_log().read(since, type_prefix, run_id)
+
+    async def follow_events(
+        self,
+        *,
+        since: int | None = 0,
+        type_prefix: str | Sequence[str] | None = None,
+        run: str | None = None,
+        repo: str | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Stored events after ``since`` (None: from now on), then new ones as this session's
+        bus or any other process appends them; ends when ``stop()`` is true or the consumer
+        stops (see :meth:`nestr.store.eventlog.EventLog.follow`)."""
+        from nestr.store.eventlog import open_event_log
+
+        run_id = self.queries.find_run(run).id if run is not None else None
+        prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
+        # a log of its own: a connection sees only other connections' commits
+        log = open_event_log(self.settings.state_dir)
+        try:
+            async for event in log.follow(
+                since, bus=self._bus, type_prefixes=prefixes, run_id=run_id, repo=repo, stop=stop
+            ):
+                yield event
+        finally:
+            log.close()

@@ -1,0 +1,140 @@
+"""What faces ask about runs: the runs, one run's steps and attempts, captured output, and
+cancelling a run.
+
+Every face (``nestr runs``, later the server and the TUI) reads runs through these functions,
+not through the store's tables, so a change of how runs are recorded stays behind this module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from nestr.errors import UsageError, did_you_mean
+from nestr.events.catalog import RUN_FINISHED, RunFinished
+from nestr.store.db import Database
+from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
+from nestr.store.runs import RunStore
+from nestr.workflow.executor import RunResult
+from nestr.workflow.model import Workflow
+
+__all__ = [
+    "AttemptRecord",
+    "Cancellation",
+    "LogRecord",
+    "RunDetail",
+    "RunQueries",
+    "RunRecord",
+    "StepRecord",
+]
+
+TAIL_LINES = 10  # lines of a failed step's output a summary shows
+
+CancelOutcome = Literal["requested", "ended", "cancelled-interrupted"]
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run with its step instances and every attempt."""
+
+    run: RunRecord
+    steps: list[StepRecord]
+    attempts: list[AttemptRecord]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **self.run.to_dict(),
+            "steps": [s.to_dict() for s in self.steps],
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What cancelling a run did: asked its owner to stop, found it ended, or ended it here
+    because its owner had died (``cancelled-interrupted``)."""
+
+    run: RunRecord
+    outcome: CancelOutcome
+
+
+class RunQueries:
+    """Reads of runs in one store."""
+
+    def __init__(self, db: Database) -> None:
+        self.store = RunStore(db)
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        """The newest ``limit`` runs, newest first."""
+        return self.store.runs(limit)
+
+    def find_run(self, run: str) -> RunRecord:
+        """The run with id ``run`` or the one whose id starts with it (a usage error if none)."""
+        return self.store.find_run(run)
+
+    def run(self, run_id: str) -> RunRecord:
+        """The run with id ``run_id`` as recorded now."""
+        return self.store.run(run_id)
+
+    def detail(self, run: str) -> RunDetail:
+        """Run ``run`` (id or prefix), its step instances and attempts."""
+        record = self.find_run(run)
+        return RunDetail(record, self.store.steps(record.id), self.store.attempts(record.id))
+
+    def workflow(self, record: RunRecord) -> Workflow:
+        """The workflow ``record`` runs, as it was resolved when the run started."""
+        return Workflow.from_dict(record.definition)
+
+    def step_keys(self, run_id: str, step: str | None = None) -> set[str]:
+        """Instance keys of ``run_id``: all, or those of ``step`` (an id or a key like
+        ``test[api]``); a usage error naming the closest step when there is none."""
+        keys = [s.key for s in self.store.steps(run_id)]
+        if step is None:
+            return set(keys)
+        chosen = {k for k in keys if k == step or k.split("[", 1)[0] == step}
+        if not chosen:
+            raise UsageError(f"run {run_id} has no step {step!r}", hint=did_you_mean(step, keys))
+        return chosen
+
+    def logs(self, run_id: str, keys: Iterable[str] | None = None) -> list[LogRecord]:
+        """Captured output of ``run_id`` (of the instances ``keys`` only, when given)."""
+        wanted = None if keys is None else set(keys)
+        return [r for r in self.store.logs(run_id) if wanted is None or r.key in wanted]
+
+    def failed_tails(self, result: RunResult, lines: int = TAIL_LINES) -> dict[str, str]:
+        """The last ``lines`` lines of output of each failed instance of ``result``."""
+        failed = {s.key for s in result.steps if s.status == "failed"}
+        if not failed:
+            return {}
+        tails: dict[str, str] = {}
+        for record in self.logs(result.run_id, failed):
+            text = (tails.get(record.key, "") + record.text).rstrip("\n").splitlines()
+            tails[record.key] = "\n".join(text[-lines:])
+        return tails
+
+    def cancel(self, run: str) -> Cancellation:
+        """Ask run ``run`` to stop (its owner kills its steps); a run whose owner died is ended
+        here, with the process groups its steps left running."""
+        record = self.find_run(run)
+        if record.status not in {"running", "pending"}:
+            return Cancellation(record, "ended")
+        if record.shown_status == "interrupted" and self._cancel_interrupted(record):
+            return Cancellation(record, "cancelled-interrupted")
+        self.store.request_cancel(record.id, time.time())
+        return Cancellation(record, "requested")
+
+    def _cancel_interrupted(self, record: RunRecord) -> bool:
+        """False when another process took the run over meanwhile."""
+        from nestr.workflow.runs import end_left_groups
+
+        event = RUN_FINISHED.event(
+            RunFinished(status="cancelled", reason="cancelled while interrupted"),
+            subject=record.workflow,
+            run_id=record.id,
+        )
+        if not self.store.cancel_interrupted(record, time.time(), event):
+            return False
+        end_left_groups(self.store.db, record)
+        return True

@@ -1,1 +1,0 @@
-"""Built-in step types; each registers under the ``nestr.steps`` entry-point group."""

@@ -151,6 +151,6 @@ class _Follower:
                 until_seq=head,
                 limit=BATCH,
             )
-            full = len(batch) == BATCH
-            self.last = batch[-1].seq or head if full else head  # a short batch reached head
+            # a full batch may stop short of head; a shorter one read everything up to it
+            self.last = (batch[-1].seq or head) if len(batch) == BATCH else head
             yield from batch

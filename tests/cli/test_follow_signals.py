@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nestr.events import Event
-from nestr.events.log import open_event_log
+from nestr.store.eventlog import open_event_log
 
 
 def _default_sigint() -> None:

@@ -27,7 +27,7 @@ def test_publish_numbers_events_and_delivers_in_order() -> None:
     bus = EventBus()
     sub = bus.subscribe()
     for i in range(3):
-        bus.emit("nestr.test", {"i": i})
+        bus.publish(Event("nestr.test", {"i": i}))
     got = [sub.get(timeout=1) for _ in range(3)]
     assert [e.seq for e in got if e] == [1, 2, 3]
     assert [e.data["i"] for e in got if e] == [0, 1, 2]
@@ -40,7 +40,7 @@ def test_sink_stores_before_fan_out() -> None:
     seen_in_sink: list[int] = []
     bus.add_listener(lambda e: seen_in_sink.append(len(sink.events)))
     sub = bus.subscribe()
-    bus.emit("nestr.test")
+    bus.publish(Event("nestr.test"))
     event = sub.get(timeout=1)
     assert event is not None
     assert event.seq == 100
@@ -51,8 +51,8 @@ def test_type_prefix_filters() -> None:
     """A subscriber with a type prefix receives only matching events."""
     bus = EventBus()
     sub = bus.subscribe(type_prefix="nestr.sync.")
-    bus.emit("nestr.workspace.repo.started")
-    bus.emit("nestr.sync.file.merged")
+    bus.publish(Event("nestr.workspace.repo.started"))
+    bus.publish(Event("nestr.sync.file.merged"))
     event = sub.get(timeout=1)
     assert event is not None
     assert event.type == "nestr.sync.file.merged"
@@ -65,7 +65,7 @@ def test_overflow_never_blocks_and_tells_where_to_resume() -> None:
     slow = bus.subscribe(maxsize=3)
     fast = bus.subscribe(maxsize=100)
     for i in range(10):
-        bus.emit("nestr.test", {"i": i})
+        bus.publish(Event("nestr.test", {"i": i}))
     assert fast.pending() == 10
     assert slow.pending() == 3  # disconnected at the first event it had no room for
     got = [slow.get(timeout=1) for _ in range(3)]
@@ -74,7 +74,7 @@ def test_overflow_never_blocks_and_tells_where_to_resume() -> None:
         slow.get(timeout=1)
     assert info.value.resume_from == 4
     assert info.value.lost == 1
-    bus.emit("nestr.test")
+    bus.publish(Event("nestr.test"))
     assert fast.pending() == 11
 
 
@@ -86,7 +86,7 @@ def test_listener_errors_do_not_reach_the_publisher() -> None:
         raise RuntimeError("watcher bug")
 
     remove = bus.add_listener(broken)
-    assert bus.emit("nestr.test").seq == 1
+    assert bus.publish(Event("nestr.test")).seq == 1
     remove()
     remove()
 
@@ -95,9 +95,9 @@ def test_close_ends_iteration_after_draining() -> None:
     """A closed subscription hands out what it holds, then stops."""
     bus = EventBus()
     sub = bus.subscribe()
-    bus.emit("a")
+    bus.publish(Event("a"))
     sub.close()
-    bus.emit("b")
+    bus.publish(Event("b"))
     first = sub.get(timeout=1)
     assert first is not None
     assert first.type == "a"
@@ -110,7 +110,7 @@ def test_async_consumer_wakes_for_events_from_other_threads() -> None:
     async def consume() -> list[str]:
         bus = EventBus()
         sub = bus.subscribe()
-        threading.Thread(target=lambda: [bus.emit(f"t{i}") for i in range(5)]).start()
+        threading.Thread(target=lambda: [bus.publish(Event(f"t{i}")) for i in range(5)]).start()
         types = []
         async for event in sub:
             types.append(event.type)
@@ -127,8 +127,8 @@ def test_async_overflow_raises_for_the_consumer() -> None:
     async def consume() -> int:
         bus = EventBus()
         sub = bus.subscribe(maxsize=1)
-        bus.emit("a")
-        bus.emit("b")
+        bus.publish(Event("a"))
+        bus.publish(Event("b"))
         await sub.next()
         with pytest.raises(SubscriberOverflow) as info:
             await sub.next()
@@ -142,3 +142,15 @@ def test_sync_subscription_cannot_be_awaited() -> None:
     sub = EventBus().subscribe()
     with pytest.raises(RuntimeError, match="inside the event loop"):
         asyncio.run(sub.next())
+
+
+def test_publish_stamps_the_correlation_id_of_the_action() -> None:
+    """An event published inside correlation() without an id gets the action's id; one that
+    has an id keeps it; outside any action it stays None."""
+    from nestr.observability.context import correlation
+
+    bus = EventBus()
+    assert bus.publish(Event("nestr.test")).correlation_id is None
+    with correlation("act-1"):
+        assert bus.publish(Event("nestr.test")).correlation_id == "act-1"
+        assert bus.publish(Event("nestr.test", correlation_id="other")).correlation_id == "other"

@@ -83,3 +83,16 @@ def test_events_are_immutable() -> None:
         event.seq = 3  # type: ignore[misc]
     assert event.with_seq(3).seq == 3
     assert event.seq is None
+
+
+def test_with_seq_keeps_every_other_field() -> None:
+    """with_seq changes seq only: every field of Event, each set to a value other than its
+    default, is carried over (a field added later and forgotten there fails this)."""
+    import dataclasses
+
+    event = dataclasses.replace(full_event(), source="nestr://elsewhere/1")
+    unset = [f.name for f in dataclasses.fields(Event) if getattr(event, f.name) == f.default]
+    assert unset == []
+    numbered = event.with_seq(99)
+    assert numbered.seq == 99
+    assert numbered == dataclasses.replace(event, seq=99)

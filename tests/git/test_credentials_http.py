@@ -138,8 +138,8 @@ def test_the_durable_event_log_of_an_authenticated_assembly_never_holds_the_toke
 ) -> None:
     """Every event of an assembly that used the token is stored, and the database lacks it."""
     from nestr.events import Event
-    from nestr.events.log import open_event_log
     from nestr.manifest.model import Manifest, RepoSpec
+    from nestr.store.eventlog import open_event_log
     from nestr.workspace.assemble import AssembleOptions, assemble
 
     entry = GitCredential(name="local", host=server.host, token=Secret(TOKEN), protocol="http")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nestr.config.settings import Settings
+from nestr.events import Event
 from nestr.observability.context import correlation, current_correlation_id
 from nestr.session import Session
 
@@ -35,7 +36,7 @@ def test_store_opens_on_first_use_and_once(tmp_path: Path) -> None:
         assert not db_file.exists()
         bus = session.bus
         assert session.bus is bus
-        event = bus.emit("nestr.test.happened", {"n": 1})
+        event = bus.publish(Event("nestr.test.happened", {"n": 1}))
         assert event.seq == 1
         assert db_file.exists()
         assert [e.type for e in session.events()] == ["nestr.test.happened"]

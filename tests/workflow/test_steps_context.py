@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from nestr.config.settings import Settings
-from nestr.events.log import open_event_log
+from nestr.store.eventlog import open_event_log
 from nestr.workflow import resume_run
 from nestr.workflow.protocols import Outputs, StepContext, StepFailed
 from nestr.workflow.registry import StepRegistry

@@ -149,11 +149,12 @@ def test_events_follow_sees_another_process(project) -> None:
     import subprocess
     import sys
 
-    from nestr.events.log import open_event_bus
+    from nestr.events import Event
+    from nestr.store.eventlog import open_event_bus
 
     env = {**os.environ, "NESTR_STATE_DIR": str(project.state_dir)}
     bus = open_event_bus(project.state_dir)
-    bus.emit("nestr.test.first")
+    bus.publish(Event("nestr.test.first"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "nestr", "events", "--follow", "--json", "--type", "nestr.test"],
         env=env,
@@ -163,8 +164,8 @@ def test_events_follow_sees_another_process(project) -> None:
     try:
         assert proc.stdout is not None
         assert json.loads(proc.stdout.readline())["type"] == "nestr.test.first"
-        bus.emit("nestr.other.ignored")
-        bus.emit("nestr.test.second", {"n": 2})
+        bus.publish(Event("nestr.other.ignored"))
+        bus.publish(Event("nestr.test.second", {"n": 2}))
         line = json.loads(proc.stdout.readline())
         assert (line["type"], line["data"], line["seq"]) == ("nestr.test.second", {"n": 2}, 3)
         proc.send_signal(signal.SIGINT)

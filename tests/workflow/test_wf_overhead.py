@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from nestr.events import Event
-from nestr.events.log import open_event_bus
 from nestr.manifest.loader import load_manifest
 from nestr.store import RunStore, open_database
+from nestr.store.eventlog import open_event_bus
 from nestr.workflow import RunResult, graph, resume_run, run_workflow, validate
 from nestr.workflow.graph import Ancestry, find_cycle
 from nestr.workflow.loading import load_workflow

@@ -10,7 +10,7 @@ def _events() -> list[Event]:
     return [
         Event("nestr.workflow.step.started", {"attempt": 1}, step="build", run_id="r"),
         Event(
-            "nestr.workflow.step.finished", {"status": "succeeded", "duration": 1.25}, step="build"
+            "nestr.workflow.step.finished", {"status": "succeeded", "seconds": 1.25}, step="build"
         ),
         Event("nestr.workflow.step.started", {"attempt": 2}, step="test[api]", run_id="r"),
         Event(
@@ -20,7 +20,7 @@ def _events() -> list[Event]:
         ),
         Event(
             "nestr.workflow.step.finished",
-            {"status": "failed", "duration": 0.5, "error": "`pytest` exited 1"},
+            {"status": "failed", "seconds": 0.5, "error": "`pytest` exited 1"},
             step="test[api]",
         ),
     ]

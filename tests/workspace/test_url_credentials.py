@@ -80,7 +80,7 @@ def test_every_error_hides_url_passwords_in_message_hint_and_detail() -> None:
 
 def test_the_durable_event_log_never_stores_a_url_password(tmp_path: Path) -> None:
     """Events appended to the log directly (as the run store does) are stored redacted."""
-    from nestr.events.log import open_event_log
+    from nestr.store.eventlog import open_event_log
 
     log = open_event_log(tmp_path / "state")
     try:

@@ -119,6 +119,9 @@ def cli(
     log_format: str | None,
     debug: bool,
 ) -> None:
+    from nestr.observability.context import correlation
+
+    ctx.with_resource(correlation())  # one id for every event, log line and child of this call
     if directory is not None:
         try:
             os.chdir(directory)

@@ -36,6 +36,7 @@ RESERVED_ENV = frozenset(
         "NESTR_MANIFEST",
         "NESTR_NO_INPUT_CACHE",
         "NESTR_GUARD",
+        "NESTR_CORRELATION_ID",
     }
 )
 # The reserved variables that do change what the loader reads.

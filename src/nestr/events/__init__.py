@@ -1,29 +1,29 @@
-"""Typed events, the bus every watcher subscribes to, and the durable log behind it.
+"""Typed events: the envelope, the catalogue of event types and the bus every watcher subscribes to.
 
-``EventLog``/``open_event_bus`` live in ``nestr.events.log`` and are imported from there (or
-lazily from here) so importing the bus does not open SQLite.
+A vocabulary leaf: nothing here knows how events are stored (the durable log is
+``nestr.store.eventlog``). Names are loaded on first use, so importing ``nestr.events.catalog``
+(every producer does) does not import the bus and asyncio with it.
 """
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from nestr.events.bus import EventBus, EventSink, SubscriberOverflow, Subscription
-from nestr.events.envelope import Event
+if TYPE_CHECKING:
+    from nestr.events.bus import EventBus, EventSink, SubscriberOverflow, Subscription
+    from nestr.events.envelope import Event
 
-__all__ = [
-    "Event",
-    "EventBus",
-    "EventLog",
-    "EventSink",
-    "SubscriberOverflow",
-    "Subscription",
-    "open_event_bus",
-    "open_event_log",
-]
+__all__ = ["Event", "EventBus", "EventSink", "SubscriberOverflow", "Subscription"]
+
+_HOMES = {
+    "Event": "nestr.events.envelope",
+    "EventBus": "nestr.events.bus",
+    "EventSink": "nestr.events.bus",
+    "SubscriberOverflow": "nestr.events.bus",
+    "Subscription": "nestr.events.bus",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"EventLog", "open_event_bus", "open_event_log"}:
-        from nestr.events import log
-
-        return getattr(log, name)
-    raise AttributeError(name)
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'nestr.events' has no attribute {name!r}")

@@ -15,9 +15,11 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from nestr.events.catalog import D, EventType
 from nestr.events.envelope import Event
+from nestr.observability.context import current_correlation_id
 from nestr.observability.logging import get_logger
 from nestr.redaction import redact_data
 
@@ -121,6 +123,21 @@ class Subscription:
                 return None
             return event
 
+    async def wait(self, timeout: float) -> Event | None:
+        """The next event, or None when none came within ``timeout`` seconds (raises like
+        :meth:`next` once disconnected or closed and drained)."""
+        if self._wakeup is None:
+            raise RuntimeError("subscribe from inside the event loop to consume asynchronously")
+        with self._cond:
+            event = self._take()
+            if event is not None:
+                return event
+            self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        with self._cond:
+            return self._take()
+
     async def next(self) -> Event:
         """Wait for the next event (raises StopAsyncIteration once closed and drained)."""
         if self._wakeup is None:
@@ -166,11 +183,14 @@ class EventBus:
         """Make ``event`` durable (or number it), then fan it out. Never blocks on subscribers.
 
         A password in a URL anywhere in the event's data is replaced by ``***`` first: events
-        are stored, streamed and printed, and repo URLs may carry credentials.
+        are stored, streamed and printed, and repo URLs may carry credentials. An event without
+        a correlation id gets the one of the action publishing it.
         """
         data = redact_data(event.data)
         if data is not event.data:
             event = replace(event, data=data)
+        if event.correlation_id is None and (cid := current_correlation_id()) is not None:
+            event = replace(event, correlation_id=cid)
         with self._lock:
             event = self._sink.append(event) if self._sink else event.with_seq(next(self._counter))
             subscribers = [s for s in self._subscriptions if s.wants(event)]
@@ -184,9 +204,11 @@ class EventBus:
                 log.exception("event listener failed", listener=repr(listener))
         return event
 
-    def emit(self, type: str, data: dict[str, Any] | None = None, **fields: Any) -> Event:
-        """Build an :class:`Event` and publish it."""
-        return self.publish(Event(type=type, data=data or {}, **fields))
+    def emit(self, type: EventType[D], data: D, **fields: Any) -> Event:
+        """Build an event of a catalogued ``type`` (mypy checks ``data`` against its shape)
+        and publish it."""
+        fields.setdefault("correlation_id", current_correlation_id())  # spares publish a copy
+        return self.publish(Event(type.name, cast("dict[str, Any]", data), **fields))
 
     def subscribe(
         self, *, maxsize: int = DEFAULT_QUEUE_SIZE, type_prefix: str | None = None

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One thing that happened. ``seq`` is set by the durable log (gap-free per log)."""
 
@@ -59,7 +59,23 @@ class Event:
     time: datetime = field(default_factory=_now)
 
     def with_seq(self, seq: int) -> Event:
-        return replace(self, seq=seq)
+        """This event numbered ``seq`` by the log. Its constructor is called directly, a third
+        of what ``dataclasses.replace`` costs: the log numbers two events per workflow step."""
+        return Event(
+            type=self.type,
+            data=self.data,
+            subject=self.subject,
+            run_id=self.run_id,
+            step=self.step,
+            repo=self.repo,
+            correlation_id=self.correlation_id,
+            traceparent=self.traceparent,
+            severity=self.severity,
+            seq=seq,
+            id=self.id,
+            source=self.source,
+            time=self.time,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``time`` as RFC 3339 text."""

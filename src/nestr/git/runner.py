@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from nestr.errors import GitError, WorkFailed
 from nestr.git import credentials
+from nestr.observability.context import child_env
 from nestr.observability.logging import get_logger
 from nestr.proc.groups import arm, kill_group, marked, release, watch
 
@@ -88,6 +89,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"
     credentials.apply(env)  # the settings' tokens and SSH key (nestr.git.credentials)
+    env.update(child_env())  # what git's hooks and helpers do joins this action
     if extra:
         env.update(extra)
     return env

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from nestr.config.loader import LoadedConfig
     from nestr.config.settings import Settings
     from nestr.events import EventBus
-    from nestr.events.log import EventLog
     from nestr.git.mirror import MirrorCache
     from nestr.manifest.importers.westimports import ProjectFiles
     from nestr.manifest.model import Manifest
     from nestr.store.db import Database
+    from nestr.store.eventlog import EventLog
     from nestr.workflow.queries import RunQueries
 
 
@@ -63,7 +63,7 @@ class SessionBase:
 
     def _event_log(self) -> EventLog:
         if self._log is None:
-            from nestr.events.log import open_event_log
+            from nestr.store.eventlog import open_event_log
 
             self._log = open_event_log(self.settings.state_dir)
         return self._log

@@ -3,8 +3,7 @@ reading or following events."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,20 +93,28 @@ class RunOperations(SessionBase):
         run_id = self.queries.find_run(run).id if run is not None else None
         return self._event_log().read(since, type_prefix, run_id)
 
-    def follow_events(
+    async def follow_events(
         self,
         *,
-        since: int = 0,
-        type_prefix: str | None = None,
+        since: int | None = 0,
+        type_prefix: str | Sequence[str] | None = None,
         run: str | None = None,
+        repo: str | None = None,
         stop: Callable[[], bool] | None = None,
-    ) -> Iterator[Event]:
-        """Stored events after ``since``, then new ones as any process appends them; ends when
-        ``stop()`` is true or the consumer stops."""
-        from nestr.events.log import open_event_log
+    ) -> AsyncIterator[Event]:
+        """Stored events after ``since`` (None: from now on), then new ones as this session's
+        bus or any other process appends them; ends when ``stop()`` is true or the consumer
+        stops (see :meth:`nestr.store.eventlog.EventLog.follow`)."""
+        from nestr.store.eventlog import open_event_log
 
         run_id = self.queries.find_run(run).id if run is not None else None
+        prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
         # a log of its own: a connection sees only other connections' commits
         log = open_event_log(self.settings.state_dir)
-        with contextlib.closing(log):
-            yield from log.follow(since, type_prefix, run_id, stop=stop)
+        try:
+            async for event in log.follow(
+                since, bus=self._bus, type_prefixes=prefixes, run_id=run_id, repo=repo, stop=stop
+            ):
+                yield event
+        finally:
+            log.close()

@@ -8,6 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nestr.events.catalog import (
+    CACHE_GC_FINISHED,
+    WORKSPACE_GC_FINISHED,
+    WORKSPACE_REMOVED,
+    CacheGcFinished,
+    WorkspaceGcFinished,
+    WorkspaceRemoved,
+)
 from nestr.session.base import SessionBase
 from nestr.session.targets import AssemblyTarget, Target
 
@@ -24,9 +32,6 @@ if TYPE_CHECKING:
 
 # Types of the events the session publishes itself (the other operations' events come from
 # their libraries). Plain strings in one place, to be taken from the event catalogue.
-WORKSPACE_REMOVED = "nestr.workspace.removed"
-WORKSPACE_GC_FINISHED = "nestr.workspace.gc.finished"
-CACHE_GC_FINISHED = "nestr.cache.gc.finished"
 
 
 class WorkspaceOperations(SessionBase):
@@ -162,7 +167,9 @@ class WorkspaceOperations(SessionBase):
         with self.action():
             removal = await remove_workspace(state_dir, entry, force=force)
             if removal.removed:
-                data = {"workspace": removal.root, "id": removal.id, "repos": list(entry.repos)}
+                data = WorkspaceRemoved(
+                    workspace=removal.root, id=removal.id, repos=list(entry.repos)
+                )
                 self.bus.emit(WORKSPACE_REMOVED, data)
         return removal
 
@@ -173,7 +180,7 @@ class WorkspaceOperations(SessionBase):
         with self.action():
             removals = await gc_workspaces(self.settings.state_dir, force=force)
             removed = sum(1 for r in removals if r.removed)
-            data = {"removed": removed, "kept": len(removals) - removed}
+            data = WorkspaceGcFinished(removed=removed, kept=len(removals) - removed)
             self.bus.emit(WORKSPACE_GC_FINISHED, data)
         return removals
 
@@ -186,7 +193,7 @@ class WorkspaceOperations(SessionBase):
             removals = gc_mirrors(settings.cache_dir, settings.state_dir, dry_run=dry_run)
             if not dry_run:  # a dry run changes nothing: nothing to record
                 gone = [r for r in removals if r.removed]
-                data = {"removed": len(gone), "bytes": sum(r.size for r in gone)}
+                data = CacheGcFinished(removed=len(gone), bytes=sum(r.size for r in gone))
                 self.bus.emit(CACHE_GC_FINISHED, data)
         return removals
 

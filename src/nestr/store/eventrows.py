@@ -1,11 +1,10 @@
-"""Rows of the ``events`` table: the durable log's storage (``nestr.events.log`` is its face)."""
+"""Rows of the `events` table: the durable log's storage (`nestr.store.eventlog` is its face)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from collections.abc import Sequence
 from typing import Any
 
 from nestr.events.envelope import Event
@@ -16,17 +15,9 @@ _ROWS_PER_INSERT = 300  # 900 variables: under SQLite's historical limit of 999
 _OPTIONAL = ("subject", "run_id", "step", "repo", "correlation_id", "traceparent")
 
 
-def _encoder() -> Callable[[Any], str]:
-    """What json.dumps(x, default=str, separators=(",", ":")) does, without building an
-    encoder on each call (this runs twice per step); the pure-Python encoder where the C one is
-    missing."""
-    if c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(default=str, separators=(",", ":")).encode
-    encode = c_make_encoder(None, str, encode_basestring_ascii, None, ":", ",", False, False, True)
-    return lambda value: "".join(encode(value, 0))
-
-
-_ENCODE = _encoder()
+# json.dumps(x, default=str, separators=(",", ":")) without building an encoder on each call
+# (this runs twice per step); event data is built by nestr as plain JSON values, never circular
+_ENCODE = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False).encode
 
 
 def insert_event(conn: sqlite3.Connection, event: Event) -> Event:
@@ -34,7 +25,7 @@ def insert_event(conn: sqlite3.Connection, event: Event) -> Event:
     cursor = conn.execute(_INSERT, (event.type, event.run_id, _body(event)))
     seq = cursor.lastrowid
     assert seq is not None
-    return _with_seq(event, seq)
+    return event.with_seq(seq)
 
 
 def insert_events(conn: sqlite3.Connection, events: Sequence[Event]) -> list[Event]:
@@ -47,7 +38,7 @@ def insert_events(conn: sqlite3.Connection, events: Sequence[Event]) -> list[Eve
         assert seq is not None
         # Rows of one INSERT take consecutive rowids (each is max(rowid) + 1), in VALUES order.
         start = seq - len(chunk) + 1
-        numbered += [_with_seq(e, start + n) for n, e in enumerate(chunk)]
+        numbered += [e.with_seq(start + n) for n, e in enumerate(chunk)]
     return numbered
 
 
@@ -66,32 +57,33 @@ def _body(event: Event) -> str:
     return redact_url(_ENCODE(fields))  # no URL password is ever stored (run inputs, messages)
 
 
-def _with_seq(event: Event, seq: int) -> Event:
-    """``event.with_seq(seq)``: a copy of its fields, without dataclasses.replace() running
-    __init__ again (a tenth of the cost, twice per step)."""
-    numbered: Event = object.__new__(Event)
-    numbered.__dict__.update(event.__dict__)
-    numbered.__dict__["seq"] = seq
-    return numbered
-
-
 def select_events(
     conn: sqlite3.Connection,
     *,
     since_seq: int = 0,
-    type_prefix: str | None = None,
+    type_prefix: str | Sequence[str] | None = None,
     run_id: str | None = None,
+    repo: str | None = None,
+    until_seq: int | None = None,
     limit: int | None = None,
 ) -> list[Event]:
-    """Events with ``seq > since_seq`` in order, filtered by type prefix and run."""
+    """Events with ``since_seq < seq <= until_seq`` in order, whose type starts with (one of)
+    ``type_prefix``, of run ``run_id`` and about repo ``repo`` (each filter when given)."""
     sql = "SELECT seq, body FROM events WHERE seq > ?"
     params: list[Any] = [since_seq]
-    if type_prefix:
-        sql += " AND substr(type, 1, ?) = ?"
-        params += [len(type_prefix), type_prefix]
+    prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
+    if prefixes:
+        sql += " AND (" + " OR ".join(["substr(type, 1, ?) = ?"] * len(prefixes)) + ")"
+        params += [value for p in prefixes for value in (len(p), p)]
     if run_id:
         sql += " AND run_id = ?"
         params.append(run_id)
+    if repo:
+        sql += " AND json_extract(body, '$.repo') = ?"
+        params.append(repo)
+    if until_seq is not None:
+        sql += " AND seq <= ?"
+        params.append(until_seq)
     sql += " ORDER BY seq"
     if limit is not None:
         sql += " LIMIT ?"

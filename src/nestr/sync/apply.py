@@ -15,11 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from nestr.atomicfile import write_atomic
 from nestr.errors import NestrError, UsageError
+from nestr.events import catalog
 from nestr.events.bus import EventBus
+from nestr.events.catalog import SyncFile, SyncRepoFinished
 from nestr.fanout import fan_out
 from nestr.git.repo import Repo
 from nestr.manifest.model import Manifest
@@ -47,11 +48,11 @@ from nestr.workspace.record import Workspace
 
 DEFAULT_MESSAGE = "Sync shared files (nestr)"
 _EVENT = {
-    Action.CREATE: "created",
-    Action.UPDATE: "updated",
-    Action.MERGE: "merged",
-    Action.DELETE: "deleted",
-    Action.CONFLICT: "conflict",
+    Action.CREATE: catalog.SYNC_FILE_CREATED,
+    Action.UPDATE: catalog.SYNC_FILE_UPDATED,
+    Action.MERGE: catalog.SYNC_FILE_MERGED,
+    Action.DELETE: catalog.SYNC_FILE_DELETED,
+    Action.CONFLICT: catalog.SYNC_FILE_CONFLICT,
 }
 
 
@@ -282,14 +283,10 @@ def _write(
     else:
         write_atomic(target, data, mode=plan.mode)
     if bus is not None:
-        event: dict[str, Any] = {
-            "path": plan.path,
-            "policy": str(plan.policy),
-            "detail": plan.detail,
-        }
+        event = SyncFile(path=plan.path, policy=str(plan.policy), detail=plan.detail)
         if plan.path in saved:
             event["saved_blob"] = saved[plan.path]
-        bus.emit(f"nestr.sync.file.{_EVENT[plan.action]}", event, repo=repo.repo, subject=plan.path)
+        bus.emit(_EVENT[plan.action], event, repo=repo.repo, subject=plan.path)
     return plan.path
 
 
@@ -299,8 +296,8 @@ def _emit_conflicts(bus: EventBus | None, repo: RepoPlan, skip: set[str] | None 
     for plan in repo.files:
         if plan.action is Action.CONFLICT and plan.path not in (skip or set()):
             bus.emit(
-                "nestr.sync.file.conflict",
-                {"path": plan.path, "policy": str(plan.policy), "detail": plan.detail},
+                catalog.SYNC_FILE_CONFLICT,
+                SyncFile(path=plan.path, policy=str(plan.policy), detail=plan.detail),
                 repo=repo.repo,
                 subject=plan.path,
                 severity="warning",
@@ -311,17 +308,17 @@ def _finished(bus: EventBus | None, result: SyncRepoResult) -> None:
     if bus is None:
         return
     bus.emit(
-        "nestr.sync.repo.finished",
-        {
-            "counts": result.plan.counts(),
-            "written": list(result.written),
-            "commit": result.commit,
-            "branch": result.branch,
-            "pushed": result.pushed,
-            "not_committed": list(result.not_committed),
-            "local_edits_committed": list(result.edits_committed),
-            "error": result.error.message if result.error else None,
-        },
+        catalog.SYNC_REPO_FINISHED,
+        SyncRepoFinished(
+            counts=result.plan.counts(),
+            written=list(result.written),
+            commit=result.commit,
+            branch=result.branch,
+            pushed=result.pushed,
+            not_committed=list(result.not_committed),
+            local_edits_committed=list(result.edits_committed),
+            error=result.error.message if result.error else None,
+        ),
         repo=result.plan.repo,
         severity="error" if result.error else "info",
     )

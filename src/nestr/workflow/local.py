@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nestr.events.bus import EventBus
-from nestr.events.envelope import Event
+from nestr.events.catalog import RUN_FINISHED, RunFinished
 from nestr.observability.logging import bind_context
 from nestr.store.records import RunStatus
 from nestr.store.runs import RunStore
@@ -38,8 +38,6 @@ from nestr.workflow.schedule import (
     Start,
 )
 from nestr.workflow.scope import build_scope
-
-RUN_EVENT = "nestr.workflow.run"
 
 # Built-in step types whose single try the local executor runs inside its own scheduling turn,
 # with no task: they finish at once, in this process, and change nothing outside the store.
@@ -93,9 +91,8 @@ class LocalExecutor:
         for step in steps:
             counts[step.status] = counts.get(step.status, 0) + 1
         seconds = time.perf_counter() - started
-        event = Event(
-            type=f"{RUN_EVENT}.finished",
-            data={"status": status, "counts": counts, "seconds": round(seconds, 6)},
+        event = RUN_FINISHED.event(
+            RunFinished(status=status, counts=counts, seconds=round(seconds, 6)),
             subject=spec.plan.workflow.name,
             run_id=spec.run_id,
             severity="info" if status == "succeeded" else "error",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nestr.errors import UsageError, did_you_mean
-from nestr.events.envelope import Event
+from nestr.events.catalog import RUN_FINISHED, RunFinished
 from nestr.store.db import Database
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.store.runs import RunStore
@@ -130,9 +130,8 @@ class RunQueries:
         """False when another process took the run over meanwhile."""
         from nestr.workflow.runs import end_left_groups
 
-        event = Event(
-            type="nestr.workflow.run.finished",
-            data={"status": "cancelled", "reason": "cancelled while interrupted"},
+        event = RUN_FINISHED.event(
+            RunFinished(status="cancelled", reason="cancelled while interrupted"),
             subject=record.workflow,
             run_id=record.id,
         )

@@ -19,6 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from nestr.events.bus import EventBus
+from nestr.events.catalog import (
+    STEP_FINISHED,
+    STEP_LOG,
+    STEP_RETRYING,
+    STEP_STARTED,
+    StepEnded,
+    StepLog,
+    StepStarted,
+)
 from nestr.proc.groups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart
 from nestr.store.groups import GroupStarted
@@ -83,8 +92,8 @@ class InstanceRunner:
         events = []
         for instance, status, reason in ends:
             self.ended.add(instance.key)
-            data = {"status": status, "reason": reason, "attempt": 0}
-            events.append(self.events.event(instance, "finished", data))
+            data = StepEnded(status=status, reason=reason, attempt=0)
+            events.append(self.events.event(instance, STEP_FINISHED, data))
         changes = [(instance.key, status, reason) for instance, status, reason in ends]
         for event in self.store.settle_steps(
             self.spec.run_id, changes, self.options.clock(), events
@@ -119,7 +128,7 @@ class InstanceRunner:
         output = output_path(self._output_dir_made(), instance.key, self.spec.claim, attempt)
         log = CapturedLog(cap=self.options.log_cap, publish=self._log_publisher(instance, attempt))
         started = self.options.clock()
-        event = self.events.event(instance, "started", {"attempt": attempt})
+        event = self.events.event(instance, STEP_STARTED, StepStarted(attempt=attempt))
         recorded = self._queue_start(
             AttemptStart(self.spec.run_id, instance.key, attempt, started, event)
         )
@@ -200,7 +209,7 @@ class InstanceRunner:
             publish(stream, text)
         if end.status != "succeeded":
             output.unlink(missing_ok=True)
-        event = self.events.event(instance, "started", {"attempt": attempt})
+        event = self.events.event(instance, STEP_STARTED, StepStarted(attempt=attempt))
         recorded = self._queue_start(
             AttemptStart(self.spec.run_id, instance.key, attempt, started, event)
         )
@@ -235,18 +244,18 @@ class InstanceRunner:
             end = AttemptEnd(
                 end.status, end.step_status, end.exit_code, end.error, end.outputs, logs
             )
-        data: dict[str, Any] = {
-            "attempt": attempt,
-            "status": end.step_status or end.status,
-            "duration": round(now - started, 6),
-            "exit_code": end.exit_code,
-            "error": end.error,
-        }
+        data = StepEnded(
+            attempt=attempt,
+            status=end.step_status or end.status,
+            seconds=round(now - started, 6),
+            exit_code=end.exit_code,
+            error=end.error,
+        )
         if end.step_status == "succeeded":
             data["outputs"] = end.outputs
         if end.step_status == "failed":
             data["log_tail"] = log.tail()
-        kind = "finished" if end.step_status else "retrying"
+        kind = STEP_FINISHED if end.step_status else STEP_RETRYING
         if end.step_status:
             self.ended.add(instance.key)
         event = self.events.event(instance, kind, data)
@@ -258,8 +267,8 @@ class InstanceRunner:
 
     def _log_publisher(self, instance: Instance, attempt: int) -> Callable[[str, str], None]:
         def publish(stream: str, text: str) -> None:
-            data = {"stream": stream, "text": text, "attempt": attempt}
-            self.bus.publish(self.events.event(instance, "log", data, severity="debug"))
+            data = StepLog(stream=stream, text=text, attempt=attempt)
+            self.bus.publish(self.events.event(instance, STEP_LOG, data, severity="debug"))
 
         return publish
 

@@ -20,11 +20,12 @@ from typing import Any
 from nestr.config.settings import Settings
 from nestr.errors import UsageError, WorkFailed
 from nestr.events.bus import EventBus
+from nestr.events.catalog import RUN_RESUMED, RUN_STARTED, RunResumed, RunStarted
 from nestr.events.envelope import Event
-from nestr.events.log import EventLog
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.proc.groups import boot_id, end_groups
 from nestr.store.db import Database, open_database
+from nestr.store.eventlog import EventLog
 from nestr.store.groups import open_groups
 from nestr.store.records import RunRecord, StepRecord
 from nestr.store.runs import NewStep, RunStore
@@ -38,7 +39,6 @@ from nestr.workflow.executor import (
 from nestr.workflow.inputs import resolve_inputs
 from nestr.workflow.liveness import owner_alive
 from nestr.workflow.loading import load_workflow
-from nestr.workflow.local import RUN_EVENT
 from nestr.workflow.model import Workflow
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import build_plan, repo_dict, repo_from, select_repos
@@ -110,9 +110,8 @@ async def run_workflow(
     chosen = settings or Settings()
 
     def begin(store: RunStore, bus: EventBus) -> RunSpec:
-        started = Event(
-            type=f"{RUN_EVENT}.started",
-            data={"workflow": record.workflow, "inputs": values, "steps": len(steps)},
+        started = RUN_STARTED.event(
+            RunStarted(workflow=record.workflow, inputs=values, steps=len(steps)),
             subject=record.workflow,
             run_id=record.id,
         )
@@ -155,9 +154,8 @@ async def resume_run(
 
         def resumed(records: Sequence[StepRecord]) -> Event:
             done = sum(1 for s in records if s.status == "succeeded")
-            return Event(
-                type=f"{RUN_EVENT}.resumed",
-                data={"workflow": workflow.name, "done": done, "steps": len(records)},
+            return RUN_RESUMED.event(
+                RunResumed(workflow=workflow.name, done=done, steps=len(records)),
                 subject=workflow.name,
                 run_id=record.id,
             )

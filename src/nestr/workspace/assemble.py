@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from nestr.errors import GitError, NestrError, UsageError
-from nestr.events import EventBus
+from nestr.events import EventBus, catalog
+from nestr.events.catalog import D, EventType
 from nestr.fanout import fan_out
 from nestr.git.failures import is_broken_repo
 from nestr.git.filelock import file_lock
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TMP_DIR = "tmp"
-EVENT_PREFIX = "nestr.workspace"
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,9 @@ async def assemble(
 
 def _discard(state_dir: Path, root: Path, bus: EventBus, reason: str) -> None:
     discard_workspace(state_dir, root)
-    bus.emit(f"{EVENT_PREFIX}.assembly.discarded", {"workspace": str(root), "reason": reason})
+    bus.emit(
+        catalog.ASSEMBLY_DISCARDED, catalog.AssemblyDiscarded(workspace=str(root), reason=reason)
+    )
 
 
 async def _assemble(
@@ -186,16 +188,21 @@ async def _assemble(
         seconds=time.perf_counter() - started,
         expires=workspace.expires.isoformat() if workspace.expires else None,
     )
-    data = {"ok": result.ok, "counts": result.counts(), "seconds": round(result.seconds, 3)}
-    bus.emit(f"{EVENT_PREFIX}.assembly.finished", {**data, "workspace": str(root)})
+    data = catalog.AssemblyFinished(
+        workspace=str(root),
+        ok=result.ok,
+        counts=result.counts(),
+        seconds=round(result.seconds, 3),
+    )
+    bus.emit(catalog.ASSEMBLY_FINISHED, data)
     return result
 
 
 def warn_unapplied_filters(specs: Sequence[RepoSpec], bus: EventBus) -> None:
     """One warning event per distinct ``clone.filter`` value (the CLI prints it as a line)."""
     for value, names in unapplied_filters(specs).items():
-        data = {"message": FILTER_NOT_APPLIED, "filter": value, "repos": names}
-        bus.emit(f"{EVENT_PREFIX}.clone_filter_ignored", data, severity="warning")
+        data = catalog.CloneFilterIgnored(message=FILTER_NOT_APPLIED, filter=value, repos=names)
+        bus.emit(catalog.CLONE_FILTER_IGNORED, data, severity="warning")
 
 
 def _write_record(root: Path, manifest: Manifest, options: AssembleOptions) -> Workspace:
@@ -255,8 +262,8 @@ class _Assembly:
 
     async def one(self, spec: RepoSpec) -> RepoResult:
         started = time.perf_counter()
-        data = {"path": spec.path, "revision": spec.revision, "url": spec.url}
-        self._emit("repo.started", spec, data)
+        data = catalog.RepoStarted(path=spec.path, revision=spec.revision, url=spec.url)
+        self._emit(catalog.REPO_STARTED, spec, data)
         try:
             with bind_context(repo=spec.name):
                 result = await self._repo(spec, started)
@@ -296,8 +303,10 @@ class _Assembly:
                 spec.url, commit=pin, depth=self.depths[spec.url]
             )
         seconds = round(time.perf_counter() - started, 3)
-        data = {"url": spec.url, "mirror": str(mirror.path), "fetched": fetched, "seconds": seconds}
-        self._emit("repo.fetched", spec, data)
+        data = catalog.RepoFetched(
+            url=spec.url, mirror=str(mirror.path), fetched=fetched, seconds=seconds
+        )
+        self._emit(catalog.REPO_FETCHED, spec, data)
         if pin is not None:
             return mirror, fetched, Resolved(spec.revision, "commit", None, pin)
         return mirror, fetched, await self.cache.resolve(spec.url, spec.revision)
@@ -341,7 +350,7 @@ class _Assembly:
         async with self.cache.reading(spec.url):  # the checkout reads the mirror's objects
             note = await switching.finish_interrupted(path, timeout=self.options.git_timeout)
         if note is not None:
-            self._emit("repo.move_finished", spec, {"message": note})
+            self._emit(catalog.REPO_MOVE_FINISHED, spec, catalog.RepoMoveFinished(message=note))
         return note
 
     async def _update(
@@ -467,17 +476,17 @@ class _Assembly:
             **common,
         )
 
-    def _emit(self, kind: str, spec: RepoSpec, data: dict[str, Any]) -> None:
-        self.bus.emit(f"{EVENT_PREFIX}.{kind}", data, repo=spec.name)
+    def _emit(self, type: EventType[D], spec: RepoSpec, data: D) -> None:
+        self.bus.emit(type, data, repo=spec.name)
 
     def _report(self, spec: RepoSpec, result: RepoResult) -> None:
         data = result.to_dict()
         if result.status in {"cloned", "updated"}:
-            self._emit("repo.checked_out", spec, data)
+            self._emit(catalog.REPO_CHECKED_OUT, spec, data)
         elif result.status in {"unchanged", "refused"}:
-            self._emit("repo.skipped", spec, data)
+            self._emit(catalog.REPO_SKIPPED, spec, data)
         else:
-            self.bus.emit(f"{EVENT_PREFIX}.repo.failed", data, repo=spec.name, severity="error")
+            self.bus.emit(catalog.REPO_FAILED, data, repo=spec.name, severity="error")
 
 
 def _clear(path: Path) -> None:

@@ -27,6 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from nestr.events import EventBus
+from nestr.events.catalog import (
+    FOREACH_FINISHED,
+    FOREACH_OUTPUT,
+    FOREACH_STARTED,
+    ForeachFinished,
+    ForeachOutput,
+    ForeachStarted,
+)
 from nestr.fanout import fan_out
 from nestr.manifest.model import RepoSpec
 from nestr.proc.group import GroupRunner, NotStarted, TimedOut
@@ -35,7 +43,6 @@ from nestr.workspace.containment import first_symlink
 from nestr.workspace.record import Workspace
 from nestr.workspace.status import is_checkout
 
-EVENT_PREFIX = "nestr.workspace.foreach."
 EXIT_NOT_FOUND = 127  # what a shell reports for a command it cannot find
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when a run is cancelled or times out
 
@@ -146,11 +153,22 @@ async def foreach(
             result = await _run_in_repo(workspace, spec, command, env, bus, runner, timeout)
         if result.failed and not keep_going:
             stop.set()
-        bus.emit(EVENT_PREFIX + "finished", result.to_dict(), repo=spec.name)
+        bus.emit(FOREACH_FINISHED, _finished(result), repo=spec.name)
         return result
 
     outcomes = await fan_out(list(repos), one, jobs=jobs)
     return ForeachReport(tuple(_result_of(o.item, o.value, o.error) for o in outcomes))
+
+
+def _finished(result: ForeachResult) -> ForeachFinished:
+    return ForeachFinished(
+        name=result.name,
+        path=result.path,
+        returncode=result.returncode,
+        error=result.error,
+        skipped=result.skipped,
+        seconds=round(result.duration, 3),
+    )
 
 
 def _result_of(
@@ -175,8 +193,8 @@ async def _run_in_repo(
     if refused is not None:
         return ForeachResult(spec.name, spec.path, None, error=refused)
     argv = command.process_argv()
-    data = {"path": spec.path, "dir": str(directory), "argv": list(argv)}
-    bus.emit(EVENT_PREFIX + "started", data, repo=spec.name)
+    data = ForeachStarted(path=spec.path, dir=str(directory), argv=list(argv))
+    bus.emit(FOREACH_STARTED, data, repo=spec.name)
     start = time.perf_counter()
     lines = Lines(lambda _stream, line: _emit_line(bus, spec.name, line))
     error = None
@@ -213,4 +231,4 @@ def _not_started(spec: RepoSpec, program: str, exc: OSError) -> ForeachResult:
 
 
 def _emit_line(bus: EventBus, repo: str, line: str) -> None:
-    bus.emit(EVENT_PREFIX + "output", {"line": line}, repo=repo)
+    bus.emit(FOREACH_OUTPUT, ForeachOutput(line=line), repo=repo)

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from nestr.events import EventBus
+from nestr.events.catalog import LOCK_FINISHED, LOCK_RESOLVED, LockFinished, LockResolved
 from nestr.fanout import fan_out
 from nestr.git.mirror import MirrorCache
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.workspace.lockfile import LockedRepo, LockFile, lock_path_for, manifest_hash, write_lock
-
-EVENT_PREFIX = "nestr.workspace.lock"
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,8 @@ async def lock_workspace(
     async def resolve(spec: RepoSpec) -> LockedRepo:
         await cache.ensure(spec.url, depth=spec.clone.depth)
         resolved = await cache.resolve(spec.url, spec.revision)
-        bus.emit(
-            f"{EVENT_PREFIX}.resolved",
-            {"revision": spec.revision, "commit": resolved.commit, "kind": resolved.kind},
-            repo=spec.name,
-        )
+        data = LockResolved(revision=spec.revision, commit=resolved.commit, kind=resolved.kind)
+        bus.emit(LOCK_RESOLVED, data, repo=spec.name)
         return LockedRepo(spec.name, spec.url, spec.revision, resolved.commit)
 
     outcomes = await fan_out(list(manifest.repos), resolve, jobs=jobs)
@@ -90,7 +86,7 @@ async def lock_workspace(
     if write and not failures:
         write_lock(path, lock)
     result = LockResult(path, lock, failures, write and not failures, time.perf_counter() - started)
-    bus.emit(f"{EVENT_PREFIX}.finished", {"ok": result.ok, "written": result.written})
+    bus.emit(LOCK_FINISHED, LockFinished(ok=result.ok, written=result.written))
     return result
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from nestr.errors import EXIT_CONFLICTS, EXIT_FAILED, EXIT_OK, NestrError
+from nestr.events.catalog import RepoOutcome
 
 if TYPE_CHECKING:
     from nestr.manifest.model import RepoSpec
@@ -39,7 +40,7 @@ class RepoResult:
     def ok(self) -> bool:
         return self.status in OK_STATUSES
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RepoOutcome:
         return {
             "name": self.name,
             "path": self.path,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nestr.errors import WorkFailed
+from nestr.events.catalog import STATUS_REPO, StatusRepo
 from nestr.git.repo import GitStatus, read_statuses
 from nestr.git.runner import DEFAULT_TIMEOUT
 from nestr.manifest.model import Manifest, RepoSpec
@@ -50,7 +51,7 @@ class RepoStatus:
             return "unlocked"
         return "match" if self.locked_commit == self.git.commit else "drift"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StatusRepo:
         """The JSON shape documented in docs/status-foreach.md."""
         git = self.git
         changes = git.changes if git else None
@@ -134,7 +135,7 @@ def workspace_status(
     )
     if bus is not None:
         for spec, status in zip(repos, statuses, strict=True):
-            bus.emit("nestr.workspace.status.repo", status.to_dict(), repo=spec.name)
+            bus.emit(STATUS_REPO, status.to_dict(), repo=spec.name)
     return WorkspaceStatus(workspace.root, manifest.path, lock_file, statuses)
 
 

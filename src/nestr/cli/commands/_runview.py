@@ -34,22 +34,29 @@ TAIL_LINES = 8
 
 def describe(event: Event) -> str | None:
     """One plain line for an event of a run (None for events not worth a line)."""
-    data: dict[str, Any] = event.data
-    kind = event.type.removeprefix("nestr.workflow.")
-    if kind == "run.started":
-        return f"run {event.run_id} of {data.get('workflow')} started ({data.get('steps')} steps)"
-    if kind == "run.resumed":
-        return f"run {event.run_id} resumed ({data.get('done')}/{data.get('steps')} done before)"
-    if kind == "step.started":
-        return f"{SYMBOLS['running']} {event.step} (attempt {data.get('attempt')})"
-    if kind == "step.retrying":
-        return f"{SYMBOLS['retrying']} {event.step} attempt {data.get('attempt')} failed: " + str(
-            data.get("error")
+    from nestr.events import catalog as c
+
+    kind = event.type
+    if kind == c.RUN_STARTED.name:
+        started = c.RUN_STARTED.data_of(event)
+        return f"run {event.run_id} of {started['workflow']} started ({started['steps']} steps)"
+    if kind == c.RUN_RESUMED.name:
+        resumed = c.RUN_RESUMED.data_of(event)
+        return f"run {event.run_id} resumed ({resumed['done']}/{resumed['steps']} done before)"
+    if kind == c.STEP_STARTED.name:
+        attempt = c.STEP_STARTED.data_of(event)["attempt"]
+        return f"{SYMBOLS['running']} {event.step} (attempt {attempt})"
+    if kind == c.STEP_RETRYING.name:
+        retrying = c.STEP_RETRYING.data_of(event)
+        return f"{SYMBOLS['retrying']} {event.step} attempt {retrying['attempt']} failed: " + str(
+            retrying.get("error")
         )
-    if kind == "step.finished":
-        status = str(data.get("status"))
-        extra = data.get("error") or data.get("reason")
-        took = f" {data['duration']:.2f}s" if data.get("duration") is not None else ""
+    if kind == c.STEP_FINISHED.name:
+        ended = c.STEP_FINISHED.data_of(event)
+        status = ended["status"]
+        extra = ended.get("error") or ended.get("reason")
+        seconds = ended.get("seconds")
+        took = f" {seconds:.2f}s" if seconds is not None else ""
         tail = f": {extra}" if extra else ""
         return f"{SYMBOLS.get(status, '?')} {event.step} {status}{took}{tail}"
     return None
@@ -96,20 +103,24 @@ class LiveView:
         )
 
     def __call__(self, event: Event) -> None:
-        if event.step is None or not event.type.startswith("nestr.workflow.step."):
+        from nestr.events import catalog as c
+
+        if event.step is None or not event.type.startswith(c.STEP_PREFIX):
             return
         row = self.rows.setdefault(event.step, _Row())
-        kind = event.type.rsplit(".", 1)[-1]
-        if kind == "started":
-            row.status, row.attempt, row.started = "running", event.data["attempt"], time.time()
-        elif kind == "log":
-            lines = str(event.data.get("text", "")).splitlines()
+        kind = event.type
+        if kind == c.STEP_STARTED.name:
+            attempt = c.STEP_STARTED.data_of(event)["attempt"]
+            row.status, row.attempt, row.started = "running", attempt, time.time()
+        elif kind == c.STEP_LOG.name:
+            lines = c.STEP_LOG.data_of(event)["text"].splitlines()
             row.tail = (row.tail + lines)[-TAIL_LINES:]
-        elif kind == "retrying":
+        elif kind == c.STEP_RETRYING.name:
             row.status = "retrying"
-        elif kind == "finished":
-            row.status = str(event.data.get("status"))
-            row.seconds = event.data.get("duration")
+        elif kind == c.STEP_FINISHED.name:
+            ended = c.STEP_FINISHED.data_of(event)
+            row.status = ended["status"]
+            row.seconds = ended.get("seconds")
 
     def _render(self) -> Any:
         from rich.text import Text

@@ -126,24 +126,29 @@ class _Lines:
 
 
 def _describe(event: Event) -> str | None:
-    data: dict[str, Any] = event.data
-    kind = event.type.rsplit(".", 1)[-1]
-    if kind == "started":
-        return f"{event.repo}: started ({data.get('revision')})"
-    if kind == "fetched":
-        what = "fetched" if data.get("fetched") else "cache is fresh"
-        return f"{event.repo}: {what} ({data.get('seconds', 0):.2f}s)"
-    if kind in {"checked_out", "skipped", "failed"}:
-        commit = (data.get("commit") or "")[:12]
-        extra = f": {data['message']}" if data.get("message") else ""
-        return f"{event.repo}: {data.get('status')} {commit}{extra}".rstrip()
-    if kind == "finished":
-        return f"assembly finished in {data.get('seconds', 0):.2f}s"
-    if kind == "discarded":
-        return f"removed the ephemeral workspace {data.get('workspace')}: {data.get('reason')}"
-    if kind == "clone_filter_ignored":
-        names = ", ".join(data.get("repos", []))
-        return f"warning: {data.get('message')} (filter {data.get('filter')}: {names})"
+    from nestr.events import catalog as c
+
+    kind = event.type
+    if kind == c.REPO_STARTED.name:
+        return f"{event.repo}: started ({c.REPO_STARTED.data_of(event)['revision']})"
+    if kind == c.REPO_FETCHED.name:
+        fetched = c.REPO_FETCHED.data_of(event)
+        what = "fetched" if fetched["fetched"] else "cache is fresh"
+        return f"{event.repo}: {what} ({fetched['seconds']:.2f}s)"
+    if kind in c.REPO_ENDED:
+        outcome = c.REPO_CHECKED_OUT.data_of(event)
+        commit = (outcome["commit"] or "")[:12]
+        extra = f": {outcome['message']}" if outcome["message"] else ""
+        return f"{event.repo}: {outcome['status']} {commit}{extra}".rstrip()
+    if kind == c.ASSEMBLY_FINISHED.name:
+        return f"assembly finished in {c.ASSEMBLY_FINISHED.data_of(event)['seconds']:.2f}s"
+    if kind == c.ASSEMBLY_DISCARDED.name:
+        discarded = c.ASSEMBLY_DISCARDED.data_of(event)
+        return f"removed the ephemeral workspace {discarded['workspace']}: {discarded['reason']}"
+    if kind == c.CLONE_FILTER_IGNORED.name:
+        ignored = c.CLONE_FILTER_IGNORED.data_of(event)
+        names = ", ".join(ignored["repos"])
+        return f"warning: {ignored['message']} (filter {ignored['filter']}: {names})"
     return None
 
 
@@ -168,17 +173,20 @@ class _Live:
         return Group(self.progress, *lines)
 
     def __call__(self, event: Event) -> None:
-        kind = event.type.rsplit(".", 1)[-1]
-        if kind == "clone_filter_ignored":  # a warning: printed above the live display
+        from nestr.events import catalog as c
+
+        if event.type == c.CLONE_FILTER_IGNORED.name:  # a warning: printed above the display
             self.live.console.print(_describe(event), markup=False, highlight=False)
             return
         if event.repo is None:
             return
-        if kind in {"checked_out", "skipped", "failed"}:
+        if event.type in c.REPO_ENDED:
             self.active.pop(event.repo, None)
             self.progress.advance(self.task)
+        elif event.type == c.REPO_STARTED.name:
+            self.active[event.repo] = "fetching"
         else:
-            self.active[event.repo] = "fetching" if kind == "started" else "checking out"
+            self.active[event.repo] = "checking out"
         self.live.update(self._render())
 
 

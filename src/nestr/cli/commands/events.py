@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import click
@@ -34,15 +35,23 @@ def events(
     from nestr.cli.errors import exit_on_sigterm
 
     nestr = session(ctx)
+
+    async def follow_log() -> None:
+        async for event in nestr.follow_events(since=since, type_prefix=type_prefix, run=run_id):
+            _print(event, as_json)
+
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm():
         if follow:
-            stream = nestr.follow_events(since=since, type_prefix=type_prefix, run=run_id)
+            asyncio.run(follow_log())
         else:
-            stream = iter(nestr.events(since=since, type_prefix=type_prefix, run=run_id))
-        for event in stream:
-            click.echo(event.to_json() if as_json else _line(event))
+            for event in nestr.events(since=since, type_prefix=type_prefix, run=run_id):
+                _print(event, as_json)
     return 0
+
+
+def _print(event: Event, as_json: bool) -> None:
+    click.echo(event.to_json() if as_json else _line(event))
 
 
 def _line(event: Event) -> str:

@@ -109,18 +109,20 @@ class _Renderer:
         self.lines: dict[str, list[str]] = defaultdict(list)
 
     def __call__(self, event: Event) -> None:
+        from nestr.events.catalog import FOREACH_FINISHED, FOREACH_OUTPUT
+
         repo = event.repo or ""
-        kind = event.type.rsplit(".", 1)[-1]
-        if kind == "output":
-            line = str(event.data["line"])
+        if event.type == FOREACH_OUTPUT.name:
+            line = FOREACH_OUTPUT.data_of(event)["line"]
             self.lines[repo].append(line)
             if not self.grouped and not self.quiet:
                 click.echo(self._prefix(repo) + line)
-        elif kind == "finished" and not self.quiet:
+        elif event.type == FOREACH_FINISHED.name and not self.quiet:
             if self.grouped:
                 click.echo("\n".join(self._prefix(repo) + line for line in self.lines[repo]))
-            if event.data.get("error"):
-                click.echo(self._prefix(repo) + f"error: {event.data['error']}", err=True)
+            error = FOREACH_FINISHED.data_of(event)["error"]
+            if error:
+                click.echo(self._prefix(repo) + f"error: {error}", err=True)
 
     def _prefix(self, repo: str) -> str:
         return click.style(f"{repo:<{self.width}} |", bold=True) + " "

@@ -99,19 +99,24 @@ def logs(ctx: click.Context, run_id: str, step: str | None, follow: bool) -> int
 
 
 def _follow_logs(nestr: Session, run_id: str, keys: set[str]) -> int:
+    import asyncio
+
     from nestr.cli.errors import exit_on_sigterm
+    from nestr.events.catalog import STEP_LOG
 
     def over() -> bool:
         return shown_status(nestr.queries.run(run_id)) not in {"running", "pending"}
 
-    # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
-    with exit_on_sigterm():
-        stream = nestr.follow_events(type_prefix="nestr.workflow.step.log", run=run_id, stop=over)
-        for event in stream:
+    async def print_logs() -> None:
+        async for event in nestr.follow_events(type_prefix=STEP_LOG.name, run=run_id, stop=over):
             if event.step in keys:
                 prefix = f"[{event.step}] " if len(keys) > 1 else ""
-                for line in str(event.data.get("text", "")).splitlines():
+                for line in STEP_LOG.data_of(event)["text"].splitlines():
                     click.echo(prefix + line)
+
+    # ends with the run (0); Ctrl-C before exits 130 (interrupted), SIGTERM 143
+    with exit_on_sigterm():
+        asyncio.run(print_logs())
     return 0
 
 

@@ -3,14 +3,14 @@
 :class:`EventLog` is the :class:`~nestr.events.bus.EventSink` of a bus: an event is appended
 (committed) before any subscriber sees it. An event that already carries a ``seq`` was appended
 by the store in the same transaction as the state change it reports (a step finishing), so
-``append`` hands it back unchanged instead of storing it twice. Readers in other processes
-follow the log by polling ``PRAGMA data_version``, which changes only when someone commits.
+``append`` hands it back unchanged instead of storing it twice. :meth:`EventLog.follow` replays
+the log from a cursor and then follows it live, from an in-process bus and from other
+processes (``nestr.store.eventfollow``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from nestr.events.bus import EventBus
@@ -18,7 +18,7 @@ from nestr.events.envelope import Event
 from nestr.store.db import Database, open_database
 from nestr.store.eventrows import head_seq, insert_event, select_events
 
-DEFAULT_POLL = 0.1
+DEFAULT_POLL = 0.05  # seconds between checks for commits of other processes
 
 
 class EventLog:
@@ -37,15 +37,24 @@ class EventLog:
     def read(
         self,
         since_seq: int = 0,
-        type_prefix: str | None = None,
+        type_prefix: str | Sequence[str] | None = None,
         run_id: str | None = None,
         *,
+        repo: str | None = None,
+        until_seq: int | None = None,
         limit: int | None = None,
     ) -> list[Event]:
-        """Events with ``seq`` greater than ``since_seq``, oldest first."""
+        """Events with ``seq`` greater than ``since_seq`` (and at most ``until_seq``), oldest
+        first, filtered by type prefix(es), run and repo."""
         with self.db.reading() as conn:
             return select_events(
-                conn, since_seq=since_seq, type_prefix=type_prefix, run_id=run_id, limit=limit
+                conn,
+                since_seq=since_seq,
+                type_prefix=type_prefix,
+                run_id=run_id,
+                repo=repo,
+                until_seq=until_seq,
+                limit=limit,
             )
 
     def head(self) -> int:
@@ -55,38 +64,25 @@ class EventLog:
 
     def follow(
         self,
-        since_seq: int = 0,
-        type_prefix: str | None = None,
-        run_id: str | None = None,
+        after_seq: int | None = 0,
         *,
-        poll_interval: float = DEFAULT_POLL,
+        bus: EventBus | None = None,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
         stop: Callable[[], bool] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> Iterator[Event]:
-        """Yield stored events after ``since_seq``, then new ones as any process appends them.
+        poll_interval: float = DEFAULT_POLL,
+    ) -> AsyncIterator[Event]:
+        """Events after ``after_seq`` (None: from now on), then new ones as they are appended.
 
-        Ends when ``stop()`` returns true (asked on each poll) or the consumer stops.
-        ``data_version`` sees commits of *other* connections only: follow with a log opened
-        for the purpose, not with the connection that writes.
+        See :func:`nestr.store.eventfollow.follow`; follow with a log opened for the purpose,
+        not with the one a bus writes through (SQLite tells a connection about commits of
+        *other* connections only).
         """
-        last = since_seq
-        version: int | None = None
-        while True:
-            # stop() is asked before reading, so whatever was committed when it said "stop"
-            # is still delivered
-            stopping = stop is not None and stop()
-            current = self.db.data_version()  # read first: a later commit changes it again
-            if current != version:
-                version = current
-                batch = self.read(last, type_prefix, run_id, limit=1000)
-                while batch:
-                    for event in batch:
-                        last = event.seq or last
-                        yield event
-                    batch = self.read(last, type_prefix, run_id, limit=1000)
-            if stopping:
-                return
-            sleep(poll_interval)
+        from nestr.store.eventfollow import Filter, follow
+
+        where = Filter(tuple(type_prefixes), run_id, repo)
+        return follow(self, after_seq, bus=bus, where=where, stop=stop, poll=poll_interval)
 
     def close(self) -> None:
         self.db.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,7 +36,9 @@ def _now() -> datetime:
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits from the operating system, as 32 hex digits (``uuid4().hex`` without
+    building a UUID object: a fifth of the cost, and an id is made for every event)."""
+    return os.urandom(16).hex()
 
 
 @dataclass(frozen=True, slots=True)

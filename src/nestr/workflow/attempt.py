@@ -145,10 +145,14 @@ async def run_try(
     return succeeded(ctx, returned)
 
 
-def succeeded(ctx: StepContext, returned: Mapping[str, str] | None) -> AttemptEnd:
+def succeeded(
+    ctx: StepContext, returned: Mapping[str, str] | None, *, output_file: bool = True
+) -> AttemptEnd:
     """The end of a try that returned ``returned``: its outputs are those of the
-    ``$NESTR_OUTPUT`` file, overridden by what it returned."""
-    outputs = {**take_outputs(ctx.output_path), **dict(returned or {})}
+    ``$NESTR_OUTPUT`` file (unless ``output_file`` is false: nothing could have written it),
+    overridden by what it returned."""
+    written = take_outputs(ctx.output_path) if output_file else {}
+    outputs = {**written, **dict(returned or {})}
     return AttemptEnd("succeeded", step_status="succeeded", exit_code=0, outputs=outputs)
 
 

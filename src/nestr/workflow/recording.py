@@ -319,7 +319,8 @@ def _try_inline(instance: Instance, ctx: StepContext, factory: StepFactory) -> A
     try:
         steps.send(None)
     except StopIteration as stop:
-        return succeeded(ctx, stop.value)
+        # it started no process (it never awaited), so nothing wrote its $NESTR_OUTPUT
+        return succeeded(ctx, stop.value, output_file=False)
     except asyncio.CancelledError:
         return None  # the task path reports what a step that cancels itself means
     except Exception as exc:  # a broken step fails its step, not the whole run

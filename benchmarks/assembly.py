@@ -9,7 +9,8 @@ Generates N repositories with realistic history (``_gitdata``), serves them from
 - sequential ``git clone``, and the floor: parallel ``git worktree add --detach`` from ready
   mirrors (what any tool needs at least to put files on disk);
 
-then ``nestr status`` against ``vcs status`` and ``west status`` on one checkout of the N repos.
+then ``nestr status`` against ``vcs status`` and ``west status`` on one checkout of the N repos,
+and what the durable event log costs a warm assembly (its events appended again, timed alone).
 Peers live in their own venvs under benchmarks/.work/venvs/; generated data under
 benchmarks/.work/. Run: ``.venv/bin/python benchmarks/assembly.py [--sizes 10,30,60] [--rounds 3]``.
 """
@@ -19,9 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -273,6 +277,7 @@ def bench_size(
         ]
         if "assembly" in parts:
             time_interleaved(assembly, rounds)
+        events = event_cost(setup, root / "event-cost") if "assembly" in parts else None
         empty_trash(root, root / "runs")
         topdir = status_checkout(setup, manifest.read_text(encoding="utf-8"))
         status = status_contenders(setup, topdir, vcs, west)
@@ -281,8 +286,58 @@ def bench_size(
     shutil.rmtree(root / "runs", ignore_errors=True)
     empty_trash(root)
     report_text = report(size, rounds, assembly, status)
+    if events is not None:
+        report_text += "\n" + events.line(next(c for c in assembly if c.name == _WARM).median)
     shutil.rmtree(root, ignore_errors=True)  # caches and checkouts: on tmpfs they hold memory
     return report_text
+
+
+class EventCost:
+    """The durable events of the last warm assembly and what appending one costs."""
+
+    def __init__(self, count: int, seconds_each: float) -> None:
+        self.count = count
+        self.seconds_each = seconds_each
+
+    def line(self, warm_median: float | None) -> str:
+        total = self.count * self.seconds_each
+        share = f" ({total / warm_median:.1%} of the warm median)" if warm_median else ""
+        return (
+            f"durable events: {self.count} per warm assembly, {self.seconds_each * 1e6:.0f} us"
+            f" each to append: {total * 1000:.1f} ms{share}"
+        )
+
+
+def event_cost(setup: Setup, workdir: Path, rounds: int = 5) -> EventCost | None:
+    """Append the events of the last warm assembly to a fresh log beside the checkouts, one
+    event per transaction as the bus does, and time it (median of ``rounds``)."""
+    try:
+        from nestr.store.eventlog import open_event_log
+    except ImportError:  # a checkout from before the durable log of assemblies
+        return None
+    state = Path(setup.env["XDG_STATE_HOME"]) / "nestr"
+    if not (state / "nestr.db").exists():
+        return None
+    log = open_event_log(state)
+    try:
+        stored = log.read()
+    finally:
+        log.close()
+    last = stored[-1].correlation_id if stored else None
+    events = [replace(e, seq=None) for e in stored if last and e.correlation_id == last]
+    if not events:
+        return None
+    times = []
+    for number in range(rounds):
+        target = open_event_log(fresh_dir(workdir / str(number)))
+        try:
+            started = time.perf_counter()
+            for event in events:
+                target.append(event)
+            times.append((time.perf_counter() - started) / len(events))
+        finally:
+            target.close()
+    return EventCost(len(events), statistics.median(times))
 
 
 def report(size: int, rounds: int, assembly: list[Contender], status: list[Contender]) -> str:

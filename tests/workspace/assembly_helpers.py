@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -240,3 +241,17 @@ def is_complete_repo(path: Path) -> bool:
         return git(path, "status", "--porcelain", "--untracked-files=no") == ""
     except AssertionError:
         return False
+
+
+def counting_git(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a `git` on PATH that logs each call's arguments, so a test can count processes."""
+    real = shutil.which("git")
+    assert real is not None
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    log = tmp / "git-calls.log"
+    script = bindir / "git"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return log

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import shutil
 import signal
-import stat
 from pathlib import Path
 
 import pytest
 from tests.workspace.assembly_helpers import (
     Project,
+    counting_git,
     free_port,
     git_daemon,
     is_complete_repo,
@@ -94,20 +92,6 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def _git_wrapper(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Put a `git` on PATH that logs each call, so the test can count processes."""
-    real = shutil.which("git")
-    assert real is not None
-    bindir = tmp / "bin"
-    bindir.mkdir()
-    log = tmp / "git-calls.log"
-    script = bindir / "git"
-    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    return log
-
-
 def _write_lock(manifest: Manifest, commits: dict[str, str]) -> None:
     repos = {s.name: LockedRepo(s.name, s.url, s.revision, commits[s.name]) for s in manifest.repos}
     write_lock(lock_path_for(manifest), LockFile(manifest_hash(manifest), repos))
@@ -120,7 +104,7 @@ def test_git_processes_per_repo(project: Project, monkeypatch: pytest.MonkeyPatc
     the rest of each clone itself.
     """
     manifest = project.manifest(*(project.spec(n) for n in ("api", "web", "lib", "docs")))
-    log = _git_wrapper(project.tmp, monkeypatch)
+    log = counting_git(project.tmp, monkeypatch)
     assert run(project, manifest, project.tmp / "first").ok  # fills the cache
     cold = sorted(" ".join(line.split()[:2]) for line in log.read_text().splitlines())
     expected = ["checkout --quiet"] * 4 + ["clone --bare"] * 4
@@ -151,7 +135,7 @@ def test_git_processes_per_locked_repo(project: Project, monkeypatch: pytest.Mon
         "lib": git(up["lib"], "rev-parse", "main~2"),  # no ref points at it
     }
     _write_lock(manifest, pins)
-    log = _git_wrapper(project.tmp, monkeypatch)
+    log = counting_git(project.tmp, monkeypatch)
     opts = AssembleOptions(
         cache_dir=project.cache_dir, state_dir=project.state_dir, locked=True, jobs=1
     )
@@ -235,7 +219,7 @@ def test_connection_refused_is_tried_three_times(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused connection is a transient failure: three attempts, then the repo fails."""
-    log = _git_wrapper(project.tmp, monkeypatch)
+    log = counting_git(project.tmp, monkeypatch)
     dead = RepoSpec("gone", f"git://127.0.0.1:{free_port()}/gone.git", "main", "gone")
     result = run(project, project.manifest(dead), project.ws)
     assert result.repos[0].status == "failed"

@@ -4,14 +4,11 @@ makes its clones with ``git clone --shared`` and ends with the same repositories
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.workspace.assembly_helpers import Project, make_project, upstream_templates
+from tests.workspace.assembly_helpers import Project, counting_git, make_project, upstream_templates
 
 from nestr.config.settings import GitSettings, Settings
 from nestr.events import EventBus
@@ -37,20 +34,6 @@ def manifest_of(project: Project) -> Manifest:
         project.spec("lib", git(lib, "rev-parse", "dev")),
         project.spec("lib", git(lib, "rev-parse", "main~2"), path="lib-old"),
     )
-
-
-def counting_git(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A `git` on PATH that logs each call's arguments."""
-    real = shutil.which("git")
-    assert real is not None
-    bindir = tmp / "bin"
-    bindir.mkdir()
-    log = tmp / "git-calls.log"
-    script = bindir / "git"
-    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    return log
 
 
 def assemble_into(project: Project, manifest: Manifest, ws: Path, **options: Any) -> None:

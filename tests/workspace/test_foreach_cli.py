@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from nestr.testing.processes import process_running
+
 if TYPE_CHECKING:
     from conftest import HandmadeWorkspace
 
@@ -75,6 +77,43 @@ def test_failure_summary_and_exit_code(handmade: Callable[..., HandmadeWorkspace
     assert result.code == 1
     assert "3 repos: 2 ok, 1 failed" in result.err
     assert "  web: exit 5" in result.err
+
+
+def test_timeout_ends_each_command_and_what_it_started(
+    handmade: Callable[..., HandmadeWorkspace], nestr, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """--timeout ends a command still running after that long, with the background process it
+    started; the summary says it timed out and the exit code is 1."""
+    hw = handmade()
+    pids = tmp_path / "pids"
+    result = nestr(
+        "foreach",
+        "-w",
+        str(hw.root),
+        "--repo",
+        "web",
+        "--timeout",
+        "1s",
+        "--shell",
+        "--",
+        f"sleep 300 & echo $! >> {pids}; wait",
+    )
+    assert result.code == 1
+    assert "  web: timed out after 1s" in result.err
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) == 1
+    assert not process_running(started[0])
+
+
+def test_timeout_takes_the_duration_grammar(
+    handmade: Callable[..., HandmadeWorkspace], nestr
+) -> None:  # type: ignore[no-untyped-def]
+    """A --timeout that is not a positive duration is a usage error naming the flag."""
+    hw = handmade()
+    for bad in ("soon", "0"):
+        result = nestr("foreach", "-w", str(hw.root), "--timeout", bad, "--", "true")
+        assert result.code == 2
+        assert "--timeout" in result.err
 
 
 def test_stop_after_failure_is_explained(handmade: Callable[..., HandmadeWorkspace], nestr) -> None:  # type: ignore[no-untyped-def]

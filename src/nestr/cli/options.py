@@ -6,6 +6,7 @@ Commands only parse them: which manifest and workspace they lead to is decided b
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -52,3 +53,20 @@ jobs_option = click.option(
     default=None,
     help="Parallel jobs (default: config jobs).",
 )
+
+
+_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+
+
+def parse_duration_flag(text: str, *, flag: str) -> float:
+    """Seconds of a duration flag: ``90s``, ``30m``, ``8h``, ``1h30m``, ``2d``, ``1w`` or plain
+    seconds, the grammar of workflow durations (:mod:`nestr.workflow.durations`); positive."""
+    from nestr.workflow.durations import parse_duration
+
+    try:  # a flag is always text: a plain number there means seconds, as it always has
+        seconds = parse_duration(float(text) if _NUMBER.fullmatch(text.strip()) else text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"a duration must be positive; got {text!r}", param_hint=flag)
+    return seconds

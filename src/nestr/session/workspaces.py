@@ -130,8 +130,10 @@ class WorkspaceOperations(SessionBase):
         shell: bool = False,
         jobs: int | None = None,
         keep_going: bool = False,
+        timeout: float | None = None,
     ) -> ForeachReport:
-        """Run ``command`` in each repo of ``target`` (``shell``: through ``sh -c``)."""
+        """Run ``command`` in each repo of ``target`` (``shell``: through ``sh -c``); a command
+        still running ``timeout`` seconds after its start is ended with its process group."""
         from nestr.workspace.foreach import ForeachCommand, foreach
 
         with self.action():
@@ -142,6 +144,7 @@ class WorkspaceOperations(SessionBase):
                 bus=self.bus,
                 jobs=self._jobs(jobs),
                 keep_going=keep_going,
+                timeout=timeout,
             )
 
     def workspaces(self) -> list[RegistryEntry]:

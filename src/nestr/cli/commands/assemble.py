@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from nestr.cli.options import (
     group_option,
     jobs_option,
     manifest_option,
+    parse_duration_flag,
     repo_option,
     workspace_option,
 )
@@ -30,21 +30,9 @@ if TYPE_CHECKING:
     from nestr.workspace.results import AssemblyResult
 
 
-_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
-
-
 def parse_ttl(text: str) -> timedelta:
-    """``90s``, ``30m``, ``8h``, ``1h30m``, ``2d``, ``1w`` or plain seconds: the grammar of
-    workflow durations (:mod:`nestr.workflow.durations`)."""
-    from nestr.workflow.durations import parse_duration
-
-    try:  # a flag is always text: a plain number there means seconds, as it always has
-        seconds = parse_duration(float(text) if _NUMBER.fullmatch(text.strip()) else text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--ttl") from None
-    if seconds <= 0:
-        raise click.BadParameter(f"a lifetime must be positive; got {text!r}", param_hint="--ttl")
-    return timedelta(seconds=seconds)
+    """The lifetime ``--ttl`` gives: a duration flag (:func:`parse_duration_flag`)."""
+    return timedelta(seconds=parse_duration_flag(text, flag="--ttl"))
 
 
 @click.command()

@@ -16,6 +16,7 @@ from nestr.cli.options import (
     group_option,
     jobs_option,
     manifest_option,
+    parse_duration_flag,
     repo_option,
     workspace_option,
 )
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 @click.option("--keep-going", is_flag=True, help="Run in every repo even after a failure.")
 @click.option("--shell", is_flag=True, help="Run the command with `sh -c` (words joined).")
 @click.option("--group-output", is_flag=True, help="Print each repo's output when it finishes.")
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    help="End a repo's command (and all it started) after this long, e.g. 90s, 10m, 1h30m.",
+)
 @json_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
@@ -48,6 +54,7 @@ def foreach(
     keep_going: bool,
     shell: bool,
     group_output: bool,
+    timeout: str | None,
     as_json: bool,
     command: tuple[str, ...],
 ) -> int:
@@ -56,6 +63,7 @@ def foreach(
     Output lines are prefixed by the repo name. Exit 0 when the command exited 0 everywhere,
     1 otherwise; without --keep-going no new repo starts after the first failure.
     """
+    limit = parse_duration_flag(timeout, flag="--timeout") if timeout is not None else None
     nestr = session(ctx)
     target = nestr.target(
         manifest=manifest_path, workspace=workspace_dir, groups=groups, names=repo_names
@@ -63,7 +71,9 @@ def foreach(
     width = max((len(spec.name) for spec in target.repos), default=0)
     renderer = _Renderer(width, grouped=group_output, quiet=as_json)
     nestr.bus.add_listener(renderer)
-    work = nestr.foreach(target, command, shell=shell, jobs=jobs, keep_going=keep_going)
+    work = nestr.foreach(
+        target, command, shell=shell, jobs=jobs, keep_going=keep_going, timeout=limit
+    )
     report = asyncio.run(_stop_on_sigterm(work))
     if as_json:
         print_json(_json(report, renderer.lines))

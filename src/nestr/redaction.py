@@ -111,6 +111,21 @@ def _hidden_parts(arg: str, hidden: str) -> list[str]:
     return []  # a URL: redact_url finds its password again
 
 
+_HELD: set[str] = set()
+
+
+def hold_secret(value: str) -> None:
+    """Note a secret this process holds (a setting's value, from a file or a secrets dir), so
+    that a crash log hides it too (:func:`held_secrets`)."""
+    if len(value) >= _MIN_SCRUB:
+        _HELD.add(value)
+
+
+def held_secrets() -> frozenset[str]:
+    """Every secret :func:`hold_secret` was told of."""
+    return frozenset(_HELD)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every occurrence of each of ``secrets`` and every URL password hidden."""
     for secret in sorted(secrets, key=len, reverse=True):  # a longer secret may contain another

@@ -70,6 +70,21 @@ def test_crash_log_hides_the_token_set_in_the_environment(
     assert TOKEN not in log + result.err
 
 
+def test_crash_log_hides_a_token_read_from_a_file(
+    exploding_cli: None, nestr: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """server.token read from server.token_file (no flag or variable holds it) is hidden in the
+    crash log and the apology too."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    monkeypatch.setenv("NESTR_SERVER__TOKEN_FILE", str(token_file))
+    result = nestr("explode")
+    assert result.code == 1
+    log = _crash_log(result.err)
+    assert "RuntimeError: unexpected state {'token': '***'" in log
+    assert TOKEN not in log + result.err
+
+
 def test_redact_argv_hides_secret_settings_assignments_and_option_values() -> None:
     """Each secret-bearing shape of a command line is hidden; ordinary words stay."""
     args = [

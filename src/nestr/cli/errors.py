@@ -124,12 +124,12 @@ def _crash(exc: Exception, args: Sequence[str]) -> int:
     from datetime import UTC, datetime
 
     from nestr.config.settings import SECRET_KEYS
-    from nestr.redaction import redact_argv, scrub, secret_values
+    from nestr.redaction import held_secrets, redact_argv, scrub, secret_values
     from nestr.session.environment import versions
 
     # The log is meant to be attached to a bug report: no secret from the command line, the
     # environment or a URL may reach it, nor the apology printed below.
-    secrets = secret_values(args, os.environ, SECRET_KEYS)
+    secrets = secret_values(args, os.environ, SECRET_KEYS) | held_secrets()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     text = scrub(
         f"nestr {__version__}\npython {platform.python_version()} ({sys.executable})\n"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from nestr.redaction import hold_secret
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LogFormat = Literal["auto", "console", "json"]
 ExecutorName = Literal["local"]  # a Temporal executor comes later
@@ -69,6 +71,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         object.__setattr__(self, "_value", value)
+        hold_secret(value)  # whatever text a crash log quotes, this value is hidden in it
 
     def get_secret_value(self) -> str:
         """The secret itself (the same call as pydantic's ``SecretStr``)."""

@@ -16,7 +16,7 @@ from nestr.errors import (
     did_you_mean,
 )
 from nestr.workflow import expressions
-from nestr.workflow.graph import Ancestry, edges_of, find_cycles
+from nestr.workflow.graph import Ancestry, Edges, edges_of, find_cycles
 from nestr.workflow.model import StepDef, Workflow
 from nestr.workflow.render import script_problem
 from nestr.yamlsource import KeyPath, format_key_path
@@ -47,14 +47,16 @@ def check_workflow(
     field_prefix: KeyPath = (),
     outlines: Collection[int] = (),
     inputs_known: bool = True,
+    ancestry: Callable[[Edges], Ancestry] = Ancestry,
 ) -> list[WorkflowDefinitionError]:
     """Every problem that spans steps, in the order found.
 
     ``outlines``: indexes of steps whose own fields are bad (already reported); only their id
     and needs take part (duplicates, needs, cycles). ``inputs_known`` is False when the inputs
-    section is bad, so references to inputs cannot be judged.
+    section is bad, so references to inputs cannot be judged. ``ancestry`` builds the walker of
+    the steps' ancestors (one per check; its ``visits`` show how much walking a check did).
     """
-    found = _problems(workflow, locate, step_types, set(outlines), inputs_known)
+    found = _problems(workflow, locate, step_types, set(outlines), inputs_known, ancestry)
     return [_prefixed(e, field_prefix) for e in found]
 
 
@@ -81,6 +83,7 @@ def _problems(
     step_types: Collection[str],
     outlines: set[int],
     inputs_known: bool,
+    ancestry: Callable[[Edges], Ancestry],
 ) -> Iterator[WorkflowDefinitionError]:
     seen: set[str] = set()
     for index, step in enumerate(workflow.steps):
@@ -100,7 +103,7 @@ def _problems(
     inputs = {i.name for i in workflow.inputs} if inputs_known else None
     # Ancestors are walked only for a step that reads a step it does not need directly; in a
     # cyclic graph "upstream" still means "reachable through needs", so the check stays sound.
-    upstream = Ancestry(edges)
+    upstream = ancestry(edges)
     for index, step in enumerate(workflow.steps):
         if index in outlines:
             continue

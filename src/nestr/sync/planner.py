@@ -3,8 +3,9 @@
 For every managed file nestr knows three contents: the **source** (what the rule renders now),
 the **base** (what nestr wrote last time, recorded in ``.nestr/sync.lock`` by git blob id) and
 the **target** (what the repo has now). Which of them differ decides the action; when both sides
-changed, a 3-way merge (run by the caller with `git merge-file`, see :mod:`nestr.sync.objects`) settles it with
-:func:`settle`. Nothing here touches the disk or git, so every rule is testable with plain data.
+changed, a 3-way merge (``git merge-file``, run by the caller through :mod:`nestr.sync.objects`)
+settles it with :func:`settle`. Nothing here touches the disk or git, so every rule is testable
+with plain data.
 
 The invariant: nestr never replaces text the repo changed since the last sync, except under the
 ``overwrite`` policy the user chose on purpose. Contents are LF-normalised (binaries raw).

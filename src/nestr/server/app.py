@@ -1,0 +1,118 @@
+"""Build and run the gRPC server over one session: the services, health, reflection, auth.
+
+:func:`start` returns a running :class:`Server` (the port it got, the services) for tests and
+embedding; :func:`serve` runs one until asked to stop, which is what ``nestr serve`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from nestr.errors import EXIT_USAGE, NestrError
+from nestr.server._proto import events_pb2, events_pb2_grpc
+from nestr.server.auth import TokenInterceptor
+from nestr.server.services.events import EventService, StreamLimits
+
+if TYPE_CHECKING:
+    from nestr.session import Session
+
+GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
+SERVICES = (events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,)
+
+
+class ServerConfigError(NestrError):
+    """The server must not start as configured (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class Server:
+    """A started server: the address it is bound to and its services."""
+
+    grpc: aio.Server
+    port: int
+    events: EventService
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float = GRACE) -> None:
+        """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
+        ``grace`` seconds), and close."""
+        await self.health.enter_graceful_shutdown()
+        await self.grpc.stop(grace)
+
+
+def check_listen(listen: str, token: str | None) -> tuple[str, int]:
+    """The host and port of ``listen``; refuses a non-loopback host without a token."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ServerConfigError(
+            f"server.listen: {listen!r} is not host:port", hint="e.g. 127.0.0.1:7433"
+        )
+    host = host.strip("[]")
+    if token is None and not _loopback(host):
+        raise ServerConfigError(
+            f"server.listen: {listen!r} is not a loopback address and server.token is not set",
+            hint="set server.token (or server.token_file), or listen on 127.0.0.1",
+        )
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def start(
+    session: Session,
+    *,
+    listen: str,
+    token: str | None,
+    limits: StreamLimits | None = None,
+) -> Server:
+    """Bind ``listen`` (port 0: any free port) and start serving ``session``."""
+    host, port = check_listen(listen, token)
+    interceptors = [TokenInterceptor(token)] if token is not None else []
+    server = aio.server(interceptors=interceptors)
+    events = EventService(session, limits or StreamLimits())
+    # the generated registration function is untyped (protoc writes no stubs for it)
+    events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]
+    checks = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection((*SERVICES, health_name, reflection.SERVICE_NAME), server)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bound = server.add_insecure_port(address)
+    if bound == 0:
+        raise ServerConfigError(f"server.listen: cannot listen on {listen!r}")
+    await server.start()
+    for name in (*SERVICES, ""):
+        await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Server(server, bound, events, checks)
+
+
+async def serve(
+    session: Session,
+    *,
+    listen: str,
+    token: str | None,
+    stop: asyncio.Event,
+    limits: StreamLimits | None = None,
+) -> None:
+    """Serve until ``stop`` is set, then shut down gracefully."""
+    server = await start(session, listen=listen, token=token, limits=limits)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

@@ -192,6 +192,8 @@ class _Subscriber:
         :class:`_Overflow` once the producer overflowed (queued events are not sent)."""
         if self.overflowed:
             raise _Overflow
+        if not self.queue.empty():  # the common case under load: no task, no timer
+            return self.queue.get_nowait()
         getter = asyncio.ensure_future(self.queue.get())
         done, _ = await asyncio.wait(
             {getter, self.producer}, timeout=self.limits.heartbeat, return_when="FIRST_COMPLETED"

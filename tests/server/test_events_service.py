@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,29 @@ def test_a_non_loopback_address_needs_a_token(listen: str) -> None:
     assert check_listen(listen, TOKEN)[1] == int(listen.rpartition(":")[2])
     assert check_listen("127.0.0.1:0", None) == ("127.0.0.1", 0)
     assert check_listen("localhost:9", None) == ("localhost", 9)
+
+
+def test_concurrent_writers_and_reconnects_lose_and_repeat_nothing(tmp_path: Path) -> None:
+    """Two processes append at once while the client drops its stream at arbitrary points and
+    subscribes again after the last seq it got: the seqs received are 1..head, each once."""
+    cuts = iter(sorted(random.Random(7).sample(range(5, 595), 8)))
+
+    async def scenario(channel: aio.Channel, server: Any) -> list[int]:
+        stub = pb_grpc.EventServiceStub(channel)
+        writers = [asyncio.create_task(run_writer(tmp_path, 300)) for _ in range(2)]
+        received: list[int] = []
+        cut = next(cuts)
+        stream = stub.Subscribe(pb.SubscribeRequest())
+        while len(received) < 600:
+            for event in (await stream.read()).batch.events:
+                received.append(event.seq)
+                if len(received) >= cut:  # disconnect mid-batch, resume after the last one kept
+                    stream.cancel()
+                    stream = stub.Subscribe(pb.SubscribeRequest(after_seq=received[-1]))
+                    cut = next(cuts, 10**9)
+                    break
+        stream.cancel()
+        await asyncio.gather(*writers)
+        return received
+
+    assert serve(tmp_path, scenario) == list(range(1, 601))

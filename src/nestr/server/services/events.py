@@ -6,8 +6,9 @@ poll) and puts each matching event in the queue. The *writer* (the RPC handler) 
 ready, up to ``batch`` events, sends it as one ``EventBatch``, and sends a ``Heartbeat`` when
 nothing came for ``heartbeat`` seconds.
 
-Catching up is paced by the client: the producer waits for room. Once the writer has found the
-queue empty (the subscriber had everything), the producer no longer waits: an event that finds
+Catching up is paced by the client: the producer waits for room. Once the writer has sent an
+event appended after the stream opened and then found the queue empty (the subscriber had
+everything), the producer no longer waits: an event that finds
 the queue full ends the stream with RESOURCE_EXHAUSTED, so a stalled client never holds the
 server back and costs at most ``queue`` events. The events still queued are dropped; the
 trailing metadata ``nestr-resume-after-seq`` carries the ``seq`` of the last event handed to

@@ -288,3 +288,12 @@ def test_concurrent_writers_and_reconnects_lose_and_repeat_nothing(tmp_path: Pat
         return received
 
     assert serve(tmp_path, scenario) == list(range(1, 601))
+
+
+@pytest.mark.parametrize("listen", ["7433", "localhost", "host:port", ""])
+def test_a_listen_value_without_a_port_is_refused(listen: str) -> None:
+    """A server.listen that is not host:port is a usage error naming the setting (exit 2)."""
+    with pytest.raises(ServerConfigError, match=r"server\.listen: .* is not host:port") as bad:
+        check_listen(listen, TOKEN)
+    assert bad.value.exit_code == 2
+    assert bad.value.hint == "e.g. 127.0.0.1:7433"

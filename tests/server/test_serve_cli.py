@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,22 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     assert "not a loopback address and server.token is not set" in done.stderr
     assert "hint:" in done.stderr
     assert "listening" not in done.stdout
+
+
+def test_serve_reports_an_address_it_cannot_listen_on(tmp_path: Path) -> None:
+    """A port another socket holds makes `nestr serve` exit 1 naming the address, with a hint."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        address = f"127.0.0.1:{held.getsockname()[1]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "nestr", "serve", "--listen", address],
+            env=serve_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=GUARD,
+            check=False,
+        )
+    assert done.returncode == 1, done
+    assert f"cannot listen on '{address}'" in done.stderr
+    assert "hint: choose another server.listen" in done.stderr

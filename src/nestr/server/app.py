@@ -93,9 +93,13 @@ async def start(
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection((*SERVICES, health_name, reflection.SERVICE_NAME), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(address)
-    if bound == 0:
-        raise ServerConfigError(f"server.listen: cannot listen on {listen!r}")
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:  # grpc reports a failed bind this way
+        raise NestrError(
+            f"cannot listen on {listen!r}: the port is in use or the address is not this machine's",
+            hint="choose another server.listen (port 0 picks a free one)",
+        ) from exc
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)

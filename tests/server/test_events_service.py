@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from nestr.observability.context import correlation
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.app import ServerConfigError, check_listen, start
@@ -297,3 +300,35 @@ def test_a_listen_value_without_a_port_is_refused(listen: str) -> None:
         check_listen(listen, TOKEN)
     assert bad.value.exit_code == 2
     assert bad.value.hint == "e.g. 127.0.0.1:7433"
+
+
+def test_each_call_gets_its_own_correlation_id_or_the_one_it_sent(tmp_path: Path) -> None:
+    """A call's initial metadata carries `x-correlation-id`: the client's when it sent a usable
+    one, else a new one per call (never the serving process's), on unary and streaming calls,
+    refused ones included."""
+
+    async def scenario(channel: aio.Channel, server: Any) -> list[str]:
+        stub = pb_grpc.EventServiceStub(channel)
+        ids = []
+        for metadata in (
+            (*AUTH, ("x-correlation-id", "build-42")),
+            (*AUTH, ("x-correlation-id", "not usable!")),
+            AUTH,
+            (),
+        ):
+            call = stub.Head(pb.HeadRequest(), metadata=metadata)
+            ids.append(dict(await call.initial_metadata())["x-correlation-id"])
+            with contextlib.suppress(aio.AioRpcError):
+                await call
+        stream = stub.Subscribe(pb.SubscribeRequest(), metadata=AUTH)
+        ids.append(dict(await stream.initial_metadata())["x-correlation-id"])
+        stream.cancel()
+        return ids
+
+    with correlation("the-serving-process") as outer:
+        ids = serve(tmp_path, scenario, token=TOKEN)
+    assert ids[0] == "build-42"
+    generated = ids[1:]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", cid) for cid in generated), ids
+    assert len(set(generated)) == len(generated)
+    assert outer not in generated

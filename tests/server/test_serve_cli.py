@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -29,11 +30,12 @@ def test_serve_streams_events_of_other_processes_and_stops_on_a_signal(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
     """`nestr serve` on port 0 prints its address; a client with the token gets the stored events
-    then those another process appends, gap-free; a wrong token is refused; SIGTERM or SIGINT
-    exits 0 and the token is printed nowhere."""
+    then those another process appends, gap-free; a wrong token is refused; each call is logged
+    as one JSON line with its correlation id; SIGTERM or SIGINT exits 0 and the token is printed
+    nowhere."""
     fill(tmp_path, 3)
     server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "nestr", "--log-format", "json", "serve", "--listen", "127.0.0.1:0"],
         env=serve_env(tmp_path, NESTR_SERVER__TOKEN=TOKEN),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -53,7 +55,7 @@ def test_serve_streams_events_of_other_processes_and_stops_on_a_signal(
                     await denied.read()
                 except aio.AioRpcError as error:
                     code = error.code()
-                auth = (("authorization", f"Bearer {TOKEN}"),)
+                auth = (("authorization", f"Bearer {TOKEN}"), ("x-correlation-id", "watch-1"))
                 stream = stub.Subscribe(pb.SubscribeRequest(), metadata=auth)
                 seqs = [e.seq for e in (await stream.read()).batch.events]
                 writer = asyncio.create_task(run_writer(tmp_path, 40))
@@ -70,6 +72,12 @@ def test_serve_streams_events_of_other_processes_and_stops_on_a_signal(
         out, err = server.communicate(timeout=GUARD)
         assert server.returncode == 0, err
         assert TOKEN not in out + err + line
+        calls = [json.loads(text) for text in err.splitlines() if '"rpc"' in text]
+        assert [(c["method"].rsplit("/", 1)[1], c["code"]) for c in calls] == [
+            ("Subscribe", "UNAUTHENTICATED"),
+            ("Subscribe", "CANCELLED"),
+        ]
+        assert calls[1]["correlation_id"] == "watch-1"
     finally:
         if server.poll() is None:
             server.kill()

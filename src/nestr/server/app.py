@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from nestr.errors import EXIT_USAGE, NestrError
 from nestr.server._proto import events_pb2, events_pb2_grpc
 from nestr.server.auth import TokenInterceptor
+from nestr.server.calls import CallInterceptor
 from nestr.server.services.events import EventService, StreamLimits
 
 if TYPE_CHECKING:
@@ -83,7 +84,10 @@ async def start(
 ) -> Server:
     """Bind ``listen`` (port 0: any free port) and start serving ``session``."""
     host, port = check_listen(listen, token)
-    interceptors = [TokenInterceptor(token)] if token is not None else []
+    # the call's correlation first, so that refused calls are logged too
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
+    if token is not None:
+        interceptors.append(TokenInterceptor(token))
     server = aio.server(interceptors=interceptors)
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)

@@ -59,6 +59,13 @@ async def take_until(stream: Any, last: int) -> list[int]:
     return seqs
 
 
+async def take_into(stream: Any, seqs: list[int], progress: asyncio.Event) -> None:
+    """Append the seqs ``stream`` delivers to ``seqs``, setting ``progress``, until cancelled."""
+    while True:
+        seqs.extend(e.seq for e in (await stream.read()).batch.events)
+        progress.set()
+
+
 def test_subscribe_replays_then_delivers_events_of_another_process(tmp_path: Path) -> None:
     """A stream from after_seq=2 gets 3..5 from the log, then the 30 events a separate process
     appends, each once and in seq order, with their envelope and data intact."""
@@ -218,21 +225,31 @@ def test_a_stalled_subscriber_is_ended_with_a_resume_seq_and_resumes_exactly_onc
     tmp_path: Path,
 ) -> None:
     """A subscriber that stops reading while events keep coming ends RESOURCE_EXHAUSTED with
-    `nestr-resume-after-seq` once its queue is full (the writer is never held up); what it
-    received plus a new stream from the resume seq is every event exactly once."""
+    `nestr-resume-after-seq` once its queue is full, while another client reading meanwhile gets
+    every event without being ended; what the stalled one received plus a new stream from the
+    resume seq is every event exactly once."""
     fill(tmp_path, 3)
     big = "x" * 65_536  # large events fill the transport's buffers quickly
 
-    async def scenario(channel: aio.Channel, server: Any) -> tuple[list[int], int, int, int]:
+    async def scenario(channel: aio.Channel, server: Any) -> Any:
         stub = pb_grpc.EventServiceStub(channel)
         stream = stub.Subscribe(pb.SubscribeRequest(live_only=True))
         assert (await stream.read()).HasField("heartbeat")  # the stream is up: live from 3
         fill(tmp_path, 1)
         received = await take_until(stream, 4)  # delivered live: the stream is caught up
-        while server.events.overflows == 0:  # stalled: nothing is read meanwhile
-            fill(tmp_path, 20, subject=big)
-            await asyncio.sleep(0.05)
-        head = (await stub.Head(pb.HeadRequest())).head_seq
+        other: list[int] = []
+        async with aio.insecure_channel(f"127.0.0.1:{server.port}") as own:
+            keeping_up = pb_grpc.EventServiceStub(own).Subscribe(pb.SubscribeRequest(after_seq=3))
+            progress = asyncio.Event()
+            reader = asyncio.create_task(take_into(keeping_up, other, progress))
+            while server.events.overflows == 0:  # stalled: nothing is read meanwhile
+                fill(tmp_path, 20, subject=big)
+                await asyncio.sleep(0.05)
+            head = (await stub.Head(pb.HeadRequest())).head_seq
+            while not other or other[-1] < head:
+                await progress.wait()
+                progress.clear()
+            reader.cancel()
 
         async def read_to_the_end() -> None:
             while True:
@@ -246,12 +263,13 @@ def test_a_stalled_subscriber_is_ended_with_a_resume_seq_and_resumes_exactly_onc
         rest = stub.Subscribe(pb.SubscribeRequest(after_seq=resume))
         received += await take_until(rest, head)
         rest.cancel()
-        return received, resume, head, server.events.overflows
+        return received, other, resume, head, server.events.overflows
 
-    received, resume, head, overflows = serve(
+    received, other, resume, head, overflows = serve(
         tmp_path, scenario, limits=StreamLimits(queue=8, batch=4, heartbeat=0.2)
     )
     assert received == list(range(4, head + 1))
+    assert other == list(range(4, head + 1))
     assert 4 <= resume < head
     assert overflows == 1
 

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from nestr.observability.context import correlation
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
-from nestr.server.app import ServerConfigError, check_listen, start
+from nestr.server.app import Keepalive, ServerConfigError, check_listen, start
 from nestr.server.services.events import RESUME_KEY, StreamLimits
 
 from .conftest import GUARD, TOKEN, fill, make_session, run_writer
@@ -350,3 +350,73 @@ def test_each_call_gets_its_own_correlation_id_or_the_one_it_sent(tmp_path: Path
     assert all(re.fullmatch(r"[0-9a-f]{32}", cid) for cid in generated), ids
     assert len(set(generated)) == len(generated)
     assert outer not in generated
+
+
+class FreezingProxy:
+    """A TCP relay to the server that can stop relaying while keeping both sockets open: to the
+    server its client then looks alive at the TCP level but answers nothing (a dead peer)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.frozen = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writers += [writer, upstream[1]]
+        self.tasks += [
+            asyncio.create_task(self._pump(reader, upstream[1])),
+            asyncio.create_task(self._pump(upstream[0], writer)),
+        ]
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65_536):
+            if self.frozen.is_set():
+                await asyncio.Event().wait()  # hold the bytes: nothing gets through any more
+            writer.write(data)
+            await writer.drain()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for writer in self.writers:
+            writer.close()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def test_a_client_that_stops_answering_is_dropped_by_keepalive(tmp_path: Path) -> None:
+    """A subscriber whose connection goes silent (no FIN, no answer to pings) has its stream
+    ended by the server's keepalive, freeing what it held; one that answers is kept."""
+
+    async def main() -> tuple[int, int]:
+        session = make_session(tmp_path)
+        keepalive = Keepalive(interval=0.2, timeout=0.2)
+        server = await start(session, listen="127.0.0.1:0", token=None, keepalive=keepalive)
+        proxy = FreezingProxy(server.port)
+        try:
+            async with asyncio.timeout(GUARD):
+                address = f"127.0.0.1:{await proxy.start()}"
+                async with aio.insecure_channel(address) as channel:
+                    stream = pb_grpc.EventServiceStub(channel).Subscribe(pb.SubscribeRequest())
+                    fill(tmp_path, 1)
+                    await take_until(stream, 1)
+                    await asyncio.sleep(1.0)  # several keepalive rounds, all answered
+                    alive = server.events.active
+                    proxy.frozen.set()
+                    while server.events.active:  # noqa: ASYNC110 - a counter, not an event
+                        await asyncio.sleep(0.05)
+                    stream.cancel()
+                    return alive, server.events.active
+        finally:
+            await proxy.close()
+            await server.stop(0)
+            session.close()
+
+    assert asyncio.run(main()) == (1, 0)

@@ -28,6 +28,27 @@ GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
 SERVICES = (events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,)
 
 
+@dataclass(frozen=True)
+class Keepalive:
+    """HTTP/2 pings that find dead clients: after ``interval`` seconds without traffic the
+    server pings; a connection that does not answer within ``timeout`` seconds is closed, and
+    its streams end (their subscribers' resources are freed). Clients may ping every 10 s."""
+
+    interval: float = 30.0
+    timeout: float = 10.0
+
+    def options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.keepalive_time_ms", int(self.interval * 1000)),
+            ("grpc.keepalive_timeout_ms", int(self.timeout * 1000)),
+            ("grpc.http2.ping_timeout_ms", int(self.timeout * 1000)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.min_time_between_pings_ms", int(self.interval * 1000)),
+        ]
+
+
 class ServerConfigError(NestrError):
     """The server must not start as configured (exit 2)."""
 
@@ -81,6 +102,7 @@ async def start(
     listen: str,
     token: str | None,
     limits: StreamLimits | None = None,
+    keepalive: Keepalive | None = None,
 ) -> Server:
     """Bind ``listen`` (port 0: any free port) and start serving ``session``."""
     host, port = check_listen(listen, token)
@@ -88,7 +110,7 @@ async def start(
     interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
     if token is not None:
         interceptors.append(TokenInterceptor(token))
-    server = aio.server(interceptors=interceptors)
+    server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)
     events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]

@@ -78,22 +78,26 @@ def to_proto(event: Event) -> pb.Event:
 
 
 class EventService(pb_grpc.EventServiceServicer):
-    """Serves the event log of ``session``; ``overflows`` counts subscribers that overflowed
-    (when it happens: the stream ends once the client takes what was already sent)."""
+    """Serves the event log of ``session``; ``active`` counts open streams, ``overflows`` the
+    subscribers that overflowed (when it happens: the stream ends once the client takes what
+    was already sent)."""
 
     def __init__(self, session: Session, limits: StreamLimits) -> None:
         self.session = session
         self.limits = limits
         self.overflows = 0
+        self.active = 0  # open Subscribe streams
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
         subscriber = _Subscriber(self.session, self.limits, request, self._count_overflow)
+        self.active += 1
         try:
             async for response in subscriber.responses():
                 yield response
         finally:
+            self.active -= 1
             await subscriber.close()
         if subscriber.overflowed:
             context.set_trailing_metadata(((RESUME_KEY, str(subscriber.sent)),))

@@ -1,12 +1,11 @@
 """Build and run the gRPC server over one session: the services, health, reflection, auth.
 
-:func:`start` returns a running :class:`Server` (the port it got, the services) for tests and
-embedding; :func:`serve` runs one until asked to stop, which is what ``nestr serve`` does.
+:func:`start` returns a running :class:`Server` (the port it got, the services); ``nestr serve``
+starts one and stops it on SIGTERM/SIGINT, tests and embedders do the same in their own loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -130,19 +129,3 @@ async def start(
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Server(server, bound, events, checks)
-
-
-async def serve(
-    session: Session,
-    *,
-    listen: str,
-    token: str | None,
-    stop: asyncio.Event,
-    limits: StreamLimits | None = None,
-) -> None:
-    """Serve until ``stop`` is set, then shut down gracefully."""
-    server = await start(session, listen=listen, token=token, limits=limits)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint fmt typecheck bench lock clean
+.PHONY: venv demo test lint fmt typecheck bench lock proto clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: venv
 # Regenerate the lock after changing requirements.in (needs uv on PATH).
 lock:
 	uv pip compile requirements.in --generate-hashes --python-version 3.11 -o requirements.lock
+
+# Regenerate src/nestr/server/_proto from proto/ (the generated modules are committed).
+proto: venv
+	$(BIN)/python proto/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

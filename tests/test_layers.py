@@ -21,7 +21,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: dict[int, tuple[str, ...]] = {
     95: ("__main__",),  # ``python -m nestr``
     # faces: parse, call the session, render
-    90: ("cli", "server", "tui", "temporal"),
+    90: ("cli", "tui", "temporal"),
+    # the gRPC face, a rank below so that the CLI's ``nestr serve`` can start it
+    85: ("server",),
     # the library layer every face builds, and tools built like faces on the library
     82: ("demo",),
     80: ("session", "checking", "testing"),

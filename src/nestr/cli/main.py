@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("nestr.cli.commands.runs:runs", "List, show, follow, cancel and resume runs."),
     "events": ("nestr.cli.commands.events:events", "Print the event log, and follow it live."),
     "sync": ("nestr.cli.commands.sync:sync", "Plan and apply shared files across repos."),
+    "serve": ("nestr.cli.commands.serve:serve", "Serve the event stream over gRPC."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -36,10 +36,15 @@ def current_correlation_id() -> str | None:
     return _current.get()
 
 
+def usable_correlation_id(value: str | None) -> str | None:
+    """``value`` if it may serve as a correlation id from outside (an inherited variable, an
+    RPC's metadata), else None."""
+    return value if value is not None and _VALID.fullmatch(value) else None
+
+
 def inherited_correlation_id() -> str | None:
     """``$NESTR_CORRELATION_ID`` when it holds a usable id (a parent nestr set it)."""
-    value = os.environ.get(ENV_VAR, "")
-    return value if _VALID.fullmatch(value) else None
+    return usable_correlation_id(os.environ.get(ENV_VAR))
 
 
 @contextmanager

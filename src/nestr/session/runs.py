@@ -93,21 +93,48 @@ class RunOperations(SessionBase):
         run_id = self.queries.find_run(run).id if run is not None else None
         return self._event_log().read(since, type_prefix, run_id)
 
+    def event_page(
+        self,
+        *,
+        after_seq: int,
+        limit: int,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
+    ) -> tuple[list[Event], int, bool]:
+        """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
+        exact), where the next page starts, and whether this one reached the head."""
+        log = self._event_log()
+        head = log.head()
+        page = log.read(
+            after_seq, list(type_prefixes), run_id, repo=repo, until_seq=head, limit=limit
+        )
+        if len(page) == limit and page[-1].seq is not None and page[-1].seq < head:
+            return page, page[-1].seq, False
+        return page, max(head, after_seq), True
+
+    def event_head(self) -> int:
+        """The last ``seq`` appended to the event log (0 if none)."""
+        return self._event_log().head()
+
     async def follow_events(
         self,
         *,
         since: int | None = 0,
         type_prefix: str | Sequence[str] | None = None,
         run: str | None = None,
+        run_id: str | None = None,
         repo: str | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> AsyncIterator[Event]:
         """Stored events after ``since`` (None: from now on), then new ones as this session's
         bus or any other process appends them; ends when ``stop()`` is true or the consumer
-        stops (see :meth:`nestr.store.eventlog.EventLog.follow`)."""
+        stops (see :meth:`nestr.store.eventlog.EventLog.follow`). ``run`` is an id or a unique
+        prefix of a recorded run; ``run_id`` an exact id, recorded yet or not."""
         from nestr.store.eventlog import open_event_log
 
-        run_id = self.queries.find_run(run).id if run is not None else None
+        if run is not None:
+            run_id = self.queries.find_run(run).id
         prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
         # a log of its own: a connection sees only other connections' commits
         log = open_event_log(self.settings.state_dir)

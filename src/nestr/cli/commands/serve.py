@@ -1,0 +1,54 @@
+"""``nestr serve``: the gRPC server (docs/api.md) over this machine's store, until stopped."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from nestr.cli.context import session
+
+if TYPE_CHECKING:
+    from nestr.session import Session
+
+
+@click.command()
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Address to listen on (default: server.listen; port 0 picks a free one).",
+)
+@click.pass_context
+def serve(ctx: click.Context, listen: str | None) -> int:
+    """Serve the event stream over gRPC until SIGTERM or Ctrl-C (then exit 0).
+
+    Every call but health checks needs `authorization: Bearer <server.token>` when a token
+    is set; a non-loopback address without a token is refused.
+    """
+    import asyncio
+
+    nestr = session(ctx)
+    settings = nestr.settings.server
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    asyncio.run(_serve(nestr, listen or settings.listen, token))
+    return 0
+
+
+async def _serve(nestr: Session, listen: str, token: str | None) -> None:
+    """Start the server, print where it listens, serve until SIGTERM/SIGINT, stop gracefully."""
+    import asyncio
+    import signal
+
+    from nestr.server.app import start
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = await start(nestr, listen=listen, token=token)
+    host = listen.rpartition(":")[0]
+    click.echo(f"listening on {host}:{server.port}")
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

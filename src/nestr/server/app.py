@@ -1,0 +1,131 @@
+"""Build and run the gRPC server over one session: the services, health, reflection, auth.
+
+:func:`start` returns a running :class:`Server` (the port it got, the services); ``nestr serve``
+starts one and stops it on SIGTERM/SIGINT, tests and embedders do the same in their own loop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from nestr.errors import EXIT_USAGE, NestrError
+from nestr.server._proto import events_pb2, events_pb2_grpc
+from nestr.server.auth import TokenInterceptor
+from nestr.server.calls import CallInterceptor
+from nestr.server.services.events import EventService, StreamLimits
+
+if TYPE_CHECKING:
+    from nestr.session import Session
+
+GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
+SERVICES = (events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,)
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """HTTP/2 pings that find dead clients: after ``interval`` seconds without traffic the
+    server pings; a connection that does not answer within ``timeout`` seconds is closed, and
+    its streams end (their subscribers' resources are freed). Clients may ping every 10 s."""
+
+    interval: float = 30.0
+    timeout: float = 10.0
+
+    def options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.keepalive_time_ms", int(self.interval * 1000)),
+            ("grpc.keepalive_timeout_ms", int(self.timeout * 1000)),
+            ("grpc.http2.ping_timeout_ms", int(self.timeout * 1000)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.min_time_between_pings_ms", int(self.interval * 1000)),
+        ]
+
+
+class ServerConfigError(NestrError):
+    """The server must not start as configured (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class Server:
+    """A started server: the address it is bound to and its services."""
+
+    grpc: aio.Server
+    port: int
+    events: EventService
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float = GRACE) -> None:
+        """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
+        ``grace`` seconds), and close."""
+        await self.health.enter_graceful_shutdown()
+        await self.grpc.stop(grace)
+
+
+def check_listen(listen: str, token: str | None) -> tuple[str, int]:
+    """The host and port of ``listen``; refuses a non-loopback host without a token."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ServerConfigError(
+            f"server.listen: {listen!r} is not host:port", hint="e.g. 127.0.0.1:7433"
+        )
+    host = host.strip("[]")
+    if token is None and not _loopback(host):
+        raise ServerConfigError(
+            f"server.listen: {listen!r} is not a loopback address and server.token is not set",
+            hint="set server.token (or server.token_file), or listen on 127.0.0.1",
+        )
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def start(
+    session: Session,
+    *,
+    listen: str,
+    token: str | None,
+    limits: StreamLimits | None = None,
+    keepalive: Keepalive | None = None,
+) -> Server:
+    """Bind ``listen`` (port 0: any free port) and start serving ``session``."""
+    host, port = check_listen(listen, token)
+    # the call's correlation first, so that refused calls are logged too
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
+    if token is not None:
+        interceptors.append(TokenInterceptor(token))
+    server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
+    events = EventService(session, limits or StreamLimits())
+    # the generated registration function is untyped (protoc writes no stubs for it)
+    events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]
+    checks = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection((*SERVICES, health_name, reflection.SERVICE_NAME), server)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:  # grpc reports a failed bind this way
+        raise NestrError(
+            f"cannot listen on {listen!r}: the port is in use or the address is not this machine's",
+            hint="choose another server.listen (port 0 picks a free one)",
+        ) from exc
+    await server.start()
+    for name in (*SERVICES, ""):
+        await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Server(server, bound, events, checks)

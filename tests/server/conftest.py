@@ -1,0 +1,47 @@
+"""Shared pieces of the gRPC server tests: a session over a tmp state dir, event writers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from pathlib import Path
+
+from nestr.config.settings import Settings
+from nestr.events import Event
+from nestr.session import Session
+from nestr.store.eventlog import open_event_log
+
+GUARD = 60  # seconds: a hung stream fails the test instead of hanging the suite
+TOKEN = "s3cret-t0ken-for-tests"
+
+
+def make_session(state: Path) -> Session:
+    return Session(Settings(state_dir=state), cwd=state)
+
+
+def fill(state: Path, count: int, type: str = "nestr.test.old", **fields: str) -> None:
+    """Append ``count`` events through a connection of their own (as another process would)."""
+    log = open_event_log(state)
+    for i in range(count):
+        log.append(Event(type, {"i": i}, **fields))
+    log.close()
+
+
+def writer_script(state: Path, count: int) -> str:
+    return textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from nestr.events import Event
+        from nestr.store.eventlog import open_event_bus
+        bus = open_event_bus(Path({str(state)!r}))
+        for i in range({count}):
+            bus.publish(Event("nestr.test.other", {{"i": i}}, repo="api" if i % 2 else "web"))
+        """
+    )
+
+
+async def run_writer(state: Path, count: int) -> None:
+    """Append ``count`` events from a separate Python process and wait for it."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", writer_script(state, count))
+    assert await proc.wait() == 0

@@ -181,6 +181,20 @@ def test_relative_paths_in_files_are_relative_to_the_file(tmp_path: Path) -> Non
     assert loaded.settings.cache_dir == tmp_path / "proj" / "cache"
 
 
+def test_tls_paths_are_relative_to_their_file_or_the_working_directory(tmp_path: Path) -> None:
+    """server.tls.cert/client_ca in a file are relative to it; server.tls.key from the
+    environment is relative to the working directory; values() masks the key's path."""
+    write(tmp_path / "proj" / "nestr.config.yaml", "server:\n  tls: {cert: c.pem, client_ca: ca}\n")
+    sub = tmp_path / "proj" / "deep"
+    sub.mkdir()
+    loaded = load(tmp_path, cwd=sub, environ={"NESTR_SERVER__TLS__KEY": "k.pem"})
+    tls = loaded.settings.server.tls
+    assert (tls.cert, tls.client_ca) == (tmp_path / "proj" / "c.pem", tmp_path / "proj" / "ca")
+    assert tls.key == sub / "k.pem"
+    assert loaded.values()["server.tls.key"] == "********"
+    assert loaded.values()["server.tls.cert"] == str(tmp_path / "proj" / "c.pem")
+
+
 SECRET = "s3cr3t-Value-42"
 
 

@@ -209,4 +209,12 @@ def _absolute_paths(settings: values.Settings, cwd: Path) -> values.Settings:
     key_file = settings.git.ssh_key_file
     if key_file is not None and not key_file.is_absolute():
         updates["git"] = replace(settings.git, ssh_key_file=cwd / key_file)
+    tls = settings.server.tls
+    tls_updates = {
+        name: cwd / path
+        for name in ("cert", "key", "client_ca")
+        if (path := getattr(tls, name)) is not None and not path.is_absolute()
+    }
+    if tls_updates:
+        updates["server"] = replace(settings.server, tls=replace(tls, **tls_updates))
     return replace(settings, **updates) if updates else settings

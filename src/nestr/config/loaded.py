@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from nestr.config.layers import Origin
-from nestr.config.settings import CREDENTIALS_KEY, Settings, credential_key, is_secret_key
+from nestr.config.settings import (
+    CREDENTIALS_KEY,
+    SECRET_PATH_KEYS,
+    Settings,
+    credential_key,
+    is_secret_key,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ def display_value(settings: Settings, dotted: str) -> Any:
     else:
         for part in dotted.split("."):
             value = getattr(value, part)
-    if is_secret_key(dotted):
+    if is_secret_key(dotted) or dotted in SECRET_PATH_KEYS:
         return None if value is None else "********"
     if isinstance(value, Path):
         return str(value)

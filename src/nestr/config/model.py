@@ -120,9 +120,21 @@ class GitSettings(_Section):
         raise ValueError("expected true, false or auto")
 
 
+_OptionalPath = Annotated[Path | None, AfterValidator(_expanduser)]
+
+
+class TlsSettings(_Section):
+    cert: _OptionalPath = Field(None, description="Server certificate chain (PEM); TLS if set.")
+    key: _OptionalPath = Field(None, description="Private key of the certificate (PEM).")
+    client_ca: _OptionalPath = Field(
+        None, description="CA (PEM) client certificates must be signed by (mTLS)."
+    )
+
+
 class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
     token: SecretStr | None = Field(None, description="Bearer token clients must present.")
+    tls: TlsSettings = Field(default_factory=TlsSettings)
 
 
 class MetricsSettings(_Section):

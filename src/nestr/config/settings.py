@@ -24,8 +24,13 @@ ExecutorName = Literal["local"]  # a Temporal executor comes later
 SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
 """Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
 
-PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file"})
+TLS_KEYS = ("server.tls.cert", "server.tls.key", "server.tls.client_ca")
+PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS})
 """Keys holding paths: relative values in a file are relative to that file."""
+
+SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key"})
+"""Keys holding the path of a private key: shown masked, and errors name the key and where it
+was set instead of the path (a path like ``/etc/ssl/private/host.pem`` says where a key lives)."""
 
 # `git.credentials` is a mapping of entries named by the user: `git.credentials.<name>.<field>`.
 # A name is lower case (an environment variable's name loses its case) without a double
@@ -132,11 +137,21 @@ class GitSettings:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """The server's certificate and key (TLS), and the CA client certificates need (mTLS)."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True)
 class ServerSettings:
-    """Where the gRPC server listens and the token clients present."""
+    """Where the gRPC server listens, the token clients present, and its TLS files."""
 
     listen: str = "127.0.0.1:7433"
     token: Secret | None = None
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
 
 @dataclass(frozen=True)

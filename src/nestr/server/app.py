@@ -19,6 +19,7 @@ from nestr.server._proto import events_pb2, events_pb2_grpc
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
 from nestr.server.services.events import EventService, StreamLimits
+from nestr.server.tls import ServerTls
 
 if TYPE_CHECKING:
     from nestr.session import Session
@@ -70,18 +71,19 @@ class Server:
         await self.grpc.stop(grace)
 
 
-def check_listen(listen: str, token: str | None) -> tuple[str, int]:
-    """The host and port of ``listen``; refuses a non-loopback host without a token."""
+def check_listen(listen: str, token: str | None, *, mtls: bool = False) -> tuple[str, int]:
+    """The host and port of ``listen``; refuses a non-loopback host without a token or mTLS."""
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise ServerConfigError(
             f"server.listen: {listen!r} is not host:port", hint="e.g. 127.0.0.1:7433"
         )
     host = host.strip("[]")
-    if token is None and not _loopback(host):
+    if token is None and not mtls and not _loopback(host):
         raise ServerConfigError(
-            f"server.listen: {listen!r} is not a loopback address and server.token is not set",
-            hint="set server.token (or server.token_file), or listen on 127.0.0.1",
+            f"server.listen: {listen!r} is not a loopback address and server.token is not set "
+            "(nor mTLS: server.tls.client_ca)",
+            hint="set server.token (or server.token_file) or mTLS, or listen on 127.0.0.1",
         )
     return host, int(port)
 
@@ -102,9 +104,11 @@ async def start(
     token: str | None,
     limits: StreamLimits | None = None,
     keepalive: Keepalive | None = None,
+    tls: ServerTls | None = None,
 ) -> Server:
-    """Bind ``listen`` (port 0: any free port) and start serving ``session``."""
-    host, port = check_listen(listen, token)
+    """Bind ``listen`` (port 0: any free port) and start serving ``session`` (over TLS with
+    ``tls``, from :func:`nestr.server.tls.server_tls`)."""
+    host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
     interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
     if token is not None:
@@ -119,7 +123,10 @@ async def start(
     reflection.enable_server_reflection((*SERVICES, health_name, reflection.SERVICE_NAME), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, tls.credentials)
     except RuntimeError as exc:  # grpc reports a failed bind this way
         raise NestrError(
             f"cannot listen on {listen!r}: the port is in use or the address is not this machine's",

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import app, session
 
 if TYPE_CHECKING:
+    from nestr.server.tls import ServerTls
     from nestr.session import Session
 
 
@@ -23,18 +24,22 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     """Serve the event stream over gRPC until SIGTERM or Ctrl-C (then exit 0).
 
     Every call but health checks needs `authorization: Bearer <server.token>` when a token
-    is set; a non-loopback address without a token is refused.
+    is set; TLS with server.tls.cert/key, mTLS with server.tls.client_ca; a non-loopback
+    address without a token or mTLS is refused.
     """
     import asyncio
+
+    from nestr.server.tls import server_tls
 
     nestr = session(ctx)
     settings = nestr.settings.server
     token = settings.token.get_secret_value() if settings.token is not None else None
-    asyncio.run(_serve(nestr, listen or settings.listen, token))
+    tls = server_tls(settings.tls, app(ctx).config().origins)
+    asyncio.run(_serve(nestr, listen or settings.listen, token, tls))
     return 0
 
 
-async def _serve(nestr: Session, listen: str, token: str | None) -> None:
+async def _serve(nestr: Session, listen: str, token: str | None, tls: ServerTls | None) -> None:
     """Start the server, print where it listens, serve until SIGTERM/SIGINT, stop gracefully."""
     import asyncio
     import signal
@@ -45,7 +50,7 @@ async def _serve(nestr: Session, listen: str, token: str | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await start(nestr, listen=listen, token=token)
+    server = await start(nestr, listen=listen, token=token, tls=tls)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:

@@ -1,0 +1,244 @@
+"""TLS and mTLS for the gRPC server, over real channels on 127.0.0.1 with certificates the tests
+make with `openssl`; and `nestr serve` reading `server.tls.*` from a config file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from nestr.config.settings import TlsSettings
+from nestr.errors import ConfigError
+from nestr.server._proto import events_pb2 as pb
+from nestr.server._proto import events_pb2_grpc as pb_grpc
+from nestr.server.app import ServerConfigError, start
+from nestr.server.tls import ServerTls, server_tls
+
+from .certs import Pair, make_ca, make_leaf, require_openssl
+from .conftest import GUARD, fill, make_session
+
+Call = Callable[[aio.Channel], Awaitable[Any]]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
+    """A CA with a server and a client certificate, and another CA with a client certificate."""
+    require_openssl()
+    folder = tmp_path_factory.mktemp("pki")
+    ca, other = make_ca(folder, "test-ca"), make_ca(folder, "other-ca")
+    return {
+        "ca": ca,
+        "server": make_leaf(ca, folder, "server"),
+        "client": make_leaf(ca, folder, "client"),
+        "stranger": make_leaf(other, folder, "stranger"),
+    }
+
+
+def tls_of(pki: dict[str, Pair], *, mutual: bool) -> ServerTls:
+    server = pki["server"]
+    ca = pki["ca"].cert if mutual else None
+    built = server_tls(TlsSettings(cert=server.cert, key=server.key, client_ca=ca))
+    assert built is not None
+    assert built.mutual is mutual
+    return built
+
+
+def client_credentials(pki: dict[str, Pair], client: str | None) -> grpc.ChannelCredentials:
+    """Credentials trusting the test CA, presenting ``client``'s certificate (None: none)."""
+    key, chain = pki[client].pem() if client else (None, None)
+    return grpc.ssl_channel_credentials(
+        pki["ca"].cert.read_bytes(), private_key=key, certificate_chain=chain
+    )
+
+
+async def head(channel: aio.Channel) -> int:
+    response = await pb_grpc.EventServiceStub(channel).Head(pb.HeadRequest(), timeout=GUARD)
+    return int(response.head_seq)
+
+
+async def health_status(channel: aio.Channel) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    response = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=GUARD)
+    return int(response.status)
+
+
+def over(
+    state: Path, tls: ServerTls, channels: list[Callable[[int], aio.Channel]], call: Call
+) -> list[Any]:
+    """Serve ``state`` with ``tls`` on 127.0.0.1; ``call`` through each channel: its result, or
+    the status code it failed with."""
+
+    async def main() -> list[Any]:
+        session = make_session(state)
+        server = await start(session, listen="127.0.0.1:0", token=None, tls=tls)
+        results: list[Any] = []
+        try:
+            for make in channels:
+                async with make(server.port) as channel:
+                    try:
+                        results.append(await call(channel))
+                    except aio.AioRpcError as error:
+                        results.append(error.code())
+        finally:
+            await server.stop(0)
+            session.close()
+        return results
+
+    return asyncio.run(main())
+
+
+def secure(pki: dict[str, Pair], client: str | None = None) -> Callable[[int], aio.Channel]:
+    return lambda port: aio.secure_channel(f"127.0.0.1:{port}", client_credentials(pki, client))
+
+
+def plaintext(port: int) -> aio.Channel:
+    return aio.insecure_channel(f"127.0.0.1:{port}")
+
+
+def test_tls_client_with_the_ca_reaches_events_and_health_and_plaintext_fails(
+    tmp_path: Path, pki: dict[str, Pair]
+) -> None:
+    """With server.tls.cert/key a client trusting the CA gets Head and health SERVING, while a
+    plaintext client cannot call at all (the port speaks only TLS)."""
+    fill(tmp_path, 4)
+    tls = tls_of(pki, mutual=False)
+    assert over(tmp_path, tls, [secure(pki), plaintext], head) == [4, grpc.StatusCode.UNAVAILABLE]
+    serving = health_pb2.HealthCheckResponse.SERVING
+    assert over(tmp_path, tls, [secure(pki)], health_status) == [serving]
+
+
+def test_mtls_admits_only_clients_with_a_certificate_from_the_client_ca(
+    tmp_path: Path, pki: dict[str, Pair]
+) -> None:
+    """With server.tls.client_ca a client without a certificate, or with one another CA signed,
+    is refused at the handshake; one with a certificate the client CA signed gets through."""
+    fill(tmp_path, 2)
+    channels = [secure(pki), secure(pki, "stranger"), secure(pki, "client")]
+    refused = grpc.StatusCode.UNAVAILABLE
+    assert over(tmp_path, tls_of(pki, mutual=True), channels, head) == [refused, refused, 2]
+
+
+def test_a_public_address_without_a_token_needs_mtls(tmp_path: Path, pki: dict[str, Pair]) -> None:
+    """Listening on 0.0.0.0 without a token starts with mTLS (client certificates authenticate),
+    and is refused with TLS alone (anyone could call)."""
+
+    async def main() -> int:
+        session = make_session(tmp_path)
+        with pytest.raises(ServerConfigError, match="not a loopback address"):
+            await start(session, listen="0.0.0.0:0", token=None, tls=tls_of(pki, mutual=False))
+        server = await start(session, listen="0.0.0.0:0", token=None, tls=tls_of(pki, mutual=True))
+        try:
+            async with secure(pki, "client")(server.port) as channel:
+                return await head(channel)
+        finally:
+            await server.stop(0)
+            session.close()
+
+    assert asyncio.run(main()) == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"key": "k.pem"}, "server.tls.key is set but server.tls.cert is not"),
+        ({"cert": "c.pem"}, "server.tls.cert is set but server.tls.key is not"),
+        ({"client_ca": "ca.pem"}, "server.tls.client_ca is set but server.tls.cert is not"),
+    ],
+)
+def test_incomplete_tls_settings_are_refused(
+    tmp_path: Path, given: dict[str, str], message: str
+) -> None:
+    """A key without a certificate, a certificate without a key, or a client CA alone is a
+    configuration error naming what is missing (not a silent plaintext server)."""
+    with pytest.raises(ConfigError, match=message):
+        server_tls(TlsSettings(**{k: tmp_path / v for k, v in given.items()}))
+
+
+def serve_with(tmp_path: Path, config: str) -> subprocess.Popen[str]:
+    """`nestr --config conf/nestr.yaml serve` in ``tmp_path`` (state there too)."""
+    (tmp_path / "conf" / "nestr.yaml").write_text(config)
+    env = {**os.environ, "NESTR_STATE_DIR": str(tmp_path / "state")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nestr", "--config", "conf/nestr.yaml", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def tls_config(pki: dict[str, Pair], folder: Path, **override: str) -> str:
+    """A config file for ``folder/conf`` setting server.tls.* to copies of the test files in
+    ``folder/conf/tls``, as paths relative to the config file (not to the working directory)."""
+    folder = folder / "conf"
+    (folder / "tls").mkdir(parents=True)
+    names = {"cert": pki["server"].cert, "key": pki["server"].key, "client_ca": pki["ca"].cert}
+    for path in names.values():
+        (folder / "tls" / path.name).write_bytes(path.read_bytes())
+    lines = [f"    {k}: {override.get(k, f'tls/{p.name}')}" for k, p in names.items()]
+    return "server:\n  listen: 127.0.0.1:0\n  tls:\n" + "\n".join(lines) + "\n"
+
+
+def test_serve_reads_tls_files_relative_to_the_config_file(
+    tmp_path: Path, pki: dict[str, Pair]
+) -> None:
+    """`nestr serve` with server.tls.* given relative to its config file serves mTLS: a client
+    with a good certificate gets Head; `config show` masks the key's path."""
+    server = serve_with(tmp_path, tls_config(pki, tmp_path))
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith("listening on 127.0.0.1:"), line
+
+        async def call() -> int:
+            port = int(line.rsplit(":", 1)[1])
+            async with secure(pki, "client")(port) as channel:
+                return await head(channel)
+
+        assert asyncio.run(call()) == 0
+    finally:
+        server.terminate()
+        server.communicate(timeout=GUARD)
+    shown = subprocess.run(
+        [sys.executable, "-m", "nestr", "--config", "conf/nestr.yaml", "config", "show", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        check=True,
+    )
+    settings = json.loads(shown.stdout)["settings"]
+    assert settings["server.tls.cert"] == str(tmp_path / "conf" / "tls" / "server.pem")
+    assert settings["server.tls.key"] == "********"
+    assert "server.key" not in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("key", "line", "shows_path"),
+    [("cert", 4, True), ("key", 5, False), ("client_ca", 6, True)],
+)
+def test_serve_exits_2_naming_a_tls_file_it_cannot_read(
+    tmp_path: Path, pki: dict[str, Pair], key: str, line: int, shows_path: bool
+) -> None:
+    """A missing server.tls.* file stops `nestr serve` with exit 2, naming the setting and the
+    config file line that set it, before listening; the key's path is never printed."""
+    server = serve_with(tmp_path, tls_config(pki, tmp_path, **{key: "tls/missing.pem"}))
+    out, err = server.communicate(timeout=GUARD)
+    assert server.returncode == 2, err
+    assert f"conf/nestr.yaml:{line}:" in err, err
+    assert f"server.tls.{key}: " in err
+    assert "does not exist" in err
+    assert "hint:" in err
+    assert ("missing.pem" in err) is shows_path
+    assert "listening" not in out

@@ -28,6 +28,7 @@ from .certs import Pair, make_ca, make_leaf, require_openssl
 from .conftest import GUARD, fill, make_session
 
 Call = Callable[[aio.Channel], Awaitable[Any]]
+GARBAGE = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +163,38 @@ def test_incomplete_tls_settings_are_refused(
     configuration error naming what is missing (not a silent plaintext server)."""
     with pytest.raises(ConfigError, match=message):
         server_tls(TlsSettings(**{k: tmp_path / v for k, v in given.items()}))
+
+
+@pytest.mark.parametrize(
+    ("setting", "source", "message"),
+    [
+        ("cert", "server.key", "server.tls.cert: the file .* holds no valid PEM certificate"),
+        ("cert", "garbage", "server.tls.cert: the file .* holds no valid PEM certificate"),
+        ("client_ca", "garbage", "server.tls.client_ca: the file .* holds no valid PEM cert"),
+        ("key", "server.pem", "server.tls.key: the file holds no valid PEM private key$"),
+        ("key", "client.key", "server.tls.key: the key does not match server.tls.cert$"),
+        ("key", "encrypted", "server.tls.key: the key is encrypted; gRPC needs an unencrypted"),
+    ],
+)
+def test_malformed_tls_files_are_refused_naming_the_setting(
+    tmp_path: Path, pki: dict[str, Pair], setting: str, source: str, message: str
+) -> None:
+    """A file that is no certificate, no key, a key of another certificate or an encrypted key
+    is refused before gRPC sees it (gRPC would only say it cannot listen), naming the setting;
+    the key's path is not in the message."""
+    files = {p.name: p for pair in pki.values() for p in (pair.cert, pair.key)}
+    files["garbage"] = tmp_path / "garbage.pem"
+    files["garbage"].write_text(GARBAGE)
+    files["encrypted"] = tmp_path / "encrypted.key"
+    encrypt = ["pkey", "-in", str(pki["server"].key), "-aes256", "-passout", "pass:x"]
+    subprocess.run(
+        ["openssl", *encrypt, "-out", str(files["encrypted"])], check=True, capture_output=True
+    )
+    chosen = {"cert": pki["server"].cert, "key": pki["server"].key, "client_ca": pki["ca"].cert}
+    chosen[setting] = files[source]
+    with pytest.raises(ConfigError, match=message) as refused:
+        server_tls(TlsSettings(**chosen), {})
+    assert setting != "key" or str(files[source]) not in str(refused.value)
 
 
 def serve_with(tmp_path: Path, config: str) -> subprocess.Popen[str]:

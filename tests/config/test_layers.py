@@ -195,6 +195,15 @@ def test_tls_paths_are_relative_to_their_file_or_the_working_directory(tmp_path:
     assert loaded.values()["server.tls.cert"] == str(tmp_path / "proj" / "c.pem")
 
 
+def test_a_bad_tls_key_value_is_located_but_not_echoed(tmp_path: Path) -> None:
+    """A server.tls.key that is no path is an error at its file:line that does not repeat the
+    value (the key's path is kept out of messages like a secret)."""
+    write(tmp_path / "nestr.config.yaml", "server:\n  tls:\n    key: 4242424242\n")
+    with pytest.raises(ConfigError, match=r"nestr.config.yaml:3:\d+: server.tls.key") as bad:
+        load(tmp_path)
+    assert "4242424242" not in str(bad.value)
+
+
 SECRET = "s3cr3t-Value-42"
 
 

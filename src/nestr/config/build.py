@@ -32,6 +32,7 @@ from nestr.config.settings import (
     LEAF_KEYS,
     PATH_KEYS,
     SECRET_KEYS,
+    SECRET_PATH_KEYS,
     SECTION_KEYS,
     credential_key,
     is_known_key,
@@ -178,7 +179,8 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
             exc,
             locate=locate,
             error=ConfigError,
-            secret_paths=[tuple(k.split(".")) for k in SECRET_KEYS] + [("git", "credentials")],
+            secret_paths=[tuple(k.split(".")) for k in SECRET_KEYS | SECRET_PATH_KEYS]
+            + [("git", "credentials")],
         ) from None
     settings = _absolute_paths(to_settings(model), cwd)
     origins = {key: Origin("default") for key in LEAF_KEYS}

@@ -19,6 +19,7 @@ from .conftest import GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_CLIENT = ROOT / "examples" / "clients" / "node"
+BUF = "@bufbuild/buf@1.75.0"
 INSTALL_TIMEOUT = 600  # seconds: a first install downloads from the registry
 # Read at import, before each test gets its own HOME: the installs outlive the test run, and npm
 # keeps the user's configuration (registry, proxy) and download cache.
@@ -99,6 +100,18 @@ def node_client_modules() -> Path:
         return ["ci", "--no-audit", "--no-fund"]
 
     return npm_installed("node-client", lock, prepare) / "node_modules"
+
+
+def buf_binary() -> str:
+    """``buf`` from PATH, else from npm's ``@bufbuild/buf`` installed into the cache."""
+    found = shutil.which("buf")
+    if found:
+        return found
+
+    def prepare(folder: Path) -> list[str]:
+        return ["install", "--no-audit", "--no-fund", "--prefix", str(folder), BUF]
+
+    return str(npm_installed("buf", BUF.encode(), prepare) / "node_modules" / ".bin" / "buf")
 
 
 @contextmanager

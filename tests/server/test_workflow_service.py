@@ -31,7 +31,7 @@ gated:
   steps:
     - id: gate
       shell: true
-      run: "while [ ! -e go ]; do sleep 0.01; done; echo gate opened"
+      run: "while [ ! -e go ]; do sleep 0.01; done; echo opened in $NESTR_CORRELATION_ID"
 flaky:
   steps:
     - {id: first, shell: true, run: "echo ran >> first.log"}
@@ -96,11 +96,13 @@ def start_request(manifest: Path, workflow: str, **fields: Any) -> pb.StartRunRe
 
 def test_start_run_returns_at_once_and_the_run_goes_on_with_events(tmp_path: Path) -> None:
     """StartRun returns the id while the run's step still waits for a file the test creates;
-    the run's events arrive on Subscribe for that id, and GetRun then shows it succeeded."""
+    the run's events arrive on Subscribe for that id carrying the call's correlation id (its
+    step sees it too), and GetRun then shows it succeeded."""
     manifest = project(tmp_path)
+    call = (("x-correlation-id", "start-call-1"),)
 
     async def scenario(stub: pb_grpc.WorkflowServiceStub, channel: aio.Channel) -> None:
-        run_id = (await stub.StartRun(start_request(manifest, "gated"))).run_id
+        run_id = (await stub.StartRun(start_request(manifest, "gated"), metadata=call)).run_id
         during = await stub.GetRun(pb.GetRunRequest(run_id=run_id))
         assert (during.run.status, during.steps[0].status) == ("running", "running")
         subscribe = events_grpc.EventServiceStub(channel).Subscribe(
@@ -109,7 +111,9 @@ def test_start_run_returns_at_once_and_the_run_goes_on_with_events(tmp_path: Pat
         first = await subscribe.read()
         subscribe.cancel()
         assert first.batch.events[0].type == "nestr.workflow.run.started"
-        assert {e.run_id for e in first.batch.events} == {run_id}
+        assert {(e.run_id, e.correlation_id) for e in first.batch.events} == {
+            (run_id, "start-call-1")
+        }
         (manifest.parent / "go").touch()
         assert (await finished(channel, run_id))["status"] == "succeeded"
         after = await stub.GetRun(pb.GetRunRequest(run_id=run_id[:8]))  # a prefix will do
@@ -118,6 +122,8 @@ def test_start_run_returns_at_once_and_the_run_goes_on_with_events(tmp_path: Pat
         assert after.run.HasField("finished")
         assert after.steps[0].exit_code == 0
         assert [(a.key, a.attempt, a.status) for a in after.attempts] == [("gate", 1, "succeeded")]
+        output = await stub.GetStepLog(pb.GetStepLogRequest(run_id=run_id))
+        assert [r.text for r in output.logs] == ["opened in start-call-1\n"]
         listed = await stub.ListRuns(pb.ListRunsRequest(limit=5))
         assert [r.id for r in listed.runs] == [run_id]
 

@@ -14,6 +14,7 @@ Errors map to statuses through :mod:`nestr.server.errors`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nestr.errors import NotFound, UsageError
+from nestr.observability.context import current_correlation_id
 from nestr.observability.logging import get_logger
 from nestr.server._proto import workflow_pb2 as pb
 from nestr.server._proto import workflow_pb2_grpc as pb_grpc
@@ -63,10 +65,8 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
             variables=[f"{k}={v}" for k, v in sorted(request.variables.items())],
         )
         run_id, cancel = new_run_id(), asyncio.Event()
-        jobs = request.jobs or None
-        await self._launch(
-            run_id, self.session.run(target, jobs=jobs, cancel=cancel, run_id=run_id), cancel
-        )
+        work = self._acting().run(target, jobs=request.jobs or None, cancel=cancel, run_id=run_id)
+        await self._launch(run_id, work, cancel)
         return pb.StartRunResponse(run_id=run_id)
 
     @mapped
@@ -75,7 +75,7 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     ) -> pb.ResumeRunResponse:
         run_id = self.session.queries.find_run(request.run_id).id
         cancel = asyncio.Event()
-        work = self.session.resume(run_id, jobs=request.jobs or None, cancel=cancel)
+        work = self._acting().resume(run_id, jobs=request.jobs or None, cancel=cancel)
         await self._launch(run_id, work, cancel)
         return pb.ResumeRunResponse(run_id=run_id)
 
@@ -142,6 +142,18 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
             del self.active[run_id]
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("run ended with an error", run_id=run_id, error=str(error), exc_info=error)
+
+    def _acting(self) -> Session:
+        """The session acting in this call's correlation, so that the run's events, logs and
+        step processes carry the id the client sent (or the one made for the call), not the
+        server's. A shallow copy: it shares the session's store and bus, opened first."""
+        cid = current_correlation_id()
+        if cid is None or cid == self.session.correlation_id:
+            return self.session
+        self.session.bus  # noqa: B018 -- opened here, so the copy shares it
+        acting = copy.copy(self.session)
+        acting.correlation_id = cid
+        return acting
 
     def _path(self, text: str) -> Path | None:
         """A path a client gave, on this machine; relative: to the server's directory."""

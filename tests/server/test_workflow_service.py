@@ -283,3 +283,23 @@ def test_workflow_calls_need_the_token(tmp_path: Path) -> None:
     code, runs, names = serve(tmp_path, scenario, token=TOKEN)
     assert (code, runs) == (grpc.StatusCode.UNAUTHENTICATED, [])
     assert "nestr.v1.WorkflowService" in names
+
+
+def test_stopping_the_server_cancels_its_runs_cleanly(tmp_path: Path) -> None:
+    """A run still going when the server stops is cancelled before the store closes: it is
+    recorded cancelled (not left running) and its step's process is gone."""
+    manifest = project(tmp_path)
+    pid_file = manifest.parent / "hang.pid"
+
+    async def scenario(stub: pb_grpc.WorkflowServiceStub, channel: aio.Channel) -> str:
+        run_id = (await stub.StartRun(start_request(manifest, "hang"))).run_id
+        while not (pid_file.exists() and pid_file.read_text().strip()):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # the step writes it: there is no event to wait on
+        return run_id
+
+    run_id = serve(tmp_path, scenario)
+    with make_session(tmp_path / "state") as session:
+        detail = session.queries.detail(run_id)
+    assert (detail.run.status, [s.status for s in detail.steps]) == ("cancelled", ["cancelled"])
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)

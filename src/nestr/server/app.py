@@ -66,12 +66,15 @@ class Server:
     port: int
     events: EventService
     health: health.aio.HealthServicer
+    workflows: WorkflowService | None = None
 
     async def stop(self, grace: float = GRACE) -> None:
         """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
         ``grace`` seconds), and close."""
         await self.health.enter_graceful_shutdown()
         await self.grpc.stop(grace)
+        if self.workflows is not None:
+            await self.workflows.close()
 
 
 def check_listen(listen: str, token: str | None) -> tuple[str, int]:
@@ -134,4 +137,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks)
+    return Server(server, bound, events, checks, workflows)

@@ -120,6 +120,16 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
                 )
         return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs])
 
+    async def close(self) -> None:
+        """Cancel the runs still going and wait until they ended: their steps' processes are
+        gone and they are recorded ``cancelled`` (a resume continues them). Called when the
+        server stops, before the session's store closes: a run left to the loop's teardown
+        would still be writing to it."""
+        actives = list(self.active.values())
+        for active in actives:
+            active.cancel.set()
+        await asyncio.gather(*(a.task for a in actives), return_exceptions=True)
+
     async def _launch(
         self, run_id: str, work: Coroutine[Any, Any, RunResult], cancel: asyncio.Event
     ) -> None:

@@ -8,6 +8,7 @@
     │   ├── ManifestError                    -- nestr.yaml or an imported manifest is wrong
     │   ├── WorkflowDefinitionError          -- a workflow definition is wrong
     │   └── UsageError                       -- a command line that cannot work
+    │       └── NotFound                     -- it names a run, workflow or step that does not exist
     ├── WorkFailed                  exit 1  -- the work ran and failed (a step, a clone)
     │   └── GitError                         -- a git command failed; shows argv, code, stderr
     ├── ConflictsLeft               exit 3  -- conflicts were left for the user (sync)
@@ -116,6 +117,11 @@ class WorkflowDefinitionError(InputError):
 
 class UsageError(InputError):
     """The command line asks for something that cannot work."""
+
+
+class NotFound(UsageError):
+    """The command line names a run, workflow or step that does not exist (the server answers
+    NOT_FOUND instead of INVALID_ARGUMENT)."""
 
 
 class MultipleInputErrors(InputError):

@@ -15,17 +15,21 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nestr.errors import EXIT_USAGE, NestrError
-from nestr.server._proto import events_pb2, events_pb2_grpc
+from nestr.server._proto import events_pb2, events_pb2_grpc, workflow_pb2, workflow_pb2_grpc
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
 from nestr.server.services.events import EventService, StreamLimits
+from nestr.server.services.workflow import WorkflowService
 from nestr.server.tls import ServerTls
 
 if TYPE_CHECKING:
     from nestr.session import Session
 
 GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
-SERVICES = (events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,)
+SERVICES = (
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+)
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,15 @@ class Server:
     port: int
     events: EventService
     health: health.aio.HealthServicer
+    workflows: WorkflowService | None = None
 
     async def stop(self, grace: float = GRACE) -> None:
         """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
         ``grace`` seconds), and close."""
         await self.health.enter_graceful_shutdown()
         await self.grpc.stop(grace)
+        if self.workflows is not None:
+            await self.workflows.close()
 
 
 def check_listen(listen: str, token: str | None, *, mtls: bool = False) -> tuple[str, int]:
@@ -117,6 +124,8 @@ async def start(
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)
     events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]
+    workflows = WorkflowService(session)
+    workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)  # type: ignore[no-untyped-call]
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -135,4 +144,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks)
+    return Server(server, bound, events, checks, workflows)

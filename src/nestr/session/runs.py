@@ -44,9 +44,15 @@ class RunOperations(SessionBase):
         return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
 
     async def run(
-        self, target: RunTarget, *, jobs: int | None = None, cancel: asyncio.Event | None = None
+        self,
+        target: RunTarget,
+        *,
+        jobs: int | None = None,
+        cancel: asyncio.Event | None = None,
+        run_id: str | None = None,
     ) -> RunResult:
-        """Record and run the workflow of ``target``; setting ``cancel`` stops it."""
+        """Record and run the workflow of ``target``; setting ``cancel`` stops it. ``run_id``:
+        the id to record it under (a face that hands the id out before the run ends picks it)."""
         from nestr.workflow.runs import run_workflow
 
         with self.action():
@@ -59,6 +65,7 @@ class RunOperations(SessionBase):
                 jobs=self._jobs(jobs),
                 bus=self.bus,
                 cancel=cancel,
+                run_id=run_id,
                 db=self.db,
                 settings=self.settings,
             )

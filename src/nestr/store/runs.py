@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nestr.errors import UsageError
+from nestr.errors import NotFound, UsageError
 from nestr.events.envelope import Event
 from nestr.store.attempts import AttemptEnd, write_finish, write_start
 from nestr.store.db import Database
@@ -206,7 +206,7 @@ class RunStore:
     def run(self, run_id: str) -> RunRecord:
         rows = self.db.query("SELECT * FROM runs WHERE id=?", (run_id,))
         if not rows:
-            raise UsageError(f"no run {run_id!r}", hint="see `nestr runs list`")
+            raise NotFound(f"no run {run_id!r}", hint="see `nestr runs list`")
         return RunRecord.from_row(rows[0])
 
     def find_run(self, prefix: str) -> RunRecord:
@@ -219,7 +219,7 @@ class RunStore:
         if exact:
             return RunRecord.from_row(exact[0])
         if not rows:
-            raise UsageError(f"no run matches {prefix!r}", hint="see `nestr runs list`")
+            raise NotFound(f"no run matches {prefix!r}", hint="see `nestr runs list`")
         if len(rows) > 1:
             raise UsageError(f"{prefix!r} matches several runs", hint="give more of the run id")
         return RunRecord.from_row(rows[0])

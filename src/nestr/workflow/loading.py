@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from nestr.errors import (
     InputError,
     MultipleInputErrors,
+    NotFound,
     SourceLocation,
-    UsageError,
     WorkflowDefinitionError,
     did_you_mean,
     each_error,
@@ -131,7 +131,7 @@ def load_workflow(
         hint = did_you_mean(name, sorted(sources)) or (
             "known workflows: " + (", ".join(sorted(sources)) or "none")
         )
-        raise UsageError(f"no workflow named {name!r} in {manifest.path}", hint=hint)
+        raise NotFound(f"no workflow named {name!r} in {manifest.path}", hint=hint)
     return parse_workflow(sources[name], step_types=step_types)
 
 

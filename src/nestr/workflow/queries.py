@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from nestr.errors import UsageError, did_you_mean
+from nestr.errors import NotFound, did_you_mean
 from nestr.events.catalog import RUN_FINISHED, RunFinished
 from nestr.store.db import Database
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
@@ -96,7 +96,7 @@ class RunQueries:
             return set(keys)
         chosen = {k for k in keys if k == step or k.split("[", 1)[0] == step}
         if not chosen:
-            raise UsageError(f"run {run_id} has no step {step!r}", hint=did_you_mean(step, keys))
+            raise NotFound(f"run {run_id} has no step {step!r}", hint=did_you_mean(step, keys))
         return chosen
 
     def logs(self, run_id: str, keys: Iterable[str] | None = None) -> list[LogRecord]:

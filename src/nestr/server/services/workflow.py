@@ -1,0 +1,233 @@
+"""``nestr.v1.WorkflowService``: start, inspect, cancel and resume workflow runs over gRPC.
+
+Starting and resuming return at once: the run becomes a task of the server's event loop, and
+its progress is the event stream (``EventService.Subscribe`` with the run's id). The server
+owns the runs it starts — they are recorded with its pid, so ``nestr runs cancel`` from a shell
+and ``CancelRun`` both reach them — and keeps each task until it ends.
+
+Bad input is still reported by the call itself: the workflow and its inputs are loaded before
+the task starts, and the task's first step (validating the inputs and recording the run, or
+claiming the run to resume) runs before the call returns — see :meth:`WorkflowService._launch`.
+Errors map to statuses through :mod:`nestr.server.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nestr.errors import NotFound, UsageError
+from nestr.observability.context import current_correlation_id
+from nestr.observability.logging import get_logger
+from nestr.server._proto import workflow_pb2 as pb
+from nestr.server._proto import workflow_pb2_grpc as pb_grpc
+from nestr.server.errors import Context, mapped
+
+if TYPE_CHECKING:
+    from nestr.session import Session
+    from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
+    from nestr.workflow.executor import RunResult
+
+RUNS_DEFAULT = 50
+log = get_logger("nestr.server")
+
+
+@dataclass(frozen=True)
+class _Active:
+    """A run this server is running: its task and the event that stops it."""
+
+    task: asyncio.Task[RunResult]
+    cancel: asyncio.Event
+
+
+class WorkflowService(pb_grpc.WorkflowServiceServicer):
+    """Runs workflows of ``session`` in the server's loop; ``active`` holds the runs going on."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.active: dict[str, _Active] = {}
+
+    @mapped
+    async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
+        from nestr.workflow.runs import new_run_id
+
+        if not request.workflow:
+            raise UsageError("StartRun: workflow is empty", hint="name a workflow of the manifest")
+        target = self.session.run_target(
+            request.workflow,
+            manifest=self._path(request.manifest),
+            workspace=self._path(request.workspace),
+            variables=[f"{k}={v}" for k, v in sorted(request.variables.items())],
+        )
+        run_id, cancel = new_run_id(), asyncio.Event()
+        work = self._acting().run(target, jobs=request.jobs or None, cancel=cancel, run_id=run_id)
+        await self._launch(run_id, work, cancel)
+        return pb.StartRunResponse(run_id=run_id)
+
+    @mapped
+    async def ResumeRun(
+        self, request: pb.ResumeRunRequest, context: Context
+    ) -> pb.ResumeRunResponse:
+        run_id = self.session.queries.find_run(request.run_id).id
+        cancel = asyncio.Event()
+        work = self._acting().resume(run_id, jobs=request.jobs or None, cancel=cancel)
+        await self._launch(run_id, work, cancel)
+        return pb.ResumeRunResponse(run_id=run_id)
+
+    @mapped
+    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
+        detail = self.session.queries.detail(request.run_id)
+        return pb.GetRunResponse(
+            run=run_message(detail.run),
+            steps=[step_message(s) for s in detail.steps],
+            attempts=[attempt_message(a) for a in detail.attempts],
+        )
+
+    @mapped
+    async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
+        runs = self.session.queries.runs(request.limit or RUNS_DEFAULT)
+        return pb.ListRunsResponse(runs=[run_message(r) for r in runs])
+
+    @mapped
+    async def CancelRun(
+        self, request: pb.CancelRunRequest, context: Context
+    ) -> pb.CancelRunResponse:
+        done = self.session.cancel(request.run_id)
+        active = self.active.get(done.run.id)
+        if done.outcome == "requested" and active is not None:
+            active.cancel.set()  # ours: no need to wait for the executor to poll the request
+        return pb.CancelRunResponse(run=run_message(done.run), outcome=done.outcome)
+
+    @mapped
+    async def GetStepLog(
+        self, request: pb.GetStepLogRequest, context: Context
+    ) -> pb.GetStepLogResponse:
+        queries = self.session.queries
+        run_id = queries.find_run(request.run_id).id
+        logs = queries.logs(run_id, queries.step_keys(run_id, request.step or None))
+        if request.HasField("attempt"):
+            logs = [r for r in logs if r.attempt == request.attempt]
+            if not logs:
+                raise NotFound(
+                    f"run {run_id} has no output of attempt {request.attempt}"
+                    + (f" of {request.step!r}" if request.step else ""),
+                    hint="see the attempts GetRun lists",
+                )
+        return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs])
+
+    async def close(self) -> None:
+        """Cancel the runs still going and wait until they ended: their steps' processes are
+        gone and they are recorded ``cancelled`` (a resume continues them). Called when the
+        server stops, before the session's store closes: a run left to the loop's teardown
+        would still be writing to it."""
+        actives = list(self.active.values())
+        for active in actives:
+            active.cancel.set()
+        await asyncio.gather(*(a.task for a in actives), return_exceptions=True)
+
+    async def _launch(
+        self, run_id: str, work: Coroutine[Any, Any, RunResult], cancel: asyncio.Event
+    ) -> None:
+        """Start ``work`` as a task and return once it recorded the run (or raise its error).
+
+        A new task's first step runs in the next turn of the loop, before this coroutine
+        resumes from ``sleep(0)``, and it goes on without waiting until the executor's first
+        real wait: by then it validated the inputs and recorded the run (or claimed it to
+        resume), or it failed doing so, and that error is the call's.
+        """
+        task = asyncio.create_task(work, name=f"nestr run {run_id}")
+        await asyncio.sleep(0)
+        if task.done():
+            task.result()  # raises what starting the run raised
+        self.active[run_id] = _Active(task, cancel)
+        task.add_done_callback(lambda done: self._ended(run_id, done))
+
+    def _ended(self, run_id: str, task: asyncio.Task[RunResult]) -> None:
+        if self.active.get(run_id, None) is not None and self.active[run_id].task is task:
+            del self.active[run_id]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("run ended with an error", run_id=run_id, error=str(error), exc_info=error)
+
+    def _acting(self) -> Session:
+        """The session acting in this call's correlation, so that the run's events, logs and
+        step processes carry the id the client sent (or the one made for the call), not the
+        server's. A shallow copy: it shares the session's store and bus, opened first."""
+        cid = current_correlation_id()
+        if cid is None or cid == self.session.correlation_id:
+            return self.session
+        self.session.bus  # noqa: B018 -- opened here, so the copy shares it
+        acting = copy.copy(self.session)
+        acting.correlation_id = cid
+        return acting
+
+    def _path(self, text: str) -> Path | None:
+        """A path a client gave, on this machine; relative: to the server's directory."""
+        return self.session.cwd / text if text else None
+
+
+def run_message(record: RunRecord) -> pb.Run:
+    """The protobuf form of a run, its status as shown (``nestr runs show --json``)."""
+    from nestr.workflow.liveness import run_dict
+
+    shown = run_dict(record)
+    return pb.Run(
+        id=record.id,
+        workflow=record.workflow,
+        status=shown["status"],
+        inputs_json=_json(record.inputs),
+        created=record.created,
+        finished=record.finished,
+        owner=pb.Owner(pid=record.owner_pid or 0, host=record.owner_host or ""),
+        heartbeat=record.heartbeat,
+        cancel_requested=record.cancel_requested is not None,
+        resumes=record.resumes,
+    )
+
+
+def step_message(step: StepRecord) -> pb.Step:
+    """The protobuf form of a step instance."""
+    return pb.Step(
+        key=step.key,
+        step=step.step_id,
+        repo=step.repo,
+        status=step.status,
+        attempts=step.attempts,
+        started=step.started,
+        finished=step.finished,
+        duration=step.duration,
+        exit_code=step.exit_code,
+        error=step.error,
+        outputs_json=_json(step.outputs),
+    )
+
+
+def attempt_message(attempt: AttemptRecord) -> pb.Attempt:
+    """The protobuf form of one attempt of a step instance."""
+    return pb.Attempt(
+        key=attempt.key,
+        attempt=attempt.attempt,
+        status=attempt.status,
+        started=attempt.started,
+        finished=attempt.finished,
+        exit_code=attempt.exit_code,
+        error=attempt.error,
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _log_message(record: LogRecord) -> pb.StepLog:
+    return pb.StepLog(
+        key=record.key,
+        attempt=record.attempt,
+        stream=record.stream,
+        text=record.text,
+        truncated=record.truncated,
+    )

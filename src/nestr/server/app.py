@@ -15,10 +15,18 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nestr.errors import EXIT_USAGE, NestrError
-from nestr.server._proto import events_pb2, events_pb2_grpc, workflow_pb2, workflow_pb2_grpc
+from nestr.server._proto import (
+    events_pb2,
+    events_pb2_grpc,
+    sync_pb2,
+    sync_pb2_grpc,
+    workflow_pb2,
+    workflow_pb2_grpc,
+)
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
 from nestr.server.services.events import EventService, StreamLimits
+from nestr.server.services.sync import SyncService
 from nestr.server.services.workflow import WorkflowService
 from nestr.server.tls import ServerTls
 
@@ -29,6 +37,7 @@ GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
 SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    sync_pb2.DESCRIPTOR.services_by_name["SyncService"].full_name,
 )
 
 
@@ -126,6 +135,7 @@ async def start(
     events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]
     workflows = WorkflowService(session)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)  # type: ignore[no-untyped-call]
+    sync_pb2_grpc.add_SyncServiceServicer_to_server(SyncService(session), server)  # type: ignore[no-untyped-call]
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name

@@ -1,0 +1,213 @@
+"""``nestr.v1.SyncService`` over a real gRPC channel on 127.0.0.1: sync planned and applied on
+a workspace of real git repos."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc import aio
+from tests.sync import conftest as sync_fixtures
+from tests.sync.sync_helpers import Fleet, write_manifest
+
+from nestr.server._proto import sync_pb2 as pb
+from nestr.server._proto import sync_pb2_grpc as pb_grpc
+from nestr.server.app import start
+from nestr.server.errors import HINT_KEY
+
+from .conftest import GUARD, make_session
+
+SYNC = """sync:
+  sources:
+    - path: shared
+  vars: {org: materi}
+  rules:
+    - files: [settings.cfg.j2]
+      dest: settings.cfg
+      template: true
+      repos: all
+    - files: [ci.yml]
+      repos: {groups: [backend]}
+"""
+# the workspaces of the sync tests (real repos cloned from one template)
+origin_template = sync_fixtures.origin_template
+fleet = sync_fixtures.fleet
+Scenario = Callable[[aio.Channel], Awaitable[Any]]
+
+
+def serve(tmp_path: Path, scenario: Scenario) -> Any:
+    """Run ``scenario(channel)`` against a server on a free port of 127.0.0.1."""
+
+    async def main() -> Any:
+        session = make_session(tmp_path / "state")
+        server = await start(session, listen="127.0.0.1:0", token=None)
+        try:
+            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                async with asyncio.timeout(GUARD):
+                    return await scenario(channel)
+        finally:
+            await server.stop(0)
+            session.close()
+
+    return asyncio.run(main())
+
+
+def workspace(fleet: Callable[..., Fleet]) -> Fleet:
+    """Repos api (group backend) and web, a shared template and a CI file, a real nestr.yaml."""
+    f = fleet(["api", "web"], groups={"api": ["backend"]})
+    f.source({"settings.cfg.j2": "org={{ org }}\nport={{ port }}\nname={{ repo.name }}\n"})
+    f.source({"ci.yml": "on: push\n"})
+    write_manifest(f, SYNC)
+    return f
+
+
+def actions(response: pb.PlanResponse | pb.ApplyResponse) -> dict[tuple[str, str], str]:
+    return {(r.repo, x.path): x.action for r in response.repos for x in r.files}
+
+
+def selection(f: Fleet, **fields: Any) -> pb.SyncSelection:
+    return pb.SyncSelection(workspace=str(f.workspace.root), **fields)
+
+
+def test_plan_reports_the_files_sync_would_create(
+    fleet: Callable[..., Fleet], tmp_path: Path
+) -> None:
+    """Plan lists per repo and file the action of `nestr sync plan --json` and writes nothing."""
+    f = workspace(fleet)
+
+    async def scenario(channel: aio.Channel) -> pb.PlanResponse:
+        stub = pb_grpc.SyncServiceStub(channel)
+        return await stub.Plan(pb.PlanRequest(selection=selection(f), diff=True))
+
+    plan = serve(tmp_path, scenario)
+    assert actions(plan) == {
+        ("api", "settings.cfg"): "create",
+        ("api", "ci.yml"): "create",
+        ("web", "settings.cfg"): "create",
+    }
+    assert dict(plan.summary) == {"create": 3}
+    assert (plan.conflicts, plan.exit_code) == (0, 0)
+    assert json.loads(plan.sources_json) == {"shared": {"kind": "dir", "revision": None}}
+    web = next(r for r in plan.repos if r.repo == "web")
+    assert web.path == str(f.repo("web"))
+    assert not web.HasField("error")
+    assert "+port=3" in web.files[0].diff
+    assert not (f.repo("web") / "settings.cfg").exists()
+
+
+def test_apply_writes_the_files_and_a_second_plan_is_unchanged(
+    fleet: Callable[..., Fleet], tmp_path: Path
+) -> None:
+    """Apply writes every planned file (reported written) and a Plan after it has nothing to do."""
+    f = workspace(fleet)
+
+    async def scenario(channel: aio.Channel) -> tuple[pb.ApplyResponse, pb.PlanResponse]:
+        stub = pb_grpc.SyncServiceStub(channel)
+        applied = await stub.Apply(pb.ApplyRequest(selection=selection(f)))
+        return applied, await stub.Plan(pb.PlanRequest(selection=selection(f)))
+
+    applied, again = serve(tmp_path, scenario)
+    assert applied.exit_code == 0
+    assert all(x.written for r in applied.repos for x in r.files)
+    assert all(r.lock_written for r in applied.repos)
+    assert (f.repo("api") / "settings.cfg").read_text() == "org=materi\nport=3\nname=api\n"
+    assert (f.repo("api") / "ci.yml").read_text() == "on: push\n"
+    assert set(actions(again).values()) == {"unchanged"}
+    assert dict(again.summary) == {"unchanged": 3}
+
+
+def test_a_conflicting_local_edit_is_reported_and_kept(
+    fleet: Callable[..., Fleet], tmp_path: Path
+) -> None:
+    """An overlapping local edit makes Apply end OK with conflicts=1 and exit_code 3 (the CLI's),
+    the file marked conflict and not written; the edit stays, the other repo is updated."""
+    f = workspace(fleet)
+    mine = "org=mine\nport=3\nname=web\n"
+
+    async def scenario(channel: aio.Channel) -> tuple[pb.PlanResponse, pb.ApplyResponse]:
+        stub = pb_grpc.SyncServiceStub(channel)
+        await stub.Apply(pb.ApplyRequest(selection=selection(f), commit=True))
+        (f.repo("web") / "settings.cfg").write_text(mine)
+        f.source({"settings.cfg.j2": "org={{ org }}-x\nport={{ port }}\nname={{ repo.name }}\n"})
+        plan = await stub.Plan(pb.PlanRequest(selection=selection(f)))
+        return plan, await stub.Apply(pb.ApplyRequest(selection=selection(f), conflicts="skip"))
+
+    plan, applied = serve(tmp_path, scenario)
+    assert (plan.conflicts, plan.exit_code) == (1, 3)
+    assert (applied.conflicts, applied.exit_code) == (1, 3)
+    web = next(r for r in applied.repos if r.repo == "web")
+    conflict = next(x for x in web.files if x.path == "settings.cfg")
+    assert (conflict.action, conflict.written) == ("conflict", False)
+    assert (f.repo("web") / "settings.cfg").read_text() == mine
+    assert (f.repo("api") / "settings.cfg").read_text() == "org=materi-x\nport=3\nname=api\n"
+
+
+def test_an_unknown_repo_is_invalid_argument_with_the_cli_message(
+    fleet: Callable[..., Fleet],
+    tmp_path: Path,
+    nestr,  # type: ignore[no-untyped-def]
+) -> None:
+    """A repo the manifest does not name ends INVALID_ARGUMENT with the message and hint
+    `nestr sync plan --repo` prints for it."""
+    f = workspace(fleet)
+    cli = nestr("sync", "plan", "-w", str(f.workspace.root), "--repo", "wbe")
+    assert cli.code == 2, cli
+
+    async def scenario(channel: aio.Channel) -> grpc.aio.AioRpcError:
+        stub = pb_grpc.SyncServiceStub(channel)
+        with pytest.raises(aio.AioRpcError) as raised:
+            await stub.Plan(pb.PlanRequest(selection=selection(f, repos=["wbe"])))
+        return raised.value
+
+    error = serve(tmp_path, scenario)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"error: {error.details()}\n" in cli.err
+    hint = dict(error.trailing_metadata() or ())[HINT_KEY]
+    assert f"hint: {hint}\n" in cli.err
+
+
+def test_apply_refuses_an_unknown_conflicts_mode(
+    fleet: Callable[..., Fleet], tmp_path: Path
+) -> None:
+    """A conflicts mode other than skip/markers ends INVALID_ARGUMENT before any file is written."""
+    f = workspace(fleet)
+
+    async def scenario(channel: aio.Channel) -> grpc.aio.AioRpcError:
+        stub = pb_grpc.SyncServiceStub(channel)
+        with pytest.raises(aio.AioRpcError) as raised:
+            await stub.Apply(pb.ApplyRequest(selection=selection(f), conflicts="theirs"))
+        return raised.value
+
+    error = serve(tmp_path, scenario)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'theirs'" in error.details()
+    assert not (f.repo("web") / "settings.cfg").exists()
+
+
+def test_reflection_and_health_list_the_sync_service(tmp_path: Path) -> None:
+    """Server reflection lists nestr.v1.SyncService and health reports it SERVING."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    names = ("nestr.v1.SyncService",)
+
+    async def scenario(channel: aio.Channel) -> tuple[set[str], list[int]]:
+        call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo()
+        await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+        answer = await call.read()
+        await call.done_writing()
+        health = health_pb2_grpc.HealthStub(channel)
+        statuses = [
+            (await health.Check(health_pb2.HealthCheckRequest(service=name))).status
+            for name in names
+        ]
+        return {s.name for s in answer.list_services_response.service}, statuses
+
+    listed, statuses = serve(tmp_path, scenario)
+    assert set(names) <= listed
+    assert statuses == [health_pb2.HealthCheckResponse.SERVING]

@@ -1,10 +1,15 @@
-"""``nestr.v1.SyncService`` over a real gRPC channel on 127.0.0.1: sync planned and applied on
-a workspace of real git repos."""
+"""``nestr.v1.SyncService`` and ``nestr.v1.ConfigService`` over a real gRPC channel on
+127.0.0.1: sync planned and applied on a workspace of real git repos, and the config in force
+shown with its origins and its secrets masked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,10 @@ from grpc import aio
 from tests.sync import conftest as sync_fixtures
 from tests.sync.sync_helpers import Fleet, write_manifest
 
+from nestr.config.layers import LayerInputs
+from nestr.config.loader import LoadedConfig, load_config
+from nestr.server._proto import config_pb2 as config_pb
+from nestr.server._proto import config_pb2_grpc as config_grpc
 from nestr.server._proto import sync_pb2 as pb
 from nestr.server._proto import sync_pb2_grpc as pb_grpc
 from nestr.server.app import start
@@ -37,15 +46,16 @@ SYNC = """sync:
 # the workspaces of the sync tests (real repos cloned from one template)
 origin_template = sync_fixtures.origin_template
 fleet = sync_fixtures.fleet
+SECRET = "tok-4f9a1c-never-shown"
 Scenario = Callable[[aio.Channel], Awaitable[Any]]
 
 
-def serve(tmp_path: Path, scenario: Scenario) -> Any:
+def serve(tmp_path: Path, scenario: Scenario, *, config: LoadedConfig | None = None) -> Any:
     """Run ``scenario(channel)`` against a server on a free port of 127.0.0.1."""
 
     async def main() -> Any:
         session = make_session(tmp_path / "state")
-        server = await start(session, listen="127.0.0.1:0", token=None)
+        server = await start(session, listen="127.0.0.1:0", token=None, config=config)
         try:
             async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
                 async with asyncio.timeout(GUARD):
@@ -189,12 +199,103 @@ def test_apply_refuses_an_unknown_conflicts_mode(
     assert not (f.repo("web") / "settings.cfg").exists()
 
 
-def test_reflection_and_health_list_the_sync_service(tmp_path: Path) -> None:
-    """Server reflection lists nestr.v1.SyncService and health reports it SERVING."""
+def loaded(tmp_path: Path) -> tuple[LoadedConfig, Path]:
+    """A config loaded from one file that sets jobs, the server token and a credential token."""
+    path = tmp_path / "conf" / "server.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "jobs: 3\n"
+        f"server:\n  token: {SECRET}\n"
+        "git:\n  credentials:\n    forge:\n      host: git.example.com\n"
+        f"      token: {SECRET}-cred\n",
+        encoding="utf-8",
+    )
+    inputs = LayerInputs(
+        cwd=tmp_path, environ={}, config_files=(path,), system_dir=tmp_path / "etc"
+    )
+    return load_config(inputs), path
+
+
+def test_get_config_shows_values_with_origins_and_masks_secrets(tmp_path: Path) -> None:
+    """GetConfig gives each setting's value and file:line origin; tokens show masked and the
+    token text appears nowhere in the response."""
+    config, path = loaded(tmp_path)
+
+    async def scenario(channel: aio.Channel) -> config_pb.GetConfigResponse:
+        stub = config_grpc.ConfigServiceStub(channel)
+        return await stub.GetConfig(config_pb.GetConfigRequest())
+
+    response = serve(tmp_path, scenario, config=config)
+    settings = {s.key: s for s in response.settings}
+    assert (json.loads(settings["jobs"].value_json), settings["jobs"].origin) == (3, f"{path}:1")
+    assert settings["log.level"].origin == "default"
+    assert json.loads(settings["server.token"].value_json) == "********"
+    assert json.loads(settings["git.credentials.forge.token"].value_json) == "********"
+    assert list(response.files) == [str(path)]
+    assert SECRET.encode() not in response.SerializeToString()
+
+
+def test_reload_is_unimplemented(tmp_path: Path) -> None:
+    """Reload ends UNIMPLEMENTED with a message saying to restart the server."""
+
+    async def scenario(channel: aio.Channel) -> grpc.aio.AioRpcError:
+        stub = config_grpc.ConfigServiceStub(channel)
+        with pytest.raises(aio.AioRpcError) as raised:
+            await stub.Reload(config_pb.ReloadRequest())
+        return raised.value
+
+    error = serve(tmp_path, scenario, config=loaded(tmp_path)[0])
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "restart nestr serve" in error.details()
+
+
+def test_nestr_serve_shows_its_config_with_the_env_origin_and_no_token(tmp_path: Path) -> None:
+    """`nestr serve` hands its loaded config to GetConfig: a value set by the environment shows
+    its env origin, the token set the same way shows masked, and a call without it is refused."""
+    env = {
+        **os.environ,
+        "NESTR_STATE_DIR": str(tmp_path / "state"),
+        "NESTR_JOBS": "5",
+        "NESTR_SERVER__TOKEN": SECRET,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        address = server.stdout.readline().split()[-1]
+
+        async def client() -> tuple[grpc.StatusCode, config_pb.GetConfigResponse]:
+            async with aio.insecure_channel(address) as channel, asyncio.timeout(GUARD):
+                stub = config_grpc.ConfigServiceStub(channel)
+                with pytest.raises(aio.AioRpcError) as refused:
+                    await stub.GetConfig(config_pb.GetConfigRequest())
+                auth = (("authorization", f"Bearer {SECRET}"),)
+                shown = await stub.GetConfig(config_pb.GetConfigRequest(), metadata=auth)
+                return refused.value.code(), shown
+
+        code, shown = asyncio.run(client())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=GUARD)
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    settings = {s.key: s for s in shown.settings}
+    assert (settings["jobs"].value_json, settings["jobs"].origin) == ("5", "env NESTR_JOBS")
+    assert json.loads(settings["server.token"].value_json) == "********"
+    assert SECRET.encode() not in shown.SerializeToString()
+
+
+def test_reflection_and_health_list_the_sync_and_config_services(tmp_path: Path) -> None:
+    """Server reflection lists nestr.v1.SyncService and nestr.v1.ConfigService and health
+    reports both SERVING."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-    names = ("nestr.v1.SyncService",)
+    names = ("nestr.v1.SyncService", "nestr.v1.ConfigService")
 
     async def scenario(channel: aio.Channel) -> tuple[set[str], list[int]]:
         call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo()
@@ -210,4 +311,4 @@ def test_reflection_and_health_list_the_sync_service(tmp_path: Path) -> None:
 
     listed, statuses = serve(tmp_path, scenario)
     assert set(names) <= listed
-    assert statuses == [health_pb2.HealthCheckResponse.SERVING]
+    assert statuses == [health_pb2.HealthCheckResponse.SERVING] * 2

@@ -16,6 +16,8 @@ from grpc_reflection.v1alpha import reflection
 
 from nestr.errors import EXIT_USAGE, NestrError
 from nestr.server._proto import (
+    config_pb2,
+    config_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
     sync_pb2,
@@ -25,12 +27,14 @@ from nestr.server._proto import (
 )
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
+from nestr.server.services.config import ConfigService
 from nestr.server.services.events import EventService, StreamLimits
 from nestr.server.services.sync import SyncService
 from nestr.server.services.workflow import WorkflowService
 from nestr.server.tls import ServerTls
 
 if TYPE_CHECKING:
+    from nestr.config.loaded import LoadedConfig
     from nestr.session import Session
 
 GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
@@ -38,6 +42,7 @@ SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     sync_pb2.DESCRIPTOR.services_by_name["SyncService"].full_name,
+    config_pb2.DESCRIPTOR.services_by_name["ConfigService"].full_name,
 )
 
 
@@ -121,9 +126,10 @@ async def start(
     limits: StreamLimits | None = None,
     keepalive: Keepalive | None = None,
     tls: ServerTls | None = None,
+    config: LoadedConfig | None = None,
 ) -> Server:
     """Bind ``listen`` (port 0: any free port) and start serving ``session`` (over TLS with
-    ``tls``, from :func:`nestr.server.tls.server_tls`)."""
+    ``tls``, from :func:`nestr.server.tls.server_tls`); ``config``: what ``GetConfig`` shows."""
     host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
     interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
@@ -136,6 +142,7 @@ async def start(
     workflows = WorkflowService(session)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)  # type: ignore[no-untyped-call]
     sync_pb2_grpc.add_SyncServiceServicer_to_server(SyncService(session), server)  # type: ignore[no-untyped-call]
+    config_pb2_grpc.add_ConfigServiceServicer_to_server(ConfigService(config), server)  # type: ignore[no-untyped-call]
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name

@@ -9,6 +9,7 @@ import click
 from nestr.cli.context import app, session
 
 if TYPE_CHECKING:
+    from nestr.config.loaded import LoadedConfig
     from nestr.server.tls import ServerTls
     from nestr.session import Session
 
@@ -34,12 +35,19 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     nestr = session(ctx)
     settings = nestr.settings.server
     token = settings.token.get_secret_value() if settings.token is not None else None
-    tls = server_tls(settings.tls, app(ctx).config().origins)
-    asyncio.run(_serve(nestr, listen or settings.listen, token, tls))
+    config = app(ctx).config()
+    tls = server_tls(settings.tls, config.origins)
+    asyncio.run(_serve(nestr, listen or settings.listen, token, tls, config))
     return 0
 
 
-async def _serve(nestr: Session, listen: str, token: str | None, tls: ServerTls | None) -> None:
+async def _serve(
+    nestr: Session,
+    listen: str,
+    token: str | None,
+    tls: ServerTls | None,
+    config: LoadedConfig,
+) -> None:
     """Start the server, print where it listens, serve until SIGTERM/SIGINT, stop gracefully."""
     import asyncio
     import signal
@@ -50,7 +58,7 @@ async def _serve(nestr: Session, listen: str, token: str | None, tls: ServerTls 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await start(nestr, listen=listen, token=token, tls=tls)
+    server = await start(nestr, listen=listen, token=token, tls=tls, config=config)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:

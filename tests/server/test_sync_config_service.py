@@ -24,6 +24,8 @@ from nestr.config.layers import LayerInputs
 from nestr.config.loader import LoadedConfig, load_config
 from nestr.server._proto import config_pb2 as config_pb
 from nestr.server._proto import config_pb2_grpc as config_grpc
+from nestr.server._proto import events_pb2 as events
+from nestr.server._proto import events_pb2_grpc as events_grpc
 from nestr.server._proto import sync_pb2 as pb
 from nestr.server._proto import sync_pb2_grpc as pb_grpc
 from nestr.server.app import start
@@ -155,6 +157,32 @@ def test_a_conflicting_local_edit_is_reported_and_kept(
     assert (conflict.action, conflict.written) == ("conflict", False)
     assert (f.repo("web") / "settings.cfg").read_text() == mine
     assert (f.repo("api") / "settings.cfg").read_text() == "org=materi-x\nport=3\nname=api\n"
+
+
+def test_apply_events_are_on_the_stream_in_the_calls_correlation(
+    fleet: Callable[..., Fleet], tmp_path: Path
+) -> None:
+    """What Apply changed is on the event stream when the call returns (a created event per
+    file, a finished event per repo), each carrying the call's x-correlation-id."""
+    f = workspace(fleet)
+
+    async def scenario(channel: aio.Channel) -> list[events.Event]:
+        stub = pb_grpc.SyncServiceStub(channel)
+        cid = (("x-correlation-id", "sync-call-7"),)
+        await stub.Apply(pb.ApplyRequest(selection=selection(f)), metadata=cid)
+        history = events_grpc.EventServiceStub(channel)
+        page = await history.GetEvents(events.GetEventsRequest(types=["nestr.sync."]))
+        return list(page.events)
+
+    found = serve(tmp_path, scenario)
+    assert sorted((e.type, e.repo) for e in found) == [
+        ("nestr.sync.file.created", "api"),
+        ("nestr.sync.file.created", "api"),
+        ("nestr.sync.file.created", "web"),
+        ("nestr.sync.repo.finished", "api"),
+        ("nestr.sync.repo.finished", "web"),
+    ]
+    assert {e.correlation_id for e in found} == {"sync-call-7"}
 
 
 def test_an_unknown_repo_is_invalid_argument_with_the_cli_message(

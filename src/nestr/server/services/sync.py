@@ -3,7 +3,8 @@
 The messages carry what ``nestr sync plan --json`` and ``nestr sync apply --json`` print: the
 dictionaries of :mod:`nestr.sync.model` and :mod:`nestr.sync.results` are converted, so the
 two faces cannot drift apart. Apply runs in the call (it ends when the files are written) and
-its events go to the session's bus, so subscribers see what it changed.
+its events go to the session's bus, in the call's correlation, so subscribers see what it
+changed and which call changed it.
 
 Conflicts are a result, not an error: a call that left conflicts ends OK with ``conflicts`` set
 and ``exit_code`` 3 (the CLI's exit code), because the rest of the work was done and the client
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from nestr.errors import UsageError
 from nestr.server._proto import sync_pb2 as pb
 from nestr.server._proto import sync_pb2_grpc as pb_grpc
+from nestr.server.acting import acting_session
 from nestr.server.errors import Context, mapped
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ class SyncService(pb_grpc.SyncServiceServicer):
     @mapped
     async def Plan(self, request: pb.PlanRequest, context: Context) -> pb.PlanResponse:
         selection = request.selection
-        plan = await self.session.sync_plan(
+        plan = await acting_session(self.session).sync_plan(
             self._target(selection), adopt=selection.adopt, jobs=selection.jobs or None
         )
         shown = plan.to_dict(diff=request.diff)
@@ -49,7 +51,7 @@ class SyncService(pb_grpc.SyncServiceServicer):
     async def Apply(self, request: pb.ApplyRequest, context: Context) -> pb.ApplyResponse:
         selection = request.selection
         options = _options(request)  # checked before the target: no work on bad options
-        result = await self.session.sync_apply(
+        result = await acting_session(self.session).sync_apply(
             self._target(selection),
             options=options,
             adopt=selection.adopt,

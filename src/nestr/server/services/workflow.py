@@ -14,7 +14,6 @@ Errors map to statuses through :mod:`nestr.server.errors`.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nestr.errors import NotFound, UsageError
-from nestr.observability.context import current_correlation_id
 from nestr.observability.logging import get_logger
 from nestr.server._proto import workflow_pb2 as pb
 from nestr.server._proto import workflow_pb2_grpc as pb_grpc
+from nestr.server.acting import acting_session
 from nestr.server.errors import Context, mapped
 
 if TYPE_CHECKING:
@@ -154,16 +153,9 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
             log.error("run ended with an error", run_id=run_id, error=str(error), exc_info=error)
 
     def _acting(self) -> Session:
-        """The session acting in this call's correlation, so that the run's events, logs and
-        step processes carry the id the client sent (or the one made for the call), not the
-        server's. A shallow copy: it shares the session's store and bus, opened first."""
-        cid = current_correlation_id()
-        if cid is None or cid == self.session.correlation_id:
-            return self.session
-        self.session.bus  # noqa: B018 -- opened here, so the copy shares it
-        acting = copy.copy(self.session)
-        acting.correlation_id = cid
-        return acting
+        """The session acting in this call's correlation: the run's events, logs and step
+        processes carry the call's id (see :func:`~nestr.server.acting.acting_session`)."""
+        return acting_session(self.session)
 
     def _path(self, text: str) -> Path | None:
         """A path a client gave, on this machine; relative: to the server's directory."""

@@ -30,6 +30,7 @@ from nestr.server._proto import sync_pb2 as pb
 from nestr.server._proto import sync_pb2_grpc as pb_grpc
 from nestr.server.app import start
 from nestr.server.errors import HINT_KEY
+from nestr.testing import git
 
 from .conftest import GUARD, make_session
 
@@ -136,14 +137,17 @@ def test_apply_writes_the_files_and_a_second_plan_is_unchanged(
 def test_a_conflicting_local_edit_is_reported_and_kept(
     fleet: Callable[..., Fleet], tmp_path: Path
 ) -> None:
-    """An overlapping local edit makes Apply end OK with conflicts=1 and exit_code 3 (the CLI's),
-    the file marked conflict and not written; the edit stays, the other repo is updated."""
+    """After an Apply that commits (each repo's commit reported), an overlapping local edit
+    makes Apply end OK with conflicts=1 and exit_code 3 (the CLI's), the file marked conflict and
+    not written; the edit stays, the other repo is updated."""
     f = workspace(fleet)
     mine = "org=mine\nport=3\nname=web\n"
 
     async def scenario(channel: aio.Channel) -> tuple[pb.PlanResponse, pb.ApplyResponse]:
         stub = pb_grpc.SyncServiceStub(channel)
-        await stub.Apply(pb.ApplyRequest(selection=selection(f), commit=True))
+        first = await stub.Apply(pb.ApplyRequest(selection=selection(f), commit=True))
+        assert [len(r.commit) for r in first.repos] == [40, 40]
+        assert git(f.repo("web"), "rev-parse", "HEAD") == first.repos[1].commit
         (f.repo("web") / "settings.cfg").write_text(mine)
         f.source({"settings.cfg.j2": "org={{ org }}-x\nport={{ port }}\nname={{ repo.name }}\n"})
         plan = await stub.Plan(pb.PlanRequest(selection=selection(f)))
@@ -157,6 +161,31 @@ def test_a_conflicting_local_edit_is_reported_and_kept(
     assert (conflict.action, conflict.written) == ("conflict", False)
     assert (f.repo("web") / "settings.cfg").read_text() == mine
     assert (f.repo("api") / "settings.cfg").read_text() == "org=materi-x\nport=3\nname=api\n"
+
+
+def test_apply_with_markers_writes_both_sides_of_a_conflict(
+    fleet: Callable[..., Fleet], tmp_path: Path
+) -> None:
+    """Apply with conflicts=markers writes the conflicting file with conflict markers (reported
+    written, still conflict, exit_code 3) instead of leaving it untouched."""
+    f = workspace(fleet)
+
+    async def scenario(channel: aio.Channel) -> pb.ApplyResponse:
+        stub = pb_grpc.SyncServiceStub(channel)
+        await stub.Apply(pb.ApplyRequest(selection=selection(f)))
+        (f.repo("web") / "settings.cfg").write_text("org=mine\nport=3\nname=web\n")
+        f.source({"settings.cfg.j2": "org={{ org }}-x\nport={{ port }}\nname={{ repo.name }}\n"})
+        request = pb.ApplyRequest(selection=selection(f, repos=["web"]), conflicts="markers")
+        return await stub.Apply(request)
+
+    applied = serve(tmp_path, scenario)
+    (web,) = applied.repos
+    (item,) = web.files
+    assert (item.action, item.written, applied.exit_code) == ("conflict", True, 3)
+    text = (f.repo("web") / "settings.cfg").read_text()
+    assert "<<<<<<<" in text
+    assert "org=mine" in text
+    assert "org=materi-x" in text
 
 
 def test_apply_events_are_on_the_stream_in_the_calls_correlation(
@@ -228,12 +257,13 @@ def test_apply_refuses_an_unknown_conflicts_mode(
 
 
 def loaded(tmp_path: Path) -> tuple[LoadedConfig, Path]:
-    """A config loaded from one file that sets jobs, the server token and a credential token."""
+    """A config loaded from one file that sets jobs, the server token, TLS files and a
+    credential token."""
     path = tmp_path / "conf" / "server.yaml"
     path.parent.mkdir()
     path.write_text(
         "jobs: 3\n"
-        f"server:\n  token: {SECRET}\n"
+        f"server:\n  token: {SECRET}\n  tls:\n    cert: tls/server.pem\n    key: tls/server.key\n"
         "git:\n  credentials:\n    forge:\n      host: git.example.com\n"
         f"      token: {SECRET}-cred\n",
         encoding="utf-8",
@@ -245,8 +275,9 @@ def loaded(tmp_path: Path) -> tuple[LoadedConfig, Path]:
 
 
 def test_get_config_shows_values_with_origins_and_masks_secrets(tmp_path: Path) -> None:
-    """GetConfig gives each setting's value and file:line origin; tokens show masked and the
-    token text appears nowhere in the response."""
+    """GetConfig gives each setting's value and file:line origin; the tokens and the TLS key's
+    path show masked (the certificate's does not) and the token text appears nowhere in the
+    response."""
     config, path = loaded(tmp_path)
 
     async def scenario(channel: aio.Channel) -> config_pb.GetConfigResponse:
@@ -259,6 +290,8 @@ def test_get_config_shows_values_with_origins_and_masks_secrets(tmp_path: Path) 
     assert settings["log.level"].origin == "default"
     assert json.loads(settings["server.token"].value_json) == "********"
     assert json.loads(settings["git.credentials.forge.token"].value_json) == "********"
+    assert json.loads(settings["server.tls.key"].value_json) == "********"
+    assert json.loads(settings["server.tls.cert"].value_json).endswith(".pem")
     assert list(response.files) == [str(path)]
     assert SECRET.encode() not in response.SerializeToString()
 

@@ -68,6 +68,7 @@ class Server:
     events: EventService
     health: health.aio.HealthServicer
     workflows: WorkflowService | None = None
+    auth: TokenInterceptor | None = None  # its token is what a config reload replaces
 
     async def stop(self, grace: float = GRACE) -> None:
         """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
@@ -117,9 +118,8 @@ async def start(
     ``tls``, from :func:`nestr.server.tls.server_tls`)."""
     host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
-    interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
-    if token is not None:
-        interceptors.append(TokenInterceptor(token))
+    auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(), auth]
     server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)
@@ -144,4 +144,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks, workflows)
+    return Server(server, bound, events, checks, workflows, auth)

@@ -53,8 +53,9 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def serving(tmp_path: Path) -> AsyncIterator[Running]:
-    """Serve over a config file in tmp, with the reloader polling it every 20 ms."""
+async def serving(tmp_path: Path, listen: str) -> AsyncIterator[Running]:
+    """Serve over a config file in tmp, with the reloader polling it every 20 ms (``listen``:
+    the address the reloader holds the server to; it binds 127.0.0.1 whatever it is)."""
     config, state = tmp_path / "config.yaml", tmp_path / "state"
     write_config(config, OLD)
     inputs = LayerInputs(
@@ -73,7 +74,7 @@ async def serving(tmp_path: Path) -> AsyncIterator[Running]:
         auth=server.auth,
         bus=session.bus,
         configure_log=logged.append,
-        listen="127.0.0.1:0",
+        listen=listen,
         interval=0.02,
     )
     reloader.start()
@@ -86,9 +87,11 @@ async def serving(tmp_path: Path) -> AsyncIterator[Running]:
         session.close()
 
 
-def run(tmp_path: Path, body: Callable[[Running], Awaitable[None]]) -> None:
+def run(
+    tmp_path: Path, body: Callable[[Running], Awaitable[None]], listen: str = "127.0.0.1:0"
+) -> None:
     async def main() -> None:
-        async with serving(tmp_path) as running:
+        async with serving(tmp_path, listen) as running:
             await body(running)
 
     asyncio.run(main())
@@ -196,6 +199,23 @@ async def listen_and_level_change(running: Running) -> None:
     data = json.loads(event.data_json)
     assert (data["applied"], data["restart"]) == (["log.level"], ["server.listen"])
     assert [log.level for log in running.logged] == ["debug"]
+
+
+def test_removing_the_token_of_a_public_address_is_rejected(tmp_path: Path) -> None:
+    """On a non-loopback address without mTLS a config without a token is refused like an
+    invalid one: the rejected event points at server.token and the old token stays required."""
+
+    async def body(running: Running) -> None:
+        running.config.write_text("log:\n  level: info\n")
+        event = await config_event(running.stub, OLD, "nestr.server.config.rejected")
+        data = json.loads(event.data_json)
+        assert data["field"] == "server.token"
+        assert (data["file"], data["line"]) == (str(running.config), 2)
+        assert "not a loopback address" in data["error"]
+        assert await head_code(running.stub, "") == grpc.StatusCode.UNAUTHENTICATED
+        assert await head_code(running.stub, OLD) == grpc.StatusCode.OK
+
+    run(tmp_path, body, listen="0.0.0.0:7433")
 
 
 def test_sighup_reloads_a_running_nestr_serve(tmp_path: Path) -> None:

@@ -230,3 +230,52 @@ def test_workspace_calls_need_the_token_and_reflection_lists_the_service(tmp_pat
     code, workspaces, names = serve(tmp_path, scenario, token=TOKEN)
     assert (code, workspaces) == (grpc.StatusCode.UNAUTHENTICATED, [])
     assert "nestr.v1.WorkspaceService" in names
+
+
+def test_a_locked_assembly_without_a_lock_file_is_the_calls_error(
+    tmp_path: Path, project: Project
+) -> None:
+    """Assemble with ``locked`` and no nestr.lock ends INVALID_ARGUMENT with the CLI's message
+    and hint (the assembly's first step runs before the call returns), and no workspace is
+    made."""
+    manifest, ws = manifest_of(project), project.ws
+
+    async def scenario(stub: pb_grpc.WorkspaceServiceStub, channel: aio.Channel) -> Any:
+        request = pb.AssembleRequest(manifest=str(manifest), workspace=str(ws), locked=True)
+        return await rpc_error(stub.Assemble(request))
+
+    code, details, hints = serve(tmp_path, scenario)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details == f"no lock file at {manifest.parent / 'nestr.lock'}"
+    assert hints == ["run `nestr lock` to create it"]
+    assert not ws.exists()
+
+
+def test_stopping_the_server_cancels_its_assemblies_and_waits_for_them(
+    tmp_path: Path, project: Project
+) -> None:
+    """An assembly still waiting for the workspace's lock when the server stops is cancelled
+    and waited for: once ``stop`` returns no assembly task is left and no repo was cloned."""
+    manifest, ws = manifest_of(project), project.ws
+    (ws / ".nestr").mkdir(parents=True)
+
+    async def main() -> tuple[bool, int]:
+        session = make_session(tmp_path / "state")
+        server = await start(session, listen="127.0.0.1:0", token=None)
+        try:
+            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                stub = pb_grpc.WorkspaceServiceStub(channel)
+                request = pb.AssembleRequest(manifest=str(manifest), workspace=str(ws))
+                await stub.Assemble(request)
+            assert server.workspaces is not None
+            tasks = list(server.workspaces.active)
+            await server.stop(0)
+            return all(t.cancelled() for t in tasks), len(server.workspaces.active) + len(tasks)
+        finally:
+            session.close()
+
+    with try_file_lock(ws / ".nestr" / "assemble.lock") as taken:
+        assert taken
+        cancelled, counted = asyncio.run(asyncio.wait_for(main(), GUARD))
+    assert (cancelled, counted) == (True, 1)  # the one assembly, cancelled, and none left
+    assert not (ws / "api").exists()

@@ -279,3 +279,29 @@ def test_stopping_the_server_cancels_its_assemblies_and_waits_for_them(
         cancelled, counted = asyncio.run(asyncio.wait_for(main(), GUARD))
     assert (cancelled, counted) == (True, 1)  # the one assembly, cancelled, and none left
     assert not (ws / "api").exists()
+
+
+def test_lock_events_carry_the_calls_id_and_an_unknown_workspace_is_not_found(
+    tmp_path: Path, project: Project
+) -> None:
+    """The events of a Lock call carry the call's correlation id (one ``lock.resolved`` per
+    repo, then ``lock.finished``), and removing a workspace nobody registered ends NOT_FOUND
+    with the CLI's message and hint."""
+    manifest = manifest_of(project)
+    call = (("x-correlation-id", "lock-call-7"),)
+
+    async def scenario(stub: pb_grpc.WorkspaceServiceStub, channel: aio.Channel) -> Any:
+        await stub.Lock(pb.LockRequest(manifest=str(manifest)), metadata=call)
+        page = await events_grpc.EventServiceStub(channel).GetEvents(
+            events.GetEventsRequest(types=["nestr.workspace.lock."])
+        )
+        seen = [(e.type, e.correlation_id) for e in page.events]
+        missing = stub.RemoveWorkspace(pb.RemoveWorkspaceRequest(workspace="no-such-ws"))
+        return seen, await rpc_error(missing)
+
+    seen, (code, details, hints) = serve(tmp_path, scenario)
+    resolved = ("nestr.workspace.lock.resolved", "lock-call-7")
+    assert seen == [resolved, resolved, ("nestr.workspace.lock.finished", "lock-call-7")]
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert details == "no registered workspace has the id or path 'no-such-ws'"
+    assert hints == ["`nestr workspace list` shows them"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,27 @@ def test_lock_events_carry_the_calls_id_and_an_unknown_workspace_is_not_found(
     assert code == grpc.StatusCode.NOT_FOUND
     assert details == "no registered workspace has the id or path 'no-such-ws'"
     assert hints == ["`nestr workspace list` shows them"]
+
+
+def test_an_ephemeral_assembly_is_listed_with_its_lifetime(
+    tmp_path: Path, project: Project
+) -> None:
+    """An ephemeral Assemble with ``ttl_seconds`` makes a workspace under the server's state
+    dir that ListWorkspaces shows as ephemeral, expiring that many seconds after it was
+    created."""
+    manifest = manifest_of(project)
+
+    async def scenario(stub: pb_grpc.WorkspaceServiceStub, channel: aio.Channel) -> Any:
+        request = pb.AssembleRequest(manifest=str(manifest), ephemeral=True, ttl_seconds=3600)
+        assembled = await stub.Assemble(request)
+        await assembly_events(channel, assembled.correlation_id)
+        return assembled, await stub.ListWorkspaces(pb.ListWorkspacesRequest())
+
+    assembled, listed = serve(tmp_path, scenario)
+    root = Path(assembled.workspace)
+    assert (tmp_path / "state") in root.parents
+    assert (root / "api" / "README.md").is_file()
+    (entry,) = listed.workspaces
+    assert (entry.root, entry.ephemeral, entry.expired) == (str(root), True, False)
+    lifetime = datetime.fromisoformat(entry.expires) - datetime.fromisoformat(entry.created)
+    assert lifetime == timedelta(hours=1)

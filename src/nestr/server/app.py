@@ -15,11 +15,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nestr.errors import EXIT_USAGE, NestrError
-from nestr.server._proto import events_pb2, events_pb2_grpc, workflow_pb2, workflow_pb2_grpc
+from nestr.server._proto import (
+    events_pb2,
+    events_pb2_grpc,
+    workflow_pb2,
+    workflow_pb2_grpc,
+    workspace_pb2,
+    workspace_pb2_grpc,
+)
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
 from nestr.server.services.events import EventService, StreamLimits
 from nestr.server.services.workflow import WorkflowService
+from nestr.server.services.workspace import WorkspaceService
 from nestr.server.tls import ServerTls
 
 if TYPE_CHECKING:
@@ -29,6 +37,7 @@ GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
 SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    workspace_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
 )
 
 
@@ -68,6 +77,7 @@ class Server:
     events: EventService
     health: health.aio.HealthServicer
     workflows: WorkflowService | None = None
+    workspaces: WorkspaceService | None = None
     auth: TokenInterceptor | None = None  # its token is what a config reload replaces
 
     async def stop(self, grace: float = GRACE) -> None:
@@ -77,6 +87,8 @@ class Server:
         await self.grpc.stop(grace)
         if self.workflows is not None:
             await self.workflows.close()
+        if self.workspaces is not None:
+            await self.workspaces.close()
 
 
 def check_listen(listen: str, token: str | None, *, mtls: bool = False) -> tuple[str, int]:
@@ -126,6 +138,8 @@ async def start(
     events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]
     workflows = WorkflowService(session)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)  # type: ignore[no-untyped-call]
+    workspaces = WorkspaceService(session)
+    workspace_pb2_grpc.add_WorkspaceServiceServicer_to_server(workspaces, server)  # type: ignore[no-untyped-call]
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -144,4 +158,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks, workflows, auth)
+    return Server(server, bound, events, checks, workflows, workspaces, auth)

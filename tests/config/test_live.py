@@ -8,6 +8,9 @@ from pathlib import Path
 
 from nestr.config.layers import LayerInputs
 from nestr.config.live import ConfigWatcher, LiveConfig, ReloadResult
+from nestr.config.loaded import LoadedConfig
+from nestr.config.settings import Secret
+from nestr.errors import ConfigError
 
 
 def live_config(tmp_path: Path) -> LiveConfig:
@@ -77,3 +80,34 @@ def test_watcher_sees_a_project_file_appear(tmp_path: Path) -> None:
     with ConfigWatcher(live, results.put, interval=0.01):
         (tmp_path / "nestr.config.yaml").write_text("jobs: 11\n")
         assert results.get(timeout=10).changed == {"jobs": (8, 11)}
+
+
+def test_a_changed_secret_is_reported_masked_and_its_file_is_watched(tmp_path: Path) -> None:
+    """A new token in a `server.token_file` counts as a change (shown masked, never in clear),
+    and that file is among the watched ones."""
+    token = tmp_path / "token"
+    token.write_text("first-secret\n")
+    (tmp_path / "nestr.config.yaml").write_text("server:\n  token_file: token\n")
+    live = live_config(tmp_path)
+    assert token in live.watched_files()
+    token.write_text("second-secret\n")
+    result = live.reload()
+    assert result.changed == {"server.token": ("********", "********")}
+    assert live.current.settings.server.token == Secret("second-secret")
+
+
+def test_a_check_that_refuses_the_new_config_keeps_the_old_one(tmp_path: Path) -> None:
+    """A valid config the caller's check refuses is not swapped in; the check's error is
+    reported."""
+    config = tmp_path / "nestr.config.yaml"
+    config.write_text("jobs: 2\n")
+    live = live_config(tmp_path)
+    config.write_text("jobs: 3\n")
+
+    def refuse(new: LoadedConfig) -> None:
+        raise ConfigError(f"jobs {new.settings.jobs} is not allowed here", field="jobs")
+
+    result = live.reload(check=refuse)
+    assert result.error is not None
+    assert result.error.message == "jobs: jobs 3 is not allowed here"
+    assert live.current.settings.jobs == 2

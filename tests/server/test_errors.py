@@ -15,7 +15,7 @@ from nestr.errors import (
     UsageError,
     WorkFailed,
 )
-from nestr.server.errors import status_code
+from nestr.server.errors import Refused, status_code
 from nestr.store.runs import RunBusy
 
 
@@ -25,6 +25,7 @@ from nestr.store.runs import RunBusy
         (NotFound("no run matches 'x'"), grpc.StatusCode.NOT_FOUND),
         (RunBusy("run x is running"), grpc.StatusCode.FAILED_PRECONDITION),
         (ConflictsLeft("2 conflicts left"), grpc.StatusCode.FAILED_PRECONDITION),
+        (Refused("kept /ws: it holds local work"), grpc.StatusCode.FAILED_PRECONDITION),
         (ManifestError("bad"), grpc.StatusCode.INVALID_ARGUMENT),
         (UsageError("bad"), grpc.StatusCode.INVALID_ARGUMENT),
         (Interrupted("stopped"), grpc.StatusCode.CANCELLED),

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from nestr.config.layers import LayerInputs
     from nestr.config.loader import LoadedConfig
+    from nestr.config.settings import LogSettings
     from nestr.session import Session
 
 
@@ -31,33 +33,39 @@ class AppContext:
     def config(self) -> LoadedConfig:
         """Load (once) and validate every config layer; configures logging as a side effect."""
         if self._config is None:
-            from nestr.config.layers import LayerInputs
             from nestr.config.loader import load_config
 
-            flags = {
-                "log.level": (self.log_level, "flag --log-level"),
-                "log.format": (self.log_format, "flag --log-format"),
-            }
-            self._config = load_config(
-                LayerInputs(
-                    cwd=self.cwd,
-                    environ=dict(os.environ),
-                    config_files=self.config_files,
-                    env_name=self.env_name,
-                    sets=self.sets,
-                    flag_values=flags,
-                )
-            )
+            self._config = load_config(self.layer_inputs())
             self._setup_logging()
             self._setup_git_credentials()
         return self._config
 
-    def _setup_logging(self) -> None:
+    def layer_inputs(self) -> LayerInputs:
+        """What decides which config layers load (a reload reads the same ones again)."""
+        from nestr.config.layers import LayerInputs
+
+        flags = {
+            "log.level": (self.log_level, "flag --log-level"),
+            "log.format": (self.log_format, "flag --log-format"),
+        }
+        return LayerInputs(
+            cwd=self.cwd,
+            environ=dict(os.environ),
+            config_files=self.config_files,
+            env_name=self.env_name,
+            sets=self.sets,
+            flag_values=flags,
+        )
+
+    def configure_logging(self, log: LogSettings) -> None:
+        """Set up logging from ``log`` (``--debug`` wins over the configured level)."""
         from nestr.observability.logging import configure_logging
 
-        assert self._config is not None
-        log = self._config.settings.log
         configure_logging("debug" if self.debug else log.level, log.format)
+
+    def _setup_logging(self) -> None:
+        assert self._config is not None
+        self.configure_logging(self._config.settings.log)
 
     def _setup_git_credentials(self) -> None:
         from nestr.session.environment import use_git_credentials

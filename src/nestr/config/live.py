@@ -14,6 +14,7 @@ from typing import Any
 
 from nestr.config.layers import PROJECT_FILE, LayerInputs, config_files
 from nestr.config.loader import LoadedConfig, load_config
+from nestr.config.settings import credential_key, is_secret_key
 from nestr.errors import InputError
 
 
@@ -32,10 +33,11 @@ class ReloadResult:
 class LiveConfig:
     """Holds the config in force and swaps it atomically on a successful reload."""
 
-    def __init__(self, inputs: LayerInputs) -> None:
+    def __init__(self, inputs: LayerInputs, current: LoadedConfig | None = None) -> None:
+        """``current``: the config already loaded from ``inputs`` (else it is loaded here)."""
         self._inputs = inputs
         self._lock = threading.Lock()
-        self._current = load_config(inputs)
+        self._current = current if current is not None else load_config(inputs)
 
     @property
     def current(self) -> LoadedConfig:
@@ -47,29 +49,57 @@ class LiveConfig:
         # A project file may appear in the working directory or any parent later.
         cwd = self._inputs.cwd
         paths += [d / PROJECT_FILE for d in (cwd, *cwd.parents) if d / PROJECT_FILE not in paths]
-        return paths
+        # Files a secret was read from (server.token_file, the secrets dir) count too.
+        secrets = {
+            o.location.file for o in self._current.origins.values() if o.kind == "secret-file"
+        }
+        return paths + sorted(p for p in secrets if p is not None and p not in paths)
 
-    def reload(self, *, environ: dict[str, str] | None = None) -> ReloadResult:
-        """Re-read all layers; swap them in only if the whole new config is valid."""
+    def reload(
+        self,
+        *,
+        environ: dict[str, str] | None = None,
+        check: Callable[[LoadedConfig], None] | None = None,
+    ) -> ReloadResult:
+        """Re-read all layers; swap them in only if the whole new config is valid (and passes
+        ``check``, which raises an :class:`InputError` for a config its caller cannot use)."""
         inputs = self._inputs if environ is None else replace(self._inputs, environ=environ)
         try:
             new = load_config(inputs)
+            if check is not None:
+                check(new)
         except InputError as exc:
             return ReloadResult(error=exc)
         with self._lock:
             old, self._current, self._inputs = self._current, new, inputs
-        return ReloadResult(changed=_diff(old.values(), new.values()))
+        return ReloadResult(changed=_diff(old, new))
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+def _diff(old_config: LoadedConfig, new_config: LoadedConfig) -> dict[str, tuple[Any, Any]]:
+    """Changed keys with their shown values; a changed secret shows as masked on both sides."""
+    old, new = old_config.values(), new_config.values()
     return {
         key: (old.get(key), new.get(key))
         for key in sorted(old.keys() | new.keys())
         if old.get(key) != new.get(key)
+        or (is_secret_key(key) and _secret(old_config, key) != _secret(new_config, key))
     }
 
 
-def _signature(paths: list[Path]) -> tuple[tuple[int, int, int] | None, ...]:
+def _secret(config: LoadedConfig, dotted: str) -> object:
+    """The unmasked value of a secret key (compared, never shown), or None when unset."""
+    value: Any = config.settings
+    named = credential_key(dotted)
+    if named is not None:
+        entry = next((c for c in config.settings.git.credentials if c.name == named[0]), None)
+        return None if entry is None else getattr(entry, named[1])
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def stat_signature(paths: list[Path]) -> tuple[tuple[int, int, int] | None, ...]:
+    """mtime, size and inode of each path (None when absent): a change means a reload."""
     sig: list[tuple[int, int, int] | None] = []
     for path in paths:
         try:
@@ -102,7 +132,7 @@ class ConfigWatcher:
     def start(self) -> None:
         # The baseline is taken before start() returns, so a change right after is never missed.
         self._paths = self._live.watched_files()
-        self._seen = _signature(self._paths)
+        self._seen = stat_signature(self._paths)
         self._thread.start()
 
     def stop(self) -> None:
@@ -118,7 +148,7 @@ class ConfigWatcher:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            now = _signature(self._paths)
+            now = stat_signature(self._paths)
             if now != self._seen:
                 self._seen = now
                 self._on_reload(self._live.reload())

@@ -231,6 +231,26 @@ class StepLog(TypedDict):
     attempt: int
 
 
+# --- server ----------------------------------------------------------------------------------
+
+
+class ConfigReloaded(TypedDict):
+    trigger: str  # file (a watched file changed) or signal (SIGHUP)
+    files: list[str]  # the config files read
+    changed: list[str]  # keys whose value changed (no values: some are secrets)
+    applied: list[str]  # the changed keys in force from the next call
+    restart: list[str]  # the changed keys that take effect when the server restarts
+
+
+class ConfigRejected(TypedDict):
+    trigger: str
+    error: str  # as the CLI prints it: file:line:col, field, what is wrong
+    file: str | None
+    line: int | None
+    field: str | None
+    hint: str | None
+
+
 # families of types, for `--type` filters and renderers (a type starts with its family's prefix)
 WORKSPACE_PREFIX = "nestr.workspace."
 CACHE_PREFIX = "nestr.cache."
@@ -238,6 +258,7 @@ SYNC_PREFIX = "nestr.sync."
 WORKFLOW_PREFIX = "nestr.workflow."
 RUN_PREFIX = "nestr.workflow.run."
 STEP_PREFIX = "nestr.workflow.step."
+SERVER_PREFIX = "nestr.server."
 
 REPO_STARTED = EventType(
     "nestr.workspace.repo.started", RepoStarted, "an assembly began work on a repo"
@@ -324,6 +345,16 @@ STEP_FINISHED = EventType(
     "nestr.workflow.step.finished", StepEnded, "a step reached its final status"
 )
 STEP_LOG = EventType("nestr.workflow.step.log", StepLog, "output a step printed (severity debug)")
+CONFIG_RELOADED = EventType(
+    "nestr.server.config.reloaded",
+    ConfigReloaded,
+    "`nestr serve` swapped in a new config (a watched file changed, or SIGHUP)",
+)
+CONFIG_REJECTED = EventType(
+    "nestr.server.config.rejected",
+    ConfigRejected,
+    "`nestr serve` refused an invalid config and keeps the old one (error)",
+)
 
 # the three ways a repo's assembly ends; their data is the same (the repo's result)
 REPO_ENDED = frozenset({REPO_CHECKED_OUT.name, REPO_SKIPPED.name, REPO_FAILED.name})
@@ -360,6 +391,8 @@ CATALOG: tuple[EventType[Any], ...] = (
     STEP_RETRYING,
     STEP_FINISHED,
     STEP_LOG,
+    CONFIG_RELOADED,
+    CONFIG_REJECTED,
 )
 BY_NAME: Mapping[str, EventType[Any]] = types.MappingProxyType({t.name: t for t in CATALOG})
 

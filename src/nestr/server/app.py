@@ -24,6 +24,8 @@ from nestr.server._proto import (
     sync_pb2_grpc,
     workflow_pb2,
     workflow_pb2_grpc,
+    workspace_pb2,
+    workspace_pb2_grpc,
 )
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
@@ -31,6 +33,7 @@ from nestr.server.services.config import ConfigService
 from nestr.server.services.events import EventService, StreamLimits
 from nestr.server.services.sync import SyncService
 from nestr.server.services.workflow import WorkflowService
+from nestr.server.services.workspace import WorkspaceService
 from nestr.server.tls import ServerTls
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
 SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    workspace_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
     sync_pb2.DESCRIPTOR.services_by_name["SyncService"].full_name,
     config_pb2.DESCRIPTOR.services_by_name["ConfigService"].full_name,
 )
@@ -82,6 +86,8 @@ class Server:
     events: EventService
     health: health.aio.HealthServicer
     workflows: WorkflowService | None = None
+    workspaces: WorkspaceService | None = None
+    auth: TokenInterceptor | None = None  # its token is what a config reload replaces
 
     async def stop(self, grace: float = GRACE) -> None:
         """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
@@ -90,6 +96,8 @@ class Server:
         await self.grpc.stop(grace)
         if self.workflows is not None:
             await self.workflows.close()
+        if self.workspaces is not None:
+            await self.workspaces.close()
 
 
 def check_listen(listen: str, token: str | None, *, mtls: bool = False) -> tuple[str, int]:
@@ -132,15 +140,16 @@ async def start(
     ``tls``, from :func:`nestr.server.tls.server_tls`); ``config``: what ``GetConfig`` shows."""
     host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
-    interceptors: list[aio.ServerInterceptor] = [CallInterceptor()]
-    if token is not None:
-        interceptors.append(TokenInterceptor(token))
+    auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(), auth]
     server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)
     events_pb2_grpc.add_EventServiceServicer_to_server(events, server)  # type: ignore[no-untyped-call]
     workflows = WorkflowService(session)
     workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)  # type: ignore[no-untyped-call]
+    workspaces = WorkspaceService(session)
+    workspace_pb2_grpc.add_WorkspaceServiceServicer_to_server(workspaces, server)  # type: ignore[no-untyped-call]
     sync_pb2_grpc.add_SyncServiceServicer_to_server(SyncService(session), server)  # type: ignore[no-untyped-call]
     config_pb2_grpc.add_ConfigServiceServicer_to_server(ConfigService(config), server)  # type: ignore[no-untyped-call]
     checks = health.aio.HealthServicer()
@@ -161,4 +170,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks, workflows)
+    return Server(server, bound, events, checks, workflows, workspaces, auth)

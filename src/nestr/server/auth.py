@@ -23,10 +23,24 @@ DENIED = "missing or wrong bearer token (send metadata 'authorization: Bearer <s
 
 
 class TokenInterceptor(aio.ServerInterceptor):
-    """Refuse calls that do not present ``token`` as a bearer token."""
+    """Refuse calls that do not present ``token`` as a bearer token (None: let every call in).
 
-    def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+    The token is read at the start of each call, so a reload that sets :attr:`token` takes
+    effect on the next call while calls already running (open streams) go on.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    @property
+    def token(self) -> str | None:
+        """Never logged: a property so that the expected header is built once per change."""
+        return self._token
+
+    @token.setter
+    def token(self, token: str | None) -> None:
+        self._token = token
+        self._expected = None if token is None else f"Bearer {token}".encode()
 
     async def intercept_service(
         self,
@@ -41,10 +55,13 @@ class TokenInterceptor(aio.ServerInterceptor):
         return _denying(handler)
 
     def _allowed(self, metadata: Any) -> bool:
+        expected = self._expected
+        if expected is None:
+            return True
         for key, value in metadata:
             if key == "authorization":
                 given = value.encode() if isinstance(value, str) else bytes(value)
-                return hmac.compare_digest(given, self._expected)
+                return hmac.compare_digest(given, expected)
         return False
 
 

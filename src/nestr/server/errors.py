@@ -12,6 +12,7 @@ nestr error                  gRPC status             example
 ===========================  ======================  =====================================
 ``NotFound``                 ``NOT_FOUND``           unknown run, workflow or step
 ``RunBusy``, ``ConflictsLeft`` ``FAILED_PRECONDITION`` resuming a run that is still running
+``Refused``                  ``FAILED_PRECONDITION`` removing a workspace with local work
 ``InputError`` (the rest)    ``INVALID_ARGUMENT``    a bad workflow file, a bad ``--var``
 ``Interrupted``              ``CANCELLED``           the work was stopped
 other ``NestrError``         ``INTERNAL``            a git command failed
@@ -41,13 +42,18 @@ Context = aio.ServicerContext[Any, Any]
 Handler = Callable[[Self_, Request, Context], Awaitable[Response]]
 
 
+class Refused(NestrError):
+    """What is on disk refuses the call (a workspace holding local work): changing it (or
+    ``force``) lets the same call succeed."""
+
+
 def status_code(error: NestrError) -> grpc.StatusCode:
     """The gRPC status code a call failing with ``error`` ends with."""
     from nestr.store.runs import RunBusy
 
     if isinstance(error, NotFound):
         return grpc.StatusCode.NOT_FOUND
-    if isinstance(error, RunBusy | ConflictsLeft):
+    if isinstance(error, RunBusy | ConflictsLeft | Refused):
         return grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(error, InputError):
         return grpc.StatusCode.INVALID_ARGUMENT

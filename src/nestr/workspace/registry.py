@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nestr.errors import UsageError
+from nestr.errors import NotFound
 from nestr.workspace.record import Workspace
 
 WORKSPACES_DIR = "workspaces"
@@ -129,7 +129,7 @@ def find_registered(state_dir: Path, id_or_path: str, cwd: Path) -> RegistryEntr
     for entry in entries:
         if target == entry.root or entry.root in target.parents:
             return entry
-    raise UsageError(
+    raise NotFound(
         f"no registered workspace has the id or path {id_or_path!r}",
         hint="`nestr workspace list` shows them",
     )

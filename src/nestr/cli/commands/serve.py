@@ -9,7 +9,8 @@ import click
 from nestr.cli.context import app, session
 
 if TYPE_CHECKING:
-    from nestr.config.loaded import LoadedConfig
+    from nestr.cli.context import AppContext
+    from nestr.config.live import LiveConfig
     from nestr.server.tls import ServerTls
     from nestr.session import Session
 
@@ -27,17 +28,22 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     Every call but health checks needs `authorization: Bearer <server.token>` when a token
     is set; TLS with server.tls.cert/key, mTLS with server.tls.client_ca; a non-loopback
     address without a token or mTLS is refused.
+
+    The config is reloaded on SIGHUP and when a config file changes: log level and format
+    and server.token apply at once (open streams go on); other settings need a restart.
     """
     import asyncio
 
+    from nestr.config.live import LiveConfig
     from nestr.server.tls import server_tls
 
     nestr = session(ctx)
+    context = app(ctx)
     settings = nestr.settings.server
     token = settings.token.get_secret_value() if settings.token is not None else None
-    config = app(ctx).config()
-    tls = server_tls(settings.tls, config.origins)
-    asyncio.run(_serve(nestr, listen or settings.listen, token, tls, config))
+    tls = server_tls(settings.tls, context.config().origins)
+    live = LiveConfig(context.layer_inputs(), current=context.config())
+    asyncio.run(_serve(nestr, listen or settings.listen, token, tls, live, context))
     return 0
 
 
@@ -46,22 +52,36 @@ async def _serve(
     listen: str,
     token: str | None,
     tls: ServerTls | None,
-    config: LoadedConfig,
+    live: LiveConfig,
+    context: AppContext,
 ) -> None:
-    """Start the server, print where it listens, serve until SIGTERM/SIGINT, stop gracefully."""
+    """Start the server and its config reloader, print where it listens, serve until
+    SIGTERM/SIGINT, stop gracefully."""
     import asyncio
     import signal
 
     from nestr.server.app import start
+    from nestr.server.reload import ConfigReloader
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await start(nestr, listen=listen, token=token, tls=tls, config=config)
+    server = await start(nestr, listen=listen, token=token, tls=tls, config=live.current)
+    assert server.auth is not None
+    reloader = ConfigReloader(
+        live,
+        auth=server.auth,
+        bus=nestr.bus,
+        configure_log=context.configure_logging,
+        listen=listen,
+        mtls=tls is not None and tls.mutual,
+    )
+    reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:
         await stop.wait()
     finally:
+        await reloader.stop()
         await server.stop()

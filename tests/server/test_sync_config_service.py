@@ -21,6 +21,7 @@ from tests.sync import conftest as sync_fixtures
 from tests.sync.sync_helpers import Fleet, write_manifest
 
 from nestr.config.layers import LayerInputs
+from nestr.config.live import LiveConfig
 from nestr.config.loader import LoadedConfig, load_config
 from nestr.server._proto import config_pb2 as config_pb
 from nestr.server._proto import config_pb2_grpc as config_grpc
@@ -30,6 +31,7 @@ from nestr.server._proto import sync_pb2 as pb
 from nestr.server._proto import sync_pb2_grpc as pb_grpc
 from nestr.server.app import start
 from nestr.server.errors import HINT_KEY
+from nestr.server.reload import ConfigReloader
 from nestr.testing import git
 
 from .conftest import GUARD, make_session
@@ -296,8 +298,9 @@ def test_get_config_shows_values_with_origins_and_masks_secrets(tmp_path: Path) 
     assert SECRET.encode() not in response.SerializeToString()
 
 
-def test_reload_is_unimplemented(tmp_path: Path) -> None:
-    """Reload ends UNIMPLEMENTED with a message saying to restart the server."""
+def test_reload_without_a_reloader_is_unimplemented(tmp_path: Path) -> None:
+    """A server started from code without a reloader ends Reload UNIMPLEMENTED, saying to
+    restart it."""
 
     async def scenario(channel: aio.Channel) -> grpc.aio.AioRpcError:
         stub = config_grpc.ConfigServiceStub(channel)
@@ -307,12 +310,60 @@ def test_reload_is_unimplemented(tmp_path: Path) -> None:
 
     error = serve(tmp_path, scenario, config=loaded(tmp_path)[0])
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "restart nestr serve" in error.details()
+    assert "restart it" in error.details()
+
+
+def test_reload_swaps_a_valid_config_in_and_refuses_an_invalid_one(tmp_path: Path) -> None:
+    """Reload re-reads the files: a changed value is reported (keys only) and GetConfig shows
+    it with its origin; an invalid file ends INVALID_ARGUMENT naming file:line and the config
+    in force stays the previous one."""
+    config, path = loaded(tmp_path)
+    inputs = LayerInputs(
+        cwd=tmp_path, environ={}, config_files=(path,), system_dir=tmp_path / "etc"
+    )
+    live = LiveConfig(inputs, current=config)
+
+    async def main() -> tuple[Any, ...]:
+        session = make_session(tmp_path / "state")
+        server = await start(session, listen="127.0.0.1:0", token=SECRET, config=live)
+        assert server.config is not None
+        assert server.auth is not None
+        server.config.reloader = ConfigReloader(
+            live,
+            auth=server.auth,
+            bus=session.bus,
+            configure_log=lambda _: None,
+            listen="127.0.0.1:0",
+        )
+        auth = (("authorization", f"Bearer {SECRET}"),)
+        try:
+            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                stub = config_grpc.ConfigServiceStub(channel)
+                path.write_text(path.read_text().replace("jobs: 3", "jobs: 4"))
+                done = await stub.Reload(config_pb.ReloadRequest(), metadata=auth)
+                after = await stub.GetConfig(config_pb.GetConfigRequest(), metadata=auth)
+                path.write_text(path.read_text().replace("jobs: 4", "jobs: many"))
+                with pytest.raises(aio.AioRpcError) as refused:
+                    await stub.Reload(config_pb.ReloadRequest(), metadata=auth)
+                kept = await stub.GetConfig(config_pb.GetConfigRequest(), metadata=auth)
+                return done, after, refused.value, kept
+        finally:
+            await server.stop(0)
+            session.close()
+
+    done, after, refused, kept = asyncio.run(main())
+    assert (list(done.changed), list(done.applied), list(done.restart)) == (["jobs"], [], ["jobs"])
+    jobs = next(s for s in after.settings if s.key == "jobs")
+    assert (jobs.value_json, jobs.origin) == ("4", f"{path}:1")
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.details().startswith(f"{path}:1")
+    assert next(s for s in kept.settings if s.key == "jobs").value_json == "4"
 
 
 def test_nestr_serve_shows_its_config_with_the_env_origin_and_no_token(tmp_path: Path) -> None:
     """`nestr serve` hands its loaded config to GetConfig: a value set by the environment shows
-    its env origin, the token set the same way shows masked, and a call without it is refused."""
+    its env origin, the token set the same way shows masked, and a call without it is refused;
+    Reload runs its reloader (nothing changed)."""
     env = {
         **os.environ,
         "NESTR_STATE_DIR": str(tmp_path / "state"),
@@ -337,6 +388,8 @@ def test_nestr_serve_shows_its_config_with_the_env_origin_and_no_token(tmp_path:
                     await stub.GetConfig(config_pb.GetConfigRequest())
                 auth = (("authorization", f"Bearer {SECRET}"),)
                 shown = await stub.GetConfig(config_pb.GetConfigRequest(), metadata=auth)
+                reloaded = await stub.Reload(config_pb.ReloadRequest(), metadata=auth)
+                assert list(reloaded.changed) == []
                 return refused.value.code(), shown
 
         code, shown = asyncio.run(client())

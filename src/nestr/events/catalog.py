@@ -235,7 +235,7 @@ class StepLog(TypedDict):
 
 
 class ConfigReloaded(TypedDict):
-    trigger: str  # file (a watched file changed) or signal (SIGHUP)
+    trigger: str  # file (a watched file changed), signal (SIGHUP) or rpc (ConfigService.Reload)
     files: list[str]  # the config files read
     changed: list[str]  # keys whose value changed (no values: some are secrets)
     applied: list[str]  # the changed keys in force from the next call
@@ -348,7 +348,7 @@ STEP_LOG = EventType("nestr.workflow.step.log", StepLog, "output a step printed 
 CONFIG_RELOADED = EventType(
     "nestr.server.config.reloaded",
     ConfigReloaded,
-    "`nestr serve` swapped in a new config (a watched file changed, or SIGHUP)",
+    "`nestr serve` swapped in a new config (a watched file changed, SIGHUP, or Reload)",
 )
 CONFIG_REJECTED = EventType(
     "nestr.server.config.rejected",

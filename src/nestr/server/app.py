@@ -37,6 +37,7 @@ from nestr.server.services.workspace import WorkspaceService
 from nestr.server.tls import ServerTls
 
 if TYPE_CHECKING:
+    from nestr.config.live import LiveConfig
     from nestr.config.loaded import LoadedConfig
     from nestr.session import Session
 
@@ -88,6 +89,7 @@ class Server:
     workflows: WorkflowService | None = None
     workspaces: WorkspaceService | None = None
     auth: TokenInterceptor | None = None  # its token is what a config reload replaces
+    config: ConfigService | None = None  # its reloader, once set, serves Reload
 
     async def stop(self, grace: float = GRACE) -> None:
         """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
@@ -134,10 +136,11 @@ async def start(
     limits: StreamLimits | None = None,
     keepalive: Keepalive | None = None,
     tls: ServerTls | None = None,
-    config: LoadedConfig | None = None,
+    config: LoadedConfig | LiveConfig | None = None,
 ) -> Server:
     """Bind ``listen`` (port 0: any free port) and start serving ``session`` (over TLS with
-    ``tls``, from :func:`nestr.server.tls.server_tls`); ``config``: what ``GetConfig`` shows."""
+    ``tls``, from :func:`nestr.server.tls.server_tls`); ``config``: what ``GetConfig`` shows
+    (a :class:`~nestr.config.live.LiveConfig`: the one in force after the last reload)."""
     host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
     auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
@@ -151,7 +154,8 @@ async def start(
     workspaces = WorkspaceService(session)
     workspace_pb2_grpc.add_WorkspaceServiceServicer_to_server(workspaces, server)  # type: ignore[no-untyped-call]
     sync_pb2_grpc.add_SyncServiceServicer_to_server(SyncService(session), server)  # type: ignore[no-untyped-call]
-    config_pb2_grpc.add_ConfigServiceServicer_to_server(ConfigService(config), server)  # type: ignore[no-untyped-call]
+    configs = ConfigService(config)
+    config_pb2_grpc.add_ConfigServiceServicer_to_server(configs, server)  # type: ignore[no-untyped-call]
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -170,4 +174,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks, workflows, workspaces, auth)
+    return Server(server, bound, events, checks, workflows, workspaces, auth, configs)

@@ -67,7 +67,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await start(nestr, listen=listen, token=token, tls=tls, config=live.current)
+    server = await start(nestr, listen=listen, token=token, tls=tls, config=live)
     assert server.auth is not None
     reloader = ConfigReloader(
         live,
@@ -78,6 +78,8 @@ async def _serve(
         mtls=tls is not None and tls.mutual,
     )
     reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
+    assert server.config is not None
+    server.config.reloader = reloader  # ConfigService.Reload reloads as SIGHUP does
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:

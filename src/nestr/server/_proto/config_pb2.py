@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15nestr/v1/config.proto\x12\x08nestr.v1\"\x12\n\x10GetConfigRequest\":\n\x07Setting\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x0e\n\x06origin\x18\x03 \x01(\t\"G\n\x11GetConfigResponse\x12#\n\x08settings\x18\x01 \x03(\x0b\x32\x11.nestr.v1.Setting\x12\r\n\x05\x66iles\x18\x02 \x03(\t\"\x0f\n\rReloadRequest\"\x10\n\x0eReloadResponse2\x92\x01\n\rConfigService\x12\x44\n\tGetConfig\x12\x1a.nestr.v1.GetConfigRequest\x1a\x1b.nestr.v1.GetConfigResponse\x12;\n\x06Reload\x12\x17.nestr.v1.ReloadRequest\x1a\x18.nestr.v1.ReloadResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15nestr/v1/config.proto\x12\x08nestr.v1\"\x12\n\x10GetConfigRequest\":\n\x07Setting\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvalue_json\x18\x02 \x01(\t\x12\x0e\n\x06origin\x18\x03 \x01(\t\"G\n\x11GetConfigResponse\x12#\n\x08settings\x18\x01 \x03(\x0b\x32\x11.nestr.v1.Setting\x12\r\n\x05\x66iles\x18\x02 \x03(\t\"\x0f\n\rReloadRequest\"C\n\x0eReloadResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x03(\t\x12\x0f\n\x07\x61pplied\x18\x02 \x03(\t\x12\x0f\n\x07restart\x18\x03 \x03(\t2\x92\x01\n\rConfigService\x12\x44\n\tGetConfig\x12\x1a.nestr.v1.GetConfigRequest\x1a\x1b.nestr.v1.GetConfigResponse\x12;\n\x06Reload\x12\x17.nestr.v1.ReloadRequest\x1a\x18.nestr.v1.ReloadResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +40,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RELOADREQUEST']._serialized_start=188
   _globals['_RELOADREQUEST']._serialized_end=203
   _globals['_RELOADRESPONSE']._serialized_start=205
-  _globals['_RELOADRESPONSE']._serialized_end=221
-  _globals['_CONFIGSERVICE']._serialized_start=224
-  _globals['_CONFIGSERVICE']._serialized_end=370
+  _globals['_RELOADRESPONSE']._serialized_end=272
+  _globals['_CONFIGSERVICE']._serialized_start=275
+  _globals['_CONFIGSERVICE']._serialized_end=421
 # @@protoc_insertion_point(module_scope)

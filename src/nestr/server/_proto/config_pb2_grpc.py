@@ -60,7 +60,9 @@ class ConfigServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Reload(self, request, context):
-        """Re-read the config files. Not available yet: ends UNIMPLEMENTED.
+        """Re-read every config layer now, as SIGHUP does: a valid config is swapped in (what can
+        change live applies to the next call); an invalid one is refused INVALID_ARGUMENT with its
+        location and the old config stays in force.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

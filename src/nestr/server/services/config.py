@@ -1,8 +1,12 @@
 """``nestr.v1.ConfigService``: the configuration the server runs with, as ``nestr config show
---origin --json`` shows it.
+--origin --json`` shows it, and a reload on demand.
 
 Values come from :meth:`nestr.config.loaded.LoadedConfig.values`, the one place that masks
 secrets (tokens, credential tokens, ``server.tls.key``), so a secret never reaches a client.
+With a :class:`~nestr.config.live.LiveConfig` the config shown is the one in force after the
+last reload; ``Reload`` runs the server's :class:`~nestr.server.reload.ConfigReloader` (the one
+SIGHUP and file changes run), so a reload asked over gRPC is logged, published and applied the
+same way.
 """
 
 from __future__ import annotations
@@ -12,26 +16,30 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from nestr.config.live import LiveConfig
 from nestr.server._proto import config_pb2 as pb
 from nestr.server._proto import config_pb2_grpc as pb_grpc
 from nestr.server.errors import Context, mapped
 
 if TYPE_CHECKING:
     from nestr.config.loaded import LoadedConfig
+    from nestr.server.reload import ConfigReloader
 
 
 class ConfigService(pb_grpc.ConfigServiceServicer):
-    """Shows ``config``, the configuration the server was started with (None: the server was
-    started from code without one; GetConfig then ends FAILED_PRECONDITION)."""
+    """Shows ``config``, the configuration in force (None: the server was started from code
+    without one; GetConfig then ends FAILED_PRECONDITION); ``reloader``, set once the server's
+    reloader runs, serves Reload (without one Reload ends UNIMPLEMENTED)."""
 
-    def __init__(self, config: LoadedConfig | None) -> None:
+    def __init__(self, config: LoadedConfig | LiveConfig | None) -> None:
         self.config = config
+        self.reloader: ConfigReloader | None = None
 
     @mapped
     async def GetConfig(
         self, request: pb.GetConfigRequest, context: Context
     ) -> pb.GetConfigResponse:
-        loaded = self.config
+        loaded = self.config.current if isinstance(self.config, LiveConfig) else self.config
         if loaded is None:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -49,7 +57,19 @@ class ConfigService(pb_grpc.ConfigServiceServicer):
 
     @mapped
     async def Reload(self, request: pb.ReloadRequest, context: Context) -> pb.ReloadResponse:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "Reload is not available yet: restart nestr serve to apply changed config files",
+        from nestr.server.reload import LIVE_KEYS
+
+        if self.reloader is None:
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "this server does not reload its config: restart it to apply changed config files",
+            )
+        result = await self.reloader.reload("rpc")
+        if result.error is not None:
+            raise result.error  # the old config stays; the reloader logged and published it
+        changed = sorted(result.changed)
+        return pb.ReloadResponse(
+            changed=changed,
+            applied=[key for key in changed if key in LIVE_KEYS],
+            restart=[key for key in changed if key not in LIVE_KEYS],
         )

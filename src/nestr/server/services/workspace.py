@@ -7,23 +7,22 @@ client keeps the events carrying that id. Bad input is still the call's error: t
 loaded and the repos selected before the task starts, and the task's first step (the lock file
 of ``locked``, the options) runs before the call returns — see :meth:`WorkspaceService._launch`.
 
-Every call acts in its own correlation (:func:`acting`), so the events of a lock or a removal
+Every call acts in its own correlation (:func:`~nestr.server.acting.acting_session`), so the events of a lock or a removal
 name the call too. Errors map to statuses through :mod:`nestr.server.errors`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nestr.observability.context import current_correlation_id
 from nestr.observability.logging import get_logger
 from nestr.server._proto import workspace_pb2 as pb
 from nestr.server._proto import workspace_pb2_grpc as pb_grpc
+from nestr.server.acting import acting_session
 from nestr.server.errors import Context, Refused, mapped
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class WorkspaceService(pb_grpc.WorkspaceServiceServicer):
             groups=list(request.groups),
             names=list(request.repos),
         )
-        session = acting(self.session)
+        session = acting_session(self.session)
         work = session.assemble(
             target,
             jobs=request.jobs or None,
@@ -72,7 +71,7 @@ class WorkspaceService(pb_grpc.WorkspaceServiceServicer):
 
     @mapped
     async def Lock(self, request: pb.LockRequest, context: Context) -> pb.LockResponse:
-        result = await acting(self.session).lock(
+        result = await acting_session(self.session).lock(
             manifest=self._path(request.manifest),
             jobs=request.jobs or None,
             offline=request.offline,
@@ -81,7 +80,7 @@ class WorkspaceService(pb_grpc.WorkspaceServiceServicer):
 
     @mapped
     async def Status(self, request: pb.StatusRequest, context: Context) -> pb.StatusResponse:
-        session = acting(self.session)
+        session = acting_session(self.session)
 
         def read() -> WorkspaceStatus:  # blocking git processes: off the server's loop
             target = session.target(
@@ -106,7 +105,7 @@ class WorkspaceService(pb_grpc.WorkspaceServiceServicer):
     async def RemoveWorkspace(
         self, request: pb.RemoveWorkspaceRequest, context: Context
     ) -> pb.RemoveWorkspaceResponse:
-        removal = await acting(self.session).remove_workspace(
+        removal = await acting_session(self.session).remove_workspace(
             request.workspace, force=request.force
         )
         if not removal.removed:  # the words `nestr workspace rm` prints
@@ -147,19 +146,6 @@ class WorkspaceService(pb_grpc.WorkspaceServiceServicer):
     def _path(self, text: str) -> Path | None:
         """A path a client gave, on this machine; relative: to the server's directory."""
         return self.session.cwd / text if text else None
-
-
-def acting(session: Session) -> Session:
-    """``session`` acting in this call's correlation, so that the events of the work it starts
-    carry the id the client sent (or the one made for the call), not the server's. A shallow
-    copy: it shares the session's store and bus, opened first."""
-    cid = current_correlation_id()
-    if cid is None or cid == session.correlation_id:
-        return session
-    session.bus  # noqa: B018 -- opened here, so the copy shares it
-    copied = copy.copy(session)
-    copied.correlation_id = cid
-    return copied
 
 
 def lock_message(result: LockResult) -> pb.LockResponse:

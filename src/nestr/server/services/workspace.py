@@ -8,7 +8,8 @@ loaded and the repos selected before the task starts, and the task's first step 
 of ``locked``, the options) runs before the call returns — see :meth:`WorkspaceService._launch`.
 
 Every call acts in its own correlation (:func:`~nestr.server.acting.acting_session`), so the
-events of a lock or a removal name the call too. Errors map to statuses through :mod:`nestr.server.errors`.
+events of a lock or a removal name the call too. Errors map to statuses through
+:mod:`nestr.server.errors`.
 """
 
 from __future__ import annotations

@@ -135,6 +135,9 @@ class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
     token: SecretStr | None = Field(None, description="Bearer token clients must present.")
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    resume_interrupted: bool = Field(
+        True, description="On start, resume the runs of this host whose process died."
+    )
 
 
 class MetricsSettings(_Section):

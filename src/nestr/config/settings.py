@@ -147,11 +147,13 @@ class TlsSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Where the gRPC server listens, the token clients present, and its TLS files."""
+    """Where the gRPC server listens, the token clients present, its TLS files, and whether
+    it resumes interrupted runs when it starts."""
 
     listen: str = "127.0.0.1:7433"
     token: Secret | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
+    resume_interrupted: bool = True
 
 
 @dataclass(frozen=True)

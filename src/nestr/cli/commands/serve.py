@@ -31,6 +31,8 @@ def serve(ctx: click.Context, listen: str | None) -> int:
 
     The config is reloaded on SIGHUP and when a config file changes: log level and format
     and server.token apply at once (open streams go on); other settings need a restart.
+
+    On start it resumes the runs of this host whose process died (server.resume_interrupted).
     """
     import asyncio
 
@@ -61,6 +63,7 @@ async def _serve(
     import signal
 
     from nestr.server.app import start
+    from nestr.server.recovery import resume_interrupted
     from nestr.server.reload import ConfigReloader
 
     stop = asyncio.Event()
@@ -80,6 +83,8 @@ async def _serve(
     reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
     assert server.config is not None
     server.config.reloader = reloader  # ConfigService.Reload reloads as SIGHUP does
+    if nestr.settings.server.resume_interrupted and server.workflows is not None:
+        await resume_interrupted(server.workflows)  # before the address: they are underway
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:

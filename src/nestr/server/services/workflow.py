@@ -73,9 +73,7 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
         self, request: pb.ResumeRunRequest, context: Context
     ) -> pb.ResumeRunResponse:
         run_id = self.session.queries.find_run(request.run_id).id
-        cancel = asyncio.Event()
-        work = self._acting().resume(run_id, jobs=request.jobs or None, cancel=cancel)
-        await self._launch(run_id, work, cancel)
+        await self.launch_resume(run_id, jobs=request.jobs or None)
         return pb.ResumeRunResponse(run_id=run_id)
 
     @mapped
@@ -128,6 +126,13 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
         for active in actives:
             active.cancel.set()
         await asyncio.gather(*(a.task for a in actives), return_exceptions=True)
+
+    async def launch_resume(self, run_id: str, *, jobs: int | None = None) -> None:
+        """Resume run ``run_id`` as a task of the server, returning once it claimed the run
+        (raising what claiming it raised: e.g. another process resumed it first)."""
+        cancel = asyncio.Event()
+        work = self._acting().resume(run_id, jobs=jobs, cancel=cancel)
+        await self._launch(run_id, work, cancel)
 
     async def _launch(
         self, run_id: str, work: Coroutine[Any, Any, RunResult], cancel: asyncio.Event

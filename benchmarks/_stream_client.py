@@ -13,6 +13,7 @@ over one channel (TCP connection) per subscriber, up to 100 channels, as separat
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import statistics
 import sys
@@ -27,6 +28,7 @@ from nestr.server._proto import events_pb2_grpc as pb_grpc
 
 GUARD = 120.0  # seconds: a stream that hangs ends the measurement instead of the benchmark
 MAX_CHANNELS = 100
+DRAIN = 30.0  # seconds a stalled stream is read at the end to see how it ends
 
 
 def _stubs(address: str, subs: int) -> tuple[list[aio.Channel], list[pb_grpc.EventServiceStub]]:
@@ -77,23 +79,23 @@ async def live(
     print("ready", flush=True)
 
     partial = [0] * subs
+    endings: list[str] = ["late"] * subs  # stays "late" for a reader stopped by the budget
 
-    async def read(call: aio.UnaryStreamCall[pb.SubscribeRequest, pb.SubscribeResponse]) -> int:
-        index = calls.index(call)
-        async for response in call:
-            now = time.time()
-            for event in response.batch.events:
-                latencies.append(now - event.time.seconds - event.time.nanos / 1e9)
-            partial[index] += len(response.batch.events)
-            if partial[index] >= expected:
-                break
-        return partial[index]
-
-    async def count(index: int) -> None:
-        await read(calls[index])
+    async def read(index: int) -> None:
+        try:
+            async for response in calls[index]:
+                now = time.time()
+                for event in response.batch.events:
+                    latencies.append(now - event.time.seconds - event.time.nanos / 1e9)
+                partial[index] += len(response.batch.events)
+                if partial[index] >= expected:
+                    break
+            endings[index] = "all read"
+        except aio.AioRpcError as error:  # e.g. RESOURCE_EXHAUSTED: the reader fell behind
+            endings[index] = str(error.code().name)
 
     # past the budget the readers stop: what they got by then is what was delivered in time
-    tasks = [asyncio.create_task(count(i)) for i in range(subs)]
+    tasks = [asyncio.create_task(read(i)) for i in range(subs)]
     _, late = await asyncio.wait(tasks, timeout=budget)
     for task in late:
         task.cancel()
@@ -109,13 +111,15 @@ async def live(
         "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
         "stalled_ending": ending,
+        "readers_ended": dict(collections.Counter(endings)),
     }
 
 
 async def _ending(call: aio.UnaryStreamCall[pb.SubscribeRequest, pb.SubscribeResponse]) -> str:
-    """Drain a stalled stream: how it ended (a status code) or "open" if it still runs."""
+    """Drain a stalled stream: how it ended (a status code) or "open" if it still runs
+    after ``DRAIN`` seconds of reading."""
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(DRAIN):
             async for _ in call:
                 pass
     except TimeoutError:

@@ -204,6 +204,7 @@ def stalled(setup: Setup, count: int) -> dict[str, object]:
     """The publisher's rate with 10 readers, with and without one more that stalls."""
     rates: dict[bool, list[float]] = {False: [], True: []}
     endings: list[str] = []
+    readers: dict[str, int] = {}  # how the 10 readers' streams ended, over every round
     with nestr_server(setup) as srv:
         for _ in range(setup.rounds):
             for stall in (False, True):
@@ -211,12 +212,15 @@ def stalled(setup: Setup, count: int) -> dict[str, object]:
                 rates[stall].append(pub["rate"])
                 if stall:
                     endings.append(str(out["stalled_ending"]))
+                for ending, number in out["readers_ended"].items():  # type: ignore[attr-defined]
+                    readers[ending] = readers.get(ending, 0) + number
     without, with_stalled = (statistics.median(rates[k]) for k in (False, True))
     return {
         "rate_without": without,
         "rate_with": with_stalled,
         "ratio": with_stalled / without,
         "stalled_endings": endings,
+        "readers_ended": readers,
     }
 
 
@@ -343,7 +347,8 @@ def main() -> int:
     results["stalled"] = stall = stalled(setup, args.burst)
     print(f"publisher appending {args.burst:,} events flat out, 10 subscribers reading "
           f"(nestr serve): {stall['rate_without']:,.0f}/s alone, "  # type: ignore[str-format]
-          f"{stall['rate_with']:,.0f}/s with one more that stalls\n", flush=True)  # fmt: skip
+          f"{stall['rate_with']:,.0f}/s with one more that stalls; the readers' streams "
+          f"ended: {stall['readers_ended']}\n", flush=True)  # fmt: skip
     results["idle"] = idle_results = idle(setup, args.idle_subs, 5.0 if args.quick else 10.0)
     results["idle_subscribers"] = args.idle_subs
     print(idle_table(idle_results, args.idle_subs) + "\n", flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nestr.observability.context import (
@@ -41,3 +43,26 @@ def test_an_explicit_id_wins() -> None:
     """The id a face passes (an RPC's) is the one used."""
     with correlation("rpc-7") as cid:
         assert cid == "rpc-7" == current_correlation_id()
+
+
+def test_a_stream_closed_by_another_task_ends_its_correlation_quietly() -> None:
+    """An async generator that yields inside ``correlation`` (a gRPC stream) may be closed by
+    another task in another context; ending the block there raises nothing and leaves the
+    closing context's id alone."""
+    import asyncio
+    import contextvars
+
+    async def stream() -> Any:
+        with correlation("stream-1"):
+            yield 1
+            yield 2
+
+    async def main() -> str | None:
+        events = stream()
+        assert await anext(events) == 1
+        elsewhere = contextvars.copy_context()
+        closing = asyncio.get_running_loop().create_task(events.aclose(), context=elsewhere)
+        await closing
+        return elsewhere.run(current_correlation_id)
+
+    assert asyncio.run(main()) == "stream-1"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from nestr.observability.logging import bind_context
+from nestr.observability.logging import bind_context, reset
 
 ENV_VAR = "NESTR_CORRELATION_ID"
 
@@ -59,7 +59,7 @@ def correlation(correlation_id: str | None = None) -> Iterator[str]:
         with bind_context(correlation_id=cid):
             yield cid
     finally:
-        _current.reset(token)
+        reset(_current, token)
 
 
 def child_env() -> dict[str, str]:

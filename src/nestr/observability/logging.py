@@ -15,6 +15,7 @@ the configured level. nestr code logs through :func:`get_logger`, whose level ch
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Mapping
@@ -185,4 +186,15 @@ class bind_context:
 
     def __exit__(self, *exc: object) -> None:
         assert self._token is not None
-        _context.reset(self._token)
+        reset(_context, self._token)
+
+
+def reset(var: ContextVar[Any], token: Token[Any]) -> None:
+    """Undo ``var.set`` that gave ``token``, unless the block ends in another context.
+
+    An async generator that yields inside a bound block (a gRPC stream) may be closed by
+    another task, in a context where the value was never set: there is nothing to undo there,
+    and ``ContextVar.reset`` would raise ``ValueError``.
+    """
+    with contextlib.suppress(ValueError):
+        var.reset(token)

@@ -420,3 +420,55 @@ def test_a_client_that_stops_answering_is_dropped_by_keepalive(tmp_path: Path) -
             session.close()
 
     assert asyncio.run(main()) == (1, 0)
+
+
+def test_fifty_subscribers_get_the_same_seqs_while_another_process_appends(
+    tmp_path: Path,
+) -> None:
+    """Fifty streams opened while a separate process appends (each replaying from the log while
+    the shared follower already fans out) all receive 1..head, each seq once and in order."""
+    fill(tmp_path, 10)
+
+    async def scenario(channel: aio.Channel, server: Any) -> tuple[list[list[int]], int]:
+        stub = pb_grpc.EventServiceStub(channel)
+        writer = asyncio.create_task(run_writer(tmp_path, 300))
+        streams = []
+        for _ in range(50):
+            streams.append(stub.Subscribe(pb.SubscribeRequest()))
+            await asyncio.sleep(0)  # let the others progress: subscribers join mid-append
+        received = await asyncio.gather(*(take_until(stream, 310) for stream in streams))
+        await writer
+        for stream in streams:
+            stream.cancel()
+        return list(received), server.events.hub.follows
+
+    received, follows = serve(tmp_path, scenario)
+    assert all(seqs == list(range(1, 311)) for seqs in received)
+    assert follows == 1
+
+
+def test_the_hub_runs_one_follower_however_many_streams_are_open(tmp_path: Path) -> None:
+    """Opening 1, then 10, then 40 streams registers each with the hub but starts one follower
+    of the log, which delivers the next event to all of them."""
+    fill(tmp_path, 2)
+
+    async def scenario(channel: aio.Channel, server: Any) -> tuple[list[Any], list[list[int]]]:
+        stub = pb_grpc.EventServiceStub(channel)
+        hub = server.events.hub
+        streams: list[Any] = []
+        counts = []
+        for total in (1, 10, 40):
+            while len(streams) < total:
+                stream = stub.Subscribe(pb.SubscribeRequest(live_only=True))
+                assert (await stream.read()).HasField("heartbeat")  # registered on the server
+                streams.append(stream)
+            counts.append((len(hub.feeds), hub.follows))
+        fill(tmp_path, 1)
+        received = await asyncio.gather(*(take_until(stream, 3) for stream in streams))
+        for stream in streams:
+            stream.cancel()
+        return counts, list(received)
+
+    counts, received = serve(tmp_path, scenario, limits=StreamLimits(heartbeat=0.05))
+    assert counts == [(1, 1), (10, 1), (40, 1)]
+    assert received == [[3]] * 40

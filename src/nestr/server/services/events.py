@@ -1,24 +1,24 @@
 """``nestr.v1.EventService``: the durable event log as a gRPC stream, pages and head.
 
-A subscriber is two tasks joined by a bounded queue. The *producer* follows the log through the
-session (replay from the cursor, then live; events other processes commit show up within one
-poll) and puts each matching event in the queue. The *writer* (the RPC handler) takes what is
-ready, up to ``batch`` events, sends it as one ``EventBatch``, and sends a ``Heartbeat`` when
-nothing came for ``heartbeat`` seconds.
+The server follows the log once: its :class:`~nestr.server.hub.EventHub` converts each new
+event to protobuf and offers it to every open stream's bounded feed. A stream registers its
+feed first, then replays from its cursor out of the log a page (``batch`` events) at a time,
+paced by the client, then sends what its feed holds, skipping any ``seq`` the replay already
+covered, up to ``batch`` events per ``EventBatch``, and a ``Heartbeat`` when nothing came for
+``heartbeat`` seconds.
 
-Catching up is paced by the client: the producer waits for room. Once the writer has sent an
-event appended after the stream opened and then found the queue empty (the subscriber had
-everything), the producer no longer waits: an event that finds
-the queue full ends the stream with RESOURCE_EXHAUSTED, so a stalled client never holds the
-server back and costs at most ``queue`` events. The events still queued are dropped; the
-trailing metadata ``nestr-resume-after-seq`` carries the ``seq`` of the last event handed to
-gRPC, which is where a new ``Subscribe`` must start to get every event exactly once.
+Once the stream has sent an event appended after it opened and then found its feed empty (the
+subscriber had everything), a full feed ends the stream with RESOURCE_EXHAUSTED, so a stalled
+client never holds the server back and costs at most ``queue`` events. (A feed that fills
+before that is replaced by a new one and the log is read again: catching up is paced by the
+client.) The events still queued are dropped; the trailing metadata ``nestr-resume-after-seq``
+carries the ``seq`` of the last event handed to gRPC, which is where a new ``Subscribe`` must
+start to get every event exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
+from nestr.server.hub import EventHub, Feed, Where
 
 if TYPE_CHECKING:
     from nestr.events import Event
@@ -87,18 +88,19 @@ class EventService(pb_grpc.EventServiceServicer):
         self.limits = limits
         self.overflows = 0
         self.active = 0  # open Subscribe streams
+        self.hub = EventHub(session, to_proto)  # the one follower of the log all streams share
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
-        subscriber = _Subscriber(self.session, self.limits, request, self._count_overflow)
+        subscriber = _Subscriber(self.session, self.hub, self.limits, request, self._count_overflow)
         self.active += 1
         try:
             async for response in subscriber.responses():
                 yield response
         finally:
             self.active -= 1
-            await subscriber.close()
+            subscriber.close()
         if subscriber.overflowed:
             context.set_trailing_metadata(((RESUME_KEY, str(subscriber.sent)),))
             await context.abort(
@@ -131,85 +133,104 @@ class EventService(pb_grpc.EventServiceServicer):
         return pb.HeadResponse(head_seq=self.session.event_head())
 
 
-class _Overflow(Exception):
-    """The subscriber's queue overflowed: its stream ends."""
-
-
 class _Subscriber:
-    """One stream: the producer task following the log, the queue, and what was sent."""
+    """One stream: its cursor in the log, its feed from the hub, and what was sent."""
 
     def __init__(
         self,
         session: Session,
+        hub: EventHub,
         limits: StreamLimits,
         request: pb.SubscribeRequest,
         on_overflow: Callable[[], None],
     ) -> None:
         self.session = session
-        self.on_overflow = on_overflow
+        self.hub = hub
         self.limits = limits
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=limits.queue)
+        self.where = Where(tuple(request.types), request.run_id or None, request.repo or None)
+        self.on_overflow = on_overflow
+        self.feed = self._register()  # before the log is read: nothing falls in between
         # replay up to the head of now; live_only: from the head of now
         self.replay_head = session.event_head()
-        self.sent = self.replay_head if request.live_only else request.after_seq
-        self.caught_up = False  # delivered a live event and then found the queue empty
+        self.cursor = self.replay_head if request.live_only else request.after_seq
+        self.sent = self.cursor  # seq of the last event handed to gRPC: where to resume
+        self.replaying = not request.live_only
+        self.caught_up = False  # delivered a live event and then found the feed empty
         self.overflowed = False
-        follow = session.follow_events(
-            since=self.sent,
-            type_prefix=list(request.types),
-            run_id=request.run_id or None,
-            repo=request.repo or None,
-        )
-        self.producer = asyncio.create_task(self._produce(follow))
 
-    async def _produce(self, follow: AsyncIterator[Event]) -> None:
-        async for event in follow:
-            if not self.caught_up:
-                await self.queue.put(event)  # catching up: paced by the client
-                continue
-            try:
-                self.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                self.overflowed = True
-                self.on_overflow()
-                return
+    def _register(self) -> Feed:
+        feed = Feed(self.where, self.limits.queue, self._feed_overflowed)
+        self.hub.register(feed)
+        return feed
+
+    def _feed_overflowed(self) -> None:
+        if self.caught_up:  # still catching up: the log is read again instead
+            self.overflowed = True
+            self.on_overflow()
 
     async def responses(self) -> AsyncIterator[pb.SubscribeResponse]:
         """Batches as events become ready, heartbeats when idle; ends on overflow."""
         while True:
-            if self.sent > self.replay_head and self.queue.empty():
-                self.caught_up = True
-            try:
-                first = await self._next()
-            except _Overflow:
-                return
-            if first is None:
+            events: list[pb.Event] | None = []
+            if self.replaying:
+                events = self._replay_page()
+            else:
+                if self.feed.overflowed:
+                    if self.overflowed:
+                        return
+                    self._catch_up_again()
+                    continue
+                if self.sent > self.replay_head and not self.feed.items:
+                    self.caught_up = True
+                events = await self._live_batch()
+            if events is None:
                 yield self._heartbeat()
-                continue
-            batch = [first]
-            while len(batch) < self.limits.batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            self.sent = batch[-1].seq or self.sent
-            yield pb.SubscribeResponse(batch=pb.EventBatch(events=[to_proto(e) for e in batch]))
+            elif events:
+                self.sent = events[-1].seq
+                yield pb.SubscribeResponse(batch=pb.EventBatch(events=events))
 
-    async def _next(self) -> Event | None:
-        """The next queued event, or None after a heartbeat period without one; raises
-        :class:`_Overflow` once the producer overflowed (queued events are not sent)."""
-        if self.overflowed:
-            raise _Overflow
-        if not self.queue.empty():  # the common case under load: no task, no timer
-            return self.queue.get_nowait()
-        getter = asyncio.ensure_future(self.queue.get())
-        done, _ = await asyncio.wait(
-            {getter, self.producer}, timeout=self.limits.heartbeat, return_when="FIRST_COMPLETED"
+    def _replay_page(self) -> list[pb.Event]:
+        """The next page of matching stored events after the cursor; the replay ends at the
+        head (everything after it is in the feed)."""
+        page, next_after, end = self.session.event_page(
+            after_seq=self.cursor,
+            limit=self.limits.batch,
+            type_prefixes=self.where.types,
+            run_id=self.where.run_id,
+            repo=self.where.repo,
         )
-        if getter in done and not self.overflowed:
-            return getter.result()
-        getter.cancel()
-        if self.producer.done():
-            self.producer.result()  # re-raises what ended the follow
-            raise _Overflow  # the follow never ends by itself
-        return None
+        self.cursor = next_after
+        self.replaying = not end
+        return [to_proto(e) for e in page]
+
+    def _catch_up_again(self) -> None:
+        """The feed overflowed while the client was catching up: a new feed, then the log."""
+        self.hub.unregister(self.feed)
+        self.feed = self._register()
+        self.replaying = True
+
+    async def _live_batch(self) -> list[pb.Event] | None:
+        """Up to ``batch`` queued events after the cursor; [] when the feed overflowed; None
+        after a heartbeat period without one."""
+        deadline = asyncio.get_running_loop().time() + self.limits.heartbeat
+        feed = self.feed
+        while True:
+            if feed.error is not None:
+                raise feed.error
+            if feed.overflowed:
+                return []
+            events: list[pb.Event] = []
+            while feed.items and len(events) < self.limits.batch:
+                item = feed.items.popleft()
+                if item.seq > self.cursor:  # at or below: already read from the log
+                    self.cursor = item.seq
+                    events.append(item.proto)
+            if events:
+                return events
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return None
+            await feed.wait(remaining)
 
     def _heartbeat(self) -> pb.SubscribeResponse:
         now = Timestamp()
@@ -217,7 +238,5 @@ class _Subscriber:
         beat = pb.Heartbeat(head_seq=self.session.event_head(), server_time=now)
         return pb.SubscribeResponse(heartbeat=beat)
 
-    async def close(self) -> None:
-        self.producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.producer
+    def close(self) -> None:
+        self.hub.unregister(self.feed)

@@ -1,10 +1,11 @@
 """One follower of the event log per server, fanned out to every ``Subscribe`` stream.
 
 The hub runs a single task that follows the session's log (this process's events through its
-bus, other processes' through one ``data_version`` poll), converts each event to its protobuf
-form once, and offers it to the :class:`Feed` of every registered subscriber whose filter it
-matches. Offering never waits: a full feed is marked overflowed and dropped from the hub, and
-its subscriber decides what that means (catch up again from the log, or end the stream).
+bus, other processes' through one ``data_version`` poll every :data:`POLL` seconds), converts
+each event to its protobuf form once, and offers it to the :class:`Feed` of every registered
+subscriber whose filter it matches. Offering never waits: a full feed is marked overflowed and
+dropped from the hub, and its subscriber decides what that means (catch up again from the log,
+or end the stream).
 
 A subscriber registers its feed *first* and only then reads the log from its cursor: an event
 committed meanwhile is then in the log read or in the feed (or both, and the subscriber skips
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from nestr.events import Event
     from nestr.server._proto import events_pb2 as pb
     from nestr.session import Session
+
+
+# seconds between checks for other processes' commits: one cheap statement for the whole
+# server, so it can be asked often (events of this process arrive through the bus at once)
+POLL = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,8 @@ class Feed:
             return
         self._ready.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for
+                await self._ready.wait()
 
 
 class EventHub:
@@ -124,7 +131,7 @@ class EventHub:
 
     async def _follow(self, after: int) -> None:
         try:
-            async for event in self.session.follow_events(since=after):
+            async for event in self.session.follow_events(since=after, poll=POLL):
                 self._fan_out(event)
         except asyncio.CancelledError:
             raise

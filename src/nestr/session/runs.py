@@ -133,12 +133,14 @@ class RunOperations(SessionBase):
         run_id: str | None = None,
         repo: str | None = None,
         stop: Callable[[], bool] | None = None,
+        poll: float | None = None,
     ) -> AsyncIterator[Event]:
         """Stored events after ``since`` (None: from now on), then new ones as this session's
         bus or any other process appends them; ends when ``stop()`` is true or the consumer
         stops (see :meth:`nestr.store.eventlog.EventLog.follow`). ``run`` is an id or a unique
-        prefix of a recorded run; ``run_id`` an exact id, recorded yet or not."""
-        from nestr.store.eventlog import open_event_log
+        prefix of a recorded run; ``run_id`` an exact id, recorded yet or not; ``poll``: seconds
+        between checks for other processes' commits (default: the log's)."""
+        from nestr.store.eventlog import DEFAULT_POLL, open_event_log
 
         if run is not None:
             run_id = self.queries.find_run(run).id
@@ -147,7 +149,13 @@ class RunOperations(SessionBase):
         log = open_event_log(self.settings.state_dir)
         try:
             async for event in log.follow(
-                since, bus=self._bus, type_prefixes=prefixes, run_id=run_id, repo=repo, stop=stop
+                since,
+                bus=self._bus,
+                type_prefixes=prefixes,
+                run_id=run_id,
+                repo=repo,
+                stop=stop,
+                poll_interval=DEFAULT_POLL if poll is None else poll,
             ):
                 yield event
         finally:

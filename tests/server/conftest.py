@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+
+from grpc import aio
 
 from nestr.config.settings import Settings
 from nestr.events import Event
+from nestr.server.app import start
 from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 
@@ -45,3 +50,23 @@ async def run_writer(state: Path, count: int) -> None:
     """Append ``count`` events from a separate Python process and wait for it."""
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", writer_script(state, count))
     assert await proc.wait() == 0
+
+
+def serve_channel(
+    tmp_path: Path, scenario: Callable[[aio.Channel], Awaitable[Any]], **options: Any
+) -> Any:
+    """Run ``scenario(channel)`` against a server (``start(..., **options)``) on a free port of
+    127.0.0.1, over a session of ``tmp_path/state``; the server and session end after it."""
+
+    async def main() -> Any:
+        session = make_session(tmp_path / "state")
+        server = await start(session, listen="127.0.0.1:0", **options)
+        try:
+            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                async with asyncio.timeout(GUARD):
+                    return await scenario(channel)
+        finally:
+            await server.stop(0)
+            session.close()
+
+    return asyncio.run(main())

@@ -34,7 +34,7 @@ from nestr.server.errors import HINT_KEY
 from nestr.server.reload import ConfigReloader
 from nestr.testing import git
 
-from .conftest import GUARD, make_session
+from .conftest import GUARD, make_session, serve_channel
 
 SYNC = """sync:
   sources:
@@ -57,19 +57,7 @@ Scenario = Callable[[aio.Channel], Awaitable[Any]]
 
 def serve(tmp_path: Path, scenario: Scenario, *, config: LoadedConfig | None = None) -> Any:
     """Run ``scenario(channel)`` against a server on a free port of 127.0.0.1."""
-
-    async def main() -> Any:
-        session = make_session(tmp_path / "state")
-        server = await start(session, listen="127.0.0.1:0", token=None, config=config)
-        try:
-            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                async with asyncio.timeout(GUARD):
-                    return await scenario(channel)
-        finally:
-            await server.stop(0)
-            session.close()
-
-    return asyncio.run(main())
+    return serve_channel(tmp_path, scenario, token=None, config=config)
 
 
 def workspace(fleet: Callable[..., Fleet]) -> Fleet:

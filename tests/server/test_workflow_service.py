@@ -19,10 +19,9 @@ from nestr.server._proto import events_pb2 as events
 from nestr.server._proto import events_pb2_grpc as events_grpc
 from nestr.server._proto import workflow_pb2 as pb
 from nestr.server._proto import workflow_pb2_grpc as pb_grpc
-from nestr.server.app import start
 from nestr.server.errors import HINT_KEY
 
-from .conftest import GUARD, TOKEN, make_session
+from .conftest import TOKEN, make_session, serve_channel
 
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
 FINISHED = "nestr.workflow.run.finished"
@@ -58,19 +57,11 @@ def project(tmp_path: Path, workflows: str = WORKFLOWS) -> Path:
 
 def serve(tmp_path: Path, scenario: Scenario, *, token: str | None = None) -> Any:
     """Run ``scenario(stub, channel)`` against a server on a free port of 127.0.0.1."""
-
-    async def main() -> Any:
-        session = make_session(tmp_path / "state")
-        server = await start(session, listen="127.0.0.1:0", token=token)
-        try:
-            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                async with asyncio.timeout(GUARD):
-                    return await scenario(pb_grpc.WorkflowServiceStub(channel), channel)
-        finally:
-            await server.stop(0)
-            session.close()
-
-    return asyncio.run(main())
+    return serve_channel(
+        tmp_path,
+        lambda channel: scenario(pb_grpc.WorkflowServiceStub(channel), channel),
+        token=token,
+    )
 
 
 async def finished(channel: aio.Channel, run_id: str, after_seq: int = 0) -> dict[str, Any]:

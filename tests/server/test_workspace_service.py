@@ -25,7 +25,7 @@ from nestr.server._proto import workspace_pb2_grpc as pb_grpc
 from nestr.server.app import start
 from nestr.server.errors import HINT_KEY
 
-from .conftest import GUARD, TOKEN, make_session
+from .conftest import GUARD, TOKEN, make_session, serve_channel
 
 FINISHED = "nestr.workspace.assembly.finished"
 Scenario = Callable[[pb_grpc.WorkspaceServiceStub, aio.Channel], Awaitable[Any]]
@@ -45,19 +45,11 @@ def manifest_of(project: Project) -> Path:
 
 def serve(tmp_path: Path, scenario: Scenario, *, token: str | None = None) -> Any:
     """Run ``scenario(stub, channel)`` against a server on a free port of 127.0.0.1."""
-
-    async def main() -> Any:
-        session = make_session(tmp_path / "state")
-        server = await start(session, listen="127.0.0.1:0", token=token)
-        try:
-            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                async with asyncio.timeout(GUARD):
-                    return await scenario(pb_grpc.WorkspaceServiceStub(channel), channel)
-        finally:
-            await server.stop(0)
-            session.close()
-
-    return asyncio.run(main())
+    return serve_channel(
+        tmp_path,
+        lambda channel: scenario(pb_grpc.WorkspaceServiceStub(channel), channel),
+        token=token,
+    )
 
 
 async def assembly_events(channel: aio.Channel, correlation_id: str) -> list[events.Event]:

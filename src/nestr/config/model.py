@@ -14,7 +14,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
 
 from nestr.config import settings as values
 from nestr.config.settings import SECRET_KEYS, ExecutorName, LogFormat, LogLevel
@@ -156,6 +164,57 @@ class TemporalSettings(_Section):
     task_queue: str = Field("nestr", description="Default task queue for nestr workers.")
 
 
+# A duration in the grammar of nestr.workflow.durations (which this layer may not import):
+# <number><unit> parts, "30d", "1h30m", "250ms"; a number (also as text, since environment
+# variables are text) is seconds.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def _duration(value: object) -> object:
+    """Seconds of a duration such as ``30d`` or ``1h30m``; numbers are left to the number
+    check (bounds, finiteness) of the field."""
+    if not isinstance(value, str) or _number(value):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError("expected a duration such as 30d, 12h or 1h30m (ms, s, m, h, d, w)")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class RetentionSettings(_Section):
+    max_age: Annotated[float | None, BeforeValidator(_duration)] = Field(
+        None,
+        gt=0,
+        le=_MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Prune events older than this (30d, 12h, or seconds); unset: keep all.",
+    )
+    max_events: int | None = Field(
+        None, ge=1, description="Keep at most this many newest events; unset: no limit."
+    )
+    interval: Annotated[float, BeforeValidator(_duration)] = Field(
+        3600.0,
+        gt=0,
+        le=_MAX_SECONDS,
+        allow_inf_nan=False,
+        description="How often nestr serve prunes the event log (1h, 10m, or seconds).",
+    )
+
+
+class EventsSettings(_Section):
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+
 class Settings(_Section):
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -177,6 +236,7 @@ class Settings(_Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
     @field_validator("cache_dir", "state_dir")
     @classmethod

@@ -180,6 +180,24 @@ class TemporalSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How much of the event log is kept: events older than ``max_age`` seconds and all but
+    the newest ``max_events`` are pruned (None: no limit); ``nestr serve`` prunes every
+    ``interval`` seconds."""
+
+    max_age: float | None = None
+    max_events: int | None = None
+    interval: float = 3600.0
+
+
+@dataclass(frozen=True)
+class EventsSettings:
+    """The durable event log."""
+
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -193,6 +211,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     otel: OtelSettings = field(default_factory=OtelSettings)
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
 
 
 def _section_type(cls: type[Any], name: str) -> type[Any] | None:

@@ -13,7 +13,9 @@ from nestr.session.targets import RunTarget
 if TYPE_CHECKING:
     import asyncio
 
+    from nestr.config.settings import RetentionSettings
     from nestr.events import Event
+    from nestr.store.eventprune import Pruned
     from nestr.workflow.executor import RunResult
     from nestr.workflow.queries import Cancellation
 
@@ -123,6 +125,24 @@ class RunOperations(SessionBase):
     def event_head(self) -> int:
         """The last ``seq`` appended to the event log (0 if none)."""
         return self._event_log().head()
+
+    def event_oldest(self) -> int:
+        """The oldest ``seq`` the event log retains (0 if none): the ones below were pruned
+        (``events.retention``)."""
+        return self._event_log().oldest()
+
+    def prune_events(self, retention: RetentionSettings | None = None) -> Pruned:
+        """Delete the events ``retention`` (default: ``events.retention``) no longer keeps,
+        oldest first, through a connection of its own (so a long-lived face can run it off its
+        event loop's thread)."""
+        from nestr.store.eventlog import open_event_log
+
+        retention = retention or self.settings.events.retention
+        log = open_event_log(self.settings.state_dir)
+        try:
+            return log.prune(max_age=retention.max_age, max_events=retention.max_events)
+        finally:
+            log.close()
 
     async def follow_events(
         self,

@@ -55,7 +55,8 @@ MIGRATIONS: list[list[str]] = [
             truncated INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (run_id, key, attempt, stream)
         ) WITHOUT ROWID""",
-        # seq is the rowid: gap-free because rows are never deleted and not AUTOINCREMENT-ed
+        # seq is the rowid, not AUTOINCREMENT-ed: gap-free because only the oldest rows are
+        # ever deleted, never the newest (nestr.store.eventprune)
         """CREATE TABLE events (
             seq INTEGER PRIMARY KEY,
             type TEXT NOT NULL,

@@ -33,6 +33,7 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     and server.token apply at once (open streams go on); other settings need a restart.
 
     On start it resumes the runs of this host whose process died (server.resume_interrupted).
+    It prunes the event log as events.retention says, at start and every interval.
     """
     import asyncio
 
@@ -65,6 +66,7 @@ async def _serve(
     from nestr.server.app import start
     from nestr.server.recovery import resume_interrupted
     from nestr.server.reload import ConfigReloader
+    from nestr.server.retention import Pruner
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,10 +87,13 @@ async def _serve(
     server.config.reloader = reloader  # ConfigService.Reload reloads as SIGHUP does
     if nestr.settings.server.resume_interrupted and server.workflows is not None:
         await resume_interrupted(server.workflows)  # before the address: they are underway
+    pruner = Pruner(nestr, lambda: live.current.settings.events.retention)
+    await pruner.start()  # events.retention: now, then every interval
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:
         await stop.wait()
     finally:
+        await pruner.stop()
         await reloader.stop()
         await server.stop()

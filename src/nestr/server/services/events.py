@@ -32,6 +32,7 @@ from grpc import aio
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.hub import EventHub, Feed, Where
+from nestr.server.retention import gap_notice
 
 if TYPE_CHECKING:
     from nestr.events import Event
@@ -94,8 +95,12 @@ class EventService(pb_grpc.EventServiceServicer):
         self, request: pb.SubscribeRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
         subscriber = _Subscriber(self.session, self.hub, self.limits, request, self._count_overflow)
+        # the cursor's events were pruned: say so first; the replay goes on from the oldest
+        gap = None if request.live_only else gap_notice(self.session, request.after_seq)
         self.active += 1
         try:
+            if gap is not None:
+                yield pb.SubscribeResponse(gap=gap)
             async for response in subscriber.responses():
                 yield response
         finally:
@@ -123,8 +128,13 @@ class EventService(pb_grpc.EventServiceServicer):
             run_id=request.run_id or None,
             repo=request.repo or None,
         )
+        # read after the page: a prune in between is reported (as a gap), never hidden
+        oldest = self.session.event_oldest()
         return pb.GetEventsResponse(
-            events=[to_proto(e) for e in page], next_after_seq=next_after, end=end
+            events=[to_proto(e) for e in page],
+            next_after_seq=next_after,
+            end=end,
+            oldest_seq=oldest,
         )
 
     async def Head(

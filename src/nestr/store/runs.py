@@ -206,7 +206,9 @@ class RunStore:
     def run(self, run_id: str) -> RunRecord:
         rows = self.db.query("SELECT * FROM runs WHERE id=?", (run_id,))
         if not rows:
-            raise NotFound(f"no run {run_id!r}", hint="see `nestr runs list`")
+            raise NotFound(
+                f"no run {run_id!r}", kind="run", name=run_id, hint="see `nestr runs list`"
+            )
         return RunRecord.from_row(rows[0])
 
     def find_run(self, prefix: str) -> RunRecord:
@@ -219,7 +221,9 @@ class RunStore:
         if exact:
             return RunRecord.from_row(exact[0])
         if not rows:
-            raise NotFound(f"no run matches {prefix!r}", hint="see `nestr runs list`")
+            raise NotFound(
+                f"no run matches {prefix!r}", kind="run", name=prefix, hint="see `nestr runs list`"
+            )
         if len(rows) > 1:
             raise UsageError(f"{prefix!r} matches several runs", hint="give more of the run id")
         return RunRecord.from_row(rows[0])

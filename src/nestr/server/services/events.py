@@ -31,6 +31,7 @@ from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
+from nestr.server.details import overflow_details, status_metadata
 from nestr.server.hub import EventHub, Feed, Where
 from nestr.server.retention import gap_notice
 
@@ -107,12 +108,14 @@ class EventService(pb_grpc.EventServiceServicer):
             self.active -= 1
             subscriber.close()
         if subscriber.overflowed:
-            context.set_trailing_metadata(((RESUME_KEY, str(subscriber.sent)),))
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED
+            message = (
                 f"subscriber fell more than {self.limits.queue} events behind; "
-                f"subscribe again with after_seq={subscriber.sent}",
+                f"subscribe again with after_seq={subscriber.sent}"
             )
+            details = status_metadata(code, message, overflow_details(subscriber.sent))
+            trailing = ((RESUME_KEY, str(subscriber.sent)), *details)
+            await context.abort(code, message, trailing_metadata=trailing)
 
     def _count_overflow(self) -> None:
         self.overflows += 1

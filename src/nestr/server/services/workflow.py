@@ -113,6 +113,8 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
                 raise NotFound(
                     f"run {run_id} has no output of attempt {request.attempt}"
                     + (f" of {request.step!r}" if request.step else ""),
+                    kind="attempt",
+                    name=str(request.attempt),
                     hint="see the attempts GetRun lists",
                 )
         return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs])

@@ -37,6 +37,10 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     """
     import asyncio
 
+    from nestr.server.corelog import import_grpc_quietly
+
+    import_grpc_quietly()  # before anything imports grpc: its core's own lines are not JSON
+
     from nestr.config.live import LiveConfig
     from nestr.server.tls import server_tls
 

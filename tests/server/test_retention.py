@@ -12,10 +12,14 @@ from typing import Any
 
 from grpc import aio
 
+from nestr.config.layers import LayerInputs
+from nestr.config.live import LiveConfig
 from nestr.config.settings import RetentionSettings
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
+from nestr.server.reload import LIVE_KEYS
 from nestr.server.retention import Pruner
+from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 
 from .conftest import GUARD, fill, make_session, serve_channel
@@ -113,6 +117,38 @@ def test_the_pruner_prunes_at_start_with_the_policy_in_force(tmp_path: Path) -> 
             session.close()
 
     assert asyncio.run(main()) == (1, 23, 1)
+
+
+def test_a_reloaded_retention_applies_at_the_next_prune(tmp_path: Path) -> None:
+    """A pruner reading the live config prunes nothing under the first file, and with
+    max_events=10 once a reload swapped in the edited file; the reload counts the key as
+    applied, not as waiting for a restart."""
+    state, config = tmp_path / "state", tmp_path / "config.yaml"
+    fill(state, 30)
+    config.write_text("log:\n  level: info\n")
+    inputs = LayerInputs(
+        cwd=tmp_path,
+        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
+        config_files=(config,),
+        system_dir=tmp_path / "etc",
+    )
+    live = LiveConfig(inputs)
+
+    async def main() -> tuple[Any, Any]:
+        session = Session.from_config(live.current, cwd=tmp_path)
+        try:
+            pruner = Pruner(session, lambda: live.current.settings.events.retention)
+            before = await pruner.prune_once()
+            config.write_text("events:\n  retention:\n    max_events: 10\n")
+            assert list(live.reload().changed) == ["events.retention.max_events"]
+            assert "events.retention.max_events" in LIVE_KEYS
+            return before, await pruner.prune_once()
+        finally:
+            session.close()
+
+    before, after = asyncio.run(main())
+    assert before is None
+    assert (after.deleted, after.oldest) == (20, 21)
 
 
 def test_nestr_serve_prunes_at_start_and_streams_the_gap(tmp_path: Path) -> None:

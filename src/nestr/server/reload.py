@@ -4,7 +4,8 @@ The files are polled (their mtime, size and inode, every ``interval`` seconds): 
 dependency, and it works on every filesystem. A reload re-reads every layer and validates the
 whole new config (:class:`nestr.config.live.LiveConfig`) before it is swapped in; then what can
 change live does (:data:`LIVE_KEYS`: log level and format, the token, read by the auth
-interceptor at the start of each call, so open streams go on), and every other changed key is
+interceptor at the start of each call, so open streams go on; the event retention, read by
+``nestr serve``'s pruner at each prune), and every other changed key is
 logged as taking effect at the next restart. An invalid config keeps the old one in force: the
 located error is logged and published as ``nestr.server.config.rejected``; a good one as
 ``nestr.server.config.reloaded``. Events and log lines name keys, never values (some are secrets).
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 Signature = tuple[tuple[int, int, int] | None, ...]
 LIVE_KEYS = frozenset({"log.level", "log.format", "server.token"})
+LIVE_KEYS |= {f"events.retention.{name}" for name in ("max_age", "max_events", "interval")}
 log = get_logger("nestr.server.reload")
 
 

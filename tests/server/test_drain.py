@@ -13,6 +13,9 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from nestr.config.layers import LayerInputs
+from nestr.config.loader import load_config
+from nestr.errors import ConfigError
 from nestr.server._proto import events_pb2 as events
 from nestr.server._proto import events_pb2_grpc as events_grpc
 from nestr.server._proto import workflow_pb2 as pb
@@ -218,3 +221,20 @@ def test_work_is_refused_while_draining_and_a_second_signal_ends_the_drain(
     assert listed == [run_id]
     assert "hurried=True" in err or '"hurried": true' in err, err
     assert_left_to_resume(tmp_path, run_id)
+
+
+def test_drain_grace_is_read_and_validated(tmp_path: Path) -> None:
+    """server.drain_grace is seconds from 0 to 3600: a valid value is the server's setting, a
+    negative, infinite or too long one in a file is refused at its file:line:col."""
+    config = tmp_path / "nestr.config.yaml"
+
+    def load(text: str) -> float:
+        config.write_text(text, encoding="utf-8")
+        inputs = LayerInputs(cwd=tmp_path, environ={}, system_dir=tmp_path / "etc")
+        return load_config(inputs).settings.server.drain_grace
+
+    assert load("server:\n  resume_interrupted: true\n") == 5.0
+    assert load("server:\n  drain_grace: 0.5\n") == 0.5
+    for bad in ("-1", ".inf", "3601", "soon"):
+        with pytest.raises(ConfigError, match=r"nestr.config.yaml:2:16: server.drain_grace: "):
+            load(f"server:\n  drain_grace: {bad}\n")

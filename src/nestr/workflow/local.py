@@ -22,7 +22,7 @@ from typing import Any, Literal
 from nestr.events.bus import EventBus
 from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
 from nestr.observability.logging import bind_context
-from nestr.store.records import RunStatus
+from nestr.store.records import RunStatus, StepRecord
 from nestr.store.runs import RunStore
 from nestr.workflow.executor import RunResult, RunSpec, StopReason
 from nestr.workflow.options import ExecutorOptions
@@ -103,18 +103,21 @@ class LocalExecutor:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
-        if status == "interrupted":
-            self._release(spec)
-        else:
-            self._finish(spec, status, time.perf_counter() - started)
         steps = tuple(self.store.steps(spec.run_id))
         seconds = time.perf_counter() - started
+        if status == "interrupted":
+            self._release(spec, steps)
+            steps = tuple(self.store.steps(spec.run_id))  # running ones are pending again
+        else:
+            self._finish(spec, status, steps, seconds)
         return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
 
-    def _finish(self, spec: RunSpec, status: RunStatus, seconds: float) -> None:
+    def _finish(
+        self, spec: RunSpec, status: RunStatus, steps: tuple[StepRecord, ...], seconds: float
+    ) -> None:
         """Record the run's end and publish ``run.finished``."""
         counts: dict[str, int] = {}
-        for step in self.store.steps(spec.run_id):
+        for step in steps:
             counts[step.status] = counts.get(step.status, 0) + 1
         event = RUN_FINISHED.event(
             RunFinished(status=status, counts=counts, seconds=round(seconds, 6)),
@@ -124,9 +127,9 @@ class LocalExecutor:
         )
         self.bus.publish(self.store.finish_run(spec.run_id, status, self.options.clock(), event))
 
-    def _release(self, spec: RunSpec) -> None:
+    def _release(self, spec: RunSpec, steps: tuple[StepRecord, ...]) -> None:
         """Leave the run to a resume and publish ``run.interrupted``."""
-        left = sum(1 for s in self.store.steps(spec.run_id) if s.status != "succeeded")
+        left = sum(1 for s in steps if s.status != "succeeded")
         event = RUN_INTERRUPTED.event(
             RunInterrupted(workflow=spec.plan.workflow.name, reason=SHUTDOWN_REASON, left=left),
             subject=spec.plan.workflow.name,

@@ -146,6 +146,13 @@ class ServerSettings(_Section):
     resume_interrupted: bool = Field(
         True, description="On start, resume the runs of this host whose process died."
     )
+    drain_grace: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds calls in flight get to finish when the server stops (SIGTERM).",
+    )
 
 
 class MetricsSettings(_Section):

@@ -154,6 +154,7 @@ class ServerSettings:
     token: Secret | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True
+    drain_grace: float = 5.0  # seconds calls in flight get to finish when the server stops
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,12 @@ class RunOperations(SessionBase):
         jobs: int | None = None,
         cancel: asyncio.Event | None = None,
         run_id: str | None = None,
+        shutdown: asyncio.Event | None = None,
     ) -> RunResult:
-        """Record and run the workflow of ``target``; setting ``cancel`` stops it. ``run_id``:
-        the id to record it under (a face that hands the id out before the run ends picks it)."""
+        """Record and run the workflow of ``target``; setting ``cancel`` stops it (recorded
+        cancelled), setting ``shutdown`` stops it and leaves it to a resume (interrupted).
+        ``run_id``: the id to record it under (a face that hands the id out before the run
+        ends picks it)."""
         from nestr.workflow.runs import run_workflow
 
         with self.action():
@@ -70,12 +73,19 @@ class RunOperations(SessionBase):
                 run_id=run_id,
                 db=self.db,
                 settings=self.settings,
+                shutdown=shutdown,
             )
 
     async def resume(
-        self, run: str, *, jobs: int | None = None, cancel: asyncio.Event | None = None
+        self,
+        run: str,
+        *,
+        jobs: int | None = None,
+        cancel: asyncio.Event | None = None,
+        shutdown: asyncio.Event | None = None,
     ) -> RunResult:
-        """Continue run ``run`` (id or prefix); steps that succeeded are not run again."""
+        """Continue run ``run`` (id or prefix); steps that succeeded are not run again.
+        ``cancel`` and ``shutdown`` as for :meth:`run`."""
         from nestr.workflow.runs import resume_run
 
         with self.action():
@@ -86,6 +96,7 @@ class RunOperations(SessionBase):
                 bus=self.bus,
                 cancel=cancel,
                 settings=self.settings,
+                shutdown=shutdown,
             )
 
     def cancel(self, run: str) -> Cancellation:

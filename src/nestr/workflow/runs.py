@@ -65,11 +65,14 @@ async def run_workflow(
     db: Database | None = None,
     settings: Settings | None = None,
     executor: str | ExecutorFactory | None = None,
+    shutdown: asyncio.Event | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
     ``inputs`` are strings from ``--var`` or typed values; ``jobs`` caps concurrency (the
-    workflow's own ``concurrency`` caps it further); setting ``cancel`` stops the run. Events go
+    workflow's own ``concurrency`` caps it further); setting ``cancel`` stops the run and
+    records it cancelled, setting ``shutdown`` stops it and leaves it to a resume (the
+    executor's ``shutdown``; the result's status is ``interrupted``). Events go
     to ``bus`` (default: a bus over the durable log of ``state_dir``). ``db``: the store of
     ``state_dir``, already open, for a process that runs many workflows (a server); it is left
     open. Without it the store is opened for this run and closed after it — closing copies the
@@ -119,7 +122,7 @@ async def run_workflow(
         return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
 
     factory = executor or chosen.executor
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown)
     return await wiring.drive(begin)
 
 
@@ -135,6 +138,7 @@ async def resume_run(
     db: Database | None = None,
     settings: Settings | None = None,
     executor: str | ExecutorFactory | None = None,
+    shutdown: asyncio.Event | None = None,
 ) -> RunResult:
     """Continue run ``run`` (id or unique prefix) from its record.
 
@@ -142,7 +146,8 @@ async def resume_run(
     instance runs again. A run whose owner process is still alive is refused, and so is a run
     another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
     groups the dead owner's attempts left running are ended before anything runs again.
-    ``db``, ``settings`` and ``executor`` as for :func:`run_workflow`.
+    ``cancel``, ``shutdown``, ``db``, ``settings`` and ``executor`` as for
+    :func:`run_workflow`.
     """
 
     def begin(store: RunStore, bus: EventBus) -> RunSpec:
@@ -181,7 +186,7 @@ async def resume_run(
     chosen = settings or Settings()  # read by begin, once called
     factory = executor or chosen.executor
     registry = registry or default_registry()
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown)
     return await wiring.drive(begin)
 
 
@@ -198,6 +203,7 @@ class _Wiring:
     jobs: int | None
     cancel: asyncio.Event | None
     executor: str | ExecutorFactory
+    shutdown: asyncio.Event | None = None
 
     async def drive(self, begin: Callable[[RunStore, EventBus], RunSpec]) -> RunResult:
         """Open the store, record the run's start with ``begin``, and execute it."""
@@ -212,7 +218,7 @@ class _Wiring:
             factory = self.executor
             if isinstance(factory, str):
                 factory = executor_factory(factory)
-            setup = ExecutorSetup(store, bus, self.registry, options, self.cancel)
+            setup = ExecutorSetup(store, bus, self.registry, options, self.cancel, self.shutdown)
             return await factory(setup).execute(spec)
         finally:
             if self.db is None:

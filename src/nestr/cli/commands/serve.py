@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def serve(ctx: click.Context, listen: str | None) -> int:
-    """Serve the event stream over gRPC until SIGTERM or Ctrl-C (then exit 0).
+    """Serve the event stream over gRPC until SIGTERM or Ctrl-C, then drain and exit 0.
 
     Every call but health checks needs `authorization: Bearer <server.token>` when a token
     is set; TLS with server.tls.cert/key, mTLS with server.tls.client_ca; a non-loopback
@@ -34,6 +34,11 @@ def serve(ctx: click.Context, listen: str | None) -> int:
 
     On start it resumes the runs of this host whose process died (server.resume_interrupted).
     It prunes the event log as events.retention says, at start and every interval.
+
+    On SIGTERM or Ctrl-C it drains: health turns NOT_SERVING, calls that would start work are
+    refused UNAVAILABLE, event streams end with the seq to resume from, the runs it executes
+    are stopped and left interrupted (the next server resumes them), and calls in flight get
+    server.drain_grace seconds to finish. A second signal ends the drain at once.
     """
     import asyncio
 
@@ -51,7 +56,7 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     tls = server_tls(settings.tls, context.config().origins)
     live = LiveConfig(context.layer_inputs(), current=context.config())
     asyncio.run(_serve(nestr, listen or settings.listen, token, tls, live, context))
-    return 0
+    return 0  # a drained server exits 0, however many runs it left to a resume
 
 
 async def _serve(
@@ -63,7 +68,7 @@ async def _serve(
     context: AppContext,
 ) -> None:
     """Start the server and its config reloader, print where it listens, serve until
-    SIGTERM/SIGINT, stop gracefully."""
+    SIGTERM/SIGINT, then drain (a second signal hurries the drain)."""
     import asyncio
     import signal
 
@@ -72,10 +77,14 @@ async def _serve(
     from nestr.server.reload import ConfigReloader
     from nestr.server.retention import Pruner
 
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+
+    def signalled() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, signalled)
     server = await start(nestr, listen=listen, token=token, tls=tls, config=live)
     assert server.auth is not None
     reloader = ConfigReloader(
@@ -100,4 +109,4 @@ async def _serve(
     finally:
         await pruner.stop()
         await reloader.stop()
-        await server.stop()
+        await server.stop(nestr.settings.server.drain_grace, hurry=hurry)

@@ -144,7 +144,7 @@ async def start(
     host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
     auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
-    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(), auth]
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(auth), auth]
     server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)

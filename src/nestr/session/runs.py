@@ -52,10 +52,16 @@ class RunOperations(SessionBase):
         run_id: str | None = None,
     ) -> RunResult:
         """Record and run the workflow of ``target``; setting ``cancel`` stops it. ``run_id``:
-        the id to record it under (a face that hands the id out before the run ends picks it)."""
+        the id to record it under (a face that hands the id out before the run ends picks it).
+
+        Its audit record (``run.start``) is written once the run is recorded, not when it ends:
+        the run's own record says how it ended."""
         from nestr.workflow.runs import run_workflow
 
-        with self.action():
+        shown = {"workflow": target.workflow.name, "manifest": str(target.manifest.path)}
+        where = {"workspace": None if target.root is None else str(target.root)}
+        audit = self.audited("run.start", {**shown, **where})
+        with self.action(), audit.recording():
             return await run_workflow(
                 target.workflow,
                 manifest=target.manifest,
@@ -68,15 +74,18 @@ class RunOperations(SessionBase):
                 run_id=run_id,
                 db=self.db,
                 settings=self.settings,
+                started=lambda run_id: audit.ok(run=run_id),
             )
 
     async def resume(
         self, run: str, *, jobs: int | None = None, cancel: asyncio.Event | None = None
     ) -> RunResult:
-        """Continue run ``run`` (id or prefix); steps that succeeded are not run again."""
+        """Continue run ``run`` (id or prefix); steps that succeeded are not run again. Its
+        audit record (``run.resume``) is written once the run is claimed."""
         from nestr.workflow.runs import resume_run
 
-        with self.action():
+        audit = self.audited("run.resume", {"run": run})
+        with self.action(), audit.recording():
             return await resume_run(
                 run,
                 state_dir=self.settings.state_dir,
@@ -84,12 +93,16 @@ class RunOperations(SessionBase):
                 bus=self.bus,
                 cancel=cancel,
                 settings=self.settings,
+                started=lambda run_id: audit.ok(run=run_id),
             )
 
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (or end it, when the process that ran it died)."""
-        with self.action():
-            return self.queries.cancel(run)
+        audit = self.audited("run.cancel", {"run": run})
+        with self.action(), audit.recording():
+            done = self.queries.cancel(run)
+            audit.ok(run=done.run.id, result=done.outcome)
+            return done
 
     # --- the event log ----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,8 +67,11 @@ class AuditRecord:
     hash: str = field(default="")
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as ``nestr audit list --json`` prints it."""
-        return asdict(self)
+        """The record as ``nestr audit list --json`` prints it (every field)."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
@@ -105,7 +108,7 @@ def append_record(conn: sqlite3.Connection, entry: AuditEntry) -> AuditRecord:
         correlation_id=entry.correlation_id,
         prev=prev,
     )
-    sealed = AuditRecord(**{**asdict(record), "hash": digest(asdict(record))})
+    sealed = replace(record, hash=digest(record.to_dict()))
     conn.execute(INSERT, _row_values(sealed))
     return sealed
 

@@ -74,7 +74,7 @@ def _check(before: AuditRecord | None, record: AuditRecord, seqs: list[int]) -> 
     if record.seq != expected:
         missing = f"{expected}" if record.seq == expected + 1 else f"{expected}-{record.seq - 1}"
         return Break(expected, "deleted", f"record {missing} missing before record {record.seq}")
-    if digest(asdict(record)) != record.hash:
+    if digest(record.to_dict()) != record.hash:
         return _changed(record, seqs)
     if before is None and record.prev != GENESIS:
         return Break(record.seq, "edited", f"record {record.seq} chains to a record before it")
@@ -90,7 +90,7 @@ def _check(before: AuditRecord | None, record: AuditRecord, seqs: list[int]) -> 
 
 def _changed(record: AuditRecord, seqs: list[int]) -> Break:
     """``record`` does not hash to its ``hash``: was it moved from another ``seq``?"""
-    fields = asdict(record)
+    fields = record.to_dict()
     for seq in range(1, max(seqs) + 2):
         if seq != record.seq and digest({**fields, "seq": seq}) == record.hash:
             detail = f"record {record.seq} holds record {seq} (its seq was rewritten)"

@@ -221,3 +221,33 @@ def test_config_reloads_are_recorded_by_whoever_asked(tmp_path: Path) -> None:
     assert found[0].target == {"trigger": "rpc", "changed": ["jobs"]}
     assert found[0].actor == IDENTITY
     assert found[2].target == {"trigger": "signal"}
+
+
+def test_a_server_and_cli_processes_recording_at_once_keep_one_chain(tmp_path: Path) -> None:
+    """While RPCs are recorded by the server, four nestr processes record on the same store:
+    every record is there, numbered without gaps, and the chain verifies."""
+    import os
+    import sys
+
+    state = tmp_path / "state"
+    env = {**os.environ, "NESTR_STATE_DIR": str(state)}
+
+    async def scenario(channel: aio.Channel) -> None:
+        stub = workflow_pb2_grpc.WorkflowServiceStub(channel)
+
+        async def refused_cancel() -> None:
+            with pytest.raises(aio.AioRpcError):
+                await stub.CancelRun(workflow_pb2.CancelRunRequest(run_id="none"), metadata=AUTH)
+
+        argv = [sys.executable, "-m", "nestr", "workspace", "gc"]
+        procs = [await asyncio.create_subprocess_exec(*argv, env=env) for _ in range(4)]
+        await asyncio.gather(*(refused_cancel() for _ in range(12)))
+        assert [await p.wait() for p in procs] == [0] * 4
+
+    serve_channel(tmp_path, scenario, token=TOKEN)
+    found = trail(state)
+    assert [r.seq for r in found] == list(range(1, 17))
+    faces = sorted(r.face for r in found)
+    assert faces == ["cli"] * 4 + ["grpc"] * 12
+    with open_database(state) as db, db.reading() as conn:
+        assert verify_chain(conn).ok

@@ -236,3 +236,34 @@ def test_concurrent_processes_keep_one_chain(project: Project, nestr: Any) -> No
     assert [r["seq"] for r in found] == [1, 2, 3, 4, 5, 6]
     assert len({r["correlation_id"] for r in found}) == 6
     assert nestr("audit", "verify").code == 0
+
+
+def test_actions_refused_while_resolving_their_target_are_recorded(
+    project: Project, nestr: Any
+) -> None:
+    """assemble, foreach and sync apply of an unknown repo, a run of an unknown workflow and
+    a resume of an unknown run are each one ``refused`` record of what was asked; status and
+    sync plan refused the same way leave none."""
+    manifest, ws = manifest_of(project), str(project.ws)
+    assert nestr("assemble", "-m", str(manifest), "-w", ws).code == 0
+    for argv in (
+        ("status", "-w", ws, "--repo", "nope"),
+        ("sync", "plan", "-w", ws, "--repo", "nope"),
+    ):
+        assert nestr(*argv).code == 2, argv
+    assert len(records(nestr)) == 1
+    cases = [
+        (("assemble", "-m", str(manifest), "-w", ws, "--repo", "nope"), "workspace.assemble"),
+        (("foreach", "-w", ws, "--repo", "nope", "--", "true"), "foreach"),
+        (("sync", "apply", "-w", ws, "--repo", "nope"), "sync.apply"),
+        (("run", "nosuch", "-w", ws), "run.start"),
+        (("runs", "resume", "nosuchrun"), "run.resume"),
+    ]
+    for n, (argv, action) in enumerate(cases, start=1):
+        record = one_more(nestr, n, *argv, code=2)
+        assert (record["action"], record["outcome"]) == (action, "refused"), argv
+        assert record["error"] in {"UsageError", "NotFound", "WorkflowDefinitionError"}, record
+    found = records(nestr)
+    assert found[1]["target"]["repos"] == ["nope"]
+    assert found[4]["target"]["workflow"] == "nosuch"
+    assert found[5]["target"] == {"run": "nosuchrun"}

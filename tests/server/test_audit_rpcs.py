@@ -120,7 +120,8 @@ def test_each_mutating_rpc_leaves_one_record(project: Project, tmp_path: Path) -
 
 def test_a_refused_rpc_names_the_error_and_the_call(tmp_path: Path) -> None:
     """CancelRun of an unknown run ends NOT_FOUND and leaves one ``refused`` record carrying
-    the error's class and the call's correlation id."""
+    the error's class and the call's correlation id; StartRun without a manifest, refused
+    before the run exists, leaves one too."""
     state = tmp_path / "state"
 
     async def scenario(channel: aio.Channel) -> str:
@@ -130,11 +131,15 @@ def test_a_refused_rpc_names_the_error_and_the_call(tmp_path: Path) -> None:
             await call
         assert failed.value.code() == grpc.StatusCode.NOT_FOUND
         metadata = await call.initial_metadata()
+        with pytest.raises(aio.AioRpcError):
+            await stub.StartRun(workflow_pb2.StartRunRequest(workflow="w"), metadata=AUTH)
         return str(dict(metadata)["x-correlation-id"])
 
     cid = serve_channel(tmp_path, scenario, token=TOKEN)
-    (record,) = trail(state)
+    record, start = trail(state)
     assert (record.action, record.outcome, record.error) == ("run.cancel", "refused", "NotFound")
+    assert (start.action, start.outcome, start.actor) == ("run.start", "refused", IDENTITY)
+    assert start.target["workflow"] == "w"
     assert record.correlation_id == cid
     assert record.actor == IDENTITY
 

@@ -21,6 +21,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nestr.errors import EXIT_USAGE, NestrError
@@ -87,6 +88,14 @@ class Audited:
     @contextlib.contextmanager
     def recording(self) -> Iterator[Audited]:
         """Record the action's outcome when the block ends, unless recorded already."""
+        with self.refusing():
+            yield self
+        self.ok()
+
+    @contextlib.contextmanager
+    def refusing(self) -> Iterator[Audited]:
+        """Record the action only if the block raises: resolving what an action acts on, whose
+        success is recorded by the operation that follows."""
         try:
             yield self
         except BaseException as exc:
@@ -96,9 +105,21 @@ class Audited:
             else:
                 self._record("failed", {}, name)
             raise
-        self.ok()
 
 
 def repos_target(names: Sequence[str]) -> dict[str, Any]:
     """A repo list as a target shows it: the first names and how many there are."""
     return {"repos": list(names[:REPOS_SHOWN]), "repo_count": len(names)}
+
+
+def asked(**given: Any) -> dict[str, Any]:
+    """What a face asked an action to act on, before it is resolved (paths as text)."""
+    return {key: _plain(value) for key, value in given.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from nestr.observability.context import correlation
-from nestr.session.audit import Actor, Audited
+from nestr.session.audit import Actor, Audited, asked
 from nestr.session.targets import Target
 
 if TYPE_CHECKING:
@@ -133,6 +133,15 @@ class SessionBase:
 
         return Audited(write, target)
 
+    def refusals(
+        self, action: str | None, target: Mapping[str, Any]
+    ) -> contextlib.AbstractContextManager[Audited | None]:
+        """Record ``action`` on ``target`` if the block raises (resolving what it acts on);
+        nothing for None (a read-only action)."""
+        if action is None:
+            return contextlib.nullcontext()
+        return self.audited(action, target).refusing()
+
     def audit_records(
         self, *, since: str | None = None, action_prefix: str | None = None
     ) -> list[AuditRecord]:
@@ -172,14 +181,18 @@ class SessionBase:
         groups: Sequence[str] = (),
         names: Sequence[str] = (),
         repos_only: bool = True,
+        action: str | None = None,
     ) -> Target:
-        """The workspace an action on a workspace works on, its manifest, the selected repos."""
+        """The workspace an action on a workspace works on, its manifest, the selected repos;
+        ``action``: the mutating action it is for, whose audit record a refusal here is."""
         from nestr.workspace.locate import locate
 
-        located = locate(self.cwd, manifest=manifest, workspace=workspace)
-        assert located.workspace is not None  # a workspace is required here
-        loaded = load_manifest_file(located.manifest_path, repos_only=repos_only)
-        repos = loaded.select(groups=groups, names=names)
+        given = asked(manifest=manifest, workspace=workspace, groups=groups, repos=names)
+        with self.refusals(action, given):
+            located = locate(self.cwd, manifest=manifest, workspace=workspace)
+            assert located.workspace is not None  # a workspace is required here
+            loaded = load_manifest_file(located.manifest_path, repos_only=repos_only)
+            repos = loaded.select(groups=groups, names=names)
         return Target(located.workspace, loaded, repos, tuple(groups), tuple(names))
 
     def project_files(self) -> ProjectFiles:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nestr.session.audit import asked
 from nestr.session.base import SessionBase, load_manifest_file
 from nestr.session.targets import RunTarget
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from nestr.events import Event
+    from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
     from nestr.workflow.queries import Cancellation
 
@@ -37,11 +39,20 @@ class RunOperations(SessionBase):
         from nestr.workflow.loading import load_workflow
         from nestr.workspace.locate import locate
 
-        located = locate(self.cwd, manifest=manifest, workspace=workspace, workspace_required=False)
-        loaded = load_manifest_file(located.manifest_path, repos_only=False)
-        root = located.workspace.root if located.workspace is not None else None
-        values = parse_vars(variables)
-        return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+        given = asked(workflow=workflow, manifest=manifest, workspace=workspace)
+        with self.refusals("run.start", given):
+            located = locate(
+                self.cwd, manifest=manifest, workspace=workspace, workspace_required=False
+            )
+            loaded = load_manifest_file(located.manifest_path, repos_only=False)
+            root = located.workspace.root if located.workspace is not None else None
+            values = parse_vars(variables)
+            return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+
+    def resume_target(self, run: str) -> RunRecord:
+        """The recorded run ``run`` (id or unique prefix) names, to resume."""
+        with self.refusals("run.resume", {"run": run}):
+            return self.queries.find_run(run)
 
     async def run(
         self,

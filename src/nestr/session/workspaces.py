@@ -16,7 +16,7 @@ from nestr.events.catalog import (
     WorkspaceGcFinished,
     WorkspaceRemoved,
 )
-from nestr.session.audit import repos_target
+from nestr.session.audit import asked, repos_target
 from nestr.session.base import SessionBase
 from nestr.session.targets import AssemblyTarget, Target
 
@@ -52,15 +52,17 @@ class WorkspaceOperations(SessionBase):
         """Where ``assemble`` puts which repos of which manifest."""
         from nestr.workspace.locate import assembly_root
 
-        loaded = self.manifest(manifest=manifest, repos_only=True)
-        repos = loaded.select(groups=groups, names=names)
-        root, wid = assembly_root(
-            self.cwd,
-            manifest_root=loaded.root,
-            workspace=workspace,
-            ephemeral=ephemeral,
-            state_dir=self.settings.state_dir,
-        )
+        given = asked(manifest=manifest, workspace=workspace, groups=groups, repos=names)
+        with self.refusals("workspace.assemble", given):
+            loaded = self.manifest(manifest=manifest, repos_only=True)
+            repos = loaded.select(groups=groups, names=names)
+            root, wid = assembly_root(
+                self.cwd,
+                manifest_root=loaded.root,
+                workspace=workspace,
+                ephemeral=ephemeral,
+                state_dir=self.settings.state_dir,
+            )
         return AssemblyTarget(loaded, root, repos, tuple(groups), tuple(names), wid, ephemeral)
 
     async def assemble(

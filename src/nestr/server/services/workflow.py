@@ -57,14 +57,15 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
 
         if not request.workflow:
             raise UsageError("StartRun: workflow is empty", hint="name a workflow of the manifest")
-        target = self.session.run_target(
+        acting = self._acting()
+        target = acting.run_target(
             request.workflow,
             manifest=self._path(request.manifest),
             workspace=self._path(request.workspace),
             variables=[f"{k}={v}" for k, v in sorted(request.variables.items())],
         )
         run_id, cancel = new_run_id(), asyncio.Event()
-        work = self._acting().run(target, jobs=request.jobs or None, cancel=cancel, run_id=run_id)
+        work = acting.run(target, jobs=request.jobs or None, cancel=cancel, run_id=run_id)
         await self._launch(run_id, work, cancel)
         return pb.StartRunResponse(run_id=run_id)
 
@@ -72,7 +73,7 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     async def ResumeRun(
         self, request: pb.ResumeRunRequest, context: Context
     ) -> pb.ResumeRunResponse:
-        run_id = self.session.queries.find_run(request.run_id).id
+        run_id = self._acting().resume_target(request.run_id).id
         await self.launch_resume(run_id, jobs=request.jobs or None)
         return pb.ResumeRunResponse(run_id=run_id)
 

@@ -267,3 +267,36 @@ def test_actions_refused_while_resolving_their_target_are_recorded(
     assert found[1]["target"]["repos"] == ["nope"]
     assert found[4]["target"]["workflow"] == "nosuch"
     assert found[5]["target"] == {"run": "nosuchrun"}
+
+
+def test_records_removed_from_the_end_are_found(project: Project, nestr: Any) -> None:
+    """Deleting the newest record fails verify at that record, also after a new record was
+    appended; the text names it as deleted."""
+    for _ in range(3):
+        assert nestr("workspace", "gc").code == 0
+    tamper(project, "DELETE FROM audit WHERE seq = 3")
+    result = nestr("audit", "verify")
+    assert result.code == 1
+    assert "record 3: deleted: record 3 missing at the end" in result.err
+    assert nestr("workspace", "gc").code == 0  # the next record is numbered 4: a gap at 3
+    again = json.loads(nestr("audit", "verify", "--json").out)["broken"]
+    assert (again["seq"], again["damage"]) == (3, "deleted")
+
+
+def test_a_kept_head_catches_a_tidy_truncation(project: Project, nestr: Any) -> None:
+    """A head printed earlier, given to --head, fails verify once its record is gone, even when
+    the counter of used numbers was reset to hide it; a malformed --head is exit 2."""
+    for _ in range(3):
+        assert nestr("workspace", "gc").code == 0
+    head = json.loads(nestr("audit", "verify", "--json").out)["head"]
+    kept = f"{head['seq']}:{head['hash']}"
+    assert nestr("audit", "verify", "--head", kept).code == 0
+    tamper(project, "DELETE FROM audit WHERE seq = 3")
+    tamper(project, "UPDATE sqlite_sequence SET seq = 2 WHERE name = 'audit'")
+    assert nestr("audit", "verify").code == 0  # the chain alone cannot tell
+    result = nestr("audit", "verify", "--head", kept)
+    assert result.code == 1
+    assert "record 3: deleted" in result.err
+    bad = nestr("audit", "verify", "--head", "3:nothex")
+    assert bad.code == 2
+    assert "SEQ:HASH" in bad.err

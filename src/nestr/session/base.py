@@ -151,12 +151,13 @@ class SessionBase:
         with self.db.reading() as conn:
             return select_records(conn, since=since, action_prefix=action_prefix)
 
-    def verify_audit(self) -> ChainReport:
-        """Check the audit trail's hash chain (the first bad record, if any)."""
+    def verify_audit(self, *, kept: tuple[int, str] | None = None) -> ChainReport:
+        """Check the audit trail's hash chain (the first bad record, if any); ``kept``: a head
+        (seq, hash) reported earlier, which must still be there."""
         from nestr.store.auditchain import verify_chain
 
         with self.db.reading() as conn:
-            return verify_chain(conn)
+            return verify_chain(conn, kept=kept)
 
     def _jobs(self, jobs: int | None) -> int:
         return jobs or self.settings.jobs

@@ -92,9 +92,14 @@ def now() -> str:
 
 
 def append_record(conn: sqlite3.Connection, entry: AuditEntry) -> AuditRecord:
-    """Chain ``entry`` to the tail and insert it; call inside a write transaction."""
+    """Chain ``entry`` to the tail and insert it; call inside a write transaction.
+
+    Its ``seq`` follows the highest ever used, not the highest still there: records removed
+    from the end leave a gap the next record makes visible to the check.
+    """
     tail = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (tail[0] + 1, tail[1]) if tail is not None else (1, GENESIS)
+    prev = tail[1] if tail is not None else GENESIS
+    seq = max(highest_seq(conn), tail[0] if tail is not None else 0) + 1
     record = AuditRecord(
         seq=seq,
         time=now(),
@@ -111,6 +116,12 @@ def append_record(conn: sqlite3.Connection, entry: AuditEntry) -> AuditRecord:
     sealed = replace(record, hash=digest(record.to_dict()))
     conn.execute(INSERT, _row_values(sealed))
     return sealed
+
+
+def highest_seq(conn: sqlite3.Connection) -> int:
+    """The highest ``seq`` the trail ever used (SQLite's AUTOINCREMENT counter; 0: none)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def _row_values(record: AuditRecord) -> tuple[Any, ...]:

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from nestr.store.audit import GENESIS, SELECT, AuditRecord, digest, record_of
+from nestr.store.audit import GENESIS, SELECT, AuditRecord, digest, highest_seq, record_of
 
 Damage = Literal["edited", "deleted", "reordered"]
 
@@ -56,8 +56,9 @@ class ChainReport:
         }
 
 
-def verify_chain(conn: sqlite3.Connection) -> ChainReport:
-    """Check every record of the trail in ``seq`` order; stop at the first break."""
+def verify_chain(conn: sqlite3.Connection, *, kept: tuple[int, str] | None = None) -> ChainReport:
+    """Check every record of the trail in ``seq`` order; stop at the first break. ``kept``: a
+    head (seq, hash) reported earlier, which must still be there."""
     records = [record_of(row) for row in conn.execute(SELECT + " ORDER BY seq")]
     seqs = [r.seq for r in records]
     head_seq, head_hash = 0, GENESIS
@@ -66,7 +67,30 @@ def verify_chain(conn: sqlite3.Connection) -> ChainReport:
         if broken is not None:
             return ChainReport(len(records), head_seq, head_hash, broken)
         head_seq, head_hash = record.seq, record.hash
-    return ChainReport(len(records), head_seq, head_hash, None)
+    broken = _tail(head_seq, highest_seq(conn)) or _kept(kept, records)
+    return ChainReport(len(records), head_seq, head_hash, broken)
+
+
+def _tail(head: int, highest: int) -> Break | None:
+    """Records removed from the end: the store numbered records after the last one there."""
+    if highest <= head:
+        return None
+    missing = f"{head + 1}" if highest == head + 1 else f"{head + 1}-{highest}"
+    return Break(head + 1, "deleted", f"record {missing} missing at the end")
+
+
+def _kept(kept: tuple[int, str] | None, records: list[AuditRecord]) -> Break | None:
+    """``kept`` (a head reported earlier) against the records: still there, same hash."""
+    if kept is None:
+        return None
+    seq, hash_ = kept
+    found = next((r for r in records if r.seq == seq), None)
+    if found is None:
+        return Break(seq, "deleted", f"record {seq} of the head you kept is missing")
+    if found.hash != hash_:
+        detail = f"record {seq} no longer has the hash you kept: the trail was rewritten"
+        return Break(seq, "edited", detail)
+    return None
 
 
 def _check(before: AuditRecord | None, record: AuditRecord, seqs: list[int]) -> Break | None:

@@ -79,9 +79,10 @@ MIGRATIONS: list[list[str]] = [
     ],
     [
         # the audit trail (nestr.store.audit): append-only, each row hash-chained to the one
-        # before; the writer assigns seq inside its BEGIN IMMEDIATE transaction
+        # before; the writer assigns seq inside its BEGIN IMMEDIATE transaction, after the
+        # highest ever used (AUTOINCREMENT keeps it in sqlite_sequence: a deleted tail shows)
         """CREATE TABLE audit (
-            seq INTEGER PRIMARY KEY,
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
             time TEXT NOT NULL,
             actor TEXT NOT NULL,
             face TEXT NOT NULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -60,16 +61,34 @@ def _line(record: AuditRecord) -> str:
     )
 
 
+def parse_head(text: str) -> tuple[int, str]:
+    """``SEQ:HASH``, a head ``nestr audit verify`` printed."""
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or re.fullmatch(r"[0-9a-f]{64}", digest) is None:
+        raise click.BadParameter(
+            f"expected SEQ:HASH (a number, a colon, 64 hex digits); got {text!r}",
+            param_hint="--head",
+        )
+    return int(seq), digest
+
+
 @audit.command()
+@click.option(
+    "--head",
+    "kept",
+    metavar="SEQ:HASH",
+    help="A head verify printed earlier: fail unless record SEQ still has HASH.",
+)
 @json_option
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool) -> int:
+def verify(ctx: click.Context, kept: str | None, as_json: bool) -> int:
     """Check the hash chain; exit 1 naming the first bad record."""
-    report = session(ctx).verify_audit()
+    head = None if kept is None else parse_head(kept)
+    report = session(ctx).verify_audit(kept=head)
     if as_json:
         print_json(report.to_dict())
     elif report.broken is None:
-        click.echo(f"ok: {report.records} records; head {report.head_seq} {report.head_hash}")
+        click.echo(f"ok: {report.records} records; head {report.head_seq}:{report.head_hash}")
     else:
         broken = report.broken
         click.echo(f"record {broken.seq}: {broken.damage}: {broken.detail}", err=True)

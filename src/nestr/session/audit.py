@@ -38,15 +38,15 @@ REPOS_SHOWN = 20  # a target names at most this many repos, and counts them all
 @dataclass(frozen=True)
 class Actor:
     """Who acts: ``name`` (``alice@build-1``, ``cert:CN=ci``, ``token:1f2e3d4c5b6a``,
-    ``anonymous``), through which ``face`` (``cli``, ``grpc``, ``server``), from which ``peer``
-    (an RPC's client address)."""
+    ``anonymous``), through which ``face`` (``cli``, ``grpc``, ``server``, ``library``), from
+    which ``peer`` (an RPC's client address)."""
 
     name: str
     face: str
     peer: str | None = None
 
     @classmethod
-    def local(cls, face: str = "cli") -> Actor:
+    def local(cls, face: str = "library") -> Actor:
         """The OS user of this process at this host."""
         try:
             user = getpass.getuser()

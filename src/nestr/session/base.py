@@ -46,7 +46,8 @@ class SessionBase:
         self.cwd = cwd
         with correlation(correlation_id) as cid:  # given, else the action's, else a new one
             self.correlation_id = cid
-        self.actor = actor or Actor.local()  # who the audit trail names for its actions
+        # who the audit trail names: given by the face, else this process's OS user
+        self.actor = actor or Actor.local()
         self._log: EventLog | None = None
         self._bus: EventBus | None = None
 

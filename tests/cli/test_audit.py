@@ -300,3 +300,15 @@ def test_a_kept_head_catches_a_tidy_truncation(project: Project, nestr: Any) -> 
     bad = nestr("audit", "verify", "--head", "3:nothex")
     assert bad.code == 2
     assert "SEQ:HASH" in bad.err
+
+
+def test_a_foreach_record_hides_secrets_in_the_command(project: Project, nestr: Any) -> None:
+    """The command a foreach record shows keeps its words but not a URL's password."""
+    manifest, ws = manifest_of(project), str(project.ws)
+    assert nestr("assemble", "-m", str(manifest), "-w", ws).code == 0
+    argv = ("foreach", "-w", ws, "--", "echo", "https://bob:hunter2@example.com/x")
+    record = one_more(nestr, 1, *argv)
+    shown = " ".join(record["target"]["command"])
+    assert shown.startswith("echo https://bob:")
+    assert "example.com/x" in shown
+    assert "hunter2" not in json.dumps(records(nestr))

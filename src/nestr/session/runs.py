@@ -85,7 +85,7 @@ class RunOperations(SessionBase):
                 run_id=run_id,
                 db=self.db,
                 settings=self.settings,
-                started=lambda run_id: audit.ok(run=run_id),
+                started=lambda started: audit.ok(run=started),
             )
 
     async def resume(
@@ -104,7 +104,7 @@ class RunOperations(SessionBase):
                 bus=self.bus,
                 cancel=cancel,
                 settings=self.settings,
-                started=lambda run_id: audit.ok(run=run_id),
+                started=lambda started: audit.ok(run=started),
             )
 
     def cancel(self, run: str) -> Cancellation:

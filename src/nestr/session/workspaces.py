@@ -151,9 +151,8 @@ class WorkspaceOperations(SessionBase):
         from nestr.workspace.foreach import ForeachCommand, foreach
 
         names = [repo.name for repo in target.repos]
-        shown = {"command": redact_argv(list(command)), "shell": shell}
-        workspace = {"workspace": str(target.workspace.root), **repos_target(names), **shown}
-        audit = self.audited("foreach", workspace)
+        where = {"workspace": str(target.workspace.root), **repos_target(names)}
+        audit = self.audited("foreach", {**where, "command": redact_argv(command), "shell": shell})
         with self.action(), audit.recording():
             report = await foreach(
                 target.workspace,

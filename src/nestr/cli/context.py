@@ -87,7 +87,9 @@ def session(ctx: click.Context) -> Session:
     context = app(ctx)
     if context._session is None:
         from nestr.session import Session
+        from nestr.session.audit import Actor
 
-        context._session = Session.from_config(context.config(), cwd=context.cwd)
+        config, cwd = context.config(), context.cwd
+        context._session = Session.from_config(config, cwd=cwd, actor=Actor.local("cli"))
         ctx.find_root().call_on_close(context._session.close)
     return context._session

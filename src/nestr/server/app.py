@@ -144,7 +144,7 @@ async def start(
     # the call's correlation first, so that refused calls are logged too
     auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
     gate = DrainGate()
-    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(), auth, gate]
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(auth), auth, gate]
     server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nestr.session.audit import asked
 from nestr.session.base import SessionBase, load_manifest_file
 from nestr.session.targets import RunTarget
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from nestr.config.settings import RetentionSettings
     from nestr.events import Event
     from nestr.store.eventprune import Pruned
+    from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
     from nestr.workflow.queries import Cancellation
 
@@ -39,11 +41,20 @@ class RunOperations(SessionBase):
         from nestr.workflow.loading import load_workflow
         from nestr.workspace.locate import locate
 
-        located = locate(self.cwd, manifest=manifest, workspace=workspace, workspace_required=False)
-        loaded = load_manifest_file(located.manifest_path, repos_only=False)
-        root = located.workspace.root if located.workspace is not None else None
-        values = parse_vars(variables)
-        return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+        given = asked(workflow=workflow, manifest=manifest, workspace=workspace)
+        with self.refusals("run.start", given):
+            located = locate(
+                self.cwd, manifest=manifest, workspace=workspace, workspace_required=False
+            )
+            loaded = load_manifest_file(located.manifest_path, repos_only=False)
+            root = located.workspace.root if located.workspace is not None else None
+            values = parse_vars(variables)
+            return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+
+    def resume_target(self, run: str) -> RunRecord:
+        """The recorded run ``run`` (id or unique prefix) names, to resume."""
+        with self.refusals("run.resume", {"run": run}):
+            return self.queries.find_run(run)
 
     async def run(
         self,
@@ -57,10 +68,16 @@ class RunOperations(SessionBase):
         """Record and run the workflow of ``target``; setting ``cancel`` stops it (recorded
         cancelled), setting ``shutdown`` stops it and leaves it to a resume (interrupted).
         ``run_id``: the id to record it under (a face that hands the id out before the run
-        ends picks it)."""
+        ends picks it).
+
+        Its audit record (``run.start``) is written once the run is recorded, not when it ends:
+        the run's own record says how it ended."""
         from nestr.workflow.runs import run_workflow
 
-        with self.action():
+        shown = {"workflow": target.workflow.name, "manifest": str(target.manifest.path)}
+        where = {"workspace": None if target.root is None else str(target.root)}
+        audit = self.audited("run.start", {**shown, **where})
+        with self.action(), audit.recording():
             return await run_workflow(
                 target.workflow,
                 manifest=target.manifest,
@@ -74,6 +91,7 @@ class RunOperations(SessionBase):
                 db=self.db,
                 settings=self.settings,
                 shutdown=shutdown,
+                started=lambda started: audit.ok(run=started),
             )
 
     async def resume(
@@ -85,10 +103,12 @@ class RunOperations(SessionBase):
         shutdown: asyncio.Event | None = None,
     ) -> RunResult:
         """Continue run ``run`` (id or prefix); steps that succeeded are not run again.
-        ``cancel`` and ``shutdown`` as for :meth:`run`."""
+        ``cancel`` and ``shutdown`` as for :meth:`run`. Its audit record (``run.resume``) is
+        written once the run is claimed."""
         from nestr.workflow.runs import resume_run
 
-        with self.action():
+        audit = self.audited("run.resume", {"run": run})
+        with self.action(), audit.recording():
             return await resume_run(
                 run,
                 state_dir=self.settings.state_dir,
@@ -97,12 +117,16 @@ class RunOperations(SessionBase):
                 cancel=cancel,
                 settings=self.settings,
                 shutdown=shutdown,
+                started=lambda started: audit.ok(run=started),
             )
 
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (or end it, when the process that ran it died)."""
-        with self.action():
-            return self.queries.cancel(run)
+        audit = self.audited("run.cancel", {"run": run})
+        with self.action(), audit.recording():
+            done = self.queries.cancel(run)
+            audit.ok(run=done.run.id, result=done.outcome)
+            return done
 
     # --- the event log ----------------------------------------------------------------------
 

@@ -78,4 +78,24 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (run_id, key, attempt, pgid, start)
         ) WITHOUT ROWID""",
     ],
+    [
+        # the audit trail (nestr.store.audit): append-only, each row hash-chained to the one
+        # before; the writer assigns seq inside its BEGIN IMMEDIATE transaction, after the
+        # highest ever used (AUTOINCREMENT keeps it in sqlite_sequence: a deleted tail shows)
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            face TEXT NOT NULL,
+            peer TEXT,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            correlation_id TEXT,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_time ON audit (time)",
+    ],
 ]

@@ -66,6 +66,7 @@ async def run_workflow(
     settings: Settings | None = None,
     executor: str | ExecutorFactory | None = None,
     shutdown: asyncio.Event | None = None,
+    started: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
@@ -79,7 +80,8 @@ async def run_workflow(
     write-ahead log into the database, a few milliseconds a long-lived process pays once.
     ``settings``: the user's, handed to every step (``ctx.settings``); None means the defaults.
     ``executor``: an executor's name or an :class:`ExecutorFactory`; None means the one the
-    ``executor`` setting names.
+    ``executor`` setting names. ``started(run_id)`` is called once the run is recorded,
+    before its first step.
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
@@ -122,7 +124,9 @@ async def run_workflow(
         return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
 
     factory = executor or chosen.executor
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown)
+    wiring = _Wiring(
+        state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
+    )
     return await wiring.drive(begin)
 
 
@@ -139,6 +143,7 @@ async def resume_run(
     settings: Settings | None = None,
     executor: str | ExecutorFactory | None = None,
     shutdown: asyncio.Event | None = None,
+    started: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Continue run ``run`` (id or unique prefix) from its record.
 
@@ -146,7 +151,8 @@ async def resume_run(
     instance runs again. A run whose owner process is still alive is refused, and so is a run
     another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
     groups the dead owner's attempts left running are ended before anything runs again.
-    ``cancel``, ``shutdown``, ``db``, ``settings`` and ``executor`` as for
+    ``cancel``, ``shutdown``, ``db``, ``settings``, ``executor`` and ``started`` (once the run
+    is claimed) as for
     :func:`run_workflow`.
     """
 
@@ -186,7 +192,9 @@ async def resume_run(
     chosen = settings or Settings()  # read by begin, once called
     factory = executor or chosen.executor
     registry = registry or default_registry()
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown)
+    wiring = _Wiring(
+        state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
+    )
     return await wiring.drive(begin)
 
 
@@ -204,6 +212,7 @@ class _Wiring:
     cancel: asyncio.Event | None
     executor: str | ExecutorFactory
     shutdown: asyncio.Event | None = None
+    started: Callable[[str], None] | None = None
 
     async def drive(self, begin: Callable[[RunStore, EventBus], RunSpec]) -> RunResult:
         """Open the store, record the run's start with ``begin``, and execute it."""
@@ -212,6 +221,8 @@ class _Wiring:
             store = RunStore(db)
             bus = self.bus or EventBus(sink=EventLog(db))
             spec = begin(store, bus)
+            if self.started is not None:
+                self.started(spec.run_id)
             options = self.options or ExecutorOptions()
             if self.jobs is not None:
                 options = replace(options, concurrency=self.jobs)

@@ -66,7 +66,11 @@ def foreach(
     limit = parse_duration_flag(timeout, flag="--timeout") if timeout is not None else None
     nestr = session(ctx)
     target = nestr.target(
-        manifest=manifest_path, workspace=workspace_dir, groups=groups, names=repo_names
+        manifest=manifest_path,
+        workspace=workspace_dir,
+        groups=groups,
+        names=repo_names,
+        action="foreach",
     )
     width = max((len(spec.name) for spec in target.repos), default=0)
     renderer = _Renderer(width, grouped=group_output, quiet=as_json)

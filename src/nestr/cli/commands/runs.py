@@ -144,7 +144,7 @@ def cancel(ctx: click.Context, run_id: str) -> int:
 def resume(ctx: click.Context, run_id: str, jobs: int | None, as_json: bool) -> int:
     """Continue a failed, cancelled or interrupted run; steps that succeeded are not rerun."""
     nestr = session(ctx)
-    record = nestr.queries.find_run(run_id)
+    record = nestr.resume_target(run_id)
     with watching(nestr.bus, record.workflow, nestr.queries.workflow(record)):
         result = run_cancellable(lambda cancel: nestr.resume(record.id, jobs=jobs, cancel=cancel))
     report(result, nestr, as_json=as_json)

@@ -48,8 +48,10 @@ def serve(ctx: click.Context, listen: str | None) -> int:
 
     from nestr.config.live import LiveConfig
     from nestr.server.tls import server_tls
+    from nestr.session.audit import Actor
 
     nestr = session(ctx)
+    nestr.actor = Actor.local("server")  # what the server does of itself (resume, reload)
     context = app(ctx)
     settings = nestr.settings.server
     token = settings.token.get_secret_value() if settings.token is not None else None
@@ -94,6 +96,7 @@ async def _serve(
         configure_log=context.configure_logging,
         listen=listen,
         mtls=tls is not None and tls.mutual,
+        session=nestr,
     )
     reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
     assert server.config is not None

@@ -43,14 +43,17 @@ def _target(
     manifest_path: Path | None,
     groups: tuple[str, ...],
     repo_names: tuple[str, ...],
+    action: str | None = None,
 ) -> Target:
-    """The workspace, its full manifest (sync rules included) and the selected repos."""
+    """The workspace, its full manifest (sync rules included) and the selected repos
+    (``action``: the mutating action they are for)."""
     return session(ctx).target(
         manifest=manifest_path,
         workspace=workspace_dir,
         groups=groups,
         names=repo_names,
         repos_only=False,
+        action=action,
     )
 
 
@@ -121,7 +124,7 @@ def apply(
     from nestr.sync import ApplyOptions, ConflictMode
     from nestr.sync.apply import DEFAULT_MESSAGE
 
-    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names)
+    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names, "sync.apply")
     options = ApplyOptions(
         conflicts=ConflictMode(conflicts),
         commit=commit,

@@ -61,14 +61,15 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
 
         if not request.workflow:
             raise UsageError("StartRun: workflow is empty", hint="name a workflow of the manifest")
-        target = self.session.run_target(
+        acting = self._acting()
+        target = acting.run_target(
             request.workflow,
             manifest=self._path(request.manifest),
             workspace=self._path(request.workspace),
             variables=[f"{k}={v}" for k, v in sorted(request.variables.items())],
         )
         run_id, stops = new_run_id(), _Stops()
-        work = self._acting().run(
+        work = acting.run(
             target,
             jobs=request.jobs or None,
             cancel=stops.cancel,
@@ -82,7 +83,7 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     async def ResumeRun(
         self, request: pb.ResumeRunRequest, context: Context
     ) -> pb.ResumeRunResponse:
-        run_id = self.session.queries.find_run(request.run_id).id
+        run_id = self._acting().resume_target(request.run_id).id
         await self.launch_resume(run_id, jobs=request.jobs or None)
         return pb.ResumeRunResponse(run_id=run_id)
 
@@ -104,7 +105,7 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     async def CancelRun(
         self, request: pb.CancelRunRequest, context: Context
     ) -> pb.CancelRunResponse:
-        done = self.session.cancel(request.run_id)
+        done = self._acting().cancel(request.run_id)
         active = self.active.get(done.run.id)
         if done.outcome == "requested" and active is not None:
             active.cancel.set()  # ours: no need to wait for the executor to poll the request

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import click
@@ -32,7 +31,7 @@ def events(
     as_json: bool,
 ) -> int:
     """Print events oldest first; --json prints one JSON object per line."""
-    from nestr.cli.errors import exit_on_sigterm
+    from nestr.cli.errors import exit_on_sigterm, run_until_terminated
 
     nestr = session(ctx)
 
@@ -43,7 +42,7 @@ def events(
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm():
         if follow:
-            asyncio.run(follow_log())
+            run_until_terminated(follow_log())
         else:
             for event in nestr.events(since=since, type_prefix=type_prefix, run=run_id):
                 _print(event, as_json)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app, session
+from nestr.cli.context import app, local_session
 
 if TYPE_CHECKING:
     from nestr.cli.context import AppContext
@@ -39,7 +39,7 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     from nestr.config.live import LiveConfig
     from nestr.server.tls import server_tls
 
-    nestr = session(ctx)
+    nestr = local_session(ctx)
     context = app(ctx)
     settings = nestr.settings.server
     token = settings.token.get_secret_value() if settings.token is not None else None

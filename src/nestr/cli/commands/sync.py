@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from nestr.errors import NestrError
-    from nestr.session import Target
     from nestr.sync.model import RepoPlan
     from nestr.sync.results import SyncRepoResult
 
@@ -43,8 +42,9 @@ def _target(
     manifest_path: Path | None,
     groups: tuple[str, ...],
     repo_names: tuple[str, ...],
-) -> Target:
-    """The workspace, its full manifest (sync rules included) and the selected repos."""
+) -> object:
+    """The workspace, its full manifest (sync rules included) and the selected repos (an
+    opaque target of the session: see :mod:`nestr.cli.surface`)."""
     return session(ctx).target(
         manifest=manifest_path,
         workspace=workspace_dir,

@@ -45,6 +45,10 @@ def open_channel(
         ("grpc.keepalive_time_ms", KEEPALIVE_SECONDS * 1000),
         ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT * 1000),
         ("grpc.keepalive_permit_without_calls", 0),
+        # a restarted server is found again within seconds (gRPC's default waits up to 2 min)
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 2000),
     ]
     credentials = channel_credentials(server.tls)
     if credentials is None:

@@ -21,7 +21,7 @@ from nestr.events import Event
 from nestr.server._proto import events_pb2 as pb
 
 FIRST_PAUSE = 0.1  # seconds before the first attempt to subscribe again
-LAST_PAUSE = 5.0  # the pause doubles up to this
+LAST_PAUSE = 2.0  # the pause doubles up to this
 RETRIED = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED}
 )
@@ -37,7 +37,7 @@ async def follow(
     """The events ``request`` asks for after its ``after_seq``, then live, across
     reconnections; ends only when the consumer stops."""
     stub = stubs.events(channel)
-    after, pause = request.after_seq, FIRST_PAUSE
+    after, pause, broken = request.after_seq, FIRST_PAUSE, False
     while True:
         current = pb.SubscribeRequest()
         current.CopyFrom(request)
@@ -45,7 +45,9 @@ async def follow(
         call = stub.Subscribe(current)
         try:
             async for response in call:
-                pause = FIRST_PAUSE  # it works again
+                if broken:
+                    notice(f"reconnected to {address}")
+                pause, broken = FIRST_PAUSE, False
                 for message in _events(response):
                     if message.seq > after:
                         after = message.seq
@@ -60,7 +62,9 @@ async def follow(
             why = _reason(error)
         finally:
             call.cancel()
-        notice(f"{why}; reconnecting to {address} after seq {after}…")
+        if not broken:  # once per break, not once per attempt to subscribe again
+            notice(f"{why}; reconnecting to {address} after seq {after}…")
+            broken = True
         await asyncio.sleep(pause)
         pause = min(pause * 2, LAST_PAUSE)
 

@@ -23,6 +23,7 @@ from nestr.client.follow import follow
 from nestr.events import catalog as c
 from nestr.server._proto import events_pb2 as events_pb
 from nestr.server._proto import workflow_pb2 as pb
+from nestr.workflow.queries import TAIL_LINES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from nestr.workflow.queries import Cancellation, RunDetail
 
 PAGE = 1000  # events per GetEvents call
-TAIL_LINES = 8
 
 
 class RunSelection:

@@ -1,0 +1,189 @@
+"""Through `--server`: a failing run, a bad workflow, Ctrl-C, a refused token, an unreachable
+server and commands without a remote form, each reported as the local command reports it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import GUARD, TOKEN, Serving, serve, timeless
+
+Nestr = Any  # the in-process CLI fixture of tests/conftest.py
+WORKFLOWS = """
+version: 1
+repos: []
+workflows:
+  broken:
+    steps:
+      - {id: prepare, run: "echo ready"}
+      - id: check
+        needs: [prepare]
+        shell: true
+        run: "for i in $(seq 1 12); do echo line $i; done; echo oops >&2; exit 3"
+  looping:
+    steps:
+      - {id: a, needs: [b], run: "true"}
+      - {id: b, needs: [a], run: "true"}
+  hang:
+    steps:
+      - {id: hang, shell: true, run: "echo $$ > hang.pid; exec sleep 300"}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A directory whose nestr.yaml has a failing, an invalid and a hanging workflow."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "nestr.yaml").write_text(textwrap.dedent(WORKFLOWS).lstrip(), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def served(project: Path) -> Iterator[Serving]:
+    running = serve(project)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_failed_run_reports_the_same_tail_and_exit_code(
+    nestr: Nestr, project: Path, served: Serving
+) -> None:
+    """A run whose step fails exits 1 through the server with the same summary, error and the
+    tail of the step's output (read from the server) as a local run."""
+    here = nestr("-C", str(project), "run", "broken")
+    there = nestr("--server", served.address, "run", "broken")
+    assert there.code == here.code == 1
+    assert "  | line 3\n" in there.out
+    assert "oops" in there.out
+    assert "| line 2\n" not in there.out
+    assert timeless(there.out) == timeless(here.out)
+
+
+def test_a_bad_workflow_gives_the_located_message_and_exit_2(
+    nestr: Nestr, project: Path, served: Serving
+) -> None:
+    """A workflow with a cycle is refused by the server with the message, file:line and hint
+    of the local error, exit 2; so is an unknown run."""
+    here = nestr("-C", str(project), "run", "looping")
+    there = nestr("--server", served.address, "run", "looping")
+    assert here.code == there.code == 2
+    assert "nestr.yaml:" in here.err
+    assert "cycle" in here.err
+    assert there.err == here.err
+    here = nestr("-C", str(project), "runs", "show", "nosuchrun")
+    there = nestr("--server", served.address, "runs", "show", "nosuchrun")
+    assert (there.code, there.err) == (here.code, here.err) == (2, here.err)
+
+
+def test_ctrl_c_cancels_the_run_on_the_server(project: Path, served: Serving) -> None:
+    """Ctrl-C of `nestr --server run` asks the server to cancel: its step's process is killed,
+    the run ends cancelled, and the client exits 130 as a local run does."""
+    client = subprocess.Popen(
+        [sys.executable, "-m", "nestr", "--server", served.address, "run", "hang"],
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stderr is not None
+        assert "▶ hang (attempt 1)" in client.stderr.readline() + client.stderr.readline()
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=GUARD)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    assert client.returncode == 130, err
+    assert "cancelling run" in err
+    assert "⊘ hang" in out
+    assert "cancelled" in out
+    pid = int((project / "hang.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_missing_or_wrong_token_is_a_clear_auth_error(
+    nestr: Nestr, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a server with a token, no token or a wrong one is refused with one message
+    naming the server and a hint (exit 2), for unary calls and for the event stream; the right
+    token (from server.token_file) works."""
+    running = serve(project, NESTR_SERVER__TOKEN=TOKEN)
+    try:
+        for args in (["runs", "list"], ["events", "--follow"]):
+            denied = nestr("--server", running.address, *args)
+            assert denied.code == 2, denied
+            assert f"error: the nestr server at {running.address} refused the call" in denied.err
+            assert "hint: set server.token" in denied.err
+        monkeypatch.setenv("NESTR_SERVER__TOKEN", "not-the-token")
+        assert nestr("--server", running.address, "runs", "list").code == 2
+        secret = project / "token.txt"
+        secret.write_text(TOKEN + "\n")
+        monkeypatch.delenv("NESTR_SERVER__TOKEN")
+        monkeypatch.setenv("NESTR_SERVER__TOKEN_FILE", str(secret))
+        allowed = nestr("--server", running.address, "runs", "list")
+        assert (allowed.code, allowed.err) == (0, "")
+    finally:
+        running.stop()
+
+
+def test_an_unreachable_server_is_one_line_and_exit_1(nestr: Nestr) -> None:
+    """No server at the address: one error line naming it, a hint, exit 1 (also when the
+    address comes from server.address)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    result = nestr("--server", address, "status")
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert lines[0].startswith(f"error: cannot reach the nestr server at {address}")
+    assert lines[1].startswith("hint: start it with `nestr serve`")
+    assert len(lines) == 2
+    assert nestr("--set", f"server.address={address}", "runs", "list").code == 1
+
+
+@pytest.mark.parametrize(
+    "args", [["foreach", "--", "true"], ["cache", "list"], ["workspace", "list"]]
+)
+def test_commands_without_a_remote_form_refuse_the_server(nestr: Nestr, args: list[str]) -> None:
+    """Commands that work on this machine only say so with --server (exit 2), naming where the
+    address came from, instead of running locally by surprise."""
+    result = nestr("--server", "127.0.0.1:9", *args)
+    assert result.code == 2
+    assert "works on this machine only and has no --server form" in result.err
+    assert "set by flag --server" in result.err
+
+
+def test_grpc_is_imported_only_with_a_server(project: Path) -> None:
+    """A local command loads no grpc; the same command with --server does."""
+    probe = (
+        "import sys; from nestr.cli.main import main; code = main(sys.argv[1:]); "
+        "print(code, 'grpc' in sys.modules)"
+    )
+
+    def loads(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "-C", str(project), *args],
+            capture_output=True,
+            text=True,
+            timeout=GUARD,
+            check=False,
+        )
+        return done.stdout.strip()
+
+    assert loads("runs", "list") == "0 False"
+    assert loads("--server", "127.0.0.1:9", "runs", "list") == "1 True"

@@ -187,3 +187,62 @@ def test_grpc_is_imported_only_with_a_server(project: Path) -> None:
 
     assert loads("runs", "list") == "0 False"
     assert loads("--server", "127.0.0.1:9", "runs", "list") == "1 True"
+
+
+def test_tls_and_mtls_with_the_client_settings(
+    nestr: Nestr, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a server that wants mTLS, the client trusts server.tls.ca and presents
+    server.tls.client_cert/client_key; without a certificate the call fails (exit 1, naming the
+    address), and a client key that cannot be read is a configuration error naming the setting,
+    not the path."""
+    from tests.server.certs import make_ca, make_leaf, require_openssl
+
+    require_openssl()
+    pki = tmp_path / "pki"
+    ca = make_ca(pki, "ca")
+    server_pair, client_pair = make_leaf(ca, pki, "server"), make_leaf(ca, pki, "client")
+    running = serve(
+        project,
+        NESTR_SERVER__TLS__CERT=str(server_pair.cert),
+        NESTR_SERVER__TLS__KEY=str(server_pair.key),
+        NESTR_SERVER__TLS__CLIENT_CA=str(ca.cert),
+    )
+    try:
+        address = running.address.replace("127.0.0.1", "localhost")
+        monkeypatch.setenv("NESTR_SERVER__TLS__CA", str(ca.cert))
+        refused = nestr("--server", address, "runs", "list")
+        assert refused.code == 1
+        assert f"error: cannot reach the nestr server at {address}" in refused.err
+        monkeypatch.setenv("NESTR_SERVER__TLS__CLIENT_CERT", str(client_pair.cert))
+        monkeypatch.setenv("NESTR_SERVER__TLS__CLIENT_KEY", str(tmp_path / "missing.key"))
+        unreadable = nestr("--server", address, "runs", "list")
+        assert unreadable.code == 2
+        assert "server.tls.client_key: the file cannot be read" in unreadable.err
+        assert "missing.key" not in unreadable.err
+        monkeypatch.setenv("NESTR_SERVER__TLS__CLIENT_KEY", str(client_pair.key))
+        allowed = nestr("--server", address, "runs", "list")
+        assert (allowed.code, allowed.err) == (0, "")
+    finally:
+        running.stop()
+
+
+def test_resume_and_cancel_print_what_they_print_here(
+    nestr: Nestr, project: Path, served: Serving
+) -> None:
+    """`runs resume` through the server follows the resumed run to the same summary and exit
+    code as a local resume (of a twin run); `runs cancel` of an ended run says the same."""
+    root = ["-C", str(project)]
+    for _ in range(2):
+        assert nestr(*root, "run", "broken").code == 1
+    first, second = (line.split()[0] for line in nestr("runs", "list").out.splitlines())
+    here = nestr(*root, "runs", "resume", first)
+    there = nestr("--server", served.address, "runs", "resume", second)
+    assert there.code == here.code == 1
+    assert "resumed (1/2 done before)" in there.err
+    assert timeless(there.out) == timeless(here.out)
+    assert sorted(timeless(there.err).splitlines()) == sorted(timeless(here.err).splitlines())
+    here = nestr(*root, "runs", "cancel", first)
+    there = nestr("--server", served.address, "runs", "cancel", first)
+    assert (there.code, there.out) == (here.code, here.out) == (0, here.out)
+    assert "already ended: failed" in here.out

@@ -157,7 +157,8 @@ def test_an_unreachable_server_is_one_line_and_exit_1(nestr: Nestr) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["foreach", "--", "true"], ["cache", "list"], ["workspace", "list"]]
+    "args",
+    [["foreach", "--", "true"], ["cache", "list"], ["workspace", "list"], ["runs", "logs", "x"]],
 )
 def test_commands_without_a_remote_form_refuse_the_server(nestr: Nestr, args: list[str]) -> None:
     """Commands that work on this machine only say so with --server (exit 2), naming where the
@@ -166,6 +167,22 @@ def test_commands_without_a_remote_form_refuse_the_server(nestr: Nestr, args: li
     assert result.code == 2
     assert "works on this machine only and has no --server form" in result.err
     assert "set by flag --server" in result.err
+
+
+def test_sync_status_has_no_remote_form(nestr: Nestr) -> None:
+    """`sync status --server` is refused (exit 2) before any call, pointing at `sync plan`."""
+    result = nestr("--server", "127.0.0.1:9", "sync", "status")
+    assert result.code == 2
+    assert "`nestr sync status` works on this machine only" in result.err
+    assert "hint: `nestr sync plan` shows what changed" in result.err
+
+
+def test_following_an_unreachable_server_fails_at_once(nestr: Nestr) -> None:
+    """`events --follow` with no server at the address fails with the one-line error (exit 1)
+    instead of retrying forever: it retries only a stream that once worked."""
+    result = nestr("--server", "127.0.0.1:9", "events", "--follow")
+    assert result.code == 1
+    assert result.err.startswith("error: cannot reach the nestr server at 127.0.0.1:9")
 
 
 def test_grpc_is_imported_only_with_a_server(project: Path) -> None:

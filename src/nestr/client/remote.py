@@ -179,8 +179,9 @@ class RemoteSession(RemoteRuns):
     def sync_status(self, target: Selection) -> list[SyncRepoStatus]:
         """Not offered by the server yet."""
         raise UsageError(
-            "`nestr sync status` has no --server form: the server offers sync plan and apply",
-            hint="run `nestr sync plan --server ADDR` to see what changed, or run it locally",
+            "`nestr sync status` works on this machine only and has no --server form "
+            "(the server offers sync plan and apply)",
+            hint="`nestr sync plan` shows what changed; or run sync status on the server's machine",
         )
 
 

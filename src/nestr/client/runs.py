@@ -179,7 +179,8 @@ class RemoteRuns(RemoteBase):
         reconnections to the server (each event once)."""
         async with self.channel() as channel:
             run_id = (await _detail(channel, run)).run.id if run is not None else ""
-            after = await _head(channel) if since is None else since
+            head = await _head(channel)  # an unreachable server fails here, not in a retry loop
+            after = head if since is None else since
             request = events_pb.SubscribeRequest(
                 after_seq=after, types=_types(type_prefix), run_id=run_id
             )

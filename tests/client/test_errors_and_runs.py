@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,11 @@ def test_ctrl_c_cancels_the_run_on_the_server(project: Path, served: Serving) ->
     try:
         assert client.stderr is not None
         assert "▶ hang (attempt 1)" in client.stderr.readline() + client.stderr.readline()
+        pid_file = project / "hang.pid"
+        deadline = time.monotonic() + GUARD
+        while not pid_file.exists() or not pid_file.read_text().strip():  # the step's shell runs
+            assert time.monotonic() < deadline, "the step never started its process"
+            time.sleep(0.01)
         client.send_signal(signal.SIGINT)
         out, err = client.communicate(timeout=GUARD)
     finally:
@@ -111,7 +117,7 @@ def test_ctrl_c_cancels_the_run_on_the_server(project: Path, served: Serving) ->
     assert "cancelling run" in err
     assert "⊘ hang" in out
     assert "cancelled" in out
-    pid = int((project / "hang.pid").read_text())
+    pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 

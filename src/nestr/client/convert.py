@@ -209,7 +209,7 @@ def sync_plan(message: sync_pb2.PlanResponse) -> SyncPlan:
 
 def sync_result(message: sync_pb2.ApplyResponse) -> SyncResult:
     """``nestr sync apply`` of a workspace of the server's machine."""
-    plans = [_repo_plan(r, apply=True) for r in message.repos]
+    plans = [_repo_plan(r) for r in message.repos]
     repos = tuple(
         SyncRepoResult(
             plan=plan,
@@ -232,7 +232,7 @@ def _sources(text: str) -> dict[str, dict[str, Any]]:
     return cast("dict[str, dict[str, Any]]", json.loads(text or "{}"))
 
 
-def _repo_plan(message: sync_pb2.SyncRepo, *, apply: bool = False) -> RepoPlan:
+def _repo_plan(message: sync_pb2.SyncRepo) -> RepoPlan:
     error = None
     if message.HasField("error"):
         shown = message.error

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from grpc import aio
@@ -37,15 +38,16 @@ if TYPE_CHECKING:
 PAGE = 1000  # events per GetEvents call
 
 
+@dataclass(frozen=True)
 class RunSelection:
     """A workflow run as the command line asks for it; the server loads the workflow, so
     there is none here for a face to draw (``workflow`` is None)."""
 
+    name: str
+    manifest: str
+    workspace: str
+    variables: dict[str, str]
     workflow: Workflow | None = None
-
-    def __init__(self, name: str, manifest: str, workspace: str, variables: dict[str, str]):
-        self.name, self.manifest, self.workspace = name, manifest, workspace
-        self.variables = variables
 
 
 class RemoteRuns(RemoteBase):

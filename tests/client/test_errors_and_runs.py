@@ -34,6 +34,10 @@ workflows:
     steps:
       - {id: a, needs: [b], run: "true"}
       - {id: b, needs: [a], run: "true"}
+  several:
+    steps:
+      - {id: a, needs: [nope], run: "true"}
+      - {id: b, needs: [nada], run: "true"}
   hang:
     steps:
       - {id: hang, shell: true, run: "echo $$ > hang.pid; exec sleep 300"}
@@ -76,12 +80,18 @@ def test_a_bad_workflow_gives_the_located_message_and_exit_2(
     nestr: Nestr, project: Path, served: Serving
 ) -> None:
     """A workflow with a cycle is refused by the server with the message, file:line and hint
-    of the local error, exit 2; so is an unknown run."""
+    of the local error, exit 2; several problems found together are each their own `error:`
+    with its hint, as locally; an unknown run is refused the same way too."""
     here = nestr("-C", str(project), "run", "looping")
     there = nestr("--server", served.address, "run", "looping")
     assert here.code == there.code == 2
     assert "nestr.yaml:" in here.err
     assert "cycle" in here.err
+    assert there.err == here.err
+    here = nestr("-C", str(project), "run", "several")
+    there = nestr("--server", served.address, "run", "several")
+    assert here.code == there.code == 2
+    assert here.err.count("error: nestr.yaml:") == here.err.count("\nhint: ") == 2
     assert there.err == here.err
     here = nestr("-C", str(project), "runs", "show", "nosuchrun")
     there = nestr("--server", served.address, "runs", "show", "nosuchrun")
@@ -147,12 +157,17 @@ def test_a_missing_or_wrong_token_is_a_clear_auth_error(
         running.stop()
 
 
+def nobody() -> str:
+    """An address of 127.0.0.1 nothing listens on (a port just freed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
 def test_an_unreachable_server_is_one_line_and_exit_1(nestr: Nestr) -> None:
     """No server at the address: one error line naming it, a hint, exit 1 (also when the
     address comes from server.address)."""
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    address = nobody()
     result = nestr("--server", address, "status")
     assert result.code == 1
     lines = result.err.splitlines()
@@ -186,9 +201,10 @@ def test_sync_status_has_no_remote_form(nestr: Nestr) -> None:
 def test_following_an_unreachable_server_fails_at_once(nestr: Nestr) -> None:
     """`events --follow` with no server at the address fails with the one-line error (exit 1)
     instead of retrying forever: it retries only a stream that once worked."""
-    result = nestr("--server", "127.0.0.1:9", "events", "--follow")
+    address = nobody()
+    result = nestr("--server", address, "events", "--follow")
     assert result.code == 1
-    assert result.err.startswith("error: cannot reach the nestr server at 127.0.0.1:9")
+    assert result.err.startswith(f"error: cannot reach the nestr server at {address}")
 
 
 def test_grpc_is_imported_only_with_a_server(project: Path) -> None:
@@ -209,7 +225,7 @@ def test_grpc_is_imported_only_with_a_server(project: Path) -> None:
         return done.stdout.strip()
 
     assert loads("runs", "list") == "0 False"
-    assert loads("--server", "127.0.0.1:9", "runs", "list") == "1 True"
+    assert loads("--server", nobody(), "runs", "list") == "1 True"
 
 
 def test_tls_and_mtls_with_the_client_settings(

@@ -17,12 +17,14 @@ from nestr.errors import (
     EXIT_FAILED,
     InputError,
     Interrupted,
+    MultipleInputErrors,
     NestrError,
     NotFound,
     UsageError,
 )
 
 HINT_KEY = "nestr-hint"
+_NESTED_HINT = "\n  hint: "
 RESUME_KEY = "nestr-resume-after-seq"
 _ESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
 
@@ -61,7 +63,7 @@ def from_rpc_error(error: aio.AioRpcError, address: str) -> NestrError:
     if code == grpc.StatusCode.NOT_FOUND:
         return NotFound(message, hint=hint)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InputError(message, hint=hint)
+        return input_error(message, hint)
     if code == grpc.StatusCode.FAILED_PRECONDITION:  # a run another process owns, a refusal
         return UsageError(message, hint=hint)
     if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
@@ -72,6 +74,23 @@ def from_rpc_error(error: aio.AioRpcError, address: str) -> NestrError:
     if code == grpc.StatusCode.CANCELLED:
         return Interrupted(message or "the call was cancelled", hint=hint)
     return ServerFailed(message or f"the server failed the call ({code.name})", hint=hint)
+
+
+def input_error(message: str, hint: str | None) -> InputError:
+    """The input error of ``message``; several problems found together travel as one message,
+    each followed by its ``  hint: …`` line (:class:`~nestr.errors.MultipleInputErrors`), and
+    come back as several, so each gets its own ``error:`` line as it does locally."""
+    if hint is not None or _NESTED_HINT not in message:
+        return InputError(message, hint=hint)
+    errors: list[InputError] = []
+    for line in message.split("\n"):
+        if line.startswith(_NESTED_HINT[1:]) and errors and errors[-1].hint is None:
+            errors[-1] = InputError(errors[-1].message, hint=line.removeprefix(_NESTED_HINT[1:]))
+        elif errors and line.startswith(" "):  # a message of several lines goes on
+            errors[-1] = InputError(f"{errors[-1].message}\n{line}", hint=errors[-1].hint)
+        else:
+            errors.append(InputError(line))
+    return MultipleInputErrors(errors)
 
 
 def hint_of(error: aio.AioRpcError) -> str | None:

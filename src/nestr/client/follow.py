@@ -10,7 +10,7 @@ below the cursor are dropped, so a replay that overlaps is never delivered twice
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import grpc
 from grpc import aio
@@ -33,7 +33,7 @@ async def follow(
     *,
     address: str,
     notice: Callable[[str], None],
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """The events ``request`` asks for after its ``after_seq``, then live, across
     reconnections; ends only when the consumer stops."""
     stub = stubs.events(channel)

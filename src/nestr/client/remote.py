@@ -11,6 +11,7 @@ assembly prints.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -142,9 +143,10 @@ class RemoteSession(RemoteRuns):
             started = await stubs.workspaces(channel).Assemble(request)
             watch = events_pb.SubscribeRequest(after_seq=head.head_seq, types=["nestr.workspace."])
             events = follow(channel, watch, address=self.address, notice=self.notice)
-            return await _assembly(
-                events, started, self.bus.publish, locked=locked, ephemeral=target.ephemeral
-            )
+            async with contextlib.aclosing(events):  # the stream ends with the assembly
+                return await _assembly(
+                    events, started, self.bus.publish, locked=locked, ephemeral=target.ephemeral
+                )
 
     # --- sync -----------------------------------------------------------------------------
 

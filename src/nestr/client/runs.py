@@ -117,13 +117,15 @@ class RemoteRuns(RemoteBase):
 
         watch = events_pb.SubscribeRequest(after_seq=after, run_id=run_id)
         stopping = asyncio.create_task(self._cancel_on(channel, run_id, cancel))
+        events = follow(channel, watch, address=self.address, notice=self.notice)
         try:
-            async for event in follow(channel, watch, address=self.address, notice=self.notice):
+            async for event in events:
                 self.bus.publish(event)
                 if event.type == c.RUN_FINISHED.name:
                     ended = c.RUN_FINISHED.data_of(event)
                     break
         finally:
+            await events.aclose()  # ends the stream now, not when the generator is collected
             stopping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stopping
@@ -186,8 +188,10 @@ class RemoteRuns(RemoteBase):
             request = events_pb.SubscribeRequest(
                 after_seq=after, types=_types(type_prefix), run_id=run_id
             )
-            async for event in follow(channel, request, address=self.address, notice=self.notice):
-                yield event
+            events = follow(channel, request, address=self.address, notice=self.notice)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    yield event
 
 
 class RemoteQueries:

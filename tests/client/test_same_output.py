@@ -9,6 +9,7 @@ and the fields of `assemble --json` the event stream does not carry.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,24 @@ def test_sync_plan_and_apply_print_the_same(
     assert (root / "worker" / ".editorconfig").read_text() == (
         twin / "worker" / ".editorconfig"
     ).read_text()
+
+
+def test_a_repo_sync_cannot_plan_is_reported_the_same(
+    nestr: Nestr, product: SampleProduct, server: Serving
+) -> None:
+    """A repo missing from the workspace is that repo's error (message, hint, exit code) in
+    `sync plan` and `sync apply`, through the server as here; the other repos are still done."""
+    shutil.rmtree(product.manifest.parent / "worker")
+    for args in (
+        ["sync", "plan"],
+        ["sync", "plan", "--json"],
+        ["sync", "apply", "--repo", "worker"],
+    ):
+        here, there = both(nestr, product, server, *args)
+        assert here.code != 0
+        assert "worker" in here.out
+        assert "error" in here.out
+        assert (there.code, there.out) == (here.code, here.out)
 
 
 def test_run_then_runs_list_and_show_match(

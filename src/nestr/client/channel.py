@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from grpc import aio
 
-from nestr.errors import ConfigError
+from nestr.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from nestr.config.settings import ServerSettings, TlsSettings
@@ -33,10 +33,20 @@ Interceptor = (
 
 
 def open_channel(
-    server: ServerSettings, *, address: str, interceptors: Sequence[Interceptor] = ()
+    server: ServerSettings,
+    *,
+    address: str | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> aio.Channel:
-    """A channel to ``address`` with the token, TLS files and keepalive of ``server``;
-    ``interceptors`` run before the token is added (outermost first)."""
+    """A channel to ``address`` (default ``server.address``) with the token, TLS files and
+    keepalive of ``server``; ``interceptors`` run before the token is added (outermost first)."""
+    address = address or server.address
+    if not address:
+        raise UsageError(
+            "no server address: server.address is not set",
+            field="server.address",
+            hint="pass --server HOST:PORT or set server.address",
+        )
     chain: list[Interceptor] = list(interceptors)
     if server.token is not None:
         metadata = (("authorization", f"Bearer {server.token.get_secret_value()}"),)

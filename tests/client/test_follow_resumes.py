@@ -114,8 +114,9 @@ def test_follow_across_a_server_restart_prints_every_event_once(
             follower.wait()
         rest = out.rest()
         err.rest()
-        if second is not None:
-            second.stop()
+        for running in (first, second):
+            if running is not None and running.proc.poll() is None:
+                running.stop()
     assert follower.returncode == 143
     assert rest == ""
     assert [int(line.split()[0]) for line in lines] == list(range(1, 16))

@@ -110,6 +110,11 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     help="Log as console lines or JSON lines (overrides log.format).",
 )
 @click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
+@click.option(
+    "--server",
+    metavar="ADDR",
+    help="Send the command to the nestr server at ADDR (host:port; overrides server.address).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -120,6 +125,7 @@ def cli(
     log_level: str | None,
     log_format: str | None,
     debug: bool,
+    server: str | None,
 ) -> None:
     from nestr.observability.context import correlation
 
@@ -139,6 +145,7 @@ def cli(
         log_level=log_level,
         log_format=log_format,
         debug=debug or os.environ.get("NESTR_DEBUG", "") not in {"", "0"},
+        server=server,
     )
 
 

@@ -137,10 +137,22 @@ class TlsSettings(_Section):
     client_ca: _OptionalPath = Field(
         None, description="CA (PEM) client certificates must be signed by (mTLS)."
     )
+    ca: _OptionalPath = Field(
+        None, description="Client side: CA (PEM) to trust for the server's certificate; TLS if set."
+    )
+    client_cert: _OptionalPath = Field(
+        None, description="Client side: certificate chain (PEM) to present (mTLS)."
+    )
+    client_key: _OptionalPath = Field(
+        None, description="Client side: private key of server.tls.client_cert (PEM)."
+    )
 
 
 class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
+    address: str | None = Field(
+        None, description="Client side: host:port of the server commands are sent to."
+    )
     token: SecretStr | None = Field(None, description="Bearer token clients must present.")
     tls: TlsSettings = Field(default_factory=TlsSettings)
     resume_interrupted: bool = Field(

@@ -24,11 +24,18 @@ ExecutorName = Literal["local"]  # a Temporal executor comes later
 SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
 """Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
 
-TLS_KEYS = ("server.tls.cert", "server.tls.key", "server.tls.client_ca")
+TLS_KEYS = (
+    "server.tls.cert",
+    "server.tls.key",
+    "server.tls.client_ca",
+    "server.tls.ca",
+    "server.tls.client_cert",
+    "server.tls.client_key",
+)
 PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS})
 """Keys holding paths: relative values in a file are relative to that file."""
 
-SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key"})
+SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key", "server.tls.client_key"})
 """Keys holding the path of a private key: shown masked, and errors name the key and where it
 was set instead of the path (a path like ``/etc/ssl/private/host.pem`` says where a key lives)."""
 
@@ -143,6 +150,9 @@ class TlsSettings:
     cert: Path | None = None
     key: Path | None = None
     client_ca: Path | None = None
+    ca: Path | None = None  # client side: the CA the server's certificate must be signed by
+    client_cert: Path | None = None  # client side: presented to the server (mTLS)
+    client_key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,7 @@ class ServerSettings:
     it resumes interrupted runs when it starts."""
 
     listen: str = "127.0.0.1:7433"
+    address: str | None = None  # client side: where `nestr --server` commands go
     token: Secret | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.options import parse_duration_flag
 from nestr.cli.render import json_option, print_json
 from nestr.errors import EXIT_FAILED, EXIT_OK
@@ -42,7 +42,9 @@ def parse_since(text: str) -> str:
 def list_(ctx: click.Context, since: str | None, action_prefix: str | None, as_json: bool) -> int:
     """Print the records oldest first (--json: an array of records)."""
     start = None if since is None else parse_since(since)
-    records = session(ctx).audit_records(since=start, action_prefix=action_prefix)
+    records = local_session(ctx, only_here=True).audit_records(
+        since=start, action_prefix=action_prefix
+    )
     if as_json:
         print_json([record.to_dict() for record in records])
         return EXIT_OK
@@ -84,7 +86,7 @@ def parse_head(text: str) -> tuple[int, str]:
 def verify(ctx: click.Context, kept: str | None, as_json: bool) -> int:
     """Check the hash chain; exit 1 naming the first bad record."""
     head = None if kept is None else parse_head(kept)
-    report = session(ctx).verify_audit(kept=head)
+    report = local_session(ctx, only_here=True).verify_audit(kept=head)
     if as_json:
         print_json(report.to_dict())
     elif report.broken is None:

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import local_session, session
 from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ def events(
 
     When events after SEQ were pruned (events.retention), a note on stderr says so.
     """
-    from nestr.cli.errors import exit_on_sigterm
+    from nestr.cli.errors import exit_on_sigterm, run_until_terminated
 
     if ctx.invoked_subcommand is not None:
         return 0
@@ -50,7 +49,7 @@ def events(
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm():
         if follow:
-            asyncio.run(follow_log())
+            run_until_terminated(follow_log())
         else:
             for event in nestr.events(since=since, type_prefix=type_prefix, run=run_id):
                 _print(event, as_json)
@@ -62,7 +61,7 @@ def events(
 @click.pass_context
 def prune(ctx: click.Context, as_json: bool) -> int:
     """Delete the oldest events that events.retention no longer keeps (never the newest)."""
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     retention = nestr.settings.events.retention
     if retention.max_age is None and retention.max_events is None:
         if as_json:

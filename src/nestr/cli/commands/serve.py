@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app, session
+from nestr.cli.context import app, local_session
 
 if TYPE_CHECKING:
     from nestr.cli.context import AppContext
@@ -50,7 +50,7 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     from nestr.server.tls import server_tls
     from nestr.session.audit import Actor
 
-    nestr = session(ctx)
+    nestr = local_session(ctx)
     nestr.actor = Actor.local("server")  # what the server does of itself (resume, reload)
     context = app(ctx)
     settings = nestr.settings.server

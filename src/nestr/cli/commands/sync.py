@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from nestr.errors import NestrError
-    from nestr.session import Target
     from nestr.sync.model import RepoPlan
     from nestr.sync.results import SyncRepoResult
 
@@ -44,9 +43,10 @@ def _target(
     groups: tuple[str, ...],
     repo_names: tuple[str, ...],
     action: str | None = None,
-) -> Target:
-    """The workspace, its full manifest (sync rules included) and the selected repos
-    (``action``: the mutating action they are for)."""
+) -> object:
+    """The workspace, its full manifest (sync rules included) and the selected repos (an
+    opaque target of the session: see :mod:`nestr.cli.surface`; ``action``: the mutating
+    action they are for)."""
     return session(ctx).target(
         manifest=manifest_path,
         workspace=workspace_dir,

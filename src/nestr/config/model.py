@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nestr.config import settings as values
-from nestr.config.settings import SECRET_KEYS, ExecutorName, LogFormat, LogLevel
+from nestr.config.settings import SECRET_KEYS, ExecutorName, LogFormat, LogLevel, OtlpProtocol
 
 __all__ = ["SECRET_KEYS", "Settings", "to_settings"]
 
@@ -148,6 +148,11 @@ class MetricsSettings(_Section):
 
 class OtelSettings(_Section):
     endpoint: str | None = Field(None, description="OTLP endpoint for traces; off if unset.")
+    protocol: OtlpProtocol = Field("grpc", description="OTLP over grpc or http/protobuf.")
+    service_name: str = Field("nestr", min_length=1, description="service.name of the spans.")
+    headers: SecretStr | None = Field(
+        None, description="Export headers as key=value,key=value (secret; e.g. an API key)."
+    )
 
 
 class TemporalSettings(_Section):
@@ -189,6 +194,8 @@ def to_settings(model: Settings) -> values.Settings:
     data = model.model_dump()
     token = data["server"]["token"]
     data["server"]["token"] = None if token is None else values.Secret(token.get_secret_value())
+    headers = data["otel"]["headers"]
+    data["otel"]["headers"] = None if headers is None else values.Secret(headers.get_secret_value())
     for entry in data["git"]["credentials"].values():
         entry["token"] = values.Secret(entry["token"].get_secret_value())
     return values.settings_from_dict(data)

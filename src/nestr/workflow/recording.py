@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from nestr.events.catalog import (
     StepLog,
     StepStarted,
 )
+from nestr.observability.tracing import Attribute, Span, span
 from nestr.proc.groups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart
 from nestr.store.groups import GroupStarted
@@ -125,6 +127,14 @@ class InstanceRunner:
     async def _attempt(
         self, instance: Instance, prepared: Prepared, attempt: int, final: bool, report: Report
     ) -> AttemptEnd:
+        with _attempt_span(instance, attempt) as current:
+            end = await self._traced_attempt(instance, prepared, attempt, final, report)
+            _ended(current, end)
+            return end
+
+    async def _traced_attempt(
+        self, instance: Instance, prepared: Prepared, attempt: int, final: bool, report: Report
+    ) -> AttemptEnd:
         output = output_path(self._output_dir_made(), instance.key, self.spec.claim, attempt)
         log = CapturedLog(cap=self.options.log_cap, publish=self._log_publisher(instance, attempt))
         started = self.options.clock()
@@ -187,6 +197,12 @@ class InstanceRunner:
             report(prepared.status, None)
             return True
         attempt = self.spec.prior_attempts.get(instance.key, 0) + 1
+        with _attempt_span(instance, attempt) as current:
+            return self._inline_try(instance, prepared, attempt, current, report)
+
+    def _inline_try(
+        self, instance: Instance, prepared: Prepared, attempt: int, current: Span, report: Report
+    ) -> bool:
         output = output_path(self._output_dir_made(), instance.key, self.spec.claim, attempt)
         held: list[tuple[str, str]] = []  # published only if the try counts
         log = CapturedLog(cap=self.options.log_cap, publish=lambda *line: held.append(line))
@@ -203,7 +219,9 @@ class InstanceRunner:
         )
         end = _try_inline(instance, ctx, prepared.factory)
         if end is None:
+            current.set("nestr.attempt.status", "abandoned")  # it runs again as a task
             return False
+        _ended(current, end)
         publish = self._log_publisher(instance, attempt)
         for stream, text in held:
             publish(stream, text)
@@ -327,6 +345,24 @@ def _try_inline(instance: Instance, ctx: StepContext, factory: StepFactory) -> A
         return ended_by(exc, instance, final=True)
     steps.close()
     return None
+
+
+def _attempt_span(instance: Instance, attempt: int) -> AbstractContextManager[Span]:
+    """The span of one try (its events carry its ``traceparent``, its processes are its
+    children)."""
+    attributes: dict[str, Attribute] = {
+        "nestr.step": instance.key,
+        "nestr.step.uses": instance.step.uses,
+        "nestr.attempt": attempt,
+    }
+    return span("nestr.attempt", **attributes)
+
+
+def _ended(current: Span, end: AttemptEnd) -> None:
+    """Tell the span of a try how it ended."""
+    current.set("nestr.attempt.status", end.status)
+    if end.status != "succeeded":
+        current.fail(end.error or end.status)
 
 
 def _raise_unrecorded(recorded: asyncio.Future[None]) -> None:

@@ -82,6 +82,8 @@ class OtelTracer:
         self.provider = provider
         self._tracer = provider.get_tracer("nestr", __version__)
         self.root: otel_context.Context | None = None  # the action's, when nothing is current
+        # The last span whose traceparent was asked for, and it: a try's events ask twice.
+        self._last: tuple[trace.Span | None, str | None] = (None, None)
 
     def span(self, name: str, attributes: Mapping[str, Attribute]) -> _OtelSpan:
         return _OtelSpan(self, self.start(name, attributes))
@@ -104,11 +106,15 @@ class OtelTracer:
         )
 
     def traceparent(self) -> str | None:
+        current = trace.get_current_span()
+        last, text = self._last  # one tuple: another thread may replace it meanwhile
+        if current is last:
+            return text
         found = self._current()
-        if found is None:
-            return None
-        trace_id, span_id, flags = found
-        return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+        text = None if found is None else f"00-{found[0]:032x}-{found[1]:016x}-{found[2]:02x}"
+        if current.get_span_context().is_valid:  # not the root's fallback, which changes
+            self._last = (current, text)
+        return text
 
     def ids(self) -> tuple[str, str] | None:
         found = self._current()

@@ -9,10 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tests.watchers.otlp_receiver import ReceivedSpan, otlp_receiver
@@ -172,3 +175,52 @@ async def start_and_wait(address: str) -> str:
                 if got.run.status not in {"pending", "running"}:
                     return str(got.run.status)
                 await asyncio.sleep(0.05)  # polling the state, not timing anything
+
+
+def test_http_protobuf_posts_to_v1_traces_with_the_configured_headers(tmp_path: Path) -> None:
+    """With ``otel.protocol: http/protobuf`` spans are POSTed as OTLP protobuf to the endpoint's
+    ``/v1/traces``, with the secret ``otel.headers`` (read from a file) on the request."""
+    received: list[tuple[str, str | None, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["x-api-key"], body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    write_project(tmp_path)
+    (tmp_path / "headers").write_text("x-api-key=s3cret\n", encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {
+            **os.environ,
+            "NESTR_OTEL__ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+            "NESTR_OTEL__PROTOCOL": "http/protobuf",
+            "NESTR_OTEL__HEADERS_FILE": str(tmp_path / "headers"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "nestr", "run", "inner"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GUARD,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    assert {(path, key) for path, key, _ in received} == {("/v1/traces", "s3cret")}
+    request = ExportTraceServiceRequest.FromString(b"".join(body for *_, body in received))
+    names = {s.name for r in request.resource_spans for sc in r.scope_spans for s in sc.spans}
+    assert names == {"nestr run", "nestr.run", "nestr.attempt", "process"}
+    assert "s3cret" not in done.stderr

@@ -24,7 +24,7 @@ from nestr.manifest.loader import load_manifest
 from nestr.observability import tracing
 from nestr.observability.context import child_env
 from nestr.observability.logging import configure_logging, get_logger
-from nestr.watchers.tracing import Tracing, start_tracing
+from nestr.watchers.tracing import Tracing, http_traces_url, start_tracing
 from nestr.workflow import RunResult, run_workflow
 
 WORKFLOWS = """
@@ -217,3 +217,29 @@ def test_a_run_with_tracing_off_never_imports_opentelemetry(tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     assert "OTEL []" in done.stderr
+
+
+def test_an_endpoint_that_is_no_url_is_refused_naming_the_setting(
+    nestr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``otel.endpoint`` without a scheme is bad input: exit 2 naming the variable and the key."""
+    monkeypatch.setenv("NESTR_OTEL__ENDPOINT", "localhost:4317")
+    result = nestr("config", "show")
+    assert result.code == 2
+    assert "env NESTR_OTEL__ENDPOINT: otel.endpoint: expected an http:// or https:// URL" in (
+        result.err
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url"),
+    [
+        ("http://collector:4318", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/", "http://collector:4318/v1/traces"),
+        ("https://api.example/otlp/v1/traces", "https://api.example/otlp/v1/traces"),
+    ],
+)
+def test_http_endpoint_gets_v1_traces_only_when_it_names_no_path(endpoint: str, url: str) -> None:
+    """Over HTTP a bare endpoint gets ``/v1/traces`` (as the OTLP variables are read); a URL
+    with a path is used as given."""
+    assert http_traces_url(endpoint) == url

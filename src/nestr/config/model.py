@@ -154,6 +154,13 @@ class OtelSettings(_Section):
         None, description="Export headers as key=value,key=value (secret; e.g. an API key)."
     )
 
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:4317")
+        return value
+
 
 class TemporalSettings(_Section):
     address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")

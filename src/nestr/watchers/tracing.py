@@ -46,10 +46,10 @@ class _OtelSpan:
     """One open span: made current on enter, ended on exit (its error status set by an
     exception). A class, not a generator-based context manager: a run opens one per try."""
 
-    __slots__ = ("_span", "_token", "_tracer")
+    __slots__ = ("_span", "_token")
 
-    def __init__(self, tracer: OtelTracer, span: trace.Span) -> None:
-        self._tracer, self._span = tracer, span
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
         self._token: Token[otel_context.Context] | None = None
 
     def __enter__(self) -> _OtelSpan:
@@ -86,7 +86,7 @@ class OtelTracer:
         self._last: tuple[trace.Span | None, str | None] = (None, None)
 
     def span(self, name: str, attributes: Mapping[str, Attribute]) -> _OtelSpan:
-        return _OtelSpan(self, self.start(name, attributes))
+        return _OtelSpan(self.start(name, attributes))
 
     def start(
         self,

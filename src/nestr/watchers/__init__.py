@@ -1,0 +1,1 @@
+"""Watchers of nestr's work: metrics, traces, webhooks and the audit trail."""

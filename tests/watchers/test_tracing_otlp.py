@@ -224,3 +224,50 @@ def test_http_protobuf_posts_to_v1_traces_with_the_configured_headers(tmp_path: 
     names = {s.name for r in request.resource_spans for sc in r.scope_spans for s in sc.spans}
     assert names == {"nestr run", "nestr.run", "nestr.attempt", "process"}
     assert "s3cret" not in done.stderr
+
+
+def test_nestr_run_with_server_is_one_trace_from_the_command_to_the_steps(tmp_path: Path) -> None:
+    """``nestr --server ADDR run`` with tracing on: the command's root span is the parent of
+    its ``StartRun`` call span, the server's call span is that call's child, and the run and
+    its steps are below it: one trace across the CLI process, the server and the steps."""
+    write_project(tmp_path)
+    with otlp_receiver() as receiver:
+        env = {**os.environ, "NESTR_OTEL__ENDPOINT": receiver.endpoint}
+        env.pop("TRACEPARENT", None)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
+            cwd=tmp_path,
+            env={**env, "NESTR_STATE_DIR": str(tmp_path / "state")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            address = server.stdout.readline().split()[-1]
+            done = subprocess.run(
+                [sys.executable, "-m", "nestr", "--server", address, "run", "outer"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=GUARD,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            server.send_signal(signal.SIGTERM)
+            _, err = server.communicate(timeout=GUARD)
+            assert server.returncode == 0, err
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        spans = receiver.spans
+    (root,) = [s for s in spans if s.name == "nestr run" and not s.parent]
+    calls = [s for s in child_of(spans, root) if s.name == "nestr.v1.WorkflowService/StartRun"]
+    (client_call,) = calls  # the CLI's span of the call
+    (server_call,) = child_of(spans, client_call)  # the server's span of the same call
+    assert server_call.name == "nestr.v1.WorkflowService/StartRun"
+    (run,) = child_of(spans, server_call)
+    assert run.name == "nestr.run"
+    assert {s.attributes["nestr.step"] for s in child_of(spans, run)} == {"record", "nested"}

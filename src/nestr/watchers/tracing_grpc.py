@@ -109,7 +109,9 @@ def _ended(span: trace.Span, code: object, error: BaseException | None) -> None:
         span.set_status(Status(StatusCode.ERROR, f"{status.name}: {error or ''}".rstrip(": ")))
 
 
-def client_interceptors() -> list[aio.ClientInterceptor]:
+def client_interceptors() -> list[
+    aio.UnaryUnaryClientInterceptor | aio.UnaryStreamClientInterceptor
+]:
     """What a client channel passes as ``interceptors=`` (an empty list when tracing is off:
     pass it always)."""
     if _tracer() is None:

@@ -39,6 +39,9 @@ LAYERS: dict[int, tuple[str, ...]] = {
     30: ("git", "store"),
     25: ("proc",),  # the one process-group runner, under git and steps
     20: ("events",),
+    # the plugin SDK and protocol (generated messages, handshake): what a plugin imports, so it
+    # imports no other unit; the host in ``plugins`` imports it
+    18: ("plugin",),
     15: ("observability",),
     # leaves
     14: ("validation",),

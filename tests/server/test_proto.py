@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMITTED = ROOT / "src" / "nestr" / "server" / "_proto"
+COMMITTED = [
+    ROOT / "src" / "nestr" / "server" / "_proto",
+    ROOT / "src" / "nestr" / "plugin" / "_proto",
+]
 BREAKING = ROOT / "proto" / "breaking.py"
 needs_buf = pytest.mark.skipif(
     shutil.which("buf") is None,
@@ -20,13 +23,15 @@ needs_buf = pytest.mark.skipif(
 )
 
 
-def test_generated_modules_are_up_to_date(tmp_path: Path) -> None:
-    """Regenerating from proto/ gives byte-identical modules: a .proto edited without `make
-    proto` (or a hand edit of the output) fails here."""
-    out = tmp_path / "generated"
-    subprocess.run([sys.executable, str(ROOT / "proto" / "generate.py"), str(out)], check=True)
+@pytest.mark.parametrize("committed_dir", COMMITTED, ids=lambda p: p.parent.name)
+def test_generated_modules_are_up_to_date(tmp_path: Path, committed_dir: Path) -> None:
+    """Regenerating from proto/ gives byte-identical modules (the server's API and the plugin
+    protocol): a .proto edited without `make proto` (or a hand edit of the output) fails here."""
+    src = tmp_path / "generated"
+    subprocess.run([sys.executable, str(ROOT / "proto" / "generate.py"), str(src)], check=True)
+    out = src / committed_dir.relative_to(ROOT / "src")
     fresh = {p.name: p.read_bytes() for p in out.iterdir()}
-    committed = {p.name: p.read_bytes() for p in COMMITTED.iterdir() if p.is_file()}
+    committed = {p.name: p.read_bytes() for p in committed_dir.iterdir() if p.is_file()}
     stale = sorted(
         name for name in fresh.keys() | committed.keys() if fresh.get(name) != committed.get(name)
     )

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     from nestr.git.mirror import MirrorCache
     from nestr.manifest.importers.westimports import ProjectFiles
     from nestr.manifest.model import Manifest
+    from nestr.plugins.host import PluginHost
     from nestr.store.audit import AuditRecord
     from nestr.store.auditchain import ChainReport
     from nestr.store.db import Database
     from nestr.store.eventlog import EventLog
     from nestr.workflow.queries import RunQueries
+    from nestr.workflow.registry import StepRegistry
 
 
 class SessionBase:
@@ -50,6 +52,7 @@ class SessionBase:
         self.actor = actor or Actor.local()
         self._log: EventLog | None = None
         self._bus: EventBus | None = None
+        self._plugins: PluginHost | None = None
 
     @classmethod
     def from_config(
@@ -93,8 +96,22 @@ class SessionBase:
 
         return RunQueries(self.db)
 
+    @property
+    def steps(self) -> StepRegistry:
+        """The step types of this session's runs: entry points, then plugin processes, which
+        start on first use and are stopped by :meth:`close`."""
+        from nestr.plugins.host import PluginHost
+        from nestr.workflow.registry import StepRegistry
+
+        if self._plugins is None:
+            self._plugins = PluginHost(cwd=self.cwd)
+        return StepRegistry(providers=[self._plugins])
+
     def close(self) -> None:
-        """Close the store, if it was opened."""
+        """Stop the plugins this session started, and close the store, if it was opened."""
+        if self._plugins is not None:
+            self._plugins.close()
+            self._plugins = None
         if self._log is not None:
             self._log.close()
             self._log, self._bus = None, None

@@ -49,7 +49,8 @@ class RunOperations(SessionBase):
             loaded = load_manifest_file(located.manifest_path, repos_only=False)
             root = located.workspace.root if located.workspace is not None else None
             values = parse_vars(variables)
-            return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+            found = load_workflow(loaded, workflow, step_types=self.steps)
+            return RunTarget(found, loaded, root, values)
 
     def resume_target(self, run: str) -> RunRecord:
         """The recorded run ``run`` (id or unique prefix) names, to resume."""
@@ -89,6 +90,7 @@ class RunOperations(SessionBase):
                 cancel=cancel,
                 run_id=run_id,
                 db=self.db,
+                registry=self.steps,
                 settings=self.settings,
                 shutdown=shutdown,
                 started=lambda started: audit.ok(run=started),
@@ -115,6 +117,7 @@ class RunOperations(SessionBase):
                 jobs=self._jobs(jobs),
                 bus=self.bus,
                 cancel=cancel,
+                registry=self.steps,
                 settings=self.settings,
                 shutdown=shutdown,
                 started=lambda started: audit.ok(run=started),

@@ -104,3 +104,23 @@ class Step(Protocol):
 
 
 StepFactory = Callable[[], Step]
+
+WithProblem = tuple[tuple[str, ...], str]
+"""A problem of a step's ``with:``: the path of the field inside it, and what is wrong."""
+
+
+class StepProvider(Protocol):
+    """Step types that are not entry points: the out-of-process plugins of
+    :mod:`nestr.plugins.host`. The registry asks providers about a name it does not know."""
+
+    def offers(self, name: str) -> bool:
+        """Whether step type ``name`` is this provider's (may start a plugin to find out)."""
+        ...
+
+    def factory(self, name: str) -> StepFactory:
+        """The factory of step type ``name``, which :meth:`offers` said is this provider's."""
+        ...
+
+    def check(self, name: str, with_: Mapping[str, Any]) -> Sequence[WithProblem]:
+        """Every problem of a step of type ``name`` with ``with_`` (as written), before a run."""
+        ...

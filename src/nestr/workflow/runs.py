@@ -85,7 +85,7 @@ async def run_workflow(
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
-        workflow = load_workflow(manifest, workflow, step_types=registry.names())
+        workflow = load_workflow(manifest, workflow, step_types=registry)
     values = resolve_inputs(workflow, inputs or {})
     selected = _selected_repos(workflow, manifest)
     if selected and workspace_root is None:

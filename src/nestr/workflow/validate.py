@@ -18,6 +18,7 @@ from nestr.errors import (
 from nestr.workflow import expressions
 from nestr.workflow.graph import Ancestry, Edges, edges_of, find_cycles
 from nestr.workflow.model import StepDef, Workflow
+from nestr.workflow.registry import StepRegistry
 from nestr.workflow.render import script_problem
 from nestr.yamlsource import KeyPath, format_key_path
 
@@ -94,7 +95,10 @@ def _problems(
     suggest = _Suggestions(ids)
     for index, step in enumerate(workflow.steps):
         yield from _check_needs(step, index, suggest, seen, locate)
-        if index in outlines or step.is_command or step.uses in step_types:
+        if index in outlines or step.is_command:
+            continue
+        if step.uses in step_types:
+            yield from _check_with(step, index, step_types, locate)
             continue
         hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
         yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)
@@ -112,6 +116,34 @@ def _problems(
         if (problem := script_problem(step)) is not None:
             field, error = problem
             yield _error(locate, ("steps", index, *field), error.message, error.hint)
+
+
+def _check_with(
+    step: StepDef, index: int, step_types: Collection[str], locate: Locate
+) -> Iterator[WorkflowDefinitionError]:
+    """The problems a plugin finds in the step's ``with:``, each at its field's position."""
+    if not isinstance(step_types, StepRegistry):
+        return
+    for path, message in step_types.check(step.uses, step.with_):
+        field = _deepest_known(step.with_, path)
+        yield _error(locate, ("steps", index, "with", *field), f"{step.uses}: {message}")
+
+
+def _deepest_known(with_: Any, path: tuple[str, ...]) -> KeyPath:
+    """The longest prefix of ``path`` present in ``with_`` (a missing field is reported at its
+    parent), list indexes as numbers, as the YAML locator wants them."""
+    found: list[str | int] = []
+    node = with_
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            found.append(part)
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            found.append(int(part))
+            node = node[int(part)]
+        else:
+            break
+    return tuple(found)
 
 
 def _check_cycles(

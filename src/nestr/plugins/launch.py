@@ -1,0 +1,249 @@
+"""One running plugin process: started with a handshake, its output routed, stopped as a group.
+
+The plugin is started through :func:`nestr.proc.spawn.spawn` (its own session, stdin from
+/dev/null, the guardian's mark) and watched by the guardian of :mod:`nestr.proc.groups` from
+its start, so its whole process group ends when nestr does, even by SIGKILL. Its first stdout
+line is the handshake (:mod:`nestr.plugin.handshake`); everything it writes afterwards, on
+stdout or stderr, goes to the logs of the steps it is executing at the time (to a short
+backlog kept for error messages when it executes none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import secrets
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nestr.errors import WorkFailed
+from nestr.plugin import handshake
+from nestr.proc.groups import arm, kill_group, release, signal_group, watch
+from nestr.proc.spawn import spawn
+from nestr.workflow.protocols import LogSink
+
+START_TIMEOUT = 30.0  # seconds for the handshake line: a Python plugin imports gRPC first
+STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when a plugin is stopped
+BACKLOG = 40  # output lines kept for error messages
+
+
+class PluginError(WorkFailed):
+    """A plugin could not be started, broke the protocol, or died."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start a plugin: its name, its command, and where nestr found it."""
+
+    name: str
+    argv: tuple[str, ...]
+    origin: str  # "config", "entry point nestr.plugins", "PATH"
+
+
+class PluginProcess:
+    """A started plugin: its process, its address, the secret and its output routing."""
+
+    def __init__(self, launch: Launch, *, cwd: Path, start_timeout: float = START_TIMEOUT) -> None:
+        self.launch = launch
+        self.secret = secrets.token_hex(32)
+        self.backlog: collections.deque[str] = collections.deque(maxlen=BACKLOG)
+        self._routes: dict[int, tuple[asyncio.AbstractEventLoop, LogSink]] = {}
+        self._lock = threading.Lock()
+        self.started_at = time.monotonic()
+        self.process, self.handshake = self._start(cwd, start_timeout)
+        self.metadata = ((handshake.SECRET_METADATA, self.secret),)
+        self._channels: dict[int, Any] = {}
+
+    # --- start ------------------------------------------------------------------------------
+
+    def _start(
+        self, cwd: Path, timeout: float
+    ) -> tuple[subprocess.Popen[bytes], handshake.Handshake]:
+        arm()
+        env = {
+            **os.environ,
+            handshake.VERSIONS_ENV: ",".join(map(str, handshake.SUPPORTED_VERSIONS)),
+            handshake.SECRET_ENV: self.secret,
+        }
+        pipes = {"stdout": os.pipe(), "stderr": os.pipe()}
+        try:
+            process = spawn(self.launch.argv, cwd, env, pipes)
+        except OSError as exc:
+            for read_end, _ in pipes.values():
+                os.close(read_end)
+            raise PluginError(
+                f"plugin {self.launch.name}: cannot start `{self.launch.argv[0]}`: {exc.strerror}",
+                hint=f"found through {self.launch.origin}; check that the command exists",
+            ) from None
+        watch(process.pid)
+        stdout, stderr = pipes["stdout"][0], pipes["stderr"][0]
+        errors = self._reader(stderr, "stderr", b"")
+        try:
+            line, rest = _first_line(stdout, timeout)
+            if line is None:
+                self._end(process)
+                errors.join(1.0)  # what the plugin said as it died
+                raise PluginError(
+                    f"plugin {self.launch.name} gave no handshake line on stdout within"
+                    f" {timeout:g} s ({_ended(process)}){self._said()}",
+                    hint="a plugin prints `nestr-plugin|1|unix|/path/to.sock` once it listens",
+                )
+            found = self._agreed(line)
+        except PluginError:
+            self._end(process)
+            os.close(stdout)
+            raise
+        self._reader(stdout, "stdout", rest)
+        return process, found
+
+    def _agreed(self, line: bytes) -> handshake.Handshake:
+        name = self.launch.name
+        try:
+            found = handshake.parse(line.decode("utf-8", "replace"))
+        except handshake.HandshakeError as exc:
+            raise PluginError(f"plugin {name}: bad handshake: {exc}") from None
+        if found.version not in handshake.SUPPORTED_VERSIONS:
+            ours = ", ".join(map(str, handshake.SUPPORTED_VERSIONS))
+            raise PluginError(
+                f"plugin {name} speaks plugin protocol version {found.version}; this nestr"
+                f" speaks {ours}",
+                hint="use a release of the plugin for this protocol version, or upgrade nestr",
+            )
+        return found
+
+    def _said(self) -> str:
+        lines = "".join(self.backlog).strip()
+        return f"; its output:\n{lines}" if lines else ""
+
+    # --- output routing ---------------------------------------------------------------------
+
+    def _reader(self, fd: int, stream: str, start: bytes) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._read, args=(fd, stream, start), name=f"plugin-{stream}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _read(self, fd: int, stream: str, pending: bytes) -> None:
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while True:
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    self._deliver(stream, line.decode("utf-8", "replace") + "\n")
+                chunk = pipe.read(65536)
+                if not chunk:
+                    break
+                pending += chunk
+        if pending:
+            self._deliver(stream, pending.decode("utf-8", "replace") + "\n")
+
+    def _deliver(self, stream: str, text: str) -> None:
+        with self._lock:
+            routes = list(self._routes.values())
+            self.backlog.append(text)
+        for loop, sink in routes:
+            loop.call_soon_threadsafe(sink.write, stream, text)
+
+    @contextmanager
+    def routed(self, sink: LogSink) -> Iterator[None]:
+        """While the block runs, the plugin's output also goes to ``sink`` (a step's log)."""
+        key = id(sink)
+        with self._lock:
+            self._routes[key] = (asyncio.get_running_loop(), sink)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._routes.pop(key, None)
+
+    # --- state and stop ---------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def exited(self, timeout: float) -> int | None:
+        """The exit code once the process has ended within ``timeout`` seconds, else None."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def describe_exit(self) -> str:
+        return _ended(self.process)
+
+    def channel(self) -> Any:
+        """The ``grpc.aio`` channel of the running event loop (one per loop)."""
+        import grpc
+
+        loop = asyncio.get_running_loop()
+        found = self._channels.get(id(loop))
+        if found is None or found[0] is not loop:
+            found = (loop, grpc.aio.insecure_channel(self.handshake.target))
+            self._channels[id(loop)] = found
+        return found[1]
+
+    def blocking_channel(self) -> Any:
+        """A blocking channel, for calls made outside an event loop (Describe, Validate)."""
+        import grpc
+
+        found = self._channels.get(0)
+        if found is None:
+            found = (None, grpc.insecure_channel(self.handshake.target))
+            self._channels[0] = found
+        return found[1]
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM the plugin's group, SIGKILL it after ``grace`` seconds; close the channels."""
+        for key, (_, channel) in list(self._channels.items()):
+            if key == 0:
+                channel.close()
+        self._channels.clear()
+        self._end(self.process, grace)
+
+    def _end(self, process: subprocess.Popen[bytes], grace: float = 0.0) -> None:
+        if process.poll() is None and grace > 0:
+            signal_group(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(grace)
+        kill_group(process.pid)
+        process.wait()
+        release(process.pid)
+
+
+def _first_line(fd: int, timeout: float) -> tuple[bytes | None, bytes]:
+    """The first line read from ``fd`` within ``timeout`` (None at end of file or timeout),
+    and what was read after it."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, b""
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None, b""
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line, rest
+
+
+def _ended(process: subprocess.Popen[bytes]) -> str:
+    code = process.poll()
+    if code is None:
+        return "still running"
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}"

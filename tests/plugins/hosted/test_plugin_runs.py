@@ -1,0 +1,135 @@
+"""A plugin written with the SDK, started by nestr as a real process, in real workflow runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def run_json(nestr: Any, *args: str) -> dict[str, Any]:
+    done = nestr(*args, "--json")
+    assert done.code == 0, done
+    result: dict[str, Any] = json.loads(done.out)
+    return result
+
+
+@pytest.mark.usefixtures("echo")
+def test_plugin_step_runs_and_feeds_outputs_to_later_steps(nestr: Any, workflows: Any) -> None:
+    """An ``echo.say`` step runs in the plugin: its log lines and progress reach the step log and
+    its output feeds a later shell step; without the host the type would be unknown."""
+    workflows("""
+        hello:
+          steps:
+            - id: a
+              uses: echo.say
+              with: {text: hi there, times: 2}
+            - id: b
+              needs: [a]
+              run: echo got ${{ steps.a.outputs.said }}
+    """)
+    done = nestr("run", "hello")
+    assert done.code == 0, done
+    logs = nestr("runs", "logs", _last_run(nestr), "a")
+    assert logs.out.count("hi there") == 2
+    assert "[progress 1/1] said" in logs.out
+    assert "got hi there" in nestr("runs", "logs", _last_run(nestr), "b").out
+
+
+def _last_run(nestr: Any) -> str:
+    done = nestr("runs", "list", "--json")
+    assert done.code == 0, done
+    runs = json.loads(done.out)
+    return str(runs[0]["id"])
+
+
+@pytest.mark.usefixtures("echo")
+def test_plugin_is_reused_across_the_steps_of_a_run(nestr: Any, workflows: Any) -> None:
+    """Two plugin steps of one run are served by the same plugin process (started once)."""
+    workflows("""
+        twice:
+          steps:
+            - {id: a, uses: echo.say, with: {text: one}}
+            - {id: b, uses: echo.say, with: {text: two}, needs: [a]}
+            - id: c
+              needs: [a, b]
+              run: test ${{ steps.a.outputs.pid }} = ${{ steps.b.outputs.pid }}
+    """)
+    done = nestr("run", "twice")
+    assert done.code == 0, done
+
+
+def test_crash_fails_the_attempt_and_the_retry_runs_on_a_new_plugin(
+    nestr: Any, workflows: Any, echo: Path, marks: Path
+) -> None:
+    """A plugin that dies mid-step fails that attempt only ("crashed"); the retry starts the
+    plugin again (another pid) and succeeds."""
+    workflows("""
+        crashy:
+          steps:
+            - id: c
+              uses: echo.crash
+              retry: {attempts: 2, initial: 0s, jitter: false}
+    """)
+    done = nestr("run", "crashy")
+    assert done.code == 0, done
+    first = (marks / "attempt-1-pid").read_text(encoding="utf-8")
+    second = (marks / "attempt-2-pid").read_text(encoding="utf-8")
+    assert first != second
+    shown = nestr("runs", "show", _last_run(nestr), "--json")
+    attempts = json.loads(shown.out)["attempts"]
+    assert [a["status"] for a in attempts] == ["failed", "succeeded"]
+    assert "crashed" in attempts[0]["error"]
+
+
+@pytest.mark.usefixtures("echo")
+def test_plugin_stderr_goes_to_the_step_log(nestr: Any, workflows: Any) -> None:
+    """What the plugin process writes to its own stderr during a step lands in that step's log."""
+    workflows("""
+        noisy:
+          steps:
+            - {id: n, uses: echo.stderr}
+    """)
+    assert nestr("run", "noisy").code == 0
+    assert "a line on the plugin's stderr" in nestr("runs", "logs", _last_run(nestr), "n").out
+
+
+@pytest.mark.usefixtures("echo")
+def test_failed_plugin_step_fails_with_its_message(nestr: Any, workflows: Any) -> None:
+    """A step function raising StepError fails the step with its message and exit code 1."""
+    workflows("""
+        failing:
+          steps:
+            - {id: f, uses: echo.fail}
+    """)
+    done = nestr("run", "failing")
+    assert done.code == 1
+    assert "told to fail" in done.out + done.err
+
+
+@pytest.mark.usefixtures("echo")
+def test_validate_problems_are_located_at_the_workflow_line(
+    nestr: Any, workflows: Any, marks: Path
+) -> None:
+    """The plugin's Validate runs before the run starts: a wrong field is reported at its own
+    file:line, a missing one at the with: mapping, and no step runs."""
+    path = workflows("""
+        bad:
+          steps:
+            - id: s
+              uses: echo.say
+              with:
+                times: many
+    """)
+    done = nestr("run", "bad")
+    assert done.code == 2, done
+    lines = path.read_text(encoding="utf-8").splitlines()
+    times_line = next(i for i, line in enumerate(lines, 1) if "times: many" in line)
+    assert (
+        f"nestr.yaml:{times_line}:18: workflows.bad.steps[0].with.times: echo.say: expected"
+        " integer, got string" in done.err
+    )
+    assert f"nestr.yaml:{times_line}:11: workflows.bad.steps[0].with: echo.say: `text`" in done.err
+    assert nestr("runs", "list", "--json").out.strip() in {"[]", ""}

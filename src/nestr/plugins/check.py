@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nestr.plugins.host import plugin_of
+from nestr.plugins.host import EXECUTABLE_PREFIX, plugin_of
 from nestr.plugins.launch import STOP_GRACE, Launch, PluginError, PluginProcess
 from nestr.plugins.step import to_struct
 
@@ -76,7 +76,9 @@ def check_plugin(
     """Check the plugin ``command`` starts (see the module docstring)."""
     options = options or CheckOptions()
     report = CheckReport(tuple(command))
-    name = Path(command[0]).name.removeprefix("nestr-plugin-")
+    exe = Path(command[0]).name
+    named = exe.startswith(EXECUTABLE_PREFIX)  # else the name is the plugin's own (Describe)
+    name = exe.removeprefix(EXECUTABLE_PREFIX)
     began = time.monotonic()
     try:
         running = PluginProcess(Launch(name, tuple(command), "the command line"), cwd=cwd)
@@ -87,12 +89,14 @@ def check_plugin(
     report.add(
         "handshake", True, f"{running.handshake.line().strip()} in {report.start_seconds:.3f} s"
     )
-    _Driver(running, report, options).run()
+    _Driver(running, report, options, named=named).run()
     return report
 
 
 class _Driver:
-    def __init__(self, running: PluginProcess, report: CheckReport, options: CheckOptions) -> None:
+    def __init__(
+        self, running: PluginProcess, report: CheckReport, options: CheckOptions, *, named: bool
+    ) -> None:
         import grpc
 
         from nestr.plugin._proto import plugin_pb2 as pb
@@ -102,6 +106,8 @@ class _Driver:
         self.running, self.report, self.options = running, report, options
         self.stub = pb_grpc.StepPluginStub(running.blocking_channel())  # type: ignore[no-untyped-call]
         self.types: dict[str, Any] = {}
+        self.named = named
+        self.name = running.launch.name
 
     def run(self) -> None:
         try:
@@ -148,7 +154,9 @@ class _Driver:
 
     def describe(self) -> None:
         reply = self._call(self.stub.Describe, self.pb.DescribeRequest())
-        name = self.running.launch.name
+        if not self.named:  # started by a command: the plugin's own name is the one
+            self.name = reply.name
+        name = self.name
         self.types = {t.name: t for t in reply.step_types}
         self.report.add(
             "describe",
@@ -181,7 +189,7 @@ class _Driver:
             not good.problems,
             problems or f"{step} with {json.dumps(dict(self.options.with_))}: no problem",
         )
-        unknown = f"{self.running.launch.name}.{CHECK_TYPE}"
+        unknown = f"{self.name}.{CHECK_TYPE}"
         bad = self._call(self.stub.Validate, self.pb.ValidateRequest(step_type=unknown))
         self.report.add(
             "validate unknown type",

@@ -123,18 +123,14 @@ class StepPluginServicer(pb_grpc.StepPluginServicer):
             text = f"plugin {self.plugin.name} has no step type {request.step_type!r}"
             yield pb.ExecuteResponse(result=pb.Result(status=pb.STATUS_FAILED, message=text))
             return
-        queue: asyncio.Queue[pb.ExecuteResponse] = asyncio.Queue()
+        queue: asyncio.Queue[pb.ExecuteResponse | None] = asyncio.Queue()
         call = _call(request, _sender(queue))
         task = asyncio.ensure_future(_execute(spec, call))
+        task.add_done_callback(lambda _: queue.put_nowait(None))  # after all it sent
         self.running[request.execution_id] = (task, call)
         try:
-            while not task.done() or not queue.empty():
-                waiter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-                if waiter.done():
-                    yield waiter.result()
-                else:
-                    waiter.cancel()
+            while (message := await queue.get()) is not None:
+                yield message
             yield pb.ExecuteResponse(result=task.result())
         finally:
             self.running.pop(request.execution_id, None)
@@ -151,7 +147,9 @@ class StepPluginServicer(pb_grpc.StepPluginServicer):
         return pb.CancelResponse(found=found is not None)
 
 
-def _sender(queue: asyncio.Queue[pb.ExecuteResponse]) -> Callable[[pb.ExecuteResponse], None]:
+def _sender(
+    queue: asyncio.Queue[pb.ExecuteResponse | None],
+) -> Callable[[pb.ExecuteResponse], None]:
     """Put a message on ``queue`` from the loop's thread or from a step's worker thread."""
     loop = asyncio.get_running_loop()
     owner = threading.get_ident()

@@ -10,6 +10,7 @@ step registry; :meth:`PluginHost.close` stops every plugin it started.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -96,15 +97,21 @@ class PluginHost:
         return lambda: PluginStep(self, name)
 
     def check(self, name: str, with_: Mapping[str, Any]) -> Sequence[WithProblem]:
-        """The plugin's ``Validate`` of one step's ``with:``."""
+        """The plugin's ``Validate`` of one step's ``with:``; asked once per distinct ``with:``
+        of a type while the plugin runs (Validate is a function of the two: a generated
+        workflow of a thousand alike steps costs one call)."""
         from nestr.plugin._proto import plugin_pb2 as pb
         from nestr.plugins.step import to_struct
 
         running = self.process(plugin_of(name))
-        stub = _blocking_stub(running)
-        request = pb.ValidateRequest(step_type=name, **{"with": to_struct(with_)})
-        reply = stub.Validate(request, metadata=running.metadata, timeout=CALL_TIMEOUT)
-        return [(tuple(p.path), p.message) for p in reply.problems]
+        key = (name, json.dumps(with_, sort_keys=True, default=str))
+        found = running.validated.get(key)
+        if found is None:
+            stub = _blocking_stub(running)
+            request = pb.ValidateRequest(step_type=name, **{"with": to_struct(with_)})
+            reply = stub.Validate(request, metadata=running.metadata, timeout=CALL_TIMEOUT)
+            found = running.validated[key] = [(tuple(p.path), p.message) for p in reply.problems]
+        return found
 
     # --- processes --------------------------------------------------------------------------
 

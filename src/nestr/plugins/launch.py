@@ -63,6 +63,9 @@ class PluginProcess:
         self.process, self.handshake = self._start(cwd, start_timeout)
         self.metadata = ((handshake.SECRET_METADATA, self.secret),)
         self._channels: dict[int, Any] = {}
+        self._stubs: dict[tuple[int, Any], tuple[Any, Any]] = {}
+        # Validate's answers by (step type, with: as JSON), for this process's life
+        self.validated: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = {}
 
     # --- start ------------------------------------------------------------------------------
 
@@ -194,6 +197,17 @@ class PluginProcess:
             self._channels[id(loop)] = found
         return found[1]
 
+    def stub(self, kind: Any) -> Any:
+        """A stub of class ``kind`` over :meth:`channel`, made once per loop (a stub builds a
+        callable per method, which a warm call need not pay again)."""
+        key = (id(asyncio.get_running_loop()), kind)
+        channel = self.channel()
+        found = self._stubs.get(key)
+        if found is None or found[0] is not channel:
+            found = (channel, kind(channel))
+            self._stubs[key] = found
+        return found[1]
+
     def blocking_channel(self) -> Any:
         """A blocking channel, for calls made outside an event loop (Describe, Validate)."""
         import grpc
@@ -210,6 +224,7 @@ class PluginProcess:
             if key == 0:
                 channel.close()
         self._channels.clear()
+        self._stubs.clear()
         self._end(self.process, grace)
 
     def _end(self, process: subprocess.Popen[bytes], grace: float = 0.0) -> None:

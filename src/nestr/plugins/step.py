@@ -68,7 +68,7 @@ async def _execute(running: PluginProcess, name: str, ctx: StepContext) -> Outpu
     from nestr.plugin._proto import plugin_pb2 as pb
     from nestr.plugin._proto import plugin_pb2_grpc as pb_grpc
 
-    stub = pb_grpc.StepPluginStub(running.channel())  # type: ignore[no-untyped-call]
+    stub = running.stub(pb_grpc.StepPluginStub)
     execution = uuid.uuid4().hex
     request = pb.ExecuteRequest(
         execution_id=execution,

@@ -35,6 +35,7 @@ from nestr.workflow.protocols import LogSink
 START_TIMEOUT = 30.0  # seconds for the handshake line: a Python plugin imports gRPC first
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when a plugin is stopped
 BACKLOG = 40  # output lines kept for error messages
+SETTLE_LIMIT = 0.2  # seconds a finished step waits for the plugin's last output lines
 
 
 class PluginError(WorkFailed):
@@ -59,6 +60,7 @@ class PluginProcess:
         self.backlog: collections.deque[str] = collections.deque(maxlen=BACKLOG)
         self._routes: dict[int, tuple[asyncio.AbstractEventLoop, LogSink]] = {}
         self._lock = threading.Lock()
+        self._open: dict[int, bool] = {}  # reader fd -> idle (waiting in read) or busy
         self.started_at = time.monotonic()
         self.process, self.handshake = self._start(cwd, start_timeout)
         self.metadata = ((handshake.SECRET_METADATA, self.secret),)
@@ -138,14 +140,18 @@ class PluginProcess:
         return thread
 
     def _read(self, fd: int, stream: str, pending: bytes) -> None:
+        self._open[fd] = False  # busy: read, not yet delivered
         with os.fdopen(fd, "rb", buffering=0) as pipe:
             while True:
                 lines = pending.split(b"\n")
                 pending = lines.pop()
                 for line in lines:
                     self._deliver(stream, line.decode("utf-8", "replace") + "\n")
+                self._open[fd] = True
                 chunk = pipe.read(65536)
+                self._open[fd] = False
                 if not chunk:
+                    del self._open[fd]
                     break
                 pending += chunk
         if pending:
@@ -157,6 +163,26 @@ class PluginProcess:
             self.backlog.append(text)
         for loop, sink in routes:
             loop.call_soon_threadsafe(sink.write, stream, text)
+
+    async def settle(self, limit: float = SETTLE_LIMIT) -> None:
+        """Wait (at most ``limit`` seconds) until what the plugin wrote so far has been read and
+        handed to the step logs: a line written just before a result would otherwise miss the
+        step it belongs to, since the result travels on another channel than the output."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self._quiet():  # noqa: ASYNC110 - a pipe and a thread, no event
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0)  # the deliveries scheduled on this loop run first
+
+    def _quiet(self) -> bool:
+        """No reader holds undelivered output and no pipe has unread bytes."""
+        state = dict(self._open)
+        if not all(state.values()):
+            return False
+        try:
+            readable, _, _ = select.select(list(state), [], [], 0)
+        except (OSError, ValueError):  # a pipe closed meanwhile: its reader is done
+            return True
+        return not readable
 
     @contextmanager
     def routed(self, sink: LogSink) -> Iterator[None]:

@@ -59,7 +59,13 @@ class PluginStep:
             except PluginError as exc:
                 raise StepFailed(exc.message) from None
         with running.routed(ctx.log):
-            return await _execute(running, self.name, ctx)
+            try:
+                outputs = await _execute(running, self.name, ctx)
+            except StepFailed:
+                await running.settle()
+                raise
+            await running.settle()
+            return outputs
 
 
 async def _execute(running: PluginProcess, name: str, ctx: StepContext) -> Outputs:

@@ -58,6 +58,9 @@ def test_model_and_values_have_the_same_types() -> None:
         if key == settings.CREDENTIALS_KEY:  # a mapping by name ↔ a tuple of named entries
             assert values[key] == tuple[settings.GitCredential, ...]
             continue
+        if key == settings.PLUGINS_KEY:  # the same for plugins
+            assert values[key] == tuple[settings.PluginCommand, ...]
+            continue
         assert values[key] == expected, key
 
 

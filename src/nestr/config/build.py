@@ -31,12 +31,14 @@ from nestr.config.settings import (
     CREDENTIALS_KEY,
     LEAF_KEYS,
     PATH_KEYS,
+    PLUGINS_KEY,
     SECRET_KEYS,
     SECRET_PATH_KEYS,
     SECTION_KEYS,
     credential_key,
     is_known_key,
     is_secret_key,
+    plugin_key,
 )
 from nestr.errors import ConfigError, SourceLocation, did_you_mean
 from nestr.validation import translate
@@ -75,7 +77,10 @@ def _file_keys() -> set[str]:
 
 
 def _is_named_key(dotted: str) -> bool:
-    """A field of a named credential, or its ``token_file``."""
+    """A field of a named credential, or its ``token_file``; a field of a named plugin."""
+    plugin = plugin_key(dotted)
+    if plugin is not None and plugin[1]:
+        return True
     found = credential_key(dotted.removesuffix("_file"))
     if found is None or not found[1]:
         return False
@@ -186,6 +191,8 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
     origins = {key: Origin("default") for key in LEAF_KEYS}
     for key_path, value in merged.items():
         origins[".".join(str(p) for p in key_path)] = value.origin
+    if settings.plugins:  # shown as plugins.<name>.command
+        del origins[PLUGINS_KEY]
     return LoadedConfig(
         settings=settings, origins=_credential_origins(settings, origins), files=files
     )

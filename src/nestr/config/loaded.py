@@ -9,10 +9,12 @@ from typing import Any
 from nestr.config.layers import Origin
 from nestr.config.settings import (
     CREDENTIALS_KEY,
+    PLUGINS_KEY,
     SECRET_PATH_KEYS,
     Settings,
     credential_key,
     is_secret_key,
+    plugin_key,
 )
 
 
@@ -38,6 +40,10 @@ def display_value(settings: Settings, dotted: str) -> Any:
         value = getattr(entry, named[1])
     elif dotted == CREDENTIALS_KEY:
         return {}  # shown only while empty: entries show as git.credentials.<name>.<field>
+    elif (plugin := plugin_key(dotted)) is not None:  # plugins.<name>.command
+        return list(next(p for p in settings.plugins if p.name == plugin[0]).command)
+    elif dotted == PLUGINS_KEY:
+        return {}  # shown only while empty, as git.credentials
     else:
         for part in dotted.split("."):
             value = getattr(value, part)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -246,6 +247,24 @@ class EventsSettings(_Section):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
+def _plugin_name(name: str) -> str:
+    if not values.PLUGIN_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plugin name: use a-z, 0-9 and single - or _")
+    return name
+
+
+def _argv(value: object) -> object:
+    """A command as a list of arguments, or one string split as a shell splits it."""
+    return shlex.split(value) if isinstance(value, str) else value
+
+
+class PluginSettings(_Section):
+    command: Annotated[list[str], BeforeValidator(_argv)] = Field(
+        min_length=1,
+        description="The command that starts the plugin: a list, or a string split like a shell.",
+    )
+
+
 class Settings(_Section):
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -268,6 +287,9 @@ class Settings(_Section):
     otel: OtelSettings = Field(default_factory=OtelSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    plugins: dict[Annotated[str, AfterValidator(_plugin_name)], PluginSettings] = Field(
+        default_factory=dict, description="Step plugins by name: the command that starts each."
+    )
 
     @field_validator("cache_dir", "state_dir")
     @classmethod

@@ -58,6 +58,22 @@ def credential_key(dotted: str) -> tuple[str, str] | None:
     return name, rest
 
 
+# `plugins` is a mapping of step plugins named by the user: `plugins.<name>.command`.
+PLUGINS_KEY = "plugins"
+PLUGIN_FIELDS = ("command",)
+PLUGIN_NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+
+
+def plugin_key(dotted: str) -> tuple[str, str] | None:
+    """``(name, field)`` of a ``plugins.<name>.<field>`` key (field may be empty)."""
+    name, sep, rest = dotted.removeprefix(PLUGINS_KEY + ".").partition(".")
+    if not dotted.startswith(PLUGINS_KEY + ".") or "." in rest:
+        return None
+    if sep and rest not in PLUGIN_FIELDS:
+        return None
+    return name, rest
+
+
 def is_secret_key(dotted: str) -> bool:
     """True for a key whose value is a secret (``server.token``, ``git.credentials.*.token``)."""
     found = credential_key(dotted)
@@ -66,7 +82,10 @@ def is_secret_key(dotted: str) -> bool:
 
 def is_known_key(dotted: str) -> bool:
     """True for a key that exists: a fixed one or a field of a named credential."""
-    return dotted in LEAF_KEYS or dotted in SECTION_KEYS or credential_key(dotted) is not None
+    if dotted in LEAF_KEYS or dotted in SECTION_KEYS or credential_key(dotted) is not None:
+        return True
+    found = plugin_key(dotted)
+    return found is not None and found[1] != ""
 
 
 _MASK = "**********"
@@ -131,6 +150,14 @@ class GitCredential:
     token: Secret
     username: str = "x-access-token"
     protocol: Literal["https", "http"] = "https"
+
+
+@dataclass(frozen=True)
+class PluginCommand:
+    """A step plugin of the ``plugins:`` setting: its name and the command that starts it."""
+
+    name: str
+    command: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -229,6 +256,7 @@ class Settings:
     otel: OtelSettings = field(default_factory=OtelSettings)
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
     events: EventsSettings = field(default_factory=EventsSettings)
+    plugins: tuple[PluginCommand, ...] = ()
 
 
 def _section_type(cls: type[Any], name: str) -> type[Any] | None:
@@ -272,6 +300,11 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
             value = _build(section, value, dotted + ".")
         elif dotted == CREDENTIALS_KEY:
             value = _credentials(value)
+        elif dotted == PLUGINS_KEY:
+            value = tuple(
+                PluginCommand(name, tuple(entry["command"]))
+                for name, entry in sorted(value.items())
+            )
         elif dotted in PATH_KEYS and value is not None:
             value = Path(value)
         elif dotted in SECRET_KEYS and isinstance(value, str):
@@ -295,6 +328,8 @@ def _plain(value: Any, prefix: str) -> dict[str, Any]:
             out[f.name] = _plain(item, dotted + ".")
         elif dotted == CREDENTIALS_KEY:
             out[f.name] = {}
+        elif dotted == PLUGINS_KEY:
+            out[f.name] = {entry.name: {"command": list(entry.command)} for entry in item}
         else:
             out[f.name] = str(item) if isinstance(item, Path) else item
     return out

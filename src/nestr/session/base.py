@@ -104,7 +104,8 @@ class SessionBase:
         from nestr.workflow.registry import StepRegistry
 
         if self._plugins is None:
-            self._plugins = PluginHost(cwd=self.cwd)
+            configured = {p.name: p.command for p in self.settings.plugins}
+            self._plugins = PluginHost(configured=configured, cwd=self.cwd)
         return StepRegistry(providers=[self._plugins])
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from nestr.cli.context import local_session
 from nestr.cli.render import json_option, print_json
 from nestr.errors import UsageError
 
@@ -19,12 +20,14 @@ def plugin() -> None:
 
 @plugin.command("list")
 @json_option
-def list_plugins(as_json: bool) -> int:
-    """The plugins found (``nestr.plugins`` entry points, ``nestr-plugin-*`` on PATH); none is
-    started."""
+@click.pass_context
+def list_plugins(ctx: click.Context, as_json: bool) -> int:
+    """The plugins found (the ``plugins:`` setting, ``nestr.plugins`` entry points,
+    ``nestr-plugin-*`` on PATH); none is started."""
     from nestr.plugins.host import discover
 
-    found = discover()
+    settings = local_session(ctx).settings
+    found = discover({p.name: p.command for p in settings.plugins})
     if as_json:
         print_json(
             [{"name": p.name, "command": list(p.argv), "origin": p.origin} for p in found.values()]

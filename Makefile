@@ -40,7 +40,7 @@ bench: venv
 lock:
 	uv pip compile requirements.in --generate-hashes --python-version 3.11 -o requirements.lock
 
-# Regenerate src/nestr/server/_proto from proto/ (the generated modules are committed).
+# Regenerate src/nestr/server/_proto and src/nestr/plugin/_proto from proto/ (committed).
 proto: venv
 	$(BIN)/python proto/generate.py
 

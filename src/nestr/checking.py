@@ -11,7 +11,7 @@ in file order (``nestr.errors.by_position``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,21 +69,28 @@ def error_dict(error: InputError) -> dict[str, Any]:
     }
 
 
-def check_manifest(path: Path) -> ValidationReport:
-    """Every problem of the manifest at ``path``: repos and imports, ``workflows:``, ``sync:``."""
+def check_manifest(path: Path, *, step_types: Collection[str] | None = None) -> ValidationReport:
+    """Every problem of the manifest at ``path``: repos and imports, ``workflows:``, ``sync:``.
+
+    ``step_types``: the step types workflows may use (a session's ``steps``, plugins included);
+    None: the installed entry points."""
     from nestr.workflow.loading import check_sources, collect_sources
 
     manifest, document, errors = _load(path)
     workflows = _section(document, "workflows")
     sources, problems = collect_sources(path, document, workflows, directory=False)
-    errors += problems + check_sources(sources)[1] + _sync_problems(path, manifest, document)
+    checked = check_sources(sources, step_types=step_types)[1]
+    errors += problems + checked + _sync_problems(path, manifest, document)
     return _report(path, manifest, errors, tuple(sources))
 
 
-def check_workflows(path: Path, name: str | None = None) -> ValidationReport:
+def check_workflows(
+    path: Path, name: str | None = None, *, step_types: Collection[str] | None = None
+) -> ValidationReport:
     """Every problem of the workflows of the manifest at ``path`` (or of the one named ``name``).
 
     The manifest's own problems are part of the report: workflows are read from it.
+    ``step_types`` as for :func:`check_manifest`.
     """
     from nestr.workflow.loading import check_sources, collect_sources
 
@@ -94,7 +101,7 @@ def check_workflows(path: Path, name: str | None = None) -> ValidationReport:
         if name not in sources:
             errors.append(_unknown_workflow(name, path, sorted(sources)))
         sources = {k: v for k, v in sources.items() if k == name}
-    errors += check_sources(sources)[1]
+    errors += check_sources(sources, step_types=step_types)[1]
     return _report(path, manifest, errors, tuple(sources))
 
 

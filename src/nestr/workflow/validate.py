@@ -11,6 +11,7 @@ from typing import Any
 
 from nestr.errors import (
     MultipleInputErrors,
+    NestrError,
     SourceLocation,
     WorkflowDefinitionError,
     did_you_mean,
@@ -97,8 +98,12 @@ def _problems(
         yield from _check_needs(step, index, suggest, seen, locate)
         if index in outlines or step.is_command:
             continue
-        if step.uses in step_types:
-            yield from _check_with(step, index, step_types, locate)
+        try:  # a plugin's step type: asking may start the plugin, which may fail
+            if step.uses in step_types:
+                yield from _check_with(step, index, step_types, locate)
+                continue
+        except NestrError as exc:
+            yield _error(locate, ("steps", index, "uses"), exc.message, exc.hint)
             continue
         hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
         yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,54 @@ def test_validate_problems_are_located_at_the_workflow_line(
     )
     assert f"nestr.yaml:{times_line}:11: workflows.bad.steps[0].with: echo.say: `text`" in done.err
     assert nestr("runs", "list", "--json").out.strip() in {"[]", ""}
+
+
+@pytest.mark.usefixtures("echo")
+def test_workflow_and_manifest_validate_know_plugin_steps(nestr: Any, workflows: Any) -> None:
+    """`nestr workflow validate` and `nestr manifest validate` accept a plugin step type and
+    report its plugin's Validate problems at their line (before, the type was unknown)."""
+    workflows("""
+        good:
+          steps:
+            - {id: s, uses: echo.say, with: {text: hi}}
+    """)
+    assert nestr("workflow", "validate").code == 0
+    assert nestr("manifest", "validate").code == 0
+    assert nestr("workflow", "list").code == 0
+    workflows("""
+        bad:
+          steps:
+            - {id: s, uses: echo.say, with: {text: 3}}
+    """)
+    done = nestr("workflow", "validate")
+    assert done.code == 2
+    assert (
+        "nestr.yaml:6:46: workflows.bad.steps[0].with.text: echo.say: expected string, got integer"
+        in done.err
+    )
+
+
+def test_a_plugin_that_cannot_start_is_reported_at_the_step(
+    nestr: Any, workflows: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin speaking another protocol version is refused before the run, at the `uses:` of
+    the step that needs it, with both versions named."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "nestr-plugin-future"
+    exe.write_text(
+        f"#!{sys.executable}\nimport time\nprint('nestr-plugin|2|unix|/tmp/x.sock', flush=True)\n"
+        "time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    workflows("""
+        later:
+          steps:
+            - {id: s, uses: future.step}
+    """)
+    done = nestr("run", "later")
+    assert done.code == 2
+    assert "nestr.yaml:6:23: workflows.later.steps[0].uses: plugin future speaks plugin" in done.err
+    assert "protocol version 2; this nestr speaks 1" in done.err

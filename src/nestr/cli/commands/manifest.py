@@ -40,8 +40,10 @@ def validate(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> i
     from nestr.checking import check_manifest
     from nestr.cli.problems import show, validate_with
 
+    session = local_session(ctx)
     result = validate_with(
-        check_manifest, lambda: local_session(ctx).manifest_path(manifest=manifest_path)
+        lambda path: check_manifest(path, step_types=session.steps),
+        lambda: session.manifest_path(manifest=manifest_path),
     )
     parts = [f"{result.repos} repos ({result.active} active)"]
     if result.workflows:

@@ -43,8 +43,9 @@ def list_workflows(ctx: click.Context, manifest_path: Path | None, as_json: bool
     """Every workflow of the manifest (and workflows/*.yaml beside it)."""
     from nestr.workflow.loading import load_workflows
 
-    manifest = local_session(ctx).manifest(manifest=manifest_path)
-    found = load_workflows(manifest)
+    session = local_session(ctx)
+    manifest = session.manifest(manifest=manifest_path)
+    found = load_workflows(manifest, step_types=session.steps)
     if as_json:
         print_json([summary(w) for w in found.values()])
         return 0
@@ -68,9 +69,10 @@ def validate(
     from nestr.checking import check_workflows
     from nestr.cli.problems import show, validate_with
 
+    session = local_session(ctx)
     result = validate_with(
-        lambda path: check_workflows(path, name),
-        lambda: local_session(ctx).manifest_path(manifest=manifest_path),
+        lambda path: check_workflows(path, name, step_types=session.steps),
+        lambda: session.manifest_path(manifest=manifest_path),
     )
     names = ", ".join(result.workflows) or "none"
     summary = f"{len(result.workflows)} workflow(s) valid: {names}"

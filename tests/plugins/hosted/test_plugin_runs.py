@@ -186,3 +186,21 @@ def test_a_plugin_that_cannot_start_is_reported_at_the_step(
     assert done.code == 2
     assert "nestr.yaml:6:23: workflows.later.steps[0].uses: plugin future speaks plugin" in done.err
     assert "protocol version 2; this nestr speaks 1" in done.err
+
+
+def test_a_step_timeout_cancels_the_plugin_step(
+    nestr: Any, workflows: Any, echo: Path, marks: Path
+) -> None:
+    """A plugin step past its timeout is cancelled in the plugin (its task sees the cancel) and
+    the attempt fails as timed out."""
+    workflows("""
+        slow:
+          steps:
+            - {id: w, uses: echo.wait, timeout: 1s}
+    """)
+    done = nestr("run", "slow")
+    assert done.code == 1
+    assert (marks / "waiting").exists()
+    assert (marks / "cancelled").read_text(encoding="utf-8") == "yes"
+    shown = json.loads(nestr("runs", "show", _last_run(nestr), "--json").out)
+    assert "timed out" in shown["attempts"][0]["error"]

@@ -61,7 +61,6 @@ class PluginProcess:
         self._routes: dict[int, tuple[asyncio.AbstractEventLoop, LogSink]] = {}
         self._lock = threading.Lock()
         self._open: dict[int, bool] = {}  # reader fd -> idle (waiting in read) or busy
-        self.started_at = time.monotonic()
         self.process, self.handshake = self._start(cwd, start_timeout)
         self.metadata = ((handshake.SECRET_METADATA, self.secret),)
         self._channels: dict[int, Any] = {}
@@ -96,16 +95,18 @@ class PluginProcess:
         try:
             line, rest = _first_line(stdout, timeout)
             if line is None:
+                when = f"within {timeout:g} s" if process.poll() is None else "before it ended"
                 self._end(process)
                 errors.join(1.0)  # what the plugin said as it died
                 raise PluginError(
-                    f"plugin {self.launch.name} gave no handshake line on stdout within"
-                    f" {timeout:g} s ({_ended(process)}){self._said()}",
+                    f"plugin {self.launch.name} printed no handshake line {when}"
+                    f" ({_ended(process)}){self._said()}",
                     hint="a plugin prints `nestr-plugin|1|unix|/path/to.sock` once it listens",
                 )
             found = self._agreed(line)
         except PluginError:
-            self._end(process)
+            if process.returncode is None:
+                self._end(process)
             os.close(stdout)
             raise
         self._reader(stdout, "stdout", rest)

@@ -115,3 +115,27 @@ def test_sigkill_of_nestr_leaves_no_plugin_process(
         if nestr.poll() is None:
             nestr.kill()
             nestr.wait()
+
+
+def test_a_plugin_dying_before_its_handshake_shows_what_it_said(tmp_path: Path) -> None:
+    """A plugin that exits before the handshake is an error with its exit code and stderr."""
+    script = tmp_path / "broken.py"
+    script.write_text(
+        "import sys\nsys.stderr.write('boom: no module named x\\n')\nsys.exit(3)\n",
+        encoding="utf-8",
+    )
+    launch = Launch("broken", (sys.executable, str(script)), "test")
+    with pytest.raises(PluginError) as failed:
+        PluginProcess(launch, cwd=tmp_path)
+    assert "printed no handshake line before it ended (exited 3)" in failed.value.message
+    assert "boom: no module named x" in failed.value.message
+
+
+def test_a_missing_command_names_where_it_was_found(tmp_path: Path) -> None:
+    """A command that does not exist is an error naming it and where nestr found the plugin."""
+    launch = Launch("ghost", (str(tmp_path / "nowhere"),), "the plugins: setting")
+    with pytest.raises(PluginError) as failed:
+        PluginProcess(launch, cwd=tmp_path)
+    assert "cannot start" in failed.value.message
+    assert failed.value.hint is not None
+    assert "the plugins: setting" in failed.value.hint

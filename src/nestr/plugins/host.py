@@ -76,6 +76,7 @@ class PluginHost:
         self._cwd = cwd or Path.cwd()
         self._running: dict[str, PluginProcess] = {}
         self._types: dict[str, dict[str, Any]] = {}  # plugin -> step type -> its description
+        self._failed: dict[str, PluginError] = {}  # plugin -> why it did not start
         self._lock = threading.Lock()
         self.starts = 0  # processes started, restarts included
 
@@ -116,9 +117,17 @@ class PluginHost:
     # --- processes --------------------------------------------------------------------------
 
     def step_types(self, plugin: str) -> dict[str, Any]:
-        """The step types ``plugin`` offers (its ``Describe``, asked once per start)."""
+        """The step types ``plugin`` offers (its ``Describe``, asked once per start). A plugin
+        that failed to start is not started again for this (a workflow's steps all ask): the
+        same error is raised; running a step still tries."""
+        if plugin in self._failed:
+            raise self._failed[plugin]
         if plugin not in self._types:
-            self.process(plugin)
+            try:
+                self.process(plugin)
+            except PluginError as exc:
+                self._failed[plugin] = exc
+                raise
         return self._types.get(plugin, {})
 
     def process(self, plugin: str) -> PluginProcess:

@@ -166,13 +166,14 @@ def test_a_plugin_that_cannot_start_is_reported_at_the_step(
     nestr: Any, workflows: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A plugin speaking another protocol version is refused before the run, at the `uses:` of
-    the step that needs it, with both versions named."""
+    each step that needs it, with both versions named; it is started once for all of them."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    starts = tmp_path / "starts"
     exe = bin_dir / "nestr-plugin-future"
     exe.write_text(
-        f"#!{sys.executable}\nimport time\nprint('nestr-plugin|2|unix|/tmp/x.sock', flush=True)\n"
-        "time.sleep(60)\n",
+        f"#!{sys.executable}\nimport time\nopen({str(starts)!r}, 'a').write('started\\n')\n"
+        "print('nestr-plugin|2|unix|/tmp/x.sock', flush=True)\ntime.sleep(60)\n",
         encoding="utf-8",
     )
     exe.chmod(0o755)
@@ -181,11 +182,14 @@ def test_a_plugin_that_cannot_start_is_reported_at_the_step(
         later:
           steps:
             - {id: s, uses: future.step}
+            - {id: t, uses: future.step}
     """)
     done = nestr("run", "later")
     assert done.code == 2
     assert "nestr.yaml:6:23: workflows.later.steps[0].uses: plugin future speaks plugin" in done.err
+    assert "nestr.yaml:7:23: workflows.later.steps[1].uses: plugin future speaks plugin" in done.err
     assert "protocol version 2; this nestr speaks 1" in done.err
+    assert starts.read_text(encoding="utf-8") == "started\n"
 
 
 def test_a_step_timeout_cancels_the_plugin_step(

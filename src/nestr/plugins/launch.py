@@ -93,9 +93,11 @@ class PluginProcess:
         stdout, stderr = pipes["stdout"][0], pipes["stderr"][0]
         errors = self._reader(stderr, "stderr", b"")
         try:
-            line, rest = _first_line(stdout, timeout)
+            line, rest, at_eof = _first_line(stdout, timeout)
             if line is None:
-                when = f"within {timeout:g} s" if process.poll() is None else "before it ended"
+                when = "before it ended" if at_eof else f"within {timeout:g} s"
+                if at_eof:  # it closed stdout: most likely it ended; see how
+                    _ended_within(process, 1.0)
                 self._end(process)
                 errors.join(1.0)  # what the plugin said as it died
                 raise PluginError(
@@ -264,24 +266,32 @@ class PluginProcess:
         release(process.pid)
 
 
-def _first_line(fd: int, timeout: float) -> tuple[bytes | None, bytes]:
+def _first_line(fd: int, timeout: float) -> tuple[bytes | None, bytes, bool]:
     """The first line read from ``fd`` within ``timeout`` (None at end of file or timeout),
-    and what was read after it."""
+    what was read after it, and whether the end of file came first."""
     deadline = time.monotonic() + timeout
     data = b""
     while b"\n" not in data:
         left = deadline - time.monotonic()
         if left <= 0:
-            return None, b""
+            return None, b"", False
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
-            return None, b""
+            return None, b"", True
         data += chunk
     line, _, rest = data.partition(b"\n")
-    return line, rest
+    return line, rest, False
+
+
+def _ended_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _ended(process: subprocess.Popen[bytes]) -> str:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nestr.server.eventproto import ENVELOPE_BYTES
+
 if TYPE_CHECKING:
     from nestr.events import Event
     from nestr.server._proto import events_pb2 as pb
@@ -43,6 +45,7 @@ class Shared:
     run_id: str | None
     repo: str | None
     proto: pb.Event
+    size: int  # about its bytes in a batch
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,10 @@ class Feed:
 
     def fail(self, error: BaseException) -> None:
         self.error = error
+        self._ready.set()
+
+    def wake(self) -> None:
+        """End a :meth:`wait` early (its subscriber's limits changed)."""
         self._ready.set()
 
     async def wait(self, timeout: float) -> None:
@@ -142,7 +149,9 @@ class EventHub:
             self._task = None
 
     def _fan_out(self, event: Event) -> None:
-        item = Shared(event.seq or 0, event.type, event.run_id, event.repo, self.to_proto(event))
+        proto = self.to_proto(event)
+        size = len(proto.data_json) + ENVELOPE_BYTES
+        item = Shared(event.seq or 0, event.type, event.run_id, event.repo, proto, size)
         full = [feed for feed in self.feeds if not feed.offer(item)]
         for feed in full:
             self.feeds.remove(feed)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from nestr.events import Event
+    from nestr.store.eventrows import StoredEvent
     from nestr.workflow.executor import RunResult
     from nestr.workflow.queries import Cancellation
 
@@ -108,15 +109,16 @@ class RunOperations(SessionBase):
         type_prefixes: Sequence[str] = (),
         run_id: str | None = None,
         repo: str | None = None,
-    ) -> tuple[list[Event], int, bool]:
+    ) -> tuple[list[StoredEvent], int, bool]:
         """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
-        exact), where the next page starts, and whether this one reached the head."""
+        exact), where the next page starts, and whether this one reached the head. The events
+        come as the log keeps them, their data JSON text: what a face passing them on needs."""
         log = self._event_log()
         head = log.head()
-        page = log.read(
-            after_seq, list(type_prefixes), run_id, repo=repo, until_seq=head, limit=limit
+        page = log.read_stored(
+            after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
         )
-        if len(page) == limit and page[-1].seq is not None and page[-1].seq < head:
+        if len(page) == limit and page[-1].seq < head:
             return page, page[-1].seq, False
         return page, max(head, after_seq), True
 

@@ -16,7 +16,13 @@ from pathlib import Path
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.store.db import Database, open_database
-from nestr.store.eventrows import head_seq, insert_event, select_events
+from nestr.store.eventrows import (
+    StoredEvent,
+    head_seq,
+    insert_event,
+    select_events,
+    select_stored,
+)
 
 DEFAULT_POLL = 0.05  # seconds between checks for commits of other processes
 
@@ -51,6 +57,29 @@ class EventLog:
                 conn,
                 since_seq=since_seq,
                 type_prefix=type_prefix,
+                run_id=run_id,
+                repo=repo,
+                until_seq=until_seq,
+                limit=limit,
+            )
+
+    def read_stored(
+        self,
+        since_seq: int = 0,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        *,
+        repo: str | None = None,
+        until_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """The events :meth:`read` returns, as stored: the data left as JSON text (for a
+        reader that passes events on rather than looks into them)."""
+        with self.db.reading() as conn:
+            return select_stored(
+                conn,
+                since_seq=since_seq,
+                type_prefix=type_prefixes,
                 run_id=run_id,
                 repo=repo,
                 until_seq=until_seq,

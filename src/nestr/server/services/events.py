@@ -4,8 +4,8 @@ The server follows the log once: its :class:`~nestr.server.hub.EventHub` convert
 event to protobuf and offers it to every open stream's bounded feed. A stream registers its
 feed first, then replays from its cursor out of the log a page (``batch`` events) at a time,
 paced by the client, then sends what its feed holds, skipping any ``seq`` the replay already
-covered, up to ``batch`` events per ``EventBatch``, and a ``Heartbeat`` when nothing came for
-``heartbeat`` seconds.
+covered, up to ``batch`` events (and about a megabyte) per ``EventBatch``, and a ``Heartbeat``
+when nothing came for ``heartbeat`` seconds.
 
 Once the stream has sent an event appended after it opened and then found its feed empty (the
 subscriber had everything), a full feed ends the stream with RESOURCE_EXHAUSTED, so a stalled
@@ -19,7 +19,6 @@ start to get every event exactly once.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,21 +30,15 @@ from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
+from nestr.server.eventproto import BATCH_BYTES, add_events, to_proto
 from nestr.server.hub import EventHub, Feed, Where
 
 if TYPE_CHECKING:
-    from nestr.events import Event
     from nestr.session import Session
 
 RESUME_KEY = "nestr-resume-after-seq"
 PAGE_DEFAULT = 500
 PAGE_MAX = 10_000
-SEVERITY = {
-    "debug": pb.SEVERITY_DEBUG,
-    "info": pb.SEVERITY_INFO,
-    "warning": pb.SEVERITY_WARNING,
-    "error": pb.SEVERITY_ERROR,
-}
 
 
 @dataclass(frozen=True)
@@ -57,27 +50,6 @@ class StreamLimits:
     batch: int = 500
 
 
-def to_proto(event: Event) -> pb.Event:
-    """The protobuf form of ``event`` (absent optional fields become empty strings)."""
-    time = Timestamp()
-    time.FromDatetime(event.time)
-    return pb.Event(
-        seq=event.seq or 0,
-        id=event.id,
-        source=event.source,
-        type=event.type,
-        subject=event.subject or "",
-        time=time,
-        run_id=event.run_id or "",
-        step=event.step or "",
-        repo=event.repo or "",
-        correlation_id=event.correlation_id or "",
-        traceparent=event.traceparent or "",
-        severity=SEVERITY.get(event.severity, pb.SEVERITY_UNSPECIFIED),
-        data_json=json.dumps(event.data, separators=(",", ":"), default=str),
-    )
-
-
 class EventService(pb_grpc.EventServiceServicer):
     """Serves the event log of ``session``; ``active`` counts open streams, ``overflows`` the
     subscribers that overflowed (when it happens: the stream ends once the client takes what
@@ -87,25 +59,37 @@ class EventService(pb_grpc.EventServiceServicer):
         self.session = session
         self.limits = limits
         self.overflows = 0
-        self.active = 0  # open Subscribe streams
         self.hub = EventHub(session, to_proto)  # the one follower of the log all streams share
+        self._subscribers: set[_Subscriber] = set()
+
+    @property
+    def active(self) -> int:
+        """Open ``Subscribe`` streams."""
+        return len(self._subscribers)
+
+    def apply_limits(self, limits: StreamLimits) -> None:
+        """Use ``limits`` from now on: for new streams, and for the open ones from their next
+        batch (a stream waiting for events is woken to start its heartbeat period again)."""
+        self.limits = limits
+        for subscriber in self._subscribers:
+            subscriber.apply(limits)
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
         subscriber = _Subscriber(self.session, self.hub, self.limits, request, self._count_overflow)
-        self.active += 1
+        self._subscribers.add(subscriber)
         try:
             async for response in subscriber.responses():
                 yield response
         finally:
-            self.active -= 1
+            self._subscribers.discard(subscriber)
             subscriber.close()
         if subscriber.overflowed:
             context.set_trailing_metadata(((RESUME_KEY, str(subscriber.sent)),))
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"subscriber fell more than {self.limits.queue} events behind; "
+                f"subscriber fell more than {subscriber.limits.queue} events behind; "
                 f"subscribe again with after_seq={subscriber.sent}",
             )
 
@@ -123,9 +107,11 @@ class EventService(pb_grpc.EventServiceServicer):
             run_id=request.run_id or None,
             repo=request.repo or None,
         )
-        return pb.GetEventsResponse(
-            events=[to_proto(e) for e in page], next_after_seq=next_after, end=end
-        )
+        response = pb.GetEventsResponse(next_after_seq=next_after, end=end)
+        added = add_events(response.events, page)
+        if added < len(page):  # the page's bytes were enough: the rest comes with the next one
+            response.next_after_seq, response.end = page[added - 1].seq, False
+        return response
 
     async def Head(
         self, request: pb.HeadRequest, context: aio.ServicerContext[Any, Any]
@@ -163,6 +149,13 @@ class _Subscriber:
         self.hub.register(feed)
         return feed
 
+    def apply(self, limits: StreamLimits) -> None:
+        """New limits: the feed's bound at once (a backlog beyond it overflows with the next
+        event), batch size and heartbeat from the next batch."""
+        self.limits = limits
+        self.feed.maxsize = limits.queue
+        self.feed.wake()
+
     def _feed_overflowed(self) -> None:
         if self.caught_up:  # still catching up: the log is read again instead
             self.overflowed = True
@@ -171,9 +164,8 @@ class _Subscriber:
     async def responses(self) -> AsyncIterator[pb.SubscribeResponse]:
         """Batches as events become ready, heartbeats when idle; ends on overflow."""
         while True:
-            events: list[pb.Event] | None = []
             if self.replaying:
-                events = self._replay_page()
+                response: pb.SubscribeResponse | None = self._replay_batch()
             else:
                 if self.feed.overflowed:
                     if self.overflowed:
@@ -182,14 +174,14 @@ class _Subscriber:
                     continue
                 if self.sent > self.replay_head and not self.feed.items:
                     self.caught_up = True
-                events = await self._live_batch()
-            if events is None:
+                response = await self._live_batch()
+            if response is None:
                 yield self._heartbeat()
-            elif events:
-                self.sent = events[-1].seq
-                yield pb.SubscribeResponse(batch=pb.EventBatch(events=events))
+            elif response.batch.events:
+                self.sent = response.batch.events[-1].seq
+                yield response
 
-    def _replay_page(self) -> list[pb.Event]:
+    def _replay_batch(self) -> pb.SubscribeResponse:
         """The next page of matching stored events after the cursor; the replay ends at the
         head (everything after it is in the feed)."""
         page, next_after, end = self.session.event_page(
@@ -199,9 +191,13 @@ class _Subscriber:
             run_id=self.where.run_id,
             repo=self.where.repo,
         )
+        response = pb.SubscribeResponse()
+        added = add_events(response.batch.events, page)
+        if added < len(page):  # the rest of the page is read again for the next batch
+            next_after, end = page[added - 1].seq, False
         self.cursor = next_after
         self.replaying = not end
-        return [to_proto(e) for e in page]
+        return response
 
     def _catch_up_again(self) -> None:
         """The feed overflowed while the client was catching up: a new feed, then the log."""
@@ -209,25 +205,30 @@ class _Subscriber:
         self.feed = self._register()
         self.replaying = True
 
-    async def _live_batch(self) -> list[pb.Event] | None:
-        """Up to ``batch`` queued events after the cursor; [] when the feed overflowed; None
-        after a heartbeat period without one."""
-        deadline = asyncio.get_running_loop().time() + self.limits.heartbeat
+    async def _live_batch(self) -> pb.SubscribeResponse | None:
+        """Up to ``batch`` queued events after the cursor (and about :data:`BATCH_BYTES`);
+        empty when the feed overflowed; None after a heartbeat period without one."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         feed = self.feed
         while True:
             if feed.error is not None:
                 raise feed.error
             if feed.overflowed:
-                return []
-            events: list[pb.Event] = []
-            while feed.items and len(events) < self.limits.batch:
+                return pb.SubscribeResponse()
+            response = pb.SubscribeResponse()
+            events = response.batch.events
+            size = 0
+            while feed.items and len(events) < self.limits.batch and size < BATCH_BYTES:
                 item = feed.items.popleft()
                 if item.seq > self.cursor:  # at or below: already read from the log
                     self.cursor = item.seq
                     events.append(item.proto)
+                    size += item.size
             if events:
-                return events
-            remaining = deadline - asyncio.get_running_loop().time()
+                return response
+            # read each time: a reload may have changed it meanwhile (and woken the feed)
+            remaining = started + self.limits.heartbeat - loop.time()
             if remaining <= 0:
                 return None
             await feed.wait(remaining)

@@ -131,6 +131,26 @@ class TlsSettings(_Section):
     )
 
 
+class StreamSettings(_Section):
+    heartbeat: float = Field(
+        5.0,
+        ge=0.1,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds an idle event stream waits before it sends a heartbeat.",
+    )
+    queue: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Events a subscriber may fall behind before its stream ends "
+        "(RESOURCE_EXHAUSTED, with the seq to resume after).",
+    )
+    batch: int = Field(
+        500, ge=1, le=10_000, description="Most events in one EventBatch message of a stream."
+    )
+
+
 class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
     token: SecretStr | None = Field(None, description="Bearer token clients must present.")
@@ -138,6 +158,7 @@ class ServerSettings(_Section):
     resume_interrupted: bool = Field(
         True, description="On start, resume the runs of this host whose process died."
     )
+    stream: StreamSettings = Field(default_factory=StreamSettings)
 
 
 class MetricsSettings(_Section):

@@ -146,6 +146,16 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """How each event stream of the server behaves: heartbeat period (seconds), how many events
+    a subscriber may fall behind, how many go in one message."""
+
+    heartbeat: float = 5.0
+    queue: int = 10_000
+    batch: int = 500
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """Where the gRPC server listens, the token clients present, its TLS files, and whether
     it resumes interrupted runs when it starts."""
@@ -154,6 +164,7 @@ class ServerSettings:
     token: Secret | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True
+    stream: StreamSettings = field(default_factory=StreamSettings)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from nestr.server.eventproto import BATCH_BYTES, add_events, to_proto
 from nestr.server.hub import EventHub, Feed, Where
 
 if TYPE_CHECKING:
+    from nestr.config.settings import StreamSettings
     from nestr.session import Session
 
 RESUME_KEY = "nestr-resume-after-seq"
@@ -43,11 +44,16 @@ PAGE_MAX = 10_000
 
 @dataclass(frozen=True)
 class StreamLimits:
-    """How a subscription behaves: heartbeat period (s), queue bound and batch size (events)."""
+    """How a subscription behaves: heartbeat period (s), queue bound and batch size (events)
+    (the ``server.stream.*`` settings)."""
 
     heartbeat: float = 5.0
     queue: int = 10_000
     batch: int = 500
+
+    @classmethod
+    def from_settings(cls, settings: StreamSettings) -> StreamLimits:
+        return cls(heartbeat=settings.heartbeat, queue=settings.queue, batch=settings.batch)
 
 
 class EventService(pb_grpc.EventServiceServicer):

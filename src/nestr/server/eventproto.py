@@ -6,8 +6,9 @@ decodes the data: SQLite hands it over as the JSON text it was stored as and it 
 ``data_json`` as is (decoding it into an ``Event`` and encoding it again was most of a replay's
 cost). A live event is put in that form once for the whole server, by the hub.
 
-Batches are filled with :func:`add_events`: ``events.add(...)`` builds each message in place,
-where a ready message would be copied into the batch.
+Batches are filled with :func:`add_events` (``events.add(...)`` builds each message in place)
+or, from messages converted before, :func:`extend_events`; both close a batch at about
+:data:`BATCH_BYTES`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,21 @@ def add_events(
             break
         events.add(**_fields(row))
         size += size_of(row)
+        added += 1
+    return added
+
+
+def extend_events(
+    events: RepeatedCompositeFieldContainer[pb.Event], messages: Iterable[tuple[pb.Event, int]]
+) -> int:
+    """Copy ready ``(message, size)`` pairs into ``events`` until about :data:`BATCH_BYTES`
+    are in; the number added."""
+    size = added = 0
+    for message, bytes_ in messages:
+        if added and size >= BATCH_BYTES:
+            break
+        events.append(message)
+        size += bytes_
         added += 1
     return added
 

@@ -27,6 +27,7 @@ from nestr.server.eventproto import ENVELOPE_BYTES
 if TYPE_CHECKING:
     from nestr.events import Event
     from nestr.server._proto import events_pb2 as pb
+    from nestr.server.eventcache import EventCache
     from nestr.session import Session
 
 
@@ -113,9 +114,15 @@ class EventHub:
     """The server's single follower of the event log; ``follows`` counts the follower tasks
     started (one while any subscriber is registered, however many there are)."""
 
-    def __init__(self, session: Session, to_proto: Callable[[Event], pb.Event]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        to_proto: Callable[[Event], pb.Event],
+        cache: EventCache | None = None,
+    ) -> None:
         self.session = session
         self.to_proto = to_proto
+        self.cache = cache  # keeps each converted event for streams that replay it
         self.feeds: list[Feed] = []
         self.follows = 0
         self._task: asyncio.Task[None] | None = None
@@ -152,6 +159,8 @@ class EventHub:
         proto = self.to_proto(event)
         size = len(proto.data_json) + ENVELOPE_BYTES
         item = Shared(event.seq or 0, event.type, event.run_id, event.repo, proto, size)
+        if self.cache is not None:
+            self.cache.put(item.seq, proto, size)
         full = [feed for feed in self.feeds if not feed.offer(item)]
         for feed in full:
             self.feeds.remove(feed)

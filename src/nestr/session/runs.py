@@ -118,9 +118,41 @@ class RunOperations(SessionBase):
         page = log.read_stored(
             after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
         )
-        if len(page) == limit and page[-1].seq < head:
-            return page, page[-1].seq, False
-        return page, max(head, after_seq), True
+        last = page[-1].seq if page else after_seq
+        return page, *_next_page(len(page), last, limit, head, after_seq)
+
+    def event_seq_page(
+        self,
+        *,
+        after_seq: int,
+        limit: int,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
+    ) -> tuple[list[int], int, bool]:
+        """The seqs of the page :meth:`event_page` returns, read from the log's index alone:
+        for a reader that has most events at hand already (then :meth:`stored_events`)."""
+        log = self._event_log()
+        head = log.head()
+        seqs = log.read_seqs(
+            after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
+        )
+        last = seqs[-1] if seqs else after_seq
+        return seqs, *_next_page(len(seqs), last, limit, head, after_seq)
+
+    def stored_events(
+        self,
+        *,
+        after_seq: int,
+        until_seq: int,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
+    ) -> list[StoredEvent]:
+        """The stored events with ``after_seq < seq <= until_seq`` matching the filters, as the
+        log keeps them."""
+        log = self._event_log()
+        return log.read_stored(after_seq, type_prefixes, run_id, repo=repo, until_seq=until_seq)
 
     def event_head(self) -> int:
         """The last ``seq`` appended to the event log (0 if none)."""
@@ -162,3 +194,11 @@ class RunOperations(SessionBase):
                 yield event
         finally:
             log.close()
+
+
+def _next_page(count: int, last: int, limit: int, head: int, after_seq: int) -> tuple[int, bool]:
+    """Where the page after one of ``count`` events (at most ``limit``) ending at seq ``last``
+    starts, and whether this one reached the head: a full page may have more after it."""
+    if count == limit and last < head:
+        return last, False
+    return max(head, after_seq), True

@@ -21,6 +21,7 @@ from nestr.store.eventrows import (
     head_seq,
     insert_event,
     select_events,
+    select_seqs,
     select_stored,
 )
 
@@ -77,6 +78,29 @@ class EventLog:
         reader that passes events on rather than looks into them)."""
         with self.db.reading() as conn:
             return select_stored(
+                conn,
+                since_seq=since_seq,
+                type_prefix=type_prefixes,
+                run_id=run_id,
+                repo=repo,
+                until_seq=until_seq,
+                limit=limit,
+            )
+
+    def read_seqs(
+        self,
+        since_seq: int = 0,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        *,
+        repo: str | None = None,
+        until_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """The seqs of the events :meth:`read` returns, from the index alone (but for a
+        ``repo`` filter, which looks into each body)."""
+        with self.db.reading() as conn:
+            return select_seqs(
                 conn,
                 since_seq=since_seq,
                 type_prefix=type_prefixes,

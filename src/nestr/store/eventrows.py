@@ -73,6 +73,21 @@ def select_events(
     return [_event(row) for row in conn.execute("SELECT seq, body" + where, params).fetchall()]
 
 
+def select_seqs(
+    conn: sqlite3.Connection,
+    *,
+    since_seq: int = 0,
+    type_prefix: str | Sequence[str] | None = None,
+    run_id: str | None = None,
+    repo: str | None = None,
+    until_seq: int | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    """The seqs of the events :func:`select_events` selects (no body is read but for ``repo``)."""
+    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+    return [row[0] for row in conn.execute("SELECT seq" + where, params)]
+
+
 def _where(
     since_seq: int,
     type_prefix: str | Sequence[str] | None,

@@ -3,7 +3,9 @@
 The server follows the log once: its :class:`~nestr.server.hub.EventHub` converts each new
 event to protobuf and offers it to every open stream's bounded feed. A stream registers its
 feed first, then replays from its cursor out of the log a page (``batch`` events) at a time,
-paced by the client, then sends what its feed holds, skipping any ``seq`` the replay already
+paced by the client (the messages come from the server's
+:class:`~nestr.server.eventcache.EventCache`, so each event is converted once however many
+streams replay it), then sends what its feed holds, skipping any ``seq`` the replay already
 covered, up to ``batch`` events (and about a megabyte) per ``EventBatch``, and a ``Heartbeat``
 when nothing came for ``heartbeat`` seconds.
 
@@ -19,7 +21,7 @@ start to get every event exactly once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -30,12 +32,14 @@ from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
-from nestr.server.eventproto import BATCH_BYTES, add_events, to_proto
+from nestr.server.eventcache import EventCache
+from nestr.server.eventproto import BATCH_BYTES, add_events, extend_events, to_proto
 from nestr.server.hub import EventHub, Feed, Where
 
 if TYPE_CHECKING:
     from nestr.config.settings import StreamSettings
     from nestr.session import Session
+    from nestr.store.eventrows import StoredEvent
 
 RESUME_KEY = "nestr-resume-after-seq"
 PAGE_DEFAULT = 500
@@ -65,7 +69,8 @@ class EventService(pb_grpc.EventServiceServicer):
         self.session = session
         self.limits = limits
         self.overflows = 0
-        self.hub = EventHub(session, to_proto)  # the one follower of the log all streams share
+        self.cache = EventCache()  # every event as a message, converted once for all streams
+        self.hub = EventHub(session, to_proto, self.cache)  # the one follower of the log
         self._subscribers: set[_Subscriber] = set()
 
     @property
@@ -83,7 +88,7 @@ class EventService(pb_grpc.EventServiceServicer):
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
-        subscriber = _Subscriber(self.session, self.hub, self.limits, request, self._count_overflow)
+        subscriber = _Subscriber(self, request)
         self._subscribers.add(subscriber)
         try:
             async for response in subscriber.responses():
@@ -99,7 +104,7 @@ class EventService(pb_grpc.EventServiceServicer):
                 f"subscribe again with after_seq={subscriber.sent}",
             )
 
-    def _count_overflow(self) -> None:
+    def count_overflow(self) -> None:
         self.overflows += 1
 
     async def GetEvents(
@@ -128,22 +133,16 @@ class EventService(pb_grpc.EventServiceServicer):
 class _Subscriber:
     """One stream: its cursor in the log, its feed from the hub, and what was sent."""
 
-    def __init__(
-        self,
-        session: Session,
-        hub: EventHub,
-        limits: StreamLimits,
-        request: pb.SubscribeRequest,
-        on_overflow: Callable[[], None],
-    ) -> None:
-        self.session = session
-        self.hub = hub
-        self.limits = limits
+    def __init__(self, service: EventService, request: pb.SubscribeRequest) -> None:
+        self.session = service.session
+        self.hub = service.hub
+        self.cache = service.cache
+        self.limits = service.limits
         self.where = Where(tuple(request.types), request.run_id or None, request.repo or None)
-        self.on_overflow = on_overflow
+        self.on_overflow = service.count_overflow
         self.feed = self._register()  # before the log is read: nothing falls in between
         # replay up to the head of now; live_only: from the head of now
-        self.replay_head = session.event_head()
+        self.replay_head = self.session.event_head()
         self.cursor = self.replay_head if request.live_only else request.after_seq
         self.sent = self.cursor  # seq of the last event handed to gRPC: where to resume
         self.replaying = not request.live_only
@@ -188,22 +187,33 @@ class _Subscriber:
                 yield response
 
     def _replay_batch(self) -> pb.SubscribeResponse:
-        """The next page of matching stored events after the cursor; the replay ends at the
-        head (everything after it is in the feed)."""
-        page, next_after, end = self.session.event_page(
+        """The next page of matching stored events after the cursor (converted once for the
+        whole server: the cache); the replay ends at the head (everything after it is in the
+        feed)."""
+        seqs, next_after, end = self.session.event_seq_page(
             after_seq=self.cursor,
             limit=self.limits.batch,
             type_prefixes=self.where.types,
             run_id=self.where.run_id,
             repo=self.where.repo,
         )
+        page = self.cache.messages(seqs, self._stored)
         response = pb.SubscribeResponse()
-        added = add_events(response.batch.events, page)
+        added = extend_events(response.batch.events, page)
         if added < len(page):  # the rest of the page is read again for the next batch
-            next_after, end = page[added - 1].seq, False
+            next_after, end = response.batch.events[-1].seq, False
         self.cursor = next_after
         self.replaying = not end
         return response
+
+    def _stored(self, after_seq: int, until_seq: int) -> list[StoredEvent]:
+        return self.session.stored_events(
+            after_seq=after_seq,
+            until_seq=until_seq,
+            type_prefixes=self.where.types,
+            run_id=self.where.run_id,
+            repo=self.where.repo,
+        )
 
     def _catch_up_again(self) -> None:
         """The feed overflowed while the client was catching up: a new feed, then the log."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from nestr.server.services.events import StreamLimits
 from nestr.session import Session
 
 from .conftest import GUARD, fill
+from .test_serve_cli import serve_env
 
 BEFORE = "server:\n  stream:\n    heartbeat: 3600\n    queue: 1000\n    batch: 500\n"
 AFTER = "server:\n  stream:\n    heartbeat: 0.1\n    queue: 5\n    batch: 3\n"
@@ -116,3 +119,54 @@ async def batches_until(stream: Any, last: int) -> list[list[Any]]:
         if events:
             batches.append(events)
     return batches
+
+
+def test_nestr_serve_takes_its_limits_from_the_config_and_reloads_them(tmp_path: Path) -> None:
+    """A real `nestr serve` batches by `server.stream.batch` from its config file (2: batches
+    of 2), and after the file says 3 a new stream gets batches of 3, the open one goes on."""
+    config, state = tmp_path / "config.yaml", tmp_path / "state"
+    config.write_text("server:\n  stream:\n    batch: 2\n")
+    fill(state, 5)
+    command = [sys.executable, "-m", "nestr", "--config", str(config), "serve"]
+    server = subprocess.Popen(
+        [*command, "--listen", "127.0.0.1:0"],
+        env=serve_env(state),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith("listening on 127.0.0.1:"), line
+        before, after, still = asyncio.run(batch_sizes(line.split()[-1], config, state))
+        server.terminate()
+        _, err = server.communicate(timeout=GUARD)
+        assert server.returncode == 0, err
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert before == [[1, 2], [3, 4], [5]]
+    assert after == [[1, 2, 3], [4, 5, 6], [7]]
+    assert still == [[7]]
+
+
+async def batch_sizes(address: str, config: Path, state: Path) -> Any:
+    """The seqs by batch of a stream of test events before the batch setting changes, of a new
+    stream of every event after it changed, and what the first stream got after the change."""
+    async with aio.insecure_channel(address) as channel, asyncio.timeout(GUARD):
+        stub = pb_grpc.EventServiceStub(channel)
+        first = stub.Subscribe(pb.SubscribeRequest(types=["nestr.test."]))
+        before = [[e.seq for e in batch] for batch in await batches_until(first, 5)]
+        config.write_text("server:\n  stream:\n    batch: 3\n")  # the server polls each second
+        watch = stub.Subscribe(pb.SubscribeRequest(types=["nestr.server.config."]))
+        await batches_until(watch, 6)  # seq 6: the reload's event
+        watch.cancel()
+        fill(state, 1)  # seq 7
+        second = stub.Subscribe(pb.SubscribeRequest())
+        after = [[e.seq for e in batch] for batch in await batches_until(second, 7)]
+        second.cancel()
+        still = [[e.seq for e in batch] for batch in await batches_until(first, 7)]
+        first.cancel()
+    return before, after, still

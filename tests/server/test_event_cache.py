@@ -10,31 +10,15 @@ from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
-from nestr.server.app import start
 from nestr.server.eventcache import MESSAGE_BYTES, EventCache
 from nestr.server.eventproto import from_stored
 from nestr.server.services.events import StreamLimits
 from nestr.store.eventlog import open_event_log
 
-from .conftest import GUARD, fill, make_session
+from .conftest import fill
+from .test_events_service import serve
 
-
-def serve(state: Path, scenario: Any) -> Any:
-    """Run ``scenario(channel, server)`` against a server on a free port of 127.0.0.1."""
-
-    async def main() -> Any:
-        session = make_session(state)
-        limits = StreamLimits(heartbeat=0.05)  # a live-only stream shows it is up at once
-        server = await start(session, listen="127.0.0.1:0", token=None, limits=limits)
-        try:
-            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                async with asyncio.timeout(GUARD):
-                    return await scenario(channel, server)
-        finally:
-            await server.stop(0)
-            session.close()
-
-    return asyncio.run(main())
+LIMITS = StreamLimits(heartbeat=0.05)  # a live-only stream shows it is up at once
 
 
 async def replay(channel: aio.Channel, last: int, after: int = 0) -> list[int]:
@@ -56,7 +40,7 @@ def test_streams_replaying_the_same_history_convert_each_event_once(tmp_path: Pa
         streams = await asyncio.gather(*(replay(channel, 2000) for _ in range(10)))
         return streams, server.events.cache.loaded
 
-    streams, loaded = serve(tmp_path, scenario)
+    streams, loaded = serve(tmp_path, scenario, limits=LIMITS)
     assert all(seqs == list(range(1, 2001)) for seqs in streams)
     assert loaded == 2000
 
@@ -75,7 +59,7 @@ def test_live_events_are_kept_for_the_streams_that_replay_them(tmp_path: Path) -
         stream.cancel()
         return live, await replay(channel, 50), server.events.cache.loaded
 
-    live, replayed, loaded = serve(tmp_path, scenario)
+    live, replayed, loaded = serve(tmp_path, scenario, limits=LIMITS)
     assert live == replayed == list(range(1, 51))
     assert loaded == 0
 

@@ -148,6 +148,26 @@ class TlsSettings(_Section):
     )
 
 
+class StreamSettings(_Section):
+    heartbeat: float = Field(
+        5.0,
+        ge=0.1,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds an idle event stream waits before it sends a heartbeat.",
+    )
+    queue: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Events a subscriber may fall behind before its stream ends "
+        "(RESOURCE_EXHAUSTED, with the seq to resume after).",
+    )
+    batch: int = Field(
+        500, ge=1, le=10_000, description="Most events in one EventBatch message of a stream."
+    )
+
+
 class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
     address: str | None = Field(
@@ -165,6 +185,7 @@ class ServerSettings(_Section):
         allow_inf_nan=False,
         description="Seconds calls in flight get to finish when the server stops (SIGTERM).",
     )
+    stream: StreamSettings = Field(default_factory=StreamSettings)
 
 
 class MetricsSettings(_Section):

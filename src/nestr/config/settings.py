@@ -157,6 +157,16 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """How each event stream of the server behaves: heartbeat period (seconds), how many events
+    a subscriber may fall behind, how many go in one message."""
+
+    heartbeat: float = 5.0
+    queue: int = 10_000
+    batch: int = 500
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """Where the gRPC server listens, the token clients present, its TLS files, and whether
     it resumes interrupted runs when it starts."""
@@ -167,6 +177,7 @@ class ServerSettings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True
     drain_grace: float = 5.0  # seconds calls in flight get to finish when the server stops
+    stream: StreamSettings = field(default_factory=StreamSettings)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     is set; TLS with server.tls.cert/key, mTLS with server.tls.client_ca; a non-loopback
     address without a token or mTLS is refused.
 
-    The config is reloaded on SIGHUP and when a config file changes: log level and format
-    and server.token apply at once (open streams go on); other settings need a restart.
+    The config is reloaded on SIGHUP and when a config file changes: log level and format,
+    server.token and server.stream.* apply at once (open streams go on); other settings need
+    a restart.
 
     On start it resumes the runs of this host whose process died (server.resume_interrupted).
     It prunes the event log as events.retention says, at start and every interval.
@@ -78,6 +79,7 @@ async def _serve(
     from nestr.server.recovery import resume_interrupted
     from nestr.server.reload import ConfigReloader
     from nestr.server.retention import Pruner
+    from nestr.server.services.events import StreamLimits
 
     stop, hurry = asyncio.Event(), asyncio.Event()
 
@@ -87,7 +89,8 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, signalled)
-    server = await start(nestr, listen=listen, token=token, tls=tls, config=live)
+    limits = StreamLimits.from_settings(nestr.settings.server.stream)
+    server = await start(nestr, listen=listen, token=token, tls=tls, config=live, limits=limits)
     assert server.auth is not None
     reloader = ConfigReloader(
         live,
@@ -97,6 +100,7 @@ async def _serve(
         listen=listen,
         mtls=tls is not None and tls.mutual,
         session=nestr,
+        events=server.events,
     )
     reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
     assert server.config is not None

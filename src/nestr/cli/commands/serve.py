@@ -9,6 +9,8 @@ import click
 from nestr.cli.context import app, session
 
 if TYPE_CHECKING:
+    import asyncio
+
     from nestr.cli.context import AppContext
     from nestr.config.live import LiveConfig
     from nestr.server.tls import ServerTls
@@ -85,6 +87,7 @@ async def _serve(
     server.config.reloader = reloader  # ConfigService.Reload reloads as SIGHUP does
     if nestr.settings.server.resume_interrupted and server.workflows is not None:
         await resume_interrupted(server.workflows)  # before the address: they are underway
+    webhooks = _start_webhooks(nestr, stop)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:
@@ -92,3 +95,19 @@ async def _serve(
     finally:
         await reloader.stop()
         await server.stop()
+        if webhooks is not None:
+            await webhooks  # ends with `stop`; raises what made it fail earlier
+
+
+def _start_webhooks(nestr: Session, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Deliver events to `webhooks:` endpoints beside the server (docs/webhooks.md)."""
+    if not nestr.settings.webhooks:
+        return None
+    import asyncio
+
+    from nestr.watchers.webhooks.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(
+        nestr.settings.webhooks, state_dir=nestr.settings.state_dir, bus=nestr.bus
+    )
+    return asyncio.create_task(dispatcher.run(stop))

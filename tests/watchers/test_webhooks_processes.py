@@ -104,3 +104,27 @@ def test_serve_delivers_webhooks_when_they_are_configured(tmp_path: Path) -> Non
             server.send_signal(signal.SIGTERM)
             assert server.wait(timeout=60) == 0
         assert [r.seq for r in receiver.verified()] == [1, 2]
+
+
+def test_a_second_dispatcher_waits_and_takes_over(tmp_path: Path) -> None:
+    """Two `nestr webhooks run` over one store: the second waits while the first delivers
+    (each event is sent once); when the first is killed the second delivers what follows."""
+    state, work = tmp_path / "state", tmp_path / "work"
+    open_database(state).close()
+    with receiving() as receiver:
+        configure(work, receiver.url)
+        with nestr_process(work, state, "webhooks", "run") as first:
+            eventually(lambda: registered(state))  # the first holds the lock
+            with nestr_process(work, state, "webhooks", "run") as second:
+                assert second.stderr is not None
+                lines = iter(second.stderr.readline, "")
+                assert any("delivers webhooks from this store: waiting" in line for line in lines)
+                sent = append(state, 3)
+                eventually(lambda: len(logged(state, "nestr.webhook.delivered")) >= 3)
+                os.kill(first.pid, signal.SIGKILL)
+                sent += append(state, 2)
+                eventually(lambda: len(logged(state, "nestr.webhook.delivered")) >= 5)
+                second.send_signal(signal.SIGTERM)
+                assert second.wait(timeout=60) == 0
+        got = receiver.verified()
+    assert [r.seq for r in got] == [e.seq for e in sent]

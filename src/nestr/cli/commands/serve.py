@@ -108,6 +108,11 @@ def _start_webhooks(nestr: Session, stop: asyncio.Event) -> asyncio.Task[None] |
     from nestr.watchers.webhooks.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(
-        nestr.settings.webhooks, state_dir=nestr.settings.state_dir, bus=nestr.bus
+        nestr.settings.webhooks,
+        state_dir=nestr.settings.state_dir,
+        bus=nestr.bus,
+        on_standby=lambda: click.echo(
+            "another nestr process delivers webhooks from this store: waiting", err=True
+        ),
     )
     return asyncio.create_task(dispatcher.run(stop))

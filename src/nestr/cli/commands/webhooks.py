@@ -141,8 +141,15 @@ async def _run(ctx: click.Context) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     dispatcher = Dispatcher(
-        nestr.settings.webhooks, state_dir=nestr.settings.state_dir, bus=nestr.bus
+        nestr.settings.webhooks,
+        state_dir=nestr.settings.state_dir,
+        bus=nestr.bus,
+        on_standby=_standby,
     )
     names = ", ".join(e.name for e in nestr.settings.webhooks)
     click.echo(f"delivering to {names}", err=True)
     await dispatcher.run(stop)
+
+
+def _standby() -> None:
+    click.echo("another nestr process delivers webhooks from this store: waiting", err=True)

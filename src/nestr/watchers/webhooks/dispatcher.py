@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from nestr.events.bus import EventBus
     from nestr.events.envelope import Event
 
+LOCK_FILE = "webhooks.lock"  # in the state dir: held by the one dispatcher that delivers
+STANDBY_POLL = 1.0  # seconds between two tries of a waiting dispatcher to take the lock
 IDLE = 1.0  # seconds an idle worker waits before looking at the store again (redeliver, enable)
 YIELD_EVERY = 500  # events the feeder reads before it lets the batch be written
 
@@ -68,8 +72,11 @@ class Dispatcher:
         bus: EventBus,
         poll: float = 0.05,
         rng: random.Random | None = None,
+        on_standby: Callable[[], None] | None = None,
     ) -> None:
         self.endpoints = tuple(endpoints)
+        self.state_dir = state_dir
+        self.on_standby = on_standby
         self.bus = bus
         self.poll = poll
         self.rng = rng or random.Random()
@@ -84,7 +91,40 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Feed and deliver until ``stop`` is set; a try underway then is finished and
         recorded first (at most ``timeout`` seconds). A dispatcher killed mid-try leaves it
-        pending: the next one sends it again, with the same ``webhook-id``."""
+        pending: the next one sends it again, with the same ``webhook-id``.
+
+        One dispatcher per store delivers: while another process holds the store's
+        ``webhooks.lock``, this one waits (``on_standby`` is told once) and takes over when
+        that process ends, so two never send the same delivery at once.
+        """
+        lock = await self._take_lock(stop)
+        if lock is None:
+            self.log.close()
+            return
+        try:
+            await self._dispatch(stop)
+        finally:
+            os.close(lock)  # releases the lock
+
+    async def _take_lock(self, stop: asyncio.Event) -> int | None:
+        """The descriptor holding the store's dispatcher lock; None if stopped first."""
+        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if not told and self.on_standby is not None:
+                    self.on_standby()
+                told = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STANDBY_POLL)
+            if stop.is_set():
+                os.close(fd)
+                return None
+
+    async def _dispatch(self, stop: asyncio.Event) -> None:
         self.register()
         following = asyncio.create_task(self._follow())
         feeding = asyncio.create_task(self._feed())

@@ -108,6 +108,8 @@ def test_deliveries_and_redeliver_send_again_with_the_same_id(state: Path, nestr
             "id", "endpoint", "event_seq", "event_type", "webhook_id", "status", "attempts",
             "next_attempt", "created", "finished", "http_status", "error",
         }  # fmt: skip
+        other = nestr("webhooks", "deliveries", "--json", "--endpoint", "other")
+        assert json.loads(other.out) == {"deliveries": []}
         first = rows[1]
         again = nestr("webhooks", "redeliver", str(first["id"]), "--json")
         assert json.loads(again.out)["status"] == "pending"

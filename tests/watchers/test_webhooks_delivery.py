@@ -269,3 +269,40 @@ def test_a_new_endpoint_starts_at_the_head_and_a_known_one_catches_up(tmp_path: 
         (5, "delivered"),
         (6, "delivered"),
     ]
+
+
+def test_secrets_and_urls_never_reach_the_log(tmp_path: Path) -> None:
+    """Failures and a 410 are logged with the endpoint's name and what went wrong, never its
+    URL (which may hold a token) nor its secrets; nothing in the store holds either."""
+    state = tmp_path / "state"
+    with receiving() as receiver:
+        closed = receiver.url + "?token=sekrit-refused"
+    # that receiver is gone: its port now refuses connections
+    with receiving(script=lambda _r, _b: 410) as gone:
+        hooks = [
+            endpoint(closed, secrets=(SECRET, OTHER_SECRET), max_attempts=2),
+            endpoint(gone.url + "?token=sekrit-gone", name="gone"),
+        ]
+        dispatch(
+            state,
+            hooks,
+            lambda: eventually(
+                lambda: (
+                    len(logged(state, "nestr.webhook.failed")) >= 2
+                    and logged(state, "nestr.webhook.disabled")
+                )
+            ),
+            before=lambda: append(state, 1),
+        )
+    failed = logged(state, "nestr.webhook.failed")
+    assert failed[-1].data == {
+        "endpoint": "ci",
+        "status": None,
+        "attempt": 2,
+        "event_seq": 1,
+        "error": "connection refused",
+        "final": True,
+    }
+    store = b"".join(p.read_bytes() for p in state.iterdir() if p.is_file())
+    for needle in ("sekrit", SECRET.removeprefix("whsec_"), OTHER_SECRET.removeprefix("whsec_")):
+        assert needle.encode() not in store

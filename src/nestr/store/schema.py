@@ -84,7 +84,7 @@ MIGRATIONS: list[list[str]] = [
             name TEXT PRIMARY KEY,
             cursor INTEGER NOT NULL,
             disabled REAL,
-            disabled_url TEXT,
+            disabled_url_sha256 TEXT,
             disabled_reason TEXT
         )""",
         # the outbox: one row per event and endpoint, sent in event_seq order per endpoint

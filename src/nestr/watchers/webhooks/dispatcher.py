@@ -164,7 +164,7 @@ class Dispatcher:
         head = self.log.head()
         for endpoint in self.endpoints:
             state = outbox.endpoint_state(self.db, endpoint.name, start=head)
-            if state.disabled is not None and state.disabled_url != endpoint.url:
+            if state.disabled is not None and not state.disabled_at(endpoint.url):
                 outbox.enable(self.db, endpoint.name)
             self._cursors[endpoint.name] = state.cursor
             self._wakes[endpoint.name] = asyncio.Event()

@@ -66,8 +66,7 @@ def views(db: Database, endpoints: Sequence[WebhookEndpoint]) -> list[EndpointVi
     for endpoint in endpoints:
         state = states.get(endpoint.name)
         # disabled at another URL: the next dispatcher enables it (a new receiver)
-        disabled = state is not None and state.disabled is not None
-        disabled = disabled and state is not None and state.disabled_url == endpoint.url
+        disabled = state is not None and state.disabled_at(endpoint.url)
         out.append(
             EndpointView(
                 name=endpoint.name,

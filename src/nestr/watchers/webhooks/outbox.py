@@ -11,6 +11,7 @@ again, with the same ``webhook_id``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ class EndpointState:
     name: str
     cursor: int
     disabled: float | None
-    disabled_url: str | None
+    disabled_url_sha256: str | None  # of the URL that answered 410 (a URL may hold a token)
+
+    def disabled_at(self, url: str) -> bool:
+        """Whether a 410 disabled the endpoint while it had ``url``."""
+        return self.disabled is not None and self.disabled_url_sha256 == url_digest(url)
+
     disabled_reason: str | None
 
 
@@ -67,6 +73,11 @@ _SELECT = (
 
 def _delivery(row: Sequence[Any]) -> Delivery:
     return Delivery(*row)
+
+
+def url_digest(url: str) -> str:
+    """What the store keeps of a URL: its SHA-256, enough to tell that it changed."""
+    return hashlib.sha256(url.encode()).hexdigest()
 
 
 def endpoint_state(db: Database, name: str, *, start: int) -> EndpointState:
@@ -160,9 +171,9 @@ def disable(db: Database, endpoint: str, *, url: str, reason: str) -> None:
     """Stop delivering to ``endpoint`` (a 410 Gone); its pending deliveries stay queued."""
     with db.transaction() as conn:
         conn.execute(
-            "UPDATE webhook_endpoints SET disabled = ?, disabled_url = ?, disabled_reason = ?"
-            " WHERE name = ?",
-            (time.time(), url, reason, endpoint),
+            "UPDATE webhook_endpoints SET disabled = ?, disabled_url_sha256 = ?,"
+            " disabled_reason = ? WHERE name = ?",
+            (time.time(), url_digest(url), reason, endpoint),
         )
 
 
@@ -170,7 +181,7 @@ def enable(db: Database, endpoint: str) -> bool:
     """Deliver to ``endpoint`` again, from where it stopped; False if it was not disabled."""
     with db.transaction() as conn:
         changed = conn.execute(
-            "UPDATE webhook_endpoints SET disabled = NULL, disabled_url = NULL,"
+            "UPDATE webhook_endpoints SET disabled = NULL, disabled_url_sha256 = NULL,"
             " disabled_reason = NULL WHERE name = ? AND disabled IS NOT NULL",
             (endpoint,),
         ).rowcount

@@ -158,16 +158,15 @@ class Dispatcher:
     def register(self) -> None:
         """Load the cursors of the endpoints; one seen for the first time starts at the log's
         head now (it gets the events from then on). An endpoint disabled at another URL than
-        the one configured now is enabled again (a new receiver). ``run`` calls it first."""
-        if self._cursors:
-            return
+        the one configured now is enabled again (a new receiver). ``run`` calls it once it
+        holds the lock (the cursors are then those the last dispatcher left)."""
         head = self.log.head()
         for endpoint in self.endpoints:
             state = outbox.endpoint_state(self.db, endpoint.name, start=head)
             if state.disabled is not None and not state.disabled_at(endpoint.url):
                 outbox.enable(self.db, endpoint.name)
             self._cursors[endpoint.name] = state.cursor
-            self._wakes[endpoint.name] = asyncio.Event()
+            self._wakes.setdefault(endpoint.name, asyncio.Event())
 
     async def _follow(self) -> None:
         start = min(self._cursors.values(), default=self.log.head())

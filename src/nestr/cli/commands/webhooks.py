@@ -58,7 +58,9 @@ def test(ctx: click.Context, name: str, as_json: bool) -> int:
 @webhooks.command()
 @click.option("--endpoint", metavar="NAME", help="Only deliveries to endpoint NAME.")
 @click.option("--status", metavar="STATUS", help="Only pending, delivered or failed ones.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, metavar="N", help="At most N (default 50)."
+)
 @json_option
 @click.pass_context
 def deliveries(

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint fmt typecheck bench lock proto clean
+.PHONY: venv demo test lint fmt typecheck bench lock proto proto-breaking clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ lock:
 # Regenerate src/nestr/server/_proto from proto/ (the generated modules are committed).
 proto: venv
 	$(BIN)/python proto/generate.py
+
+# `buf breaking` of proto/ against the last release tag (v*); needs buf on PATH.
+proto-breaking:
+	$(PYTHON) proto/breaking.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

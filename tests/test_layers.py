@@ -22,6 +22,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
     95: ("__main__",),  # ``python -m nestr``
     # faces: parse, call the session, render
     90: ("cli", "tui", "temporal"),
+    # the CLI's client of a server: the server's generated stubs, the library's values
+    87: ("client",),
     # the gRPC face, a rank below so that the CLI's ``nestr serve`` can start it
     85: ("server",),
     # the library layer every face builds, and tools built like faces on the library

@@ -121,7 +121,14 @@ class UsageError(InputError):
 
 class NotFound(UsageError):
     """The command line names a run, workflow or step that does not exist (the server answers
-    NOT_FOUND instead of INVALID_ARGUMENT)."""
+    NOT_FOUND instead of INVALID_ARGUMENT); ``kind`` (``run``, ``step``…) and ``name`` say
+    what was looked for, for a client to act on (the server's ``google.rpc.ResourceInfo``)."""
+
+    def __init__(
+        self, message: str, *, kind: str = "", name: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.kind, self.name = kind, name
 
 
 class MultipleInputErrors(InputError):

@@ -20,6 +20,7 @@ from nestr.server._proto import events_pb2_grpc as events_grpc
 from nestr.server._proto import workflow_pb2 as pb
 from nestr.server._proto import workflow_pb2_grpc as pb_grpc
 from nestr.server.errors import HINT_KEY
+from nestr.workflow.liveness import shown_status
 
 from .conftest import TOKEN, make_session, serve_channel
 
@@ -276,9 +277,10 @@ def test_workflow_calls_need_the_token(tmp_path: Path) -> None:
     assert "nestr.v1.WorkflowService" in names
 
 
-def test_stopping_the_server_cancels_its_runs_cleanly(tmp_path: Path) -> None:
-    """A run still going when the server stops is cancelled before the store closes: it is
-    recorded cancelled (not left running) and its step's process is gone."""
+def test_stopping_the_server_leaves_its_runs_to_a_resume(tmp_path: Path) -> None:
+    """A run still going when the server stops is stopped before the store closes, for a
+    shutdown and not a cancel: it shows interrupted (its step pending again, nothing recorded
+    cancelled) and its step's process is gone."""
     manifest = project(tmp_path)
     pid_file = manifest.parent / "hang.pid"
 
@@ -291,6 +293,7 @@ def test_stopping_the_server_cancels_its_runs_cleanly(tmp_path: Path) -> None:
     run_id = serve(tmp_path, scenario)
     with make_session(tmp_path / "state") as session:
         detail = session.queries.detail(run_id)
-    assert (detail.run.status, [s.status for s in detail.steps]) == ("cancelled", ["cancelled"])
+    assert shown_status(detail.run) == "interrupted"
+    assert [s.status for s in detail.steps] == ["pending"]
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)

@@ -134,3 +134,23 @@ def test_enable_lets_a_disabled_endpoint_receive_again(state: Path, nestr) -> No
     (row,) = json.loads(nestr("webhooks", "list", "--json").out)["webhooks"]
     assert row["enabled"] is True
     assert nestr("webhooks", "enable", "ci").out == "ci was not disabled\n"
+
+
+def test_redeliver_and_enable_leave_an_audit_record(state: Path, nestr) -> None:  # type: ignore[no-untyped-def]
+    """The two commands that change the outbox each leave one audit record; reads leave none."""
+    configure("http://127.0.0.1:9/hook")
+    db = open_database(state)
+    outbox.endpoint_state(db, "ci", start=0)
+    outbox.disable(db, "ci", url="http://127.0.0.1:9/hook", reason="HTTP 410")
+    db.close()
+    nestr("webhooks", "list")
+    nestr("webhooks", "deliveries")
+    assert nestr("webhooks", "enable", "ci").code == 0
+    assert nestr("webhooks", "enable", "ci").code == 0
+    assert nestr("webhooks", "redeliver", "7").code == 2
+    records = json.loads(nestr("audit", "list", "--json").out)
+    assert [(r["action"], r["outcome"], r["target"]) for r in records] == [
+        ("webhooks.enable", "ok", {"endpoint": "ci"}),
+        ("webhooks.enable", "refused", {"endpoint": "ci"}),
+        ("webhooks.redeliver", "refused", {"delivery": 7}),
+    ]

@@ -306,3 +306,36 @@ def test_secrets_and_urls_never_reach_the_log(tmp_path: Path) -> None:
     store = b"".join(p.read_bytes() for p in state.iterdir() if p.is_file())
     for needle in ("sekrit", SECRET.removeprefix("whsec_"), OTHER_SECRET.removeprefix("whsec_")):
         assert needle.encode() not in store
+
+
+def test_events_pruned_from_the_log_are_still_delivered(tmp_path: Path) -> None:
+    """The outbox keeps each body: events deleted by retention after they were queued are
+    delivered unchanged (same id and data) once the endpoint answers."""
+    state = tmp_path / "state"
+    db = open_database(state)
+
+    def queued() -> bool:
+        return len(outbox.deliveries(db)) >= 3
+
+    with receiving(script=lambda _r, _b: 503) as down:
+        sent: list = []
+        dispatch(
+            state,
+            [endpoint(down.url, max_attempts=100)],
+            lambda: eventually(queued),
+            before=lambda: sent.extend(append(state, 3)),
+        )
+    log = open_event_log(state)
+    log.prune(max_events=1)
+    assert [e.seq for e in log.read(0)][:1] != [1]
+    log.close()
+    with receiving() as up:
+        dispatch(
+            state,
+            [endpoint(up.url, max_attempts=100)],
+            lambda: up.wait_for(lambda: len(up.accepted()) >= 3),
+        )
+        got = up.verified()
+    db.close()
+    assert [r.event["id"] for r in got if r.event] == [e.id for e in sent]
+    assert [r.event["data"] for r in got if r.event] == [e.data for e in sent]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from nestr.cli.surface import Nestr
     from nestr.config.layers import LayerInputs
     from nestr.config.loader import LoadedConfig
     from nestr.config.settings import LogSettings
@@ -27,8 +28,10 @@ class AppContext:
     log_level: str | None = None
     log_format: str | None = None
     debug: bool = False
+    server: str | None = None  # --server ADDR
     _config: LoadedConfig | None = field(default=None, repr=False)
     _session: Session | None = field(default=None, repr=False)
+    _face: Nestr | None = field(default=None, repr=False)
 
     def config(self) -> LoadedConfig:
         """Load (once) and validate every config layer; configures logging as a side effect."""
@@ -47,6 +50,7 @@ class AppContext:
         flags = {
             "log.level": (self.log_level, "flag --log-level"),
             "log.format": (self.log_format, "flag --log-format"),
+            "server.address": (self.server, "flag --server"),
         }
         return LayerInputs(
             cwd=self.cwd,
@@ -81,13 +85,60 @@ def app(ctx: click.Context) -> AppContext:
     return obj
 
 
-def session(ctx: click.Context) -> Session:
-    """The :class:`~nestr.session.Session` of the running command: built once from the config
-    and the working directory, closed when the command ends."""
+def session(ctx: click.Context) -> Nestr:
+    """The session the running command works with: a remote one when ``--server`` (or
+    ``server.address``) names a server, else the local :class:`~nestr.session.Session`.
+    Either is built once and closed when the command ends."""
     context = app(ctx)
+    if context._face is None:
+        address = context.config().settings.server.address
+        if address:
+            context._face = _remote(context, address)
+        else:
+            context._face = local_session(ctx)
+    return context._face
+
+
+def _remote(context: AppContext, address: str) -> Nestr:
+    from nestr.client.remote import RemoteSession
+
+    def notice(text: str) -> None:
+        click.echo(text, err=True)
+
+    return RemoteSession(context.config().settings, address=address, notice=notice)
+
+
+def local_session(ctx: click.Context, *, only_here: bool = False) -> Session:
+    """The :class:`~nestr.session.Session` of the running command, on this machine: built once
+    from the config and the working directory, closed when the command ends.
+
+    ``only_here``: the command has no ``--server`` form, and a server address set by the flag
+    or the config is refused (exit 2) rather than silently ignored.
+    """
+    context = app(ctx)
+    if only_here:
+        refuse_remote(ctx)
     if context._session is None:
         from nestr.session import Session
+        from nestr.session.audit import Actor
 
-        context._session = Session.from_config(context.config(), cwd=context.cwd)
+        config, cwd = context.config(), context.cwd
+        context._session = Session.from_config(config, cwd=cwd, actor=Actor.local("cli"))
         ctx.find_root().call_on_close(context._session.close)
     return context._session
+
+
+def refuse_remote(ctx: click.Context) -> None:
+    """Raise a usage error when a server address is set: the command runs here only."""
+    config = app(ctx).config()
+    if not config.settings.server.address:
+        return
+    from nestr.errors import UsageError
+
+    where = config.origins["server.address"]
+    name = ctx.command_path.replace("nestr ", "", 1) if ctx.command_path else "this command"
+    raise UsageError(
+        f"`nestr {name}` works on this machine only and has no --server form "
+        f"(server.address is set by {where})",
+        hint="run it without --server (or unset server.address), on the server's machine",
+    )

@@ -11,15 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from nestr import __version__
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, NestrError
 
+T = TypeVar("T")
 EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a program SIGTERM ended
 
 
@@ -49,6 +50,39 @@ def exit_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_until_terminated(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on a new loop; SIGTERM cancels it and ends with :class:`Terminated`.
+
+    For watching commands whose loop is busy in callbacks (a gRPC stream): a SIGTERM handler
+    that raises in whatever callback runs would be swallowed by the loop's error handler, so
+    the signal is taken by the loop and cancels the work instead.
+    """
+    import asyncio
+    import signal
+
+    async def watched() -> T:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        stopped = False
+
+        def stop() -> None:
+            nonlocal stopped
+            stopped = True
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, stop)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if stopped:
+                raise Terminated from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(watched())
 
 
 class PipeClosed(Exception):

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("nestr.cli.commands.events:events", "Print the event log, and follow it live."),
     "sync": ("nestr.cli.commands.sync:sync", "Plan and apply shared files across repos."),
     "serve": ("nestr.cli.commands.serve:serve", "Serve the event stream over gRPC."),
+    "audit": ("nestr.cli.commands.audit:audit", "List and verify the audit trail."),
     "webhooks": (
         "nestr.cli.commands.webhooks:webhooks",
         "List, test and run the webhook endpoints; show deliveries.",
@@ -113,6 +114,11 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     help="Log as console lines or JSON lines (overrides log.format).",
 )
 @click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
+@click.option(
+    "--server",
+    metavar="ADDR",
+    help="Send the command to the nestr server at ADDR (host:port; overrides server.address).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -123,6 +129,7 @@ def cli(
     log_level: str | None,
     log_format: str | None,
     debug: bool,
+    server: str | None,
 ) -> None:
     from nestr.observability.context import correlation
 
@@ -142,6 +149,7 @@ def cli(
         log_level=log_level,
         log_format=log_format,
         debug=debug or os.environ.get("NESTR_DEBUG", "") not in {"", "0"},
+        server=server,
     )
 
 

@@ -236,7 +236,7 @@ def _absolute_paths(settings: values.Settings, cwd: Path) -> values.Settings:
     tls = settings.server.tls
     tls_updates = {
         name: cwd / path
-        for name in ("cert", "key", "client_ca")
+        for name in ("cert", "key", "client_ca", "ca", "client_cert", "client_key")
         if (path := getattr(tls, name)) is not None and not path.is_absolute()
     }
     if tls_updates:

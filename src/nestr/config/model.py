@@ -138,14 +138,33 @@ class TlsSettings(_Section):
     client_ca: _OptionalPath = Field(
         None, description="CA (PEM) client certificates must be signed by (mTLS)."
     )
+    ca: _OptionalPath = Field(
+        None, description="Client side: CA (PEM) to trust for the server's certificate; TLS if set."
+    )
+    client_cert: _OptionalPath = Field(
+        None, description="Client side: certificate chain (PEM) to present (mTLS)."
+    )
+    client_key: _OptionalPath = Field(
+        None, description="Client side: private key of server.tls.client_cert (PEM)."
+    )
 
 
 class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
+    address: str | None = Field(
+        None, description="Client side: host:port of the server commands are sent to."
+    )
     token: SecretStr | None = Field(None, description="Bearer token clients must present.")
     tls: TlsSettings = Field(default_factory=TlsSettings)
     resume_interrupted: bool = Field(
         True, description="On start, resume the runs of this host whose process died."
+    )
+    drain_grace: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds calls in flight get to finish when the server stops (SIGTERM).",
     )
 
 
@@ -221,6 +240,57 @@ class TemporalSettings(_Section):
     task_queue: str = Field("nestr", description="Default task queue for nestr workers.")
 
 
+# A duration in the grammar of nestr.workflow.durations (which this layer may not import):
+# <number><unit> parts, "30d", "1h30m", "250ms"; a number (also as text, since environment
+# variables are text) is seconds.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def _duration(value: object) -> object:
+    """Seconds of a duration such as ``30d`` or ``1h30m``; numbers are left to the number
+    check (bounds, finiteness) of the field."""
+    if not isinstance(value, str) or _number(value):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError("expected a duration such as 30d, 12h or 1h30m (ms, s, m, h, d, w)")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class RetentionSettings(_Section):
+    max_age: Annotated[float | None, BeforeValidator(_duration)] = Field(
+        None,
+        gt=0,
+        le=_MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Prune events older than this (30d, 12h, or seconds); unset: keep all.",
+    )
+    max_events: int | None = Field(
+        None, ge=1, description="Keep at most this many newest events; unset: no limit."
+    )
+    interval: Annotated[float, BeforeValidator(_duration)] = Field(
+        3600.0,
+        gt=0,
+        le=_MAX_SECONDS,
+        allow_inf_nan=False,
+        description="How often nestr serve prunes the event log (1h, 10m, or seconds).",
+    )
+
+
+class EventsSettings(_Section):
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+
 class Settings(_Section):
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -242,6 +312,7 @@ class Settings(_Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
     webhooks: dict[Annotated[str, AfterValidator(_webhook_name)], WebhookSettings] = Field(
         default_factory=dict, description="Webhook endpoints by name: url, secret, types."
     )

@@ -24,11 +24,18 @@ ExecutorName = Literal["local"]  # a Temporal executor comes later
 SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
 """Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
 
-TLS_KEYS = ("server.tls.cert", "server.tls.key", "server.tls.client_ca")
+TLS_KEYS = (
+    "server.tls.cert",
+    "server.tls.key",
+    "server.tls.client_ca",
+    "server.tls.ca",
+    "server.tls.client_cert",
+    "server.tls.client_key",
+)
 PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS})
 """Keys holding paths: relative values in a file are relative to that file."""
 
-SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key"})
+SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key", "server.tls.client_key"})
 """Keys holding the path of a private key: shown masked, and errors name the key and where it
 was set instead of the path (a path like ``/etc/ssl/private/host.pem`` says where a key lives)."""
 
@@ -167,6 +174,9 @@ class TlsSettings:
     cert: Path | None = None
     key: Path | None = None
     client_ca: Path | None = None
+    ca: Path | None = None  # client side: the CA the server's certificate must be signed by
+    client_cert: Path | None = None  # client side: presented to the server (mTLS)
+    client_key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -175,9 +185,11 @@ class ServerSettings:
     it resumes interrupted runs when it starts."""
 
     listen: str = "127.0.0.1:7433"
+    address: str | None = None  # client side: where `nestr --server` commands go
     token: Secret | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True
+    drain_grace: float = 5.0  # seconds calls in flight get to finish when the server stops
 
 
 @dataclass(frozen=True)
@@ -219,6 +231,24 @@ class TemporalSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How much of the event log is kept: events older than ``max_age`` seconds and all but
+    the newest ``max_events`` are pruned (None: no limit); ``nestr serve`` prunes every
+    ``interval`` seconds."""
+
+    max_age: float | None = None
+    max_events: int | None = None
+    interval: float = 3600.0
+
+
+@dataclass(frozen=True)
+class EventsSettings:
+    """The durable event log."""
+
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -232,6 +262,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     otel: OtelSettings = field(default_factory=OtelSettings)
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
     webhooks: tuple[WebhookEndpoint, ...] = ()
 
 

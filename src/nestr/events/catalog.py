@@ -210,6 +210,12 @@ class RunFinished(TypedDict):
     reason: NotRequired[str]  # why a run was ended by someone other than its owner
 
 
+class RunInterrupted(TypedDict):
+    workflow: str
+    reason: str  # why its owner stopped it without ending it (e.g. the server shut down)
+    left: int  # steps not done: a resume runs them
+
+
 class StepStarted(TypedDict):
     attempt: int
 
@@ -356,6 +362,11 @@ SYNC_REPO_FINISHED = EventType(
 RUN_STARTED = EventType("nestr.workflow.run.started", RunStarted, "a workflow run began")
 RUN_RESUMED = EventType("nestr.workflow.run.resumed", RunResumed, "a run was resumed")
 RUN_FINISHED = EventType("nestr.workflow.run.finished", RunFinished, "a run ended")
+RUN_INTERRUPTED = EventType(
+    "nestr.workflow.run.interrupted",
+    RunInterrupted,
+    "a run was stopped without ending (its server shut down); a resume continues it",
+)
 STEP_STARTED = EventType("nestr.workflow.step.started", StepStarted, "a step's attempt began")
 STEP_RETRYING = EventType(
     "nestr.workflow.step.retrying", StepEnded, "a step's attempt failed; it will be retried"
@@ -426,6 +437,7 @@ CATALOG: tuple[EventType[Any], ...] = (
     RUN_STARTED,
     RUN_RESUMED,
     RUN_FINISHED,
+    RUN_INTERRUPTED,
     STEP_STARTED,
     STEP_RETRYING,
     STEP_FINISHED,

@@ -88,6 +88,10 @@ class _Guardian:
             if self._fd is None:
                 self._fd = self._start()
 
+    def watched(self) -> list[int]:
+        with self._lock:
+            return sorted(self._groups)
+
     def release(self, pgid: int) -> None:
         with self._lock:
             if pgid in self._groups:
@@ -186,6 +190,14 @@ def watch(pid: int) -> int:
 def kill_group(pgid: int) -> None:
     """SIGKILL every process of group ``pgid`` (a timeout or cancel that grants no grace)."""
     signal_group(pgid, signal.SIGKILL)
+
+
+def kill_watched() -> None:
+    """SIGKILL every group this process started that is not over yet: a process that must
+    stop at once (a second signal during a server's drain) and that would otherwise wait for
+    each group's grace period. Whoever waits for a group sees its leader end."""
+    for pgid in _GUARDIAN.watched():
+        kill_group(pgid)
 
 
 def release(pgid: int | None) -> None:

@@ -6,6 +6,7 @@ starts one and stops it on SIGTERM/SIGINT, tests and embedders do the same in th
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from nestr.server._proto import (
 )
 from nestr.server.auth import TokenInterceptor
 from nestr.server.calls import CallInterceptor
+from nestr.server.drain import DrainGate, drain
 from nestr.server.services.config import ConfigService
 from nestr.server.services.events import EventService, StreamLimits
 from nestr.server.services.sync import SyncService
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from nestr.config.loaded import LoadedConfig
     from nestr.session import Session
 
-GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
+GRACE = 5.0  # seconds in-flight calls get to finish on shutdown (server.drain_grace)
 SERVICES = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
@@ -90,16 +92,13 @@ class Server:
     workspaces: WorkspaceService | None = None
     auth: TokenInterceptor | None = None  # its token is what a config reload replaces
     config: ConfigService | None = None  # its reloader, once set, serves Reload
+    gate: DrainGate | None = None  # refuses new work once the server drains
 
-    async def stop(self, grace: float = GRACE) -> None:
-        """Report NOT_SERVING, let in-flight calls finish (streams are cancelled after
-        ``grace`` seconds), and close."""
-        await self.health.enter_graceful_shutdown()
-        await self.grpc.stop(grace)
-        if self.workflows is not None:
-            await self.workflows.close()
-        if self.workspaces is not None:
-            await self.workspaces.close()
+    async def stop(self, grace: float = GRACE, *, hurry: asyncio.Event | None = None) -> None:
+        """Drain and close (:func:`nestr.server.drain.drain`): no new work, streams end with a
+        resume point, runs are left to a resume, calls in flight get ``grace`` seconds;
+        ``hurry``, once set, cuts it short."""
+        await drain(self, grace, hurry)
 
 
 def check_listen(listen: str, token: str | None, *, mtls: bool = False) -> tuple[str, int]:
@@ -144,7 +143,8 @@ async def start(
     host, port = check_listen(listen, token, mtls=tls is not None and tls.mutual)
     # the call's correlation first, so that refused calls are logged too
     auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
-    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(), auth]
+    gate = DrainGate()
+    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(auth), auth, gate]
     server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)
@@ -174,4 +174,4 @@ async def start(
     await server.start()
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, bound, events, checks, workflows, workspaces, auth, configs)
+    return Server(server, bound, events, checks, workflows, workspaces, auth, configs, gate)

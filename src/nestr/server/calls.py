@@ -5,6 +5,7 @@ one; the handler runs inside :func:`nestr.observability.context.correlation` (ev
 and lines it logs carry the id), the client gets the id back as initial metadata
 ``x-correlation-id``, and one ``rpc`` line is logged at info level with the method, the status
 code and the seconds taken. Other metadata is never logged: the bearer token is metadata.
+The call also runs as its caller (:mod:`nestr.server.callers`), whom the audit trail names.
 """
 
 from __future__ import annotations
@@ -21,16 +22,21 @@ from grpc import aio
 
 from nestr.observability.context import correlation, new_correlation_id, usable_correlation_id
 from nestr.observability.logging import get_logger
+from nestr.server.callers import caller_of, calling
 
 if TYPE_CHECKING:
-    from nestr.server.auth import Handler
+    from nestr.server.auth import Handler, TokenInterceptor
 
 KEY = "x-correlation-id"
 log = get_logger("nestr.server")
 
 
 class CallInterceptor(aio.ServerInterceptor):
-    """Run every call in its correlation, tell the client its id, log how it ended."""
+    """Run every call in its correlation and as its caller, tell the client its id, log how it
+    ended; ``auth``: the interceptor that checks the token (its current token names callers)."""
+
+    def __init__(self, auth: TokenInterceptor | None = None) -> None:
+        self._auth = auth
 
     async def intercept_service(
         self,
@@ -44,16 +50,25 @@ class CallInterceptor(aio.ServerInterceptor):
             (v for k, v in handler_call_details.invocation_metadata or () if k == KEY), None
         )
         cid = usable_correlation_id(given if isinstance(given, str) else None)
-        return _wrapped(handler, handler_call_details.method, cid)
+        return _wrapped(handler, handler_call_details.method, cid, self._token)
+
+    def _token(self) -> str | None:
+        return None if self._auth is None else self._auth.token
+
+
+Token = Callable[[], str | None]
 
 
 @contextmanager
-def _call(method: str, context: aio.ServicerContext[Any, Any], cid: str | None) -> Iterator[str]:
-    """The correlation of one call, and its log line when it ends (however it ends)."""
+def _call(
+    method: str, context: aio.ServicerContext[Any, Any], cid: str | None, token: Token
+) -> Iterator[str]:
+    """The correlation and caller of one call, and its log line when it ends (however)."""
     started = time.perf_counter()
     code = "UNKNOWN"
+    caller = caller_of(context, token=token())
     # a new id, not the enclosing one: the process serving runs in an action of its own
-    with correlation(cid or new_correlation_id()) as current:
+    with correlation(cid or new_correlation_id()) as current, calling(caller):
         try:
             yield current
             code = _code(context, default="OK")
@@ -74,7 +89,7 @@ def _code_of(exc: BaseException) -> str:
     return "CANCELLED" if isinstance(exc, asyncio.CancelledError | GeneratorExit) else "UNKNOWN"
 
 
-def _wrapped(handler: Handler, method: str, cid: str | None) -> Handler:
+def _wrapped(handler: Handler, method: str, cid: str | None, token: Token) -> Handler:
     """``handler`` with each call run by :func:`_call` and the id sent first."""
     shape = {
         "request_deserializer": handler.request_deserializer,
@@ -88,16 +103,16 @@ def _wrapped(handler: Handler, method: str, cid: str | None) -> Handler:
     ):
         inner = getattr(handler, kind)
         if inner is not None:
-            return build(_behaviour(inner, method, cid), **shape)
+            return build(_behaviour(inner, method, cid, token), **shape)
     return handler
 
 
-def _behaviour(inner: Any, method: str, cid: str | None) -> Any:
+def _behaviour(inner: Any, method: str, cid: str | None, token: Token) -> Any:
     """A behaviour of the same style as ``inner`` (async generator or coroutine)."""
     if inspect.isasyncgenfunction(inner):
 
         async def streaming(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            with _call(method, context, cid) as current:
+            with _call(method, context, cid, token) as current:
                 await context.send_initial_metadata(((KEY, current),))
                 responses: AsyncIterator[Any] = inner(request, context)
                 async for response in responses:
@@ -106,7 +121,7 @@ def _behaviour(inner: Any, method: str, cid: str | None) -> Any:
         return streaming
 
     async def plain(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-        with _call(method, context, cid) as current:
+        with _call(method, context, cid, token) as current:
             await context.send_initial_metadata(((KEY, current),))
             return await inner(request, context)
 

@@ -2,8 +2,8 @@
 
 A call that fails with a :class:`~nestr.errors.NestrError` ends with the status code its class
 maps to and the message the CLI prints (an input error's message starts with the file:line it
-names); its hint, when it has one, travels as trailing metadata ``nestr-hint`` (the
-``grpcio-status`` package that would carry ``google.rpc`` details is not a dependency). Any
+names); its hint, when it has one, travels as trailing metadata ``nestr-hint``, and
+``google.rpc`` details say the same for programs (:mod:`nestr.server.details`). Any
 other exception is a bug: the call ends INTERNAL with a short message naming the exception's
 type, and the traceback goes to the server's log only.
 
@@ -31,6 +31,7 @@ from grpc import aio
 
 from nestr.errors import ConflictsLeft, InputError, Interrupted, NestrError, NotFound
 from nestr.observability.logging import get_logger
+from nestr.server.details import error_details, status_metadata
 
 HINT_KEY = "nestr-hint"
 log = get_logger("nestr.server")
@@ -65,10 +66,12 @@ def status_code(error: NestrError) -> grpc.StatusCode:
 async def abort(context: Context, error: BaseException) -> NoReturn:
     """End the call with the status ``error`` maps to (see the module's table)."""
     if isinstance(error, NestrError):
+        code = status_code(error)
+        trailing = status_metadata(code, error.message, error_details(error, code))
         if error.hint:  # metadata values are ASCII: other characters travel escaped
             hint = error.hint.encode("ascii", "backslashreplace").decode("ascii")
-            context.set_trailing_metadata(((HINT_KEY, hint),))
-        await context.abort(status_code(error), error.message)
+            trailing = ((HINT_KEY, hint), *trailing)
+        await context.abort(code, error.message, trailing_metadata=trailing)
     log.error("rpc failed", error=type(error).__name__, exc_info=error)
     await context.abort(
         grpc.StatusCode.INTERNAL,

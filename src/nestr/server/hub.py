@@ -72,6 +72,7 @@ class Feed:
         self.items: deque[Shared] = deque()
         self.overflowed = False
         self.error: BaseException | None = None  # what ended the hub's follower, if anything
+        self.closed = False  # its stream is ending: a waiter returns at once
         self._ready = asyncio.Event()
 
     def offer(self, item: Shared) -> bool:
@@ -91,10 +92,15 @@ class Feed:
         self.error = error
         self._ready.set()
 
+    def close(self) -> None:
+        """Wake the stream waiting on this feed for good (the server drains)."""
+        self.closed = True
+        self._ready.set()
+
     async def wait(self, timeout: float) -> None:
-        """Until something is queued (or the feed overflowed or failed), at most ``timeout``
-        seconds."""
-        if self.items or self.overflowed or self.error is not None:
+        """Until something is queued (or the feed overflowed, failed or closed), at most
+        ``timeout`` seconds."""
+        if self.items or self.overflowed or self.error is not None or self.closed:
             return
         self._ready.clear()
         with contextlib.suppress(TimeoutError):

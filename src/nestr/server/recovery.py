@@ -1,7 +1,9 @@
-"""Runs a dead server left behind, resumed by the next one (``server.resume_interrupted``).
+"""Runs a dead or drained server left behind, resumed by the next one
+(``server.resume_interrupted``).
 
 A run started through the server is owned by the server's process; when that process dies
-(a crash, SIGKILL, a reboot) the run is shown ``interrupted``. When ``nestr serve`` starts, it
+(a crash, SIGKILL, a reboot) the run is shown ``interrupted``, and so is a run the server
+stopped for its shutdown (:mod:`nestr.server.drain`). When ``nestr serve`` starts, it
 resumes every interrupted run of its store whose owner was a process of this host — whether a
 server or a CLI process started it — as a background task of its own, like ``ResumeRun``:
 steps recorded ``succeeded`` are not run again, and the process groups the dead owner's steps

@@ -4,10 +4,13 @@ The files are polled (their mtime, size and inode, every ``interval`` seconds): 
 dependency, and it works on every filesystem. A reload re-reads every layer and validates the
 whole new config (:class:`nestr.config.live.LiveConfig`) before it is swapped in; then what can
 change live does (:data:`LIVE_KEYS`: log level and format, the token, read by the auth
-interceptor at the start of each call, so open streams go on), and every other changed key is
+interceptor at the start of each call, so open streams go on; the event retention, read by
+``nestr serve``'s pruner at each prune), and every other changed key is
 logged as taking effect at the next restart. An invalid config keeps the old one in force: the
 located error is logged and published as ``nestr.server.config.rejected``; a good one as
 ``nestr.server.config.reloaded``. Events and log lines name keys, never values (some are secrets).
+With the server's session, every reload leaves an audit record (``config.reload``): by the
+caller of a ``Reload`` RPC, else by the server itself (SIGHUP, a changed file).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ if TYPE_CHECKING:
     from nestr.config.settings import LogSettings
     from nestr.events import EventBus
     from nestr.server.auth import TokenInterceptor
+    from nestr.session import Session
 
 Signature = tuple[tuple[int, int, int] | None, ...]
 LIVE_KEYS = frozenset({"log.level", "log.format", "server.token"})
+LIVE_KEYS |= {f"events.retention.{name}" for name in ("max_age", "max_events", "interval")}
 log = get_logger("nestr.server.reload")
 
 
@@ -52,6 +57,7 @@ class ConfigReloader:
         listen: str,
         mtls: bool = False,
         interval: float = 1.0,
+        session: Session | None = None,
     ) -> None:
         self._live = live
         self._auth = auth
@@ -60,6 +66,7 @@ class ConfigReloader:
         self._listen = listen
         self._mtls = mtls
         self._interval = interval
+        self._session = session  # whose audit trail records reloads
         self._lock = asyncio.Lock()  # one reload at a time, in the order asked
         self._tasks: set[asyncio.Task[ReloadResult]] = set()
         self._poller: asyncio.Task[None] | None = None
@@ -113,7 +120,20 @@ class ConfigReloader:
                 self._reject(result.error, trigger)
             else:
                 self._apply(result, trigger)
+            self._audit(result, trigger)
             return result
+
+    def _audit(self, result: ReloadResult, trigger: str) -> None:
+        """One audit record of this reload: ``refused`` when the new config was invalid."""
+        from nestr.server.acting import acting_session
+
+        if self._session is None:
+            return
+        audit = acting_session(self._session).audited("config.reload", {"trigger": trigger})
+        if result.error is not None:
+            audit.refused(type(result.error).__name__)
+        else:
+            audit.ok(changed=sorted(result.changed))
 
     def _check(self, new: LoadedConfig) -> None:
         """Refuse a config that removes the token a non-loopback address needs."""

@@ -8,11 +8,12 @@ long-lived face (the server) keeps one connection.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from nestr.observability.context import correlation
+from nestr.session.audit import Actor, Audited, asked
 from nestr.session.targets import Target
 
 if TYPE_CHECKING:
@@ -22,28 +23,45 @@ if TYPE_CHECKING:
     from nestr.git.mirror import MirrorCache
     from nestr.manifest.importers.westimports import ProjectFiles
     from nestr.manifest.model import Manifest
+    from nestr.store.audit import AuditRecord
+    from nestr.store.auditchain import ChainReport
     from nestr.store.db import Database
     from nestr.store.eventlog import EventLog
     from nestr.workflow.queries import RunQueries
 
 
 class SessionBase:
-    """Settings, working directory, correlation id, and the store and bus opened on first use."""
+    """Settings, working directory, correlation id, who acts, and the store and bus opened on
+    first use."""
 
-    def __init__(self, settings: Settings, *, cwd: Path, correlation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cwd: Path,
+        correlation_id: str | None = None,
+        actor: Actor | None = None,
+    ) -> None:
         self.settings = settings
         self.cwd = cwd
         with correlation(correlation_id) as cid:  # given, else the action's, else a new one
             self.correlation_id = cid
+        # who the audit trail names: given by the face, else this process's OS user
+        self.actor = actor or Actor.local()
         self._log: EventLog | None = None
         self._bus: EventBus | None = None
 
     @classmethod
     def from_config(
-        cls, config: LoadedConfig, *, cwd: Path, correlation_id: str | None = None
+        cls,
+        config: LoadedConfig,
+        *,
+        cwd: Path,
+        correlation_id: str | None = None,
+        actor: Actor | None = None,
     ) -> Self:
         """A session over the settings of ``config``."""
-        return cls(config.settings, cwd=cwd, correlation_id=correlation_id)
+        return cls(config.settings, cwd=cwd, correlation_id=correlation_id, actor=actor)
 
     # --- resources ----------------------------------------------------------------------
 
@@ -91,6 +109,57 @@ class SessionBase:
         """The correlation every operation of this session runs in."""
         return correlation(self.correlation_id)
 
+    # --- the audit trail -------------------------------------------------------------------
+
+    def audited(self, action: str, target: Mapping[str, Any]) -> Audited:
+        """The one audit record of ``action`` on ``target`` by this session's actor; run the
+        action inside its :meth:`~nestr.session.audit.Audited.recording`."""
+
+        def write(outcome: str, target: Mapping[str, Any], error: str | None) -> None:
+            from nestr.store.audit import AuditEntry, append_record
+
+            actor = self.actor
+            entry = AuditEntry(
+                actor=actor.name,
+                face=actor.face,
+                peer=actor.peer,
+                action=action,
+                target=target,
+                outcome=outcome,
+                error=error,
+                correlation_id=self.correlation_id,
+            )
+            with self.db.transaction() as conn:  # BEGIN IMMEDIATE: the tail cannot move
+                append_record(conn, entry)
+
+        return Audited(write, target)
+
+    def refusals(
+        self, action: str | None, target: Mapping[str, Any]
+    ) -> contextlib.AbstractContextManager[Audited | None]:
+        """Record ``action`` on ``target`` if the block raises (resolving what it acts on);
+        nothing for None (a read-only action)."""
+        if action is None:
+            return contextlib.nullcontext()
+        return self.audited(action, target).refusing()
+
+    def audit_records(
+        self, *, since: str | None = None, action_prefix: str | None = None
+    ) -> list[AuditRecord]:
+        """Audit records from time ``since`` (ISO 8601 UTC) on, oldest first."""
+        from nestr.store.audit import select_records
+
+        with self.db.reading() as conn:
+            return select_records(conn, since=since, action_prefix=action_prefix)
+
+    def verify_audit(self, *, kept: tuple[int, str] | None = None) -> ChainReport:
+        """Check the audit trail's hash chain (the first bad record, if any); ``kept``: a head
+        (seq, hash) reported earlier, which must still be there."""
+        from nestr.store.auditchain import verify_chain
+
+        with self.db.reading() as conn:
+            return verify_chain(conn, kept=kept)
+
     def _jobs(self, jobs: int | None) -> int:
         return jobs or self.settings.jobs
 
@@ -114,14 +183,18 @@ class SessionBase:
         groups: Sequence[str] = (),
         names: Sequence[str] = (),
         repos_only: bool = True,
+        action: str | None = None,
     ) -> Target:
-        """The workspace an action on a workspace works on, its manifest, the selected repos."""
+        """The workspace an action on a workspace works on, its manifest, the selected repos;
+        ``action``: the mutating action it is for, whose audit record a refusal here is."""
         from nestr.workspace.locate import locate
 
-        located = locate(self.cwd, manifest=manifest, workspace=workspace)
-        assert located.workspace is not None  # a workspace is required here
-        loaded = load_manifest_file(located.manifest_path, repos_only=repos_only)
-        repos = loaded.select(groups=groups, names=names)
+        given = asked(manifest=manifest, workspace=workspace, groups=groups, repos=names)
+        with self.refusals(action, given):
+            located = locate(self.cwd, manifest=manifest, workspace=workspace)
+            assert located.workspace is not None  # a workspace is required here
+            loaded = load_manifest_file(located.manifest_path, repos_only=repos_only)
+            repos = loaded.select(groups=groups, names=names)
         return Target(located.workspace, loaded, repos, tuple(groups), tuple(names))
 
     def project_files(self) -> ProjectFiles:

@@ -7,13 +7,17 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nestr.session.audit import asked
 from nestr.session.base import SessionBase, load_manifest_file
 from nestr.session.targets import RunTarget
 
 if TYPE_CHECKING:
     import asyncio
 
+    from nestr.config.settings import RetentionSettings
     from nestr.events import Event
+    from nestr.store.eventprune import Pruned
+    from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
     from nestr.workflow.queries import Cancellation
 
@@ -37,11 +41,20 @@ class RunOperations(SessionBase):
         from nestr.workflow.loading import load_workflow
         from nestr.workspace.locate import locate
 
-        located = locate(self.cwd, manifest=manifest, workspace=workspace, workspace_required=False)
-        loaded = load_manifest_file(located.manifest_path, repos_only=False)
-        root = located.workspace.root if located.workspace is not None else None
-        values = parse_vars(variables)
-        return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+        given = asked(workflow=workflow, manifest=manifest, workspace=workspace)
+        with self.refusals("run.start", given):
+            located = locate(
+                self.cwd, manifest=manifest, workspace=workspace, workspace_required=False
+            )
+            loaded = load_manifest_file(located.manifest_path, repos_only=False)
+            root = located.workspace.root if located.workspace is not None else None
+            values = parse_vars(variables)
+            return RunTarget(load_workflow(loaded, workflow), loaded, root, values)
+
+    def resume_target(self, run: str) -> RunRecord:
+        """The recorded run ``run`` (id or unique prefix) names, to resume."""
+        with self.refusals("run.resume", {"run": run}):
+            return self.queries.find_run(run)
 
     async def run(
         self,
@@ -50,12 +63,21 @@ class RunOperations(SessionBase):
         jobs: int | None = None,
         cancel: asyncio.Event | None = None,
         run_id: str | None = None,
+        shutdown: asyncio.Event | None = None,
     ) -> RunResult:
-        """Record and run the workflow of ``target``; setting ``cancel`` stops it. ``run_id``:
-        the id to record it under (a face that hands the id out before the run ends picks it)."""
+        """Record and run the workflow of ``target``; setting ``cancel`` stops it (recorded
+        cancelled), setting ``shutdown`` stops it and leaves it to a resume (interrupted).
+        ``run_id``: the id to record it under (a face that hands the id out before the run
+        ends picks it).
+
+        Its audit record (``run.start``) is written once the run is recorded, not when it ends:
+        the run's own record says how it ended."""
         from nestr.workflow.runs import run_workflow
 
-        with self.action():
+        shown = {"workflow": target.workflow.name, "manifest": str(target.manifest.path)}
+        where = {"workspace": None if target.root is None else str(target.root)}
+        audit = self.audited("run.start", {**shown, **where})
+        with self.action(), audit.recording():
             return await run_workflow(
                 target.workflow,
                 manifest=target.manifest,
@@ -68,15 +90,25 @@ class RunOperations(SessionBase):
                 run_id=run_id,
                 db=self.db,
                 settings=self.settings,
+                shutdown=shutdown,
+                started=lambda started: audit.ok(run=started),
             )
 
     async def resume(
-        self, run: str, *, jobs: int | None = None, cancel: asyncio.Event | None = None
+        self,
+        run: str,
+        *,
+        jobs: int | None = None,
+        cancel: asyncio.Event | None = None,
+        shutdown: asyncio.Event | None = None,
     ) -> RunResult:
-        """Continue run ``run`` (id or prefix); steps that succeeded are not run again."""
+        """Continue run ``run`` (id or prefix); steps that succeeded are not run again.
+        ``cancel`` and ``shutdown`` as for :meth:`run`. Its audit record (``run.resume``) is
+        written once the run is claimed."""
         from nestr.workflow.runs import resume_run
 
-        with self.action():
+        audit = self.audited("run.resume", {"run": run})
+        with self.action(), audit.recording():
             return await resume_run(
                 run,
                 state_dir=self.settings.state_dir,
@@ -84,12 +116,17 @@ class RunOperations(SessionBase):
                 bus=self.bus,
                 cancel=cancel,
                 settings=self.settings,
+                shutdown=shutdown,
+                started=lambda started: audit.ok(run=started),
             )
 
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (or end it, when the process that ran it died)."""
-        with self.action():
-            return self.queries.cancel(run)
+        audit = self.audited("run.cancel", {"run": run})
+        with self.action(), audit.recording():
+            done = self.queries.cancel(run)
+            audit.ok(run=done.run.id, result=done.outcome)
+            return done
 
     # --- the event log ----------------------------------------------------------------------
 
@@ -123,6 +160,24 @@ class RunOperations(SessionBase):
     def event_head(self) -> int:
         """The last ``seq`` appended to the event log (0 if none)."""
         return self._event_log().head()
+
+    def event_oldest(self) -> int:
+        """The oldest ``seq`` the event log retains (0 if none): the ones below were pruned
+        (``events.retention``)."""
+        return self._event_log().oldest()
+
+    def prune_events(self, retention: RetentionSettings | None = None) -> Pruned:
+        """Delete the events ``retention`` (default: ``events.retention``) no longer keeps,
+        oldest first, through a connection of its own (so a long-lived face can run it off its
+        event loop's thread)."""
+        from nestr.store.eventlog import open_event_log
+
+        retention = retention or self.settings.events.retention
+        log = open_event_log(self.settings.state_dir)
+        try:
+            return log.prune(max_age=retention.max_age, max_events=retention.max_events)
+        finally:
+            log.close()
 
     async def follow_events(
         self,

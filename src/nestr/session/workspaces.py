@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nestr.events.catalog import (
     CACHE_GC_FINISHED,
@@ -16,6 +16,7 @@ from nestr.events.catalog import (
     WorkspaceGcFinished,
     WorkspaceRemoved,
 )
+from nestr.session.audit import asked, repos_target
 from nestr.session.base import SessionBase
 from nestr.session.targets import AssemblyTarget, Target
 
@@ -51,15 +52,17 @@ class WorkspaceOperations(SessionBase):
         """Where ``assemble`` puts which repos of which manifest."""
         from nestr.workspace.locate import assembly_root
 
-        loaded = self.manifest(manifest=manifest, repos_only=True)
-        repos = loaded.select(groups=groups, names=names)
-        root, wid = assembly_root(
-            self.cwd,
-            manifest_root=loaded.root,
-            workspace=workspace,
-            ephemeral=ephemeral,
-            state_dir=self.settings.state_dir,
-        )
+        given = asked(manifest=manifest, workspace=workspace, groups=groups, repos=names)
+        with self.refusals("workspace.assemble", given):
+            loaded = self.manifest(manifest=manifest, repos_only=True)
+            repos = loaded.select(groups=groups, names=names)
+            root, wid = assembly_root(
+                self.cwd,
+                manifest_root=loaded.root,
+                workspace=workspace,
+                ephemeral=ephemeral,
+                state_dir=self.settings.state_dir,
+            )
         return AssemblyTarget(loaded, root, repos, tuple(groups), tuple(names), wid, ephemeral)
 
     async def assemble(
@@ -78,25 +81,29 @@ class WorkspaceOperations(SessionBase):
         8 hours by default)."""
         from nestr.workspace.assemble import AssembleOptions, assemble
 
-        if ttl is not None and not target.ephemeral:
-            from nestr.errors import UsageError
+        audit = self.audited("workspace.assemble", _assembly_target(target))
+        with self.action(), audit.recording():
+            if ttl is not None and not target.ephemeral:
+                from nestr.errors import UsageError
 
-            raise UsageError("--ttl needs --ephemeral")
-        options = AssembleOptions.from_settings(
-            self.settings,
-            groups=target.groups,
-            names=target.names,
-            jobs=jobs,
-            locked=locked,
-            offline=offline,
-            dissociate=dissociate,
-            stash=stash,
-            force=force,
-            ttl=(ttl or timedelta(hours=8)) if target.ephemeral else None,
-            workspace_id=target.workspace_id,
-        )
-        with self.action():
-            return await assemble(target.manifest, target.root, options, bus=self.bus)
+                raise UsageError("--ttl needs --ephemeral")
+            options = AssembleOptions.from_settings(
+                self.settings,
+                groups=target.groups,
+                names=target.names,
+                jobs=jobs,
+                locked=locked,
+                offline=offline,
+                dissociate=dissociate,
+                stash=stash,
+                force=force,
+                ttl=(ttl or timedelta(hours=8)) if target.ephemeral else None,
+                workspace_id=target.workspace_id,
+            )
+            result = await assemble(target.manifest, target.root, options, bus=self.bus)
+            if not result.ok:
+                audit.failed("repos failed", failed=_failed_repos(result))
+            return result
 
     async def lock(
         self, *, manifest: Path | None = None, jobs: int | None = None, offline: bool = False
@@ -104,10 +111,16 @@ class WorkspaceOperations(SessionBase):
         """Resolve every repo's revision and write ``nestr.lock`` beside the manifest."""
         from nestr.workspace.locking import lock_workspace
 
-        loaded = self.manifest(manifest=manifest, repos_only=True)
-        cache = self._mirrors(offline=offline)
-        with self.action():
-            return await lock_workspace(loaded, cache=cache, jobs=self._jobs(jobs), bus=self.bus)
+        audit = self.audited("lock", {"manifest": None if manifest is None else str(manifest)})
+        with self.action(), audit.recording():
+            audit.target.update(manifest=str(self.manifest_path(manifest=manifest)))
+            loaded = self.manifest(manifest=manifest, repos_only=True)
+            cache = self._mirrors(offline=offline)
+            result = await lock_workspace(loaded, cache=cache, jobs=self._jobs(jobs), bus=self.bus)
+            audit.target.update(lock=str(result.path), written=result.written)
+            if not result.ok:
+                audit.failed("repos failed", failed=sorted(f.name for f in result.failures))
+            return result
 
     def status(self, target: Target, *, jobs: int | None = None) -> WorkspaceStatus:
         """Branch, commit, changes, upstream and lock drift of the repos of ``target``."""
@@ -134,10 +147,14 @@ class WorkspaceOperations(SessionBase):
     ) -> ForeachReport:
         """Run ``command`` in each repo of ``target`` (``shell``: through ``sh -c``); a command
         still running ``timeout`` seconds after its start is ended with its process group."""
+        from nestr.redaction import redact_argv
         from nestr.workspace.foreach import ForeachCommand, foreach
 
-        with self.action():
-            return await foreach(
+        names = [repo.name for repo in target.repos]
+        where = {"workspace": str(target.workspace.root), **repos_target(names)}
+        audit = self.audited("foreach", {**where, "command": redact_argv(command), "shell": shell})
+        with self.action(), audit.recording():
+            report = await foreach(
                 target.workspace,
                 target.repos,
                 ForeachCommand(tuple(command), shell=shell),
@@ -146,6 +163,9 @@ class WorkspaceOperations(SessionBase):
                 keep_going=keep_going,
                 timeout=timeout,
             )
+            if not report.ok:
+                audit.failed("commands failed", failed=[r.name for r in report.failed])
+            return report
 
     def workspaces(self) -> list[RegistryEntry]:
         """The workspaces registered on this machine, oldest first."""
@@ -166,25 +186,31 @@ class WorkspaceOperations(SessionBase):
         from nestr.workspace.removal import remove_workspace
 
         state_dir = self.settings.state_dir
-        entry = find_registered(state_dir, workspace, self.cwd)
-        with self.action():
+        audit = self.audited("workspace.remove", {"workspace": workspace, "force": force})
+        with self.action(), audit.recording():
+            entry = find_registered(state_dir, workspace, self.cwd)
+            audit.target.update(workspace=str(entry.root), id=entry.id)
             removal = await remove_workspace(state_dir, entry, force=force)
             if removal.removed:
                 data = WorkspaceRemoved(
                     workspace=removal.root, id=removal.id, repos=list(entry.repos)
                 )
                 self.bus.emit(WORKSPACE_REMOVED, data)
+            else:
+                audit.refused("holds local work", reasons=list(removal.reasons))
         return removal
 
     async def gc_workspaces(self, *, force: bool = False) -> list[Removal]:
         """Remove expired workspaces; say which were kept and why."""
         from nestr.workspace.removal import gc_workspaces
 
-        with self.action():
+        audit = self.audited("workspace.gc", {"force": force})
+        with self.action(), audit.recording():
             removals = await gc_workspaces(self.settings.state_dir, force=force)
             removed = sum(1 for r in removals if r.removed)
             data = WorkspaceGcFinished(removed=removed, kept=len(removals) - removed)
             self.bus.emit(WORKSPACE_GC_FINISHED, data)
+            audit.ok(removed=[r.id for r in removals if r.removed], kept=data["kept"])
         return removals
 
     def gc_cache(self, *, dry_run: bool = False) -> list[MirrorRemoval]:
@@ -192,12 +218,16 @@ class WorkspaceOperations(SessionBase):
         from nestr.workspace.cache_usage import gc_mirrors
 
         settings = self.settings
-        with self.action():
-            removals = gc_mirrors(settings.cache_dir, settings.state_dir, dry_run=dry_run)
-            if not dry_run:  # a dry run changes nothing: nothing to record
-                gone = [r for r in removals if r.removed]
-                data = CacheGcFinished(removed=len(gone), bytes=sum(r.size for r in gone))
-                self.bus.emit(CACHE_GC_FINISHED, data)
+        if dry_run:  # changes nothing: no event, no audit record
+            with self.action():
+                return gc_mirrors(settings.cache_dir, settings.state_dir, dry_run=True)
+        audit = self.audited("cache.gc", {"cache": str(settings.cache_dir)})
+        with self.action(), audit.recording():
+            removals = gc_mirrors(settings.cache_dir, settings.state_dir, dry_run=False)
+            gone = [r for r in removals if r.removed]
+            data = CacheGcFinished(removed=len(gone), bytes=sum(r.size for r in gone))
+            self.bus.emit(CACHE_GC_FINISHED, data)
+            audit.ok(removed=len(gone), bytes=data["bytes"])
         return removals
 
     # --- sync -----------------------------------------------------------------------------
@@ -230,8 +260,9 @@ class WorkspaceOperations(SessionBase):
         """Write the shared files into the repos of ``target``; merge local edits."""
         from nestr.sync import apply_sync
 
-        with self.action():
-            return await apply_sync(
+        audit = self.audited("sync.apply", _workspace_target(target))
+        with self.action(), audit.recording():
+            result = await apply_sync(
                 target.manifest,
                 target.workspace,
                 groups=target.groups,
@@ -242,6 +273,11 @@ class WorkspaceOperations(SessionBase):
                 timeout=self.settings.git.timeout,
                 bus=self.bus,
             )
+            failed = [r.plan.repo for r in result.repos if r.error is not None]
+            if failed:
+                audit.failed("repos failed", failed=failed, conflicts=result.conflicts)
+            audit.ok(conflicts=result.conflicts)
+            return result
 
     def sync_status(self, target: Target) -> list[SyncRepoStatus]:
         """Which managed files of the repos of ``target`` changed since they were synced."""
@@ -251,3 +287,21 @@ class WorkspaceOperations(SessionBase):
             return sync_status(
                 target.manifest, target.workspace, groups=target.groups, names=target.names
             )
+
+
+def _assembly_target(target: AssemblyTarget) -> dict[str, Any]:
+    """What an assembly's audit record names: workspace, manifest, repos."""
+    names = [repo.name for repo in target.repos]
+    shown = {"workspace": str(target.root), "manifest": str(target.manifest.path)}
+    return {**shown, **repos_target(names), "ephemeral": target.ephemeral}
+
+
+def _workspace_target(target: Target) -> dict[str, Any]:
+    """What an action on a workspace's repos names in its audit record."""
+    names = [repo.name for repo in target.repos]
+    shown = {"workspace": str(target.workspace.root), "manifest": str(target.manifest.path)}
+    return {**shown, **repos_target(names)}
+
+
+def _failed_repos(result: AssemblyResult) -> list[str]:
+    return [r.name for r in result.repos if r.status in {"failed", "refused"}]

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.store.db import Database, open_database
-from nestr.store.eventrows import head_seq, insert_event, select_events
+from nestr.store.eventrows import head_seq, insert_event, oldest_seq, select_events
+
+if TYPE_CHECKING:
+    from nestr.store.eventprune import Pruned
 
 DEFAULT_POLL = 0.05  # seconds between checks for commits of other processes
 
@@ -61,6 +65,17 @@ class EventLog:
         """The last ``seq`` appended (0 if none)."""
         with self.db.reading() as conn:
             return head_seq(conn)
+
+    def oldest(self) -> int:
+        """The oldest ``seq`` retained (0 if none): events below it were pruned."""
+        with self.db.reading() as conn:
+            return oldest_seq(conn)
+
+    def prune(self, *, max_age: float | None = None, max_events: int | None = None) -> Pruned:
+        """Delete the oldest events beyond the limits (see :mod:`nestr.store.eventprune`)."""
+        from nestr.store.eventprune import prune_events
+
+        return prune_events(self.db, max_age=max_age, max_events=max_events)
 
     def follow(
         self,

@@ -100,3 +100,8 @@ def _event(row: Sequence[Any]) -> Event:
 def head_seq(conn: sqlite3.Connection) -> int:
     """The highest ``seq`` stored (0 when the log is empty)."""
     return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+
+def oldest_seq(conn: sqlite3.Connection) -> int:
+    """The lowest ``seq`` stored (0 when the log is empty): pruning removes the ones below it."""
+    return int(conn.execute("SELECT coalesce(min(seq), 0) FROM events").fetchone()[0])

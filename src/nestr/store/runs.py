@@ -183,6 +183,23 @@ class RunStore:
             )
             return insert_event(conn, event)
 
+    def release_run(self, run_id: str, event: Event) -> Event:
+        """Leave run ``run_id`` to a resume: its owner stops without ending it (a server
+        shutting down). The run stays ``running`` but has no owner any more, so it shows
+        ``interrupted`` at once; its running steps go back to ``pending`` and their open
+        attempts are marked ``interrupted``, as a resume's claim would."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE runs SET owner_pid=NULL, heartbeat=NULL WHERE id=?", (run_id,))
+            conn.execute(
+                "UPDATE steps SET status='pending' WHERE run_id=? AND status='running'",
+                (run_id,),
+            )
+            conn.execute(
+                "UPDATE attempts SET status='interrupted' WHERE run_id=? AND status='running'",
+                (run_id,),
+            )
+            return insert_event(conn, event)
+
     def beat(self, run_id: str, now: float) -> bool:
         """Write the owner's heartbeat; return whether a cancel was requested."""
         with self.db.transaction() as conn:
@@ -206,7 +223,9 @@ class RunStore:
     def run(self, run_id: str) -> RunRecord:
         rows = self.db.query("SELECT * FROM runs WHERE id=?", (run_id,))
         if not rows:
-            raise NotFound(f"no run {run_id!r}", hint="see `nestr runs list`")
+            raise NotFound(
+                f"no run {run_id!r}", kind="run", name=run_id, hint="see `nestr runs list`"
+            )
         return RunRecord.from_row(rows[0])
 
     def find_run(self, prefix: str) -> RunRecord:
@@ -219,7 +238,9 @@ class RunStore:
         if exact:
             return RunRecord.from_row(exact[0])
         if not rows:
-            raise NotFound(f"no run matches {prefix!r}", hint="see `nestr runs list`")
+            raise NotFound(
+                f"no run matches {prefix!r}", kind="run", name=prefix, hint="see `nestr runs list`"
+            )
         if len(rows) > 1:
             raise UsageError(f"{prefix!r} matches several runs", hint="give more of the run id")
         return RunRecord.from_row(rows[0])

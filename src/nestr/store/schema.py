@@ -55,7 +55,8 @@ MIGRATIONS: list[list[str]] = [
             truncated INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (run_id, key, attempt, stream)
         ) WITHOUT ROWID""",
-        # seq is the rowid: gap-free because rows are never deleted and not AUTOINCREMENT-ed
+        # seq is the rowid, not AUTOINCREMENT-ed: gap-free because only the oldest rows are
+        # ever deleted, never the newest (nestr.store.eventprune)
         """CREATE TABLE events (
             seq INTEGER PRIMARY KEY,
             type TEXT NOT NULL,
@@ -78,6 +79,26 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
     ],
     [
+        # the audit trail (nestr.store.audit): append-only, each row hash-chained to the one
+        # before; the writer assigns seq inside its BEGIN IMMEDIATE transaction, after the
+        # highest ever used (AUTOINCREMENT keeps it in sqlite_sequence: a deleted tail shows)
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            face TEXT NOT NULL,
+            peer TEXT,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            correlation_id TEXT,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_time ON audit (time)",
+    ],
+    [
         # webhooks (nestr.watchers.webhooks): per endpoint, the last event seq looked at (every
         # matching event up to it is in the outbox) and whether a 410 Gone disabled it
         """CREATE TABLE webhook_endpoints (
@@ -87,13 +108,15 @@ MIGRATIONS: list[list[str]] = [
             disabled_url_sha256 TEXT,
             disabled_reason TEXT
         )""",
-        # the outbox: one row per event and endpoint, sent in event_seq order per endpoint
+        # the outbox: one row per event and endpoint, sent in event_seq order per endpoint; the
+        # body is kept, so a pruned event is still delivered, the same bytes on every try
         """CREATE TABLE webhook_deliveries (
             id INTEGER PRIMARY KEY,
             endpoint TEXT NOT NULL,
             event_seq INTEGER NOT NULL,
             event_type TEXT NOT NULL,
             webhook_id TEXT NOT NULL,
+            body TEXT NOT NULL,
             status TEXT NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt REAL NOT NULL,

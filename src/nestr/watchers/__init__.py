@@ -1,1 +1,1 @@
-"""Event subscribers: metrics, traces, webhooks and the audit trail, each fed by the event log."""
+"""Watchers of nestr's work: metrics, traces, webhooks and the audit trail."""

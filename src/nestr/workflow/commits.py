@@ -48,6 +48,11 @@ class GroupCommit:
         self._flush()
         self._commit([record])
 
+    def flush(self) -> None:
+        """Commit what is queued now, without waiting for the next turn of the loop (a run
+        that stops keeps every end that was queued before it stopped)."""
+        self._flush()
+
     def queue(self, record: Record, committed: Committed) -> None:
         """Commit ``record`` with the others of this loop turn; ``committed`` is called after
         the commit (and after its events are published), or with the error if it failed."""

@@ -7,6 +7,12 @@ on which executor runs them. Run and resume build theirs with an :class:`Executo
 chosen by the ``executor`` setting (:func:`executor_factory`) or passed in; every executor
 takes its scheduling decisions from ``nestr.workflow.schedule`` and runs tries with
 ``nestr.workflow.attempt``.
+
+A run stops early for one of two reasons (:data:`StopReason`): a *cancel* (a user asked:
+``nestr runs cancel``, ``CancelRun``, Ctrl-C on ``nestr run``) ends it ``cancelled``; a
+*shutdown* (the process running it is going away: ``nestr serve`` on SIGTERM) kills its
+steps' processes but records nothing as ended, and leaves the run to a resume (shown
+``interrupted``).
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from nestr.config.settings import Settings
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from nestr.store.records import RunStatus, StepRecord
+from nestr.store.records import ShownRunStatus, StepRecord
 from nestr.workflow.plan import Plan
 
 if TYPE_CHECKING:
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from nestr.store.runs import RunStore
     from nestr.workflow.options import ExecutorOptions
     from nestr.workflow.registry import StepRegistry
+
+
+StopReason = Literal["cancel", "shutdown"]
+"""Why a run stops before its end: see the module docstring."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,8 @@ class RunResult:
 
     run_id: str
     workflow: str
-    status: RunStatus  # succeeded | failed | cancelled
+    # succeeded | failed | cancelled; interrupted: stopped by a shutdown, left to a resume
+    status: ShownRunStatus
     steps: tuple[StepRecord, ...]
     seconds: float
 
@@ -62,8 +73,11 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 succeeded, 1 failed, 130 cancelled (the CLI's exit codes)."""
-        return {"succeeded": EXIT_OK, "cancelled": EXIT_INTERRUPTED}.get(self.status, EXIT_FAILED)
+        """0 succeeded, 1 failed, 130 cancelled or interrupted (the CLI's exit codes)."""
+        stopped = {"cancelled", "interrupted"}
+        if self.status == "succeeded":
+            return EXIT_OK
+        return EXIT_INTERRUPTED if self.status in stopped else EXIT_FAILED
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -90,7 +104,14 @@ class Executor(Protocol):
         ...
 
     def cancel(self) -> None:
-        """Ask the run to stop: running steps are killed, pending ones cancelled."""
+        """Ask the run to stop: running steps are killed, pending ones cancelled; the run
+        ends ``cancelled``."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop the run because its process is going away: running steps are killed, but
+        nothing is recorded as ended; the run ends ``interrupted``, left to a resume that
+        runs every step not recorded ``succeeded``."""
         ...
 
 
@@ -102,7 +123,8 @@ class ExecutorSetup:
     bus: EventBus
     registry: StepRegistry
     options: ExecutorOptions
-    cancel: asyncio.Event | None = None  # stops the run when set
+    cancel: asyncio.Event | None = None  # cancels the run when set
+    shutdown: asyncio.Event | None = None  # stops the run for a shutdown when set
 
 
 class ExecutorFactory(Protocol):
@@ -123,6 +145,7 @@ def local_executor(setup: ExecutorSetup) -> Executor:
         registry=setup.registry,
         options=setup.options,
         cancel=setup.cancel,
+        shutdown=setup.shutdown,
     )
 
 

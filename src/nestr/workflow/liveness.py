@@ -3,7 +3,9 @@
 A run is recorded ``running`` by the process that runs it, which writes a heartbeat every
 :data:`HEARTBEAT_EVERY` seconds. When that process dies, nothing rewrites the status: the run
 is *shown* ``interrupted``. On the owner's own host its pid decides (a zombie counts as dead);
-elsewhere, a heartbeat older than :data:`STALE_AFTER` does. The store keeps plain records;
+elsewhere, a heartbeat older than :data:`STALE_AFTER` does. An owner that stops a run for a
+shutdown gives it up (no pid, no heartbeat: ``RunStore.release_run``), so it shows
+``interrupted`` at once, even while that process is still exiting. The store keeps plain records;
 this rule is the engine's (a Temporal executor will answer it from its own history).
 """
 

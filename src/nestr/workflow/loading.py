@@ -131,7 +131,8 @@ def load_workflow(
         hint = did_you_mean(name, sorted(sources)) or (
             "known workflows: " + (", ".join(sorted(sources)) or "none")
         )
-        raise NotFound(f"no workflow named {name!r} in {manifest.path}", hint=hint)
+        message = f"no workflow named {name!r} in {manifest.path}"
+        raise NotFound(message, kind="workflow", name=name, hint=hint)
     return parse_workflow(sources[name], step_types=step_types)
 
 

@@ -7,7 +7,9 @@ queued (a ``noop`` needs none: see :data:`INLINE_TYPES`); that end reaches the s
 is committed, so nothing downstream starts before a need's end is durable. A cancel —
 ``cancel()``, the ``cancel`` event the caller passes, or a cancel request row another process
 wrote — is handed to the schedule, whose interrupts cancel the tasks (killing their process
-groups).
+groups). A shutdown (``shutdown()``, or the ``shutdown`` event) bypasses the schedule: the
+tasks are cancelled without recording their ends, and the run is released to a resume
+(:meth:`~nestr.store.runs.RunStore.release_run`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from nestr.events.bus import EventBus
-from nestr.events.catalog import RUN_FINISHED, RunFinished
+from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
 from nestr.observability.logging import bind_context
-from nestr.store.records import RunStatus
+from nestr.store.records import RunStatus, StepRecord
 from nestr.store.runs import RunStore
-from nestr.workflow.executor import RunResult, RunSpec
+from nestr.workflow.executor import RunResult, RunSpec, StopReason
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import Instance
 from nestr.workflow.process import GroupProcessRunner
@@ -44,6 +46,7 @@ from nestr.workflow.scope import build_scope
 # This is the local executor's business only (no step declares it): on 1,000 noop steps a
 # task per instance costs about a fifth more CPU.
 INLINE_TYPES = frozenset({"noop"})
+SHUTDOWN_REASON = "its process shut down"
 
 
 class LocalExecutor:
@@ -57,18 +60,31 @@ class LocalExecutor:
         registry: StepRegistry | None = None,
         options: ExecutorOptions | None = None,
         cancel: asyncio.Event | None = None,
+        shutdown: asyncio.Event | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.registry = registry or default_registry()
         self.options = options or ExecutorOptions()
-        self._external_cancel = cancel
-        self._cancelled = False
+        self._stops: dict[StopReason, asyncio.Event | None] = {
+            "cancel": cancel,
+            "shutdown": shutdown,
+        }
+        self.stop_reason: StopReason | None = None  # the first stop asked for wins
         self._wake: asyncio.Event | None = None
 
     def cancel(self) -> None:
         """Stop the run: running steps are killed, pending ones cancelled (safe from signals)."""
-        self._cancelled = True
+        self._stop("cancel")
+
+    def shutdown(self) -> None:
+        """Stop the run for a shutdown: running steps are killed, nothing is recorded ended,
+        and the run is left to a resume (safe from signals)."""
+        self._stop("shutdown")
+
+    def _stop(self, reason: StopReason) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
         if self._wake is not None:
             self._wake.set()
 
@@ -77,8 +93,9 @@ class LocalExecutor:
         self._wake = asyncio.Event()
         run = _Run(self, spec)
         watchers = [asyncio.create_task(self._watch(spec.run_id))]
-        if self._external_cancel is not None:
-            watchers.append(asyncio.create_task(self._forward(self._external_cancel)))
+        for reason, event in self._stops.items():
+            if event is not None:
+                watchers.append(asyncio.create_task(self._forward(event, reason)))
         try:
             with bind_context(run_id=spec.run_id):
                 status = await run.drive()
@@ -87,10 +104,21 @@ class LocalExecutor:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
         steps = tuple(self.store.steps(spec.run_id))
+        seconds = time.perf_counter() - started
+        if status == "interrupted":
+            self._release(spec, steps)
+            steps = tuple(self.store.steps(spec.run_id))  # running ones are pending again
+        else:
+            self._finish(spec, status, steps, seconds)
+        return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
+
+    def _finish(
+        self, spec: RunSpec, status: RunStatus, steps: tuple[StepRecord, ...], seconds: float
+    ) -> None:
+        """Record the run's end and publish ``run.finished``."""
         counts: dict[str, int] = {}
         for step in steps:
             counts[step.status] = counts.get(step.status, 0) + 1
-        seconds = time.perf_counter() - started
         event = RUN_FINISHED.event(
             RunFinished(status=status, counts=counts, seconds=round(seconds, 6)),
             subject=spec.plan.workflow.name,
@@ -98,11 +126,21 @@ class LocalExecutor:
             severity="info" if status == "succeeded" else "error",
         )
         self.bus.publish(self.store.finish_run(spec.run_id, status, self.options.clock(), event))
-        return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
 
-    async def _forward(self, event: asyncio.Event) -> None:
+    def _release(self, spec: RunSpec, steps: tuple[StepRecord, ...]) -> None:
+        """Leave the run to a resume and publish ``run.interrupted``."""
+        left = sum(1 for s in steps if s.status != "succeeded")
+        event = RUN_INTERRUPTED.event(
+            RunInterrupted(workflow=spec.plan.workflow.name, reason=SHUTDOWN_REASON, left=left),
+            subject=spec.plan.workflow.name,
+            run_id=spec.run_id,
+            severity="warning",
+        )
+        self.bus.publish(self.store.release_run(spec.run_id, event))
+
+    async def _forward(self, event: asyncio.Event, reason: StopReason) -> None:
         await event.wait()
-        self.cancel()
+        self._stop(reason)
 
     async def _watch(self, run_id: str) -> None:
         """Poll for a cancel request from another process; write the heartbeat."""
@@ -143,11 +181,13 @@ class _Run:
         # Ends committed (or refused) since the schedule was last told: (key, status, error).
         self.reported: list[tuple[str, Outcome, BaseException | None]] = []
 
-    async def drive(self) -> RunStatus:
+    async def drive(self) -> RunStatus | Literal["interrupted"]:
         wake = self.executor._wake
         assert wake is not None
         while True:
-            if self.executor._cancelled:
+            if self.executor.stop_reason == "shutdown":
+                return await self._abandon()
+            if self.executor.stop_reason == "cancel":
                 self.schedule.cancel()  # once: later calls change nothing
             self._act(self.schedule.advance())
             if self.schedule.over:
@@ -156,6 +196,17 @@ class _Run:
             if not self.reported and not any(task.done() for task in self.tasks.values()):
                 await wake.wait()
             self._collect()
+
+    async def _abandon(self) -> Literal["interrupted"]:
+        """Stop for a shutdown: cancel every task (their process groups are killed) without
+        recording their ends, and commit the ends that were queued before: a step recorded
+        ``succeeded`` stays so, every other one is run again by a resume."""
+        self.runner.abandoning = True
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.runner.commits.flush()
+        return "interrupted"
 
     def _act(self, actions: list[Action]) -> None:
         settles: list[Settle] = []

@@ -96,7 +96,12 @@ class RunQueries:
             return set(keys)
         chosen = {k for k in keys if k == step or k.split("[", 1)[0] == step}
         if not chosen:
-            raise NotFound(f"run {run_id} has no step {step!r}", hint=did_you_mean(step, keys))
+            raise NotFound(
+                f"run {run_id} has no step {step!r}",
+                kind="step",
+                name=step,
+                hint=did_you_mean(step, keys),
+            )
         return chosen
 
     def logs(self, run_id: str, keys: Iterable[str] | None = None) -> list[LogRecord]:

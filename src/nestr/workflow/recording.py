@@ -74,6 +74,7 @@ class InstanceRunner:
     processes: GroupProcessRunner
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # of succeeded instances
     ended: set[str] = field(default_factory=set)  # instances whose final state is recorded
+    abandoning: bool = False  # a shutdown: a cancelled try records nothing (it runs again)
     base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # read once
     _output_dir: Path | None = field(default=None, init=False)
     commits: GroupCommit = field(init=False)
@@ -147,7 +148,8 @@ class InstanceRunner:
             end = await run_try(instance, ctx, prepared.factory, final=final)
         except asyncio.CancelledError:
             output.unlink(missing_ok=True)
-            self.commits.now(self._record(instance, attempt, started, log, cancelled_end()))
+            if not self.abandoning:
+                self.commits.now(self._record(instance, attempt, started, log, cancelled_end()))
             raise
         if end.status != "succeeded":  # a success took (read and removed) the file already
             output.unlink(missing_ok=True)

@@ -65,18 +65,23 @@ async def run_workflow(
     db: Database | None = None,
     settings: Settings | None = None,
     executor: str | ExecutorFactory | None = None,
+    shutdown: asyncio.Event | None = None,
+    started: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Record and run ``workflow`` (a name in ``manifest``, or a loaded :class:`Workflow`).
 
     ``inputs`` are strings from ``--var`` or typed values; ``jobs`` caps concurrency (the
-    workflow's own ``concurrency`` caps it further); setting ``cancel`` stops the run. Events go
+    workflow's own ``concurrency`` caps it further); setting ``cancel`` stops the run and
+    records it cancelled, setting ``shutdown`` stops it and leaves it to a resume (the
+    executor's ``shutdown``; the result's status is ``interrupted``). Events go
     to ``bus`` (default: a bus over the durable log of ``state_dir``). ``db``: the store of
     ``state_dir``, already open, for a process that runs many workflows (a server); it is left
     open. Without it the store is opened for this run and closed after it — closing copies the
     write-ahead log into the database, a few milliseconds a long-lived process pays once.
     ``settings``: the user's, handed to every step (``ctx.settings``); None means the defaults.
     ``executor``: an executor's name or an :class:`ExecutorFactory`; None means the one the
-    ``executor`` setting names.
+    ``executor`` setting names. ``started(run_id)`` is called once the run is recorded,
+    before its first step.
     """
     registry = registry or default_registry()
     if isinstance(workflow, str):
@@ -119,7 +124,9 @@ async def run_workflow(
         return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
 
     factory = executor or chosen.executor
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
+    wiring = _Wiring(
+        state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
+    )
     return await wiring.drive(begin)
 
 
@@ -135,6 +142,8 @@ async def resume_run(
     db: Database | None = None,
     settings: Settings | None = None,
     executor: str | ExecutorFactory | None = None,
+    shutdown: asyncio.Event | None = None,
+    started: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Continue run ``run`` (id or unique prefix) from its record.
 
@@ -142,7 +151,9 @@ async def resume_run(
     instance runs again. A run whose owner process is still alive is refused, and so is a run
     another resume took over first (:class:`~nestr.store.runs.RunBusy`, exit code 2). Process
     groups the dead owner's attempts left running are ended before anything runs again.
-    ``db``, ``settings`` and ``executor`` as for :func:`run_workflow`.
+    ``cancel``, ``shutdown``, ``db``, ``settings``, ``executor`` and ``started`` (once the run
+    is claimed) as for
+    :func:`run_workflow`.
     """
 
     def begin(store: RunStore, bus: EventBus) -> RunSpec:
@@ -181,7 +192,9 @@ async def resume_run(
     chosen = settings or Settings()  # read by begin, once called
     factory = executor or chosen.executor
     registry = registry or default_registry()
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory)
+    wiring = _Wiring(
+        state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
+    )
     return await wiring.drive(begin)
 
 
@@ -198,6 +211,8 @@ class _Wiring:
     jobs: int | None
     cancel: asyncio.Event | None
     executor: str | ExecutorFactory
+    shutdown: asyncio.Event | None = None
+    started: Callable[[str], None] | None = None
 
     async def drive(self, begin: Callable[[RunStore, EventBus], RunSpec]) -> RunResult:
         """Open the store, record the run's start with ``begin``, and execute it."""
@@ -206,13 +221,15 @@ class _Wiring:
             store = RunStore(db)
             bus = self.bus or EventBus(sink=EventLog(db))
             spec = begin(store, bus)
+            if self.started is not None:
+                self.started(spec.run_id)
             options = self.options or ExecutorOptions()
             if self.jobs is not None:
                 options = replace(options, concurrency=self.jobs)
             factory = self.executor
             if isinstance(factory, str):
                 factory = executor_factory(factory)
-            setup = ExecutorSetup(store, bus, self.registry, options, self.cancel)
+            setup = ExecutorSetup(store, bus, self.registry, options, self.cancel, self.shutdown)
             return await factory(setup).execute(spec)
         finally:
             if self.db is None:

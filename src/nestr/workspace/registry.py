@@ -131,6 +131,8 @@ def find_registered(state_dir: Path, id_or_path: str, cwd: Path) -> RegistryEntr
             return entry
     raise NotFound(
         f"no registered workspace has the id or path {id_or_path!r}",
+        kind="workspace",
+        name=id_or_path,
         hint="`nestr workspace list` shows them",
     )
 

@@ -150,6 +150,7 @@ class _Live:
 
         self.progress = Progress(TextColumn("assembling"), BarColumn(), MofNCompleteColumn())
         self.task = self.progress.add_task("repos", total=total)
+        self.total, self.started = total, 0  # a server's target names no repos before the start
         self.active: dict[str, str] = {}
         self.live = Live(self._render(), console=Console(stderr=True), transient=True)
 
@@ -173,6 +174,10 @@ class _Live:
             self.progress.advance(self.task)
         elif event.type == c.REPO_STARTED.name:
             self.active[event.repo] = "fetching"
+            self.started += 1
+            if self.started > self.total:
+                self.total = self.started
+                self.progress.update(self.task, total=self.total)
         else:
             self.active[event.repo] = "checking out"
         self.live.update(self._render())

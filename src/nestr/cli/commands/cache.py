@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.render import json_option, print_json
 
 
@@ -27,7 +27,7 @@ def _size(n: int) -> str:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List mirrors: URL, size, last fetch, and how many workspaces borrow from each."""
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     settings, mirrors = nestr.settings, nestr.mirrors()
     if as_json:
         print_json(
@@ -51,7 +51,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
 @click.pass_context
 def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> int:
     """Remove mirrors that no registered workspace borrows from (never one in use)."""
-    removals = session(ctx).gc_cache(dry_run=dry_run)
+    removals = local_session(ctx, only_here=True).gc_cache(dry_run=dry_run)
     if as_json:
         print_json({"dry_run": dry_run, "mirrors": [r.to_dict() for r in removals]})
         return 0

@@ -1,20 +1,20 @@
-"""``nestr events``: print the durable event log, and follow it as other processes append."""
+"""``nestr events``: print the durable event log, and follow it as other processes append;
+``nestr events prune``: delete what ``events.retention`` no longer keeps."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import session
-from nestr.cli.render import json_option
+from nestr.cli.context import local_session, session
+from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
     from nestr.events import Event
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--since", type=click.IntRange(min=0), default=0, metavar="SEQ", help="Only events after SEQ."
 )
@@ -31,10 +31,16 @@ def events(
     run_id: str | None,
     as_json: bool,
 ) -> int:
-    """Print events oldest first; --json prints one JSON object per line."""
-    from nestr.cli.errors import exit_on_sigterm
+    """Print events oldest first; --json prints one JSON object per line.
 
+    When events after SEQ were pruned (events.retention), a note on stderr says so.
+    """
+    from nestr.cli.errors import exit_on_sigterm, run_until_terminated
+
+    if ctx.invoked_subcommand is not None:
+        return 0
     nestr = session(ctx)
+    _note_pruned(nestr.event_oldest(), since)
 
     async def follow_log() -> None:
         async for event in nestr.follow_events(since=since, type_prefix=type_prefix, run=run_id):
@@ -43,11 +49,42 @@ def events(
     # --follow ends only when stopped: Ctrl-C exits 130 (interrupted), SIGTERM 143
     with exit_on_sigterm():
         if follow:
-            asyncio.run(follow_log())
+            run_until_terminated(follow_log())
         else:
             for event in nestr.events(since=since, type_prefix=type_prefix, run=run_id):
                 _print(event, as_json)
     return 0
+
+
+@events.command()
+@json_option
+@click.pass_context
+def prune(ctx: click.Context, as_json: bool) -> int:
+    """Delete the oldest events that events.retention no longer keeps (never the newest)."""
+    nestr = local_session(ctx, only_here=True)
+    retention = nestr.settings.events.retention
+    if retention.max_age is None and retention.max_events is None:
+        if as_json:
+            print_json({"deleted": 0, "retention": False})
+        else:
+            click.echo("no retention set (events.retention.max_age, max_events): nothing pruned")
+        return 0
+    pruned = nestr.prune_events()
+    if as_json:
+        print_json({**pruned.to_dict(), "retention": True})
+    else:
+        click.echo(f"pruned {pruned.deleted} events; oldest kept: {pruned.oldest}")
+    return 0
+
+
+def _note_pruned(oldest: int, since: int) -> None:
+    """Say on stderr that the events right after ``since`` are gone (the output starts later)."""
+    if oldest > since + 1:
+        click.echo(
+            f"note: events {since + 1}–{oldest - 1} were pruned (events.retention); "
+            f"starting at {oldest}",
+            err=True,
+        )
 
 
 def _print(event: Event, as_json: bool) -> None:

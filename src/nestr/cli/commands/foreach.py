@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.options import (
     group_option,
     jobs_option,
@@ -64,9 +64,13 @@ def foreach(
     1 otherwise; without --keep-going no new repo starts after the first failure.
     """
     limit = parse_duration_flag(timeout, flag="--timeout") if timeout is not None else None
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     target = nestr.target(
-        manifest=manifest_path, workspace=workspace_dir, groups=groups, names=repo_names
+        manifest=manifest_path,
+        workspace=workspace_dir,
+        groups=groups,
+        names=repo_names,
+        action="foreach",
     )
     width = max((len(spec.name) for spec in target.repos), default=0)
     renderer = _Renderer(width, grouped=group_output, quiet=as_json)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nestr.cli.completion import complete_workflow_names
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.options import manifest_option
 
 
@@ -28,7 +28,7 @@ def graph(ctx: click.Context, workflow: str, manifest_path: Path | None, fmt: st
     from nestr.workflow import graph as drawing
     from nestr.workflow.loading import load_workflow
 
-    manifest = session(ctx).manifest(manifest=manifest_path)
+    manifest = local_session(ctx).manifest(manifest=manifest_path)
     item = load_workflow(manifest, workflow)
     render = {"mermaid": drawing.to_mermaid, "dot": drawing.to_dot, "text": drawing.to_text}[fmt]
     click.echo(render(item), nl=False)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app, session
+from nestr.cli.context import app, local_session
 from nestr.cli.options import manifest_option
 from nestr.cli.render import json_option, print_json
 
@@ -41,7 +41,7 @@ def validate(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> i
     from nestr.cli.problems import show, validate_with
 
     result = validate_with(
-        check_manifest, lambda: session(ctx).manifest_path(manifest=manifest_path)
+        check_manifest, lambda: local_session(ctx).manifest_path(manifest=manifest_path)
     )
     parts = [f"{result.repos} repos ({result.active} active)"]
     if result.workflows:
@@ -64,7 +64,7 @@ def schema() -> int:
 @click.pass_context
 def show(ctx: click.Context, manifest_path: Path | None, as_json: bool) -> int:
     """Show the resolved repos: defaults, imports, URL rewrites and group filter applied."""
-    loaded = session(ctx).manifest(manifest=manifest_path)
+    loaded = local_session(ctx).manifest(manifest=manifest_path)
     if as_json:
         print_json(loaded.to_dict())
         return 0
@@ -113,7 +113,7 @@ def import_(ctx: click.Context, fmt: str, file: Path, output: Path | None, force
 
 def _project_files(ctx: click.Context) -> ProjectFiles:
     """Reads west project imports through the mirror cache of this machine's settings."""
-    return session(ctx).project_files()
+    return local_session(ctx).project_files()
 
 
 @manifest.command("export")
@@ -142,7 +142,7 @@ def export(
     from nestr.manifest.writer import dump_yaml
 
     cwd = app(ctx).cwd
-    loaded = session(ctx).manifest(manifest=manifest_path)
+    loaded = local_session(ctx).manifest(manifest=manifest_path)
     commits = _locked_commits(loaded) if locked else None
     result = EXPORTERS[fmt](loaded, commits)
     header = f"{fmt} manifest exported by `nestr manifest export` from {loaded.path.name}"

@@ -17,7 +17,7 @@ from nestr.cli.options import jobs_option, manifest_option, workspace_option
 from nestr.cli.render import json_option, print_json
 
 if TYPE_CHECKING:
-    from nestr.session import Session
+    from nestr.cli.surface import Nestr
     from nestr.workflow.executor import RunResult
 
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def run_cancellable(start: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def report(result: RunResult, nestr: Session, *, as_json: bool) -> None:
+def report(result: RunResult, nestr: Nestr, *, as_json: bool) -> None:
     """Print the result: JSON, or a summary with the output tail of failed steps."""
     if as_json:
         print_json(result.to_dict())

@@ -9,7 +9,7 @@ import click
 
 from nestr.cli.commands._runview import watching
 from nestr.cli.commands.run import report, run_cancellable
-from nestr.cli.context import session
+from nestr.cli.context import local_session, session
 from nestr.cli.options import jobs_option
 from nestr.cli.render import json_option, print_json
 from nestr.workflow.liveness import run_dict, shown_status
@@ -85,7 +85,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> int:
 @click.pass_context
 def logs(ctx: click.Context, run_id: str, step: str | None, follow: bool) -> int:
     """Captured output of a run, or of one STEP (an id, or an instance key like test[api])."""
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     record = nestr.queries.find_run(run_id)
     keys = nestr.queries.step_keys(record.id, step)
     if follow:
@@ -144,7 +144,7 @@ def cancel(ctx: click.Context, run_id: str) -> int:
 def resume(ctx: click.Context, run_id: str, jobs: int | None, as_json: bool) -> int:
     """Continue a failed, cancelled or interrupted run; steps that succeeded are not rerun."""
     nestr = session(ctx)
-    record = nestr.queries.find_run(run_id)
+    record = nestr.resume_target(run_id)
     with watching(nestr.bus, record.workflow, nestr.queries.workflow(record)):
         result = run_cancellable(lambda cancel: nestr.resume(record.id, jobs=jobs, cancel=cancel))
     report(result, nestr, as_json=as_json)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nestr.cli.context import app, session
+from nestr.cli.context import app, local_session
 
 if TYPE_CHECKING:
     import asyncio
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def serve(ctx: click.Context, listen: str | None) -> int:
-    """Serve the event stream over gRPC until SIGTERM or Ctrl-C (then exit 0).
+    """Serve the event stream over gRPC until SIGTERM or Ctrl-C, then drain and exit 0.
 
     Every call but health checks needs `authorization: Bearer <server.token>` when a token
     is set; TLS with server.tls.cert/key, mTLS with server.tls.client_ca; a non-loopback
@@ -35,20 +35,32 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     and server.token apply at once (open streams go on); other settings need a restart.
 
     On start it resumes the runs of this host whose process died (server.resume_interrupted).
+    It prunes the event log as events.retention says, at start and every interval.
+
+    On SIGTERM or Ctrl-C it drains: health turns NOT_SERVING, calls that would start work are
+    refused UNAVAILABLE, event streams end with the seq to resume from, the runs it executes
+    are stopped and left interrupted (the next server resumes them), and calls in flight get
+    server.drain_grace seconds to finish. A second signal ends the drain at once.
     """
     import asyncio
 
+    from nestr.server.corelog import import_grpc_quietly
+
+    import_grpc_quietly()  # before anything imports grpc: its core's own lines are not JSON
+
     from nestr.config.live import LiveConfig
     from nestr.server.tls import server_tls
+    from nestr.session.audit import Actor
 
-    nestr = session(ctx)
+    nestr = local_session(ctx)
+    nestr.actor = Actor.local("server")  # what the server does of itself (resume, reload)
     context = app(ctx)
     settings = nestr.settings.server
     token = settings.token.get_secret_value() if settings.token is not None else None
     tls = server_tls(settings.tls, context.config().origins)
     live = LiveConfig(context.layer_inputs(), current=context.config())
     asyncio.run(_serve(nestr, listen or settings.listen, token, tls, live, context))
-    return 0
+    return 0  # a drained server exits 0, however many runs it left to a resume
 
 
 async def _serve(
@@ -60,18 +72,23 @@ async def _serve(
     context: AppContext,
 ) -> None:
     """Start the server and its config reloader, print where it listens, serve until
-    SIGTERM/SIGINT, stop gracefully."""
+    SIGTERM/SIGINT, then drain (a second signal hurries the drain)."""
     import asyncio
     import signal
 
     from nestr.server.app import start
     from nestr.server.recovery import resume_interrupted
     from nestr.server.reload import ConfigReloader
+    from nestr.server.retention import Pruner
 
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+
+    def signalled() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, signalled)
     server = await start(nestr, listen=listen, token=token, tls=tls, config=live)
     assert server.auth is not None
     reloader = ConfigReloader(
@@ -81,20 +98,24 @@ async def _serve(
         configure_log=context.configure_logging,
         listen=listen,
         mtls=tls is not None and tls.mutual,
+        session=nestr,
     )
     reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
     assert server.config is not None
     server.config.reloader = reloader  # ConfigService.Reload reloads as SIGHUP does
     if nestr.settings.server.resume_interrupted and server.workflows is not None:
         await resume_interrupted(server.workflows)  # before the address: they are underway
+    pruner = Pruner(nestr, lambda: live.current.settings.events.retention)
+    await pruner.start()  # events.retention: now, then every interval
     webhooks = _start_webhooks(nestr, stop)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:
         await stop.wait()
     finally:
+        await pruner.stop()
         await reloader.stop()
-        await server.stop()
+        await server.stop(nestr.settings.server.drain_grace, hurry=hurry)
         if webhooks is not None:
             await webhooks  # ends with `stop`; raises what made it fail earlier
 

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from nestr.errors import NestrError
-    from nestr.session import Target
     from nestr.sync.model import RepoPlan
     from nestr.sync.results import SyncRepoResult
 
@@ -43,14 +42,18 @@ def _target(
     manifest_path: Path | None,
     groups: tuple[str, ...],
     repo_names: tuple[str, ...],
-) -> Target:
-    """The workspace, its full manifest (sync rules included) and the selected repos."""
+    action: str | None = None,
+) -> object:
+    """The workspace, its full manifest (sync rules included) and the selected repos (an
+    opaque target of the session: see :mod:`nestr.cli.surface`; ``action``: the mutating
+    action they are for)."""
     return session(ctx).target(
         manifest=manifest_path,
         workspace=workspace_dir,
         groups=groups,
         names=repo_names,
         repos_only=False,
+        action=action,
     )
 
 
@@ -121,7 +124,7 @@ def apply(
     from nestr.sync import ApplyOptions, ConflictMode
     from nestr.sync.apply import DEFAULT_MESSAGE
 
-    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names)
+    target = _target(ctx, workspace_dir, manifest_path, groups, repo_names, "sync.apply")
     options = ApplyOptions(
         conflicts=ConflictMode(conflicts),
         commit=commit,

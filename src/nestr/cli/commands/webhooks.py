@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.render import json_option, print_json
 
 
@@ -22,7 +22,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
     """Show each endpoint: URL, types, enabled or disabled (410), deliveries per status."""
     from nestr.watchers.webhooks.endpoints import views
 
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     rows = views(nestr.db, nestr.settings.webhooks)
     if as_json:
         print_json({"webhooks": [row.to_dict() for row in rows]})
@@ -45,7 +45,7 @@ def test(ctx: click.Context, name: str, as_json: bool) -> int:
     """Send one signed nestr.webhook.test event to endpoint NAME now; exit 1 unless 2xx."""
     from nestr.watchers.webhooks.endpoints import find, send_test
 
-    result = send_test(find(session(ctx).settings.webhooks, name))
+    result = send_test(find(local_session(ctx, only_here=True).settings.webhooks, name))
     if as_json:
         print_json(result.to_dict())
     elif result.ok:
@@ -71,7 +71,9 @@ def deliveries(
     from nestr.watchers.webhooks.outbox import deliveries as latest
 
     wanted = check_status(status)
-    rows = latest(session(ctx).db, endpoint=endpoint, status=wanted, limit=limit)
+    rows = latest(
+        local_session(ctx, only_here=True).db, endpoint=endpoint, status=wanted, limit=limit
+    )
     if as_json:
         print_json({"deliveries": [row.to_dict() for row in rows]})
         return 0
@@ -95,7 +97,11 @@ def redeliver(ctx: click.Context, delivery_id: int, as_json: bool) -> int:
     """Queue delivery ID again (same webhook-id); a running dispatcher sends it."""
     from nestr.watchers.webhooks.endpoints import redeliver as queue_again
 
-    delivery = queue_again(session(ctx).db, delivery_id)
+    nestr = local_session(ctx, only_here=True)
+    audit = nestr.audited("webhooks.redeliver", {"delivery": delivery_id})
+    with nestr.action(), audit.recording():
+        delivery = queue_again(nestr.db, delivery_id)
+        audit.ok(endpoint=delivery.endpoint, event_seq=delivery.event_seq)
     if as_json:
         print_json(delivery.to_dict())
     else:
@@ -110,8 +116,12 @@ def enable(ctx: click.Context, name: str) -> int:
     """Deliver to endpoint NAME again after it answered 410 Gone (its backlog first)."""
     from nestr.watchers.webhooks.endpoints import enable as enable_endpoint
 
-    nestr = session(ctx)
-    changed = enable_endpoint(nestr.db, nestr.settings.webhooks, name)
+    nestr = local_session(ctx, only_here=True)
+    audit = nestr.audited("webhooks.enable", {"endpoint": name})
+    with nestr.action(), audit.recording():
+        changed = enable_endpoint(nestr.db, nestr.settings.webhooks, name)
+        if not changed:
+            audit.refused("not disabled")
     click.echo(f"{name} enabled" if changed else f"{name} was not disabled")
     return 0
 
@@ -124,7 +134,7 @@ def run(ctx: click.Context) -> int:
 
     from nestr.errors import UsageError
 
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     if not nestr.settings.webhooks:
         raise UsageError("no webhooks configured", hint="add endpoints under `webhooks:`")
     asyncio.run(_run(ctx))
@@ -137,7 +147,7 @@ async def _run(ctx: click.Context) -> None:
 
     from nestr.watchers.webhooks.dispatcher import Dispatcher
 
-    nestr = session(ctx)
+    nestr = local_session(ctx, only_here=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nestr.cli.completion import complete_workflow_names
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.options import manifest_option
 from nestr.cli.render import json_option, print_json
 
@@ -43,7 +43,7 @@ def list_workflows(ctx: click.Context, manifest_path: Path | None, as_json: bool
     """Every workflow of the manifest (and workflows/*.yaml beside it)."""
     from nestr.workflow.loading import load_workflows
 
-    manifest = session(ctx).manifest(manifest=manifest_path)
+    manifest = local_session(ctx).manifest(manifest=manifest_path)
     found = load_workflows(manifest)
     if as_json:
         print_json([summary(w) for w in found.values()])
@@ -70,7 +70,7 @@ def validate(
 
     result = validate_with(
         lambda path: check_workflows(path, name),
-        lambda: session(ctx).manifest_path(manifest=manifest_path),
+        lambda: local_session(ctx).manifest_path(manifest=manifest_path),
     )
     names = ", ".join(result.workflows) or "none"
     summary = f"{len(result.workflows)} workflow(s) valid: {names}"

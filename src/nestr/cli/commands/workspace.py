@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from nestr.cli.context import session
+from nestr.cli.context import local_session
 from nestr.cli.render import json_option, print_json
 
 
@@ -22,7 +22,7 @@ def workspace() -> None:
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List registered workspaces (persistent and ephemeral)."""
     now = datetime.now(UTC)
-    entries = session(ctx).workspaces()
+    entries = local_session(ctx, only_here=True).workspaces()
     rows = [{**e.to_dict(), "exists": e.root.exists(), "expired": e.expired(now)} for e in entries]
     if as_json:
         print_json({"workspaces": rows})
@@ -48,7 +48,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
 @click.pass_context
 def rm(ctx: click.Context, target: str, force: bool, as_json: bool) -> int:
     """Remove a workspace directory and its registration."""
-    removal = asyncio.run(session(ctx).remove_workspace(target, force=force))
+    removal = asyncio.run(local_session(ctx, only_here=True).remove_workspace(target, force=force))
     if as_json:
         print_json(removal.to_dict())
     elif removal.removed:
@@ -67,7 +67,7 @@ def rm(ctx: click.Context, target: str, force: bool, as_json: bool) -> int:
 @click.pass_context
 def gc(ctx: click.Context, force: bool, as_json: bool) -> int:
     """Remove expired workspaces; report what was kept and why."""
-    removals = asyncio.run(session(ctx).gc_workspaces(force=force))
+    removals = asyncio.run(local_session(ctx, only_here=True).gc_workspaces(force=force))
     if as_json:
         print_json({"workspaces": [r.to_dict() for r in removals]})
         return 0

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15nestr/v1/events.proto\x12\x08nestr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06run_id\x18\x07 \x01(\t\x12\x0c\n\x04step\x18\x08 \x01(\t\x12\x0c\n\x04repo\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x13\n\x0btraceparent\x18\x0b \x01(\t\x12$\n\x08severity\x18\x0c \x01(\x0e\x32\x12.nestr.v1.Severity\x12\x11\n\tdata_json\x18\r \x01(\t\"e\n\x10SubscribeRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x11\n\tlive_only\x18\x02 \x01(\x08\x12\r\n\x05types\x18\x03 \x03(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0c\n\x04repo\x18\x05 \x01(\t\"\x8a\x01\n\x11SubscribeResponse\x12%\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x14.nestr.v1.EventBatchH\x00\x12(\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.nestr.v1.HeartbeatH\x00\x12\x1c\n\x03gap\x18\x03 \x01(\x0b\x32\r.nestr.v1.GapH\x00\x42\x06\n\x04kind\"-\n\nEventBatch\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.nestr.v1.Event\"N\n\tHeartbeat\x12\x10\n\x08head_seq\x18\x01 \x01(\x04\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\",\n\x03Gap\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x12\n\noldest_seq\x18\x02 \x01(\x04\"a\n\x10GetEventsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05types\x18\x03 \x03(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0c\n\x04repo\x18\x05 \x01(\t\"Y\n\x11GetEventsResponse\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.nestr.v1.Event\x12\x16\n\x0enext_after_seq\x18\x02 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x08\"\r\n\x0bHeadRequest\" \n\x0cHeadResponse\x12\x10\n\x08head_seq\x18\x01 \x01(\x04*u\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_DEBUG\x10\x01\x12\x11\n\rSEVERITY_INFO\x10\x02\x12\x14\n\x10SEVERITY_WARNING\x10\x03\x12\x12\n\x0eSEVERITY_ERROR\x10\x04\x32\xd3\x01\n\x0c\x45ventService\x12\x46\n\tSubscribe\x12\x1a.nestr.v1.SubscribeRequest\x1a\x1b.nestr.v1.SubscribeResponse0\x01\x12\x44\n\tGetEvents\x12\x1a.nestr.v1.GetEventsRequest\x1a\x1b.nestr.v1.GetEventsResponse\x12\x35\n\x04Head\x12\x15.nestr.v1.HeadRequest\x1a\x16.nestr.v1.HeadResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15nestr/v1/events.proto\x12\x08nestr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06run_id\x18\x07 \x01(\t\x12\x0c\n\x04step\x18\x08 \x01(\t\x12\x0c\n\x04repo\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x13\n\x0btraceparent\x18\x0b \x01(\t\x12$\n\x08severity\x18\x0c \x01(\x0e\x32\x12.nestr.v1.Severity\x12\x11\n\tdata_json\x18\r \x01(\t\"e\n\x10SubscribeRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x11\n\tlive_only\x18\x02 \x01(\x08\x12\r\n\x05types\x18\x03 \x03(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0c\n\x04repo\x18\x05 \x01(\t\"\x8a\x01\n\x11SubscribeResponse\x12%\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x14.nestr.v1.EventBatchH\x00\x12(\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.nestr.v1.HeartbeatH\x00\x12\x1c\n\x03gap\x18\x03 \x01(\x0b\x32\r.nestr.v1.GapH\x00\x42\x06\n\x04kind\"-\n\nEventBatch\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.nestr.v1.Event\"N\n\tHeartbeat\x12\x10\n\x08head_seq\x18\x01 \x01(\x04\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\",\n\x03Gap\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x12\n\noldest_seq\x18\x02 \x01(\x04\"a\n\x10GetEventsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05types\x18\x03 \x03(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0c\n\x04repo\x18\x05 \x01(\t\"m\n\x11GetEventsResponse\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.nestr.v1.Event\x12\x16\n\x0enext_after_seq\x18\x02 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x08\x12\x12\n\noldest_seq\x18\x04 \x01(\x04\"\r\n\x0bHeadRequest\" \n\x0cHeadResponse\x12\x10\n\x08head_seq\x18\x01 \x01(\x04*u\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_DEBUG\x10\x01\x12\x11\n\rSEVERITY_INFO\x10\x02\x12\x14\n\x10SEVERITY_WARNING\x10\x03\x12\x12\n\x0eSEVERITY_ERROR\x10\x04\x32\xd3\x01\n\x0c\x45ventService\x12\x46\n\tSubscribe\x12\x1a.nestr.v1.SubscribeRequest\x1a\x1b.nestr.v1.SubscribeResponse0\x01\x12\x44\n\tGetEvents\x12\x1a.nestr.v1.GetEventsRequest\x1a\x1b.nestr.v1.GetEventsResponse\x12\x35\n\x04Head\x12\x15.nestr.v1.HeadRequest\x1a\x16.nestr.v1.HeadResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nestr.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=994
-  _globals['_SEVERITY']._serialized_end=1111
+  _globals['_SEVERITY']._serialized_start=1014
+  _globals['_SEVERITY']._serialized_end=1131
   _globals['_EVENT']._serialized_start=69
   _globals['_EVENT']._serialized_end=336
   _globals['_SUBSCRIBEREQUEST']._serialized_start=338
@@ -49,11 +49,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETEVENTSREQUEST']._serialized_start=755
   _globals['_GETEVENTSREQUEST']._serialized_end=852
   _globals['_GETEVENTSRESPONSE']._serialized_start=854
-  _globals['_GETEVENTSRESPONSE']._serialized_end=943
-  _globals['_HEADREQUEST']._serialized_start=945
-  _globals['_HEADREQUEST']._serialized_end=958
-  _globals['_HEADRESPONSE']._serialized_start=960
-  _globals['_HEADRESPONSE']._serialized_end=992
-  _globals['_EVENTSERVICE']._serialized_start=1114
-  _globals['_EVENTSERVICE']._serialized_end=1325
+  _globals['_GETEVENTSRESPONSE']._serialized_end=963
+  _globals['_HEADREQUEST']._serialized_start=965
+  _globals['_HEADREQUEST']._serialized_end=978
+  _globals['_HEADRESPONSE']._serialized_start=980
+  _globals['_HEADRESPONSE']._serialized_end=1012
+  _globals['_EVENTSERVICE']._serialized_start=1134
+  _globals['_EVENTSERVICE']._serialized_end=1345
 # @@protoc_insertion_point(module_scope)

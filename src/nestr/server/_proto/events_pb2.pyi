@@ -114,14 +114,16 @@ class GetEventsRequest(_message.Message):
     def __init__(self, after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., types: _Optional[_Iterable[str]] = ..., run_id: _Optional[str] = ..., repo: _Optional[str] = ...) -> None: ...
 
 class GetEventsResponse(_message.Message):
-    __slots__ = ("events", "next_after_seq", "end")
+    __slots__ = ("events", "next_after_seq", "end", "oldest_seq")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_SEQ_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
     next_after_seq: int
     end: bool
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next_after_seq: _Optional[int] = ..., end: _Optional[bool] = ...) -> None: ...
+    oldest_seq: int
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next_after_seq: _Optional[int] = ..., end: _Optional[bool] = ..., oldest_seq: _Optional[int] = ...) -> None: ...
 
 class HeadRequest(_message.Message):
     __slots__ = ()

@@ -13,7 +13,9 @@ client never holds the server back and costs at most ``queue`` events. (A feed t
 before that is replaced by a new one and the log is read again: catching up is paced by the
 client.) The events still queued are dropped; the trailing metadata ``nestr-resume-after-seq``
 carries the ``seq`` of the last event handed to gRPC, which is where a new ``Subscribe`` must
-start to get every event exactly once.
+start to get every event exactly once. A server that drains (:mod:`nestr.server.drain`) ends
+every stream the same way with UNAVAILABLE: the client subscribes again, to the next server,
+from that ``seq``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
+from nestr.server.details import overflow_details, status_metadata
 from nestr.server.hub import EventHub, Feed, Where
+from nestr.server.retention import gap_notice
 
 if TYPE_CHECKING:
     from nestr.events import Event
@@ -89,28 +93,53 @@ class EventService(pb_grpc.EventServiceServicer):
         self.overflows = 0
         self.active = 0  # open Subscribe streams
         self.hub = EventHub(session, to_proto)  # the one follower of the log all streams share
+        self.draining = False
+        self._subscribers: set[_Subscriber] = set()
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
         subscriber = _Subscriber(self.session, self.hub, self.limits, request, self._count_overflow)
+        # the cursor's events were pruned: say so first; the replay goes on from the oldest
+        gap = None if request.live_only else gap_notice(self.session, request.after_seq)
         self.active += 1
+        self._subscribers.add(subscriber)
+        if self.draining:  # it passed the gate just before the drain began
+            subscriber.stop()
         try:
+            if gap is not None:
+                yield pb.SubscribeResponse(gap=gap)
             async for response in subscriber.responses():
                 yield response
         finally:
             self.active -= 1
+            self._subscribers.discard(subscriber)
             subscriber.close()
-        if subscriber.overflowed:
+        if subscriber.stopped:
             context.set_trailing_metadata(((RESUME_KEY, str(subscriber.sent)),))
             await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"subscriber fell more than {self.limits.queue} events behind; "
-                f"subscribe again with after_seq={subscriber.sent}",
+                grpc.StatusCode.UNAVAILABLE,
+                "the server is shutting down; "
+                f"subscribe again (to the next server) with after_seq={subscriber.sent}",
             )
+        if subscriber.overflowed:
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED
+            message = (
+                f"subscriber fell more than {self.limits.queue} events behind; "
+                f"subscribe again with after_seq={subscriber.sent}"
+            )
+            details = status_metadata(code, message, overflow_details(subscriber.sent))
+            trailing = ((RESUME_KEY, str(subscriber.sent)), *details)
+            await context.abort(code, message, trailing_metadata=trailing)
 
     def _count_overflow(self) -> None:
         self.overflows += 1
+
+    def drain(self) -> None:
+        """End every open stream with UNAVAILABLE and the ``seq`` to resume from."""
+        self.draining = True
+        for subscriber in self._subscribers:
+            subscriber.stop()
 
     async def GetEvents(
         self, request: pb.GetEventsRequest, context: aio.ServicerContext[Any, Any]
@@ -123,8 +152,13 @@ class EventService(pb_grpc.EventServiceServicer):
             run_id=request.run_id or None,
             repo=request.repo or None,
         )
+        # read after the page: a prune in between is reported (as a gap), never hidden
+        oldest = self.session.event_oldest()
         return pb.GetEventsResponse(
-            events=[to_proto(e) for e in page], next_after_seq=next_after, end=end
+            events=[to_proto(e) for e in page],
+            next_after_seq=next_after,
+            end=end,
+            oldest_seq=oldest,
         )
 
     async def Head(
@@ -157,6 +191,7 @@ class _Subscriber:
         self.replaying = not request.live_only
         self.caught_up = False  # delivered a live event and then found the feed empty
         self.overflowed = False
+        self.stopped = False  # the server drains: the stream ends with a resume point
 
     def _register(self) -> Feed:
         feed = Feed(self.where, self.limits.queue, self._feed_overflowed)
@@ -168,9 +203,14 @@ class _Subscriber:
             self.overflowed = True
             self.on_overflow()
 
+    def stop(self) -> None:
+        """End the stream at its next step (a waiting one at once)."""
+        self.stopped = True
+        self.feed.close()
+
     async def responses(self) -> AsyncIterator[pb.SubscribeResponse]:
-        """Batches as events become ready, heartbeats when idle; ends on overflow."""
-        while True:
+        """Batches as events become ready, heartbeats when idle; ends on overflow or stop."""
+        while not self.stopped:
             events: list[pb.Event] | None = []
             if self.replaying:
                 events = self._replay_page()
@@ -217,7 +257,7 @@ class _Subscriber:
         while True:
             if feed.error is not None:
                 raise feed.error
-            if feed.overflowed:
+            if feed.overflowed or feed.closed:
                 return []
             events: list[pb.Event] = []
             while feed.items and len(events) < self.limits.batch:

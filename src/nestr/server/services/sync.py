@@ -51,23 +51,28 @@ class SyncService(pb_grpc.SyncServiceServicer):
     async def Apply(self, request: pb.ApplyRequest, context: Context) -> pb.ApplyResponse:
         selection = request.selection
         options = _options(request)  # checked before the target: no work on bad options
-        result = await acting_session(self.session).sync_apply(
-            self._target(selection),
+        session = acting_session(self.session)
+        result = await session.sync_apply(
+            self._target(selection, session, "sync.apply"),
             options=options,
             adopt=selection.adopt,
             jobs=selection.jobs or None,
         )
         return pb.ApplyResponse(**_result_fields(result.to_dict()), exit_code=result.exit_code())
 
-    def _target(self, selection: pb.SyncSelection) -> Target:
+    def _target(
+        self, selection: pb.SyncSelection, session: Session | None = None, action: str | None = None
+    ) -> Target:
         """The workspace, its full manifest (sync rules included) and the selected repos, as
-        ``nestr sync`` finds them, from the server's working directory."""
-        return self.session.target(
+        ``nestr sync`` finds them, from the server's working directory (``action``: the
+        mutating action they are for, recorded by ``session`` if they cannot be found)."""
+        return (session or self.session).target(
             manifest=self._path(selection.manifest),
             workspace=self._path(selection.workspace),
             groups=tuple(selection.groups),
             names=tuple(selection.repos),
             repos_only=False,
+            action=action,
         )
 
     def _path(self, text: str) -> Path | None:

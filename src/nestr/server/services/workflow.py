@@ -3,7 +3,9 @@
 Starting and resuming return at once: the run becomes a task of the server's event loop, and
 its progress is the event stream (``EventService.Subscribe`` with the run's id). The server
 owns the runs it starts — they are recorded with its pid, so ``nestr runs cancel`` from a shell
-and ``CancelRun`` both reach them — and keeps each task until it ends.
+and ``CancelRun`` both reach them — and keeps each task until it ends. When the server shuts
+down it stops them for a *shutdown*, not a cancel (:meth:`WorkflowService.shut_down`): they are
+left ``interrupted`` and the next server resumes them.
 
 Bad input is still reported by the call itself: the workflow and its inputs are loaded before
 the task starts, and the task's first step (validating the inputs and recording the run, or
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +40,12 @@ log = get_logger("nestr.server")
 
 @dataclass(frozen=True)
 class _Active:
-    """A run this server is running: its task and the event that stops it."""
+    """A run this server is running: its task and the events that stop it (a cancel ends it
+    ``cancelled``; a shutdown leaves it to a resume)."""
 
     task: asyncio.Task[RunResult]
     cancel: asyncio.Event
+    shutdown: asyncio.Event
 
 
 class WorkflowService(pb_grpc.WorkflowServiceServicer):
@@ -57,22 +61,29 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
 
         if not request.workflow:
             raise UsageError("StartRun: workflow is empty", hint="name a workflow of the manifest")
-        target = self.session.run_target(
+        acting = self._acting()
+        target = acting.run_target(
             request.workflow,
             manifest=self._path(request.manifest),
             workspace=self._path(request.workspace),
             variables=[f"{k}={v}" for k, v in sorted(request.variables.items())],
         )
-        run_id, cancel = new_run_id(), asyncio.Event()
-        work = self._acting().run(target, jobs=request.jobs or None, cancel=cancel, run_id=run_id)
-        await self._launch(run_id, work, cancel)
+        run_id, stops = new_run_id(), _Stops()
+        work = acting.run(
+            target,
+            jobs=request.jobs or None,
+            cancel=stops.cancel,
+            run_id=run_id,
+            shutdown=stops.shutdown,
+        )
+        await self._launch(run_id, work, stops)
         return pb.StartRunResponse(run_id=run_id)
 
     @mapped
     async def ResumeRun(
         self, request: pb.ResumeRunRequest, context: Context
     ) -> pb.ResumeRunResponse:
-        run_id = self.session.queries.find_run(request.run_id).id
+        run_id = self._acting().resume_target(request.run_id).id
         await self.launch_resume(run_id, jobs=request.jobs or None)
         return pb.ResumeRunResponse(run_id=run_id)
 
@@ -94,7 +105,7 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     async def CancelRun(
         self, request: pb.CancelRunRequest, context: Context
     ) -> pb.CancelRunResponse:
-        done = self.session.cancel(request.run_id)
+        done = self._acting().cancel(request.run_id)
         active = self.active.get(done.run.id)
         if done.outcome == "requested" and active is not None:
             active.cancel.set()  # ours: no need to wait for the executor to poll the request
@@ -113,29 +124,45 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
                 raise NotFound(
                     f"run {run_id} has no output of attempt {request.attempt}"
                     + (f" of {request.step!r}" if request.step else ""),
+                    kind="attempt",
+                    name=str(request.attempt),
                     hint="see the attempts GetRun lists",
                 )
         return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs])
 
+    def shut_down(self) -> None:
+        """Stop every run going for a shutdown: their steps' process groups are terminated,
+        nothing is recorded as ended, and each run is left ``interrupted`` for a resume (the
+        next server's, with ``server.resume_interrupted``). :meth:`stopped` waits for them."""
+        for active in self.active.values():
+            active.shutdown.set()
+
+    async def stopped(self) -> None:
+        """Until every run going has ended. Waiting here never cancels a run (unlike a
+        gather), so a drain that stops waiting leaves them to finish their shutdown."""
+        tasks = [active.task for active in self.active.values()]
+        if tasks:
+            await asyncio.wait(tasks)
+
     async def close(self) -> None:
-        """Cancel the runs still going and wait until they ended: their steps' processes are
-        gone and they are recorded ``cancelled`` (a resume continues them). Called when the
-        server stops, before the session's store closes: a run left to the loop's teardown
-        would still be writing to it."""
-        actives = list(self.active.values())
-        for active in actives:
-            active.cancel.set()
-        await asyncio.gather(*(a.task for a in actives), return_exceptions=True)
+        """Stop the runs still going for a shutdown and wait until they ended: their steps'
+        processes are gone and they are left ``interrupted`` (a resume continues them). Called
+        when the server stops, before the session's store closes: a run left to the loop's
+        teardown would still be writing to it."""
+        self.shut_down()
+        await self.stopped()
 
     async def launch_resume(self, run_id: str, *, jobs: int | None = None) -> None:
         """Resume run ``run_id`` as a task of the server, returning once it claimed the run
         (raising what claiming it raised: e.g. another process resumed it first)."""
-        cancel = asyncio.Event()
-        work = self._acting().resume(run_id, jobs=jobs, cancel=cancel)
-        await self._launch(run_id, work, cancel)
+        stops = _Stops()
+        work = self._acting().resume(
+            run_id, jobs=jobs, cancel=stops.cancel, shutdown=stops.shutdown
+        )
+        await self._launch(run_id, work, stops)
 
     async def _launch(
-        self, run_id: str, work: Coroutine[Any, Any, RunResult], cancel: asyncio.Event
+        self, run_id: str, work: Coroutine[Any, Any, RunResult], stops: _Stops
     ) -> None:
         """Start ``work`` as a task and return once it recorded the run (or raise its error).
 
@@ -148,14 +175,18 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
         await asyncio.sleep(0)
         if task.done():
             task.result()  # raises what starting the run raised
-        self.active[run_id] = _Active(task, cancel)
+        self.active[run_id] = _Active(task, stops.cancel, stops.shutdown)
         task.add_done_callback(lambda done: self._ended(run_id, done))
 
     def _ended(self, run_id: str, task: asyncio.Task[RunResult]) -> None:
         if self.active.get(run_id, None) is not None and self.active[run_id].task is task:
             del self.active[run_id]
-        if not task.cancelled() and (error := task.exception()) is not None:
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:
             log.error("run ended with an error", run_id=run_id, error=str(error), exc_info=error)
+        elif task.result().status == "interrupted":
+            log.info("run left to a resume", run_id=run_id)
 
     def _acting(self) -> Session:
         """The session acting in this call's correlation: the run's events, logs and step
@@ -165,6 +196,14 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     def _path(self, text: str) -> Path | None:
         """A path a client gave, on this machine; relative: to the server's directory."""
         return self.session.cwd / text if text else None
+
+
+@dataclass(frozen=True)
+class _Stops:
+    """The two ways a run of the server stops early: a cancel, a shutdown."""
+
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def run_message(record: RunRecord) -> pb.Run:

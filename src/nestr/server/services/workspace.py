@@ -45,14 +45,14 @@ class WorkspaceService(pb_grpc.WorkspaceServiceServicer):
 
     @mapped
     async def Assemble(self, request: pb.AssembleRequest, context: Context) -> pb.AssembleResponse:
-        target = self.session.assembly_target(
+        session = acting_session(self.session)
+        target = session.assembly_target(
             manifest=self._path(request.manifest),
             workspace=self._path(request.workspace),
             ephemeral=request.ephemeral,
             groups=list(request.groups),
             names=list(request.repos),
         )
-        session = acting_session(self.session)
         work = session.assemble(
             target,
             jobs=request.jobs or None,

@@ -54,13 +54,6 @@ def wants(endpoint: WebhookEndpoint, event: Event) -> bool:
     return not endpoint.types or event.type.startswith(endpoint.types)
 
 
-def cloudevent_body(event: Event) -> bytes:
-    """The request body: the event as one CloudEvents 1.0 JSON object (structured mode),
-    byte-for-byte the same on every try."""
-    text = json.dumps(event.to_cloudevent(), sort_keys=True, separators=(",", ":"), default=str)
-    return text.encode("utf-8")
-
-
 class Dispatcher:
     """Delivers the events of the log in ``state_dir`` to ``endpoints`` until stopped."""
 
@@ -232,15 +225,11 @@ class Dispatcher:
         if due > 0:
             return min(due, IDLE)
         attempt = outbox.start_attempt(self.db, delivery.id)
-        found = self.log.read(delivery.event_seq - 1, until_seq=delivery.event_seq)
-        if not found:  # never happens while the log keeps every event; do not block the queue
-            self._record(endpoint, delivery, attempt, Answer(None, "event not in the log"))
-            return 0
-        body = cloudevent_body(found[0])
+        body = outbox.body_of(self.db, delivery.id)
         secrets = [s.get_secret_value() for s in endpoint.secret]
         headers = signed_headers(secrets, delivery.webhook_id, int(time.time()), body)
         answer = await asyncio.to_thread(sender.post, body, headers)
-        self._record(endpoint, delivery, attempt, answer, found[0].correlation_id)
+        self._record(endpoint, delivery, attempt, answer, _correlation(body))
         return 0
 
     def _record(
@@ -293,3 +282,9 @@ class Dispatcher:
             event=kind.event(data, **fields),
         )
         self.bus.publish(event)
+
+
+def _correlation(body: bytes) -> str | None:
+    """The correlation id of the event a body carries (the action it belongs to)."""
+    value = json.loads(body).get("correlationid")
+    return value if isinstance(value, str) else None

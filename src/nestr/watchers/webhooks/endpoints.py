@@ -15,7 +15,7 @@ from nestr.errors import NotFound, UsageError, did_you_mean
 from nestr.events.catalog import WEBHOOK_TEST
 from nestr.redaction import redact_url
 from nestr.watchers.webhooks import outbox
-from nestr.watchers.webhooks.dispatcher import cloudevent_body
+from nestr.watchers.webhooks.payload import cloudevent_body
 from nestr.watchers.webhooks.policy import Answer
 from nestr.watchers.webhooks.sender import Sender
 from nestr.watchers.webhooks.signing import signed_headers, webhook_id
@@ -116,7 +116,7 @@ def send_test(endpoint: WebhookEndpoint) -> TestResult:
     """POST one signed ``nestr.webhook.test`` event to ``endpoint`` now (no outbox, no retry,
     nothing stored), blocking."""
     event = WEBHOOK_TEST.event({"endpoint": endpoint.name}, subject=endpoint.name)
-    body = cloudevent_body(event)
+    body = cloudevent_body(event).encode("utf-8")
     msg_id = webhook_id(endpoint.name, event.id)
     secrets = [s.get_secret_value() for s in endpoint.secret]
     sender = Sender(endpoint.url, endpoint.timeout)

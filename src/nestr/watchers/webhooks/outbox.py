@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from nestr.store.eventrows import insert_event
+from nestr.watchers.webhooks.payload import cloudevent_body
 from nestr.watchers.webhooks.signing import webhook_id
 
 if TYPE_CHECKING:
@@ -98,21 +99,27 @@ def known_states(db: Database) -> dict[str, EndpointState]:
 
 
 def enqueue(db: Database, batches: Mapping[str, Sequence[Event]], cursor: int) -> int:
-    """Put each endpoint's events in the outbox and move its cursor to ``cursor``, in one
-    transaction; returns the number of rows added."""
+    """Put each endpoint's events in the outbox (with the body every try will send) and move
+    its cursor to ``cursor``, in one transaction; returns the number of rows added."""
     now = time.time()
+    bodies: dict[int, str] = {}
+
+    def body(event: Event) -> str:  # one rendering per event, whatever the endpoints
+        return bodies.setdefault(id(event), cloudevent_body(event))
+
     added = 0
     with db.transaction() as conn:
         for endpoint, events in batches.items():
             rows = [
-                (endpoint, e.seq, e.type, webhook_id(endpoint, e.id), now, now)
+                (endpoint, e.seq, e.type, webhook_id(endpoint, e.id), body(e), now, now)
                 for e in events
                 if e.seq is not None
             ]
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO webhook_deliveries (endpoint, event_seq, event_type,"
-                " webhook_id, status, next_attempt, created) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                " webhook_id, body, status, next_attempt, created)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
                 rows,
             )
             added += conn.total_changes - before
@@ -121,6 +128,12 @@ def enqueue(db: Database, batches: Mapping[str, Sequence[Event]], cursor: int) -
                 (cursor, endpoint),
             )
     return added
+
+
+def body_of(db: Database, delivery_id: int) -> bytes:
+    """The request body of delivery ``delivery_id``."""
+    rows = db.query("SELECT body FROM webhook_deliveries WHERE id = ?", (delivery_id,))
+    return str(rows[0][0]).encode("utf-8")
 
 
 def next_pending(db: Database, endpoint: str) -> Delivery | None:

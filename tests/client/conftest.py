@@ -1,0 +1,85 @@
+"""The CLI as a client: a real `nestr serve` process over the sample product, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nestr.demo.product import SampleProduct, build_sample_product
+
+GUARD = 60  # seconds: a hung server or follower fails the test instead of hanging the suite
+TOKEN = "t0ken-of-the-client-tests"
+
+
+@dataclass
+class Serving:
+    """A running `nestr serve`: its process and the address it printed."""
+
+    proc: subprocess.Popen[str]
+    address: str
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """End it with ``sig`` and wait until it is gone."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.communicate(timeout=GUARD)
+
+
+def serve(cwd: Path, *, listen: str = "127.0.0.1:0", **env: str) -> Serving:
+    """Start `nestr serve` in ``cwd`` (the test's isolated environment plus ``env``) and wait
+    until it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nestr", "serve", "--listen", listen],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on "):
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"nestr serve did not start: {line!r}")
+    return Serving(proc, line.split()[-1])
+
+
+@pytest.fixture
+def product(tmp_path: Path) -> SampleProduct:
+    """The sample product (real git remotes), its workspace assembled in the manifest's
+    directory."""
+    from nestr.cli.main import main
+
+    built = build_sample_product(tmp_path / "sample")
+    assert main(["-C", str(built.manifest.parent), "assemble"]) == 0
+    return built
+
+
+@pytest.fixture
+def server(product: SampleProduct) -> Iterator[Serving]:
+    """`nestr serve` started in the product's directory, sharing the test's state dir."""
+    running = serve(product.manifest.parent)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+SECONDS = re.compile(r"\d+\.\d+s\b")
+RUN_ID = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def timeless(text: str) -> str:
+    """``text`` with durations (``0.14s``) and run ids replaced: what differs between two
+    runs of the same work."""
+    return RUN_ID.sub("<run>", SECONDS.sub("<s>", text))

@@ -23,6 +23,7 @@ HEAVY = (
     "pydantic",
     "structlog",
     "rich",
+    "opentelemetry",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from nestr.session import Session
 
 
+# Commands that serve for long: each call they serve is traced, not the command.
+UNTRACED_COMMANDS = frozenset({"serve"})
+
+
 @dataclass
 class AppContext:
     """Global options, and the config and logging they lead to (built on first use)."""
@@ -29,6 +34,7 @@ class AppContext:
     log_format: str | None = None
     debug: bool = False
     server: str | None = None  # --server ADDR
+    started_ns: int = field(default_factory=time.time_ns)  # the start of a traced command's span
     _config: LoadedConfig | None = field(default=None, repr=False)
     _session: Session | None = field(default=None, repr=False)
     _face: Nestr | None = field(default=None, repr=False)
@@ -41,6 +47,7 @@ class AppContext:
             self._config = load_config(self.layer_inputs())
             self._setup_logging()
             self._setup_git_credentials()
+            self._setup_tracing()
         return self._config
 
     def layer_inputs(self) -> LayerInputs:
@@ -70,6 +77,26 @@ class AppContext:
     def _setup_logging(self) -> None:
         assert self._config is not None
         self.configure_logging(self._config.settings.log)
+
+    def _setup_tracing(self) -> None:
+        """With ``otel.endpoint`` set, trace the rest of the command: its span (``nestr
+        run``), started when the command was, ends with the root context (``nestr serve``
+        has none: each call it serves is an action of its own)."""
+        assert self._config is not None
+        otel = self._config.settings.otel
+        current = click.get_current_context(silent=True)
+        if otel.endpoint is None or current is None:
+            return
+        from nestr.watchers.tracing import start_tracing
+
+        tracing = start_tracing(otel)
+        root = current.find_root()
+        root.with_resource(tracing)
+        if root.invoked_subcommand not in UNTRACED_COMMANDS:
+            from nestr.observability.context import current_correlation_id
+
+            attributes = {"nestr.correlation_id": current_correlation_id() or ""}
+            tracing.begin(current.command_path, start_time=self.started_ns, **attributes)
 
     def _setup_git_credentials(self) -> None:
         from nestr.session.environment import use_git_credentials

@@ -39,7 +39,8 @@ def open_channel(
     interceptors: Sequence[Interceptor] = (),
 ) -> aio.Channel:
     """A channel to ``address`` (default ``server.address``) with the token, TLS files and
-    keepalive of ``server``; ``interceptors`` run before the token is added (outermost first)."""
+    keepalive of ``server``; ``interceptors`` run before the token is added (outermost first),
+    after the tracing ones that carry the caller's span (when tracing is on)."""
     address = address or server.address
     if not address:
         raise UsageError(
@@ -47,7 +48,7 @@ def open_channel(
             field="server.address",
             hint="pass --server HOST:PORT or set server.address",
         )
-    chain: list[Interceptor] = list(interceptors)
+    chain: list[Interceptor] = [*_traced(), *interceptors]
     if server.token is not None:
         metadata = (("authorization", f"Bearer {server.token.get_secret_value()}"),)
         chain += [_UnaryMetadata(metadata), _StreamMetadata(metadata)]
@@ -64,6 +65,18 @@ def open_channel(
     if credentials is None:
         return aio.insecure_channel(address, options=options, interceptors=chain)
     return aio.secure_channel(address, credentials, options=options, interceptors=chain)
+
+
+def _traced() -> list[Interceptor]:
+    """The interceptors that send the current span as ``traceparent`` metadata, when tracing
+    is on (only then is OpenTelemetry loaded)."""
+    from nestr.observability.tracing import enabled
+
+    if not enabled():
+        return []
+    from nestr.watchers.tracing_grpc import client_interceptors
+
+    return list(client_interceptors())
 
 
 def channel_credentials(tls: TlsSettings) -> grpc.ChannelCredentials | None:

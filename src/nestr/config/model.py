@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from nestr.config import settings as values
-from nestr.config.settings import SECRET_KEYS, ExecutorName, LogFormat, LogLevel
+from nestr.config.settings import SECRET_KEYS, ExecutorName, LogFormat, LogLevel, OtlpProtocol
 
 __all__ = ["SECRET_KEYS", "Settings", "to_settings"]
 
@@ -232,6 +232,18 @@ class MetricsSettings(_Section):
 
 class OtelSettings(_Section):
     endpoint: str | None = Field(None, description="OTLP endpoint for traces; off if unset.")
+    protocol: OtlpProtocol = Field("grpc", description="OTLP over grpc or http/protobuf.")
+    service_name: str = Field("nestr", min_length=1, description="service.name of the spans.")
+    headers: SecretStr | None = Field(
+        None, description="Export headers as key=value,key=value (secret; e.g. an API key)."
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:4317")
+        return value
 
 
 class TemporalSettings(_Section):
@@ -328,6 +340,8 @@ def to_settings(model: Settings) -> values.Settings:
     data = model.model_dump()
     token = data["server"]["token"]
     data["server"]["token"] = None if token is None else values.Secret(token.get_secret_value())
+    headers = data["otel"]["headers"]
+    data["otel"]["headers"] = None if headers is None else values.Secret(headers.get_secret_value())
     for entry in data["git"]["credentials"].values():
         entry["token"] = values.Secret(entry["token"].get_secret_value())
     for entry in data["webhooks"].values():

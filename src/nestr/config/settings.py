@@ -20,8 +20,9 @@ from nestr.redaction import hold_secret
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LogFormat = Literal["auto", "console", "json"]
 ExecutorName = Literal["local"]  # a Temporal executor comes later
+OtlpProtocol = Literal["grpc", "http/protobuf"]
 
-SECRET_KEYS: frozenset[str] = frozenset({"server.token"})
+SECRET_KEYS: frozenset[str] = frozenset({"server.token", "otel.headers"})
 """Dotted keys holding secrets: never printed, settable as ``<key>_file`` or via a secrets dir."""
 
 TLS_KEYS = (
@@ -216,9 +217,13 @@ class MetricsSettings:
 
 @dataclass(frozen=True)
 class OtelSettings:
-    """Where traces go."""
+    """Where traces go (tracing is off while ``endpoint`` is unset), how, and as which
+    service; ``headers`` (``key=value,...``, a secret) go with every export."""
 
     endpoint: str | None = None
+    protocol: OtlpProtocol = "grpc"
+    service_name: str = "nestr"
+    headers: Secret | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from nestr.events.catalog import D, EventType
 from nestr.events.envelope import Event
 from nestr.observability.context import current_correlation_id
 from nestr.observability.logging import get_logger
+from nestr.observability.tracing import traceparent
 from nestr.redaction import redact_data
 
 log = get_logger("nestr.events")
@@ -184,13 +185,16 @@ class EventBus:
 
         A password in a URL anywhere in the event's data is replaced by ``***`` first: events
         are stored, streamed and printed, and repo URLs may carry credentials. An event without
-        a correlation id gets the one of the action publishing it.
+        a correlation id gets the one of the action publishing it, and one without a
+        ``traceparent`` that of the current span (when tracing).
         """
         data = redact_data(event.data)
         if data is not event.data:
             event = replace(event, data=data)
         if event.correlation_id is None and (cid := current_correlation_id()) is not None:
             event = replace(event, correlation_id=cid)
+        if event.traceparent is None and (parent := traceparent()) is not None:
+            event = replace(event, traceparent=parent)
         with self._lock:
             event = self._sink.append(event) if self._sink else event.with_seq(next(self._counter))
             subscribers = [s for s in self._subscriptions if s.wants(event)]
@@ -208,6 +212,7 @@ class EventBus:
         """Build an event of a catalogued ``type`` (mypy checks ``data`` against its shape)
         and publish it."""
         fields.setdefault("correlation_id", current_correlation_id())  # spares publish a copy
+        fields.setdefault("traceparent", traceparent())
         return self.publish(Event(type.name, cast("dict[str, Any]", data), **fields))
 
     def subscribe(

@@ -32,11 +32,14 @@ class EventType(Generic[D]):
 
     def event(self, data: D, **fields: Any) -> "Event":
         """An event of this type, unpublished (for a store that records it with the state
-        change it reports), carrying the correlation id of the action that makes it."""
+        change it reports), carrying the correlation id of the action that makes it and the
+        ``traceparent`` of the current span."""
         from nestr.events.envelope import Event
         from nestr.observability.context import current_correlation_id
+        from nestr.observability.tracing import traceparent
 
         fields.setdefault("correlation_id", current_correlation_id())
+        fields.setdefault("traceparent", traceparent())
         return Event(self.name, cast("dict[str, Any]", data), **fields)
 
     def data_of(self, event: "Event") -> D:

@@ -25,6 +25,7 @@ from nestr.errors import GitError, WorkFailed
 from nestr.git import credentials
 from nestr.observability.context import child_env
 from nestr.observability.logging import get_logger
+from nestr.observability.tracing import span
 from nestr.proc.groups import arm, kill_group, marked, release, watch
 
 if TYPE_CHECKING:
@@ -113,15 +114,17 @@ async def run_git(
     """
     import asyncio  # here, not at the top: blocking callers should not pay for its import
 
-    call = _GitCall(("git", *args), cwd, git_env(env), timeout, input_bytes)
-    future = asyncio.get_running_loop().run_in_executor(_threads(), call.result)
-    try:
-        result = await asyncio.shield(future)
-    except asyncio.CancelledError:
-        call.cancel()
-        with contextlib.suppress(BaseException):
-            await future  # the group is dead: this returns at once
-        raise
+    with span(_span_name(args)) as current:
+        call = _GitCall(("git", *args), cwd, git_env(env), timeout, input_bytes)
+        future = asyncio.get_running_loop().run_in_executor(_threads(), call.result)
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            call.cancel()
+            with contextlib.suppress(BaseException):
+                await future  # the group is dead: this returns at once
+            raise
+        current.set("process.exit.code", result.returncode)
     log.debug(
         "git",
         argv=" ".join(result.argv),
@@ -141,7 +144,9 @@ def run_git_sync(
     env: Mapping[str, str] | None = None,
 ) -> GitResult:
     """Blocking variant of :func:`run_git` for code that is not async (same guarantees)."""
-    result = _GitCall(("git", *args), cwd, git_env(env), timeout).result()
+    with span(_span_name(args)) as current:
+        result = _GitCall(("git", *args), cwd, git_env(env), timeout).result()
+        current.set("process.exit.code", result.returncode)
     return _checked(result, cwd) if check else result
 
 
@@ -165,6 +170,16 @@ def run_git_parallel(
     yields its :class:`WorkFailed` in its slot instead of raising, so one bad repo does not hide
     the others. Interrupting kills every running git's process group before re-raising.
     """
+    with span("git", **{"nestr.git.calls": len(calls)}):
+        return _run_parallel(calls, jobs, timeout, guarded)
+
+
+def _run_parallel(
+    calls: Sequence[tuple[Sequence[str], Path | None]],
+    jobs: int,
+    timeout: float,
+    guarded: bool,
+) -> list[GitResult | WorkFailed]:
     env = git_env()
     pending = list(enumerate(calls))
     pending.reverse()  # pop() from the end takes them in call order
@@ -202,6 +217,20 @@ def run_git_parallel(
                 call.cancel()
         raise
     return [r if r is not None else WorkFailed("git did not run") for r in results]
+
+
+def _span_name(args: Sequence[str]) -> str:
+    """``git fetch`` for ``-c k=v fetch ...``: the span of one git, named by its subcommand
+    (an option before it that takes a value is passed over with its value)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in {"-c", "-C", "--git-dir", "--work-tree"}:
+            skip = True
+        elif not arg.startswith("-"):
+            return f"git {arg}"
+    return "git"
 
 
 def _checked(result: GitResult, cwd: Path | None) -> GitResult:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from nestr.observability import tracing
 from nestr.observability.logging import bind_context, reset
 
 ENV_VAR = "NESTR_CORRELATION_ID"
@@ -63,6 +64,11 @@ def correlation(correlation_id: str | None = None) -> Iterator[str]:
 
 
 def child_env() -> dict[str, str]:
-    """The variables a child process gets so that what it does joins this action."""
+    """The variables a child process gets so that what it does joins this action: its
+    correlation id and, when tracing, the ``TRACEPARENT`` of the current span."""
     cid = _current.get()
-    return {ENV_VAR: cid} if cid else {}
+    env = {ENV_VAR: cid} if cid else {}
+    parent = tracing.traceparent()
+    if parent is not None:
+        env[tracing.ENV_VAR] = parent
+    return env

@@ -6,7 +6,8 @@ plain progress lines off a terminal, and one stream should hold one format. JSON
 
 Standard-library logging (from libraries) goes through the same processors, and the context
 bound with :func:`bind_context` (``run_id``, ``step``, ``repo``, ``workspace``,
-``correlation_id``, ``trace_id``) appears on every line logged while it is bound.
+``correlation_id``, ``trace_id``) appears on every line logged while it is bound; when
+tracing is on, so do the ``trace_id`` and ``span_id`` of the current span.
 
 structlog is imported only when a line is actually emitted: importing it costs ~90 ms (its dev
 renderer pulls in rich), which would double the start-up of every command that logs nothing at
@@ -61,6 +62,7 @@ def _shared_processors() -> list[Any]:
 
     processors: list[Any] = [
         _merge_context,
+        _add_trace_ids,
         _redact_urls,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -105,6 +107,17 @@ def _ensure_structlog() -> None:
 def _merge_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key, value in _context.get().items():
         event_dict.setdefault(key, value)
+    return event_dict
+
+
+def _add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """The current span's ids, so a log line is found from its trace and the other way."""
+    from nestr.observability.tracing import current_ids
+
+    ids = current_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
     return event_dict
 
 

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from nestr.errors import WorkFailed
+from nestr.observability.tracing import span
 from nestr.proc.fdwatch import Watch, new_watch
 from nestr.proc.groups import Group, arm, identify, kill_group, release, signal_group, watch
 from nestr.proc.output import OutputSink
@@ -93,9 +94,25 @@ class GroupRunner:
         ``shell``: ``argv[0]`` is a script for ``/bin/sh -c``. ``merge_stderr``: stderr goes to
         the stdout pipe (one stream, lines in the order written). ``started`` is told the group
         if it runs a while (see ``RECORD_AFTER``). Raises :class:`NotStarted` or
-        :class:`TimedOut`; a cancel ends the group, then propagates.
+        :class:`TimedOut`; a cancel ends the group, then propagates. When tracing, the process
+        runs in a ``process`` span, whose ``TRACEPARENT`` it is given.
         """
         command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
+        with span("process", **{"process.executable.name": Path(command[0]).name}) as current:
+            code = await self._run(command, cwd, env, log, merge_stderr, timeout, started)
+            current.set("process.exit.code", code)
+            return code
+
+    async def _run(
+        self,
+        command: list[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        log: OutputSink,
+        merge_stderr: bool,
+        timeout: float | None,
+        started: Callable[[Group], None] | None,
+    ) -> int:
         try:
             proc = Child.spawn(command, cwd, env, merge_stderr=merge_stderr)
         except OSError as exc:

@@ -144,7 +144,7 @@ async def start(
     # the call's correlation first, so that refused calls are logged too
     auth = TokenInterceptor(token)  # installed without a token too: a reload may set one
     gate = DrainGate()
-    interceptors: list[aio.ServerInterceptor] = [CallInterceptor(auth), auth, gate]
+    interceptors: list[aio.ServerInterceptor] = [*_traced(), CallInterceptor(auth), auth, gate]
     server = aio.server(interceptors=interceptors, options=(keepalive or Keepalive()).options())
     events = EventService(session, limits or StreamLimits())
     # the generated registration function is untyped (protoc writes no stubs for it)
@@ -175,3 +175,14 @@ async def start(
     for name in (*SERVICES, ""):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Server(server, bound, events, checks, workflows, workspaces, auth, configs, gate)
+
+
+def _traced() -> list[aio.ServerInterceptor]:
+    """A span per call, outermost, when tracing is on (only then is OpenTelemetry loaded)."""
+    from nestr.observability.tracing import enabled
+
+    if not enabled():
+        return []
+    from nestr.watchers.tracing_grpc import server_interceptors
+
+    return server_interceptors()

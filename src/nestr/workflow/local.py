@@ -22,6 +22,7 @@ from typing import Any, Literal
 from nestr.events.bus import EventBus
 from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
 from nestr.observability.logging import bind_context
+from nestr.observability.tracing import span
 from nestr.store.records import RunStatus, StepRecord
 from nestr.store.runs import RunStore
 from nestr.workflow.executor import RunResult, RunSpec, StopReason
@@ -89,6 +90,15 @@ class LocalExecutor:
             self._wake.set()
 
     async def execute(self, spec: RunSpec) -> RunResult:
+        attributes = {"nestr.run_id": spec.run_id, "nestr.workflow": spec.plan.workflow.name}
+        with span("nestr.run", **attributes) as current:
+            result = await self._execute(spec)
+            current.set("nestr.run.status", result.status)
+            if result.status != "succeeded":
+                current.fail(result.status)
+            return result
+
+    async def _execute(self, spec: RunSpec) -> RunResult:
         started = time.perf_counter()
         self._wake = asyncio.Event()
         run = _Run(self, spec)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from nestr.events.catalog import (
     StepLog,
     StepStarted,
 )
+from nestr.observability.tracing import Attribute, Span, span
 from nestr.proc.groups import Group, boot_id
 from nestr.store.attempts import AttemptEnd, AttemptFinish, AttemptStart
 from nestr.store.groups import GroupStarted
@@ -126,6 +128,14 @@ class InstanceRunner:
     async def _attempt(
         self, instance: Instance, prepared: Prepared, attempt: int, final: bool, report: Report
     ) -> AttemptEnd:
+        with _attempt_span(instance, attempt) as current:
+            end = await self._traced_attempt(instance, prepared, attempt, final, report)
+            _ended(current, end)
+            return end
+
+    async def _traced_attempt(
+        self, instance: Instance, prepared: Prepared, attempt: int, final: bool, report: Report
+    ) -> AttemptEnd:
         output = output_path(self._output_dir_made(), instance.key, self.spec.claim, attempt)
         log = CapturedLog(cap=self.options.log_cap, publish=self._log_publisher(instance, attempt))
         started = self.options.clock()
@@ -182,7 +192,11 @@ class InstanceRunner:
         once they are in). False, with nothing recorded, when the try awaited something: it
         is abandoned at that await (its log lines dropped) and the caller runs the instance
         as a task instead, which is harmless for a type that changes nothing outside the
-        store. A try run this way has no timeout: it never waits."""
+        store. A try run this way has no timeout: it never waits, and no span of its own: it
+        takes no time and starts nothing, its events carry the run's ``traceparent``, and a
+        span each measured three quarters more CPU on 1,000 ``noop`` steps (OpenTelemetry's
+        span costs about 18 µs, its OTLP encoding about 26 µs, beside the ~130 µs a step
+        costs)."""
         prepared = prepare(instance, scope, self.spec, self.registry, self.base_env)
         if isinstance(prepared, Unrunnable):
             self.settle(instance, prepared.status, prepared.reason)
@@ -329,6 +343,24 @@ def _try_inline(instance: Instance, ctx: StepContext, factory: StepFactory) -> A
         return ended_by(exc, instance, final=True)
     steps.close()
     return None
+
+
+def _attempt_span(instance: Instance, attempt: int) -> AbstractContextManager[Span]:
+    """The span of one try (its events carry its ``traceparent``, its processes are its
+    children)."""
+    attributes: dict[str, Attribute] = {
+        "nestr.step": instance.key,
+        "nestr.step.uses": instance.step.uses,
+        "nestr.attempt": attempt,
+    }
+    return span("nestr.attempt", **attributes)
+
+
+def _ended(current: Span, end: AttemptEnd) -> None:
+    """Tell the span of a try how it ended."""
+    current.set("nestr.attempt.status", end.status)
+    if end.status != "succeeded":
+        current.fail(end.error or end.status)
 
 
 def _raise_unrecorded(recorded: asyncio.Future[None]) -> None:

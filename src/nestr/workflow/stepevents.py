@@ -7,6 +7,7 @@ from typing import Any, cast
 from nestr.events.catalog import D, EventType
 from nestr.events.envelope import Event, Severity
 from nestr.observability.context import current_correlation_id
+from nestr.observability.tracing import traceparent
 from nestr.workflow.plan import Instance
 
 
@@ -33,5 +34,6 @@ class StepEvents:
             step=instance.key,
             repo=instance.repo.name if instance.repo else None,
             correlation_id=current_correlation_id(),  # stored before the bus could stamp it
+            traceparent=traceparent(),  # the try's span, when tracing
             severity=severity or ("error" if data.get("status") == "failed" else "info"),
         )

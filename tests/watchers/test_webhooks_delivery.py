@@ -339,3 +339,24 @@ def test_events_pruned_from_the_log_are_still_delivered(tmp_path: Path) -> None:
     db.close()
     assert [r.event["id"] for r in got if r.event] == [e.id for e in sent]
     assert [r.event["data"] for r in got if r.event] == [e.data for e in sent]
+
+
+def test_finished_deliveries_of_pruned_events_are_forgotten(tmp_path: Path) -> None:
+    """Delivered rows whose event retention pruned are deleted when a dispatcher starts;
+    pending rows and rows of events still in the log stay."""
+    state = tmp_path / "state"
+    with receiving(script=lambda r, _b: 200 if r.seq < 3 else 503) as receiver:
+        dispatch(
+            state,
+            [endpoint(receiver.url, max_attempts=100)],
+            lambda: eventually(lambda: len(logged(state, "nestr.webhook.delivered")) >= 2),
+            before=lambda: append(state, 3),
+        )
+    log = open_event_log(state)
+    log.prune(max_events=log.head() - 1)  # event 1 goes
+    log.close()
+    dispatch(state, [endpoint(receiver.url, max_attempts=100)], lambda: None)
+    db = open_database(state)
+    rows = {d.event_seq: d.status for d in outbox.deliveries(db)}
+    db.close()
+    assert rows == {2: "delivered", 3: "pending"}

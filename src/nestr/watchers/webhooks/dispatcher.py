@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 LOCK_FILE = "webhooks.lock"  # in the state dir: held by the one dispatcher that delivers
 STANDBY_POLL = 1.0  # seconds between two tries of a waiting dispatcher to take the lock
 IDLE = 1.0  # seconds an idle worker waits before looking at the store again (redeliver, enable)
+TIDY_EVERY = 600.0  # seconds between two deletions of deliveries whose event was pruned
 YIELD_EVERY = 500  # events the feeder reads before it lets the batch be written
 
 
@@ -153,6 +154,7 @@ class Dispatcher:
         head now (it gets the events from then on). An endpoint disabled at another URL than
         the one configured now is enabled again (a new receiver). ``run`` calls it once it
         holds the lock (the cursors are then those the last dispatcher left)."""
+        outbox.forget_pruned(self.db)
         head = self.log.head()
         for endpoint in self.endpoints:
             state = outbox.endpoint_state(self.db, endpoint.name, start=head)
@@ -175,12 +177,16 @@ class Dispatcher:
                 await asyncio.sleep(0)  # a long replay is written in batches, not held
 
     async def _feed(self) -> None:
+        tidied = time.monotonic()
         while True:
             await self._arrived.wait()
             self._arrived.clear()
             events, self._incoming = self._incoming, []
             if events:
                 self._enqueue(events)
+            if time.monotonic() - tidied > TIDY_EVERY:
+                outbox.forget_pruned(self.db)
+                tidied = time.monotonic()
 
     def _enqueue(self, events: list[Event]) -> None:
         last = max(e.seq or 0 for e in events)

@@ -231,6 +231,16 @@ def deliveries(
     return [_delivery(row) for row in rows]
 
 
+def forget_pruned(db: Database) -> int:
+    """Delete the finished deliveries of events no longer in the log (``events.retention``
+    pruned them): the outbox's history is as long as the log's. Pending ones stay."""
+    with db.transaction() as conn:
+        return conn.execute(
+            "DELETE FROM webhook_deliveries WHERE status != 'pending'"
+            " AND event_seq < (SELECT coalesce(min(seq), 0) FROM events)"
+        ).rowcount
+
+
 def counts(db: Database) -> dict[str, dict[str, int]]:
     """Deliveries per endpoint and status."""
     out: dict[str, dict[str, int]] = {}

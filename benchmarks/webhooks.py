@@ -12,12 +12,14 @@ endpoint, default settings but the URL and secret. Two scenarios, each the media
   N over the time from the first append to the last request verified.
 
 Each delivery is a signed POST, a try counted before it is sent and recorded after it with its
-``nestr.webhook.delivered`` event (two commits). See docs/webhooks.md.
+``nestr.webhook.delivered`` event (two commits). A floor row sends the same signed requests
+in a plain loop (no store). See docs/webhooks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import signal
 import statistics
@@ -38,6 +40,8 @@ from nestr.events.envelope import Event
 from nestr.store.db import open_database
 from nestr.store.eventlog import open_event_log
 from nestr.watchers.webhooks import outbox
+from nestr.watchers.webhooks.payload import cloudevent_body
+from nestr.watchers.webhooks.signing import signed_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a test secret
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
@@ -146,6 +150,24 @@ def one_round(receiver: Receiver, n: int, round_: int) -> tuple[float, float]:
     return backlog, live
 
 
+def floor(receiver: Receiver, n: int) -> float:
+    """Signed POSTs of one stored event's body in a loop over one kept-alive connection: no
+    store, no outbox; what the receiver and HTTP cost alone."""
+    port = receiver.server.server_address[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    body = cloudevent_body(Event("nestr.workflow.step.log", {"stream": "stdout", "text": "0"}))
+    data = body.encode()
+    base = receiver.count
+    started = time.perf_counter()
+    for i in range(n):
+        headers = signed_headers([SECRET], f"msg_{i}", int(time.time()), data)
+        conn.request("POST", "/hook", body=data, headers=headers)
+        conn.getresponse().read()
+    receiver.wait(base + n)
+    conn.close()
+    return n / (time.perf_counter() - started)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -156,6 +178,7 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     receiver = Receiver()
     results = [one_round(receiver, n, r) for r in range(rounds)]
+    floors = [floor(receiver, n) for _ in range(rounds)]
     receiver.server.shutdown()
     if receiver.bad:
         print(f"{receiver.bad} requests did not verify")
@@ -166,6 +189,7 @@ def main() -> int:
     print("| scenario | events/s |\n| --- | ---: |")
     print(f"| backlog (dispatcher start included) | {backlog:,.0f} |")
     print(f"| live (appended while it runs) | {live:,.0f} |")
+    print(f"| floor: signed POSTs in a loop, no store | {statistics.median(floors):,.0f} |")
     return 0
 
 

@@ -221,17 +221,13 @@ class Dispatcher:
 
     async def _deliver_next(self, endpoint: WebhookEndpoint, sender: Sender) -> float:
         """Make the next due try of ``endpoint``; seconds to wait before asking again."""
-        state = outbox.known_states(self.db).get(endpoint.name)
-        if state is not None and state.disabled is not None:
-            return IDLE
         delivery = outbox.next_pending(self.db, endpoint.name)
         if delivery is None:
             return IDLE
         due = delivery.next_attempt - time.time()
         if due > 0:
             return min(due, IDLE)
-        attempt = outbox.start_attempt(self.db, delivery.id)
-        body = outbox.body_of(self.db, delivery.id)
+        attempt, body = outbox.start_attempt(self.db, delivery.id)
         secrets = [s.get_secret_value() for s in endpoint.secret]
         headers = signed_headers(secrets, delivery.webhook_id, int(time.time()), body)
         answer = await asyncio.to_thread(sender.post, body, headers)

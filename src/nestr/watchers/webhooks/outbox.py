@@ -130,32 +130,29 @@ def enqueue(db: Database, batches: Mapping[str, Sequence[Event]], cursor: int) -
     return added
 
 
-def body_of(db: Database, delivery_id: int) -> bytes:
-    """The request body of delivery ``delivery_id``."""
-    rows = db.query("SELECT body FROM webhook_deliveries WHERE id = ?", (delivery_id,))
-    return str(rows[0][0]).encode("utf-8")
-
-
 def next_pending(db: Database, endpoint: str) -> Delivery | None:
-    """The pending delivery of ``endpoint`` with the lowest event ``seq``: deliveries of an
-    endpoint go out one at a time in ``seq`` order."""
+    """The pending delivery of ``endpoint`` with the lowest event ``seq`` (deliveries of an
+    endpoint go out one at a time in ``seq`` order); None too while it is disabled."""
     rows = db.query(
-        _SELECT + " WHERE endpoint = ? AND status = 'pending' ORDER BY event_seq LIMIT 1",
-        (endpoint,),
+        _SELECT + " WHERE endpoint = ? AND status = 'pending' AND NOT EXISTS (SELECT 1 FROM"
+        " webhook_endpoints WHERE name = ? AND disabled IS NOT NULL)"
+        " ORDER BY event_seq LIMIT 1",
+        (endpoint, endpoint),
     )
     return _delivery(rows[0]) if rows else None
 
 
-def start_attempt(db: Database, delivery_id: int) -> int:
-    """Count a try before it is sent (a crash mid-send still counts it); its number."""
+def start_attempt(db: Database, delivery_id: int) -> tuple[int, bytes]:
+    """Count a try before it is sent (a crash mid-send still counts it); its number and the
+    body to send."""
     with db.transaction() as conn:
         conn.execute(
             "UPDATE webhook_deliveries SET attempts = attempts + 1 WHERE id = ?", (delivery_id,)
         )
         row = conn.execute(
-            "SELECT attempts FROM webhook_deliveries WHERE id = ?", (delivery_id,)
+            "SELECT attempts, body FROM webhook_deliveries WHERE id = ?", (delivery_id,)
         ).fetchone()
-    return int(row[0])
+    return int(row[0]), str(row[1]).encode("utf-8")
 
 
 def finish(

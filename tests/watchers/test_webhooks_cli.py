@@ -154,3 +154,11 @@ def test_redeliver_and_enable_leave_an_audit_record(state: Path, nestr) -> None:
         ("webhooks.enable", "refused", {"endpoint": "ci"}),
         ("webhooks.redeliver", "refused", {"delivery": 7}),
     ]
+
+
+def test_webhooks_commands_run_only_on_this_machine(state: Path, nestr) -> None:  # type: ignore[no-untyped-def]
+    """With --server the webhooks commands are refused: they act on this machine's store."""
+    configure("http://127.0.0.1:9/hook")
+    result = nestr("--server", "127.0.0.1:1", "webhooks", "list")
+    assert result.code == 2
+    assert "works on this machine only" in result.err

@@ -9,6 +9,8 @@ import click
 from nestr.cli.context import app, local_session
 
 if TYPE_CHECKING:
+    import asyncio
+
     from nestr.cli.context import AppContext
     from nestr.config.live import LiveConfig
     from nestr.server.tls import ServerTls
@@ -109,6 +111,7 @@ async def _serve(
         await resume_interrupted(server.workflows)  # before the address: they are underway
     pruner = Pruner(nestr, lambda: live.current.settings.events.retention)
     await pruner.start()  # events.retention: now, then every interval
+    webhooks = _start_webhooks(nestr, stop)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:
@@ -117,3 +120,24 @@ async def _serve(
         await pruner.stop()
         await reloader.stop()
         await server.stop(nestr.settings.server.drain_grace, hurry=hurry)
+        if webhooks is not None:
+            await webhooks  # ends with `stop`; raises what made it fail earlier
+
+
+def _start_webhooks(nestr: Session, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Deliver events to `webhooks:` endpoints beside the server (docs/webhooks.md)."""
+    if not nestr.settings.webhooks:
+        return None
+    import asyncio
+
+    from nestr.watchers.webhooks.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(
+        nestr.settings.webhooks,
+        state_dir=nestr.settings.state_dir,
+        bus=nestr.bus,
+        on_standby=lambda: click.echo(
+            "another nestr process delivers webhooks from this store: waiting", err=True
+        ),
+    )
+    return asyncio.create_task(dispatcher.run(stop))

@@ -16,21 +16,33 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from nestr.events.bus import EventBus
-from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
+from nestr.events.catalog import (
+    COMPENSATION_FINISHED,
+    COMPENSATION_STARTED,
+    RUN_FINISHED,
+    RUN_INTERRUPTED,
+    CompensationFinished,
+    CompensationStarted,
+    RunFinished,
+    RunInterrupted,
+)
 from nestr.observability.logging import bind_context
 from nestr.observability.tracing import span
+from nestr.store.compensations import begin_compensation
 from nestr.store.records import RunStatus, StepRecord
 from nestr.store.runs import RunStore
 from nestr.workflow.executor import RunResult, RunSpec, StopReason
 from nestr.workflow.options import ExecutorOptions
-from nestr.workflow.plan import Instance
+from nestr.workflow.plan import Instance, Plan
 from nestr.workflow.process import GroupProcessRunner
 from nestr.workflow.recording import InstanceRunner, instance_outputs
 from nestr.workflow.registry import StepRegistry, default_registry
+from nestr.workflow.saga import Saga, compensations, outcome
 from nestr.workflow.schedule import (
     CANCEL_REASON,
     Action,
@@ -101,41 +113,99 @@ class LocalExecutor:
     async def _execute(self, spec: RunSpec) -> RunResult:
         started = time.perf_counter()
         self._wake = asyncio.Event()
-        run = _Run(self, spec)
         watchers = [asyncio.create_task(self._watch(spec.run_id))]
         for reason, event in self._stops.items():
             if event is not None:
                 watchers.append(asyncio.create_task(self._forward(event, reason)))
         try:
             with bind_context(run_id=spec.run_id):
-                status = await run.drive()
+                status, compensation = await self._phases(spec)
         finally:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
         steps = tuple(self.store.steps(spec.run_id))
         seconds = time.perf_counter() - started
+        name = spec.plan.workflow.name
         if status == "interrupted":
             self._release(spec, steps)
             steps = tuple(self.store.steps(spec.run_id))  # running ones are pending again
-        else:
-            self._finish(spec, status, steps, seconds)
-        return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
+            return RunResult(spec.run_id, name, status, steps, seconds, compensation)
+        result = RunResult(spec.run_id, name, status, steps, seconds, compensation)
+        self._finish(spec, result)
+        return result
 
-    def _finish(
-        self, spec: RunSpec, status: RunStatus, steps: tuple[StepRecord, ...], seconds: float
-    ) -> None:
-        """Record the run's end and publish ``run.finished``."""
-        counts: dict[str, int] = {}
-        for step in steps:
-            counts[step.status] = counts.get(step.status, 0) + 1
-        event = RUN_FINISHED.event(
-            RunFinished(status=status, counts=counts, seconds=round(seconds, 6)),
+    async def _phases(self, spec: RunSpec) -> tuple[RunStatus | Literal["interrupted"], str | None]:
+        """Run the steps (unless a resume continues compensations), then, after a failure or
+        a cancel, the compensations ``nestr.workflow.saga`` decides: the run's status and how
+        its compensations ended (None when none ran)."""
+        states: Mapping[str, str]
+        if spec.compensating is None:
+            limit = self.options.concurrency
+            run = _Run(
+                self,
+                spec,
+                Schedule.for_plan(spec.plan, done=spec.done, ended=spec.ended, limit=limit),
+            )
+            status = await run.drive()
+            if status == "succeeded" or status == "interrupted":  # noqa: PLR1714 (narrows)
+                return status, None
+            states, outputs = run.schedule.states, run.outputs
+            saga = compensations(spec.plan, states)
+            if not saga.keys:
+                return status, None
+            self._begin_compensation(spec, status, saga)
+        else:
+            status = spec.compensating
+            states = {**spec.ended, **dict.fromkeys(spec.done, "succeeded")}
+            outputs = instance_outputs(spec.done)
+            saga = compensations(spec.plan, states)
+        undo = _Run(
+            self,
+            replace(spec, plan=saga.plan),
+            saga.schedule(done=spec.done, ended=spec.ended, limit=self.options.concurrency),
+            scope=(spec.plan, states, outputs),
+        )
+        ended = await undo.drive()
+        if ended == "interrupted":
+            return ended, "running"
+        return status, outcome(undo.schedule.states)
+
+    def _begin_compensation(self, spec: RunSpec, status: RunStatus, saga: Saga) -> None:
+        """Record the compensations about to run and publish ``compensation.started``."""
+        event = COMPENSATION_STARTED.event(
+            CompensationStarted(outcome=status, steps=saga.keys),
             subject=spec.plan.workflow.name,
+            run_id=spec.run_id,
+            severity="warning",
+        )
+        rows = [(i.key, i.step.id, i.repo.name if i.repo else None) for i in saga.plan.instances]
+        self.bus.publish(begin_compensation(self.store.db, spec.run_id, status, rows, event))
+
+    def _finish(self, spec: RunSpec, result: RunResult) -> None:
+        """Record the run's end and publish ``run.finished`` (after ``compensation.finished``
+        when compensations ran)."""
+        status, name = result.status, spec.plan.workflow.name
+        assert status != "interrupted"
+        if result.compensation is not None:
+            undone = result.compensations
+            data = CompensationFinished(status=result.compensation, counts=_counts(undone))
+            self.bus.publish(COMPENSATION_FINISHED.event(data, subject=name, run_id=spec.run_id))
+        finished = RunFinished(
+            status=status, counts=result.counts(), seconds=round(result.seconds, 6)
+        )
+        if result.compensation is not None:
+            finished["compensation"] = result.compensation
+        event = RUN_FINISHED.event(
+            finished,
+            subject=name,
             run_id=spec.run_id,
             severity="info" if status == "succeeded" else "error",
         )
-        self.bus.publish(self.store.finish_run(spec.run_id, status, self.options.clock(), event))
+        now = self.options.clock()
+        self.bus.publish(
+            self.store.finish_run(spec.run_id, status, now, event, result.compensation)
+        )
 
     def _release(self, spec: RunSpec, steps: tuple[StepRecord, ...]) -> None:
         """Leave the run to a resume and publish ``run.interrupted``."""
@@ -167,12 +237,34 @@ class LocalExecutor:
                 self.cancel()
 
 
-class _Run:
-    """The asyncio side of one run: started instances, driven by its schedule."""
+def _counts(steps: list[StepRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
+    return counts
 
-    def __init__(self, executor: LocalExecutor, spec: RunSpec) -> None:
+
+# What the expressions of a phase's instances read: the run's plan, its instances' states and
+# the outputs of those that succeeded (compensations read the run's steps, not their own).
+ScopeSource = tuple[Plan, Mapping[str, str], Mapping[str, Mapping[str, str]]]
+
+
+class _Run:
+    """The asyncio side of one phase of a run (its steps, or its compensations): started
+    instances, driven by its schedule. A cancel stops the steps; compensations are never
+    stopped by one (an undo left half-done is worse than none), only by a shutdown."""
+
+    def __init__(
+        self,
+        executor: LocalExecutor,
+        spec: RunSpec,
+        schedule: Schedule,
+        *,
+        scope: ScopeSource | None = None,
+    ) -> None:
         self.executor = executor
         self.spec = spec
+        self.cancellable = scope is None
         self.runner = InstanceRunner(
             spec,
             executor.store,
@@ -181,11 +273,10 @@ class _Run:
             executor.options,
             GroupProcessRunner(executor.options.kill_grace),
         )
-        self.schedule = Schedule.for_plan(
-            spec.plan, done=spec.done, limit=executor.options.concurrency
-        )
+        self.schedule = schedule
         self.outputs = self.runner.outputs
         self.outputs.update(instance_outputs(spec.done))
+        self.scope_source: ScopeSource = scope or (spec.plan, schedule.states, self.outputs)
         self.tasks: dict[str, asyncio.Task[None]] = {}  # by instance key
         self.interrupted: dict[str, str] = {}  # why a task was cancelled, by instance key
         # Ends committed (or refused) since the schedule was last told: (key, status, error).
@@ -197,7 +288,7 @@ class _Run:
         while True:
             if self.executor.stop_reason == "shutdown":
                 return await self._abandon()
-            if self.executor.stop_reason == "cancel":
+            if self.executor.stop_reason == "cancel" and self.cancellable:
                 self.schedule.cancel()  # once: later calls change nothing
             self._act(self.schedule.advance())
             if self.schedule.over:
@@ -273,13 +364,14 @@ class _Run:
     def _scope(self, instance: Instance) -> dict[str, Any]:
         if not self.runner.reads_scope(instance):
             return {}
+        plan, states, outputs = self.scope_source
         return build_scope(
             instance,
-            self.spec.plan,
+            plan,
             run_id=self.spec.run_id,
             inputs=self.spec.inputs,
-            states=self.schedule.states,
-            outputs=self.outputs,
+            states=states,
+            outputs=outputs,
             root=self.spec.root,
         )
 

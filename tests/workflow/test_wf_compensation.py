@@ -278,3 +278,61 @@ def test_runs_show_lists_compensations_and_a_compensated_run_is_not_resumed(
     assert refused.code == 2
     assert "was compensated" in refused.err
     assert nestr("runs", "retry", run_id, "boom").code == 2
+
+
+def test_shutdown_mid_compensation_leaves_it_to_resume_or_cancel(
+    project, nestr, monkeypatch
+) -> None:
+    """A shutdown while a compensation runs kills it and leaves the run interrupted with its
+    compensation `running`; `runs cancel` then ends the run cancelled, its compensation
+    `cancelled` and the compensations not run `cancelled`, running nothing more."""
+    project.write(
+        """
+        wf:
+          steps:
+            - id: a
+              run: echo a
+              compensate: {shell: true, run: echo "undo a" >> undo}
+            - id: b
+              needs: [a]
+              run: echo b
+              compensate: {shell: true, run: echo "undo b" >> undo; sleep 60}
+            - id: boom
+              needs: [b]
+              run: "false"
+        """
+    )
+    undo = project.root / "undo"
+
+    async def shut_down_mid_compensation() -> str:
+        from nestr.manifest.loader import load_manifest
+        from nestr.workflow import run_workflow
+
+        shutdown = asyncio.Event()
+        running = asyncio.create_task(
+            run_workflow(
+                "wf",
+                manifest=load_manifest(project.manifest_path),
+                state_dir=project.state_dir,
+                shutdown=shutdown,
+            )
+        )
+        while not undo.exists():  # noqa: ASYNC110 (another process writes it)
+            await asyncio.sleep(0.01)
+        shutdown.set()
+        result = await running
+        assert (result.status, result.compensation) == ("interrupted", "running")
+        return result.run_id
+
+    run_id = asyncio.run(shut_down_mid_compensation())
+    monkeypatch.setenv("NESTR_STATE_DIR", str(project.state_dir))
+    before = json.loads(nestr("runs", "show", run_id, "--json").out)
+    assert (before["status"], before["compensation"]) == ("interrupted", "running")
+    assert nestr("runs", "cancel", run_id).code == 0
+    after = json.loads(nestr("runs", "show", run_id, "--json").out)
+    assert (after["status"], after["compensation"]) == ("cancelled", "cancelled")
+    assert {s["key"]: s["status"] for s in after["compensations"]} == {
+        "compensate:b": "cancelled",
+        "compensate:a": "cancelled",
+    }
+    assert _lines(undo) == ["undo b"]

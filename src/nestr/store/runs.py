@@ -176,22 +176,27 @@ class RunStore:
             )
             return [insert_event(conn, e) for e in events]
 
-    def finish_run(
+    def finish_run(self, run_id: str, status: RunStatus, now: float, event: Event) -> Event:
+        """Record the run's end with its event."""
+        return self.finish_run_with(run_id, status, now, [event])[0]
+
+    def finish_run_with(
         self,
         run_id: str,
         status: RunStatus,
         now: float,
-        event: Event,
+        events: Sequence[Event],
         compensation: str | None = None,
-    ) -> Event:
-        """Record the run's end (``compensation``: how its compensations ended, if any ran)."""
+    ) -> list[Event]:
+        """Record the run's end with its events (in this order, one transaction);
+        ``compensation``: how its compensations ended, if any ran."""
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status=?, finished=?, heartbeat=?,"
                 " compensation=coalesce(?, compensation) WHERE id=?",
                 (status, now, now, compensation, run_id),
             )
-            return insert_event(conn, event)
+            return [insert_event(conn, e) for e in events]
 
     def release_run(self, run_id: str, event: Event) -> Event:
         """Leave run ``run_id`` to a resume: its owner stops without ending it (a server

@@ -97,10 +97,8 @@ class RunResult:
         return EXIT_INTERRUPTED if self.status in stopped else EXIT_FAILED
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for step in self.forward:
-            out[step.status] = out.get(step.status, 0) + 1
-        return out
+        """The run's own instances per status."""
+        return status_counts(self.forward)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +112,14 @@ class RunResult:
             "compensation": self.compensation,
             "compensations": [s.to_dict() for s in self.compensations],
         }
+
+
+def status_counts(steps: list[StepRecord]) -> dict[str, int]:
+    """How many of ``steps`` have each status."""
+    out: dict[str, int] = {}
+    for step in steps:
+        out[step.status] = out.get(step.status, 0) + 1
+    return out
 
 
 class Executor(Protocol):

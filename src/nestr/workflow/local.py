@@ -9,7 +9,9 @@ is committed, so nothing downstream starts before a need's end is durable. A can
 wrote — is handed to the schedule, whose interrupts cancel the tasks (killing their process
 groups). A shutdown (``shutdown()``, or the ``shutdown`` event) bypasses the schedule: the
 tasks are cancelled without recording their ends, and the run is released to a resume
-(:meth:`~nestr.store.runs.RunStore.release_run`).
+(:meth:`~nestr.store.runs.RunStore.release_run`). A run that ends failed or cancelled then runs
+the compensations :mod:`nestr.workflow.saga` plans, as a second phase with its own schedule,
+which a cancel does not stop.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from nestr.events.bus import EventBus
@@ -36,7 +38,7 @@ from nestr.observability.tracing import span
 from nestr.store.compensations import begin_compensation
 from nestr.store.records import RunStatus, StepRecord
 from nestr.store.runs import RunStore
-from nestr.workflow.executor import RunResult, RunSpec, StopReason
+from nestr.workflow.executor import RunResult, RunSpec, StopReason, status_counts
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import Instance, Plan
 from nestr.workflow.process import GroupProcessRunner
@@ -139,37 +141,36 @@ class LocalExecutor:
         """Run the steps (unless a resume continues compensations), then, after a failure or
         a cancel, the compensations ``nestr.workflow.saga`` decides: the run's status and how
         its compensations ended (None when none ran)."""
-        states: Mapping[str, str]
-        if spec.compensating is None:
-            limit = self.options.concurrency
-            run = _Run(
-                self,
-                spec,
-                Schedule.for_plan(spec.plan, done=spec.done, ended=spec.ended, limit=limit),
-            )
-            status = await run.drive()
-            if status == "succeeded" or status == "interrupted":  # noqa: PLR1714 (narrows)
-                return status, None
-            states, outputs = run.schedule.states, run.outputs
-            saga = compensations(spec.plan, states)
-            if not saga.keys:
-                return status, None
-            self._begin_compensation(spec, status, saga)
-        else:
-            status = spec.compensating
+        if spec.compensating is not None:
             states = {**spec.ended, **dict.fromkeys(spec.done, "succeeded")}
-            outputs = instance_outputs(spec.done)
-            saga = compensations(spec.plan, states)
-        undo = _Run(
+            undo = _Undo(spec.compensating, states, instance_outputs(spec.done))
+            return await self._compensate(spec, undo, compensations(spec.plan, states))
+        limit = self.options.concurrency
+        schedule = Schedule.for_plan(spec.plan, done=spec.done, ended=spec.ended, limit=limit)
+        run = _Run(self, spec, schedule)
+        status = await run.drive()
+        if status == "succeeded" or status == "interrupted":  # noqa: PLR1714 (narrows)
+            return status, None
+        saga = compensations(spec.plan, schedule.states)
+        if not saga.keys:
+            return status, None
+        self._begin_compensation(spec, status, saga)
+        return await self._compensate(spec, _Undo(status, schedule.states, run.outputs), saga)
+
+    async def _compensate(
+        self, spec: RunSpec, undo: _Undo, saga: Saga
+    ) -> tuple[RunStatus | Literal["interrupted"], str | None]:
+        """Run the compensations of ``saga``; their expressions read the run's steps."""
+        limit = self.options.concurrency
+        run = _Run(
             self,
             replace(spec, plan=saga.plan),
-            saga.schedule(done=spec.done, ended=spec.ended, limit=self.options.concurrency),
-            scope=(spec.plan, states, outputs),
+            saga.schedule(done=spec.done, ended=spec.ended, limit=limit),
+            scope=(spec.plan, undo.states, undo.outputs),
         )
-        ended = await undo.drive()
-        if ended == "interrupted":
-            return ended, "running"
-        return status, outcome(undo.schedule.states)
+        if await run.drive() == "interrupted":
+            return "interrupted", "running"
+        return undo.status, outcome(run.schedule.states)
 
     def _begin_compensation(self, spec: RunSpec, status: RunStatus, saga: Saga) -> None:
         """Record the compensations about to run and publish ``compensation.started``."""
@@ -187,25 +188,28 @@ class LocalExecutor:
         when compensations ran)."""
         status, name = result.status, spec.plan.workflow.name
         assert status != "interrupted"
+        events = []
         if result.compensation is not None:
             undone = result.compensations
-            data = CompensationFinished(status=result.compensation, counts=_counts(undone))
-            self.bus.publish(COMPENSATION_FINISHED.event(data, subject=name, run_id=spec.run_id))
+            data = CompensationFinished(status=result.compensation, counts=status_counts(undone))
+            events.append(COMPENSATION_FINISHED.event(data, subject=name, run_id=spec.run_id))
         finished = RunFinished(
             status=status, counts=result.counts(), seconds=round(result.seconds, 6)
         )
         if result.compensation is not None:
             finished["compensation"] = result.compensation
-        event = RUN_FINISHED.event(
-            finished,
-            subject=name,
-            run_id=spec.run_id,
-            severity="info" if status == "succeeded" else "error",
+        events.append(
+            RUN_FINISHED.event(
+                finished,
+                subject=name,
+                run_id=spec.run_id,
+                severity="info" if status == "succeeded" else "error",
+            )
         )
         now = self.options.clock()
-        self.bus.publish(
-            self.store.finish_run(spec.run_id, status, now, event, result.compensation)
-        )
+        stored = self.store.finish_run_with(spec.run_id, status, now, events, result.compensation)
+        for event in stored:
+            self.bus.publish(event)
 
     def _release(self, spec: RunSpec, steps: tuple[StepRecord, ...]) -> None:
         """Leave the run to a resume and publish ``run.interrupted``."""
@@ -237,11 +241,14 @@ class LocalExecutor:
                 self.cancel()
 
 
-def _counts(steps: list[StepRecord]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for step in steps:
-        counts[step.status] = counts.get(step.status, 0) + 1
-    return counts
+@dataclass(frozen=True)
+class _Undo:
+    """What the compensations of a run start from: how its steps ended, their states and the
+    outputs of those that succeeded."""
+
+    status: RunStatus
+    states: Mapping[str, str]
+    outputs: Mapping[str, Mapping[str, str]]
 
 
 # What the expressions of a phase's instances read: the run's plan, its instances' states and

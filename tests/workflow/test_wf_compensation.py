@@ -95,9 +95,9 @@ def test_failure_undoes_succeeded_steps_in_reverse_dependency_order(project, sta
 
 
 def test_cancel_undoes_what_succeeded_and_is_not_stopped_by_itself(project) -> None:
-    """A cancelled run compensates the steps that succeeded (not the one it interrupted),
-    although the cancel stays requested while the compensations run, and ends cancelled,
-    compensated."""
+    """A cancelled run compensates the steps that succeeded, latest first (not the one it
+    interrupted), although the cancel stays requested while the compensations run, and ends
+    cancelled, compensated."""
     project.write(
         """
         wf:
@@ -105,8 +105,12 @@ def test_cancel_undoes_what_succeeded_and_is_not_stopped_by_itself(project) -> N
             - id: first
               run: echo first
               compensate: {shell: true, run: echo "undo first" >> undo}
-            - id: slow
+            - id: second
               needs: [first]
+              run: echo second
+              compensate: {shell: true, run: echo "undo second" >> undo}
+            - id: slow
+              needs: [second]
               shell: true
               run: touch started; sleep 30
               compensate: {shell: true, run: echo "undo slow" >> undo}
@@ -116,8 +120,9 @@ def test_cancel_undoes_what_succeeded_and_is_not_stopped_by_itself(project) -> N
     assert result.status == "cancelled"
     assert result.exit_code == 130
     assert result.compensation == "succeeded"
-    assert _lines(project.root / "undo") == ["undo first"]
-    assert [s.key for s in result.compensations] == ["compensate:first"]
+    assert _lines(project.root / "undo") == ["undo second", "undo first"]
+    assert [s.key for s in result.compensations] == ["compensate:second", "compensate:first"]
+    assert {s.key: s.status for s in result.forward}["slow"] == "cancelled"
 
 
 def test_failing_compensation_is_retried_recorded_and_the_others_still_run(project) -> None:

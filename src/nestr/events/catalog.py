@@ -211,6 +211,22 @@ class RunFinished(TypedDict):
     counts: NotRequired[dict[str, int]]  # steps per status
     seconds: NotRequired[float]
     reason: NotRequired[str]  # why a run was ended by someone other than its owner
+    compensation: NotRequired[str]  # how its compensations ended (succeeded, failed), if any ran
+
+
+class RunRetried(TypedDict):
+    workflow: str
+    steps: list[str]  # the instances run again: the failed one(s) and what they had held back
+
+
+class CompensationStarted(TypedDict):
+    outcome: str  # failed or cancelled: how the run's steps ended
+    steps: list[str]  # the compensations to run (keys compensate:KEY), latest first
+
+
+class CompensationFinished(TypedDict):
+    status: str  # succeeded, or failed when a compensation failed
+    counts: dict[str, int]  # compensations per status
 
 
 class RunInterrupted(TypedDict):
@@ -365,6 +381,19 @@ SYNC_REPO_FINISHED = EventType(
 RUN_STARTED = EventType("nestr.workflow.run.started", RunStarted, "a workflow run began")
 RUN_RESUMED = EventType("nestr.workflow.run.resumed", RunResumed, "a run was resumed")
 RUN_FINISHED = EventType("nestr.workflow.run.finished", RunFinished, "a run ended")
+RUN_RETRIED = EventType(
+    "nestr.workflow.run.retried", RunRetried, "failed steps of an ended run are run again"
+)
+COMPENSATION_STARTED = EventType(
+    "nestr.workflow.compensation.started",
+    CompensationStarted,
+    "a failed or cancelled run starts undoing its succeeded steps (warning)",
+)
+COMPENSATION_FINISHED = EventType(
+    "nestr.workflow.compensation.finished",
+    CompensationFinished,
+    "a run's compensations ended (before its run.finished)",
+)
 RUN_INTERRUPTED = EventType(
     "nestr.workflow.run.interrupted",
     RunInterrupted,
@@ -440,6 +469,9 @@ CATALOG: tuple[EventType[Any], ...] = (
     RUN_STARTED,
     RUN_RESUMED,
     RUN_FINISHED,
+    RUN_RETRIED,
+    COMPENSATION_STARTED,
+    COMPENSATION_FINISHED,
     RUN_INTERRUPTED,
     STEP_STARTED,
     STEP_RETRYING,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from nestr.store.eventrows import StoredEvent
     from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
-    from nestr.workflow.queries import Cancellation
+    from nestr.workflow.queries import Cancellation, FailedStep
 
 
 class RunOperations(SessionBase):
@@ -120,6 +120,37 @@ class RunOperations(SessionBase):
                 shutdown=shutdown,
                 started=lambda started: audit.ok(run=started),
             )
+
+    async def retry_step(
+        self,
+        run: str,
+        step: str,
+        *,
+        jobs: int | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> RunResult:
+        """Run again the failed instances of ``step`` in the ended run ``run``, and what they
+        held back, as new attempts of that run (see ``nestr.workflow.deadletter``). Its audit
+        record (``run.retry``) is written once the run is claimed."""
+        from nestr.workflow.runs import retry_step
+
+        audit = self.audited("run.retry", {"run": run, "step": step})
+        with self.action(), audit.recording():
+            return await retry_step(
+                run,
+                step,
+                state_dir=self.settings.state_dir,
+                jobs=self._jobs(jobs),
+                bus=self.bus,
+                cancel=cancel,
+                db=self.db,
+                settings=self.settings,
+                started=lambda started: audit.ok(run=started),
+            )
+
+    def failed_steps(self, run: str | None = None) -> list[FailedStep]:
+        """The dead-letter list: failed steps of ended runs (of ``run`` only, when given)."""
+        return self.queries.failed_steps(run)
 
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (or end it, when the process that ran it died)."""

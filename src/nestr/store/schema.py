@@ -129,4 +129,11 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX webhook_pending ON webhook_deliveries (endpoint, event_seq)"
         " WHERE status = 'pending'",
     ],
+    [
+        # compensation of a failed or cancelled run (nestr.workflow.saga): NULL when none ran,
+        # else running|succeeded|failed|cancelled; outcome is the status the run's steps gave
+        # it, kept while its compensations run (the run stays 'running' meanwhile)
+        "ALTER TABLE runs ADD COLUMN compensation TEXT",
+        "ALTER TABLE runs ADD COLUMN outcome TEXT",
+    ],
 ]

@@ -14,6 +14,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 # | `key` | type | default | meaning |
 ROW = re.compile(r"^\| `([^`]+)` \| [^|]+ \| ([^|]+) \|", re.MULTILINE)
 CREDENTIAL_ROW = re.compile(r"git\.credentials\.<name>\.(\w+)")
+WEBHOOK_ROW = re.compile(r"webhooks\.<name>\.(\w+)")
 
 
 def documented() -> dict[str, str]:
@@ -32,13 +33,17 @@ def shown(value: Any) -> str:
 
 
 def test_every_setting_has_a_row_and_every_row_a_setting() -> None:
-    """The table documents exactly the keys the model validates (a credential's fields as
-    `git.credentials.<name>.<field>`)."""
+    """The table documents exactly the keys the model validates (the fields of a named
+    credential or webhook as `git.credentials.<name>.<field>`, `webhooks.<name>.<field>`)."""
     rows = set(documented())
     fields = {m.group(1) for key in rows if (m := CREDENTIAL_ROW.fullmatch(key))}
     assert fields == set(settings.CREDENTIAL_FIELDS)
-    plain = {key for key in rows if not CREDENTIAL_ROW.fullmatch(key)}
-    assert plain == settings.LEAF_KEYS - {settings.CREDENTIALS_KEY}
+    hooks = {m.group(1) for key in rows if (m := WEBHOOK_ROW.fullmatch(key))}
+    assert hooks == set(settings.WEBHOOK_FIELDS)
+    plain = {
+        key for key in rows if not (CREDENTIAL_ROW.fullmatch(key) or WEBHOOK_ROW.fullmatch(key))
+    }
+    assert plain == settings.LEAF_KEYS - {settings.CREDENTIALS_KEY, settings.WEBHOOKS_KEY}
 
 
 def test_a_default_written_as_one_value_is_the_models() -> None:

@@ -172,3 +172,22 @@ def test_a_symlink_in_the_vault_is_never_written_through(tmp_path: Path, vault: 
     with pytest.raises(Exception, match="is a symlink"):
         write_run(vault, a_run())
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_persons_front_matter_is_kept_byte_for_byte_when_nestr_has_nothing_new(
+    vault: Vault,
+) -> None:
+    """A daily note's own front matter (a comment, flow style) is left exactly as written when
+    nestr adds a run to it, and so is unparsable front matter of a run note."""
+    first = write_run(vault, a_run())
+    own = "---\n# my daily template\ntags: [daily]   # keep\n---\n"
+    first.daily.write_text(own + first.daily.read_text())
+    write_run(vault, a_run("fedcba9876543210", started=STARTED + 60))
+    assert first.daily.read_text().startswith(own)
+
+    broken = "---\nstatus: [unclosed\n---\n"
+    first.run.write_text(broken + first.run.read_text().split("---\n", 2)[2])
+    write_run(vault, a_run(status="succeeded"))
+    text = first.run.read_text()
+    assert text.startswith(broken)
+    assert "✅ succeeded" in text

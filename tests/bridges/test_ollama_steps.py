@@ -84,8 +84,8 @@ def test_host_comes_from_ollama_host_in_the_steps_environment(tmp_path: Path) ->
 
 
 def test_a_missing_model_fails_the_step_with_the_pull_hint(tmp_path: Path) -> None:
-    """A model the server does not have fails the step, naming the model and saying to run
-    `ollama pull MODEL`."""
+    """A model the server does not have fails the step, naming the model and those the server
+    has, and saying to run `ollama pull MODEL`."""
     with ollama_server() as (host, _):
         ran = run_step_sync(
             "ollama.generate",
@@ -95,6 +95,7 @@ def test_a_missing_model_fails_the_step_with_the_pull_hint(tmp_path: Path) -> No
     assert ran.status == "failed"
     assert ran.error is not None
     assert "'llama3.2' is not on the Ollama server" in ran.error
+    assert "it has tiny:latest" in ran.error  # what /api/tags lists
     assert "`ollama pull llama3.2`" in ran.error
 
 

@@ -107,7 +107,7 @@ class Vault:
         if properties is not None or head is not None:
             top = frontmatter.merged(head, properties or {})
         else:
-            top = ""
+            top = ""  # a note without front matter gets none unless nestr has keys for it
         text = top + splice(rest if current else None, _DEST, block_id, _guarded(body, block_id))
         if text != current:
             write_atomic(path, text.encode("utf-8"))

@@ -63,7 +63,13 @@ async def _answering(request: OllamaRequest) -> AsyncIterator[AsyncClient]:
     try:
         async with asyncio.timeout(request.timeout) as deadline:
             async with AsyncClient(host=request.host) as client:
-                yield client
+                try:
+                    yield client
+                except ResponseError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    pulled = await _pulled(client)
+                    raise _missing(request, exc.error, pulled) from None
     except TimeoutError:
         if not deadline.expired():
             raise
@@ -128,11 +134,28 @@ def _server_down(request: OllamaRequest) -> StepFailed:
     )
 
 
+async def _pulled(client: AsyncClient) -> list[str] | None:
+    """The models the server has (``/api/tags``), or None when it will not say."""
+    from ollama import ResponseError
+
+    try:
+        listed = await client.list()
+    except (ResponseError, ConnectionError, OSError):
+        return None
+    return sorted(m.model for m in listed.models if m.model)
+
+
+def _missing(request: OllamaRequest, error: str, pulled: list[str] | None) -> StepFailed:
+    there = "" if pulled is None else f"; it has {', '.join(pulled) or 'none'}"
+    return failed(
+        f"model {request.model!r} is not on the Ollama server at {request.shown_host}"
+        f" ({error}){there}",
+        f"run `ollama pull {request.model}`",
+    )
+
+
 def _refused(request: OllamaRequest, error: str, status: int) -> StepFailed:
-    if status == 404 or "not found" in error.lower():
-        return failed(
-            f"model {request.model!r} is not on the Ollama server at {request.shown_host}: {error}",
-            f"run `ollama pull {request.model}`",
-        )
+    if "not found" in error.lower():
+        return _missing(request, error, None)
     shown = f"status {status}" if status > 0 else "mid-answer"
     return failed(f"Ollama at {request.shown_host} refused ({shown}): {error}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from tests.bridges.ollama_server import Script, free_port, ollama_server
 
+from nestr.bridges.ollama.step import generate
 from nestr.events.catalog import STEP_PROGRESS
 from nestr.testing import run_step, run_step_sync
 
@@ -182,3 +185,52 @@ def test_bad_with_values_fail_with_the_field_named(tmp_path: Path) -> None:
         ran = run_step_sync("ollama.generate", with_=with_, cwd=tmp_path)
         assert ran.status == "failed", with_
         assert expected in (ran.error or ""), with_
+
+
+class RecordingContext:
+    """A BridgeContext that keeps what the step logs and emits (no run behind it)."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env: dict[str, str] = env or {}
+        self.logged: list[str] = []
+        self.emitted: list[tuple[str, dict[str, object]]] = []
+        self.wrote = asyncio.Event()
+
+    def log(self, text: str, *, stream: str = "stdout") -> None:
+        self.logged.append(text)
+        self.wrote.set()
+
+    def emit(self, type: str, data: Mapping[str, Any]) -> None:
+        self.emitted.append((type, dict(data)))
+
+    def outputs(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def statuses(self) -> dict[str, str]:
+        return {}
+
+    def log_tail(self, key: str, lines: int = 20) -> str:
+        return ""
+
+
+def test_lines_reach_the_log_while_the_model_is_still_writing() -> None:
+    """The bridge function, given any context, logs a finished line as soon as it arrives:
+    the first line is in the log while the server holds the rest of the answer back."""
+
+    async def scenario() -> tuple[list[str], bool, Mapping[str, str], list[str]]:
+        with ollama_server(Script(hold_after=4)) as (host, script):
+            ctx = RecordingContext()
+            task = asyncio.create_task(
+                generate({"model": "tiny", "prompt": "x", "host": host}, ctx)
+            )
+            await asyncio.wait_for(ctx.wrote.wait(), 30)
+            early, finished_early = list(ctx.logged), task.done()
+            script.release.set()
+            outputs = await task
+            return early, finished_early, outputs, ctx.logged
+
+    early, finished_early, outputs, logged = asyncio.run(scenario())
+    assert early == ["Hello, world\n"]
+    assert not finished_early
+    assert outputs["text"] == "Hello, world\nBye."
+    assert logged == ["Hello, world\n", "Bye.\n"]

@@ -11,6 +11,7 @@ from tests.bridges.vaults import front_matter, notes, unresolved_links, wikilink
 from nestr.bridges.obsidian.journal import JournalLayout, write_run
 from nestr.bridges.obsidian.runnotes import RunSummary, StepSummary
 from nestr.bridges.obsidian.vault import Vault
+from nestr.workflow.protocols import StepFailed
 
 STARTED = 1796623200.0  # 2026-12-07 06:00 UTC
 
@@ -151,7 +152,17 @@ def test_hostile_titles_and_folders_stay_in_the_vault(tmp_path: Path, vault: Vau
     """Titles with `..`, slashes, brackets, colons and control characters become file names
     inside the vault; a folder climbing out is refused; nothing appears outside the vault."""
     outside_before = notes(tmp_path)
-    for title in ("../../escape", "a/b\\c", "..", "[[x]]: y?*", "\x00\x1b[31m", " .hidden", "#^|"):
+    long = "終" * 300  # 900 bytes of UTF-8: more than a file name may hold
+    for title in (
+        "../../escape",
+        "a/b\\c",
+        "..",
+        "[[x]]: y?*",
+        "\x00\x1b[31m",
+        " .hidden",
+        "#^|",
+        long,
+    ):
         link = vault.link("nestr", title)
         path = vault.write(link, "note", "hello\n")
         assert path.resolve().is_relative_to(vault.root)
@@ -191,3 +202,21 @@ def test_a_persons_front_matter_is_kept_byte_for_byte_when_nestr_has_nothing_new
     text = first.run.read_text()
     assert text.startswith(broken)
     assert "✅ succeeded" in text
+
+
+def test_a_file_in_the_way_fails_with_the_note_named(vault: Vault) -> None:
+    """A file where nestr's folder should be fails the write with the note's path, not a
+    traceback."""
+    (vault.root / "nestr").write_text("not a folder")
+    with pytest.raises(StepFailed, match=r"cannot write nestr/repos/api\.md"):
+        write_run(vault, a_run())
+
+
+def test_a_note_that_is_not_utf8_is_left_alone(vault: Vault) -> None:
+    """A daily note in another encoding is refused, naming it, and its bytes are unchanged."""
+    first = write_run(vault, a_run())
+    latin1 = "café\n".encode("latin-1")
+    first.daily.write_bytes(latin1)
+    with pytest.raises(StepFailed, match="is not UTF-8 text"):
+        write_run(vault, a_run())
+    assert first.daily.read_bytes() == latin1

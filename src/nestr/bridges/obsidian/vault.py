@@ -29,15 +29,18 @@ _DEST = "note.md"  # what the managed-block markers are chosen for: HTML comment
 # Obsidian's reading view
 _FORBIDDEN = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f\x7f]')  # not in an Obsidian file name
 _SPACES = re.compile(r"\s+")
-MAX_TITLE = 120
+MAX_TITLE = 120  # characters
+MAX_NAME_BYTES = 200  # of UTF-8: file names end at 255 bytes, and ".md" and a temp prefix follow
 
 
 def note_title(title: str) -> str:
     """``title`` as a note's file name (without ``.md``): forbidden characters become ``-``,
-    no leading dot, at most :data:`MAX_TITLE` characters; ``untitled`` when nothing is left."""
+    no leading dot, at most :data:`MAX_TITLE` characters and :data:`MAX_NAME_BYTES` bytes;
+    ``untitled`` when nothing is left."""
     text = unicodedata.normalize("NFC", str(title))
-    text = _SPACES.sub(" ", _FORBIDDEN.sub("-", text)).strip(" .-")
-    return text[:MAX_TITLE].rstrip(" .") or "untitled"
+    text = _SPACES.sub(" ", _FORBIDDEN.sub("-", text)).strip(" .-")[:MAX_TITLE]
+    text = text.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", errors="ignore")
+    return text.rstrip(" .") or "untitled"
 
 
 def folder_parts(folder: str) -> tuple[str, ...]:
@@ -82,10 +85,8 @@ class Vault:
         return path
 
     def read(self, link: str) -> str | None:
-        try:
-            return self.path(link).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+        """Note ``link``'s text, or None when there is no such note."""
+        return _read(self.path(link))
 
     def block(self, link: str, block_id: str) -> str | None:
         """The current body of nestr's block ``block_id`` in note ``link``, if any."""
@@ -100,18 +101,34 @@ class Vault:
         keys to ``properties``), keeping everything else the note holds."""
         path = self.path(link)
         try:
-            current: str | None = path.read_text(encoding="utf-8").replace("\r\n", "\n")
-        except FileNotFoundError:
-            current = None
-        head, rest = frontmatter.split(current or "")
-        if properties is not None or head is not None:
-            top = frontmatter.merged(head, properties or {})
-        else:
-            top = ""  # a note without front matter gets none unless nestr has keys for it
-        text = top + splice(rest if current else None, _DEST, block_id, _guarded(body, block_id))
-        if text != current:
-            write_atomic(path, text.encode("utf-8"))
+            current = _read(path)
+            text = _merged(current, block_id, body, properties)
+            if text != current:
+                write_atomic(path, text.encode("utf-8"))
+        except OSError as exc:  # a file where a folder should be, a read-only vault, …
+            raise StepFailed(f"obsidian: cannot write {link}{NOTE_SUFFIX}: {exc}") from None
         return path
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    except (FileNotFoundError, NotADirectoryError):  # no note (a file where a folder would be)
+        return None
+    except UnicodeDecodeError:  # rewriting it would change bytes nestr cannot read: leave it
+        raise StepFailed(f"obsidian: {path} is not UTF-8 text; nestr leaves it alone") from None
+
+
+def _merged(
+    current: str | None, block_id: str, body: str, properties: Mapping[str, Any] | None
+) -> str:
+    """``current`` with nestr's block set to ``body`` and its front matter keys merged."""
+    head, rest = frontmatter.split(current or "")
+    if properties is not None or head is not None:
+        top = frontmatter.merged(head, properties or {})
+    else:
+        top = ""  # a note without front matter gets none unless nestr has keys for it
+    return top + splice(rest if current else None, _DEST, block_id, _guarded(body, block_id))
 
 
 def _guarded(body: str, block_id: str) -> str:

@@ -58,15 +58,39 @@ def credential_key(dotted: str) -> tuple[str, str] | None:
     return name, rest
 
 
+# `webhooks` is a mapping of endpoints named by the user as credentials are:
+# `webhooks.<name>.<field>`; `secret` holds one or more `whsec_` secrets (rotation).
+WEBHOOKS_KEY = "webhooks"
+WEBHOOK_FIELDS = ("url", "secret", "types", "timeout", "max_attempts", "backoff", "backoff_max")
+
+
+def webhook_key(dotted: str) -> tuple[str, str] | None:
+    """``(name, field)`` of a ``webhooks.<name>.<field>`` key (field may be empty)."""
+    name, sep, rest = dotted.removeprefix(WEBHOOKS_KEY + ".").partition(".")
+    if not dotted.startswith(WEBHOOKS_KEY + ".") or "." in rest:
+        return None
+    if sep and rest not in WEBHOOK_FIELDS:
+        return None
+    return name, rest
+
+
 def is_secret_key(dotted: str) -> bool:
-    """True for a key whose value is a secret (``server.token``, ``git.credentials.*.token``)."""
+    """True for a key whose value is a secret (``server.token``, ``git.credentials.*.token``,
+    ``webhooks.*.secret``)."""
     found = credential_key(dotted)
-    return dotted in SECRET_KEYS or (found is not None and found[1] == "token")
+    hook = webhook_key(dotted)
+    return (
+        dotted in SECRET_KEYS
+        or (found is not None and found[1] == "token")
+        or (hook is not None and hook[1] == "secret")
+    )
 
 
 def is_known_key(dotted: str) -> bool:
-    """True for a key that exists: a fixed one or a field of a named credential."""
-    return dotted in LEAF_KEYS or dotted in SECTION_KEYS or credential_key(dotted) is not None
+    """True for a key that exists: a fixed one or a field of a named credential or webhook."""
+    if dotted in LEAF_KEYS or dotted in SECTION_KEYS:
+        return True
+    return credential_key(dotted) is not None or webhook_key(dotted) is not None
 
 
 _MASK = "**********"
@@ -157,6 +181,16 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """How each event stream of the server behaves: heartbeat period (seconds), how many events
+    a subscriber may fall behind, how many go in one message."""
+
+    heartbeat: float = 5.0
+    queue: int = 10_000
+    batch: int = 500
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """Where the gRPC server listens, the token clients present, its TLS files, and whether
     it resumes interrupted runs when it starts."""
@@ -167,6 +201,22 @@ class ServerSettings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True
     drain_grace: float = 5.0  # seconds calls in flight get to finish when the server stops
+    stream: StreamSettings = field(default_factory=StreamSettings)
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """An HTTP endpoint events are delivered to (``webhooks.<name>``), signed with each secret
+    of ``secret`` (more than one while a secret is rotated)."""
+
+    name: str
+    url: str
+    secret: tuple[Secret, ...]
+    types: tuple[str, ...] = ()  # type prefixes delivered; empty: every type
+    timeout: float = 10.0
+    max_attempts: int = 10
+    backoff: float = 1.0
+    backoff_max: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -239,6 +289,7 @@ class Settings:
     otel: OtelSettings = field(default_factory=OtelSettings)
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
     events: EventsSettings = field(default_factory=EventsSettings)
+    webhooks: tuple[WebhookEndpoint, ...] = ()
     obsidian: ObsidianSettings = field(default_factory=ObsidianSettings)
 
 
@@ -283,6 +334,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
             value = _build(section, value, dotted + ".")
         elif dotted == CREDENTIALS_KEY:
             value = _credentials(value)
+        elif dotted == WEBHOOKS_KEY:
+            value = _webhooks(value)
         elif dotted in PATH_KEYS and value is not None:
             value = Path(value)
         elif dotted in SECRET_KEYS and isinstance(value, str):
@@ -300,11 +353,11 @@ def _plain(value: Any, prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(value):
         dotted, item = prefix + f.name, getattr(value, f.name)
-        if isinstance(item, Secret) or (dotted == CREDENTIALS_KEY and item):
+        if isinstance(item, Secret) or (dotted in (CREDENTIALS_KEY, WEBHOOKS_KEY) and item):
             raise ValueError(f"{dotted} holds a secret and is never written out")
         if is_dataclass(item):
             out[f.name] = _plain(item, dotted + ".")
-        elif dotted == CREDENTIALS_KEY:
+        elif dotted in (CREDENTIALS_KEY, WEBHOOKS_KEY):
             out[f.name] = {}
         else:
             out[f.name] = str(item) if isinstance(item, Path) else item
@@ -318,4 +371,15 @@ def _credentials(data: Mapping[str, Mapping[str, Any]]) -> tuple[GitCredential, 
         secret = token if isinstance(token, Secret) else Secret(token)
         fields_ = {k: entry[k] for k in ("host", "username", "protocol")}
         entries.append(GitCredential(name=name, token=secret, **fields_))
+    return tuple(entries)
+
+
+def _webhooks(data: Mapping[str, Mapping[str, Any]]) -> tuple[WebhookEndpoint, ...]:
+    entries = []
+    for name, entry in sorted(data.items()):
+        secrets = tuple(s if isinstance(s, Secret) else Secret(s) for s in entry["secret"])
+        rest = {k: entry[k] for k in WEBHOOK_FIELDS if k not in ("secret", "types")}
+        entries.append(
+            WebhookEndpoint(name=name, secret=secrets, types=tuple(entry["types"]), **rest)
+        )
     return tuple(entries)

@@ -267,6 +267,24 @@ class ConfigRejected(TypedDict):
     hint: str | None
 
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookDelivery(TypedDict):
+    """One try of delivering an event to a webhook endpoint (docs/webhooks.md)."""
+
+    endpoint: str  # the endpoint's name in `webhooks.<name>`, never its URL or secret
+    status: int | None  # the HTTP status answered; None when none came (timeout, refused)
+    attempt: int  # 1 for the first try
+    event_seq: int  # the seq of the event delivered
+    error: NotRequired[str]  # failed: what went wrong, e.g. "HTTP 500" or "timed out"
+    final: NotRequired[bool]  # failed: no retry follows (max_attempts reached)
+
+
+class WebhookTest(TypedDict):
+    endpoint: str
+
+
 # families of types, for `--type` filters and renderers (a type starts with its family's prefix)
 WORKSPACE_PREFIX = "nestr.workspace."
 CACHE_PREFIX = "nestr.cache."
@@ -275,6 +293,7 @@ WORKFLOW_PREFIX = "nestr.workflow."
 RUN_PREFIX = "nestr.workflow.run."
 STEP_PREFIX = "nestr.workflow.step."
 SERVER_PREFIX = "nestr.server."
+WEBHOOK_PREFIX = "nestr.webhook."  # never delivered to webhooks: no feedback loop
 
 REPO_STARTED = EventType(
     "nestr.workspace.repo.started", RepoStarted, "an assembly began work on a repo"
@@ -381,6 +400,26 @@ CONFIG_REJECTED = EventType(
     ConfigRejected,
     "`nestr serve` refused an invalid config and keeps the old one (error)",
 )
+WEBHOOK_DELIVERED = EventType(
+    "nestr.webhook.delivered",
+    WebhookDelivery,
+    "a webhook endpoint accepted an event (2xx)",
+)
+WEBHOOK_FAILED = EventType(
+    "nestr.webhook.failed",
+    WebhookDelivery,
+    "a try to deliver an event to a webhook failed (retried unless `final`) (warning)",
+)
+WEBHOOK_DISABLED = EventType(
+    "nestr.webhook.disabled",
+    WebhookDelivery,
+    "a webhook endpoint answered 410 Gone and gets nothing more until enabled (warning)",
+)
+WEBHOOK_TEST = EventType(
+    "nestr.webhook.test",
+    WebhookTest,
+    "what `nestr webhooks test` sends to an endpoint (never stored in the log)",
+)
 
 # the three ways a repo's assembly ends; their data is the same (the repo's result)
 REPO_ENDED = frozenset({REPO_CHECKED_OUT.name, REPO_SKIPPED.name, REPO_FAILED.name})
@@ -421,6 +460,10 @@ CATALOG: tuple[EventType[Any], ...] = (
     STEP_PROGRESS,
     CONFIG_RELOADED,
     CONFIG_REJECTED,
+    WEBHOOK_DELIVERED,
+    WEBHOOK_FAILED,
+    WEBHOOK_DISABLED,
+    WEBHOOK_TEST,
 )
 BY_NAME: Mapping[str, EventType[Any]] = types.MappingProxyType({t.name: t for t in CATALOG})
 

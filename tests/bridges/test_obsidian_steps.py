@@ -197,3 +197,26 @@ def _json_object(stream: IO[str]) -> str:
         if line.rstrip() == "}":
             break
     return "".join(lines)
+
+
+def test_obsidian_watch_reports_a_run_it_cannot_write_and_goes_on(
+    tmp_path: Path, vault: Path, nestr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose notes cannot be written (a file where the runs folder should be) is named
+    on stderr, the other runs are still written, and `--once` exits 1."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "nestr.yaml").write_text(MANIFEST)
+    monkeypatch.chdir(project)
+    assert nestr("run", "release").code == 1
+    (vault / "nestr").mkdir()
+    (vault / "nestr" / "runs").write_text("in the way")
+    refused = nestr("obsidian", "watch", "--once", "--vault", str(vault))
+    assert refused.code == 1, refused
+    assert "not written: obsidian: cannot write nestr/runs/release" in refused.err
+
+    (vault / "nestr" / "runs").unlink()
+    assert nestr("run", "release").code == 1
+    both = nestr("obsidian", "watch", "--once", "--vault", str(vault), "--json")
+    assert both.code == 0, both
+    assert len(list((vault / "nestr" / "runs").iterdir())) == 2

@@ -61,18 +61,27 @@ def watch(
     """Write each run into the vault as it finishes (Ctrl-C stops).
 
     Runs started anywhere on this machine count: the watcher follows the event log that
-    `nestr run` and `nestr serve` append to.
+    `nestr run` and `nestr serve` append to. A run that cannot be written is reported on
+    stderr and the watcher goes on (with --once, it then exits 1).
     """
     from nestr.bridges.obsidian.watch import layout_of, note_finished, open_vault
     from nestr.cli.errors import exit_on_sigterm, run_until_terminated
+    from nestr.errors import NestrError
     from nestr.events.catalog import RUN_FINISHED
 
     nestr = local_session(ctx, only_here=True)
     settings = nestr.settings.obsidian
     target, layout = open_vault(settings, vault), layout_of(settings)
+    failed = 0
 
     def write(event: Event) -> None:
-        written = note_finished(nestr.queries, target, layout, event)
+        nonlocal failed
+        try:
+            written = note_finished(nestr.queries, target, layout, event)
+        except NestrError as exc:  # one run's notes: the others still get written
+            failed += 1
+            click.echo(f"nestr: run {event.run_id} not written: {exc.message}", err=True)
+            return
         if written is not None:
             _show(target, written, as_json)
 
@@ -86,7 +95,7 @@ def watch(
                 write(event)
         else:
             run_until_terminated(follow())
-    return 0
+    return 1 if failed else 0
 
 
 def _show(vault: Vault, written: Written, as_json: bool) -> None:

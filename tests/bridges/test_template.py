@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nestr.bridges.template import fill
@@ -37,3 +39,34 @@ def test_nothing_is_evaluated() -> None:
     """Text that is not a dotted path (an expression, a filter, a call) is left alone."""
     text = "{{ 1 + 1 }} {{ title | upper }} {{ title() }} {%raw%}"
     assert fill(text, VALUES) == text
+
+
+def test_a_misspelt_with_key_fails_the_step_naming_the_closest() -> None:
+    """Each bridge step refuses a `with:` key its schema lacks, suggesting the nearest known
+    key (a typo in an optional key is never silently ignored)."""
+    from nestr.testing import run_step_sync
+
+    cases = [
+        ("ollama.generate", {"model": "m", "prompt": "p", "timout": 5}, "did you mean 'timeout'"),
+        ("ollama.chat", {"model": "m", "mesages": []}, "did you mean 'messages'"),
+        ("obsidian.note", {"title": "t", "bdy": "b"}, "did you mean 'body'"),
+    ]
+    for step, with_, hint in cases:
+        ran = run_step_sync(step, with_=with_, cwd=Path.cwd())
+        assert ran.status == "failed", step
+        assert "unknown key" in (ran.error or "")
+        assert hint in (ran.error or ""), ran.error
+
+
+def test_every_bridge_step_is_registered_and_loads() -> None:
+    """The bridge catalogue names exactly the bridge steps registered as `nestr.steps`, and
+    each name loads the function the steps run."""
+    from importlib.metadata import entry_points
+
+    from nestr.bridges.catalog import BRIDGE_STEPS, load
+
+    registered = {ep.name for ep in entry_points(group="nestr.steps") if "bridges" in ep.value}
+    assert registered == set(BRIDGE_STEPS)
+    for name, spec in BRIDGE_STEPS.items():
+        assert callable(load(name))
+        assert set(spec.required) <= set(spec.schema["properties"])

@@ -3,8 +3,9 @@
 Each class adapts one bridge function to the engine's :class:`~nestr.workflow.protocols.Step`:
 :class:`EngineContext` offers the :class:`~nestr.bridges.context.BridgeContext` over the
 attempt's :class:`~nestr.workflow.protocols.StepContext`, reading earlier steps' outputs,
-statuses and logs from the run's store (read-only, on first use). The bridge modules are
-imported when a step runs, so loading the registry stays cheap.
+statuses and logs from the run's store (read-only, on first use). The bridge functions come
+from :mod:`nestr.bridges.catalog`, imported when a step runs, so loading the registry stays
+cheap.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nestr.bridges.catalog import load
 from nestr.bridges.context import BridgeStep, Outputs
 from nestr.store.db import DB_FILE, Database
 from nestr.store.runs import RunStore
@@ -94,25 +96,20 @@ class ObsidianNoteStep:
     """``obsidian.note``: write a note into a vault (:func:`nestr.bridges.obsidian.step.note`)."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        from nestr.bridges.obsidian.step import note
-
         vault = ctx.settings.obsidian.vault
-        return await run_bridge(note, ctx, {"vault": None if vault is None else str(vault)})
+        defaults = {"vault": None if vault is None else str(vault)}
+        return await run_bridge(load("obsidian.note"), ctx, defaults)
 
 
 class OllamaGenerateStep:
     """``ollama.generate``: one completion (:func:`nestr.bridges.ollama.step.generate`)."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        from nestr.bridges.ollama.step import generate
-
-        return await run_bridge(generate, ctx)
+        return await run_bridge(load("ollama.generate"), ctx)
 
 
 class OllamaChatStep:
     """``ollama.chat``: one chat reply (:func:`nestr.bridges.ollama.step.chat`)."""
 
     async def run(self, ctx: StepContext) -> Outputs | None:
-        from nestr.bridges.ollama.step import chat
-
-        return await run_bridge(chat, ctx)
+        return await run_bridge(load("ollama.chat"), ctx)

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from nestr.bridges.catalog import check_keys
 from nestr.bridges.context import BridgeContext, Outputs, StepFailed
 from nestr.bridges.obsidian.vault import NOTE_SUFFIX, Vault
 from nestr.bridges.scope import template_scope
@@ -26,6 +27,7 @@ NOTE_BLOCK = "note"
 
 async def note(with_: Mapping[str, Any], ctx: BridgeContext) -> Outputs:
     """Write the note ``with_`` describes (see the module docstring)."""
+    check_keys("obsidian.note", with_)
     if not with_.get("vault"):
         raise StepFailed("obsidian.note: set `vault` in with: (or obsidian.vault in the config)")
     vault = Vault.at(str(with_["vault"]))

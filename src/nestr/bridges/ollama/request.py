@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nestr.bridges.catalog import check_keys
 from nestr.bridges.context import BridgeContext, StepFailed
 from nestr.bridges.scope import template_scope
 from nestr.bridges.template import fill
@@ -40,6 +41,7 @@ class OllamaRequest:
 
 def generate_request(with_: Mapping[str, Any], ctx: BridgeContext) -> OllamaRequest:
     """The request of an ``ollama.generate`` step (``prompt`` required)."""
+    check_keys("ollama.generate", with_)
     values = template_scope(ctx, log_lines=_int(with_, "log_lines", 20))
     prompt = _text(with_, "prompt", "ollama.generate", required=True)
     system = _text(with_, "system", "ollama.generate")
@@ -53,6 +55,7 @@ def generate_request(with_: Mapping[str, Any], ctx: BridgeContext) -> OllamaRequ
 def chat_request(with_: Mapping[str, Any], ctx: BridgeContext) -> OllamaRequest:
     """The request of an ``ollama.chat`` step: ``messages``, then ``prompt`` as the last user
     message and ``system`` as the first system one, when given."""
+    check_keys("ollama.chat", with_)
     values = template_scope(ctx, log_lines=_int(with_, "log_lines", 20))
     messages = [_message(m, i) for i, m in enumerate(_list(with_, "messages"))]
     if system := _text(with_, "system", "ollama.chat"):

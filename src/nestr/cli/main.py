@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nestr.cli.commands.webhooks:webhooks",
         "List, test and run the webhook endpoints; show deliveries.",
     ),
+    "obsidian": ("nestr.cli.commands.obsidian:obsidian", "Write runs into an Obsidian vault."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

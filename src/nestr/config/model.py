@@ -267,6 +267,13 @@ class OtelSettings(_Section):
         return value
 
 
+class ObsidianSettings(_Section):
+    vault: _OptionalPath = Field(None, description="The Obsidian vault run notes go to.")
+    folder: str = Field("nestr", description="Vault folder of run notes (runs/) and repo notes.")
+    daily_folder: str = Field("", description="Vault folder of the daily notes (root if empty).")
+    recent_runs: int = Field(20, ge=1, le=1000, description="Runs a repo's note lists.")
+
+
 class TemporalSettings(_Section):
     address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     namespace: str = Field("default", description="Temporal namespace.")
@@ -349,6 +356,7 @@ class Settings(_Section):
     webhooks: dict[Annotated[str, AfterValidator(_webhook_name)], WebhookSettings] = Field(
         default_factory=dict, description="Webhook endpoints by name: url, secret, types."
     )
+    obsidian: ObsidianSettings = Field(default_factory=ObsidianSettings)
 
     @field_validator("cache_dir", "state_dir")
     @classmethod

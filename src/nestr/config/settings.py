@@ -33,7 +33,7 @@ TLS_KEYS = (
     "server.tls.client_cert",
     "server.tls.client_key",
 )
-PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS})
+PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS, "obsidian.vault"})
 """Keys holding paths: relative values in a file are relative to that file."""
 
 SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key", "server.tls.client_key"})
@@ -265,6 +265,16 @@ class EventsSettings:
 
 
 @dataclass(frozen=True)
+class ObsidianSettings:
+    """The Obsidian vault run notes go to (``nestr obsidian watch``, ``obsidian.note``)."""
+
+    vault: Path | None = None
+    folder: str = "nestr"  # run notes in FOLDER/runs, repo notes in FOLDER/repos
+    daily_folder: str = ""  # where the daily notes are ("" = the vault's root)
+    recent_runs: int = 20  # runs a repo's note lists
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -280,6 +290,7 @@ class Settings:
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
     events: EventsSettings = field(default_factory=EventsSettings)
     webhooks: tuple[WebhookEndpoint, ...] = ()
+    obsidian: ObsidianSettings = field(default_factory=ObsidianSettings)
 
 
 def _section_type(cls: type[Any], name: str) -> type[Any] | None:

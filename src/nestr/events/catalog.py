@@ -256,6 +256,13 @@ class StepLog(TypedDict):
     attempt: int
 
 
+class StepProgress(TypedDict):
+    message: str  # what the step is doing, one line (e.g. the line a model just wrote)
+    current: NotRequired[int]  # units done so far
+    total: NotRequired[int]  # units expected, when known
+    unit: NotRequired[str]  # what current and total count (tokens, files)
+
+
 # --- server ----------------------------------------------------------------------------------
 
 
@@ -407,6 +414,11 @@ STEP_FINISHED = EventType(
     "nestr.workflow.step.finished", StepEnded, "a step reached its final status"
 )
 STEP_LOG = EventType("nestr.workflow.step.log", StepLog, "output a step printed (severity debug)")
+STEP_PROGRESS = EventType(
+    "nestr.workflow.step.progress",
+    StepProgress,
+    "how far a running step got (an Ollama step: each line its model wrote, tokens so far)",
+)
 CONFIG_RELOADED = EventType(
     "nestr.server.config.reloaded",
     ConfigReloaded,
@@ -477,6 +489,7 @@ CATALOG: tuple[EventType[Any], ...] = (
     STEP_RETRYING,
     STEP_FINISHED,
     STEP_LOG,
+    STEP_PROGRESS,
     CONFIG_RELOADED,
     CONFIG_REJECTED,
     WEBHOOK_DELIVERED,

@@ -35,6 +35,7 @@ FLOOR = BENCH_DIR / "_stream_floor.py"
 RUN_DIR = WORK_DIR / "events_stream"
 BATCH = 500  # nestr's StreamLimits().batch
 NESTR = "nestr serve"
+NESTR_COLD = "nestr serve, fresh per run"  # nothing converted before: every event from SQLite
 FLOOR_ONE = "floor: grpc.aio, 1 event/message"
 FLOOR_BATCH = f"floor: grpc.aio, {BATCH} events/message"
 SUBSCRIBERS = (1, 10, 100)
@@ -100,8 +101,8 @@ def server(name: str, argv: list[str | Path], setup: Setup) -> Iterator[Server]:
         log.close()
 
 
-def nestr_server(setup: Setup) -> Iterator[Server]:
-    return server(NESTR, [NESTR_BIN, "serve", "--listen", "127.0.0.1:0"], setup)
+def nestr_server(setup: Setup, name: str = NESTR) -> Iterator[Server]:
+    return server(name, [NESTR_BIN, "serve", "--listen", "127.0.0.1:0"], setup)
 
 
 def floor_server(setup: Setup, batch: int) -> Iterator[Server]:
@@ -149,16 +150,26 @@ def fill(setup: Setup) -> None:
 
 
 def throughput(setup: Setup) -> dict[str, dict[int, float]]:
-    """Delivered events/s per contender and subscriber count, medians of interleaved rounds."""
+    """Delivered events/s per contender and subscriber count, medians of interleaved rounds.
+
+    ``nestr serve`` is one server for every round, as a long-running server is: from its
+    second read of an event on, the event comes from its cache of converted events. ``nestr
+    serve, fresh per run`` is a new server for each measurement: nothing is converted before
+    (its subscribers still share what one of them converts)."""
     rates: dict[str, dict[int, list[float]]] = {}
+
+    def measure(srv: Server, subs: int) -> None:
+        per_sub = setup.events // subs
+        out = client("throughput", srv.address, subs, per_sub, setup.events - per_sub)
+        rates.setdefault(srv.name, {}).setdefault(subs, []).append(out["events"] / out["seconds"])
+
     with nestr_server(setup) as a, floor_server(setup, 1) as b, floor_server(setup, BATCH) as c:
         for number in range(setup.rounds):
             for subs in SUBSCRIBERS:
-                per_sub = setup.events // subs
                 for srv in (a, b, c):
-                    out = client("throughput", srv.address, subs, per_sub, setup.events - per_sub)
-                    rate = out["events"] / out["seconds"]
-                    rates.setdefault(srv.name, {}).setdefault(subs, []).append(rate)
+                    measure(srv, subs)
+                with nestr_server(setup, NESTR_COLD) as fresh:
+                    measure(fresh, subs)
             print(f"  throughput round {number + 1}/{setup.rounds} done", flush=True)
     return {n: {s: statistics.median(v) for s, v in by.items()} for n, by in rates.items()}
 
@@ -298,9 +309,10 @@ def goals(results: dict[str, object]) -> list[str]:
     stall = results["stalled"]
     idle_nestr = results["idle"][NESTR]  # type: ignore[index]
     at10 = rates[10]
+    cold = results["throughput"][NESTR_COLD][10]  # type: ignore[index]
     return [
-        f"goal >= {GOAL_RATE:,} events/s at 10 subscribers: "
-        f"{at10:,.0f} ({verdict(at10 >= GOAL_RATE)})",
+        f"goal >= {GOAL_RATE:,} events/s at 10 subscribers: {at10:,.0f} with one server, "
+        f"{cold:,.0f} fresh per run ({verdict(min(at10, cold) >= GOAL_RATE)})",
         f"goal p99 <= {GOAL_P99_MS:.0f} ms at 1,000 events/s x 100 subscribers: "
         f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; "  # type: ignore[index]
         f"{lat['delivered_share']:.0%} delivered in time "  # type: ignore[index]

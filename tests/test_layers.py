@@ -31,6 +31,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
     80: ("session", "checking", "testing"),
     # domains: bridges between them sit above the engine; the engine knows no other domain
     70: ("plugins", "watchers"),
+    # the Obsidian and Ollama bridges: libraries the plugins wrap, over sync's managed blocks
+    60: ("bridges",),
     55: ("sync",),
     50: ("workspace",),
     48: ("workflow",),

@@ -58,7 +58,10 @@ def test_model_and_values_have_the_same_types() -> None:
         if key == settings.CREDENTIALS_KEY:  # a mapping by name ↔ a tuple of named entries
             assert values[key] == tuple[settings.GitCredential, ...]
             continue
-        if key == settings.PLUGINS_KEY:  # the same for plugins
+        if key == settings.WEBHOOKS_KEY:  # likewise
+            assert values[key] == tuple[settings.WebhookEndpoint, ...]
+            continue
+        if key == settings.PLUGINS_KEY:  # likewise
             assert values[key] == tuple[settings.PluginCommand, ...]
             continue
         assert values[key] == expected, key
@@ -74,6 +77,18 @@ def test_a_credential_entry_has_the_same_fields_on_both_sides() -> None:
         assert hints[name] == expected, name
         default = info.get_default() if not info.is_required() else dataclasses.MISSING
         assert settings.GitCredential.__dataclass_fields__[name].default == default, name
+
+
+def test_a_webhook_entry_has_the_same_fields_and_defaults_on_both_sides() -> None:
+    """webhooks entries: the same fields and defaults (the name is the key on the model side)."""
+    fields = model.WebhookSettings.model_fields
+    hints = typing.get_type_hints(settings.WebhookEndpoint)
+    assert set(fields) == set(settings.WEBHOOK_FIELDS) == set(hints) - {"name"}
+    for name, info in fields.items():
+        default = info.get_default(call_default_factory=True) if not info.is_required() else None
+        expected = settings.WebhookEndpoint.__dataclass_fields__[name].default
+        if default is not None:
+            assert expected == (tuple(default) if isinstance(default, list) else default), name
 
 
 def test_model_and_values_have_the_same_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,6 +53,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("nestr.cli.commands.sync:sync", "Plan and apply shared files across repos."),
     "serve": ("nestr.cli.commands.serve:serve", "Serve the event stream over gRPC."),
     "audit": ("nestr.cli.commands.audit:audit", "List and verify the audit trail."),
+    "webhooks": (
+        "nestr.cli.commands.webhooks:webhooks",
+        "List, test and run the webhook endpoints; show deliveries.",
+    ),
+    "obsidian": ("nestr.cli.commands.obsidian:obsidian", "Write runs into an Obsidian vault."),
     "plugin": ("nestr.cli.commands.plugin:plugin", "List step plugins; check one's protocol."),
 }
 

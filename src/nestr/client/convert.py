@@ -74,6 +74,7 @@ def run(message: workflow_pb2.Run) -> RunRecord:
         heartbeat=message.heartbeat if message.HasField("heartbeat") else None,
         cancel_requested=message.created if message.cancel_requested else None,
         resumes=message.resumes,
+        compensation=message.compensation if message.HasField("compensation") else None,
     )
 
 

@@ -35,10 +35,13 @@ from nestr.config.settings import (
     SECRET_KEYS,
     SECRET_PATH_KEYS,
     SECTION_KEYS,
+    WEBHOOK_FIELDS,
+    WEBHOOKS_KEY,
     credential_key,
     is_known_key,
     is_secret_key,
     plugin_key,
+    webhook_key,
 )
 from nestr.errors import ConfigError, SourceLocation, did_you_mean
 from nestr.validation import translate
@@ -77,20 +80,30 @@ def _file_keys() -> set[str]:
 
 
 def _is_named_key(dotted: str) -> bool:
-    """A field of a named credential, or its ``token_file``; a field of a named plugin."""
+    """A field of a named credential or webhook, or its ``token_file``/``secret_file``; a field
+    of a named plugin."""
     plugin = plugin_key(dotted)
     if plugin is not None and plugin[1]:
         return True
-    found = credential_key(dotted.removesuffix("_file"))
+    found = credential_key(dotted.removesuffix("_file")) or webhook_key(
+        dotted.removesuffix("_file")
+    )
     if found is None or not found[1]:
         return False
-    return found[1] == "token" or not dotted.endswith("_file")
+    return found[1] in ("token", "secret") or not dotted.endswith("_file")
 
 
 def _file_value(key_path: KeyPath, value: Value, key_loc: SourceLocation) -> tuple[KeyPath, Value]:
     dotted = ".".join(str(p) for p in key_path)
     if key_path[:2] == ("git", "credentials") and len(key_path) > 2:
         _check_credential_name(key_path, key_loc)
+    if key_path[:1] == (WEBHOOKS_KEY,) and len(key_path) > 2 and "." in str(key_path[1]):
+        raise ConfigError(
+            "a webhook's name is lower-case letters, digits and single underscores",
+            location=key_loc,
+            field=format_key_path(key_path[:2]),
+            hint="name it e.g. `ci` and give the address as `url: https://...`",
+        )
     if is_known_key(dotted):
         return _relative_path(key_path, value)
     if dotted in _file_keys() or _is_named_key(dotted):
@@ -99,6 +112,9 @@ def _file_value(key_path: KeyPath, value: Value, key_loc: SourceLocation) -> tup
     if key_path[:2] == ("git", "credentials") and len(key_path) == 4:
         prefix = ".".join(str(p) for p in key_path[:3]) + "."
         siblings = [prefix + name for name in (*CREDENTIAL_FIELDS, "token_file")]
+    if key_path[:1] == (WEBHOOKS_KEY,) and len(key_path) == 3:
+        prefix = ".".join(str(p) for p in key_path[:2]) + "."
+        siblings = [prefix + name for name in (*WEBHOOK_FIELDS, "secret_file")]
     raise ConfigError(
         "unknown key",
         location=key_loc,
@@ -172,7 +188,8 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
                 return merged[probe].origin.location
             # A missing field of a credential: point at the entry, through a field it has.
             inside = next((k for k in merged if k[: len(probe)] == probe), None)
-            if inside is not None and probe[:2] == ("git", "credentials"):
+            named = probe[:2] == ("git", "credentials") or probe[:1] == (WEBHOOKS_KEY,)
+            if inside is not None and named:
                 return merged[inside].origin.location
             probe = probe[:-1]
         return SourceLocation(origin="default")
@@ -185,7 +202,8 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
             locate=locate,
             error=ConfigError,
             secret_paths=[tuple(k.split(".")) for k in SECRET_KEYS | SECRET_PATH_KEYS]
-            + [("git", "credentials")],
+            + [("git", "credentials")]
+            + [(WEBHOOKS_KEY, str(k[1]), "secret") for k in merged if k[:1] == (WEBHOOKS_KEY,)],
         ) from None
     settings = _absolute_paths(to_settings(model), cwd)
     origins = {key: Origin("default") for key in LEAF_KEYS}
@@ -199,13 +217,18 @@ def _validate(merged: dict[KeyPath, Value], cwd: Path, files: tuple[Path, ...]) 
 
 
 def _credential_origins(settings: values.Settings, origins: dict[str, Origin]) -> dict[str, Origin]:
-    """One origin per field of each credential (defaults included), none for the empty map."""
-    if not settings.git.credentials:
-        return origins
-    del origins[CREDENTIALS_KEY]
+    """One origin per field of each credential and webhook (defaults included), none for the
+    empty map."""
+    if settings.git.credentials:
+        del origins[CREDENTIALS_KEY]
     for entry in settings.git.credentials:
         for name in CREDENTIAL_FIELDS:
             origins.setdefault(f"{CREDENTIALS_KEY}.{entry.name}.{name}", Origin("default"))
+    if settings.webhooks:
+        del origins[WEBHOOKS_KEY]
+    for hook in settings.webhooks:
+        for name in WEBHOOK_FIELDS:
+            origins.setdefault(f"{WEBHOOKS_KEY}.{hook.name}.{name}", Origin("default"))
     return origins
 
 

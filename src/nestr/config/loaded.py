@@ -15,6 +15,7 @@ from nestr.config.settings import (
     credential_key,
     is_secret_key,
     plugin_key,
+    webhook_key,
 )
 
 
@@ -35,15 +36,17 @@ def display_value(settings: Settings, dotted: str) -> Any:
     """The value of ``dotted`` for people and JSON: secrets masked, paths as strings."""
     value: Any = settings
     named = credential_key(dotted)
+    hook = webhook_key(dotted)
     if named is not None:  # git.credentials.<name>.<field>: an entry found by its name
         entry = next(c for c in settings.git.credentials if c.name == named[0])
         value = getattr(entry, named[1])
-    elif dotted == CREDENTIALS_KEY:
-        return {}  # shown only while empty: entries show as git.credentials.<name>.<field>
+    elif hook is not None:  # webhooks.<name>.<field>, likewise
+        endpoint = next(w for w in settings.webhooks if w.name == hook[0])
+        value = getattr(endpoint, hook[1])
     elif (plugin := plugin_key(dotted)) is not None:  # plugins.<name>.command
         return list(next(p for p in settings.plugins if p.name == plugin[0]).command)
-    elif dotted == PLUGINS_KEY:
-        return {}  # shown only while empty, as git.credentials
+    elif dotted in (CREDENTIALS_KEY, "webhooks", PLUGINS_KEY):
+        return {}  # shown only while empty: entries show as <key>.<name>.<field>
     else:
         for part in dotted.split("."):
             value = getattr(value, part)
@@ -51,4 +54,4 @@ def display_value(settings: Settings, dotted: str) -> Any:
         return None if value is None else "********"
     if isinstance(value, Path):
         return str(value)
-    return value
+    return list(value) if isinstance(value, tuple) else value

@@ -14,6 +14,7 @@ import re
 import shlex
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -149,6 +150,26 @@ class TlsSettings(_Section):
     )
 
 
+class StreamSettings(_Section):
+    heartbeat: float = Field(
+        5.0,
+        ge=0.1,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds an idle event stream waits before it sends a heartbeat.",
+    )
+    queue: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Events a subscriber may fall behind before its stream ends "
+        "(RESOURCE_EXHAUSTED, with the seq to resume after).",
+    )
+    batch: int = Field(
+        500, ge=1, le=10_000, description="Most events in one EventBatch message of a stream."
+    )
+
+
 class ServerSettings(_Section):
     listen: str = Field("127.0.0.1:7433", description="host:port the gRPC server listens on.")
     address: str | None = Field(
@@ -166,6 +187,63 @@ class ServerSettings(_Section):
         allow_inf_nan=False,
         description="Seconds calls in flight get to finish when the server stops (SIGTERM).",
     )
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+
+
+def _words(value: object) -> object:
+    """A string of several values (an environment variable, a secret file) → its words."""
+    return value.split() if isinstance(value, str) else value
+
+
+def _webhook_name(name: str) -> str:
+    if not values.CREDENTIAL_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a webhook name: use a-z, 0-9 and single _")
+    return name
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def _webhook_secret(value: SecretStr) -> SecretStr:
+    # Standard Webhooks: `whsec_` + base64 of the key; the message never quotes the value
+    body = value.get_secret_value().removeprefix("whsec_")
+    if not value.get_secret_value().startswith("whsec_") or not _BASE64.fullmatch(body):
+        raise ValueError("a webhook secret is whsec_ followed by base64 (Standard Webhooks)")
+    return value
+
+
+def _webhook_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return url
+
+
+def _type_prefix(prefix: str) -> str:
+    if not prefix or not prefix.isprintable() or " " in prefix:
+        raise ValueError("a type prefix is one word, like nestr.workflow.run.")
+    return prefix
+
+
+_Seconds = Annotated[float, Field(gt=0, le=_MAX_SECONDS, allow_inf_nan=False)]
+
+
+class WebhookSettings(_Section):
+    url: Annotated[str, AfterValidator(_webhook_url)] = Field(
+        description="http(s) URL events are POSTed to."
+    )
+    secret: Annotated[
+        list[Annotated[SecretStr, AfterValidator(_webhook_secret)]],
+        BeforeValidator(_words),
+        Field(min_length=1),
+    ] = Field(description="whsec_ secret(s) signing each delivery (secret; better secret_file).")
+    types: Annotated[
+        list[Annotated[str, AfterValidator(_type_prefix)]], BeforeValidator(_words)
+    ] = Field(default_factory=list, description="Event type prefixes delivered; all if empty.")
+    timeout: _Seconds = Field(10.0, description="Seconds a delivery may take.")
+    max_attempts: int = Field(10, ge=1, le=1000, description="Tries before a delivery fails.")
+    backoff: _Seconds = Field(1.0, description="Seconds before the first retry (then doubled).")
+    backoff_max: _Seconds = Field(600.0, description="Longest wait between two tries.")
 
 
 class MetricsSettings(_Section):
@@ -188,6 +266,13 @@ class OtelSettings(_Section):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:4317")
         return value
+
+
+class ObsidianSettings(_Section):
+    vault: _OptionalPath = Field(None, description="The Obsidian vault run notes go to.")
+    folder: str = Field("nestr", description="Vault folder of run notes (runs/) and repo notes.")
+    daily_folder: str = Field("", description="Vault folder of the daily notes (root if empty).")
+    recent_runs: int = Field(20, ge=1, le=1000, description="Runs a repo's note lists.")
 
 
 class TemporalSettings(_Section):
@@ -287,6 +372,10 @@ class Settings(_Section):
     otel: OtelSettings = Field(default_factory=OtelSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    webhooks: dict[Annotated[str, AfterValidator(_webhook_name)], WebhookSettings] = Field(
+        default_factory=dict, description="Webhook endpoints by name: url, secret, types."
+    )
+    obsidian: ObsidianSettings = Field(default_factory=ObsidianSettings)
     plugins: dict[Annotated[str, AfterValidator(_plugin_name)], PluginSettings] = Field(
         default_factory=dict, description="Step plugins by name: the command that starts each."
     )
@@ -306,4 +395,6 @@ def to_settings(model: Settings) -> values.Settings:
     data["otel"]["headers"] = None if headers is None else values.Secret(headers.get_secret_value())
     for entry in data["git"]["credentials"].values():
         entry["token"] = values.Secret(entry["token"].get_secret_value())
+    for entry in data["webhooks"].values():
+        entry["secret"] = [values.Secret(s.get_secret_value()) for s in entry["secret"]]
     return values.settings_from_dict(data)

@@ -33,7 +33,7 @@ TLS_KEYS = (
     "server.tls.client_cert",
     "server.tls.client_key",
 )
-PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS})
+PATH_KEYS = frozenset({"cache_dir", "state_dir", "git.ssh_key_file", *TLS_KEYS, "obsidian.vault"})
 """Keys holding paths: relative values in a file are relative to that file."""
 
 SECRET_PATH_KEYS: frozenset[str] = frozenset({"server.tls.key", "server.tls.client_key"})
@@ -58,6 +58,22 @@ def credential_key(dotted: str) -> tuple[str, str] | None:
     return name, rest
 
 
+# `webhooks` is a mapping of endpoints named by the user as credentials are:
+# `webhooks.<name>.<field>`; `secret` holds one or more `whsec_` secrets (rotation).
+WEBHOOKS_KEY = "webhooks"
+WEBHOOK_FIELDS = ("url", "secret", "types", "timeout", "max_attempts", "backoff", "backoff_max")
+
+
+def webhook_key(dotted: str) -> tuple[str, str] | None:
+    """``(name, field)`` of a ``webhooks.<name>.<field>`` key (field may be empty)."""
+    name, sep, rest = dotted.removeprefix(WEBHOOKS_KEY + ".").partition(".")
+    if not dotted.startswith(WEBHOOKS_KEY + ".") or "." in rest:
+        return None
+    if sep and rest not in WEBHOOK_FIELDS:
+        return None
+    return name, rest
+
+
 # `plugins` is a mapping of step plugins named by the user: `plugins.<name>.command`.
 PLUGINS_KEY = "plugins"
 PLUGIN_FIELDS = ("command",)
@@ -75,14 +91,23 @@ def plugin_key(dotted: str) -> tuple[str, str] | None:
 
 
 def is_secret_key(dotted: str) -> bool:
-    """True for a key whose value is a secret (``server.token``, ``git.credentials.*.token``)."""
+    """True for a key whose value is a secret (``server.token``, ``git.credentials.*.token``,
+    ``webhooks.*.secret``)."""
     found = credential_key(dotted)
-    return dotted in SECRET_KEYS or (found is not None and found[1] == "token")
+    hook = webhook_key(dotted)
+    return (
+        dotted in SECRET_KEYS
+        or (found is not None and found[1] == "token")
+        or (hook is not None and hook[1] == "secret")
+    )
 
 
 def is_known_key(dotted: str) -> bool:
-    """True for a key that exists: a fixed one or a field of a named credential."""
-    if dotted in LEAF_KEYS or dotted in SECTION_KEYS or credential_key(dotted) is not None:
+    """True for a key that exists: a fixed one or a field of a named credential, webhook or
+    plugin."""
+    if dotted in LEAF_KEYS or dotted in SECTION_KEYS:
+        return True
+    if credential_key(dotted) is not None or webhook_key(dotted) is not None:
         return True
     found = plugin_key(dotted)
     return found is not None and found[1] != ""
@@ -184,6 +209,16 @@ class TlsSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """How each event stream of the server behaves: heartbeat period (seconds), how many events
+    a subscriber may fall behind, how many go in one message."""
+
+    heartbeat: float = 5.0
+    queue: int = 10_000
+    batch: int = 500
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """Where the gRPC server listens, the token clients present, its TLS files, and whether
     it resumes interrupted runs when it starts."""
@@ -194,6 +229,22 @@ class ServerSettings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     resume_interrupted: bool = True
     drain_grace: float = 5.0  # seconds calls in flight get to finish when the server stops
+    stream: StreamSettings = field(default_factory=StreamSettings)
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """An HTTP endpoint events are delivered to (``webhooks.<name>``), signed with each secret
+    of ``secret`` (more than one while a secret is rotated)."""
+
+    name: str
+    url: str
+    secret: tuple[Secret, ...]
+    types: tuple[str, ...] = ()  # type prefixes delivered; empty: every type
+    timeout: float = 10.0
+    max_attempts: int = 10
+    backoff: float = 1.0
+    backoff_max: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -242,6 +293,16 @@ class EventsSettings:
 
 
 @dataclass(frozen=True)
+class ObsidianSettings:
+    """The Obsidian vault run notes go to (``nestr obsidian watch``, ``obsidian.note``)."""
+
+    vault: Path | None = None
+    folder: str = "nestr"  # run notes in FOLDER/runs, repo notes in FOLDER/repos
+    daily_folder: str = ""  # where the daily notes are ("" = the vault's root)
+    recent_runs: int = 20  # runs a repo's note lists
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting nestr knows. Mappings nest: ``log.level`` is ``Settings.log.level``."""
 
@@ -256,6 +317,8 @@ class Settings:
     otel: OtelSettings = field(default_factory=OtelSettings)
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
     events: EventsSettings = field(default_factory=EventsSettings)
+    webhooks: tuple[WebhookEndpoint, ...] = ()
+    obsidian: ObsidianSettings = field(default_factory=ObsidianSettings)
     plugins: tuple[PluginCommand, ...] = ()
 
 
@@ -300,6 +363,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
             value = _build(section, value, dotted + ".")
         elif dotted == CREDENTIALS_KEY:
             value = _credentials(value)
+        elif dotted == WEBHOOKS_KEY:
+            value = _webhooks(value)
         elif dotted == PLUGINS_KEY:
             value = tuple(
                 PluginCommand(name, tuple(entry["command"]))
@@ -322,11 +387,11 @@ def _plain(value: Any, prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(value):
         dotted, item = prefix + f.name, getattr(value, f.name)
-        if isinstance(item, Secret) or (dotted == CREDENTIALS_KEY and item):
+        if isinstance(item, Secret) or (dotted in (CREDENTIALS_KEY, WEBHOOKS_KEY) and item):
             raise ValueError(f"{dotted} holds a secret and is never written out")
         if is_dataclass(item):
             out[f.name] = _plain(item, dotted + ".")
-        elif dotted == CREDENTIALS_KEY:
+        elif dotted in (CREDENTIALS_KEY, WEBHOOKS_KEY):
             out[f.name] = {}
         elif dotted == PLUGINS_KEY:
             out[f.name] = {entry.name: {"command": list(entry.command)} for entry in item}
@@ -342,4 +407,15 @@ def _credentials(data: Mapping[str, Mapping[str, Any]]) -> tuple[GitCredential, 
         secret = token if isinstance(token, Secret) else Secret(token)
         fields_ = {k: entry[k] for k in ("host", "username", "protocol")}
         entries.append(GitCredential(name=name, token=secret, **fields_))
+    return tuple(entries)
+
+
+def _webhooks(data: Mapping[str, Mapping[str, Any]]) -> tuple[WebhookEndpoint, ...]:
+    entries = []
+    for name, entry in sorted(data.items()):
+        secrets = tuple(s if isinstance(s, Secret) else Secret(s) for s in entry["secret"])
+        rest = {k: entry[k] for k in WEBHOOK_FIELDS if k not in ("secret", "types")}
+        entries.append(
+            WebhookEndpoint(name=name, secret=secrets, types=tuple(entry["types"]), **rest)
+        )
     return tuple(entries)

@@ -211,6 +211,22 @@ class RunFinished(TypedDict):
     counts: NotRequired[dict[str, int]]  # steps per status
     seconds: NotRequired[float]
     reason: NotRequired[str]  # why a run was ended by someone other than its owner
+    compensation: NotRequired[str]  # how its compensations ended (succeeded, failed), if any ran
+
+
+class RunRetried(TypedDict):
+    workflow: str
+    steps: list[str]  # the instances run again: the failed one(s) and what they had held back
+
+
+class CompensationStarted(TypedDict):
+    outcome: str  # failed or cancelled: how the run's steps ended
+    steps: list[str]  # the compensations to run (keys compensate:KEY), latest first
+
+
+class CompensationFinished(TypedDict):
+    status: str  # succeeded, or failed when a compensation failed
+    counts: dict[str, int]  # compensations per status
 
 
 class RunInterrupted(TypedDict):
@@ -240,6 +256,13 @@ class StepLog(TypedDict):
     attempt: int
 
 
+class StepProgress(TypedDict):
+    message: str  # what the step is doing, one line (e.g. the line a model just wrote)
+    current: NotRequired[int]  # units done so far
+    total: NotRequired[int]  # units expected, when known
+    unit: NotRequired[str]  # what current and total count (tokens, files)
+
+
 # --- server ----------------------------------------------------------------------------------
 
 
@@ -260,6 +283,24 @@ class ConfigRejected(TypedDict):
     hint: str | None
 
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookDelivery(TypedDict):
+    """One try of delivering an event to a webhook endpoint (docs/webhooks.md)."""
+
+    endpoint: str  # the endpoint's name in `webhooks.<name>`, never its URL or secret
+    status: int | None  # the HTTP status answered; None when none came (timeout, refused)
+    attempt: int  # 1 for the first try
+    event_seq: int  # the seq of the event delivered
+    error: NotRequired[str]  # failed: what went wrong, e.g. "HTTP 500" or "timed out"
+    final: NotRequired[bool]  # failed: no retry follows (max_attempts reached)
+
+
+class WebhookTest(TypedDict):
+    endpoint: str
+
+
 # families of types, for `--type` filters and renderers (a type starts with its family's prefix)
 WORKSPACE_PREFIX = "nestr.workspace."
 CACHE_PREFIX = "nestr.cache."
@@ -268,6 +309,7 @@ WORKFLOW_PREFIX = "nestr.workflow."
 RUN_PREFIX = "nestr.workflow.run."
 STEP_PREFIX = "nestr.workflow.step."
 SERVER_PREFIX = "nestr.server."
+WEBHOOK_PREFIX = "nestr.webhook."  # never delivered to webhooks: no feedback loop
 
 REPO_STARTED = EventType(
     "nestr.workspace.repo.started", RepoStarted, "an assembly began work on a repo"
@@ -346,6 +388,19 @@ SYNC_REPO_FINISHED = EventType(
 RUN_STARTED = EventType("nestr.workflow.run.started", RunStarted, "a workflow run began")
 RUN_RESUMED = EventType("nestr.workflow.run.resumed", RunResumed, "a run was resumed")
 RUN_FINISHED = EventType("nestr.workflow.run.finished", RunFinished, "a run ended")
+RUN_RETRIED = EventType(
+    "nestr.workflow.run.retried", RunRetried, "failed steps of an ended run are run again"
+)
+COMPENSATION_STARTED = EventType(
+    "nestr.workflow.compensation.started",
+    CompensationStarted,
+    "a failed or cancelled run starts undoing its succeeded steps (warning)",
+)
+COMPENSATION_FINISHED = EventType(
+    "nestr.workflow.compensation.finished",
+    CompensationFinished,
+    "a run's compensations ended (before its run.finished)",
+)
 RUN_INTERRUPTED = EventType(
     "nestr.workflow.run.interrupted",
     RunInterrupted,
@@ -359,6 +414,11 @@ STEP_FINISHED = EventType(
     "nestr.workflow.step.finished", StepEnded, "a step reached its final status"
 )
 STEP_LOG = EventType("nestr.workflow.step.log", StepLog, "output a step printed (severity debug)")
+STEP_PROGRESS = EventType(
+    "nestr.workflow.step.progress",
+    StepProgress,
+    "how far a running step got (an Ollama step: each line its model wrote, tokens so far)",
+)
 CONFIG_RELOADED = EventType(
     "nestr.server.config.reloaded",
     ConfigReloaded,
@@ -368,6 +428,26 @@ CONFIG_REJECTED = EventType(
     "nestr.server.config.rejected",
     ConfigRejected,
     "`nestr serve` refused an invalid config and keeps the old one (error)",
+)
+WEBHOOK_DELIVERED = EventType(
+    "nestr.webhook.delivered",
+    WebhookDelivery,
+    "a webhook endpoint accepted an event (2xx)",
+)
+WEBHOOK_FAILED = EventType(
+    "nestr.webhook.failed",
+    WebhookDelivery,
+    "a try to deliver an event to a webhook failed (retried unless `final`) (warning)",
+)
+WEBHOOK_DISABLED = EventType(
+    "nestr.webhook.disabled",
+    WebhookDelivery,
+    "a webhook endpoint answered 410 Gone and gets nothing more until enabled (warning)",
+)
+WEBHOOK_TEST = EventType(
+    "nestr.webhook.test",
+    WebhookTest,
+    "what `nestr webhooks test` sends to an endpoint (never stored in the log)",
 )
 
 # the three ways a repo's assembly ends; their data is the same (the repo's result)
@@ -401,13 +481,21 @@ CATALOG: tuple[EventType[Any], ...] = (
     RUN_STARTED,
     RUN_RESUMED,
     RUN_FINISHED,
+    RUN_RETRIED,
+    COMPENSATION_STARTED,
+    COMPENSATION_FINISHED,
     RUN_INTERRUPTED,
     STEP_STARTED,
     STEP_RETRYING,
     STEP_FINISHED,
     STEP_LOG,
+    STEP_PROGRESS,
     CONFIG_RELOADED,
     CONFIG_REJECTED,
+    WEBHOOK_DELIVERED,
+    WEBHOOK_FAILED,
+    WEBHOOK_DISABLED,
+    WEBHOOK_TEST,
 )
 BY_NAME: Mapping[str, EventType[Any]] = types.MappingProxyType({t.name: t for t in CATALOG})
 

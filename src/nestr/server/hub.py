@@ -22,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nestr.server.eventproto import ENVELOPE_BYTES
+
 if TYPE_CHECKING:
     from nestr.events import Event
     from nestr.server._proto import events_pb2 as pb
+    from nestr.server.eventcache import EventCache
     from nestr.session import Session
 
 
@@ -43,6 +46,7 @@ class Shared:
     run_id: str | None
     repo: str | None
     proto: pb.Event
+    size: int  # about its bytes in a batch
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ class Feed:
         self.closed = True
         self._ready.set()
 
+    def wake(self) -> None:
+        """End a :meth:`wait` early (its subscriber's limits changed)."""
+        self._ready.set()
+
     async def wait(self, timeout: float) -> None:
         """Until something is queued (or the feed overflowed, failed or closed), at most
         ``timeout`` seconds."""
@@ -112,9 +120,15 @@ class EventHub:
     """The server's single follower of the event log; ``follows`` counts the follower tasks
     started (one while any subscriber is registered, however many there are)."""
 
-    def __init__(self, session: Session, to_proto: Callable[[Event], pb.Event]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        to_proto: Callable[[Event], pb.Event],
+        cache: EventCache | None = None,
+    ) -> None:
         self.session = session
         self.to_proto = to_proto
+        self.cache = cache  # keeps each converted event for streams that replay it
         self.feeds: list[Feed] = []
         self.follows = 0
         self._task: asyncio.Task[None] | None = None
@@ -148,7 +162,11 @@ class EventHub:
             self._task = None
 
     def _fan_out(self, event: Event) -> None:
-        item = Shared(event.seq or 0, event.type, event.run_id, event.repo, self.to_proto(event))
+        proto = self.to_proto(event)
+        size = len(proto.data_json) + ENVELOPE_BYTES
+        item = Shared(event.seq or 0, event.type, event.run_id, event.repo, proto, size)
+        if self.cache is not None:
+            self.cache.put(item.seq, proto, size)
         full = [feed for feed in self.feeds if not feed.offer(item)]
         for feed in full:
             self.feeds.remove(feed)

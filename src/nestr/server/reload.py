@@ -4,9 +4,10 @@ The files are polled (their mtime, size and inode, every ``interval`` seconds): 
 dependency, and it works on every filesystem. A reload re-reads every layer and validates the
 whole new config (:class:`nestr.config.live.LiveConfig`) before it is swapped in; then what can
 change live does (:data:`LIVE_KEYS`: log level and format, the token, read by the auth
-interceptor at the start of each call, so open streams go on; the event retention, read by
-``nestr serve``'s pruner at each prune), and every other changed key is
-logged as taking effect at the next restart. An invalid config keeps the old one in force: the
+interceptor at the start of each call, so open streams go on; the stream limits, which new
+streams start with and open ones take up; the event retention, read by ``nestr serve``'s pruner
+at each prune), and every other changed key is logged as taking effect at the next restart. An
+invalid config keeps the old one in force: the
 located error is logged and published as ``nestr.server.config.rejected``; a good one as
 ``nestr.server.config.reloaded``. Events and log lines name keys, never values (some are secrets).
 With the server's session, every reload leaves an audit record (``config.reload``): by the
@@ -32,10 +33,12 @@ if TYPE_CHECKING:
     from nestr.config.settings import LogSettings
     from nestr.events import EventBus
     from nestr.server.auth import TokenInterceptor
+    from nestr.server.services.events import EventService
     from nestr.session import Session
 
 Signature = tuple[tuple[int, int, int] | None, ...]
-LIVE_KEYS = frozenset({"log.level", "log.format", "server.token"})
+STREAM_KEYS = frozenset({"server.stream.heartbeat", "server.stream.queue", "server.stream.batch"})
+LIVE_KEYS = frozenset({"log.level", "log.format", "server.token", *STREAM_KEYS})
 LIVE_KEYS |= {f"events.retention.{name}" for name in ("max_age", "max_events", "interval")}
 log = get_logger("nestr.server.reload")
 
@@ -45,6 +48,7 @@ class ConfigReloader:
 
     ``listen``/``mtls`` are what the server was started with: a reload that would leave a
     non-loopback address without a token (nor mTLS) is refused like any invalid config.
+    ``events``: the service whose stream limits ``server.stream.*`` set.
     """
 
     def __init__(
@@ -58,9 +62,11 @@ class ConfigReloader:
         mtls: bool = False,
         interval: float = 1.0,
         session: Session | None = None,
+        events: EventService | None = None,
     ) -> None:
         self._live = live
         self._auth = auth
+        self._events = events
         self._bus = bus
         self._configure_log = configure_log
         self._listen = listen
@@ -154,13 +160,18 @@ class ConfigReloader:
     def _apply(self, result: ReloadResult, trigger: str) -> None:
         settings = self._live.current.settings
         changed = sorted(result.changed)
-        applied = [key for key in changed if key in LIVE_KEYS]
-        restart = [key for key in changed if key not in LIVE_KEYS]
+        live = LIVE_KEYS if self._events is not None else LIVE_KEYS - STREAM_KEYS
+        applied = [key for key in changed if key in live]
+        restart = [key for key in changed if key not in live]
         if {"log.level", "log.format"} & set(changed):
             self._configure_log(settings.log)
         if "server.token" in changed:
             token = settings.server.token
             self._auth.token = None if token is None else token.get_secret_value()
+        if STREAM_KEYS & set(changed) and self._events is not None:
+            from nestr.server.services.events import StreamLimits
+
+            self._events.apply_limits(StreamLimits.from_settings(settings.server.stream))
         if restart:
             log.warning("config change needs a restart to take effect", keys=restart)
         log.info("config reloaded", trigger=trigger, changed=changed, applied=applied)

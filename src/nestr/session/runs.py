@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from nestr.config.settings import RetentionSettings
     from nestr.events import Event
     from nestr.store.eventprune import Pruned
+    from nestr.store.eventrows import StoredEvent
     from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
-    from nestr.workflow.queries import Cancellation
+    from nestr.workflow.queries import Cancellation, FailedStep
 
 
 class RunOperations(SessionBase):
@@ -123,6 +124,38 @@ class RunOperations(SessionBase):
                 started=lambda started: audit.ok(run=started),
             )
 
+    async def retry_step(
+        self,
+        run: str,
+        step: str,
+        *,
+        jobs: int | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> RunResult:
+        """Run again the failed instances of ``step`` in the ended run ``run``, and what they
+        held back, as new attempts of that run (see ``nestr.workflow.deadletter``). Its audit
+        record (``run.retry``) is written once the run is claimed."""
+        from nestr.workflow.runs import retry_step
+
+        audit = self.audited("run.retry", {"run": run, "step": step})
+        with self.action(), audit.recording():
+            return await retry_step(
+                run,
+                step,
+                state_dir=self.settings.state_dir,
+                jobs=self._jobs(jobs),
+                bus=self.bus,
+                cancel=cancel,
+                db=self.db,
+                registry=self.steps,
+                settings=self.settings,
+                started=lambda started: audit.ok(run=started),
+            )
+
+    def failed_steps(self, run: str | None = None) -> list[FailedStep]:
+        """The dead-letter list: failed steps of ended runs (of ``run`` only, when given)."""
+        return self.queries.failed_steps(run)
+
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (or end it, when the process that ran it died)."""
         audit = self.audited("run.cancel", {"run": run})
@@ -148,17 +181,50 @@ class RunOperations(SessionBase):
         type_prefixes: Sequence[str] = (),
         run_id: str | None = None,
         repo: str | None = None,
-    ) -> tuple[list[Event], int, bool]:
+    ) -> tuple[list[StoredEvent], int, bool]:
         """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
-        exact), where the next page starts, and whether this one reached the head."""
+        exact), where the next page starts, and whether this one reached the head. The events
+        come as the log keeps them, their data JSON text: what a face passing them on needs."""
         log = self._event_log()
         head = log.head()
-        page = log.read(
-            after_seq, list(type_prefixes), run_id, repo=repo, until_seq=head, limit=limit
+        page = log.read_stored(
+            after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
         )
-        if len(page) == limit and page[-1].seq is not None and page[-1].seq < head:
-            return page, page[-1].seq, False
-        return page, max(head, after_seq), True
+        last = page[-1].seq if page else after_seq
+        return page, *_next_page(len(page), last, limit, head, after_seq)
+
+    def event_seq_page(
+        self,
+        *,
+        after_seq: int,
+        limit: int,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
+    ) -> tuple[list[int], int, bool]:
+        """The seqs of the page :meth:`event_page` returns, read from the log's index alone:
+        for a reader that has most events at hand already (then :meth:`stored_events`)."""
+        log = self._event_log()
+        head = log.head()
+        seqs = log.read_seqs(
+            after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
+        )
+        last = seqs[-1] if seqs else after_seq
+        return seqs, *_next_page(len(seqs), last, limit, head, after_seq)
+
+    def stored_events(
+        self,
+        *,
+        after_seq: int,
+        until_seq: int,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
+    ) -> list[StoredEvent]:
+        """The stored events with ``after_seq < seq <= until_seq`` matching the filters, as the
+        log keeps them."""
+        log = self._event_log()
+        return log.read_stored(after_seq, type_prefixes, run_id, repo=repo, until_seq=until_seq)
 
     def event_head(self) -> int:
         """The last ``seq`` appended to the event log (0 if none)."""
@@ -218,3 +284,11 @@ class RunOperations(SessionBase):
                 yield event
         finally:
             log.close()
+
+
+def _next_page(count: int, last: int, limit: int, head: int, after_seq: int) -> tuple[int, bool]:
+    """Where the page after one of ``count`` events (at most ``limit``) ending at seq ``last``
+    starts, and whether this one reached the head: a full page may have more after it."""
+    if count == limit and last < head:
+        return last, False
+    return max(head, after_seq), True

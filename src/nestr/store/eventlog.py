@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.store.db import Database, open_database
-from nestr.store.eventrows import head_seq, insert_event, oldest_seq, select_events
+from nestr.store.eventrows import (
+    StoredEvent,
+    head_seq,
+    insert_event,
+    oldest_seq,
+    select_events,
+    select_seqs,
+    select_stored,
+)
 
 if TYPE_CHECKING:
     from nestr.store.eventprune import Pruned
@@ -55,6 +63,52 @@ class EventLog:
                 conn,
                 since_seq=since_seq,
                 type_prefix=type_prefix,
+                run_id=run_id,
+                repo=repo,
+                until_seq=until_seq,
+                limit=limit,
+            )
+
+    def read_stored(
+        self,
+        since_seq: int = 0,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        *,
+        repo: str | None = None,
+        until_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """The events :meth:`read` returns, as stored: the data left as JSON text (for a
+        reader that passes events on rather than looks into them)."""
+        with self.db.reading() as conn:
+            return select_stored(
+                conn,
+                since_seq=since_seq,
+                type_prefix=type_prefixes,
+                run_id=run_id,
+                repo=repo,
+                until_seq=until_seq,
+                limit=limit,
+            )
+
+    def read_seqs(
+        self,
+        since_seq: int = 0,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        *,
+        repo: str | None = None,
+        until_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """The seqs of the events :meth:`read` returns, from the index alone (but for a
+        ``repo`` filter, which looks into each body)."""
+        with self.db.reading() as conn:
+            return select_seqs(
+                conn,
+                since_seq=since_seq,
+                type_prefix=type_prefixes,
                 run_id=run_id,
                 repo=repo,
                 until_seq=until_seq,

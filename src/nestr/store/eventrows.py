@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from nestr.events.envelope import Event
 from nestr.redaction import redact_url
@@ -69,7 +69,35 @@ def select_events(
 ) -> list[Event]:
     """Events with ``since_seq < seq <= until_seq`` in order, whose type starts with (one of)
     ``type_prefix``, of run ``run_id`` and about repo ``repo`` (each filter when given)."""
-    sql = "SELECT seq, body FROM events WHERE seq > ?"
+    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+    return [_event(row) for row in conn.execute("SELECT seq, body" + where, params).fetchall()]
+
+
+def select_seqs(
+    conn: sqlite3.Connection,
+    *,
+    since_seq: int = 0,
+    type_prefix: str | Sequence[str] | None = None,
+    run_id: str | None = None,
+    repo: str | None = None,
+    until_seq: int | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    """The seqs of the events :func:`select_events` selects (no body is read but for ``repo``)."""
+    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+    return [row[0] for row in conn.execute("SELECT seq" + where, params)]
+
+
+def _where(
+    since_seq: int,
+    type_prefix: str | Sequence[str] | None,
+    run_id: str | None,
+    repo: str | None,
+    until_seq: int | None,
+    limit: int | None,
+) -> tuple[str, list[Any]]:
+    """The ``FROM … LIMIT`` part of a query for the events the filters select, in order."""
+    sql = " FROM events WHERE seq > ?"
     params: list[Any] = [since_seq]
     prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
     if prefixes:
@@ -88,7 +116,93 @@ def select_events(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [_event(row) for row in conn.execute(sql, params).fetchall()]
+    return sql, params
+
+
+class StoredEvent(NamedTuple):
+    """An event as the log keeps it, its data still the JSON text it was stored as.
+
+    For faces that pass events on (the gRPC stream): decoding the data only to encode it again
+    was most of what a replay cost. Optional envelope fields are None when unset; ``time`` is
+    RFC 3339 text with its offset.
+    """
+
+    seq: int
+    id: str
+    source: str
+    type: str
+    subject: str | None
+    time: str
+    run_id: str | None
+    step: str | None
+    repo: str | None
+    correlation_id: str | None
+    traceparent: str | None
+    severity: str
+    data_json: str
+
+
+# SQLite picks the fields out of the body in C (parsing it once per row); an object comes out
+# as its JSON text exactly as stored, which is what the encoder above wrote
+_STORED = (
+    "SELECT seq, "
+    + ", ".join(f"json_extract(body, '$.{name}')" for name in StoredEvent._fields[1:-2])
+    + ", coalesce(json_extract(body, '$.severity'), 'info')"
+    + ", coalesce(json_extract(body, '$.data'), '{}')"
+)
+
+
+def select_stored(
+    conn: sqlite3.Connection,
+    *,
+    since_seq: int = 0,
+    type_prefix: str | Sequence[str] | None = None,
+    run_id: str | None = None,
+    repo: str | None = None,
+    until_seq: int | None = None,
+    limit: int | None = None,
+) -> list[StoredEvent]:
+    """The events :func:`select_events` selects, as the log stores them."""
+    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: no sqlite3.Row to build per event
+    try:
+        return list(map(StoredEvent._make, cursor.execute(_STORED + where, params)))
+    except sqlite3.OperationalError as error:
+        # Python's encoder writes NaN and Infinity, which are no JSON to SQLite before 3.42:
+        # a page holding one is decoded here instead, its data as the encoder writes it.
+        if "malformed JSON" not in str(error):
+            raise
+    events = select_events(
+        conn,
+        since_seq=since_seq,
+        type_prefix=type_prefix,
+        run_id=run_id,
+        repo=repo,
+        until_seq=until_seq,
+        limit=limit,
+    )
+    return [stored(event) for event in events]
+
+
+def stored(event: Event) -> StoredEvent:
+    """``event`` (numbered) as :func:`select_stored` reads it back."""
+    assert event.seq is not None
+    return StoredEvent(
+        event.seq,
+        event.id,
+        event.source,
+        event.type,
+        event.subject,
+        event.time.isoformat(),
+        event.run_id,
+        event.step,
+        event.repo,
+        event.correlation_id,
+        event.traceparent,
+        event.severity,
+        _ENCODE(event.data),
+    )
 
 
 def _event(row: Sequence[Any]) -> Event:

@@ -36,6 +36,10 @@ class RunRecord:
     heartbeat: float | None = None
     cancel_requested: float | None = None
     resumes: int = 0
+    # compensation: None when none ran, else running|succeeded|failed|cancelled; outcome: the
+    # status its steps gave the run, kept while the compensations run
+    compensation: str | None = None
+    outcome: RunStatus | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> RunRecord:
@@ -53,6 +57,8 @@ class RunRecord:
             heartbeat=row["heartbeat"],
             cancel_requested=row["cancel_requested"],
             resumes=row["resumes"],
+            compensation=row["compensation"],
+            outcome=row["outcome"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +73,8 @@ class RunRecord:
             "heartbeat": self.heartbeat,
             "cancel_requested": self.cancel_requested is not None,
             "resumes": self.resumes,
+            "compensated": self.compensation is not None,
+            "compensation": self.compensation,
         }
 
 

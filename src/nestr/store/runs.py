@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +88,13 @@ class RunStore:
         now: float,
         event: Callable[[Sequence[StepRecord]], Event],
         alive: OwnerAlive,
+        keys: Collection[str] | None = None,
     ) -> tuple[Event, int, list[StepRecord]]:
         """Take over run ``seen`` (as read before) to resume it: steps not succeeded go back to
-        pending. Returns the ``resumed`` event (``event`` of the steps as they were), the number
-        of this takeover (1 for the first resume) and the steps.
+        pending (only the instances ``keys``, when given: a retry of one step, or the
+        compensations a resume continues). Returns the ``resumed`` event (``event`` of the
+        steps as they were), the number of this takeover (1 for the first resume) and the
+        steps.
 
         One transaction checks that the owner is still the dead one that was seen (``alive``
         says whether an owner lives) and takes the run over, so of two resumes of one run
@@ -113,11 +116,7 @@ class RunStore:
             if taken is None:  # unreachable under the write lock; kept as the rule itself
                 raise _busy(current, alive, now)
             steps = [_step_record(r) for r in conn.execute(_SELECT_STEPS, (seen.id,))]
-            conn.execute(
-                "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
-                " WHERE run_id=? AND status!='succeeded'",
-                (seen.id,),
-            )
+            _reset_steps(conn, seen.id, keys)
             conn.execute(  # attempts a dead process left open
                 "UPDATE attempts SET status='interrupted' WHERE run_id=? AND status='running'",
                 (seen.id,),
@@ -133,8 +132,10 @@ class RunStore:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (seen.id,)).fetchone()
             if _taken(RunRecord.from_row(row), seen, now, alive):
                 return False
-            conn.execute(
-                "UPDATE runs SET status='cancelled', finished=?, heartbeat=? WHERE id=?",
+            conn.execute(  # compensations it was running stop here too
+                "UPDATE runs SET status='cancelled', finished=?, heartbeat=?, compensation="
+                " CASE compensation WHEN 'running' THEN 'cancelled' ELSE compensation END"
+                " WHERE id=?",
                 (now, now, seen.id),
             )
             conn.execute(
@@ -176,12 +177,26 @@ class RunStore:
             return [insert_event(conn, e) for e in events]
 
     def finish_run(self, run_id: str, status: RunStatus, now: float, event: Event) -> Event:
+        """Record the run's end with its event."""
+        return self.finish_run_with(run_id, status, now, [event])[0]
+
+    def finish_run_with(
+        self,
+        run_id: str,
+        status: RunStatus,
+        now: float,
+        events: Sequence[Event],
+        compensation: str | None = None,
+    ) -> list[Event]:
+        """Record the run's end with its events (in this order, one transaction);
+        ``compensation``: how its compensations ended, if any ran."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET status=?, finished=?, heartbeat=? WHERE id=?",
-                (status, now, now, run_id),
+                "UPDATE runs SET status=?, finished=?, heartbeat=?,"
+                " compensation=coalesce(?, compensation) WHERE id=?",
+                (status, now, now, compensation, run_id),
             )
-            return insert_event(conn, event)
+            return [insert_event(conn, e) for e in events]
 
     def release_run(self, run_id: str, event: Event) -> Event:
         """Leave run ``run_id`` to a resume: its owner stops without ending it (a server
@@ -269,6 +284,23 @@ class RunStore:
             params.append(key)
         rows = self.db.query(sql + " ORDER BY key, attempt, stream DESC", params)
         return [LogRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def _reset_steps(conn: Any, run_id: str, keys: Collection[str] | None) -> None:
+    """Put the steps a takeover runs again back to pending: every one not succeeded, or the
+    instances ``keys``."""
+    if keys is None:
+        conn.execute(
+            "UPDATE steps SET status='pending', error=NULL, exit_code=NULL"
+            " WHERE run_id=? AND status!='succeeded'",
+            (run_id,),
+        )
+        return
+    conn.executemany(
+        "UPDATE steps SET status='pending', error=NULL, exit_code=NULL, finished=NULL"
+        " WHERE run_id=? AND key=?",
+        [(run_id, key) for key in keys],
+    )
 
 
 class RunBusy(UsageError):

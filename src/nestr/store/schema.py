@@ -98,4 +98,42 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX audit_by_time ON audit (time)",
     ],
+    [
+        # webhooks (nestr.watchers.webhooks): per endpoint, the last event seq looked at (every
+        # matching event up to it is in the outbox) and whether a 410 Gone disabled it
+        """CREATE TABLE webhook_endpoints (
+            name TEXT PRIMARY KEY,
+            cursor INTEGER NOT NULL,
+            disabled REAL,
+            disabled_url_sha256 TEXT,
+            disabled_reason TEXT
+        )""",
+        # the outbox: one row per event and endpoint, sent in event_seq order per endpoint; the
+        # body is kept, so a pruned event is still delivered, the same bytes on every try
+        """CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            endpoint TEXT NOT NULL,
+            event_seq INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            webhook_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL,
+            created REAL NOT NULL,
+            finished REAL,
+            http_status INTEGER,
+            error TEXT,
+            UNIQUE (endpoint, event_seq)
+        )""",
+        "CREATE INDEX webhook_pending ON webhook_deliveries (endpoint, event_seq)"
+        " WHERE status = 'pending'",
+    ],
+    [
+        # compensation of a failed or cancelled run (nestr.workflow.saga): NULL when none ran,
+        # else running|succeeded|failed|cancelled; outcome is the status the run's steps gave
+        # it, kept while its compensations run (the run stays 'running' meanwhile)
+        "ALTER TABLE runs ADD COLUMN compensation TEXT",
+        "ALTER TABLE runs ADD COLUMN outcome TEXT",
+    ],
 ]

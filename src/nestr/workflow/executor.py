@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from nestr.config.settings import Settings
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from nestr.store.records import ShownRunStatus, StepRecord
+from nestr.store.records import RunStatus, ShownRunStatus, StepRecord, StepStatus
 from nestr.workflow.plan import Plan
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nestr.workflow.registry import StepRegistry
 
 
+COMPENSATION_PREFIX = "compensate:"  # the keys of compensations (nestr.workflow.saga)
 StopReason = Literal["cancel", "shutdown"]
 """Why a run stops before its end: see the module docstring."""
 
@@ -52,6 +53,11 @@ class RunSpec:
     manifest_path: Path | None = None
     done: Mapping[str, StepRecord] = field(default_factory=dict)  # succeeded before (resume)
     prior_attempts: Mapping[str, int] = field(default_factory=dict)  # attempts made before
+    # ended otherwise before and kept so: a retry of one step leaves the run's other failures,
+    # and a resume of a compensating run its steps and finished compensations
+    ended: Mapping[str, StepStatus] = field(default_factory=dict)
+    # set when a resume continues the compensations of a run whose steps ended so
+    compensating: RunStatus | None = None
     claim: int = 0  # 0 for a new run, n for its n-th resume (part of $NESTR_OUTPUT's path)
     settings: Settings = field(default_factory=Settings)  # what steps get as ctx.settings
 
@@ -64,8 +70,19 @@ class RunResult:
     workflow: str
     # succeeded | failed | cancelled; interrupted: stopped by a shutdown, left to a resume
     status: ShownRunStatus
-    steps: tuple[StepRecord, ...]
+    steps: tuple[StepRecord, ...]  # with its compensations (keys ``compensate:KEY``), last
     seconds: float
+    compensation: str | None = None  # how its compensations ended, when any ran
+
+    @property
+    def forward(self) -> list[StepRecord]:
+        """The run's own step instances, without its compensations."""
+        return [s for s in self.steps if not s.key.startswith(COMPENSATION_PREFIX)]
+
+    @property
+    def compensations(self) -> list[StepRecord]:
+        """The compensations that ran (or were to run) after a failure or a cancel."""
+        return [s for s in self.steps if s.key.startswith(COMPENSATION_PREFIX)]
 
     @property
     def ok(self) -> bool:
@@ -80,10 +97,8 @@ class RunResult:
         return EXIT_INTERRUPTED if self.status in stopped else EXIT_FAILED
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for step in self.steps:
-            out[step.status] = out.get(step.status, 0) + 1
-        return out
+        """The run's own instances per status."""
+        return status_counts(self.forward)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,8 +107,19 @@ class RunResult:
             "status": self.status,
             "seconds": round(self.seconds, 3),
             "counts": self.counts(),
-            "steps": [s.to_dict() for s in self.steps],
+            "steps": [s.to_dict() for s in self.forward],
+            "compensated": self.compensation is not None,
+            "compensation": self.compensation,
+            "compensations": [s.to_dict() for s in self.compensations],
         }
+
+
+def status_counts(steps: list[StepRecord]) -> dict[str, int]:
+    """How many of ``steps`` have each status."""
+    out: dict[str, int] = {}
+    for step in steps:
+        out[step.status] = out.get(step.status, 0) + 1
+    return out
 
 
 class Executor(Protocol):

@@ -24,6 +24,7 @@ from nestr.errors import (
 from nestr.workflow.model import (
     DEFAULT_RETRY,
     SHELL_STEP,
+    Compensation,
     InputDef,
     RepoSelector,
     RetryPolicy,
@@ -35,7 +36,12 @@ from nestr.yamlsource import KeyPath, YamlDocument, format_key_path, load_yaml_f
 
 if TYPE_CHECKING:
     from nestr.manifest.model import Manifest
-    from nestr.workflow.schema import RetrySection, StepSection, WorkflowSection
+    from nestr.workflow.schema import (
+        CompensateSection,
+        RetrySection,
+        StepSection,
+        WorkflowSection,
+    )
 
 WORKFLOW_DIR = "workflows"
 
@@ -268,5 +274,14 @@ def build_step(
         retry=RetryPolicy(**policy.model_dump()) if policy else DEFAULT_RETRY,
         timeout=step.timeout if step.timeout is not None else timeout,
         continue_on_error=step.continue_on_error,
+        compensate=None if step.compensate is None else _compensation(step.compensate),
         location=source.locate(("steps", index)),
     )
+
+
+def _compensation(section: CompensateSection) -> Compensation:
+    """The domain value of a ``compensate:`` body (a ``run`` is the ``shell`` type)."""
+    if section.run is not None:
+        with_: dict[str, Any] = {"command": section.run, "shell": section.shell}
+        return Compensation(SHELL_STEP, with_, section.cwd, dict(section.env))
+    return Compensation(str(section.uses), dict(section.with_), section.cwd, dict(section.env))

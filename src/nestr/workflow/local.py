@@ -9,28 +9,42 @@ is committed, so nothing downstream starts before a need's end is durable. A can
 wrote — is handed to the schedule, whose interrupts cancel the tasks (killing their process
 groups). A shutdown (``shutdown()``, or the ``shutdown`` event) bypasses the schedule: the
 tasks are cancelled without recording their ends, and the run is released to a resume
-(:meth:`~nestr.store.runs.RunStore.release_run`).
+(:meth:`~nestr.store.runs.RunStore.release_run`). A run that ends failed or cancelled then runs
+the compensations :mod:`nestr.workflow.saga` plans, as a second phase with its own schedule,
+which a cancel does not stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from nestr.events.bus import EventBus
-from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
+from nestr.events.catalog import (
+    COMPENSATION_FINISHED,
+    COMPENSATION_STARTED,
+    RUN_FINISHED,
+    RUN_INTERRUPTED,
+    CompensationFinished,
+    CompensationStarted,
+    RunFinished,
+    RunInterrupted,
+)
 from nestr.observability.logging import bind_context
 from nestr.observability.tracing import span
+from nestr.store.compensations import begin_compensation
 from nestr.store.records import RunStatus, StepRecord
 from nestr.store.runs import RunStore
-from nestr.workflow.executor import RunResult, RunSpec, StopReason
+from nestr.workflow.executor import RunResult, RunSpec, StopReason, status_counts
 from nestr.workflow.options import ExecutorOptions
-from nestr.workflow.plan import Instance
+from nestr.workflow.plan import Instance, Plan
 from nestr.workflow.process import GroupProcessRunner
 from nestr.workflow.recording import InstanceRunner, instance_outputs
 from nestr.workflow.registry import StepRegistry, default_registry
+from nestr.workflow.saga import Saga, compensations, outcome
 from nestr.workflow.schedule import (
     CANCEL_REASON,
     Action,
@@ -101,41 +115,101 @@ class LocalExecutor:
     async def _execute(self, spec: RunSpec) -> RunResult:
         started = time.perf_counter()
         self._wake = asyncio.Event()
-        run = _Run(self, spec)
         watchers = [asyncio.create_task(self._watch(spec.run_id))]
         for reason, event in self._stops.items():
             if event is not None:
                 watchers.append(asyncio.create_task(self._forward(event, reason)))
         try:
             with bind_context(run_id=spec.run_id):
-                status = await run.drive()
+                status, compensation = await self._phases(spec)
         finally:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
         steps = tuple(self.store.steps(spec.run_id))
         seconds = time.perf_counter() - started
+        name = spec.plan.workflow.name
         if status == "interrupted":
             self._release(spec, steps)
             steps = tuple(self.store.steps(spec.run_id))  # running ones are pending again
-        else:
-            self._finish(spec, status, steps, seconds)
-        return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
+            return RunResult(spec.run_id, name, status, steps, seconds, compensation)
+        result = RunResult(spec.run_id, name, status, steps, seconds, compensation)
+        self._finish(spec, result)
+        return result
 
-    def _finish(
-        self, spec: RunSpec, status: RunStatus, steps: tuple[StepRecord, ...], seconds: float
-    ) -> None:
-        """Record the run's end and publish ``run.finished``."""
-        counts: dict[str, int] = {}
-        for step in steps:
-            counts[step.status] = counts.get(step.status, 0) + 1
-        event = RUN_FINISHED.event(
-            RunFinished(status=status, counts=counts, seconds=round(seconds, 6)),
+    async def _phases(self, spec: RunSpec) -> tuple[RunStatus | Literal["interrupted"], str | None]:
+        """Run the steps (unless a resume continues compensations), then, after a failure or
+        a cancel, the compensations ``nestr.workflow.saga`` decides: the run's status and how
+        its compensations ended (None when none ran)."""
+        if spec.compensating is not None:
+            states = {**spec.ended, **dict.fromkeys(spec.done, "succeeded")}
+            undo = _Undo(spec.compensating, states, instance_outputs(spec.done))
+            return await self._compensate(spec, undo, compensations(spec.plan, states))
+        limit = self.options.concurrency
+        schedule = Schedule.for_plan(spec.plan, done=spec.done, ended=spec.ended, limit=limit)
+        run = _Run(self, spec, schedule)
+        status = await run.drive()
+        if status == "succeeded" or status == "interrupted":  # noqa: PLR1714 (narrows)
+            return status, None
+        saga = compensations(spec.plan, schedule.states)
+        if not saga.keys:
+            return status, None
+        self._begin_compensation(spec, status, saga)
+        return await self._compensate(spec, _Undo(status, schedule.states, run.outputs), saga)
+
+    async def _compensate(
+        self, spec: RunSpec, undo: _Undo, saga: Saga
+    ) -> tuple[RunStatus | Literal["interrupted"], str | None]:
+        """Run the compensations of ``saga``; their expressions read the run's steps."""
+        limit = self.options.concurrency
+        run = _Run(
+            self,
+            replace(spec, plan=saga.plan),
+            saga.schedule(done=spec.done, ended=spec.ended, limit=limit),
+            scope=(spec.plan, undo.states, undo.outputs),
+        )
+        if await run.drive() == "interrupted":
+            return "interrupted", "running"
+        return undo.status, outcome(run.schedule.states)
+
+    def _begin_compensation(self, spec: RunSpec, status: RunStatus, saga: Saga) -> None:
+        """Record the compensations about to run and publish ``compensation.started``."""
+        event = COMPENSATION_STARTED.event(
+            CompensationStarted(outcome=status, steps=saga.keys),
             subject=spec.plan.workflow.name,
             run_id=spec.run_id,
-            severity="info" if status == "succeeded" else "error",
+            severity="warning",
         )
-        self.bus.publish(self.store.finish_run(spec.run_id, status, self.options.clock(), event))
+        rows = [(i.key, i.step.id, i.repo.name if i.repo else None) for i in saga.plan.instances]
+        self.bus.publish(begin_compensation(self.store.db, spec.run_id, status, rows, event))
+
+    def _finish(self, spec: RunSpec, result: RunResult) -> None:
+        """Record the run's end and publish ``run.finished`` (after ``compensation.finished``
+        when compensations ran)."""
+        status, name = result.status, spec.plan.workflow.name
+        assert status != "interrupted"
+        events = []
+        if result.compensation is not None:
+            undone = result.compensations
+            data = CompensationFinished(status=result.compensation, counts=status_counts(undone))
+            events.append(COMPENSATION_FINISHED.event(data, subject=name, run_id=spec.run_id))
+        finished = RunFinished(
+            status=status, counts=result.counts(), seconds=round(result.seconds, 6)
+        )
+        if result.compensation is not None:
+            finished["compensation"] = result.compensation
+        events.append(
+            RUN_FINISHED.event(
+                finished,
+                subject=name,
+                run_id=spec.run_id,
+                severity="info" if status == "succeeded" else "error",
+            )
+        )
+        now = self.options.clock()
+        stored = self.store.finish_run_with(spec.run_id, status, now, events, result.compensation)
+        for event in stored:
+            self.bus.publish(event)
 
     def _release(self, spec: RunSpec, steps: tuple[StepRecord, ...]) -> None:
         """Leave the run to a resume and publish ``run.interrupted``."""
@@ -167,12 +241,37 @@ class LocalExecutor:
                 self.cancel()
 
 
-class _Run:
-    """The asyncio side of one run: started instances, driven by its schedule."""
+@dataclass(frozen=True)
+class _Undo:
+    """What the compensations of a run start from: how its steps ended, their states and the
+    outputs of those that succeeded."""
 
-    def __init__(self, executor: LocalExecutor, spec: RunSpec) -> None:
+    status: RunStatus
+    states: Mapping[str, str]
+    outputs: Mapping[str, Mapping[str, str]]
+
+
+# What the expressions of a phase's instances read: the run's plan, its instances' states and
+# the outputs of those that succeeded (compensations read the run's steps, not their own).
+ScopeSource = tuple[Plan, Mapping[str, str], Mapping[str, Mapping[str, str]]]
+
+
+class _Run:
+    """The asyncio side of one phase of a run (its steps, or its compensations): started
+    instances, driven by its schedule. A cancel stops the steps; compensations are never
+    stopped by one (an undo left half-done is worse than none), only by a shutdown."""
+
+    def __init__(
+        self,
+        executor: LocalExecutor,
+        spec: RunSpec,
+        schedule: Schedule,
+        *,
+        scope: ScopeSource | None = None,
+    ) -> None:
         self.executor = executor
         self.spec = spec
+        self.cancellable = scope is None
         self.runner = InstanceRunner(
             spec,
             executor.store,
@@ -181,11 +280,10 @@ class _Run:
             executor.options,
             GroupProcessRunner(executor.options.kill_grace),
         )
-        self.schedule = Schedule.for_plan(
-            spec.plan, done=spec.done, limit=executor.options.concurrency
-        )
+        self.schedule = schedule
         self.outputs = self.runner.outputs
         self.outputs.update(instance_outputs(spec.done))
+        self.scope_source: ScopeSource = scope or (spec.plan, schedule.states, self.outputs)
         self.tasks: dict[str, asyncio.Task[None]] = {}  # by instance key
         self.interrupted: dict[str, str] = {}  # why a task was cancelled, by instance key
         # Ends committed (or refused) since the schedule was last told: (key, status, error).
@@ -197,7 +295,7 @@ class _Run:
         while True:
             if self.executor.stop_reason == "shutdown":
                 return await self._abandon()
-            if self.executor.stop_reason == "cancel":
+            if self.executor.stop_reason == "cancel" and self.cancellable:
                 self.schedule.cancel()  # once: later calls change nothing
             self._act(self.schedule.advance())
             if self.schedule.over:
@@ -273,13 +371,14 @@ class _Run:
     def _scope(self, instance: Instance) -> dict[str, Any]:
         if not self.runner.reads_scope(instance):
             return {}
+        plan, states, outputs = self.scope_source
         return build_scope(
             instance,
-            self.spec.plan,
+            plan,
             run_id=self.spec.run_id,
             inputs=self.spec.inputs,
-            states=self.schedule.states,
-            outputs=self.outputs,
+            states=states,
+            outputs=outputs,
             root=self.spec.root,
         )
 

@@ -56,6 +56,33 @@ class RepoSelector:
 
 
 @dataclass(frozen=True)
+class Compensation:
+    """What undoes a step that succeeded (``compensate:``): a step body of its own, run when
+    the run fails or is cancelled (``nestr.workflow.saga``). A ``run`` body is the ``shell``
+    step type with ``command`` in ``with_``, as for a step; ``cwd`` and ``env`` add to the
+    step's."""
+
+    uses: str
+    with_: Mapping[str, Any] = field(default_factory=dict)
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"uses": self.uses}
+        if self.with_:
+            out["with"] = dict(self.with_)
+        if self.cwd is not None:
+            out["cwd"] = self.cwd
+        if self.env:
+            out["env"] = dict(self.env)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Compensation:
+        return cls(raw["uses"], dict(raw.get("with", {})), raw.get("cwd"), dict(raw.get("env", {})))
+
+
+@dataclass(frozen=True)
 class StepDef:
     """One DAG node. A ``run`` step is the ``shell`` step type with ``command`` in ``with_``."""
 
@@ -70,6 +97,7 @@ class StepDef:
     retry: RetryPolicy = DEFAULT_RETRY
     timeout: float | None = None
     continue_on_error: bool = False
+    compensate: Compensation | None = None  # what undoes it after a failed or cancelled run
     location: SourceLocation = field(default=SourceLocation(), compare=False)
 
     @property
@@ -156,6 +184,8 @@ def _step_dict(step: StepDef) -> dict[str, Any]:
         out["timeout"] = step.timeout
     if step.continue_on_error:
         out["continue_on_error"] = True
+    if step.compensate is not None:
+        out["compensate"] = step.compensate.to_dict()
     return out
 
 
@@ -179,4 +209,5 @@ def _step_from(raw: Mapping[str, Any]) -> StepDef:
         retry=RetryPolicy(**raw.get("retry", {})),
         timeout=raw.get("timeout"),
         continue_on_error=bool(raw.get("continue_on_error", False)),
+        compensate=Compensation.from_dict(raw["compensate"]) if raw.get("compensate") else None,
     )

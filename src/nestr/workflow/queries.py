@@ -14,16 +14,19 @@ from typing import Literal
 
 from nestr.errors import NotFound, did_you_mean
 from nestr.events.catalog import RUN_FINISHED, RunFinished
+from nestr.store.compensations import FailedStep, failed_steps
 from nestr.store.db import Database
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.store.runs import RunStore
 from nestr.workflow.executor import RunResult
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
+from nestr.workflow.saga import is_compensation
 
 __all__ = [
     "AttemptRecord",
     "Cancellation",
+    "FailedStep",
     "LogRecord",
     "RunDetail",
     "RunQueries",
@@ -44,10 +47,21 @@ class RunDetail:
     steps: list[StepRecord]
     attempts: list[AttemptRecord]
 
+    @property
+    def forward(self) -> list[StepRecord]:
+        """The run's own step instances."""
+        return [s for s in self.steps if not is_compensation(s.key)]
+
+    @property
+    def compensations(self) -> list[StepRecord]:
+        """Its compensations (keys ``compensate:KEY``), in the order they were planned."""
+        return [s for s in self.steps if is_compensation(s.key)]
+
     def to_dict(self) -> dict[str, object]:
         return {
             **run_dict(self.run),
-            "steps": [s.to_dict() for s in self.steps],
+            "steps": [s.to_dict() for s in self.forward],
+            "compensations": [s.to_dict() for s in self.compensations],
             "attempts": [a.to_dict() for a in self.attempts],
         }
 
@@ -83,6 +97,12 @@ class RunQueries:
         """Run ``run`` (id or prefix), its step instances and attempts."""
         record = self.find_run(run)
         return RunDetail(record, self.store.steps(record.id), self.store.attempts(record.id))
+
+    def failed_steps(self, run: str | None = None, limit: int = 100) -> list[FailedStep]:
+        """The dead-letter list: failed step instances of ended runs that did not compensate
+        (of run ``run``, an id or prefix, when given), newest run first."""
+        run_id = None if run is None else self.find_run(run).id
+        return failed_steps(self.store.db, run_id, limit)
 
     def workflow(self, record: RunRecord) -> Workflow:
         """The workflow ``record`` runs, as it was resolved when the run started."""

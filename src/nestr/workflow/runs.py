@@ -20,15 +20,23 @@ from typing import Any
 from nestr.config.settings import Settings
 from nestr.errors import UsageError, WorkFailed
 from nestr.events.bus import EventBus
-from nestr.events.catalog import RUN_RESUMED, RUN_STARTED, RunResumed, RunStarted
+from nestr.events.catalog import (
+    RUN_RESUMED,
+    RUN_RETRIED,
+    RUN_STARTED,
+    RunResumed,
+    RunRetried,
+    RunStarted,
+)
 from nestr.events.envelope import Event
 from nestr.manifest.model import Manifest, RepoSpec
 from nestr.proc.groups import boot_id, end_groups
 from nestr.store.db import Database, open_database
 from nestr.store.eventlog import EventLog
 from nestr.store.groups import open_groups
-from nestr.store.records import RunRecord, StepRecord
+from nestr.store.records import RunRecord, RunStatus, StepRecord
 from nestr.store.runs import NewStep, RunStore
+from nestr.workflow.deadletter import retry_keys
 from nestr.workflow.executor import (
     ExecutorFactory,
     ExecutorSetup,
@@ -37,12 +45,13 @@ from nestr.workflow.executor import (
     executor_factory,
 )
 from nestr.workflow.inputs import resolve_inputs
-from nestr.workflow.liveness import owner_alive
+from nestr.workflow.liveness import owner_alive, shown_status
 from nestr.workflow.loading import load_workflow
 from nestr.workflow.model import Workflow
 from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import build_plan, repo_dict, repo_from, select_repos
 from nestr.workflow.registry import StepRegistry, default_registry
+from nestr.workflow.saga import is_compensation
 
 
 def new_run_id() -> str:
@@ -158,10 +167,8 @@ async def resume_run(
 
     def begin(store: RunStore, bus: EventBus) -> RunSpec:
         record = store.find_run(run)
+        _refuse_compensated(record, "resumed")
         workflow = Workflow.from_dict(record.definition)
-        selected = {
-            k: [repo_from(r) for r in v] for k, v in record.context.get("selected", {}).items()
-        }
 
         def resumed(records: Sequence[StepRecord]) -> Event:
             done = sum(1 for s in records if s.status == "succeeded")
@@ -171,23 +178,15 @@ async def resume_run(
                 run_id=record.id,
             )
 
-        now = time.time()
-        event, claim, records = store.claim(record, os.getpid(), now, resumed, owner_alive)
-        bus.publish(event)
-        end_left_groups(store.db, record)
-        manifest = record.context.get("manifest")
-        return RunSpec(
-            record.id,
-            build_plan(workflow, selected),
-            record.inputs,
-            Path(record.context["root"]),
-            state_dir,
-            Path(manifest) if manifest else None,
-            done={s.key: s for s in records if s.status == "succeeded"},
-            prior_attempts={s.key: s.attempts for s in records},  # new ones are numbered after
-            claim=claim,
-            settings=chosen,
-        )
+        # a run that was compensating continues its compensations only: its steps ended
+        compensating = record.outcome if record.compensation == "running" else None
+        keys = None
+        if compensating is not None:
+            open_ = {"pending", "running"}
+            steps = store.steps(record.id)
+            keys = [s.key for s in steps if is_compensation(s.key) and s.status in open_]
+        claimed = store.claim(record, os.getpid(), time.time(), resumed, owner_alive, keys)
+        return _claimed_spec(store, bus, record, claimed, keys, state_dir, chosen, compensating)
 
     chosen = settings or Settings()  # read by begin, once called
     factory = executor or chosen.executor
@@ -196,6 +195,108 @@ async def resume_run(
         state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
     )
     return await wiring.drive(begin)
+
+
+async def retry_step(
+    run: str,
+    step: str,
+    *,
+    state_dir: Path,
+    jobs: int | None = None,
+    bus: EventBus | None = None,
+    registry: StepRegistry | None = None,
+    options: ExecutorOptions | None = None,
+    cancel: asyncio.Event | None = None,
+    db: Database | None = None,
+    settings: Settings | None = None,
+    executor: str | ExecutorFactory | None = None,
+    started: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run again the failed instances of ``step`` (an id or an instance key) in the ended run
+    ``run``, and what they held back (``nestr.workflow.deadletter``), as new attempts of the
+    same run; the run's other instances stay as they are and its status is decided again.
+    Refused (exit 2) for a run that is not failed or cancelled, or that compensated; the
+    takeover is guarded as a resume's is. Other arguments as for :func:`resume_run`."""
+
+    def begin(store: RunStore, bus: EventBus) -> RunSpec:
+        record = store.find_run(run)
+        _refuse_compensated(record, "retried")
+        if record.status not in {"failed", "cancelled"}:
+            raise UsageError(
+                f"run {record.id} is {shown_status(record)}: only an ended run's failed"
+                " steps are retried",
+                hint=f"continue an interrupted run with `nestr runs resume {record.id[:8]}`",
+            )
+        workflow = Workflow.from_dict(record.definition)
+        plan = build_plan(workflow, _recorded_selection(record))
+        states = {s.key: s.status for s in store.steps(record.id)}
+        keys = retry_keys(plan, states, step, record.id)
+
+        def retried(_: Sequence[StepRecord]) -> Event:
+            data = RunRetried(workflow=workflow.name, steps=keys)
+            return RUN_RETRIED.event(data, subject=workflow.name, run_id=record.id)
+
+        claimed = store.claim(record, os.getpid(), time.time(), retried, owner_alive, keys)
+        return _claimed_spec(store, bus, record, claimed, keys, state_dir, chosen, None)
+
+    chosen = settings or Settings()
+    factory = executor or chosen.executor
+    registry = registry or default_registry()
+    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory, None, started)
+    return await wiring.drive(begin)
+
+
+def _refuse_compensated(record: RunRecord, doing: str) -> None:
+    """A run whose compensations ran was undone: it is never resumed or retried."""
+    if record.compensation in {"succeeded", "failed", "cancelled"}:
+        raise UsageError(
+            f"run {record.id} cannot be {doing}: it was compensated (its succeeded steps were"
+            " undone)",
+            hint="start a new run",
+        )
+
+
+def _recorded_selection(record: RunRecord) -> dict[str, list[RepoSpec]]:
+    """The repos each foreach step of ``record`` selected when it started."""
+    raw = record.context.get("selected", {})
+    return {k: [repo_from(r) for r in v] for k, v in raw.items()}
+
+
+def _claimed_spec(
+    store: RunStore,
+    bus: EventBus,
+    record: RunRecord,
+    claimed: tuple[Event, int, list[StepRecord]],
+    keys: Sequence[str] | None,
+    state_dir: Path,
+    settings: Settings,
+    compensating: RunStatus | None,
+) -> RunSpec:
+    """The spec of a run taken over by a resume or a retry: what succeeded is done, what is
+    run again is ``keys`` (None: everything else), the rest stays as it ended."""
+    event, claim, records = claimed
+    bus.publish(event)
+    end_left_groups(store.db, record)
+    again = None if keys is None else set(keys)
+    manifest = record.context.get("manifest")
+    return RunSpec(
+        record.id,
+        build_plan(Workflow.from_dict(record.definition), _recorded_selection(record)),
+        record.inputs,
+        Path(record.context["root"]),
+        state_dir,
+        Path(manifest) if manifest else None,
+        done={s.key: s for s in records if s.status == "succeeded"},
+        prior_attempts={s.key: s.attempts for s in records},  # new ones are numbered after
+        ended={
+            s.key: s.status
+            for s in records
+            if again is not None and s.status != "succeeded" and s.key not in again
+        },
+        compensating=compensating,
+        claim=claim,
+        settings=settings,
+    )
 
 
 @dataclass(frozen=True)

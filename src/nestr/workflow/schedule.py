@@ -1,13 +1,13 @@
 """The scheduling decisions of a run, as pure code over plain data.
 
 A :class:`Schedule` knows the instances of a run (key, needs, whether a failure may be
-ignored), what ended before (a resume), the concurrency limit and whether the workflow fails
-fast. An executor tells it what happened — :meth:`Schedule.finished`, :meth:`Schedule.cancel` —
-and asks it what to do next — :meth:`Schedule.advance` returns :class:`Start`, :class:`Settle`
-and :class:`Interrupt` actions — until :attr:`Schedule.over`; :meth:`Schedule.final_status`
-then says how the run ended. No asyncio, store or clock: the local executor drives it from
-its event loop, and a Temporal workflow can drive the same decisions deterministically from
-its history.
+ignored), what ended before (a resume, a retry), the concurrency limit and whether the
+workflow fails fast. An executor tells it what happened — :meth:`Schedule.finished`,
+:meth:`Schedule.cancel` — and asks it what to do next — :meth:`Schedule.advance` returns
+:class:`Start`, :class:`Settle` and :class:`Interrupt` actions — until :attr:`Schedule.over`;
+:meth:`Schedule.final_status` then says how the run ended. No asyncio, store or clock: the
+local executor drives it from its event loop, and a Temporal workflow can drive the same
+decisions deterministically from its history.
 
 Readiness is tracked with a counter of unfinished needs per instance, so an instance is
 examined once, when its last need ends (O(edges) for the whole run however wide its layers).
@@ -75,15 +75,17 @@ class Schedule:
         nodes: Iterable[Node],
         *,
         done: Iterable[str] = (),
+        ended: Mapping[str, StepStatus] | None = None,
         limit: int = 1,
         fail_fast: bool = True,
     ) -> None:
         self.nodes = {node.key: node for node in nodes}
         self.limit = max(1, limit)
         self.fail_fast = fail_fast
-        finished = set(done)
+        kept = {k: v for k, v in (ended or {}).items() if k in self.nodes}
+        finished = set(done) | set(kept)
         self._states: dict[str, StepStatus] = {
-            key: "succeeded" if key in finished else "pending" for key in self.nodes
+            key: kept.get(key, "succeeded") if key in finished else "pending" for key in self.nodes
         }
         self._dependents: dict[str, list[str]] = {key: [] for key in self.nodes}
         self._waiting: dict[str, int] = {}
@@ -105,14 +107,22 @@ class Schedule:
         self.examined = 0  # readiness checks made: one per instance over a whole run
 
     @classmethod
-    def for_plan(cls, plan: Plan, *, done: Iterable[str] = (), limit: int = 1) -> Schedule:
+    def for_plan(
+        cls,
+        plan: Plan,
+        *,
+        done: Iterable[str] = (),
+        ended: Mapping[str, StepStatus] | None = None,
+        limit: int = 1,
+    ) -> Schedule:
         """The schedule of ``plan``'s instances; ``limit`` is capped by the workflow's own
-        ``concurrency``."""
+        ``concurrency``. ``done`` succeeded before; ``ended`` ended otherwise before and stay
+        so (a retry of one step leaves the run's other failures as they are)."""
         workflow = plan.workflow
         nodes = (Node(i.key, i.needs, i.step.continue_on_error) for i in plan.instances)
         if workflow.concurrency:
             limit = min(limit, workflow.concurrency)
-        return cls(nodes, done=done, limit=limit, fail_fast=workflow.fail_fast)
+        return cls(nodes, done=done, ended=ended, limit=limit, fail_fast=workflow.fail_fast)
 
     @property
     def states(self) -> Mapping[str, StepStatus]:

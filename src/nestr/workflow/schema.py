@@ -70,6 +70,33 @@ class DefaultsSection(_Strict):
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every step.")
 
 
+class CompensateSection(_Strict):
+    """What undoes a step that succeeded, run when the run fails or is cancelled: a command
+    (``run``) or a registered step type (``uses``), with the step's repo, retry and timeout."""
+
+    run: str | None = Field(None, description="Command, split like a shell would (shlex).")
+    shell: bool = Field(False, description="Run `run` through /bin/sh instead of argv.")
+    uses: str | None = Field(None, description="A step type from the registry, e.g. git.push.")
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with", description="Step inputs.")
+    cwd: str | None = Field(None, description="Working directory (relative to the repo/root).")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment.")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> CompensateSection:
+        _check_body(self.run, self.uses, self.shell, self.with_)
+        return self
+
+
+def _check_body(run: str | None, uses: str | None, shell: bool, with_: dict[str, Any]) -> None:
+    """A step body names exactly one action, and only the keys that action reads."""
+    if (run is None) == (uses is None):
+        raise ValueError("a step needs exactly one of `run` (a command) or `uses` (a type)")
+    if shell and run is None:
+        raise ValueError("`shell: true` only applies to `run` steps")
+    if with_ and run is not None:
+        raise ValueError("`with` only applies to `uses` steps")
+
+
 class StepSection(_Strict):
     """One node of the DAG: a command (``run``) or a registered step type (``uses``)."""
 
@@ -86,6 +113,9 @@ class StepSection(_Strict):
     retry: RetrySection | None = Field(None, description="Retry policy (overrides defaults).")
     timeout: Duration | None = Field(None, description="Timeout per attempt (e.g. 10m).")
     continue_on_error: bool = Field(False, description="A failure does not stop dependents.")
+    compensate: CompensateSection | None = Field(
+        None, description="What undoes the step when the run fails or is cancelled."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -96,12 +126,7 @@ class StepSection(_Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> StepSection:
-        if (self.run is None) == (self.uses is None):
-            raise ValueError("a step needs exactly one of `run` (a command) or `uses` (a type)")
-        if self.shell and self.run is None:
-            raise ValueError("`shell: true` only applies to `run` steps")
-        if self.with_ and self.run is not None:
-            raise ValueError("`with` only applies to `uses` steps")
+        _check_body(self.run, self.uses, self.shell, self.with_)
         return self
 
 

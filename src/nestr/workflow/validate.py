@@ -96,17 +96,10 @@ def _problems(
     suggest = _Suggestions(ids)
     for index, step in enumerate(workflow.steps):
         yield from _check_needs(step, index, suggest, seen, locate)
-        if index in outlines or step.is_command:
+        if index in outlines:
             continue
-        try:  # a plugin's step type: asking may start the plugin, which may fail
-            if step.uses in step_types:
-                yield from _check_with(step, index, step_types, locate)
-                continue
-        except NestrError as exc:
-            yield _error(locate, ("steps", index, "uses"), exc.message, exc.hint)
-            continue
-        hint = did_you_mean(step.uses, sorted(step_types)) or "see `nestr workflow list`"
-        yield _error(locate, ("steps", index, "uses"), f"unknown step type {step.uses!r}", hint)
+        for body, base in _bodies(step, index):
+            yield from _check_type(body, base, step_types, locate)
     edges = edges_of(workflow)
     yield from _check_cycles(workflow, edges, locate)
     inputs = {i.name for i in workflow.inputs} if inputs_known else None
@@ -116,22 +109,40 @@ def _problems(
     for index, step in enumerate(workflow.steps):
         if index in outlines:
             continue
-        for path, text in _templated(step, index):
-            yield from _check_text(text, path, step, upstream, inputs, locate)
-        if (problem := script_problem(step)) is not None:
-            field, error = problem
-            yield _error(locate, ("steps", index, *field), error.message, error.hint)
+        for body, base in _bodies(step, index):
+            for path, text in _templated(body, base):
+                yield from _check_text(text, path, body, upstream, inputs, locate)
+            if (problem := script_problem(body)) is not None:
+                field, error = problem
+                yield _error(locate, (*base, *field), error.message, error.hint)
+
+
+def _check_type(
+    body: StepDef, base: KeyPath, step_types: Collection[str], locate: Locate
+) -> Iterator[WorkflowDefinitionError]:
+    """An unknown step type, or the problems of a known one's ``with:``."""
+    if body.is_command:
+        return
+    try:  # a plugin's step type: asking may start the plugin, which may fail
+        if body.uses in step_types:
+            yield from _check_with(body, base, step_types, locate)
+            return
+    except NestrError as exc:
+        yield _error(locate, (*base, "uses"), exc.message, exc.hint)
+        return
+    hint = did_you_mean(body.uses, sorted(step_types)) or "see `nestr workflow list`"
+    yield _error(locate, (*base, "uses"), f"unknown step type {body.uses!r}", hint)
 
 
 def _check_with(
-    step: StepDef, index: int, step_types: Collection[str], locate: Locate
+    body: StepDef, base: KeyPath, step_types: Collection[str], locate: Locate
 ) -> Iterator[WorkflowDefinitionError]:
     """The problems a plugin finds in the step's ``with:``, each at its field's position."""
     if not isinstance(step_types, StepRegistry):
         return
-    for path, message in step_types.check(step.uses, step.with_):
-        field = _deepest_known(step.with_, path)
-        yield _error(locate, ("steps", index, "with", *field), f"{step.uses}: {message}")
+    for path, message in step_types.check(body.uses, body.with_):
+        field = _deepest_known(body.with_, path)
+        yield _error(locate, (*base, "with", *field), f"{body.uses}: {message}")
 
 
 def _deepest_known(with_: Any, path: tuple[str, ...]) -> KeyPath:
@@ -196,9 +207,18 @@ def _check_needs(
             yield _error(locate, ("steps", index, "needs", position), "a step cannot need itself")
 
 
-def _templated(step: StepDef, index: int) -> Iterator[tuple[KeyPath, str]]:
+def _bodies(step: StepDef, index: int) -> Iterator[tuple[StepDef, KeyPath]]:
+    """The step at ``index`` and, if it declares one, its compensation (as the step that
+    runs it, ``nestr.workflow.saga.compensation_step``), each with its key path."""
+    from nestr.workflow.saga import compensation_step
+
+    yield step, ("steps", index)
+    if step.compensate is not None:
+        yield compensation_step(step), ("steps", index, "compensate")
+
+
+def _templated(step: StepDef, base: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """Every user-written string of ``step`` that may hold expressions, with its key path."""
-    base: KeyPath = ("steps", index)
     if step.condition is not None:
         for expr in expressions.condition_expressions(step.condition):
             yield (*base, "if"), "${{ " + expr + " }}"
@@ -238,13 +258,20 @@ def _check_text(
             yield _error(locate, path, str(exc))
             continue
         for root, name in sorted(refs, key=lambda r: (r[0], r[1] or "")):
-            problem = _bad_reference(root, name, step, upstream, inputs)
+            problem = _bad_reference(
+                root, name, step, upstream, inputs, path[2:3] == ("compensate",)
+            )
             if problem:
                 yield _error(locate, path, f"in `{expr}`: {problem[0]}", problem[1])
 
 
 def _bad_reference(
-    root: str, name: str | None, step: StepDef, upstream: Ancestry, inputs: set[str] | None
+    root: str,
+    name: str | None,
+    step: StepDef,
+    upstream: Ancestry,
+    inputs: set[str] | None,
+    undoes: bool,
 ) -> tuple[str, str | None] | None:
     if root not in expressions.ROOTS:
         choices = sorted(expressions.ROOTS)
@@ -257,7 +284,14 @@ def _bad_reference(
         )
     if root == "steps" and name is not None and name not in upstream.edges:
         return f"unknown step {name!r}", did_you_mean(name, sorted(upstream.edges))
-    if root == "steps" and name is not None and not upstream.is_upstream(name, step.id):
+    # a compensation reads the outputs of the step it undoes (``step.id``) too
+    itself = undoes and name == step.id
+    if (
+        root == "steps"
+        and name is not None
+        and not itself
+        and not upstream.is_upstream(name, step.id)
+    ):
         return (
             f"step {name!r} is not upstream of {step.id!r}",
             f"add {name!r} to the needs of {step.id!r} (directly or through another step)",

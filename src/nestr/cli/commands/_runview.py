@@ -187,3 +187,6 @@ def print_summary(result: RunResult, tails: dict[str, str] | None = None) -> Non
     click.echo(
         f"\nrun {result.run_id} {result.status} in {result.seconds:.2f}s ({counts or 'no steps'})"
     )
+    if result.compensation is not None:
+        undone = len(result.compensations)
+        click.echo(f"compensated: {result.compensation} ({undone} compensations)")

@@ -28,8 +28,9 @@ def graph(ctx: click.Context, workflow: str, manifest_path: Path | None, fmt: st
     from nestr.workflow import graph as drawing
     from nestr.workflow.loading import load_workflow
 
-    manifest = local_session(ctx).manifest(manifest=manifest_path)
-    item = load_workflow(manifest, workflow)
+    session = local_session(ctx)
+    manifest = session.manifest(manifest=manifest_path)
+    item = load_workflow(manifest, workflow, step_types=session.steps)
     render = {"mermaid": drawing.to_mermaid, "dot": drawing.to_dot, "text": drawing.to_text}[fmt]
     click.echo(render(item), nl=False)
     return 0

@@ -1,4 +1,5 @@
-"""``nestr runs list|show|logs|cancel|resume``: runs recorded in the store."""
+"""``nestr runs list|show|logs|cancel|resume|failed-steps|retry``: runs recorded in the
+store."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from nestr.workflow.liveness import run_dict, shown_status
 
 if TYPE_CHECKING:
     from nestr.session import Session
-    from nestr.workflow.queries import RunRecord
+    from nestr.workflow.queries import RunRecord, StepRecord
 
 _run_argument = click.argument("run_id", metavar="RUN")
 
 
 @click.group()
 def runs() -> None:
-    """List, show, follow, cancel and resume runs (RUN is an id or a unique prefix)."""
+    """List, show, follow, cancel, resume and retry runs (RUN is an id or a unique prefix)."""
 
 
 def _when(stamp: float | None) -> str:
@@ -65,17 +66,63 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> int:
     if as_json:
         print_json(detail.to_dict())
         return 0
-    record, steps = detail.run, detail.steps
+    record = detail.run
     click.echo(f"run {record.id}  {record.workflow}  {shown_status(record)}")
     click.echo(f"started {_when(record.created)}  finished {_when(record.finished)}")
+    if record.compensation is not None:
+        click.echo(f"compensated: {record.compensation}")
     if record.inputs:
         click.echo("inputs: " + ", ".join(f"{k}={v}" for k, v in record.inputs.items()))
-    width = max((len(s.key) for s in steps), default=0)
+    width = max((len(s.key) for s in detail.steps), default=0)
+    _step_lines(detail.forward, width)
+    if detail.compensations:
+        click.echo("compensations:")
+        _step_lines(detail.compensations, width)
+    return 0
+
+
+def _step_lines(steps: list[StepRecord], width: int) -> None:
     for step in steps:
         took = f"{step.duration:.2f}s" if step.duration is not None else "-"
         line = f"  {step.key:<{width}}  {step.status:<9} {took:>8}  attempts {step.attempts}"
         click.echo(line + (f"  {step.error}" if step.error else ""))
+
+
+@runs.command("failed-steps")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@json_option
+@click.pass_context
+def failed_steps(ctx: click.Context, run_id: str | None, as_json: bool) -> int:
+    """Steps that failed for good in ended runs (the dead-letter list), newest run first."""
+    found = local_session(ctx, only_here=True).failed_steps(run_id)
+    if as_json:
+        print_json([f.to_dict() for f in found])
+        return 0
+    for item in found:
+        error = f"  {item.error}" if item.error else ""
+        click.echo(
+            f"{item.run_id}  {item.workflow:<20} {item.key}  attempts {item.attempts}{error}"
+        )
     return 0
+
+
+@runs.command()
+@_run_argument
+@click.argument("step")
+@jobs_option
+@json_option
+@click.pass_context
+def retry(ctx: click.Context, run_id: str, step: str, jobs: int | None, as_json: bool) -> int:
+    """Run again a failed STEP (an id or a key like test[api]) of an ended run, and the steps
+    it held back; the rest of the run is not rerun."""
+    nestr = local_session(ctx, only_here=True)
+    record = nestr.resume_target(run_id)
+    with watching(nestr.bus, record.workflow, nestr.queries.workflow(record)):
+        result = run_cancellable(
+            lambda cancel: nestr.retry_step(record.id, step, jobs=jobs, cancel=cancel)
+        )
+    report(result, nestr, as_json=as_json)
+    return result.exit_code
 
 
 @runs.command()

@@ -9,6 +9,8 @@ import click
 from nestr.cli.context import app, local_session
 
 if TYPE_CHECKING:
+    import asyncio
+
     from nestr.cli.context import AppContext
     from nestr.config.live import LiveConfig
     from nestr.server.tls import ServerTls
@@ -29,8 +31,9 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     is set; TLS with server.tls.cert/key, mTLS with server.tls.client_ca; a non-loopback
     address without a token or mTLS is refused.
 
-    The config is reloaded on SIGHUP and when a config file changes: log level and format
-    and server.token apply at once (open streams go on); other settings need a restart.
+    The config is reloaded on SIGHUP and when a config file changes: log level and format,
+    server.token and server.stream.* apply at once (open streams go on); other settings need
+    a restart.
 
     On start it resumes the runs of this host whose process died (server.resume_interrupted).
     It prunes the event log as events.retention says, at start and every interval.
@@ -78,6 +81,7 @@ async def _serve(
     from nestr.server.recovery import resume_interrupted
     from nestr.server.reload import ConfigReloader
     from nestr.server.retention import Pruner
+    from nestr.server.services.events import StreamLimits
 
     stop, hurry = asyncio.Event(), asyncio.Event()
 
@@ -87,7 +91,8 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, signalled)
-    server = await start(nestr, listen=listen, token=token, tls=tls, config=live)
+    limits = StreamLimits.from_settings(nestr.settings.server.stream)
+    server = await start(nestr, listen=listen, token=token, tls=tls, config=live, limits=limits)
     assert server.auth is not None
     reloader = ConfigReloader(
         live,
@@ -97,6 +102,7 @@ async def _serve(
         listen=listen,
         mtls=tls is not None and tls.mutual,
         session=nestr,
+        events=server.events,
     )
     reloader.start()  # before the address is printed: a SIGHUP from then on is a reload
     assert server.config is not None
@@ -105,6 +111,7 @@ async def _serve(
         await resume_interrupted(server.workflows)  # before the address: they are underway
     pruner = Pruner(nestr, lambda: live.current.settings.events.retention)
     await pruner.start()  # events.retention: now, then every interval
+    webhooks = _start_webhooks(nestr, stop)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     try:
@@ -113,3 +120,24 @@ async def _serve(
         await pruner.stop()
         await reloader.stop()
         await server.stop(nestr.settings.server.drain_grace, hurry=hurry)
+        if webhooks is not None:
+            await webhooks  # ends with `stop`; raises what made it fail earlier
+
+
+def _start_webhooks(nestr: Session, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Deliver events to `webhooks:` endpoints beside the server (docs/webhooks.md)."""
+    if not nestr.settings.webhooks:
+        return None
+    import asyncio
+
+    from nestr.watchers.webhooks.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(
+        nestr.settings.webhooks,
+        state_dir=nestr.settings.state_dir,
+        bus=nestr.bus,
+        on_standby=lambda: click.echo(
+            "another nestr process delivers webhooks from this store: waiting", err=True
+        ),
+    )
+    return asyncio.create_task(dispatcher.run(stop))

@@ -42,7 +42,7 @@ class Owner(_message.Message):
     def __init__(self, pid: _Optional[int] = ..., host: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("id", "workflow", "status", "inputs_json", "created", "finished", "owner", "heartbeat", "cancel_requested", "resumes")
+    __slots__ = ("id", "workflow", "status", "inputs_json", "created", "finished", "owner", "heartbeat", "cancel_requested", "resumes", "compensation")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class Run(_message.Message):
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     RESUMES_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_FIELD_NUMBER: _ClassVar[int]
     id: str
     workflow: str
     status: str
@@ -63,7 +64,8 @@ class Run(_message.Message):
     heartbeat: float
     cancel_requested: bool
     resumes: int
-    def __init__(self, id: _Optional[str] = ..., workflow: _Optional[str] = ..., status: _Optional[str] = ..., inputs_json: _Optional[str] = ..., created: _Optional[float] = ..., finished: _Optional[float] = ..., owner: _Optional[_Union[Owner, _Mapping]] = ..., heartbeat: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., resumes: _Optional[int] = ...) -> None: ...
+    compensation: str
+    def __init__(self, id: _Optional[str] = ..., workflow: _Optional[str] = ..., status: _Optional[str] = ..., inputs_json: _Optional[str] = ..., created: _Optional[float] = ..., finished: _Optional[float] = ..., owner: _Optional[_Union[Owner, _Mapping]] = ..., heartbeat: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., resumes: _Optional[int] = ..., compensation: _Optional[str] = ...) -> None: ...
 
 class Step(_message.Message):
     __slots__ = ("key", "step", "repo", "status", "attempts", "started", "finished", "duration", "exit_code", "error", "outputs_json")
@@ -194,3 +196,53 @@ class GetStepLogResponse(_message.Message):
     LOGS_FIELD_NUMBER: _ClassVar[int]
     logs: _containers.RepeatedCompositeFieldContainer[StepLog]
     def __init__(self, logs: _Optional[_Iterable[_Union[StepLog, _Mapping]]] = ...) -> None: ...
+
+class ListFailedStepsRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class FailedStep(_message.Message):
+    __slots__ = ("run_id", "workflow", "key", "step", "repo", "attempts", "finished", "exit_code", "error")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    REPO_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    workflow: str
+    key: str
+    step: str
+    repo: str
+    attempts: int
+    finished: float
+    exit_code: int
+    error: str
+    def __init__(self, run_id: _Optional[str] = ..., workflow: _Optional[str] = ..., key: _Optional[str] = ..., step: _Optional[str] = ..., repo: _Optional[str] = ..., attempts: _Optional[int] = ..., finished: _Optional[float] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ListFailedStepsResponse(_message.Message):
+    __slots__ = ("steps",)
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[FailedStep]
+    def __init__(self, steps: _Optional[_Iterable[_Union[FailedStep, _Mapping]]] = ...) -> None: ...
+
+class RetryStepRequest(_message.Message):
+    __slots__ = ("run_id", "step", "jobs")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    step: str
+    jobs: int
+    def __init__(self, run_id: _Optional[str] = ..., step: _Optional[str] = ..., jobs: _Optional[int] = ...) -> None: ...
+
+class RetryStepResponse(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...

@@ -66,6 +66,16 @@ class WorkflowServiceStub:
                 request_serializer=nestr_dot_v1_dot_workflow__pb2.GetStepLogRequest.SerializeToString,
                 response_deserializer=nestr_dot_v1_dot_workflow__pb2.GetStepLogResponse.FromString,
                 _registered_method=True)
+        self.ListFailedSteps = channel.unary_unary(
+                '/nestr.v1.WorkflowService/ListFailedSteps',
+                request_serializer=nestr_dot_v1_dot_workflow__pb2.ListFailedStepsRequest.SerializeToString,
+                response_deserializer=nestr_dot_v1_dot_workflow__pb2.ListFailedStepsResponse.FromString,
+                _registered_method=True)
+        self.RetryStep = channel.unary_unary(
+                '/nestr.v1.WorkflowService/RetryStep',
+                request_serializer=nestr_dot_v1_dot_workflow__pb2.RetryStepRequest.SerializeToString,
+                response_deserializer=nestr_dot_v1_dot_workflow__pb2.RetryStepResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -116,6 +126,22 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFailedSteps(self, request, context):
+        """The dead-letter list: step instances that failed for good in runs that ended failed or
+        cancelled without compensating (`nestr runs failed-steps`), newest run first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryStep(self, request, context):
+        """Run again the failed instances of a step of an ended run, and the instances they held
+        back, as new attempts of that run (`nestr runs retry`); returns once the run is claimed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +174,16 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.GetStepLog,
                     request_deserializer=nestr_dot_v1_dot_workflow__pb2.GetStepLogRequest.FromString,
                     response_serializer=nestr_dot_v1_dot_workflow__pb2.GetStepLogResponse.SerializeToString,
+            ),
+            'ListFailedSteps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFailedSteps,
+                    request_deserializer=nestr_dot_v1_dot_workflow__pb2.ListFailedStepsRequest.FromString,
+                    response_serializer=nestr_dot_v1_dot_workflow__pb2.ListFailedStepsResponse.SerializeToString,
+            ),
+            'RetryStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryStep,
+                    request_deserializer=nestr_dot_v1_dot_workflow__pb2.RetryStepRequest.FromString,
+                    response_serializer=nestr_dot_v1_dot_workflow__pb2.RetryStepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +350,60 @@ class WorkflowService:
             '/nestr.v1.WorkflowService/GetStepLog',
             nestr_dot_v1_dot_workflow__pb2.GetStepLogRequest.SerializeToString,
             nestr_dot_v1_dot_workflow__pb2.GetStepLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFailedSteps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nestr.v1.WorkflowService/ListFailedSteps',
+            nestr_dot_v1_dot_workflow__pb2.ListFailedStepsRequest.SerializeToString,
+            nestr_dot_v1_dot_workflow__pb2.ListFailedStepsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nestr.v1.WorkflowService/RetryStep',
+            nestr_dot_v1_dot_workflow__pb2.RetryStepRequest.SerializeToString,
+            nestr_dot_v1_dot_workflow__pb2.RetryStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

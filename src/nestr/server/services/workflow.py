@@ -1,4 +1,5 @@
-"""``nestr.v1.WorkflowService``: start, inspect, cancel and resume workflow runs over gRPC.
+"""``nestr.v1.WorkflowService``: start, inspect, cancel, resume and retry workflow runs over
+gRPC.
 
 Starting and resuming return at once: the run becomes a task of the server's event loop, and
 its progress is the event stream (``EventService.Subscribe`` with the run's id). The server
@@ -31,6 +32,7 @@ from nestr.server.errors import Context, mapped
 
 if TYPE_CHECKING:
     from nestr.session import Session
+    from nestr.store.compensations import FailedStep
     from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
     from nestr.workflow.executor import RunResult
 
@@ -130,6 +132,28 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
                 )
         return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs])
 
+    @mapped
+    async def ListFailedSteps(
+        self, request: pb.ListFailedStepsRequest, context: Context
+    ) -> pb.ListFailedStepsResponse:
+        found = self.session.failed_steps(request.run_id or None)
+        return pb.ListFailedStepsResponse(steps=[_failed_message(f) for f in found])
+
+    @mapped
+    async def RetryStep(
+        self, request: pb.RetryStepRequest, context: Context
+    ) -> pb.RetryStepResponse:
+        if not request.step:
+            raise UsageError("RetryStep: step is empty", hint="name a failed step of the run")
+        acting = self._acting()
+        run_id = acting.resume_target(request.run_id).id
+        stops = _Stops()
+        work = acting.retry_step(
+            run_id, request.step, jobs=request.jobs or None, cancel=stops.cancel
+        )
+        await self._launch(run_id, work, stops)
+        return pb.RetryStepResponse(run_id=run_id)
+
     def shut_down(self) -> None:
         """Stop every run going for a shutdown: their steps' process groups are terminated,
         nothing is recorded as ended, and each run is left ``interrupted`` for a resume (the
@@ -222,6 +246,22 @@ def run_message(record: RunRecord) -> pb.Run:
         heartbeat=record.heartbeat,
         cancel_requested=record.cancel_requested is not None,
         resumes=record.resumes,
+        compensation=record.compensation,
+    )
+
+
+def _failed_message(item: FailedStep) -> pb.FailedStep:
+    """The protobuf form of an entry of the dead-letter list."""
+    return pb.FailedStep(
+        run_id=item.run_id,
+        workflow=item.workflow,
+        key=item.key,
+        step=item.step,
+        repo=item.repo,
+        attempts=item.attempts,
+        finished=item.finished,
+        exit_code=item.exit_code,
+        error=item.error,
     )
 
 

@@ -40,6 +40,7 @@ class StepCall:
     cwd: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     repo: str = ""
+    state_dir: str = ""  # the run's store, for a plugin that reads earlier steps (read-only)
     _send: Send = field(default=lambda _: None, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -51,9 +52,12 @@ class StepCall:
         )
         self._send(pb.ExecuteResponse(log=chunk))
 
-    def progress(self, done: float, total: float = 0.0, message: str = "") -> None:
-        """Report how far the step got (``total`` 0: unknown)."""
-        step = pb.Progress(done=done, total=total, message=message)
+    def progress(
+        self, done: float, total: float = 0.0, message: str = "", *, unit: str = ""
+    ) -> None:
+        """Report how far the step got (``total`` 0: unknown; ``unit``: what is counted);
+        nestr publishes it as a ``nestr.workflow.step.progress`` event."""
+        step = pb.Progress(done=done, total=total, message=message, unit=unit)
         self._send(pb.ExecuteResponse(progress=step))
 
     def output(self, name: str, value: Any) -> None:

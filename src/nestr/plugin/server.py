@@ -173,6 +173,7 @@ def _call(request: pb.ExecuteRequest, send: Callable[[pb.ExecuteResponse], None]
         cwd=request.cwd,
         env=dict(request.env),
         repo=request.repo,
+        state_dir=request.state_dir,
         _send=send,
     )
 

@@ -1,7 +1,8 @@
 """A step whose work a plugin process does: one ``Execute`` call per attempt.
 
-Log chunks go to the step's log as they arrive, progress as a log line, outputs become the
-step's outputs; the result ends the attempt. A plugin that dies mid-call fails only this attempt
+Log chunks go to the step's log as they arrive, progress becomes a
+``nestr.workflow.step.progress`` event, outputs become the step's outputs; the result ends the
+attempt. A plugin that dies mid-call fails only this attempt
 (which retries per the step's policy); the next attempt starts it again. A cancel (Ctrl-C, a
 timeout, ``nestr runs cancel``) calls ``Cancel`` and ends the stream.
 """
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from nestr.events.catalog import STEP_PROGRESS, StepProgress
 from nestr.plugins.host import CALL_TIMEOUT, plugin_of
 from nestr.plugins.launch import PluginError, PluginProcess
 from nestr.workflow.protocols import Outputs, StepContext, StepFailed
@@ -85,6 +87,7 @@ async def _execute(running: PluginProcess, name: str, ctx: StepContext) -> Outpu
         cwd=str(ctx.cwd),
         env=dict(ctx.env),
         repo=ctx.repo.name if ctx.repo is not None else "",
+        state_dir=str(ctx.state_dir or ""),
         **{"with": to_struct(ctx.with_)},
     )
     outputs: dict[str, str] = {}
@@ -111,12 +114,20 @@ def _handle(message: Any, ctx: StepContext, outputs: dict[str, str]) -> Any:
     elif kind == "output":
         outputs[message.output.name] = message.output.value
     elif kind == "progress":
-        step = message.progress
-        done = f"{step.done:g}/{step.total:g}" if step.total else f"{step.done:g}"
-        ctx.log.write("stdout", f"[progress {done}] {step.message}".rstrip() + "\n")
+        ctx.emit(STEP_PROGRESS.name, _progress(message.progress))
     elif kind == "result":
         return message.result
     return None
+
+
+def _progress(step: Any) -> StepProgress:
+    """A plugin's progress as the catalogue's ``nestr.workflow.step.progress`` data."""
+    data = StepProgress(message=step.message, current=int(step.done))
+    if step.total:
+        data["total"] = int(step.total)
+    if step.unit:
+        data["unit"] = step.unit
+    return data
 
 
 def _ended(result: Any, outputs: dict[str, str], plugin: str) -> Outputs:

@@ -24,8 +24,8 @@ def say(call: StepCall) -> dict[str, str]:
     """Log the text (``times`` times) and return it as output ``said``."""
     for _ in range(int(call.with_.get("times", 1))):
         call.log(str(call.with_["text"]))
-    call.progress(1, 1, "said")
-    return {"said": str(call.with_["text"]), "pid": str(os.getpid())}
+    call.progress(1, 1, "said", unit="texts")
+    return {"said": str(call.with_["text"]), "pid": str(os.getpid()), "state_dir": call.state_dir}
 
 
 @plugin.step("echo.noop")

@@ -20,8 +20,9 @@ def run_json(nestr: Any, *args: str) -> dict[str, Any]:
 
 @pytest.mark.usefixtures("echo")
 def test_plugin_step_runs_and_feeds_outputs_to_later_steps(nestr: Any, workflows: Any) -> None:
-    """An ``echo.say`` step runs in the plugin: its log lines and progress reach the step log and
-    its output feeds a later shell step; without the host the type would be unknown."""
+    """An ``echo.say`` step runs in the plugin: its log lines reach the step log, its progress
+    is a step progress event, it is told where the run's store is, and its output feeds a later
+    shell step; without the host the type would be unknown."""
     workflows("""
         hello:
           steps:
@@ -30,14 +31,21 @@ def test_plugin_step_runs_and_feeds_outputs_to_later_steps(nestr: Any, workflows
               with: {text: hi there, times: 2}
             - id: b
               needs: [a]
-              run: echo got ${{ steps.a.outputs.said }}
+              run: echo got ${{ steps.a.outputs.said }} from ${{ steps.a.outputs.state_dir }}
     """)
     done = nestr("run", "hello")
     assert done.code == 0, done
-    logs = nestr("runs", "logs", _last_run(nestr), "a")
-    assert logs.out.count("hi there") == 2
-    assert "[progress 1/1] said" in logs.out
-    assert "got hi there" in nestr("runs", "logs", _last_run(nestr), "b").out
+    run = _last_run(nestr)
+    assert nestr("runs", "logs", run, "a").out.count("hi there") == 2
+    events = nestr("events", "--json", "--type", "nestr.workflow.step.progress")
+    progress = [json.loads(line) for line in events.out.splitlines()]
+    assert [(e["step"], e["data"]) for e in progress] == [
+        ("a", {"message": "said", "current": 1, "total": 1, "unit": "texts"})
+    ]
+    said = nestr("runs", "logs", run, "b").out
+    assert "got hi there from " in said
+    state_dir = Path(said.split("got hi there from ", 1)[1].split()[0])
+    assert (state_dir / "nestr.db").is_file()
 
 
 def _last_run(nestr: Any) -> str:

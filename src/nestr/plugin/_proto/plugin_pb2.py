@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnestr/plugin/v1/plugin.proto\x12\x0fnestr.plugin.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x11\n\x0f\x44\x65scribeRequest\"`\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12-\n\nstep_types\x18\x03 \x03(\x0b\x32\x19.nestr.plugin.v1.StepType\"B\n\x08StepType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x13\n\x0bwith_schema\x18\x03 \x01(\t\"K\n\x0fValidateRequest\x12\x11\n\tstep_type\x18\x01 \x01(\t\x12%\n\x04with\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\">\n\x10ValidateResponse\x12*\n\x08problems\x18\x01 \x03(\x0b\x32\x18.nestr.plugin.v1.Problem\"(\n\x07Problem\x12\x0c\n\x04path\x18\x01 \x03(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x91\x02\n\x0e\x45xecuteRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x11\n\tstep_type\x18\x02 \x01(\t\x12%\n\x04with\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x10\n\x08step_key\x18\x05 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x06 \x01(\r\x12\x0b\n\x03\x63wd\x18\x07 \x01(\t\x12\x35\n\x03\x65nv\x18\x08 \x03(\x0b\x32(.nestr.plugin.v1.ExecuteRequest.EnvEntry\x12\x0c\n\x04repo\x18\t \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x0f\x45xecuteResponse\x12(\n\x03log\x18\x01 \x01(\x0b\x32\x19.nestr.plugin.v1.LogChunkH\x00\x12-\n\x08progress\x18\x02 \x01(\x0b\x32\x19.nestr.plugin.v1.ProgressH\x00\x12)\n\x06output\x18\x03 \x01(\x0b\x32\x17.nestr.plugin.v1.OutputH\x00\x12)\n\x06result\x18\x04 \x01(\x0b\x32\x17.nestr.plugin.v1.ResultH\x00\x42\x06\n\x04kind\"A\n\x08LogChunk\x12\'\n\x06stream\x18\x01 \x01(\x0e\x32\x17.nestr.plugin.v1.Stream\x12\x0c\n\x04text\x18\x02 \x01(\t\"8\n\x08Progress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x01\x12\r\n\x05total\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"%\n\x06Output\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"V\n\x06Result\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.nestr.plugin.v1.Status\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nreturncode\x18\x03 \x01(\x05\"%\n\rCancelRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08*F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02*_\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10STATUS_SUCCEEDED\x10\x01\x12\x11\n\rSTATUS_FAILED\x10\x02\x12\x14\n\x10STATUS_CANCELLED\x10\x03\x32\xc9\x02\n\nStepPlugin\x12O\n\x08\x44\x65scribe\x12 .nestr.plugin.v1.DescribeRequest\x1a!.nestr.plugin.v1.DescribeResponse\x12O\n\x08Validate\x12 .nestr.plugin.v1.ValidateRequest\x1a!.nestr.plugin.v1.ValidateResponse\x12N\n\x07\x45xecute\x12\x1f.nestr.plugin.v1.ExecuteRequest\x1a .nestr.plugin.v1.ExecuteResponse0\x01\x12I\n\x06\x43\x61ncel\x12\x1e.nestr.plugin.v1.CancelRequest\x1a\x1f.nestr.plugin.v1.CancelResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnestr/plugin/v1/plugin.proto\x12\x0fnestr.plugin.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x11\n\x0f\x44\x65scribeRequest\"`\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12-\n\nstep_types\x18\x03 \x03(\x0b\x32\x19.nestr.plugin.v1.StepType\"B\n\x08StepType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x13\n\x0bwith_schema\x18\x03 \x01(\t\"K\n\x0fValidateRequest\x12\x11\n\tstep_type\x18\x01 \x01(\t\x12%\n\x04with\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\">\n\x10ValidateResponse\x12*\n\x08problems\x18\x01 \x03(\x0b\x32\x18.nestr.plugin.v1.Problem\"(\n\x07Problem\x12\x0c\n\x04path\x18\x01 \x03(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xa4\x02\n\x0e\x45xecuteRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x11\n\tstep_type\x18\x02 \x01(\t\x12%\n\x04with\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x10\n\x08step_key\x18\x05 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x06 \x01(\r\x12\x0b\n\x03\x63wd\x18\x07 \x01(\t\x12\x35\n\x03\x65nv\x18\x08 \x03(\x0b\x32(.nestr.plugin.v1.ExecuteRequest.EnvEntry\x12\x0c\n\x04repo\x18\t \x01(\t\x12\x11\n\tstate_dir\x18\n \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x0f\x45xecuteResponse\x12(\n\x03log\x18\x01 \x01(\x0b\x32\x19.nestr.plugin.v1.LogChunkH\x00\x12-\n\x08progress\x18\x02 \x01(\x0b\x32\x19.nestr.plugin.v1.ProgressH\x00\x12)\n\x06output\x18\x03 \x01(\x0b\x32\x17.nestr.plugin.v1.OutputH\x00\x12)\n\x06result\x18\x04 \x01(\x0b\x32\x17.nestr.plugin.v1.ResultH\x00\x42\x06\n\x04kind\"A\n\x08LogChunk\x12\'\n\x06stream\x18\x01 \x01(\x0e\x32\x17.nestr.plugin.v1.Stream\x12\x0c\n\x04text\x18\x02 \x01(\t\"F\n\x08Progress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x01\x12\r\n\x05total\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04unit\x18\x04 \x01(\t\"%\n\x06Output\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"V\n\x06Result\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.nestr.plugin.v1.Status\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nreturncode\x18\x03 \x01(\x05\"%\n\rCancelRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08*F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02*_\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10STATUS_SUCCEEDED\x10\x01\x12\x11\n\rSTATUS_FAILED\x10\x02\x12\x14\n\x10STATUS_CANCELLED\x10\x03\x32\xc9\x02\n\nStepPlugin\x12O\n\x08\x44\x65scribe\x12 .nestr.plugin.v1.DescribeRequest\x1a!.nestr.plugin.v1.DescribeResponse\x12O\n\x08Validate\x12 .nestr.plugin.v1.ValidateRequest\x1a!.nestr.plugin.v1.ValidateResponse\x12N\n\x07\x45xecute\x12\x1f.nestr.plugin.v1.ExecuteRequest\x1a .nestr.plugin.v1.ExecuteResponse0\x01\x12I\n\x06\x43\x61ncel\x12\x1e.nestr.plugin.v1.CancelRequest\x1a\x1f.nestr.plugin.v1.CancelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXECUTEREQUEST_ENVENTRY']._loaded_options = None
   _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_options = b'8\001'
-  _globals['_STREAM']._serialized_start=1250
-  _globals['_STREAM']._serialized_end=1320
-  _globals['_STATUS']._serialized_start=1322
-  _globals['_STATUS']._serialized_end=1417
+  _globals['_STREAM']._serialized_start=1283
+  _globals['_STREAM']._serialized_end=1353
+  _globals['_STATUS']._serialized_start=1355
+  _globals['_STATUS']._serialized_end=1450
   _globals['_DESCRIBEREQUEST']._serialized_start=79
   _globals['_DESCRIBEREQUEST']._serialized_end=96
   _globals['_DESCRIBERESPONSE']._serialized_start=98
@@ -51,23 +51,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROBLEM']._serialized_start=405
   _globals['_PROBLEM']._serialized_end=445
   _globals['_EXECUTEREQUEST']._serialized_start=448
-  _globals['_EXECUTEREQUEST']._serialized_end=721
-  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_start=679
-  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_end=721
-  _globals['_EXECUTERESPONSE']._serialized_start=724
-  _globals['_EXECUTERESPONSE']._serialized_end=924
-  _globals['_LOGCHUNK']._serialized_start=926
-  _globals['_LOGCHUNK']._serialized_end=991
-  _globals['_PROGRESS']._serialized_start=993
-  _globals['_PROGRESS']._serialized_end=1049
-  _globals['_OUTPUT']._serialized_start=1051
-  _globals['_OUTPUT']._serialized_end=1088
-  _globals['_RESULT']._serialized_start=1090
-  _globals['_RESULT']._serialized_end=1176
-  _globals['_CANCELREQUEST']._serialized_start=1178
-  _globals['_CANCELREQUEST']._serialized_end=1215
-  _globals['_CANCELRESPONSE']._serialized_start=1217
-  _globals['_CANCELRESPONSE']._serialized_end=1248
-  _globals['_STEPPLUGIN']._serialized_start=1420
-  _globals['_STEPPLUGIN']._serialized_end=1749
+  _globals['_EXECUTEREQUEST']._serialized_end=740
+  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_start=698
+  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_end=740
+  _globals['_EXECUTERESPONSE']._serialized_start=743
+  _globals['_EXECUTERESPONSE']._serialized_end=943
+  _globals['_LOGCHUNK']._serialized_start=945
+  _globals['_LOGCHUNK']._serialized_end=1010
+  _globals['_PROGRESS']._serialized_start=1012
+  _globals['_PROGRESS']._serialized_end=1082
+  _globals['_OUTPUT']._serialized_start=1084
+  _globals['_OUTPUT']._serialized_end=1121
+  _globals['_RESULT']._serialized_start=1123
+  _globals['_RESULT']._serialized_end=1209
+  _globals['_CANCELREQUEST']._serialized_start=1211
+  _globals['_CANCELREQUEST']._serialized_end=1248
+  _globals['_CANCELRESPONSE']._serialized_start=1250
+  _globals['_CANCELRESPONSE']._serialized_end=1281
+  _globals['_STEPPLUGIN']._serialized_start=1453
+  _globals['_STEPPLUGIN']._serialized_end=1782
 # @@protoc_insertion_point(module_scope)

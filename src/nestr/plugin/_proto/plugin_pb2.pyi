@@ -74,7 +74,7 @@ class Problem(_message.Message):
     def __init__(self, path: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("execution_id", "step_type", "run_id", "step_key", "attempt", "cwd", "env", "repo")
+    __slots__ = ("execution_id", "step_type", "run_id", "step_key", "attempt", "cwd", "env", "repo", "state_dir")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class ExecuteRequest(_message.Message):
     CWD_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     REPO_FIELD_NUMBER: _ClassVar[int]
+    STATE_DIR_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     step_type: str
     run_id: str
@@ -99,7 +100,8 @@ class ExecuteRequest(_message.Message):
     cwd: str
     env: _containers.ScalarMap[str, str]
     repo: str
-    def __init__(self, execution_id: _Optional[str] = ..., step_type: _Optional[str] = ..., run_id: _Optional[str] = ..., step_key: _Optional[str] = ..., attempt: _Optional[int] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., repo: _Optional[str] = ..., **kwargs) -> None: ...
+    state_dir: str
+    def __init__(self, execution_id: _Optional[str] = ..., step_type: _Optional[str] = ..., run_id: _Optional[str] = ..., step_key: _Optional[str] = ..., attempt: _Optional[int] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., repo: _Optional[str] = ..., state_dir: _Optional[str] = ..., **kwargs) -> None: ...
 
 class ExecuteResponse(_message.Message):
     __slots__ = ("log", "progress", "output", "result")
@@ -122,14 +124,16 @@ class LogChunk(_message.Message):
     def __init__(self, stream: _Optional[_Union[Stream, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("done", "total", "message")
+    __slots__ = ("done", "total", "message", "unit")
     DONE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
     done: float
     total: float
     message: str
-    def __init__(self, done: _Optional[float] = ..., total: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+    unit: str
+    def __init__(self, done: _Optional[float] = ..., total: _Optional[float] = ..., message: _Optional[str] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class Output(_message.Message):
     __slots__ = ("name", "value")

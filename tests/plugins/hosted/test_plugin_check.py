@@ -45,3 +45,14 @@ def test_a_command_that_is_no_plugin_fails_the_handshake(nestr: Any) -> None:
     assert done.code == 1
     assert "✗ handshake: plugin echo: bad handshake" in done.out
     assert "'hello'" in done.out
+
+
+@pytest.mark.usefixtures("marks")
+def test_plugin_authors_get_the_driver_from_nestr_testing(tmp_path: Path) -> None:
+    """`nestr.testing.check_plugin` returns the same findings as the command, for a test suite."""
+    from nestr.testing import check_plugin
+
+    exe = install(tmp_path / "bin", "nestr-plugin-echo", HERE / "echo_plugin.py")
+    report = check_plugin([str(exe)], step="echo.say", with_={"text": "hi"}, slow="echo.wait")
+    assert report.ok, report.to_dict()
+    assert report.start_seconds is not None

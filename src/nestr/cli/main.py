@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("nestr.cli.commands.events:events", "Print the event log, and follow it live."),
     "sync": ("nestr.cli.commands.sync:sync", "Plan and apply shared files across repos."),
     "serve": ("nestr.cli.commands.serve:serve", "Serve the event stream over gRPC."),
+    "metrics": ("nestr.cli.commands.metrics:metrics", "Serve Prometheus metrics of the event log."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

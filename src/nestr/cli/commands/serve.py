@@ -11,8 +11,10 @@ from nestr.cli.context import app, session
 if TYPE_CHECKING:
     from nestr.cli.context import AppContext
     from nestr.config.live import LiveConfig
+    from nestr.server.services.events import EventService
     from nestr.server.tls import ServerTls
     from nestr.session import Session
+    from nestr.watchers.metrics_endpoint import MetricsEndpoint
 
 
 @click.command()
@@ -33,6 +35,8 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     and server.token apply at once (open streams go on); other settings need a restart.
 
     On start it resumes the runs of this host whose process died (server.resume_interrupted).
+
+    With metrics.listen set it also serves Prometheus metrics at http://HOST:PORT/metrics.
     """
     import asyncio
 
@@ -71,6 +75,11 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     server = await start(nestr, listen=listen, token=token, tls=tls, config=live)
+    try:
+        metrics = _start_metrics(nestr, server.events)
+    except BaseException:
+        await server.stop(0)
+        raise
     assert server.auth is not None
     reloader = ConfigReloader(
         live,
@@ -87,8 +96,22 @@ async def _serve(
         await resume_interrupted(server.workflows)  # before the address: they are underway
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
+    if metrics is not None:
+        click.echo(f"metrics on {metrics.url}")
     try:
         await stop.wait()
     finally:
         await reloader.stop()
         await server.stop()
+        if metrics is not None:
+            await metrics.stop()
+
+
+def _start_metrics(nestr: Session, streams: EventService) -> MetricsEndpoint | None:
+    """The ``/metrics`` endpoint when ``metrics.listen`` is set; else nothing is imported."""
+    listen = nestr.settings.metrics.listen
+    if listen is None:
+        return None
+    from nestr.watchers.metrics_endpoint import MetricsEndpoint
+
+    return MetricsEndpoint.start(nestr, listen=listen, streams=streams)

@@ -112,6 +112,10 @@ class EventService(pb_grpc.EventServiceServicer):
     def _count_overflow(self) -> None:
         self.overflows += 1
 
+    def backlog(self) -> int:
+        """Events queued for the slowest open stream (the metrics endpoint reads it)."""
+        return max((len(feed.items) for feed in list(self.hub.feeds)), default=0)
+
     async def GetEvents(
         self, request: pb.GetEventsRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.GetEventsResponse:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from grpc import aio
@@ -113,3 +114,11 @@ def test_prometheus_client_loads_only_when_metrics_are_on(
     _, err = proc.communicate(timeout=GUARD)
     assert proc.returncode == 0, err
     assert f"PROMETHEUS {loaded}" in err
+
+
+def test_serve_refuses_a_bad_metrics_address(tmp_path: Path, nestr: Any) -> None:
+    """`nestr serve` with a `metrics.listen` that is not host:port exits 2 naming the setting
+    (after stopping the gRPC server it had started)."""
+    result = nestr("--set", "metrics.listen=localhost", "serve", "--listen", "127.0.0.1:0")
+    assert result.code == 2, result.err
+    assert "metrics.listen: 'localhost' is not host:port" in result.err

@@ -10,13 +10,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["startup.py", "assembly.py", "workflow.py", "sync.py", "events_stream.py"]
+BENCHMARKS = [
+    "startup.py",
+    "assembly.py",
+    "workflow.py",
+    "sync.py",
+    "events_stream.py",
+    "watchers.py",
+]
 QUICK_ARGS = {
     "startup.py": ["--rounds", "10"],
     "assembly.py": ["--quick"],
     "workflow.py": ["--quick"],
     "sync.py": ["--quick"],
     "events_stream.py": ["--quick"],
+    "watchers.py": ["--quick"],
 }
 
 

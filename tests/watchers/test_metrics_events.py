@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 from nestr.events import Event
@@ -17,7 +18,7 @@ def feed(*events: Event) -> tuple[EventMetrics, str]:
     metrics = EventMetrics()
     for seq, event in enumerate(events, start=1):
         metrics.observe(Event(event.type, event.data, seq=seq, run_id=event.run_id))
-    return metrics, generate_latest(metrics.registry).decode()
+    return metrics, generate_latest(metrics.registry()).decode()
 
 
 def event(kind: c.EventType[Any], run_id: str | None = None, **data: Any) -> Event:
@@ -111,7 +112,7 @@ def test_unfinished_runs_are_remembered_up_to_a_bound() -> None:
         metrics.observe(event(c.RUN_STARTED, f"r{n}", workflow="w", inputs={}, steps=1))
     metrics.observe(event(c.RUN_FINISHED, "r0", status="failed"))
     metrics.observe(event(c.RUN_FINISHED, f"r{RUNS_REMEMBERED}", status="failed"))
-    found = samples(generate_latest(metrics.registry).decode())
+    found = samples(generate_latest(metrics.registry()).decode())
     assert value(found, "nestr_runs_total", workflow="unknown", status="failed") == 1
     assert value(found, "nestr_runs_total", workflow="w", status="failed") == 1
 
@@ -119,13 +120,27 @@ def test_unfinished_runs_are_remembered_up_to_a_bound() -> None:
 def test_each_watcher_has_its_own_registry() -> None:
     """Two watchers never share counts, and neither registers in prometheus_client's global
     registry."""
-    first, _ = feed(event(c.STEP_STARTED, attempt=1))
-    second = EventMetrics()
-    assert (
-        samples(generate_latest(second.registry).decode()).get(
-            ("nestr_events_total", frozenset({("type", c.STEP_STARTED.name)}))
-        )
-        is None
-    )
-    assert first.registry is not REGISTRY
+    _, first = feed(event(c.STEP_STARTED, attempt=1))
+    second = generate_latest(EventMetrics().registry()).decode()
+    assert value(samples(first), "nestr_events_total", type=c.STEP_STARTED.name) == 1
+    assert value(samples(second), "nestr_events_total", type=c.STEP_STARTED.name) == 0
     assert "nestr_events_total" not in generate_latest(REGISTRY).decode()
+
+
+def test_histogram_buckets_are_cumulative_and_bounds_inclusive() -> None:
+    """A duration on a bucket's bound counts in that bucket (`le`), buckets are cumulative,
+    and one beyond every bound counts only in `+Inf`; sum and count are the observations'."""
+    _, text = feed(
+        event(c.STEP_FINISHED, attempt=1, status="succeeded", seconds=0.01),
+        event(c.STEP_FINISHED, attempt=1, status="succeeded", seconds=0.02),
+        event(c.STEP_FINISHED, attempt=1, status="succeeded", seconds=7200.0),
+    )
+    found = samples(text)
+    name = "nestr_step_attempt_duration_seconds"
+    assert value(found, f"{name}_bucket", le="0.005") == 0
+    assert value(found, f"{name}_bucket", le="0.01") == 1
+    assert value(found, f"{name}_bucket", le="0.05") == 2
+    assert value(found, f"{name}_bucket", le="3600.0") == 2
+    assert value(found, f"{name}_bucket", le="+Inf") == 3
+    assert value(found, f"{name}_count") == 3
+    assert value(found, f"{name}_sum") == pytest.approx(7200.03)

@@ -1,10 +1,16 @@
-"""Prometheus metrics derived from events: one :class:`EventMetrics` per watcher, own registry.
+"""Prometheus metrics derived from events: :class:`EventMetrics` counts, a registry of its own
+serves.
 
 :meth:`EventMetrics.observe` takes every event of the log, in ``seq`` order, and counts what it
 reports: runs, steps and attempts by outcome, run and step durations, assemblies and the
 per-repo git work in them, sync files, webhook deliveries, and the events themselves. Nothing
 here reads the store or knows who produced an event: the same events give the same numbers in
 ``nestr serve`` and in ``nestr metrics serve`` (docs/metrics.md lists every metric).
+
+Counting is plain dictionary arithmetic on the event loop (a 1,000-step run brings thousands of
+events, and ``prometheus_client``'s metric objects take a lock and check their labels on every
+update); the counts become Prometheus metric families only when a scrape asks for them
+(:meth:`EventMetrics.collect`, on the HTTP server's thread, from copies of the tallies).
 
 Labels hold bounded values only: outcomes (statuses the store defines), event types of the
 catalogue (any other type counts as ``other``), and the names a user configures in a handful:
@@ -14,14 +20,20 @@ keys, repo names and paths never become labels: each new one would be a new time
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 from nestr.events import catalog as c
 
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from nestr.events import Event
 
 # bucket bounds in seconds, from a noop step (milliseconds) to a long build (an hour)
@@ -39,41 +51,132 @@ UNKNOWN_WORKFLOW = "unknown"  # a run whose start this watcher never saw
 OTHER_TYPE = "other"  # an event type outside the catalogue (a plugin's, a test's)
 RUNS_REMEMBERED = 10_000  # unfinished runs whose workflow name is kept for their end
 
-# No `_created` series: counters are totals over the log, replayed when a watcher starts, so the
-# time a series was created in this process says nothing (and it doubles the series). The switch
-# is prometheus_client's, for the whole process; nestr exports no other metrics.
-disable_created_metrics()  # type: ignore[no-untyped-call]
+Labels = tuple[str, ...]
 
 
-class _Children:
-    """The labelled children of one metric, looked up once per label values: the events of a
-    1,000-step run pass here thousands of times, and ``labels()`` checks and locks each time."""
+@dataclass
+class Counter:
+    """A counter family: a total per label values."""
 
-    __slots__ = ("_cache", "_metric")
+    name: str  # without `_total`, which the exposition adds
+    help: str
+    labels: Labels = ()
+    values: dict[Labels, float] = field(default_factory=dict)
 
-    def __init__(self, metric: Counter | Histogram) -> None:
-        self._metric = metric
-        self._cache: dict[tuple[str, ...], Any] = {}
+    def inc(self, *labels: str) -> None:
+        self.values[labels] = self.values.get(labels, 0.0) + 1.0
 
-    def __call__(self, *values: str) -> Any:
-        child = self._cache.get(values)
-        if child is None:
-            child = self._cache[values] = self._metric.labels(*values)
-        return child
+    def family(self) -> Metric:
+        family = CounterMetricFamily(self.name, self.help, labels=self.labels)
+        for labels, value in list(self.values.items()):  # a copy: the loop may add a key
+            family.add_metric(labels, value)
+        return family
 
 
-class EventMetrics:
-    """The metrics of one watcher, in a registry of its own (never the process-global one,
-    so two watchers, or a test and a server, never share counts)."""
+@dataclass
+class Histogram:
+    """A histogram family: per label values, the count in each bucket, the sum and count."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+    name: str
+    help: str
+    bounds: tuple[float, ...]
+    labels: Labels = ()
+    series: dict[Labels, list[float]] = field(default_factory=dict)  # buckets..., +Inf, sum
+
+    def observe(self, value: float, *labels: str) -> None:
+        series = self.series.get(labels)
+        if series is None:
+            series = self.series[labels] = [0.0] * (len(self.bounds) + 2)
+        series[bisect_left(self.bounds, value)] += 1  # le: a value on a bound counts in it
+        series[-1] += value
+
+    def family(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.help, labels=self.labels)
+        edges = [*map(_le, self.bounds), "+Inf"]
+        for labels, series in list(self.series.items()):
+            counts, total, running = series[:-1], series[-1], 0.0
+            buckets = []
+            for edge, count in zip(edges, counts, strict=True):
+                running += count
+                buckets.append((edge, running))
+            family.add_metric(labels, buckets, total)
+        return family
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
+
+
+class EventMetrics(Collector):
+    """The metrics of one watcher, served from a registry of its own (never the
+    process-global one, so two watchers, or a test and a server, never share counts)."""
+
+    def __init__(self) -> None:
         self.last_seq = 0
         self._workflows: dict[str, str] = {}  # run id -> workflow name, until the run ends
-        self._define_workflow(self.registry)
-        self._define_workspace(self.registry)
-        self._define_other(self.registry)
-        self._handlers: dict[str, Callable[[Event], None]] = {
+        self.runs_started = Counter(
+            "nestr_runs_started", "Workflow runs started or resumed.", ("workflow",)
+        )
+        self.runs = Counter(
+            "nestr_runs", "Workflow runs ended, by final status.", ("workflow", "status")
+        )
+        self.run_seconds = Histogram(
+            "nestr_run_duration_seconds", "Wall time of workflow runs that ended.",
+            RUN_BUCKETS, ("workflow",),
+        )  # fmt: skip
+        self.steps = Counter(
+            "nestr_steps", "Workflow steps that reached a final status, by status.", ("status",)
+        )
+        self.attempts = Counter(
+            "nestr_step_attempts", "Tries of workflow steps that ended, by how they ended.",
+            ("status",),
+        )  # fmt: skip
+        self.step_seconds = Histogram(
+            "nestr_step_attempt_duration_seconds", "Wall time of each try of a workflow step.",
+            STEP_BUCKETS,
+        )  # fmt: skip
+        self.assemblies = Counter(
+            "nestr_assemblies", "Assemblies that ended, by outcome (ok, failed).", ("outcome",)
+        )
+        self.assembly_seconds = Histogram(
+            "nestr_assembly_duration_seconds", "Wall time of assemblies.", RUN_BUCKETS
+        )
+        self.assembly_repos = Counter(
+            "nestr_assembly_repos", "Repos an assembly dealt with, by result.", ("status",)
+        )
+        self.repo_seconds = Histogram(
+            "nestr_assembly_repo_duration_seconds",
+            "Wall time of one repo's assembly (fetch, checkout or update).", GIT_BUCKETS,
+        )  # fmt: skip
+        self.mirror_fetches = Counter(
+            "nestr_mirror_fetches",
+            "Mirrors an assembly needed, by whether git fetched (fetched) or not (fresh).",
+            ("result",),
+        )  # fmt: skip
+        self.fetch_seconds = Histogram(
+            "nestr_git_fetch_duration_seconds", "Wall time of the git fetches of mirrors.",
+            GIT_BUCKETS,
+        )  # fmt: skip
+        self.sync_files = Counter(
+            "nestr_sync_files",
+            "Shared files sync acted on, by action (created, updated, merged, deleted, conflict).",
+            ("action",),
+        )  # fmt: skip
+        self.sync_repos = Counter(
+            "nestr_sync_repos", "Repos sync ended in, by outcome (ok, error).", ("outcome",)
+        )
+        self.webhooks = Counter(
+            "nestr_webhook_deliveries", "Webhook delivery tries, by endpoint and outcome.",
+            ("endpoint", "outcome"),
+        )  # fmt: skip
+        self.events = Counter("nestr_events", "Events appended to the log, by type.", ("type",))
+        self.families: tuple[Counter | Histogram, ...] = tuple(
+            v for v in vars(self).values() if isinstance(v, Counter | Histogram)
+        )
+        self._handlers = self._dispatch()
+
+    def _dispatch(self) -> dict[str, Callable[[Event], None]]:
+        handlers: dict[str, Callable[[Event], None]] = {
             c.RUN_STARTED.name: self._run_started,
             c.RUN_RESUMED.name: self._run_resumed,
             c.RUN_FINISHED.name: self._run_finished,
@@ -82,150 +185,30 @@ class EventMetrics:
             c.REPO_FETCHED.name: self._repo_fetched,
             c.ASSEMBLY_FINISHED.name: self._assembly_finished,
             c.SYNC_REPO_FINISHED.name: self._sync_repo_finished,
-            **dict.fromkeys(c.REPO_ENDED, self._repo_ended),
-            **dict.fromkeys(WEBHOOK_OUTCOMES, self._webhook),
         }
-        for name in _SYNC_ACTIONS:
-            self._handlers[name] = self._sync_file
+        handlers.update(dict.fromkeys(c.REPO_ENDED, self._repo_ended))
+        handlers.update(dict.fromkeys(WEBHOOK_OUTCOMES, self._webhook))
+        handlers.update(dict.fromkeys(_SYNC_ACTIONS, self._sync_file))
+        return handlers
 
-    def _define_workflow(self, registry: CollectorRegistry) -> None:
-        self.runs_started = _Children(
-            Counter(
-                "nestr_runs_started_total",
-                "Workflow runs started or resumed.",
-                ["workflow"],
-                registry=registry,
-            )
-        )
-        self.runs = _Children(
-            Counter(
-                "nestr_runs_total",
-                "Workflow runs ended, by final status.",
-                ["workflow", "status"],
-                registry=registry,
-            )
-        )
-        self.run_seconds = _Children(
-            Histogram(
-                "nestr_run_duration_seconds",
-                "Wall time of workflow runs that ended.",
-                ["workflow"],
-                buckets=RUN_BUCKETS,
-                registry=registry,
-            )
-        )
-        self.steps = _Children(
-            Counter(
-                "nestr_steps_total",
-                "Workflow steps that reached a final status, by status.",
-                ["status"],
-                registry=registry,
-            )
-        )
-        self.attempts = _Children(
-            Counter(
-                "nestr_step_attempts_total",
-                "Tries of workflow steps that ended, by how they ended.",
-                ["status"],
-                registry=registry,
-            )
-        )
-        self.step_seconds = Histogram(
-            "nestr_step_attempt_duration_seconds",
-            "Wall time of each try of a workflow step.",
-            buckets=STEP_BUCKETS,
-            registry=registry,
-        )
+    def registry(self) -> CollectorRegistry:
+        """A new registry holding these metrics (and nothing of the process-global one)."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return registry
 
-    def _define_workspace(self, registry: CollectorRegistry) -> None:
-        self.assemblies = _Children(
-            Counter(
-                "nestr_assemblies_total",
-                "Assemblies that ended, by outcome (ok, failed).",
-                ["outcome"],
-                registry=registry,
-            )
+    def collect(self) -> Iterable[Metric]:
+        """The metric families as of now (called by a scrape, on the HTTP server's thread)."""
+        for family in self.families:
+            yield family.family()
+        yield GaugeMetricFamily(
+            "nestr_event_seq", "The seq of the last event this watcher counted.", self.last_seq
         )
-        self.assembly_seconds = Histogram(
-            "nestr_assembly_duration_seconds",
-            "Wall time of assemblies.",
-            buckets=RUN_BUCKETS,
-            registry=registry,
-        )
-        self.assembly_repos = _Children(
-            Counter(
-                "nestr_assembly_repos_total",
-                "Repos an assembly dealt with, by result.",
-                ["status"],
-                registry=registry,
-            )
-        )
-        self.repo_seconds = Histogram(
-            "nestr_assembly_repo_duration_seconds",
-            "Wall time of one repo's assembly (fetch, checkout or update).",
-            buckets=GIT_BUCKETS,
-            registry=registry,
-        )
-        self.mirror_fetches = _Children(
-            Counter(
-                "nestr_mirror_fetches_total",
-                "Mirrors an assembly needed, by whether git fetched (fetched) or not (fresh).",
-                ["result"],
-                registry=registry,
-            )
-        )
-        self.fetch_seconds = Histogram(
-            "nestr_git_fetch_duration_seconds",
-            "Wall time of the git fetches of mirrors.",
-            buckets=GIT_BUCKETS,
-            registry=registry,
-        )
-
-    def _define_other(self, registry: CollectorRegistry) -> None:
-        self.sync_files = _Children(
-            Counter(
-                "nestr_sync_files_total",
-                "Shared files sync acted on, by action (created, updated, merged, deleted, "
-                "conflict).",
-                ["action"],
-                registry=registry,
-            )
-        )
-        self.sync_repos = _Children(
-            Counter(
-                "nestr_sync_repos_total",
-                "Repos sync ended in, by outcome (ok, error).",
-                ["outcome"],
-                registry=registry,
-            )
-        )
-        self.webhooks = _Children(
-            Counter(
-                "nestr_webhook_deliveries_total",
-                "Webhook delivery tries, by endpoint and outcome.",
-                ["endpoint", "outcome"],
-                registry=registry,
-            )
-        )
-        self.events = _Children(
-            Counter(
-                "nestr_events_total",
-                "Events appended to the log, by type.",
-                ["type"],
-                registry=registry,
-            )
-        )
-        seq = Gauge(
-            "nestr_event_seq",
-            "The seq of the last event this watcher counted.",
-            registry=registry,
-        )
-        seq.set_function(lambda: self.last_seq)  # read at a scrape, not set per event
 
     def observe(self, event: Event) -> None:
         """Count ``event`` (events arrive once each, in ``seq`` order)."""
         kind = event.type
-        self.events(kind if kind in c.BY_NAME else OTHER_TYPE).inc()
+        self.events.inc(kind if kind in c.BY_NAME else OTHER_TYPE)
         if event.seq is not None:
             self.last_seq = event.seq
         handler = self._handlers.get(kind)
@@ -234,16 +217,12 @@ class EventMetrics:
 
     # --- workflows
 
-    def _workflow(self, run_id: str | None) -> str:
-        return self._workflows.get(run_id or "", UNKNOWN_WORKFLOW)
-
     def _remember(self, run_id: str | None, workflow: str) -> None:
-        if run_id is None:
-            return
-        if len(self._workflows) >= RUNS_REMEMBERED:  # runs that never ended: forget the oldest
-            del self._workflows[next(iter(self._workflows))]
-        self._workflows[run_id] = workflow
-        self.runs_started(workflow).inc()
+        if run_id is not None:
+            if len(self._workflows) >= RUNS_REMEMBERED:  # runs that never ended: forget one
+                del self._workflows[next(iter(self._workflows))]
+            self._workflows[run_id] = workflow
+        self.runs_started.inc(workflow)
 
     def _run_started(self, event: Event) -> None:
         self._remember(event.run_id, c.RUN_STARTED.data_of(event)["workflow"])
@@ -254,53 +233,52 @@ class EventMetrics:
     def _run_finished(self, event: Event) -> None:
         data = c.RUN_FINISHED.data_of(event)
         workflow = self._workflows.pop(event.run_id or "", UNKNOWN_WORKFLOW)
-        self.runs(workflow, data["status"]).inc()
+        self.runs.inc(workflow, data["status"])
         if "seconds" in data:
-            self.run_seconds(workflow).observe(data["seconds"])
+            self.run_seconds.observe(data["seconds"], workflow)
 
     def _step_retrying(self, event: Event) -> None:
         data = c.STEP_RETRYING.data_of(event)
-        self.attempts(data["status"]).inc()
+        self.attempts.inc(data["status"])
         if "seconds" in data:
             self.step_seconds.observe(data["seconds"])
 
     def _step_finished(self, event: Event) -> None:
         data = c.STEP_FINISHED.data_of(event)
-        self.steps(data["status"]).inc()
+        self.steps.inc(data["status"])
         if data["attempt"] > 0:  # attempt 0: the step never ran (skipped, cancelled)
-            self.attempts(data["status"]).inc()
+            self.attempts.inc(data["status"])
             if "seconds" in data:
                 self.step_seconds.observe(data["seconds"])
 
-    # --- workspaces and sync
+    # --- workspaces, sync and webhooks
 
     def _repo_fetched(self, event: Event) -> None:
         data = c.REPO_FETCHED.data_of(event)
-        self.mirror_fetches("fetched" if data["fetched"] else "fresh").inc()
+        self.mirror_fetches.inc("fetched" if data["fetched"] else "fresh")
         if data["fetched"]:
             self.fetch_seconds.observe(data["seconds"])
 
     def _repo_ended(self, event: Event) -> None:
         data = c.REPO_CHECKED_OUT.data_of(event)  # the three types share their data
-        self.assembly_repos(data["status"]).inc()
+        self.assembly_repos.inc(data["status"])
         self.repo_seconds.observe(data["seconds"])
 
     def _assembly_finished(self, event: Event) -> None:
         data = c.ASSEMBLY_FINISHED.data_of(event)
-        self.assemblies("ok" if data["ok"] else "failed").inc()
+        self.assemblies.inc("ok" if data["ok"] else "failed")
         self.assembly_seconds.observe(data["seconds"])
 
     def _sync_file(self, event: Event) -> None:
-        self.sync_files(_SYNC_ACTIONS[event.type]).inc()
+        self.sync_files.inc(_SYNC_ACTIONS[event.type])
 
     def _sync_repo_finished(self, event: Event) -> None:
         data = c.SYNC_REPO_FINISHED.data_of(event)
-        self.sync_repos("ok" if data["error"] is None else "error").inc()
+        self.sync_repos.inc("ok" if data["error"] is None else "error")
 
     def _webhook(self, event: Event) -> None:
         data: dict[str, Any] = event.data
-        endpoint = str(data.get("endpoint") or "unknown")
-        self.webhooks(endpoint, WEBHOOK_OUTCOMES[event.type]).inc()
+        self.webhooks.inc(str(data.get("endpoint") or "unknown"), WEBHOOK_OUTCOMES[event.type])
 
 
 _SYNC_ACTIONS = {

@@ -5,8 +5,14 @@ over HTTP by ``prometheus_client``.
 :class:`MetricsEndpoint` over their session. On start it replays the whole log once, then counts
 each new event as it is appended: counters are totals over the log, the same after a restart
 (Prometheus sees no reset it would have to guess across) and the same for two endpoints over one
-log. The replay reads tens of thousands of events a second and gives the loop a turn every
-:data:`YIELD_EVERY` events, so a server with a long history serves calls while it catches up.
+log. The replay reads tens of thousands of events a second and gives the loop a turn after each
+page, so a server with a long history serves calls while it catches up.
+
+The follower counts in batches, every :data:`TICK` seconds, so that watching costs the work it
+watches next to nothing: this process's events are handed over by a bus listener (one append to
+a deque per event, inline, no task woken), and whatever the log holds beyond them (other
+processes' events, or all of them before the first tick) is read from the log in pages. Events
+are counted once each, in ``seq`` order. A scrape is at most one tick behind the log.
 
 Only the face that starts an endpoint imports this module: with ``metrics.listen`` unset nothing
 imports ``prometheus_client``.
@@ -17,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Iterable
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,12 +40,14 @@ if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from nestr.events import Event
+    from prometheus_client import CollectorRegistry
+
+    from nestr.events import Event, EventBus
 
 log = get_logger("nestr.watchers.metrics")
 
-YIELD_EVERY = 500  # events counted between turns given to the event loop
-POLL = 0.05  # seconds between checks for other processes' commits
+TICK = 0.25  # seconds between counting turns (a scrape is at most this far behind)
+PAGE = 1000  # events read from the log at once
 
 
 class MetricsConfigError(NestrError):
@@ -50,10 +59,18 @@ class MetricsConfigError(NestrError):
 class EventSource(Protocol):
     """What the endpoint follows: a session (``nestr.session.Session``) or anything like it."""
 
-    def follow_events(
-        self, *, since: int | None = 0, poll: float | None = None
-    ) -> AsyncIterator[Event]:
-        """Stored events after ``since``, then every new one as it is appended."""
+    @property
+    def bus(self) -> EventBus:
+        """The bus this process publishes on (its events reach the log through it)."""
+        ...
+
+    def event_head(self) -> int:
+        """The last ``seq`` of the log."""
+        ...
+
+    def event_page(self, *, after_seq: int, limit: int) -> tuple[list[Event], int, bool]:
+        """At most ``limit`` stored events after ``after_seq``, where the next page starts,
+        and whether this one reached the head."""
         ...
 
 
@@ -126,11 +143,12 @@ class MetricsEndpoint:
         running loop); ``streams``: a server's streams, for the stream gauges."""
         host, port = parse_listen(listen)
         metrics = EventMetrics()
+        registry = metrics.registry()
         if streams is not None:
-            metrics.registry.register(StreamCollector(streams))
-        http = _serve_http(metrics, host, port)
+            registry.register(StreamCollector(streams))
+        http = _serve_http(registry, host, port)
         endpoint = cls(metrics, http, host, int(http.server_address[1]))
-        endpoint.task = asyncio.create_task(_count(source, metrics))
+        endpoint.task = asyncio.create_task(LogCounter(source, metrics).run())
         return endpoint
 
     async def stop(self) -> None:
@@ -143,22 +161,54 @@ class MetricsEndpoint:
         self.http.server_close()
 
 
-async def _count(source: EventSource, metrics: EventMetrics) -> None:
-    """Replay the log, then count each new event, until cancelled."""
-    counted = 0
-    try:
-        async for event in source.follow_events(since=0, poll=POLL):
-            metrics.observe(event)
-            counted += 1
-            if counted % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a long replay must not hold the loop
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # the endpoint goes on serving what it counted; the log says why
-        log.exception("metrics.follow_failed", last_seq=metrics.last_seq)
+class LogCounter:
+    """Counts every event of ``source``'s log into ``metrics``, once each, in ``seq`` order:
+    this process's events as its bus hands them over, the rest read from the log."""
+
+    def __init__(self, source: EventSource, metrics: EventMetrics) -> None:
+        self.source = source
+        self.metrics = metrics
+        self.handed: deque[Event] = deque()  # appended by the bus, from any thread
+
+    async def run(self, tick: float = TICK) -> None:
+        """Count, then again every ``tick`` seconds, until cancelled."""
+        remove = self.source.bus.add_listener(self.handed.append)
+        try:
+            while True:
+                await self.count()
+                await asyncio.sleep(tick)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the endpoint goes on serving what it counted; the log says why
+            log.exception("metrics.count_failed", last_seq=self.metrics.last_seq)
+        finally:
+            remove()
+
+    async def count(self) -> None:
+        """Count everything up to the head of the log and the last event handed over."""
+        head = self.source.event_head()
+        handed: dict[int, Event] = {}
+        while self.handed:
+            event = self.handed.popleft()
+            if event.seq is not None:
+                handed[event.seq] = event
+        until = max(head, *handed) if handed else head
+        observe, seq = self.metrics.observe, self.metrics.last_seq
+        while seq < until:
+            if seq + 1 in handed:
+                seq += 1
+                observe(handed[seq])
+                continue
+            page, _, _ = self.source.event_page(after_seq=seq, limit=PAGE)
+            if not page:
+                return  # handed over but not visible yet: the next turn reads it
+            for event in page:
+                seq = event.seq or seq
+                observe(event)
+            await asyncio.sleep(0)  # a long replay must not hold the loop
 
 
-def _serve_http(metrics: EventMetrics, host: str, port: int) -> WSGIServer:
+def _serve_http(registry: CollectorRegistry, host: str, port: int) -> WSGIServer:
     """``prometheus_client``'s WSGI app on ``host:port``, served by a daemon thread."""
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -172,7 +222,7 @@ def _serve_http(metrics: EventMetrics, host: str, port: int) -> WSGIServer:
         daemon_threads = True
 
     try:
-        app = _only_metrics(make_wsgi_app(metrics.registry))
+        app = _only_metrics(make_wsgi_app(registry))
         http = make_server(host, port, app, Server, Quiet)
     except OSError as exc:
         raise NestrError(

@@ -1,6 +1,7 @@
 """Watcher cost: a 1,000-step noop run and a 60-repo warm assembly, each watcher on against off.
 
-    .venv/bin/python benchmarks/watchers.py [--quick] [--rounds 5] [--steps 1000] [--repos 60]
+    .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 25] [--rounds 7]
+                                            [--steps 1000] [--repos 60]
 
 Every row of the table is a real ``nestr serve`` started with the settings that turn one watcher
 on (``WATCHERS``: one line per watcher), each with a state dir of its own and one shared, warm
@@ -10,8 +11,8 @@ or started, which tests guard). A client asks each server in turn, round after r
 of a layered 1,000-step ``noop`` workflow (width 10, concurrency 10) and for a ``--locked``
 assembly of 60 repos into a new directory from the warm cache, and reads how long each took from
 the event that ends it (``seconds`` of ``run.finished`` and ``assembly.finished``, measured by
-the server, so the client's polling adds nothing). The table shows medians and the ratio to off.
-See docs/benchmarks.md, section "Watchers".
+the server, so the client's polling adds nothing) and the server's CPU time around it. The
+tables show medians and the ratio to off. See docs/benchmarks.md, section "Watchers".
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ BENCHMARKS = [
     "sync.py",
     "events_stream.py",
     "plugins.py",
+    "watchers.py",
 ]
 QUICK_ARGS = {
     "startup.py": ["--rounds", "10"],
@@ -25,6 +26,7 @@ QUICK_ARGS = {
     "sync.py": ["--quick"],
     "events_stream.py": ["--quick"],
     "plugins.py": ["--quick"],
+    "watchers.py": ["--quick"],
 }
 
 

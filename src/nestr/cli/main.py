@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "obsidian": ("nestr.cli.commands.obsidian:obsidian", "Write runs into an Obsidian vault."),
     "plugin": ("nestr.cli.commands.plugin:plugin", "List step plugins; check one's protocol."),
+    "metrics": ("nestr.cli.commands.metrics:metrics", "Serve Prometheus metrics of the event log."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

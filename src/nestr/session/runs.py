@@ -181,6 +181,25 @@ class RunOperations(SessionBase):
         type_prefixes: Sequence[str] = (),
         run_id: str | None = None,
         repo: str | None = None,
+    ) -> tuple[list[Event], int, bool]:
+        """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
+        exact), where the next page starts, and whether this one reached the head."""
+        log = self._event_log()
+        head = log.head()
+        page = log.read(
+            after_seq, list(type_prefixes), run_id, repo=repo, until_seq=head, limit=limit
+        )
+        last = page[-1].seq or after_seq if page else after_seq
+        return page, *_next_page(len(page), last, limit, head, after_seq)
+
+    def stored_event_page(
+        self,
+        *,
+        after_seq: int,
+        limit: int,
+        type_prefixes: Sequence[str] = (),
+        run_id: str | None = None,
+        repo: str | None = None,
     ) -> tuple[list[StoredEvent], int, bool]:
         """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
         exact), where the next page starts, and whether this one reached the head. The events
@@ -202,7 +221,7 @@ class RunOperations(SessionBase):
         run_id: str | None = None,
         repo: str | None = None,
     ) -> tuple[list[int], int, bool]:
-        """The seqs of the page :meth:`event_page` returns, read from the log's index alone:
+        """The seqs of the page :meth:`stored_event_page` returns, read from the log's index alone:
         for a reader that has most events at hand already (then :meth:`stored_events`)."""
         log = self._event_log()
         head = log.head()

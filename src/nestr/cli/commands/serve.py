@@ -13,8 +13,10 @@ if TYPE_CHECKING:
 
     from nestr.cli.context import AppContext
     from nestr.config.live import LiveConfig
+    from nestr.server.services.events import EventService
     from nestr.server.tls import ServerTls
     from nestr.session import Session
+    from nestr.watchers.metrics_endpoint import MetricsEndpoint
 
 
 @click.command()
@@ -42,6 +44,8 @@ def serve(ctx: click.Context, listen: str | None) -> int:
     refused UNAVAILABLE, event streams end with the seq to resume from, the runs it executes
     are stopped and left interrupted (the next server resumes them), and calls in flight get
     server.drain_grace seconds to finish. A second signal ends the drain at once.
+
+    With metrics.listen set it also serves Prometheus metrics at http://HOST:PORT/metrics.
     """
     import asyncio
 
@@ -93,6 +97,11 @@ async def _serve(
         loop.add_signal_handler(signum, signalled)
     limits = StreamLimits.from_settings(nestr.settings.server.stream)
     server = await start(nestr, listen=listen, token=token, tls=tls, config=live, limits=limits)
+    try:
+        metrics = _start_metrics(nestr, server.events)
+    except BaseException:
+        await server.stop(0)
+        raise
     assert server.auth is not None
     reloader = ConfigReloader(
         live,
@@ -114,12 +123,16 @@ async def _serve(
     webhooks = _start_webhooks(nestr, stop)
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
+    if metrics is not None:
+        click.echo(f"metrics on {metrics.url}")
     try:
         await stop.wait()
     finally:
         await pruner.stop()
         await reloader.stop()
         await server.stop(nestr.settings.server.drain_grace, hurry=hurry)
+        if metrics is not None:
+            await metrics.stop()
         if webhooks is not None:
             await webhooks  # ends with `stop`; raises what made it fail earlier
 
@@ -141,3 +154,13 @@ def _start_webhooks(nestr: Session, stop: asyncio.Event) -> asyncio.Task[None] |
         ),
     )
     return asyncio.create_task(dispatcher.run(stop))
+
+
+def _start_metrics(nestr: Session, streams: EventService) -> MetricsEndpoint | None:
+    """The ``/metrics`` endpoint when ``metrics.listen`` is set; else nothing is imported."""
+    listen = nestr.settings.metrics.listen
+    if listen is None:
+        return None
+    from nestr.watchers.metrics_endpoint import MetricsEndpoint
+
+    return MetricsEndpoint.start(nestr, listen=listen, streams=streams)

@@ -133,11 +133,15 @@ class EventService(pb_grpc.EventServiceServicer):
         for subscriber in self._subscribers:
             subscriber.stop()
 
+    def backlog(self) -> int:
+        """Events queued for the slowest open stream (the metrics endpoint reads it)."""
+        return max((len(feed.items) for feed in list(self.hub.feeds)), default=0)
+
     async def GetEvents(
         self, request: pb.GetEventsRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.GetEventsResponse:
         limit = min(request.limit or PAGE_DEFAULT, PAGE_MAX)
-        page, next_after, end = self.session.event_page(
+        page, next_after, end = self.session.stored_event_page(
             after_seq=request.after_seq,
             limit=limit,
             type_prefixes=tuple(request.types),

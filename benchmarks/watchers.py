@@ -1,0 +1,331 @@
+"""Watcher cost: a 1,000-step noop run and a 60-repo warm assembly, each watcher on against off.
+
+    .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 25] [--rounds 7]
+                                            [--steps 1000] [--repos 60]
+
+Every row of the table is a real ``nestr serve`` started with the settings that turn one watcher
+on (``WATCHERS``: one line per watcher), each with a state dir of its own and one shared, warm
+mirror cache; two more servers run with every watcher off (the second shows the noise of the
+measurement: off is the baseline, and with a watcher's setting unset nothing of it is imported
+or started, which tests guard). A client asks each server in turn, round after round, for a run
+of a layered 1,000-step ``noop`` workflow (width 10, concurrency 10) and for a ``--locked``
+assembly of 60 repos into a new directory from the warm cache, and reads how long each took from
+the event that ends it (``seconds`` of ``run.finished`` and ``assembly.finished``, measured by
+the server, so the client's polling adds nothing) and the server's CPU time around it. The
+tables show medians and the ratio to off. See docs/benchmarks.md, section "Watchers".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    NESTR_BIN,
+    WORK_DIR,
+    Contender,
+    bench_env,
+    compile_sources,
+    empty_trash,
+    fresh_dir,
+    ratio_table,
+    run,
+)
+from _gitdata import generate_repos, git_daemon
+from _manifests import Setup, nestr_manifest
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """A row of the table: a name and the settings (``--set KEY=VALUE``) that turn it on."""
+
+    name: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+# one line per watcher; its settings are given to `nestr serve` as --set KEY=VALUE
+WATCHERS = (Watcher("metrics", {"metrics.listen": "127.0.0.1:0"}),)
+OFF = Watcher("off")
+NOISE = Watcher("off (a second server)")
+GOAL = 1.05  # a watcher that is on costs at most 5%
+POLL = 0.02  # seconds between the client's checks for the event that ends the work
+GUARD = 600.0  # seconds any one piece of work may take
+
+
+@dataclass
+class Server:
+    """A running ``nestr serve`` for one row and the client stubs that talk to it."""
+
+    watcher: Watcher
+    process: subprocess.Popen[str]
+    address: str
+    stubs: Stubs
+
+
+@dataclass(frozen=True)
+class Stubs:
+    """gRPC stubs of one server (protoc writes no types for them)."""
+
+    events: Any
+    workflows: Any
+    workspaces: Any
+
+
+def start_server(watcher: Watcher, state: Path, env: dict[str, str]) -> Server:
+    """``nestr --set ... serve`` on a free port with a state dir of its own; once listening."""
+    from grpc import insecure_channel
+
+    from nestr.server._proto import events_pb2_grpc, workflow_pb2_grpc, workspace_pb2_grpc
+
+    sets = [f"--set={key}={value}" for key, value in watcher.settings.items()]
+    process = subprocess.Popen(
+        [str(NESTR_BIN), *sets, "serve", "--listen", "127.0.0.1:0"],
+        env={**env, "NESTR_STATE_DIR": str(state), "NESTR_SERVER__RESUME_INTERRUPTED": "false"},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"nestr serve for {watcher.name!r} did not start: {line!r}")
+    address = line.split()[-1]
+    channel = insecure_channel(address)
+    stubs = Stubs(
+        events_pb2_grpc.EventServiceStub(channel),
+        workflow_pb2_grpc.WorkflowServiceStub(channel),
+        workspace_pb2_grpc.WorkspaceServiceStub(channel),
+    )
+    return Server(watcher, process, address, stubs)
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+
+
+@contextmanager
+def servers(rows: Sequence[Watcher], root: Path, env: dict[str, str]) -> Iterator[list[Server]]:
+    with ExitStack() as stack:
+        started = []
+        for index, watcher in enumerate(rows):
+            server = start_server(watcher, fresh_dir(root / "state" / str(index)), env)
+            stack.callback(stop_server, server)
+            started.append(server)
+        yield started
+
+
+# --------------------------------------------------------------------------- the work
+
+
+def workflow_manifest(path: Path, steps: int, width: int = 10) -> Path:
+    """A layered DAG of ``noop`` steps: each step needs every step of the layer before."""
+    lines = ["version: 1", "repos: []", "workflows:", "  bench:", f"    concurrency: {width}"]
+    lines.append("    steps:")
+    for index in range(steps):
+        layer, previous = index // width, (index // width - 1) * width
+        needs = ", ".join(f"s{i:04d}" for i in range(previous, previous + width)) if layer else ""
+        after = f", needs: [{needs}]" if needs else ""
+        lines.append(f"      - {{id: s{index:04d}, uses: noop{after}}}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def ended(server: Server, after: int, kind: str, *, run_id: str = "", cid: str = "") -> Any:
+    """The data of the first event of type ``kind`` after ``after`` of run ``run_id`` or
+    correlation ``cid`` (polled; the time it reports is the server's own measure)."""
+    from nestr.server._proto import events_pb2 as pb
+
+    deadline = time.monotonic() + GUARD
+    while time.monotonic() < deadline:
+        request = pb.GetEventsRequest(after_seq=after, types=[kind], run_id=run_id)
+        page = server.stubs.events.GetEvents(request)
+        for event in page.events:
+            if not cid or event.correlation_id == cid:
+                return json.loads(event.data_json)
+        after = page.next_after_seq
+        time.sleep(POLL)
+    raise RuntimeError(f"no {kind} within {GUARD:g} s")
+
+
+def head(server: Server) -> int:
+    from nestr.server._proto import events_pb2 as pb
+
+    seq: int = server.stubs.events.Head(pb.HeadRequest()).head_seq
+    return seq
+
+
+def run_workflow(server: Server, manifest: Path) -> float:
+    from nestr.server._proto import workflow_pb2 as pb
+
+    start = head(server)
+    request = pb.StartRunRequest(workflow="bench", manifest=str(manifest))
+    run_id = server.stubs.workflows.StartRun(request).run_id
+    data = ended(server, start, "nestr.workflow.run.finished", run_id=run_id)
+    if data.get("status") != "succeeded":
+        raise RuntimeError(f"run {run_id} of {server.watcher.name!r}: {data}")
+    return float(data["seconds"])
+
+
+def assemble(server: Server, manifest: Path, workspace: Path) -> float:
+    from nestr.server._proto import workspace_pb2 as pb
+
+    start = head(server)
+    request = pb.AssembleRequest(manifest=str(manifest), workspace=str(workspace), locked=True)
+    cid = server.stubs.workspaces.Assemble(request).correlation_id
+    data = ended(server, start, "nestr.workspace.assembly.finished", cid=cid)
+    if not data.get("ok"):
+        raise RuntimeError(f"assembly of {server.watcher.name!r} failed: {data}")
+    return float(data["seconds"])
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+SETTLE = 0.2  # seconds after the work ends that still count for CPU: a watcher's tail
+
+
+def cpu_seconds(server: Server) -> float:
+    """CPU time of every thread of the server so far (``schedstat``: nanoseconds)."""
+    total = 0
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text(encoding="ascii").split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
+@dataclass
+class Row:
+    """One server's results for one kind of work: wall seconds and server CPU seconds."""
+
+    wall: Contender
+    cpu: Contender
+
+
+def measure(
+    rows: list[Server], rounds: int, work: Callable[[Server, int, int], float]
+) -> list[Row]:
+    """``work(server, row, round)`` for every server, round after round (round -1: warm-up,
+    untimed); its wall seconds (as the server measured them) and the server's CPU seconds
+    from its start to :data:`SETTLE` after its end."""
+    results = [
+        Row(Contender(s.watcher.name, _none), Contender(s.watcher.name, _none)) for s in rows
+    ]
+    for index, server in enumerate(rows):
+        work(server, index, -1)
+    for number in range(rounds):
+        for index, (server, row) in enumerate(zip(rows, results, strict=True)):
+            print(f"  round {number + 1}: {server.watcher.name}", file=sys.stderr)
+            os.sync()
+            before = cpu_seconds(server)
+            row.wall.times.append(work(server, index, number))
+            time.sleep(SETTLE)
+            row.cpu.times.append(cpu_seconds(server) - before)
+    return results
+
+
+def _none(_: int) -> None:
+    """Contender's action: the rows are filled by :func:`measure` instead."""
+
+
+def goal_lines(tables: dict[str, list[Contender]]) -> list[str]:
+    """Per table, the noise (off against off) and each watcher's cost against the goal."""
+    lines = []
+    for title, cells in tables.items():
+        by_name = {c.name: c.median for c in cells}
+        base, noise = by_name.get(OFF.name), by_name.get(NOISE.name)
+        if base and noise:
+            lines.append(f"{title}: off vs off {noise / base - 1:+.1%} (the noise of the measure)")
+        for watcher in WATCHERS:
+            value = by_name.get(watcher.name)
+            if base and value:
+                met = "met" if value / base <= GOAL else "NOT met"
+                lines.append(
+                    f"{title}: {watcher.name} on costs {value / base - 1:+.1%} "
+                    f"(goal <= {GOAL - 1:.0%}: {met})"
+                )
+    return lines
+
+
+def spread(cell: Contender) -> str:
+    """The range of a row's rounds, to judge a median against."""
+    if len(cell.times) < 2:
+        return ""
+    low, high, dev = min(cell.times), max(cell.times), statistics.stdev(cell.times)
+    return f"{cell.name}: min {low:.3f} s, max {high:.3f} s, stdev {dev:.3f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="assembly rounds per row")
+    parser.add_argument("--run-rounds", type=int, default=25, help="run rounds per row")
+    parser.add_argument("--steps", type=int, default=1000, help="noop steps of the run")
+    parser.add_argument("--repos", type=int, default=60, help="repos of the warm assembly")
+    parser.add_argument("--commits", type=int, default=300, help="commits per repository")
+    parser.add_argument("--files", type=int, default=300, help="files per repository")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 and 3 rounds")
+    args = parser.parse_args(argv)
+    rounds, run_rounds = (2, 3) if args.quick else (args.rounds, args.run_rounds)
+    compile_sources()
+    root = fresh_dir(WORK_DIR / "watchers")
+    env = bench_env(root)
+    print(f"generating {args.repos} repositories ({args.commits} commits, {args.files} files)")
+    data = generate_repos(args.repos, commits=args.commits, files=args.files)
+    rows = [OFF, *WATCHERS, NOISE]
+    tables: dict[str, list[Contender]] = {}
+    with git_daemon(data) as daemon:
+        setup = Setup(args.repos, daemon.url_base, root, env)
+        manifest = nestr_manifest(setup, root / "project" / "nestr.yaml")
+        run([NESTR_BIN, "lock", "-m", manifest], env=env)  # fills the shared cache too
+        flow = workflow_manifest(root / "flow" / "nestr.yaml", args.steps)
+        checkouts = fresh_dir(root / "checkouts")
+
+        def assembly(server: Server, index: int, number: int) -> float:
+            target = fresh_dir(checkouts / f"ws-{index}", defer_delete=True)
+            empty_trash(checkouts)
+            return assemble(server, manifest, target)
+
+        with servers(rows, root, env) as started:
+            print(f"{args.steps}-step run", file=sys.stderr)
+            runs = measure(started, run_rounds, lambda server, _, __: run_workflow(server, flow))
+            print(f"{args.repos}-repo assembly", file=sys.stderr)
+            assemblies = measure(started, rounds, assembly)
+    work = {f"{args.steps}-step noop run": runs, f"{args.repos}-repo warm assembly": assemblies}
+    for title, results in work.items():
+        tables[f"{title}, wall"] = [row.wall for row in results]
+        tables[f"{title}, server CPU"] = [row.cpu for row in results]
+    print()
+    for title, cells in tables.items():
+        print(ratio_table(f"{title} (seconds, median)", cells, baseline=OFF.name))
+        print("\n".join(filter(None, map(spread, cells))) + "\n")
+    print("\n".join(goal_lines(tables)))
+    print(
+        "\nEach round asks every server in turn. Wall: the `seconds` of the event that ends the"
+        "\nwork (measured by the server). Server CPU: every thread of the server process, from"
+        f"\nthe request to {SETTLE:g} s after the end (git's processes are not in it)."
+    )
+    empty_trash(checkouts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,7 +25,7 @@ def test_backlog_is_the_longest_queue_of_the_open_streams(tmp_path: Path) -> Non
     assert service.backlog() == 0
     feeds = [Feed(Where(), 100, lambda: None) for _ in range(2)]
     service.hub.feeds.extend(feeds)  # registered as the hub's follower would hold them
-    item = Shared(1, "nestr.test", None, None, pb.Event())
+    item = Shared(1, "nestr.test", None, None, pb.Event(), 0)
     for _ in range(3):
         feeds[0].offer(item)
     feeds[1].offer(item)

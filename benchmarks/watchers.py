@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 25] [--rounds 7]
                                             [--steps 1000] [--repos 60]
 
-Every row of the table is a real ``nestr serve`` started with the settings that turn one watcher
-on (``WATCHERS``: one line per watcher), each with a state dir of its own and one shared, warm
-mirror cache; two more servers run with every watcher off (the second shows the noise of the
+Every row of the table is a real ``nestr serve`` started with the settings that turn watchers on
+(``watchers()``: one line per watcher or combination; traces and webhooks go to receivers of
+this process), each with a state dir of its own and one shared, warm mirror cache; two more
+servers run with every watcher off (the second shows the noise of the
 measurement: off is the baseline, and with a watcher's setting unset nothing of it is imported
 or started, which tests guard). A client asks each server in turn, round after round, for a run
 of a layered 1,000-step ``noop`` workflow (width 10, concurrency 10) and for a ``--locked``
@@ -44,6 +45,7 @@ from _common import (
 )
 from _gitdata import generate_repos, git_daemon
 from _manifests import Setup, nestr_manifest
+from _receivers import SECRET, otlp_sink, webhook_sink
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,29 @@ class Watcher:
     settings: Mapping[str, str] = field(default_factory=dict)
 
 
-# one line per watcher; its settings are given to `nestr serve` as --set KEY=VALUE
-WATCHERS = (Watcher("metrics", {"metrics.listen": "127.0.0.1:0"}),)
+RUN_END, ASSEMBLY_END = "nestr.workflow.run.finished", "nestr.workspace.assembly.finished"
+
+
+def watchers(otlp: str, hook: str) -> tuple[Watcher, ...]:
+    """One line per watcher (its settings go to `nestr serve` as --set KEY=VALUE), then the
+    pair metrics and tracing, and them with webhooks. A webhook row delivers either the ends
+    of runs and assemblies (what an endpoint usually asks for) or every event. The audit trail
+    is always on (every row has it); traces go to ``otlp``, webhooks to ``hook`` (receivers of this
+    process)."""
+    metrics = {"metrics.listen": "127.0.0.1:0"}
+    tracing = {"otel.endpoint": otlp}
+    every = {"webhooks.bench.url": hook, "webhooks.bench.secret": SECRET}
+    ends = {**every, "webhooks.bench.types": f"{RUN_END} {ASSEMBLY_END}"}
+    return (
+        Watcher("metrics", metrics),
+        Watcher("tracing", tracing),
+        Watcher("webhooks, ends only", ends),
+        Watcher("webhooks, every event", every),
+        Watcher("metrics + tracing", {**metrics, **tracing}),
+        Watcher("metrics + tracing + webhooks (ends)", {**metrics, **tracing, **ends}),
+    )
+
+
 OFF = Watcher("off")
 NOISE = Watcher("off (a second server)")
 GOAL = 1.05  # a watcher that is on costs at most 5%
@@ -247,7 +270,7 @@ def _none(_: int) -> None:
     """Contender's action: the rows are filled by :func:`measure` instead."""
 
 
-def goal_lines(tables: dict[str, list[Contender]]) -> list[str]:
+def goal_lines(tables: dict[str, list[Contender]], rows: Sequence[Watcher]) -> list[str]:
     """Per table, the noise (off against off) and each watcher's cost against the goal."""
     lines = []
     for title, cells in tables.items():
@@ -255,7 +278,7 @@ def goal_lines(tables: dict[str, list[Contender]]) -> list[str]:
         base, noise = by_name.get(OFF.name), by_name.get(NOISE.name)
         if base and noise:
             lines.append(f"{title}: off vs off {noise / base - 1:+.1%} (the noise of the measure)")
-        for watcher in WATCHERS:
+        for watcher in rows:
             value = by_name.get(watcher.name)
             if base and value:
                 met = "met" if value / base <= GOAL else "NOT met"
@@ -290,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     env = bench_env(root)
     print(f"generating {args.repos} repositories ({args.commits} commits, {args.files} files)")
     data = generate_repos(args.repos, commits=args.commits, files=args.files)
-    rows = [OFF, *WATCHERS, NOISE]
     tables: dict[str, list[Contender]] = {}
-    with git_daemon(data) as daemon:
+    with git_daemon(data) as daemon, otlp_sink() as (otlp, spans), webhook_sink() as (hook, hits):
+        on = watchers(otlp, hook)
+        rows = [OFF, *on, NOISE]
         setup = Setup(args.repos, daemon.url_base, root, env)
         manifest = nestr_manifest(setup, root / "project" / "nestr.yaml")
         run([NESTR_BIN, "lock", "-m", manifest], env=env)  # fills the shared cache too
@@ -317,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     for title, cells in tables.items():
         print(ratio_table(f"{title} (seconds, median)", cells, baseline=OFF.name))
         print("\n".join(filter(None, map(spread, cells))) + "\n")
-    print("\n".join(goal_lines(tables)))
+    print("\n".join(goal_lines(tables, on)))
+    print(f"(the receivers took {spans[0]:,} spans and {hits[0]:,} webhook deliveries)")
     print(
         "\nEach round asks every server in turn. Wall: the `seconds` of the event that ends the"
         "\nwork (measured by the server). Server CPU: every thread of the server process, from"

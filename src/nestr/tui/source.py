@@ -1,0 +1,141 @@
+"""Where the TUI reads from: this machine's store, or a nestr server.
+
+Both kinds wrap a session (:class:`nestr.session.Session` or
+:class:`nestr.client.remote.RemoteSession`) and give the app the same few things: the event
+stream from a cursor (replayed, then live, across reconnections), the head ``seq`` for the lag,
+the query APIs for history, and the actions (cancel; resume/re-run). The synchronous calls
+block (SQLite, or a gRPC call on a loop of its own): the app runs them in worker threads, never
+on its event loop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grpc import aio
+
+    from nestr.client.remote import RemoteSession
+    from nestr.config.settings import Settings
+    from nestr.events import Event
+    from nestr.session import Session
+    from nestr.workflow.model import Workflow
+    from nestr.workflow.queries import Cancellation, RunDetail, RunRecord
+
+
+class Source:
+    """The common part: what the app asks, whatever answers it."""
+
+    where = ""  # "local log PATH" or "server ADDR", for the header
+    connected = True  # False while a remote stream is being re-established
+
+    def __init__(self, nestr: Session | RemoteSession, argv_prefix: list[str]) -> None:
+        self.nestr = nestr
+        self._argv = argv_prefix  # `nestr [--server ADDR]` for actions started as processes
+
+    def follow(self, since: int) -> AsyncIterator[Event]:
+        """Events after ``since``, then live; each once, in ``seq`` order."""
+        return self.nestr.follow_events(since=since)
+
+    def head(self) -> int:
+        raise NotImplementedError
+
+    def runs(self, limit: int) -> list[RunRecord]:
+        return self.nestr.queries.runs(limit)
+
+    def detail(self, run_id: str) -> RunDetail:
+        return self.nestr.queries.detail(run_id)
+
+    def workflow(self, record: RunRecord) -> Workflow | None:
+        return self.nestr.queries.workflow(record)
+
+    def log(self, run_id: str, key: str) -> str:
+        """What step instance ``key`` printed so far (every attempt)."""
+        raise NotImplementedError
+
+    def status(self) -> None:
+        """Ask for the workspace's status; its events redraw the Workspace screen."""
+        raise NotImplementedError
+
+    def cancel(self, run_id: str) -> Cancellation:
+        return self.nestr.cancel(run_id)
+
+    def resume(self, run_id: str, log: Path) -> int:
+        """Start ``nestr runs resume RUN`` as a process of its own (its output to ``log``), so
+        the run never depends on this UI staying open; returns its pid."""
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [*self._argv, "runs", "resume", run_id],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return proc.pid
+
+    def close(self) -> None:
+        self.nestr.close()
+
+
+class LocalSource(Source):
+    """This machine's store: follows the event log's file as other processes append."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, [sys.executable, "-m", "nestr", "-C", str(session.cwd)])
+        self.session = session
+        self.where = f"local {session.settings.state_dir / 'nestr.db'}"
+
+    def head(self) -> int:
+        return self.session.event_head()
+
+    def log(self, run_id: str, key: str) -> str:
+        return "".join(r.text for r in self.session.queries.logs(run_id, [key]))
+
+    def status(self) -> None:
+        self.session.status(self.session.target())
+
+
+class RemoteSource(Source):
+    """A nestr server: ``Subscribe`` resumes from its cursor after a disconnect or an overflow
+    (:mod:`nestr.client.follow`); the header shows "reconnecting" meanwhile."""
+
+    def __init__(self, settings: Settings, address: str, cwd: Path) -> None:
+        from nestr.client.remote import RemoteSession
+
+        self.remote = RemoteSession(settings, address=address, notice=self._notice)
+        argv = [sys.executable, "-m", "nestr", "-C", str(cwd), "--server", address]
+        super().__init__(self.remote, argv)
+        self.where = f"server {address}"
+        self.on_notice: Callable[[str], None] = lambda _text: None
+
+    def _notice(self, text: str) -> None:
+        self.connected = "reconnecting" not in text
+        self.on_notice(text)
+
+    def head(self) -> int:
+        from nestr.client import stubs
+        from nestr.server._proto import events_pb2
+
+        async def call(channel: aio.Channel) -> int:
+            reply = await stubs.events(channel).Head(events_pb2.HeadRequest())
+            return int(reply.head_seq)
+
+        return self.remote.blocking(call)
+
+    def status(self) -> None:
+        self.remote.status(self.remote.target())
+
+    def log(self, run_id: str, key: str) -> str:
+        from nestr.client import stubs
+        from nestr.server._proto import workflow_pb2
+
+        async def call(channel: aio.Channel) -> str:
+            request = workflow_pb2.GetStepLogRequest(run_id=run_id, step=key)
+            reply = await stubs.workflows(channel).GetStepLog(request)
+            return "".join(str(r.text) for r in reply.logs)
+
+        return self.remote.blocking(call)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from tests.tui.helpers import Project
+from textual.widgets import RichLog, Static
 
 from nestr.tui.app import NestrApp
+from nestr.tui.screens.run import RunScreen
 from nestr.tui.screens.runs import RunsScreen
 from nestr.tui.table import LiveTable
 
@@ -33,3 +35,75 @@ def test_runs_screen_lists_recorded_runs_with_status_and_progress(project: Proje
     rows = asyncio.run(scenario())
     assert (rows["flaky"][2], rows["flaky"][5]) == ("succeeded", "2/2")
     assert (rows["broken"][2], rows["broken"][5]) == ("failed", "1/1")
+
+
+def test_run_screen_shows_attempts_log_and_outputs_of_a_retried_step(project: Project) -> None:
+    """Opening a run lists its steps by layer with attempt counts, and the selected step's
+    log and outputs; a step that retried shows 2 attempts."""
+    assert project.nestr("run", "flaky") == 0
+    app = NestrApp(project.source())
+
+    async def scenario() -> tuple[dict[str, list[str]], str, str]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            assert isinstance(app.screen, RunScreen)
+            await pilot.press("down")  # the second step: report
+            await pilot.pause(0.3)
+            log = "\n".join(s.text for s in app.screen.query_one(RichLog).lines)
+            outputs = str(app.screen.query_one("#outputs", Static).render())
+            return cells(app), log, outputs
+
+    rows, log, outputs = asyncio.run(scenario())
+    assert rows["attempt"][:5] == ["0", "attempt", "", "succeeded", "2"]
+    assert rows["report"][:5] == ["1", "report", "", "succeeded", "1"]
+    assert "reported" in log
+    assert "count = 3" in outputs
+
+
+def test_cancelling_a_live_run_from_the_keyboard_records_it_cancelled(project: Project) -> None:
+    """`c` then `y` on a running run's screen cancels it: the run's own process ends it and
+    records it cancelled, and the screen shows the status from the events."""
+    proc = project.start("run", "slow")
+    try:
+        project.wait_for("slow", "running")
+        app = NestrApp(project.source())
+
+        async def scenario() -> str:
+            async with app.run_test(size=(140, 40)) as pilot:
+                await pilot.pause(0.5)
+                await pilot.press("enter", "c", "y")
+                project_done = asyncio.to_thread(project.wait_for, "slow", "cancelled")
+                await asyncio.wait_for(project_done, 30)
+                for _ in range(50):  # the finished event reaches the screen within a few frames
+                    await pilot.pause(0.1)
+                    if "cancelled" in str(app.screen.query_one("#title", Static).render()):
+                        break
+                return str(app.screen.query_one("#title", Static).render())
+
+        title = asyncio.run(scenario())
+        assert proc.wait(timeout=30) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert project.status_of("slow") == "cancelled"
+    assert "slow · cancelled" in title
+
+
+def test_failed_run_shows_its_error_and_exit(project: Project) -> None:
+    """A failed step's row says failed, and its panel names the error the step ended with."""
+    assert project.nestr("run", "broken") == 1
+    app = NestrApp(project.source())
+
+    async def scenario() -> tuple[dict[str, list[str]], str]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            return cells(app), str(app.screen.query_one("#outputs", Static).render())
+
+    rows, panel = asyncio.run(scenario())
+    assert rows["boom"][3] == "failed"
+    assert "exited 3" in panel

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nestr.session import Session
     from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail, RunRecord
+    from nestr.workspace.status import WorkspaceStatus
 
 
 class Source:
@@ -57,8 +58,8 @@ class Source:
         """What step instance ``key`` printed so far (every attempt)."""
         raise NotImplementedError
 
-    def status(self) -> None:
-        """Ask for the workspace's status; its events redraw the Workspace screen."""
+    def status(self) -> WorkspaceStatus:
+        """The status of the workspace of the working directory (or the server's)."""
         raise NotImplementedError
 
     def cancel(self, run_id: str) -> Cancellation:
@@ -95,8 +96,8 @@ class LocalSource(Source):
     def log(self, run_id: str, key: str) -> str:
         return "".join(r.text for r in self.session.queries.logs(run_id, [key]))
 
-    def status(self) -> None:
-        self.session.status(self.session.target())
+    def status(self) -> WorkspaceStatus:
+        return self.session.status(self.session.target())
 
 
 class RemoteSource(Source):
@@ -126,8 +127,8 @@ class RemoteSource(Source):
 
         return self.remote.blocking(call)
 
-    def status(self) -> None:
-        self.remote.status(self.remote.target())
+    def status(self) -> WorkspaceStatus:
+        return self.remote.status(self.remote.target())
 
     def log(self, run_id: str, key: str) -> str:
         from nestr.client import stubs

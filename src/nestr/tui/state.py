@@ -105,6 +105,7 @@ class LiveState:
         self.cursor = 0  # the last seq applied
         self.policies: dict[str, dict[str, RetryPolicy]] = {}  # run id -> step id -> retry
         self._closed_syncs: set[str] = set()
+        self.workspace_changed = False  # a workspace or sync event since the last status
 
     # --- history from the queries ------------------------------------------------------------
 
@@ -197,16 +198,22 @@ class LiveState:
             if run is not None:
                 run.done += 1
 
+    def add_status(self, name: str, data: dict[str, Any]) -> None:
+        """One repo's status (the shape of ``nestr status --json``) from the status query."""
+        row = self.repos.setdefault(name, RepoRow(name))
+        row.branch = data.get("branch") or ("(detached)" if data.get("detached") else "")
+        row.commit = (data.get("commit") or "")[:12]
+        row.dirty = sum((data.get("changes") or {}).values())
+        row.ahead, row.behind = data.get("ahead"), data.get("behind")
+        row.drift = (data.get("lock") or {}).get("state") or ""
+
     def _workspace(self, event: Event, name: str) -> None:
+        """An assembly's progress per repo; any workspace event makes the status stale."""
+        self.workspace_changed = True
         row = self.repos.setdefault(name, RepoRow(name))
         data: dict[str, Any] = event.data
         if event.type == c.STATUS_REPO.name:
-            row.branch = data.get("branch") or ("(detached)" if data.get("detached") else "")
-            row.commit = (data.get("commit") or "")[:12]
-            row.dirty = sum((data.get("changes") or {}).values())
-            row.ahead, row.behind = data.get("ahead"), data.get("behind")
-            lock = data.get("lock") or {}
-            row.drift = lock.get("drift") or lock.get("state") or ""
+            self.add_status(name, data)
         elif event.type == c.REPO_STARTED.name:
             row.assembly = "started"
         elif event.type == c.REPO_FETCHED.name:
@@ -216,6 +223,7 @@ class LiveState:
             row.commit = (data.get("commit") or row.commit)[:12]
 
     def _sync(self, event: Event, repo: str) -> None:
+        self.workspace_changed = True
         if repo in self._closed_syncs or repo not in self.syncs:  # a new sync of the repo
             self.syncs[repo] = SyncRow(repo)
             self._closed_syncs.discard(repo)

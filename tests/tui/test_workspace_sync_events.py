@@ -1,0 +1,106 @@
+"""The Workspace, Sync and Events screens over a real assembly, status and sync with a
+conflict (the sample product), and the raw stream's filters and pause key."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+from tests.tui.helpers import Project
+from textual.widgets import RichLog, Static
+
+from nestr.cli.main import main
+from nestr.config.settings import Settings
+from nestr.demo.product import build_sample_product
+from nestr.session import Session
+from nestr.tui.app import NestrApp
+from nestr.tui.screens.events import EventsScreen
+from nestr.tui.source import LocalSource
+from nestr.tui.table import LiveTable
+
+
+def rows(app: NestrApp) -> dict[str, list[str]]:
+    table = app.screen.query_one(LiveTable)
+    return {str(key.value): [str(c) for c in table.get_row(key)] for key in table.rows}
+
+
+def conflicted_product(tmp_path: Path) -> Path:
+    """The sample product assembled, its status taken, shared config adopted, then a local
+    edit in billing that a changed source conflicts with (as `nestr demo` shows)."""
+    product = build_sample_product(tmp_path / "sample")
+    here = product.manifest.parent
+    nestr = ["-C", str(here)]
+    assert main([*nestr, "assemble"]) == 0
+    (here / "api" / "scratch.txt").write_text("local\n")
+    assert main([*nestr, "status"]) in (0, 1)
+    assert main([*nestr, "sync", "apply", "--adopt", "--commit", "--message", "adopt"]) == 0
+    billing = here / "billing" / "settings.cfg"
+    billing.write_text(billing.read_text().replace("log_level = info", "log_level = debug"))
+    manifest = product.manifest
+    manifest.write_text(manifest.read_text().replace("log_level: info", "log_level: warning"))
+    assert main([*nestr, "sync", "apply"]) == 3
+    return here
+
+
+def test_workspace_and_sync_screens_show_repos_and_the_conflict(tmp_path: Path) -> None:
+    """After an assembly, a status and a sync that conflicts, the Workspace screen lists the
+    repos with branch, dirty count and what the assembly did, and the Sync screen shows
+    billing's conflict with the file it left untouched."""
+    here = conflicted_product(tmp_path)
+    app = NestrApp(LocalSource(Session(Settings(), cwd=here)))
+
+    async def scenario() -> tuple[dict[str, list[str]], dict[str, list[str]], str]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            repos = rows(app)
+            await pilot.press("3")
+            await pilot.pause(0.3)
+            syncs = rows(app)
+            table = app.screen.query_one(LiveTable)
+            table.move_cursor(row=table.get_row_index("billing"))
+            await pilot.pause(0.2)
+            return repos, syncs, str(app.screen.query_one("#conflicts", Static).render())
+
+    repos, syncs, conflicts = asyncio.run(scenario())
+    porcelain = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=here / "api", capture_output=True, text=True
+    ).stdout.splitlines()
+    assert any("scratch.txt" in line for line in porcelain)
+    assert repos["api"][3] == str(len(porcelain))
+    assert repos["api"][1] != "-"
+    assert repos["api"][7] != "-"  # the assembly's outcome for the repo
+    assert syncs["billing"][3] == "1"
+    assert "settings.cfg" in conflicts
+
+
+def test_events_screen_filters_by_type_and_pauses(project: Project) -> None:
+    """The Events screen shows the stream; a type filter keeps only matching events, and
+    while paused nothing new is written."""
+    assert project.nestr("run", "broken") == 1
+    app = NestrApp(project.source())
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("4")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, EventsScreen)
+            log = app.screen.query_one(RichLog)
+            everything = [s.text for s in log.lines]
+            await pilot.press("t", *"nestr.workflow.run.", "enter")
+            await pilot.pause(0.3)
+            runs_only = [s.text for s in log.lines]
+            await pilot.press("p")
+            assert project.nestr("run", "broken") == 1
+            await pilot.pause(0.5)
+            paused = [s.text for s in log.lines]
+            return everything, runs_only, paused
+
+    everything, runs_only, paused = asyncio.run(scenario())
+    assert any("nestr.workflow.step.finished" in line for line in everything)
+    assert runs_only
+    assert all("nestr.workflow.run." in line for line in runs_only)
+    assert paused == runs_only

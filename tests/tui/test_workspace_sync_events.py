@@ -66,7 +66,11 @@ def test_workspace_and_sync_screens_show_repos_and_the_conflict(tmp_path: Path) 
 
     repos, syncs, conflicts = asyncio.run(scenario())
     porcelain = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=here / "api", capture_output=True, text=True
+        ["git", "status", "--porcelain"],
+        cwd=here / "api",
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     assert any("scratch.txt" in line for line in porcelain)
     assert repos["api"][3] == str(len(porcelain))
@@ -94,7 +98,7 @@ def test_events_screen_filters_by_type_and_pauses(project: Project) -> None:
             await pilot.pause(0.3)
             runs_only = [s.text for s in log.lines]
             await pilot.press("p")
-            assert project.nestr("run", "broken") == 1
+            assert await asyncio.to_thread(project.nestr, "run", "broken") == 1
             await pilot.pause(0.5)
             paused = [s.text for s in log.lines]
             return everything, runs_only, paused

@@ -56,8 +56,8 @@ def test_run_screen_shows_attempts_log_and_outputs_of_a_retried_step(project: Pr
             return cells(app), log, outputs
 
     rows, log, outputs = asyncio.run(scenario())
-    assert rows["attempt"][:5] == ["0", "attempt", "", "succeeded", "2"]
-    assert rows["report"][:5] == ["1", "report", "", "succeeded", "1"]
+    assert rows["attempt"][:5] == ["0", "attempt", "-", "succeeded", "2"]
+    assert rows["report"][:5] == ["1", "report", "-", "succeeded", "1"]
     assert "reported" in log
     assert "count = 3" in outputs
 

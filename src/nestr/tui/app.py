@@ -73,7 +73,15 @@ class NestrApp(App[None]):
         self.set_interval(HEAD_EVERY, self._ask_head)
 
     async def _start(self) -> None:
-        """The head, then the stream from a little before it (recent live state)."""
+        """The head, then the stream from a little before it (recent live state); an error
+        that ends the stream is shown in the status line, and the screens stay."""
+        try:
+            await self._stream()
+        except Exception as error:  # a server refused us, the store is unreadable: say so
+            self.notice = f"stream ended: {error}"
+            self._draw_status()
+
+    async def _stream(self) -> None:
         self.head = await asyncio.to_thread(self.source.head)
         since = max(0, self.head - REPLAY)
         self._last_seq = since

@@ -64,10 +64,18 @@ class RunScreen(LiveScreen):
 
     async def _load(self) -> None:
         source = self.live.source
-        detail = await asyncio.to_thread(source.detail, self.run_id)
-        workflow = await asyncio.to_thread(source.workflow, detail.run)
+        try:
+            detail = await asyncio.to_thread(source.detail, self.run_id)
+        except Exception as error:  # shown; the events still draw the run
+            self._report(f"could not read run {self.run_id}: {error}", error=True)
+            return
         self.state.add_records([detail.run])
         self.state.add_steps(self.run_id, detail.steps)
+        self.redraw()
+        try:  # its DAG, for the layers and retry countdowns; a run drawn without it is fine
+            workflow = await asyncio.to_thread(source.workflow, detail.run)
+        except Exception:  # an unreadable definition: no layers, no countdowns
+            workflow = None
         if workflow is not None:
             self.depth = _layers(workflow)
             self.state.policies[self.run_id] = {s.id: s.retry for s in workflow.steps}
@@ -96,7 +104,7 @@ class RunScreen(LiveScreen):
         duration = None if step.started is None else end - step.started
         wait = "-" if step.retry_at is None else f"{max(0.0, step.retry_at - now):.1f}s"
         layer = str(self.depth[step.step_id]) if step.step_id in self.depth else "-"
-        cells = (layer, step.key, step.repo or "", step.status, str(step.attempts))
+        cells = (layer, step.key, step.repo or "-", step.status, str(step.attempts))
         return (*cells, took(duration), wait)
 
     def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:

@@ -47,7 +47,11 @@ class RunsScreen(LiveScreen):
         self.run_worker(self._load(), group="runs-page", exclusive=True)
 
     async def _load(self) -> None:
-        records = await asyncio.to_thread(self.live.source.runs, self.limit)
+        try:
+            records = await asyncio.to_thread(self.live.source.runs, self.limit)
+        except Exception as error:  # shown; live runs still come from the events
+            self.notify(f"could not list runs: {error}", severity="error")
+            return
         self.state.add_records(records)
         self.redraw()
 

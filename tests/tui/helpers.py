@@ -36,6 +36,11 @@ workflows:
       - id: boom
         shell: true
         run: echo about to fail; exit 3
+  ticker:
+    steps:
+      - id: tick
+        shell: true
+        run: for i in $(seq 1 40); do echo "tick $i"; sleep 0.05; done
   slow:
     steps:
       - id: wait

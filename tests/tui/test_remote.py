@@ -1,0 +1,78 @@
+"""`nestr ui --server`: the app over a real `nestr serve` on 127.0.0.1, killed in the middle
+of a run and started again on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+from tests.client.conftest import Serving, serve
+from tests.tui.helpers import GUARD, Project
+
+from nestr.config.settings import Settings
+from nestr.store.eventlog import open_event_log
+from nestr.tui.app import NestrApp
+from nestr.tui.screens.base import StatusLine
+from nestr.tui.source import RemoteSource
+
+
+def test_remote_ui_resumes_from_its_cursor_after_the_server_is_killed(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server dies while a run prints; the status line says reconnecting; once a server
+    listens again the app goes on from its cursor: it holds every event of the log after its
+    start, each once and in order, up to the run's end."""
+    monkeypatch.setenv("NESTR_STATE_DIR", str(tmp_path / "state"))
+    assert project.nestr("run", "broken") == 1  # something in the log before the app starts
+    servers: list[Serving] = [serve(project.root)]
+    address = servers[0].address
+    app = NestrApp(RemoteSource(Settings(), address, project.root))
+
+    def status(app: NestrApp) -> str:
+        return str(app.screen.query_one(StatusLine).render())
+
+    async def until(pilot: object, condition: object) -> None:
+        for _ in range(int(GUARD / 0.05)):
+            if condition():  # type: ignore[operator]
+                return
+            await pilot.pause(0.05)  # type: ignore[attr-defined]
+        pytest.fail(f"timed out; status line: {status(app)}")
+
+    async def scenario() -> tuple[list[int], bool]:
+        async with app.run_test(size=(140, 30)) as pilot:
+            await until(pilot, lambda: app.state.cursor > 0)
+            run = project.start("run", "ticker")
+            await until(pilot, lambda: _ticks(app) >= 3)
+            servers[0].stop(signal.SIGKILL)
+            await until(pilot, lambda: "reconnecting" in status(app))
+            saw_reconnecting = True
+            servers.append(await asyncio.to_thread(serve, project.root, listen=address))
+            await asyncio.to_thread(run.wait, GUARD)
+            await until(pilot, lambda: "connected" in status(app) and _ended(app))
+            return [e.seq or 0 for e in app.state.events], saw_reconnecting
+
+    try:
+        seqs, saw_reconnecting = asyncio.run(scenario())
+    finally:
+        for server in servers:
+            server.stop()
+    log = open_event_log(tmp_path / "state")
+    head = log.head()
+    log.close()
+    assert saw_reconnecting
+    assert seqs == list(range(seqs[0], head + 1))  # none twice, none skipped, in order
+    assert seqs[0] == 1
+
+
+def _ended(app: NestrApp) -> bool:
+    """The ticker run's end reached the app."""
+    ticker = {r.id for r in app.state.runs.values() if r.workflow == "ticker"}
+    return any(
+        e.type == "nestr.workflow.run.finished" and e.run_id in ticker for e in app.state.events
+    )
+
+
+def _ticks(app: NestrApp) -> int:
+    return sum(e.type == "nestr.workflow.step.log" for e in app.state.events)

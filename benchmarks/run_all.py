@@ -10,13 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["startup.py", "assembly.py", "workflow.py", "sync.py", "events_stream.py"]
+BENCHMARKS = ["startup.py", "assembly.py", "workflow.py", "sync.py", "events_stream.py", "tui.py"]
 QUICK_ARGS = {
     "startup.py": ["--rounds", "10"],
     "assembly.py": ["--quick"],
     "workflow.py": ["--quick"],
     "sync.py": ["--quick"],
     "events_stream.py": ["--quick"],
+    "tui.py": ["--quick"],
 }
 
 

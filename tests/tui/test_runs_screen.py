@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.tui.helpers import Project
-from textual.widgets import RichLog, Static
+from textual.widgets import Log, Static
 
 from nestr.tui.app import NestrApp
 from nestr.tui.screens.run import RunScreen
@@ -51,7 +51,7 @@ def test_run_screen_shows_attempts_log_and_outputs_of_a_retried_step(project: Pr
             assert isinstance(app.screen, RunScreen)
             await pilot.press("down")  # the second step: report
             await pilot.pause(0.3)
-            log = "\n".join(s.text for s in app.screen.query_one(RichLog).lines)
+            log = "\n".join(app.screen.query_one(Log).lines)
             outputs = str(app.screen.query_one("#outputs", Static).render())
             return cells(app), log, outputs
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.tui.helpers import Project
-from textual.widgets import RichLog, Static
+from textual.widgets import Log, Static
 
 from nestr.cli.main import main
 from nestr.config.settings import Settings
@@ -92,15 +92,15 @@ def test_events_screen_filters_by_type_and_pauses(project: Project) -> None:
             await pilot.press("4")
             await pilot.pause(0.3)
             assert isinstance(app.screen, EventsScreen)
-            log = app.screen.query_one(RichLog)
-            everything = [s.text for s in log.lines]
+            log = app.screen.query_one(Log)
+            everything = list(log.lines)
             await pilot.press("t", *"nestr.workflow.run.", "enter")
             await pilot.pause(0.3)
-            runs_only = [s.text for s in log.lines]
+            runs_only = list(log.lines)
             await pilot.press("p")
             assert await asyncio.to_thread(project.nestr, "run", "broken") == 1
             await pilot.pause(0.5)
-            paused = [s.text for s in log.lines]
+            paused = list(log.lines)
             return everything, runs_only, paused
 
     everything, runs_only, paused = asyncio.run(scenario())

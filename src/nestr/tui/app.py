@@ -10,12 +10,14 @@ store (the log's own file): a frozen or closed UI costs the work it watches noth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 
 from nestr.tui.screens.base import StatusLine
 from nestr.tui.screens.events import EventsScreen
@@ -108,7 +110,8 @@ class NestrApp(App[None]):
         if pending:
             redraw = getattr(self.screen, "redraw", None)
             if redraw is not None:
-                redraw()
+                with contextlib.suppress(NoMatches):  # a screen still being composed
+                    redraw()
             if self.drawn is not None:
                 self.drawn(self.state.cursor)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Input, RichLog
+from textual.widgets import Input, Log
 
 from nestr.tui.screens.base import LiveScreen
 from nestr.tui.state import MAX_EVENTS
@@ -50,7 +50,7 @@ class EventsScreen(LiveScreen):
         self._asking = "search"
 
     def body(self) -> ComposeResult:
-        yield RichLog(max_lines=MAX_EVENTS, id="events")
+        yield Log(max_lines=MAX_EVENTS, id="events")
         yield Input(id="ask")
 
     def on_mount(self) -> None:
@@ -68,20 +68,20 @@ class EventsScreen(LiveScreen):
     def redraw(self) -> None:
         if self.paused:
             return
-        log = self.query_one(RichLog)
+        log = self.query_one(Log)
         new: list[Event] = []
         for event in reversed(self.state.events):  # newest first, back to the last written
             if (event.seq or 0) <= self._written:
                 break
             new.append(event)
-        for event in reversed(new):
-            if self.matches(event):
-                log.write(line(event))
+        lines = [line(event) for event in reversed(new) if self.matches(event)]
+        if lines:  # a Log renders only the lines in view: a frame's cost is what is seen
+            log.write_lines(lines)
         self._written = self.state.cursor
         self._title()
 
     def rewrite(self) -> None:
-        self.query_one(RichLog).clear()
+        self.query_one(Log).clear()
         self._written = 0
         self.redraw()
 
@@ -106,5 +106,5 @@ class EventsScreen(LiveScreen):
     def on_input_submitted(self, message: Input.Submitted) -> None:
         self.filters[self._asking] = message.value.strip()
         message.input.display = False
-        self.query_one(RichLog).focus()
+        self.query_one(Log).focus()
         self.rewrite()

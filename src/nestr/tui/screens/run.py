@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, Log, Static
 
 from nestr.tui.screens.base import LiveScreen
 from nestr.tui.screens.dialogs import Confirm
@@ -56,7 +56,7 @@ class RunScreen(LiveScreen):
             yield LiveTable(COLUMNS, id="steps")
             yield Static("", id="result")
             with Horizontal(id="lower"):
-                yield RichLog(max_lines=2_000, wrap=True, id="log")
+                yield Log(max_lines=2_000, id="log")
                 yield Static("", id="outputs")
 
     def on_mount(self) -> None:
@@ -115,7 +115,7 @@ class RunScreen(LiveScreen):
         what the store captured when the events of it are older than the replay."""
         if key is None:
             return
-        log = self.query_one(RichLog)
+        log = self.query_one(Log)
         if key != self._log_key:
             log.clear()
             self._log_key, self._log_written = key, 0
@@ -128,14 +128,14 @@ class RunScreen(LiveScreen):
             self.query_one("#outputs", Static).update(f"outputs of {key}\n\n{shown}{error}")
         self._tail(log, key)
 
-    def _tail(self, log: RichLog, key: str) -> None:
+    def _tail(self, log: Log, key: str) -> None:
         lines = self.state.logs.get((self.run_id, key))
         if lines is None:
             return
         total = self.state.log_lines.get((self.run_id, key), 0)
         new = min(total - self._log_written, len(lines))
-        for line in list(lines)[len(lines) - new :] if new > 0 else ():
-            log.write(line)
+        if new > 0:
+            log.write_lines(list(lines)[len(lines) - new :])
         self._log_written = total
 
     async def _load_log(self, key: str) -> None:
@@ -143,7 +143,7 @@ class RunScreen(LiveScreen):
         if (self.run_id, key) not in self.state.logs:
             self.state.add_log(self.run_id, key, text)
         if key == self._log_key:
-            self._tail(self.query_one(RichLog), key)
+            self._tail(self.query_one(Log), key)
 
     # --- actions ------------------------------------------------------------------------------
 

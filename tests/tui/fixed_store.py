@@ -16,15 +16,17 @@ STATUSES = ("succeeded", "failed", "cancelled", "running")
 
 
 def fill(state_dir: Path, runs: int) -> None:
-    """``runs`` runs of two steps, one a minute, the statuses in turn; the last ones running."""
+    """``runs`` runs of a step and a fan-out over two repos, one a minute, the statuses in
+    turn (every fourth running)."""
     store = RunStore(open_database(state_dir))
     for n in range(runs):
         run_id, workflow = f"{n:016x}", ("build", "deploy", "test")[n % 3]
         created = START + 60 * n
         record = RunRecord(run_id, workflow, "running", _definition(workflow), {}, {}, created)
-        steps = [NewStep("lint", "lint", None), NewStep("test", "test", None)]
+        steps = [NewStep("lint", "lint", None)]
+        steps += [NewStep(f"test[{repo}]", "test", repo) for repo in ("api", "web")]
         started = RUN_STARTED.event(
-            RunStarted(workflow=workflow, inputs={}, steps=2),
+            RunStarted(workflow=workflow, inputs={}, steps=3),
             run_id=run_id,
             correlation_id=f"{n:04x}" + "c" * 28,
             traceparent=None,

@@ -33,7 +33,8 @@ def test_runs_screen(app: NestrApp, snap_compare: Any) -> None:
 
 
 def test_run_screen(app: NestrApp, snap_compare: Any) -> None:
-    """The Run screen of the newest run: its steps, the log and outputs panes."""
+    """The Run screen of the newest run: its steps by layer, fan-out instances (``test[api]``,
+    drawn as text, not read as markup), the log and outputs panes."""
     assert snap_compare(app, terminal_size=(130, 30), press=["enter"], run_before=_settle)
 
 

@@ -6,23 +6,26 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 Row = tuple[str, ...]
 
 
-class LiveTable(DataTable[str]):
-    """Rows keyed by id; :meth:`show` makes the table hold exactly ``rows`` in that order."""
+class LiveTable(DataTable[Text]):
+    """Rows keyed by id; :meth:`show` makes the table hold exactly ``rows`` in that order.
+    Cells are plain text: ``test[api]`` is a step key, not console markup."""
 
-    def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
+    def __init__(self, columns: Sequence[tuple[str, int]], **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._names = list(columns)
+        self._names = [name for name, _ in columns]
+        self._widths = dict(columns)
         self._shown: dict[str, Row] = {}
         self._order: list[str] = []
 
     def on_mount(self) -> None:
-        for name in self._names:
-            self.add_column(name, key=name)
+        for name in self._names:  # fixed widths: a live table does not jump as cells change
+            self.add_column(name, key=name, width=self._widths[name])
 
     def show(self, rows: Sequence[tuple[str, Row]]) -> None:
         order = [key for key, _ in rows]
@@ -34,7 +37,7 @@ class LiveTable(DataTable[str]):
             if old != cells:
                 for name, before, after in zip(self._names, old, cells, strict=True):
                     if before != after:
-                        self.update_cell(key, name, after)
+                        self.update_cell(key, name, Text(after))
                 self._shown[key] = cells
 
     def _rebuild(self, rows: Sequence[tuple[str, Row]]) -> None:
@@ -43,7 +46,7 @@ class LiveTable(DataTable[str]):
         selected = self.selected_key()
         self.clear()
         for key, cells in rows:
-            self.add_row(*cells, key=key)
+            self.add_row(*map(Text, cells), key=key)
         self._shown = dict(rows)
         self._order = [key for key, _ in rows]
         if selected in self._shown:

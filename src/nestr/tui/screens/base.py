@@ -26,7 +26,7 @@ class LiveScreen(Screen[None]):
     """A screen drawn from the app's :class:`LiveState`."""
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
+        yield StatusLine(id="status", markup=False)
         yield from self.body()
         yield Footer()
 

@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from nestr.tui.state import StepRow
     from nestr.workflow.model import Workflow
 
-COLUMNS = ("layer", "step", "repo", "status", "attempts", "duration", "retry in")
+COLUMNS = (
+    ("layer", 5),
+    ("step", 28),
+    ("repo", 16),
+    ("status", 10),
+    ("attempts", 8),
+    ("duration", 8),
+    ("retry in", 8),
+)
 RESUMABLE = frozenset({"failed", "cancelled", "interrupted"})
 
 
@@ -52,12 +60,12 @@ class RunScreen(LiveScreen):
 
     def body(self) -> ComposeResult:
         with Vertical():
-            yield Static("", id="title")
+            yield Static("", id="title", markup=False)
             yield LiveTable(COLUMNS, id="steps")
-            yield Static("", id="result")
+            yield Static("", id="result", markup=False)
             with Horizontal(id="lower"):
                 yield Log(max_lines=2_000, id="log")
-                yield Static("", id="outputs")
+                yield Static("", id="outputs", markup=False)
 
     def on_mount(self) -> None:
         self.run_worker(self._load(), group="run-detail", exclusive=True)

@@ -19,7 +19,15 @@ from nestr.tui.table import LiveTable, clock, took
 
 PAGE = 200  # runs read per page
 STATUSES = ("", "running", "failed", "succeeded", "cancelled", "interrupted")
-COLUMNS = ("run", "workflow", "status", "started", "duration", "progress", "correlation")
+COLUMNS = (
+    ("run", 16),
+    ("workflow", 20),
+    ("status", 11),
+    ("started", 8),
+    ("duration", 8),
+    ("progress", 8),
+    ("correlation", 12),
+)
 
 
 class RunsScreen(LiveScreen):

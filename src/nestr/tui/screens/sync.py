@@ -10,7 +10,14 @@ from nestr.tui.screens.base import LiveScreen
 from nestr.tui.state import SyncRow
 from nestr.tui.table import LiveTable
 
-COLUMNS = ("repo", "written", "merged", "conflicts", "skipped", "error")
+COLUMNS = (
+    ("repo", 20),
+    ("written", 7),
+    ("merged", 6),
+    ("conflicts", 9),
+    ("skipped", 7),
+    ("error", 40),
+)
 
 
 class SyncScreen(LiveScreen):
@@ -23,7 +30,7 @@ class SyncScreen(LiveScreen):
 
     def body(self) -> ComposeResult:
         yield LiveTable(COLUMNS, id="syncs")
-        yield Static("", id="conflicts")
+        yield Static("", id="conflicts", markup=False)
 
     def redraw(self) -> None:
         rows = sorted(self.state.syncs.values(), key=lambda r: r.repo)

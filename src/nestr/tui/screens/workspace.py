@@ -16,7 +16,16 @@ from nestr.tui.state import RepoRow
 from nestr.tui.table import LiveTable
 
 EVERY = 1.0  # seconds at least between two status queries the events ask for
-COLUMNS = ("repo", "branch", "commit", "dirty", "ahead", "behind", "lock", "assembly")
+COLUMNS = (
+    ("repo", 20),
+    ("branch", 24),
+    ("commit", 12),
+    ("dirty", 5),
+    ("ahead", 5),
+    ("behind", 6),
+    ("lock", 10),
+    ("assembly", 10),
+)
 
 
 class WorkspaceScreen(LiveScreen):

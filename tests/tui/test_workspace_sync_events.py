@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.tui.helpers import Project
-from textual.widgets import Log, Static
+from textual.widgets import Log
 
 from nestr.cli.main import main
 from nestr.config.settings import Settings
@@ -46,11 +46,11 @@ def conflicted_product(tmp_path: Path) -> Path:
 def test_workspace_and_sync_screens_show_repos_and_the_conflict(tmp_path: Path) -> None:
     """After an assembly, a status and a sync that conflicts, the Workspace screen lists the
     repos with branch, dirty count and what the assembly did, and the Sync screen shows
-    billing's conflict with the file it left untouched."""
+    billing's conflict with the file it left untouched and, on `d`, its diff with markers."""
     here = conflicted_product(tmp_path)
     app = NestrApp(LocalSource(Session(Settings(), cwd=here)))
 
-    async def scenario() -> tuple[dict[str, list[str]], dict[str, list[str]], str]:
+    async def scenario() -> tuple[dict[str, list[str]], dict[str, list[str]], str, str]:
         async with app.run_test(size=(140, 40)) as pilot:
             await pilot.pause(0.5)
             await pilot.press("2")
@@ -62,9 +62,16 @@ def test_workspace_and_sync_screens_show_repos_and_the_conflict(tmp_path: Path) 
             table = app.screen.query_one(LiveTable)
             table.move_cursor(row=table.get_row_index("billing"))
             await pilot.pause(0.2)
-            return repos, syncs, str(app.screen.query_one("#conflicts", Static).render())
+            panel = app.screen.query_one("#conflicts", Log)
+            conflicts = "\n".join(panel.lines)
+            await pilot.press("d")
+            for _ in range(100):  # planning runs git in a thread: wait for its answer
+                await pilot.pause(0.1)
+                if any(line.startswith("<<<<<<<") for line in panel.lines):
+                    break
+            return repos, syncs, conflicts, "\n".join(panel.lines)
 
-    repos, syncs, conflicts = asyncio.run(scenario())
+    repos, syncs, conflicts, diff = asyncio.run(scenario())
     porcelain = subprocess.run(
         ["git", "status", "--porcelain"],
         cwd=here / "api",
@@ -77,7 +84,9 @@ def test_workspace_and_sync_screens_show_repos_and_the_conflict(tmp_path: Path) 
     assert repos["api"][1] != "-"
     assert repos["api"][7] != "-"  # the assembly's outcome for the repo
     assert syncs["billing"][3] == "1"
-    assert "settings.cfg" in conflicts
+    assert "settings.cfg: 1 overlapping change" in conflicts
+    assert "log_level = debug" in diff
+    assert "<<<<<<<" in diff
 
 
 def test_events_screen_filters_by_type_and_pauses(project: Project) -> None:

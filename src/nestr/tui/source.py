@@ -10,11 +10,12 @@ on its event loop.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from grpc import aio
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from nestr.config.settings import Settings
     from nestr.events import Event
     from nestr.session import Session
+    from nestr.sync import SyncPlan
     from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail, RunRecord
     from nestr.workspace.status import WorkspaceStatus
@@ -62,6 +64,23 @@ class Source:
         """The status of the workspace of the working directory (or the server's)."""
         raise NotImplementedError
 
+    def conflict_diffs(self, repo: str) -> dict[str, str]:
+        """The diff (with conflict markers) of each file a sync of ``repo`` would leave in
+        conflict now, planned afresh (planning writes nothing)."""
+        from nestr.sync.planner import Action
+
+        plan = asyncio.run(self._plan(repo))
+        found = (f for r in plan.repos for f in r.files if f.action is Action.CONFLICT)
+        return {f.path: f.diff() for f in found}
+
+    async def _plan(self, repo: str) -> SyncPlan:
+        raise NotImplementedError
+
+    @staticmethod
+    def _whole(nestr: Session | RemoteSession, repo: str) -> Any:
+        """The workspace's target for ``repo`` with the whole manifest: its sync rules too."""
+        return nestr.target(names=[repo], repos_only=False)
+
     def cancel(self, run_id: str) -> Cancellation:
         return self.nestr.cancel(run_id)
 
@@ -99,6 +118,9 @@ class LocalSource(Source):
     def status(self) -> WorkspaceStatus:
         return self.session.status(self.session.target())
 
+    async def _plan(self, repo: str) -> SyncPlan:
+        return await self.session.sync_plan(self._whole(self.session, repo))
+
 
 class RemoteSource(Source):
     """A nestr server: ``Subscribe`` resumes from its cursor after a disconnect or an overflow
@@ -129,6 +151,9 @@ class RemoteSource(Source):
 
     def status(self) -> WorkspaceStatus:
         return self.remote.status(self.remote.target())
+
+    async def _plan(self, repo: str) -> SyncPlan:
+        return await self.remote.sync_plan(self._whole(self.remote, repo))
 
     def log(self, run_id: str, key: str) -> str:
         from nestr.client import stubs

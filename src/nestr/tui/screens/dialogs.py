@@ -16,7 +16,7 @@ nestr ui: keys
   1  Runs       recent and live runs        enter: open  s: status filter
                                             /: workflow filter  m: more
   2  Workspace  repos, refreshed by events  r: ask for a fresh status
-  3  Sync       last sync per repo and its conflicts
+  3  Sync       last sync per repo and its conflicts  d: their diff
   4  Events     the raw stream              p: pause  /: search
                                             t, o, u: type, repo, run filter
   In a run:     c: cancel  r: resume/re-run  escape: back

@@ -1,10 +1,15 @@
 """The Sync screen: the last sync of each repo (written, merged, conflicts, skipped), and for
-the selected repo the files it left in conflict with what the merge reported."""
+the selected repo the files it left in conflict with what the merge reported; ``d`` shows
+their diff (planned afresh, with conflict markers)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Log
 
 from nestr.tui.screens.base import LiveScreen
 from nestr.tui.state import SyncRow
@@ -23,14 +28,19 @@ COLUMNS = (
 class SyncScreen(LiveScreen):
     """Syncs per repo, from the sync events."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "diff", "Diff of conflicts")]
     DEFAULT_CSS = """
     SyncScreen #syncs { height: 1fr; }
     SyncScreen #conflicts { height: 1fr; border: round $warning; padding: 0 1; }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: list[str] = []
+
     def body(self) -> ComposeResult:
         yield LiveTable(COLUMNS, id="syncs")
-        yield Static("", id="conflicts", markup=False)
+        yield Log(id="conflicts")
 
     def redraw(self) -> None:
         rows = sorted(self.state.syncs.values(), key=lambda r: r.repo)
@@ -44,10 +54,29 @@ class SyncScreen(LiveScreen):
     def _conflicts(self, repo: str | None) -> None:
         row = self.state.syncs.get(repo or "")
         if row is None or not row.conflicts:
-            text = "no conflicts" if row is not None else ""
+            lines = ["no conflicts"] if row is not None else []
         else:
-            text = "\n\n".join(f"{path}\n{detail}" for path, detail in row.conflicts.items())
-        self.query_one("#conflicts", Static).update(text)
+            lines = [f"{path}: {detail}" for path, detail in row.conflicts.items()]
+        if lines != self._shown:
+            self._shown = lines
+            self.query_one(Log).clear().write_lines(lines)
+
+    def action_diff(self) -> None:
+        repo = self.query_one(LiveTable).selected_key()
+        if repo is not None:
+            self.run_worker(self._diff(repo), group="sync-diff", exclusive=True)
+
+    async def _diff(self, repo: str) -> None:
+        try:
+            diffs = await asyncio.to_thread(self.live.source.conflict_diffs, repo)
+        except Exception as error:  # shown; the screen stays
+            self.notify(f"could not plan a sync of {repo}: {error}", severity="error")
+            return
+        lines = [f"{repo}: no file in conflict now"] if not diffs else []
+        for path, diff in diffs.items():
+            lines += [f"{path}:", *(diff.splitlines() or ["(no diff)"]), ""]
+        self._shown = lines
+        self.query_one(Log).clear().write_lines(lines)
 
 
 def _cells(row: SyncRow) -> tuple[str, ...]:

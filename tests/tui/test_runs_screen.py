@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tests.tui.helpers import Project
 from textual.widgets import Log, Static
 
@@ -107,3 +108,24 @@ def test_failed_run_shows_its_error_and_exit(project: Project) -> None:
     rows, panel = asyncio.run(scenario())
     assert rows["boom"][3] == "failed"
     assert "exited 3" in panel
+
+
+def test_runs_older_than_the_replayed_events_show_their_correlation_id(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no events replayed, a run listed from the store still shows the correlation id of
+    the action that started it (read from its run.started event)."""
+    assert project.nestr("run", "broken") == 1
+    session = project.source().session
+    started = session.events(type_prefix="nestr.workflow.run.started")[-1]
+    monkeypatch.setattr("nestr.tui.app.REPLAY", 0)
+    app = NestrApp(project.source())
+
+    async def scenario() -> dict[str, list[str]]:
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause(0.5)
+            return cells(app)
+
+    row = asyncio.run(scenario())[str(started.run_id)]
+    assert started.correlation_id
+    assert row[6] == started.correlation_id[:12]

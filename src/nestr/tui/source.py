@@ -50,6 +50,10 @@ class Source:
     def runs(self, limit: int) -> list[RunRecord]:
         return self.nestr.queries.runs(limit)
 
+    def correlations(self, run_ids: list[str]) -> dict[str, str]:
+        """The correlation id of each run (its ``run.started`` event's), where known."""
+        return {}
+
     def detail(self, run_id: str) -> RunDetail:
         return self.nestr.queries.detail(run_id)
 
@@ -111,6 +115,18 @@ class LocalSource(Source):
 
     def head(self) -> int:
         return self.session.event_head()
+
+    def correlations(self, run_ids: list[str]) -> dict[str, str]:
+        from nestr.events.catalog import RUN_STARTED
+
+        found: dict[str, str] = {}
+        for run_id in run_ids:  # one indexed read each (events by run, seq)
+            page, _, _ = self.session.event_page(
+                after_seq=0, limit=1, type_prefixes=[RUN_STARTED.name], run_id=run_id
+            )
+            if page and page[0].correlation_id:
+                found[run_id] = page[0].correlation_id
+        return found
 
     def log(self, run_id: str, key: str) -> str:
         return "".join(r.text for r in self.session.queries.logs(run_id, [key]))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from nestr.workflow.model import RetryPolicy
     from nestr.workflow.queries import RunRecord, StepRecord
 
-MAX_RUNS = 500  # runs kept in memory; the Runs screen pages older ones from the store
+MAX_RUNS = 2_000  # runs kept in memory: the Runs screen pages up to this many
 MAX_EVENTS = 5_000  # events the Events screen can scroll back through
 MAX_LOG_LINES = 2_000  # lines kept per step instance
 # plan actions that leave a file as it is (nestr.sync.planner.Action)
@@ -117,7 +117,6 @@ class LiveState:
                 total = len(record.definition.get("steps", ())) or None
                 row = RunRow(record.id, record.workflow, record.status, record.created)
                 row.total = total
-                row.correlation_id = record.context.get("correlation_id")
                 self.runs[record.id] = row
             row.status, row.finished = _shown(record), record.finished
         self._trim_runs()

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
 from nestr.tui.screens.base import LiveScreen
-from nestr.tui.state import RunRow
+from nestr.tui.state import MAX_RUNS, RunRow
 from nestr.tui.table import LiveTable, clock, took
 
 PAGE = 200  # runs read per page
@@ -62,6 +62,13 @@ class RunsScreen(LiveScreen):
             return
         self.state.add_records(records)
         self.redraw()
+        unknown = [r.id for r in records if r.id in self.state.runs]
+        unknown = [r for r in unknown if not self.state.runs[r].correlation_id]
+        found = await asyncio.to_thread(self.live.source.correlations, unknown)
+        for run_id, cid in found.items():
+            if run_id in self.state.runs:
+                self.state.runs[run_id].correlation_id = cid
+        self.redraw()
 
     def shown(self) -> list[RunRow]:
         """The runs the filters let through, newest first."""
@@ -108,7 +115,7 @@ class RunsScreen(LiveScreen):
         self.redraw()
 
     def action_more(self) -> None:
-        self.limit += PAGE
+        self.limit = min(self.limit + PAGE, MAX_RUNS)
         self.run_worker(self._load(), group="runs-page", exclusive=True)
 
 

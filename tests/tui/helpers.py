@@ -36,6 +36,11 @@ workflows:
       - id: boom
         shell: true
         run: echo about to fail; exit 3
+  gated:
+    steps:
+      - id: gate
+        shell: true
+        run: test -f open || { echo the gate is shut; exit 1; }; echo through
   ticker:
     steps:
       - id: tick

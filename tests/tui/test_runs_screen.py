@@ -129,3 +129,29 @@ def test_runs_older_than_the_replayed_events_show_their_correlation_id(
     row = asyncio.run(scenario())[str(started.run_id)]
     assert started.correlation_id
     assert row[6] == started.correlation_id[:12]
+
+
+def test_resuming_a_failed_run_from_its_screen_reruns_it(project: Project) -> None:
+    """`r` then `y` on a failed run starts a resume of its own: the screen reports it, the
+    step that failed runs again (now it can pass) and the run ends succeeded."""
+    assert project.nestr("run", "gated") == 1
+    (project.root / "open").touch()
+    app = NestrApp(project.source())
+
+    async def scenario() -> tuple[str, str]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            await pilot.press("r", "y")
+            await asyncio.to_thread(project.wait_for, "gated", "succeeded")
+            title = app.screen.query_one("#title", Static)
+            for _ in range(100):  # the run's end reaches the screen within a few frames
+                await pilot.pause(0.1)
+                if "succeeded" in str(title.render()):
+                    break
+            return str(app.screen.query_one("#result", Static).render()), str(title.render())
+
+    result, title = asyncio.run(scenario())
+    assert result.startswith("resume started (pid ")
+    assert "gated · succeeded" in title

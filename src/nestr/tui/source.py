@@ -11,8 +11,9 @@ on its event loop.
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import os
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,17 +90,24 @@ class Source:
         return self.nestr.cancel(run_id)
 
     def resume(self, run_id: str, log: Path) -> int:
-        """Start ``nestr runs resume RUN`` as a process of its own (its output to ``log``), so
-        the run never depends on this UI staying open; returns its pid."""
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [*self._argv, "runs", "resume", run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return proc.pid
+        """Start ``nestr runs resume RUN`` as a process of its own, in a session of its own
+        (its output to ``log``), so the run never depends on this UI staying open; returns
+        its pid. A thread reaps it when it ends, should the UI still run then."""
+        argv = [*self._argv, "runs", "resume", run_id]
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(log), flags, 0o600),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+        )
+        threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True).start()
+        return pid
 
     def close(self) -> None:
         self.nestr.close()

@@ -7,7 +7,8 @@ The store (10,000 runs, 1,000,000 events; --quick: 1,000 and 100,000) is written
 the store's API (``RunStore.create_run``, ``insert_events``) and cached under
 ``benchmarks/.work/tui/``. The app runs headless in this process (Textual's ``run_test``); a
 writer process appends ``step.log`` events through its own connection at a fixed rate, as a
-run would. First screen: from building the source and the app to the Runs screen listing runs.
+run would. First screen: from building the source and the app to the Runs screen listing runs (in
+process; a fresh ``nestr ui`` adds the import of Textual and ``nestr.tui``, measured apart).
 Latency: from an event's append (its ``time``) to the end of the first redraw of the Events
 screen that wrote it (the app's ``drawn`` hook). See docs/benchmarks.md, section "TUI".
 """
@@ -20,6 +21,7 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -138,6 +140,21 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
 
 
+def import_seconds() -> float:
+    """What a fresh `nestr ui` process spends importing the UI (Textual and nestr.tui), the
+    median of 3 fresh interpreters: the part of opening the first screen that the in-process
+    measure leaves out (with the interpreter's own start, about 20 ms)."""
+    code = (
+        "import time; t = time.perf_counter(); import nestr.tui.app; print(time.perf_counter() - t)"
+    )
+    argv = [sys.executable, "-c", code]
+    runs = []
+    for _ in range(3):
+        done = subprocess.run(argv, env=_env(), capture_output=True, text=True, check=True)
+        runs.append(float(done.stdout))
+    return sorted(runs)[1]
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if values else 0.0
 
@@ -150,8 +167,19 @@ def main() -> int:
     began = time.perf_counter()
     state = build_store(runs, events)
     print(f"store: {runs:,} runs, {events:,} events ({time.perf_counter() - began:.1f}s)")
-    opened = sorted(asyncio.run(first_screen(state)) for _ in range(3))[1]
-    rows = [("time to first screen (median of 3)", f"{opened * 1000:.0f} ms", "")]
+    imported = import_seconds()
+    asyncio.run(first_screen(state))  # warm-up: imports, the store's pages in the OS cache
+    opened = statistics.median(asyncio.run(first_screen(state)) for _ in range(5))
+    fresh = imported + opened
+    rows = [
+        ("first screen, in process (median of 5)", f"{opened * 1000:.0f} ms", ""),
+        ("import of Textual and nestr.tui, fresh process", f"{imported * 1000:.0f} ms", ""),
+        (
+            "the two: a fresh `nestr ui` less interpreter and CLI start",
+            f"{fresh * 1000:.0f} ms",
+            "",
+        ),
+    ]
     for rate in (100, 2_000):
         found = asyncio.run(latency(state, rate, seconds))
         p50, p99 = percentile(found, 50), percentile(found, 99)
@@ -162,8 +190,9 @@ def main() -> int:
     print("| measure | value | |\n| --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    ok = opened <= GOAL_FIRST_SCREEN
-    print(f"goal: first screen <= {GOAL_FIRST_SCREEN * 1000:.0f} ms: {'met' if ok else 'MISSED'}")
+    for name, took in (("in process", opened), ("fresh process", fresh)):
+        ok = "met" if took <= GOAL_FIRST_SCREEN else "MISSED"
+        print(f"goal: first screen ({name}) <= {GOAL_FIRST_SCREEN * 1000:.0f} ms: {ok}")
     return 0
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nestr.events import catalog as c
-from nestr.workflow.retry import backoff
 
 if TYPE_CHECKING:
     from nestr.events import Event
@@ -188,6 +187,8 @@ class LiveState:
             row.status, row.error = "retrying", data.get("error") or data.get("reason")
             policy = self.policies.get(run_id, {}).get(row.step_id)
             if policy is not None:  # the cap: a jittered wait ends at or before it
+                from nestr.workflow.retry import backoff  # with a policy: loaded already
+
                 row.retry_at = when + backoff(policy, row.attempts)
         elif event.type == c.STEP_FINISHED.name:
             row.status, row.finished, row.retry_at = data.get("status", "?"), when, None

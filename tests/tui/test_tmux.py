@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -72,3 +73,27 @@ def test_cancelling_a_run_from_the_keyboard_in_a_terminal(project: Project, tmux
             proc.wait()
     assert project.status_of("slow") == "cancelled"
     assert "cancel: requested" in shown
+
+
+def test_a_frozen_ui_costs_a_run_nothing(project: Project, tmux: Tmux) -> None:
+    """With `nestr ui` stopped (SIGSTOP) in the middle of reading, a workflow still runs to
+    its end; once the UI goes on it shows the run."""
+    env = [f"{k}={v}" for k, v in os.environ.items() if k.startswith(("HOME", "XDG_"))]
+    command = ["env", *env, sys.executable, "-m", "nestr", "-C", str(project.root), "ui"]
+    tmux("new-session", "-d", "-s", "ui", "-x", "140", "-y", "35", *command)
+    tmux.wait_for("lag 0")
+    pid = int(tmux("display-message", "-p", "-t", "ui", "#{pane_pid}"))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "nestr", "-C", str(project.root), "run", "flaky"],
+            capture_output=True,
+            timeout=GUARD,
+            check=False,
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert done.returncode == 0
+    shown = tmux.wait_for("succeeded")
+    assert "flaky" in shown
+    tmux("send-keys", "-t", "ui", "q")

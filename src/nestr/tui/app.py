@@ -118,7 +118,8 @@ class NestrApp(App[None]):
     def _draw_status(self) -> None:
         lag = max(0, self.head - self.state.cursor)
         link = "connected" if self.source.connected else "reconnecting…"
-        text = f"{self.source.where} · seq {self.state.cursor} · lag {lag} · {link}"
+        # the short, changing facts first: a long store path is cut at the end, not them
+        text = f"{link} · seq {self.state.cursor} · lag {lag} · {self.source.where}"
         for line in self.screen.query(StatusLine):
             line.update(text + (f" · {self.notice}" if self.notice else ""))
 

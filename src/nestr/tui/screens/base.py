@@ -18,7 +18,10 @@ class StatusLine(Static):
     """Where events come from, the cursor, the lag, the connection."""
 
     DEFAULT_CSS = """
-    StatusLine { dock: top; height: 1; background: $primary-background; padding: 0 1; }
+    StatusLine {
+        dock: top; height: 1; background: $primary-background; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
 

@@ -8,10 +8,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.client.conftest import Serving, serve
+from tests.client.conftest import TOKEN, Serving, serve
 from tests.tui.helpers import GUARD, Project
 
-from nestr.config.settings import Settings
+from nestr.config.settings import Secret, ServerSettings, Settings
 from nestr.store.eventlog import open_event_log
 from nestr.tui.app import NestrApp
 from nestr.tui.screens.base import StatusLine
@@ -21,14 +21,15 @@ from nestr.tui.source import RemoteSource
 def test_remote_ui_resumes_from_its_cursor_after_the_server_is_killed(
     project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The server dies while a run prints; the status line says reconnecting; once a server
-    listens again the app goes on from its cursor: it holds every event of the log after its
-    start, each once and in order, up to the run's end."""
+    """The server (which wants a token: the app sends the config's) dies while a run prints;
+    the status line says reconnecting; once a server listens again the app goes on from its
+    cursor: it holds every event of the log after its start, each once and in order, up to
+    the run's end."""
     monkeypatch.setenv("NESTR_STATE_DIR", str(tmp_path / "state"))
     assert project.nestr("run", "broken") == 1  # something in the log before the app starts
-    servers: list[Serving] = [serve(project.root)]
+    servers: list[Serving] = [serve(project.root, NESTR_SERVER__TOKEN=TOKEN)]
     address = servers[0].address
-    app = NestrApp(RemoteSource(Settings(), address, project.root))
+    app = NestrApp(RemoteSource(settings(TOKEN), address, project.root))
 
     def status(app: NestrApp) -> str:
         return str(app.screen.query_one(StatusLine).render())
@@ -48,7 +49,10 @@ def test_remote_ui_resumes_from_its_cursor_after_the_server_is_killed(
             servers[0].stop(signal.SIGKILL)
             await until(pilot, lambda: "reconnecting" in status(app))
             saw_reconnecting = True
-            servers.append(await asyncio.to_thread(serve, project.root, listen=address))
+            again = await asyncio.to_thread(
+                serve, project.root, listen=address, NESTR_SERVER__TOKEN=TOKEN
+            )
+            servers.append(again)
             await asyncio.to_thread(run.wait, GUARD)
             await until(pilot, lambda: "connected" in status(app) and _ended(app))
             return [e.seq or 0 for e in app.state.events], saw_reconnecting
@@ -76,3 +80,34 @@ def _ended(app: NestrApp) -> bool:
 
 def _ticks(app: NestrApp) -> int:
     return sum(e.type == "nestr.workflow.step.log" for e in app.state.events)
+
+
+def settings(token: str) -> Settings:
+    """A client's settings with ``server.token``, as the config gives them."""
+    return Settings(server=ServerSettings(token=Secret(token)))
+
+
+def test_remote_ui_with_a_wrong_token_says_why_in_the_status_line(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that refuses the app's token: the status line says the stream ended and why
+    (unauthenticated), and the app stays up instead of crashing."""
+    monkeypatch.setenv("NESTR_STATE_DIR", str(tmp_path / "state"))
+    server = serve(project.root, NESTR_SERVER__TOKEN=TOKEN)
+    app = NestrApp(RemoteSource(settings("not-the-token"), server.address, project.root))
+
+    async def scenario() -> str:
+        async with app.run_test(size=(200, 30)) as pilot:
+            line = app.screen.query_one(StatusLine)
+            for _ in range(int(GUARD / 0.05)):
+                if "stream ended" in str(line.render()):
+                    break
+                await pilot.pause(0.05)
+            return str(line.render())
+
+    try:
+        shown = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert "stream ended" in shown
+    assert "token" in shown.lower() or "unauthenticated" in shown.lower()

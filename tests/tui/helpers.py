@@ -36,6 +36,12 @@ workflows:
       - id: boom
         shell: true
         run: echo about to fail; exit 3
+  patient:
+    steps:
+      - id: again
+        shell: true
+        run: test -f tried || { touch tried; exit 1; }; echo second try
+        retry: {attempts: 2, backoff: fixed, initial: 4s, jitter: false}
   gated:
     steps:
       - id: gate

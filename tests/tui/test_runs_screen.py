@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.tui.helpers import Project
+from tests.tui.helpers import GUARD, Project
 from textual.widgets import Log, Static
 
 from nestr.tui.app import NestrApp
@@ -155,3 +155,36 @@ def test_resuming_a_failed_run_from_its_screen_reruns_it(project: Project) -> No
     result, title = asyncio.run(scenario())
     assert result.startswith("resume started (pid ")
     assert "gated · succeeded" in title
+
+
+def test_a_step_waiting_for_its_retry_counts_down(project: Project) -> None:
+    """While a step waits out its retry backoff (4 s, no jitter) the Run screen shows the time
+    left, and it goes down between redraws even though no event arrives."""
+    proc = project.start("run", "patient")
+    try:
+        project.wait_for("patient", "running")
+        app = NestrApp(project.source())
+
+        async def scenario() -> list[float]:
+            async with app.run_test(size=(140, 40)) as pilot:
+                await pilot.pause(0.5)
+                await pilot.press("enter")
+                seen: list[float] = []
+                for _ in range(int(GUARD / 0.1)):
+                    await pilot.pause(0.1)
+                    row = cells(app).get("again")
+                    if row is not None and row[3] == "retrying":
+                        seen.append(float(row[6].rstrip("s")))
+                    if len(seen) >= 2 and seen[-1] < seen[0]:
+                        break
+                return seen
+
+        seen = asyncio.run(scenario())
+        assert proc.wait(timeout=GUARD) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert seen
+    assert 0 < seen[0] <= 4.0
+    assert seen[-1] < seen[0]

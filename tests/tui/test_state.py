@@ -17,7 +17,7 @@ def event(kind: c.EventType, data: dict[str, object], seq: int, **fields: object
 
 
 def test_a_retrying_step_counts_down_to_its_policys_backoff() -> None:
-    """A step.retrying event sets the time of the next attempt from the step's retry policy
+    """After a step.retrying event the next attempt is due by the step's retry policy
     (exponential: 2 s after a second failed try of initial 1 s); the next start clears it."""
     state = LiveState()
     state.policies["r1"] = {"test": RetryPolicy(attempts=3, backoff="exponential", initial=1.0)}
@@ -25,9 +25,22 @@ def test_a_retrying_step_counts_down_to_its_policys_backoff() -> None:
     retrying = {"attempt": 2, "status": "failed"}
     state.apply(event(c.STEP_RETRYING, retrying, 2, run_id="r1", step="test"))
     row = state.steps["r1"]["test"]
-    assert (row.status, row.attempts, row.retry_at) == ("retrying", 2, T0.timestamp() + 2.0)
+    assert (row.status, row.attempts) == ("retrying", 2)
+    assert state.retry_due("r1", row) == T0.timestamp() + 2.0
     state.apply(event(c.STEP_STARTED, {"attempt": 3}, 3, run_id="r1", step="test"))
-    assert (row.status, row.retry_at) == ("running", None)
+    assert (row.status, state.retry_due("r1", row)) == ("running", None)
+
+
+def test_a_read_of_the_store_does_not_undo_newer_events() -> None:
+    """Step records read after a step's events were folded (the Run screen opening while a
+    step waits for its retry) leave the live state alone: the store has no 'retrying'."""
+    from nestr.store.records import StepRecord
+
+    state = LiveState()
+    retrying = {"attempt": 1, "status": "failed"}
+    state.apply(event(c.STEP_RETRYING, retrying, 1, run_id="r1", step="test"))
+    state.add_steps("r1", [StepRecord("r1", "test", "test", None, "running", attempts=1)])
+    assert state.steps["r1"]["test"].status == "retrying"
 
 
 def test_a_new_sync_of_a_repo_replaces_its_last_one() -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from nestr.tui.source import Source
 
 FRAME = 0.1  # seconds between redraws while events arrive
+TICK = 10  # frames between redraws without events: durations and countdowns go on
 REPLAY = 2_000  # events read back from the head at start: recent runs' live state
 HEAD_EVERY = 1.0  # seconds between asks for the head seq (the lag)
 
@@ -65,9 +66,8 @@ class NestrApp(App[None]):
         self.drawn: Callable[[int], None] | None = None  # told the cursor after each redraw
         self._pending: list[Event] = []
         self._last_seq = 0
-        source_notice = getattr(source, "on_notice", None)
-        if source_notice is not None:
-            source.on_notice = self._on_notice  # type: ignore[attr-defined]
+        self._frames = 0
+        source.on_notice = self._on_notice
 
     def on_mount(self) -> None:
         self.run_worker(self._start(), group="stream", exclusive=True)
@@ -97,22 +97,23 @@ class NestrApp(App[None]):
     async def _ask_head(self) -> None:
         try:
             self.head = max(self.head, await asyncio.to_thread(self.source.head))
-        except Exception:
+        except Exception:  # a server away: the status line says reconnecting meanwhile
             return
 
     def _frame(self) -> None:
-        """Fold what arrived, then redraw once."""
+        """Fold what arrived, then redraw once (and once a second without events)."""
         pending, self._pending = self._pending, []
         for event in pending:
             self.state.apply(event)
         self.head = max(self.head, self.state.cursor)
         self._draw_status()
-        if pending:
+        self._frames += 1
+        if pending or self._frames % TICK == 0:
             redraw = getattr(self.screen, "redraw", None)
             if redraw is not None:
                 with contextlib.suppress(NoMatches):  # a screen still being composed
                     redraw()
-            if self.drawn is not None:
+            if self.drawn is not None and pending:
                 self.drawn(self.state.cursor)
 
     def _draw_status(self) -> None:

@@ -34,12 +34,13 @@ if TYPE_CHECKING:
 class Source:
     """The common part: what the app asks, whatever answers it."""
 
-    where = ""  # "local log PATH" or "server ADDR", for the header
+    where = ""  # "local PATH" or "server ADDR", for the status line
     connected = True  # False while a remote stream is being re-established
 
     def __init__(self, nestr: Session | RemoteSession, argv_prefix: list[str]) -> None:
         self.nestr = nestr
         self._argv = argv_prefix  # `nestr [--server ADDR]` for actions started as processes
+        self.on_notice: Callable[[str], None] = lambda _text: None  # what the link went through
 
     def follow(self, since: int) -> AsyncIterator[Event]:
         """Events after ``since``, then live; each once, in ``seq`` order."""
@@ -157,7 +158,6 @@ class RemoteSource(Source):
         argv = [sys.executable, "-m", "nestr", "-C", str(cwd), "--server", address]
         super().__init__(self.remote, argv)
         self.where = f"server {address}"
-        self.on_notice: Callable[[str], None] = lambda _text: None
 
     def _notice(self, text: str) -> None:
         self.connected = "reconnecting" not in text

@@ -59,7 +59,8 @@ class StepRow:
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
-    retry_at: float | None = None  # when the next attempt is due at the latest (countdown)
+    retried_at: float | None = None  # when a failed attempt announced a retry (countdown)
+    live: bool = False  # events updated it: newer than a read of the store
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
@@ -125,6 +126,8 @@ class LiveState:
         rows = self.steps.setdefault(run_id, {})
         for s in records:
             row = rows.setdefault(s.key, StepRow(s.key, s.step_id, s.repo))
+            if row.live:  # its events are at least as new as this read
+                continue
             row.status, row.attempts = s.status, s.attempts
             row.started, row.finished = s.started, s.finished
             row.outputs, row.error = dict(s.outputs), s.error
@@ -179,19 +182,16 @@ class LiveState:
         steps = self.steps.setdefault(run_id, {})
         row = steps.setdefault(key, StepRow(key, key.split("[", 1)[0], event.repo))
         data: dict[str, Any] = event.data
+        row.live = True
         row.attempts = max(row.attempts, int(data.get("attempt", 0)))
         if event.type == c.STEP_STARTED.name:
-            row.status, row.retry_at = "running", None
+            row.status, row.retried_at = "running", None
             row.started = row.started or when
         elif event.type == c.STEP_RETRYING.name:
             row.status, row.error = "retrying", data.get("error") or data.get("reason")
-            policy = self.policies.get(run_id, {}).get(row.step_id)
-            if policy is not None:  # the cap: a jittered wait ends at or before it
-                from nestr.workflow.retry import backoff  # with a policy: loaded already
-
-                row.retry_at = when + backoff(policy, row.attempts)
+            row.retried_at = when
         elif event.type == c.STEP_FINISHED.name:
-            row.status, row.finished, row.retry_at = data.get("status", "?"), when, None
+            row.status, row.finished, row.retried_at = data.get("status", "?"), when, None
             row.outputs = dict(data.get("outputs") or {})
             row.error = data.get("error") or data.get("reason")
             run = self.runs.get(run_id)
@@ -206,6 +206,16 @@ class LiveState:
         row.dirty = sum((data.get("changes") or {}).values())
         row.ahead, row.behind = data.get("ahead"), data.get("behind")
         row.drift = (data.get("lock") or {}).get("state") or ""
+
+    def retry_due(self, run_id: str, row: StepRow) -> float | None:
+        """When the next attempt of a step waiting to be retried starts at the latest (its
+        policy's backoff cap: a jittered wait ends earlier); None when unknown."""
+        policy = self.policies.get(run_id, {}).get(row.step_id)
+        if row.retried_at is None or policy is None:
+            return None
+        from nestr.workflow.retry import backoff  # with a policy: the workflow is loaded
+
+        return row.retried_at + backoff(policy, row.attempts)
 
     def _workspace(self, event: Event, name: str) -> None:
         """An assembly's progress per repo; any workspace event makes the status stale."""

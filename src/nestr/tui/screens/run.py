@@ -110,7 +110,8 @@ class RunScreen(LiveScreen):
     def _cells(self, step: StepRow, now: float) -> tuple[str, ...]:
         end = step.finished if step.finished is not None else now
         duration = None if step.started is None else end - step.started
-        wait = "-" if step.retry_at is None else f"{max(0.0, step.retry_at - now):.1f}s"
+        due = self.state.retry_due(self.run_id, step)
+        wait = "-" if due is None else f"{max(0.0, due - now):.1f}s"
         layer = str(self.depth[step.step_id]) if step.step_id in self.depth else "-"
         cells = (layer, step.key, step.repo or "-", step.status, str(step.attempts))
         return (*cells, took(duration), wait)

@@ -37,6 +37,7 @@ class SyncScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__()
         self._shown: list[str] = []
+        self._diffed: str | None = None  # the repo whose diff the panel shows, till moved off
 
     def body(self) -> ComposeResult:
         yield LiveTable(COLUMNS, id="syncs")
@@ -52,6 +53,9 @@ class SyncScreen(LiveScreen):
         self._conflicts(None if message.row_key.value is None else str(message.row_key.value))
 
     def _conflicts(self, repo: str | None) -> None:
+        if repo is not None and repo == self._diffed:
+            return
+        self._diffed = None
         row = self.state.syncs.get(repo or "")
         if row is None or not row.conflicts:
             lines = ["no conflicts"] if row is not None else []
@@ -75,7 +79,7 @@ class SyncScreen(LiveScreen):
         lines = [f"{repo}: no file in conflict now"] if not diffs else []
         for path, diff in diffs.items():
             lines += [f"{path}:", *(diff.splitlines() or ["(no diff)"]), ""]
-        self._shown = lines
+        self._shown, self._diffed = lines, repo
         self.query_one(Log).clear().write_lines(lines)
 
 

@@ -188,3 +188,30 @@ def test_a_step_waiting_for_its_retry_counts_down(project: Project) -> None:
     assert seen
     assert 0 < seen[0] <= 4.0
     assert seen[-1] < seen[0]
+
+
+def test_runs_are_filtered_by_status_and_workflow(project: Project) -> None:
+    """`s` cycles the status filter (all, running, failed, ...) and `/` keeps the workflows
+    whose name contains the text given; the table shows only the runs that pass both."""
+    assert project.nestr("run", "flaky") == 0
+    assert project.nestr("run", "broken") == 1
+    assert project.nestr("run", "gated") == 1
+    app = NestrApp(project.source())
+
+    def workflows() -> list[str]:
+        return sorted(row[1] for row in cells(app).values())
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause(0.5)
+            everything = workflows()
+            await pilot.press("s", "s")  # all -> running -> failed
+            failed = workflows()
+            await pilot.press("slash", *"gat", "enter")
+            await pilot.pause(0.1)
+            return everything, failed, workflows()
+
+    everything, failed, failed_gated = asyncio.run(scenario())
+    assert everything == ["broken", "flaky", "gated"]
+    assert failed == ["broken", "gated"]
+    assert failed_gated == ["gated"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.tui.helpers import Project
@@ -117,3 +118,29 @@ def test_events_screen_filters_by_type_and_pauses(project: Project) -> None:
     assert runs_only
     assert all("nestr.workflow.run." in line for line in runs_only)
     assert paused == runs_only
+
+
+def test_workspace_screen_is_refreshed_by_workspace_events(tmp_path: Path) -> None:
+    """With the Workspace screen open, a `nestr foreach` that adds a file in every repo
+    publishes events; the screen asks for the status again and shows the new dirty count."""
+    product = build_sample_product(tmp_path / "sample")
+    here = product.manifest.parent
+    assert main(["-C", str(here), "assemble"]) == 0
+    app = NestrApp(LocalSource(Session(Settings(), cwd=here)))
+
+    async def scenario() -> tuple[str, str]:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.5)
+            before = rows(app)["worker"][3]
+            touch = [sys.executable, "-m", "nestr", "-C", str(here), "foreach", "touch", "new.txt"]
+            done = await asyncio.to_thread(subprocess.run, touch, capture_output=True, check=False)
+            assert done.returncode == 0
+            for _ in range(100):  # the events, then the status query they start
+                await pilot.pause(0.1)
+                if rows(app)["worker"][3] != before:
+                    break
+            return before, rows(app)["worker"][3]
+
+    before, after = asyncio.run(scenario())
+    assert (before, after) == ("0", "1")

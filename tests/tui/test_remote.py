@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.client.conftest import TOKEN, Serving, serve
 from tests.tui.helpers import GUARD, Project
 
 from nestr.config.settings import Secret, ServerSettings, Settings
+from nestr.events import Event
+from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 from nestr.tui.app import NestrApp
 from nestr.tui.screens.base import StatusLine
@@ -111,3 +116,83 @@ def test_remote_ui_with_a_wrong_token_says_why_in_the_status_line(
         server.stop()
     assert "stream ended" in shown
     assert "token" in shown.lower() or "unauthenticated" in shown.lower()
+
+
+class ServerThread:
+    """An in-process server with tiny stream limits on a loop of its own, so that a stalled
+    app (its loop blocked) cannot stall the server."""
+
+    def __init__(self, state: Path, cwd: Path) -> None:
+        self.ready = threading.Event()
+        self.done = threading.Event()
+        self.server: Any = None
+        self.thread = threading.Thread(target=asyncio.run, args=(self._main(state, cwd),))
+        self.thread.start()
+        assert self.ready.wait(GUARD)
+
+    async def _main(self, state: Path, cwd: Path) -> None:
+        from nestr.server.app import start
+        from nestr.server.services.events import StreamLimits
+
+        session = Session(Settings(state_dir=state), cwd=cwd)
+        limits = StreamLimits(queue=8, batch=4, heartbeat=0.2)
+        self.server = await start(session, listen="127.0.0.1:0", token=None, limits=limits)
+        self.ready.set()
+        # another thread asks it to stop: a threading.Event has nothing to await
+        while not self.done.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await self.server.stop(0)
+        session.close()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(GUARD)
+
+
+def test_remote_ui_that_falls_behind_resumes_from_its_cursor(
+    project: Project, tmp_path: Path
+) -> None:
+    """The app stops reading (its loop blocked) while large events pile up: the server ends
+    its stream (it fell behind), the app subscribes again from its cursor and ends up with
+    every event once, in order; the status line tells what happened."""
+    state = tmp_path / "state"
+    server = ServerThread(state, project.root)
+    address = f"127.0.0.1:{server.server.port}"
+    app = NestrApp(RemoteSource(Settings(), address, project.root))
+    big = "x" * 65_536
+
+    async def scenario() -> tuple[list[int], int, str]:
+        async with app.run_test(size=(200, 30)) as pilot:
+            append(state, 1, big)
+            for _ in range(int(GUARD / 0.05)):
+                if app.state.cursor >= 1:
+                    break
+                await pilot.pause(0.05)
+            deadline = time.monotonic() + GUARD
+            while server.server.events.overflows == 0 and time.monotonic() < deadline:
+                append(state, 20, big)
+                time.sleep(0.05)  # noqa: ASYNC251 -- the point: this loop reads nothing
+            log = open_event_log(state)
+            head = log.head()
+            log.close()
+            for _ in range(int(GUARD / 0.05)):
+                if app.state.cursor >= head:
+                    break
+                await pilot.pause(0.05)
+            return [e.seq or 0 for e in app.state.events], head, app.notice
+
+    try:
+        seqs, head, notice = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert server.server.events.overflows >= 1
+    assert seqs == list(range(1, head + 1))
+    assert notice.startswith("reconnected to 127.0.0.1:")
+
+
+def append(state: Path, count: int, subject: str) -> None:
+    """Append ``count`` events through a connection of their own, as another process would."""
+    log = open_event_log(state)
+    for i in range(count):
+        log.append(Event("nestr.test.tick", {"i": i}, subject=subject))
+    log.close()

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tests.tui.helpers import GUARD, Project
@@ -97,3 +98,18 @@ def test_a_frozen_ui_costs_a_run_nothing(project: Project, tmux: Tmux) -> None:
     shown = tmux.wait_for("succeeded")
     assert "flaky" in shown
     tmux("send-keys", "-t", "ui", "q")
+
+
+def test_the_demo_ends_by_offering_the_ui(tmp_path: Path, tmux: Tmux) -> None:
+    """`nestr demo` in a terminal asks whether to open `nestr ui`; `y` shows the demo's run
+    (the ci workflow, succeeded) and `q` ends the demo."""
+    env = [f"{k}={v}" for k, v in os.environ.items() if k.startswith(("HOME", "XDG_"))]
+    demo = ["env", *env, sys.executable, "-m", "nestr", "demo", "--dir", str(tmp_path / "demo")]
+    tmux("new-session", "-d", "-s", "ui", "-x", "140", "-y", "35", *demo)
+    tmux("set-option", "-t", "ui", "remain-on-exit", "on")  # to read its last words
+    tmux.wait_for("Open nestr ui on the demo product")
+    tmux("send-keys", "-t", "ui", "y", "Enter")
+    shown = tmux.wait_for("succeeded")
+    tmux("send-keys", "-t", "ui", "q")
+    assert "ci" in shown
+    tmux.wait_for("Demo finished")

@@ -18,6 +18,7 @@ BENCHMARKS = [
     "events_stream.py",
     "plugins.py",
     "watchers.py",
+    "tui.py",
 ]
 QUICK_ARGS = {
     "startup.py": ["--rounds", "10"],
@@ -27,6 +28,7 @@ QUICK_ARGS = {
     "events_stream.py": ["--quick"],
     "plugins.py": ["--quick"],
     "watchers.py": ["--quick"],
+    "tui.py": ["--quick"],
 }
 
 

@@ -9,6 +9,7 @@ never needs the network.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ def demo(directory: Path | None) -> int:
     tour = Tour(root)
     try:
         code = tour.run()
+        if code == 0 and tour.workspace is not None and _terminal():
+            _offer_ui(tour.workspace, tour.settings)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -46,3 +49,15 @@ def demo(directory: Path | None) -> int:
         click.echo(f"Everything is kept in {root}. Explore the workspace with:")
         click.echo(f"  nestr -C {tour.workspace} {settings} status")
     return code
+
+
+def _terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _offer_ui(workspace: Path, settings: list[str]) -> None:
+    """Ask whether to look at what the demo did in `nestr ui` (only in a terminal)."""
+    if click.confirm("\nOpen nestr ui on the demo product (q quits)?", default=False):
+        from nestr.cli.main import main
+
+        main(["-C", str(workspace), *settings, "ui"])

@@ -7,8 +7,6 @@ import contextlib
 import json
 import logging
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ from nestr.server.reload import ConfigReloader
 from nestr.session import Session
 
 from .conftest import GUARD, fill
-from .test_serve_cli import serve_env
+from .processes import nestr_serve
 
 OLD, NEW = "old-t0ken-for-reload", "new-t0ken-for-reload"
 CONFIG_TYPES = ["nestr.server.config."]
@@ -223,22 +221,11 @@ def test_sighup_reloads_a_running_nestr_serve(tmp_path: Path) -> None:
     as its trigger appears on the stream, and the server still stops cleanly on SIGTERM."""
     config = tmp_path / "config.yaml"
     write_config(config, OLD)
-    command = ["--config", str(config), "serve", "--listen", "127.0.0.1:0"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", *command],
-        env=serve_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
+    with nestr_serve(tmp_path, "--config", str(config)) as (server, address):
         server.send_signal(signal.SIGHUP)
 
         async def reloaded() -> pb.Event:
-            async with aio.insecure_channel(line.split()[-1]) as channel:
+            async with aio.insecure_channel(address) as channel:
                 stub = pb_grpc.EventServiceStub(channel)
                 return await config_event(stub, OLD, "nestr.server.config.reloaded")
 
@@ -248,7 +235,3 @@ def test_sighup_reloads_a_running_nestr_serve(tmp_path: Path) -> None:
         out, err = server.communicate(timeout=GUARD)
         assert server.returncode == 0, err
         assert OLD not in out + err
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()

@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.server.processes import nestr_serve
 from tests.watchers.otlp_receiver import ReceivedSpan, otlp_receiver
 
 from nestr.config.settings import OtelSettings
@@ -115,21 +116,8 @@ def test_a_call_to_nestr_serve_continues_the_clients_trace(tmp_path: Path) -> No
     write_project(tmp_path)
     memory = InMemorySpanExporter()
     with otlp_receiver() as receiver:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-            cwd=tmp_path,
-            env={
-                **os.environ,
-                "NESTR_OTEL__ENDPOINT": receiver.endpoint,
-                "NESTR_STATE_DIR": str(tmp_path / "state"),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            address = server.stdout.readline().split()[-1]
+        otel = {"NESTR_OTEL__ENDPOINT": receiver.endpoint}
+        with nestr_serve(tmp_path / "state", env=otel, cwd=tmp_path) as (server, address):
             settings = OtelSettings(endpoint="http://127.0.0.1:1")
             with start_tracing(settings, processor=SimpleSpanProcessor(memory)) as on:
                 on.begin("client action")
@@ -138,10 +126,6 @@ def test_a_call_to_nestr_serve_continues_the_clients_trace(tmp_path: Path) -> No
             server.send_signal(signal.SIGTERM)
             _, err = server.communicate(timeout=GUARD)
             assert server.returncode == 0, err
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         spans = receiver.spans
     (client_call,) = [
         s for s in memory.get_finished_spans() if s.name == "nestr.v1.WorkflowService/StartRun"
@@ -234,17 +218,8 @@ def test_nestr_run_with_server_is_one_trace_from_the_command_to_the_steps(tmp_pa
     with otlp_receiver() as receiver:
         env = {**os.environ, "NESTR_OTEL__ENDPOINT": receiver.endpoint}
         env.pop("TRACEPARENT", None)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-            cwd=tmp_path,
-            env={**env, "NESTR_STATE_DIR": str(tmp_path / "state")},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            address = server.stdout.readline().split()[-1]
+        otel = {"NESTR_OTEL__ENDPOINT": receiver.endpoint, "TRACEPARENT": None}
+        with nestr_serve(tmp_path / "state", env=otel, cwd=tmp_path) as (server, address):
             done = subprocess.run(
                 [sys.executable, "-m", "nestr", "--server", address, "run", "outer"],
                 cwd=tmp_path,
@@ -258,10 +233,6 @@ def test_nestr_run_with_server_is_one_trace_from_the_command_to_the_steps(tmp_pa
             server.send_signal(signal.SIGTERM)
             _, err = server.communicate(timeout=GUARD)
             assert server.returncode == 0, err
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         spans = receiver.spans
     (root,) = [s for s in spans if s.name == "nestr run" and not s.parent]
     calls = [s for s in child_of(spans, root) if s.name == "nestr.v1.WorkflowService/StartRun"]

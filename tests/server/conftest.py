@@ -11,6 +11,8 @@ from typing import Any
 
 from grpc import aio
 
+from nestr.config.layers import LayerInputs
+from nestr.config.live import LiveConfig
 from nestr.config.settings import Settings
 from nestr.events import Event
 from nestr.server.app import start
@@ -23,6 +25,18 @@ TOKEN = "s3cret-t0ken-for-tests"
 
 def make_session(state: Path) -> Session:
     return Session(Settings(state_dir=state), cwd=state)
+
+
+def live_config(tmp_path: Path, config: Path, state: Path) -> LiveConfig:
+    """The config of a server in ``tmp_path`` (its HOME too, no system files) read from the file
+    ``config``, over the state dir ``state``: reloadable, as `nestr serve` holds it."""
+    inputs = LayerInputs(
+        cwd=tmp_path,
+        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
+        config_files=(config,),
+        system_dir=tmp_path / "etc",
+    )
+    return LiveConfig(inputs)
 
 
 def fill(state: Path, count: int, type: str = "nestr.test.old", **fields: str) -> None:

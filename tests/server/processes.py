@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -69,19 +69,11 @@ def listening(server: subprocess.Popen[str]) -> str:
 
 @contextmanager
 def nestr_serve(
-    state: Path | None,
-    *flags: str,
-    env: Env | None = None,
-    cwd: Path | None = None,
-    json_logs: bool = False,
-    listen: str | None = "127.0.0.1:0",
-    stderr: int | IO[str] = subprocess.PIPE,
+    state: Path | None, *flags: str, **options: Any
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A listening ``nestr serve`` (see :func:`start_serve` for the arguments) and its
-    address; killed if the test leaves it running, and always reaped."""
-    server = start_serve(
-        state, *flags, env=env, cwd=cwd, json_logs=json_logs, listen=listen, stderr=stderr
-    )
+    """A listening ``nestr serve`` (arguments as for :func:`start_serve`) and its address;
+    killed if the test leaves it running, and always reaped."""
+    server = start_serve(state, *flags, **options)
     try:
         yield server, listening(server)
     finally:

@@ -16,8 +16,6 @@ import grpc
 import pytest
 from grpc import aio
 
-from nestr.config.layers import LayerInputs
-from nestr.config.live import LiveConfig
 from nestr.config.settings import LogSettings
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
@@ -25,7 +23,7 @@ from nestr.server.app import Server, start
 from nestr.server.reload import ConfigReloader
 from nestr.session import Session
 
-from .conftest import GUARD, fill
+from .conftest import GUARD, fill, live_config
 from .processes import nestr_serve
 
 OLD, NEW = "old-t0ken-for-reload", "new-t0ken-for-reload"
@@ -56,13 +54,7 @@ async def serving(tmp_path: Path, listen: str) -> AsyncIterator[Running]:
     the address the reloader holds the server to; it binds 127.0.0.1 whatever it is)."""
     config, state = tmp_path / "config.yaml", tmp_path / "state"
     write_config(config, OLD)
-    inputs = LayerInputs(
-        cwd=tmp_path,
-        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
-        config_files=(config,),
-        system_dir=tmp_path / "etc",
-    )
-    live = LiveConfig(inputs)
+    live = live_config(tmp_path, config, state)
     session = Session.from_config(live.current, cwd=tmp_path)
     server: Server = await start(session, listen="127.0.0.1:0", token=OLD)
     assert server.auth is not None

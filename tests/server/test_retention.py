@@ -10,8 +10,6 @@ from typing import Any
 
 from grpc import aio
 
-from nestr.config.layers import LayerInputs
-from nestr.config.live import LiveConfig
 from nestr.config.settings import RetentionSettings
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
@@ -20,7 +18,7 @@ from nestr.server.retention import Pruner
 from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 
-from .conftest import GUARD, fill, make_session, serve_channel
+from .conftest import GUARD, fill, live_config, make_session, serve_channel
 from .processes import nestr_serve
 
 
@@ -124,13 +122,7 @@ def test_a_reloaded_retention_applies_at_the_next_prune(tmp_path: Path) -> None:
     state, config = tmp_path / "state", tmp_path / "config.yaml"
     fill(state, 30)
     config.write_text("log:\n  level: info\n")
-    inputs = LayerInputs(
-        cwd=tmp_path,
-        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
-        config_files=(config,),
-        system_dir=tmp_path / "etc",
-    )
-    live = LiveConfig(inputs)
+    live = live_config(tmp_path, config, state)
 
     async def main() -> tuple[Any, Any]:
         session = Session.from_config(live.current, cwd=tmp_path)

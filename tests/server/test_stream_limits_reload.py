@@ -11,8 +11,6 @@ import grpc
 import pytest
 from grpc import aio
 
-from nestr.config.layers import LayerInputs
-from nestr.config.live import LiveConfig
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.app import start
@@ -20,7 +18,7 @@ from nestr.server.reload import ConfigReloader
 from nestr.server.services.events import StreamLimits
 from nestr.session import Session
 
-from .conftest import GUARD, fill
+from .conftest import GUARD, fill, live_config
 from .processes import nestr_serve
 
 BEFORE = "server:\n  stream:\n    heartbeat: 3600\n    queue: 1000\n    batch: 500\n"
@@ -52,13 +50,7 @@ async def serving(tmp_path: Path, scenario: Any) -> Any:
     """Run ``scenario(stub, state, config, server)`` against a server started as `nestr serve`
     starts it (limits from the config in tmp), its reloader polling the file every 20 ms."""
     config, state = tmp_path / "config.yaml", tmp_path / "state"
-    inputs = LayerInputs(
-        cwd=tmp_path,
-        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
-        config_files=(config,),
-        system_dir=tmp_path / "etc",
-    )
-    live = LiveConfig(inputs)
+    live = live_config(tmp_path, config, state)
     session = Session.from_config(live.current, cwd=tmp_path)
     limits = StreamLimits.from_settings(live.current.settings.server.stream)
     server = await start(session, listen="127.0.0.1:0", token=None, limits=limits)

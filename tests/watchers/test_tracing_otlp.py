@@ -55,6 +55,21 @@ def write_project(root: Path) -> None:
     )
 
 
+def run_nestr(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``nestr ARGS`` run in ``cwd`` with ``env``, its output captured; it must exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "nestr", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def ids(traceparent: str) -> tuple[str, str]:
     _, trace_id, span_id, _ = traceparent.split("-")
     return trace_id, span_id
@@ -77,16 +92,7 @@ def test_a_cli_run_and_its_processes_are_one_trace(tmp_path: Path) -> None:
             "NESTR_OTEL__SERVICE_NAME": "nestr-test",
             "TRACEPARENT": OUTER,
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "nestr", "run", "outer"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=GUARD,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        run_nestr(tmp_path, env, "run", "outer")
         spans = receiver.spans
     (outer_root,) = [s for s in spans if s.name == "nestr run" and s.parent == ids(OUTER)[1]]
     assert outer_root.trace_id == ids(OUTER)[0]
@@ -189,20 +195,11 @@ def test_http_protobuf_posts_to_v1_traces_with_the_configured_headers(tmp_path: 
             "NESTR_OTEL__PROTOCOL": "http/protobuf",
             "NESTR_OTEL__HEADERS_FILE": str(tmp_path / "headers"),
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "nestr", "run", "inner"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=GUARD,
-            check=False,
-        )
+        done = run_nestr(tmp_path, env, "run", "inner")
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
-    assert done.returncode == 0, done.stderr
     assert {(path, key) for path, key, _ in received} == {("/v1/traces", "s3cret")}
     request = ExportTraceServiceRequest.FromString(b"".join(body for *_, body in received))
     names = {s.name for r in request.resource_spans for sc in r.scope_spans for s in sc.spans}
@@ -220,16 +217,7 @@ def test_nestr_run_with_server_is_one_trace_from_the_command_to_the_steps(tmp_pa
         env.pop("TRACEPARENT", None)
         otel = {"NESTR_OTEL__ENDPOINT": receiver.endpoint, "TRACEPARENT": None}
         with nestr_serve(tmp_path / "state", env=otel, cwd=tmp_path) as (server, address):
-            done = subprocess.run(
-                [sys.executable, "-m", "nestr", "--server", address, "run", "outer"],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=GUARD,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
+            run_nestr(tmp_path, env, "--server", address, "run", "outer")
             server.send_signal(signal.SIGTERM)
             _, err = server.communicate(timeout=GUARD)
             assert server.returncode == 0, err

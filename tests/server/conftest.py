@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from grpc import aio
 
 from nestr.config.layers import LayerInputs
@@ -19,8 +20,17 @@ from nestr.server.app import start
 from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 
+from .certs import Pair, make_pki
+
 GUARD = 60  # seconds: a hung stream fails the test instead of hanging the suite
 TOKEN = "s3cret-t0ken-for-tests"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
+    """The certificates of :func:`~tests.server.certs.make_pki`, made once per module (skips
+    the test when `openssl` is not installed)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def make_session(state: Path) -> Session:

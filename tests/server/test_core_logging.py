@@ -11,30 +11,14 @@ import sys
 from pathlib import Path
 
 import grpc
-import pytest
 from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 
-from .certs import Pair, make_ca, make_leaf, require_openssl
+from .certs import Pair
 from .conftest import GUARD
 from .processes import nestr_serve
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
-    """A CA with a server and a client certificate, and a client certificate of another CA."""
-    require_openssl()
-    folder = tmp_path_factory.mktemp("pki")
-    ca, other = make_ca(folder, "ca"), make_ca(folder, "other")
-    return {
-        "ca": ca,
-        "other": other,
-        "server": make_leaf(ca, folder, "server"),
-        "client": make_leaf(ca, folder, "client"),
-        "stranger": make_leaf(other, folder, "stranger"),
-    }
 
 
 def mtls_config(tmp_path: Path, pki: dict[str, Pair]) -> Path:

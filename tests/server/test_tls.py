@@ -23,27 +23,13 @@ from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.app import ServerConfigError, start
 from nestr.server.tls import ServerTls, server_tls
 
-from .certs import Pair, make_ca, make_leaf, require_openssl
+from .certs import Pair
 from .conftest import GUARD, fill, make_session
 from .processes import nestr_serve, start_serve
 
 Call = Callable[[aio.Channel], Awaitable[Any]]
 CONFIG = ("--config", "conf/nestr.yaml")  # relative to the working directory, tmp_path
 GARBAGE = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
-    """A CA with a server and a client certificate, and another CA with a client certificate."""
-    require_openssl()
-    folder = tmp_path_factory.mktemp("pki")
-    ca, other = make_ca(folder, "test-ca"), make_ca(folder, "other-ca")
-    return {
-        "ca": ca,
-        "server": make_leaf(ca, folder, "server"),
-        "client": make_leaf(ca, folder, "client"),
-        "stranger": make_leaf(other, folder, "stranger"),
-    }
 
 
 def tls_of(pki: dict[str, Pair], *, mutual: bool) -> ServerTls:

@@ -26,6 +26,7 @@ from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.eventproto import from_stored
 from nestr.store.eventlog import open_event_log
+from nestr.store.eventrows import EventQuery
 
 HEARTBEAT = 5.0
 
@@ -52,7 +53,7 @@ class FloorService(pb_grpc.EventServiceServicer):
 
 async def serve(state: Path, batch: int) -> None:
     log = open_event_log(state)
-    events = [from_stored(row) for row in log.read_stored(0)]
+    events = [from_stored(row) for row in log.read_stored(EventQuery())]
     log.close()
     server = aio.server()
     pb_grpc.add_EventServiceServicer_to_server(FloorService(events, batch), server)  # type: ignore[no-untyped-call]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.server.processes import listening, start_serve
 
 from nestr.demo.product import SampleProduct, build_sample_product
 
@@ -36,22 +35,8 @@ class Serving:
 def serve(cwd: Path, *, listen: str = "127.0.0.1:0", **env: str) -> Serving:
     """Start `nestr serve` in ``cwd`` (the test's isolated environment plus ``env``) and wait
     until it listens."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "serve", "--listen", listen],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening on "):
-        proc.kill()
-        proc.communicate()
-        pytest.fail(f"nestr serve did not start: {line!r}")
-    return Serving(proc, line.split()[-1])
+    proc = start_serve(None, env=env, cwd=cwd, listen=listen, stderr=subprocess.DEVNULL)
+    return Serving(proc, listening(proc))
 
 
 @pytest.fixture

@@ -65,3 +65,17 @@ def make_leaf(ca: Pair, folder: Path, name: str) -> Pair:
         cwd=folder,
     )  # fmt: skip
     return pair
+
+
+def make_pki(folder: Path) -> dict[str, Pair]:
+    """A CA (``ca``) with a ``server`` and a ``client`` certificate, and another CA (``other``)
+    with a client certificate (``stranger``), in ``folder``."""
+    require_openssl()
+    ca, other = make_ca(folder, "ca"), make_ca(folder, "other")
+    return {
+        "ca": ca,
+        "other": other,
+        "server": make_leaf(ca, folder, "server"),
+        "client": make_leaf(ca, folder, "client"),
+        "stranger": make_leaf(other, folder, "stranger"),
+    }

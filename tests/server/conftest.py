@@ -9,20 +9,44 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from grpc import aio
 
+from nestr.config.layers import LayerInputs
+from nestr.config.live import LiveConfig
 from nestr.config.settings import Settings
 from nestr.events import Event
 from nestr.server.app import start
 from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 
+from .certs import Pair, make_pki
+
 GUARD = 60  # seconds: a hung stream fails the test instead of hanging the suite
 TOKEN = "s3cret-t0ken-for-tests"
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
+    """The certificates of :func:`~tests.server.certs.make_pki`, made once per module (skips
+    the test when `openssl` is not installed)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 def make_session(state: Path) -> Session:
     return Session(Settings(state_dir=state), cwd=state)
+
+
+def live_config(tmp_path: Path, config: Path, state: Path) -> LiveConfig:
+    """The config of a server in ``tmp_path`` (its HOME too, no system files) read from the file
+    ``config``, over the state dir ``state``: reloadable, as `nestr serve` holds it."""
+    inputs = LayerInputs(
+        cwd=tmp_path,
+        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
+        config_files=(config,),
+        system_dir=tmp_path / "etc",
+    )
+    return LiveConfig(inputs)
 
 
 def fill(state: Path, count: int, type: str = "nestr.test.old", **fields: str) -> None:

@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import GUARD
+from .processes import nestr_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_CLIENT = ROOT / "examples" / "clients" / "node"
@@ -119,24 +119,10 @@ def nestr_server(state: Path, token: str) -> Iterator[str]:
     """A ``nestr serve`` process on a free port of 127.0.0.1 over ``state``, requiring
     ``token``; yields its address and stops it (SIGTERM) afterwards. Its log goes to a file
     beside ``state`` (a pipe nobody reads could fill and stall it)."""
-    log = (state.parent / f"{state.name}.serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-        env={**os.environ, "NESTR_STATE_DIR": str(state), "NESTR_SERVER__TOKEN": token},
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
-        yield line.split()[-1]
-        server.terminate()
-        server.communicate(timeout=GUARD)
-        assert server.returncode == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        log.close()
+    with (state.parent / f"{state.name}.serve.log").open("w") as log:
+        token_env = {"NESTR_SERVER__TOKEN": token}
+        with nestr_serve(state, env=token_env, stderr=log) as (server, address):
+            yield address
+            server.terminate()
+            server.communicate(timeout=GUARD)
+            assert server.returncode == 0

@@ -11,47 +11,25 @@ import sys
 from pathlib import Path
 
 import grpc
-import pytest
 from grpc import aio
 
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 
-from .certs import Pair, make_ca, make_leaf, require_openssl
+from .certs import Pair
 from .conftest import GUARD
+from .processes import nestr_serve
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
-    """A CA with a server and a client certificate, and a client certificate of another CA."""
-    require_openssl()
-    folder = tmp_path_factory.mktemp("pki")
-    ca, other = make_ca(folder, "ca"), make_ca(folder, "other")
-    return {
-        "ca": ca,
-        "other": other,
-        "server": make_leaf(ca, folder, "server"),
-        "client": make_leaf(ca, folder, "client"),
-        "stranger": make_leaf(other, folder, "stranger"),
-    }
-
-
-def serve_mtls(tmp_path: Path, pki: dict[str, Pair], **env: str) -> subprocess.Popen[str]:
-    """`nestr --log-format json serve` over mTLS on a free port, with ``env`` added."""
+def mtls_config(tmp_path: Path, pki: dict[str, Pair]) -> Path:
+    """A config file serving mTLS on a free port of 127.0.0.1."""
     config = tmp_path / "nestr.yaml"
     server, ca = pki["server"], pki["ca"]
     config.write_text(
         "server:\n  listen: 127.0.0.1:0\n  tls:\n"
         f"    cert: {server.cert}\n    key: {server.key}\n    client_ca: {ca.cert}\n"
     )
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("GRPC_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "nestr", "--log-format", "json", "--config", str(config), "serve"],
-        env={**environ, "NESTR_STATE_DIR": str(tmp_path / "state"), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return config
 
 
 def credentials(pki: dict[str, Pair], trust: str, client: str | None) -> grpc.ChannelCredentials:
@@ -90,14 +68,22 @@ def handshakes(pki: dict[str, Pair], port: int) -> list[grpc.StatusCode]:
     return asyncio.run(main())
 
 
-def run_clients(server: subprocess.Popen[str], pki: dict[str, Pair]) -> tuple[list[str], str]:
-    """The codes the clients of :func:`handshakes` got and the server's stderr once stopped."""
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
-        codes = handshakes(pki, int(line.rsplit(":", 1)[1]))
-    finally:
+def run_clients(tmp_path: Path, pki: dict[str, Pair], **env: str) -> tuple[list[str], str]:
+    """The codes the clients of :func:`handshakes` got from `nestr --log-format json serve`
+    over mTLS, with the user's ``GRPC_*`` variables replaced by ``env``, and the server's
+    stderr once stopped."""
+    config = mtls_config(tmp_path, pki)
+    user_grpc: dict[str, str | None] = {k: None for k in os.environ if k.startswith("GRPC_")}
+    serving = nestr_serve(
+        tmp_path / "state",
+        "--config",
+        str(config),
+        env={**user_grpc, **env},
+        json_logs=True,
+        listen=None,
+    )
+    with serving as (server, address):
+        codes = handshakes(pki, int(address.rsplit(":", 1)[1]))
         server.terminate()
         _, err = server.communicate(timeout=GUARD)
     return [code.name for code in codes], err
@@ -108,7 +94,7 @@ def test_failed_tls_handshakes_leave_only_json_lines_on_stderr(
 ) -> None:
     """Four clients whose handshake fails and one that gets through: the server's stderr holds
     only JSON lines (the good call's log line among them), none of the core's own lines."""
-    codes, err = run_clients(serve_mtls(tmp_path, pki), pki)
+    codes, err = run_clients(tmp_path, pki)
     assert codes == ["UNAVAILABLE"] * 4 + ["OK"]
     lines = err.splitlines()
     assert [json.loads(line)["method"] for line in lines if '"rpc"' in line] == [
@@ -120,7 +106,7 @@ def test_failed_tls_handshakes_leave_only_json_lines_on_stderr(
 
 def test_a_verbosity_the_user_sets_is_kept(tmp_path: Path, pki: dict[str, Pair]) -> None:
     """With GRPC_VERBOSITY=INFO set by the user, the core's handshake failures do show."""
-    _, err = run_clients(serve_mtls(tmp_path, pki, GRPC_VERBOSITY="INFO"), pki)
+    _, err = run_clients(tmp_path, pki, GRPC_VERBOSITY="INFO")
     assert "Handshake failed" in err
 
 

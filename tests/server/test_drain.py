@@ -24,7 +24,8 @@ from nestr.server.services.events import RESUME_KEY
 from nestr.workflow.liveness import shown_status
 
 from .conftest import GUARD, make_session
-from .test_resume_after_crash import serving, wait_for_status
+from .processes import nestr_serve
+from .test_resume_after_crash import wait_for_status
 
 BEFORE = ["s0", "s1", "s2"]  # a chain done before the long step
 AFTER = ["t0", "t1"]  # steps needing the long step
@@ -95,7 +96,7 @@ def assert_left_to_resume(tmp_path: Path, run_id: str) -> None:
 def finish_on_a_new_server(tmp_path: Path, run_id: str) -> str:
     """Start the next ``nestr serve`` (it resumes the run), let ``long`` end, wait until the
     run succeeded; returns the server's log."""
-    with serving(tmp_path / "state") as (server, address):
+    with nestr_serve(tmp_path / "state") as (server, address):
         (tmp_path / "go").touch()
         asyncio.run(wait_for_status(address, run_id, "succeeded"))
         server.send_signal(signal.SIGTERM)
@@ -110,7 +111,7 @@ def test_sigterm_leaves_the_run_to_the_next_server_which_finishes_it(tmp_path: P
     and it succeeds, every step before ``long`` having run exactly once and ``long`` twice
     (interrupted, then again)."""
     manifest = project(tmp_path)
-    with serving(tmp_path / "state") as (server, address):
+    with nestr_serve(tmp_path / "state") as (server, address):
         run_id = asyncio.run(start_until_long(address, manifest))
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=GUARD)
@@ -163,7 +164,7 @@ def test_an_open_stream_ends_unavailable_with_a_resume_point(tmp_path: Path) -> 
     seq gives every event of the log exactly once, the interruption and the run's end
     included."""
     manifest = project(tmp_path)
-    with serving(tmp_path / "state") as (server, address):
+    with nestr_serve(tmp_path / "state") as (server, address):
         run_id = asyncio.run(start_until_long(address, manifest))
         seqs, error = asyncio.run(follow_until_error(address, server.pid))
         _, err = server.communicate(timeout=GUARD)
@@ -173,7 +174,7 @@ def test_an_open_stream_ends_unavailable_with_a_resume_point(tmp_path: Path) -> 
     assert seqs
     assert resume == seqs[-1]
     assert f"after_seq={resume}" in (error.details() or "")
-    with serving(tmp_path / "state") as (server, address):
+    with nestr_serve(tmp_path / "state") as (server, address):
         (tmp_path / "go").touch()
         later = asyncio.run(follow_until_finished(address, resume, run_id))
         server.send_signal(signal.SIGTERM)
@@ -210,7 +211,7 @@ def test_work_is_refused_while_draining_and_a_second_signal_ends_the_drain(
     are still answered; a second SIGTERM ends the drain at once (the step's group is
     SIGKILLed): exit 0, the run still left to a resume, and no second run recorded."""
     manifest = project(tmp_path)
-    with serving(tmp_path / "state") as (server, address):
+    with nestr_serve(tmp_path / "state") as (server, address):
         run_id = asyncio.run(start_until_long(address, manifest, "stubborn"))
         error, listed = asyncio.run(refused_while_draining(address, server.pid, manifest))
         server.send_signal(signal.SIGTERM)

@@ -14,6 +14,7 @@ from nestr.server.eventcache import MESSAGE_BYTES, EventCache
 from nestr.server.eventproto import from_stored
 from nestr.server.services.events import StreamLimits
 from nestr.store.eventlog import open_event_log
+from nestr.store.eventrows import EventQuery
 
 from .conftest import fill
 from .test_events_service import serve
@@ -70,10 +71,10 @@ def test_the_cache_keeps_the_newest_events_within_its_bound(tmp_path: Path) -> N
     fill(tmp_path, 100)
     log = open_event_log(tmp_path)
     try:
-        rows = log.read_stored()
+        rows = log.read_stored(EventQuery())
 
         def load(after: int, until: int) -> list[Any]:
-            return log.read_stored(after, until_seq=until)
+            return log.read_stored(EventQuery(after, until_seq=until))
 
         cache = EventCache(max_bytes=20 * (MESSAGE_BYTES + 300))
         first = cache.messages(list(range(1, 101)), load)

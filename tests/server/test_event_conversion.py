@@ -15,6 +15,7 @@ from nestr.events import Event
 from nestr.server._proto import events_pb2 as pb
 from nestr.server.eventproto import from_stored, to_proto
 from nestr.store.eventlog import open_event_log
+from nestr.store.eventrows import EventQuery
 
 SEVERITY = {"debug": 1, "info": 2, "warning": 3, "error": 4}
 
@@ -73,7 +74,7 @@ def stored_and_decoded(state: Path, events: list[Event]) -> tuple[list[Any], lis
     log = open_event_log(state)
     try:
         live = [log.append(event) for event in events]
-        rows = [from_stored(row) for row in log.read_stored()]
+        rows = [from_stored(row) for row in log.read_stored(EventQuery())]
         decoded = [decoded_proto(event) for event in log.read()]
     finally:
         log.close()

@@ -7,8 +7,6 @@ import contextlib
 import json
 import logging
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +16,6 @@ import grpc
 import pytest
 from grpc import aio
 
-from nestr.config.layers import LayerInputs
-from nestr.config.live import LiveConfig
 from nestr.config.settings import LogSettings
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
@@ -27,8 +23,8 @@ from nestr.server.app import Server, start
 from nestr.server.reload import ConfigReloader
 from nestr.session import Session
 
-from .conftest import GUARD, fill
-from .test_serve_cli import serve_env
+from .conftest import GUARD, fill, live_config
+from .processes import nestr_serve
 
 OLD, NEW = "old-t0ken-for-reload", "new-t0ken-for-reload"
 CONFIG_TYPES = ["nestr.server.config."]
@@ -58,13 +54,7 @@ async def serving(tmp_path: Path, listen: str) -> AsyncIterator[Running]:
     the address the reloader holds the server to; it binds 127.0.0.1 whatever it is)."""
     config, state = tmp_path / "config.yaml", tmp_path / "state"
     write_config(config, OLD)
-    inputs = LayerInputs(
-        cwd=tmp_path,
-        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
-        config_files=(config,),
-        system_dir=tmp_path / "etc",
-    )
-    live = LiveConfig(inputs)
+    live = live_config(tmp_path, config, state)
     session = Session.from_config(live.current, cwd=tmp_path)
     server: Server = await start(session, listen="127.0.0.1:0", token=OLD)
     assert server.auth is not None
@@ -223,22 +213,11 @@ def test_sighup_reloads_a_running_nestr_serve(tmp_path: Path) -> None:
     as its trigger appears on the stream, and the server still stops cleanly on SIGTERM."""
     config = tmp_path / "config.yaml"
     write_config(config, OLD)
-    command = ["--config", str(config), "serve", "--listen", "127.0.0.1:0"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", *command],
-        env=serve_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
+    with nestr_serve(tmp_path, "--config", str(config)) as (server, address):
         server.send_signal(signal.SIGHUP)
 
         async def reloaded() -> pb.Event:
-            async with aio.insecure_channel(line.split()[-1]) as channel:
+            async with aio.insecure_channel(address) as channel:
                 stub = pb_grpc.EventServiceStub(channel)
                 return await config_event(stub, OLD, "nestr.server.config.reloaded")
 
@@ -248,7 +227,3 @@ def test_sighup_reloads_a_running_nestr_serve(tmp_path: Path) -> None:
         out, err = server.communicate(timeout=GUARD)
         assert server.returncode == 0, err
         assert OLD not in out + err
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()

@@ -6,10 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from grpc import aio
@@ -19,6 +15,7 @@ from nestr.server._proto import workflow_pb2_grpc as pb_grpc
 from nestr.workflow.liveness import shown_status
 
 from .conftest import GUARD, make_session
+from .processes import nestr_serve
 
 BEFORE = 10  # steps in a chain before the gate: done when the server dies
 AFTER = 89  # steps after the gate: 100 in all
@@ -45,28 +42,6 @@ def manifest(tmp_path: Path) -> tuple[Path, Path, Path]:
         f"version: 1\nrepos: []\nworkflows:\n  durable:\n    steps:\n{body}\n", encoding="utf-8"
     )
     return path, ran, gate
-
-
-@contextmanager
-def serving(state: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A ``nestr serve`` process on a free port of 127.0.0.1 and its address; killed if the
-    test leaves it running."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-        env={**os.environ, "NESTR_STATE_DIR": str(state), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), (line, server.stderr)
-        yield server, line.split()[-1]
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.communicate(timeout=GUARD)  # reaps it and closes its pipes
 
 
 async def start_and_wait_for_gate(address: str, path: Path) -> str:
@@ -97,7 +72,7 @@ def crash_during_run(tmp_path: Path) -> tuple[str, Path, Path]:
     """Start ``durable`` through a server, SIGKILL the server while the gate waits; returns
     the run id, the append file and the gate's file."""
     path, ran, gate = manifest(tmp_path)
-    with serving(tmp_path / "state") as (server, address):
+    with nestr_serve(tmp_path / "state") as (server, address):
         run_id = asyncio.run(start_and_wait_for_gate(address, path))
         os.kill(server.pid, signal.SIGKILL)
         server.communicate(timeout=GUARD)
@@ -117,7 +92,7 @@ def test_a_run_survives_a_server_crash_without_rerunning_done_steps(tmp_path: Pa
     state = tmp_path / "state"
     assert shown(state, run_id) == "interrupted"
     assert ran.read_text(encoding="utf-8").split() == [f"s{i}" for i in range(BEFORE)]
-    with serving(state) as (server, address):
+    with nestr_serve(state) as (server, address):
         gate.touch()
         asyncio.run(wait_for_status(address, run_id, "succeeded"))
         server.send_signal(signal.SIGTERM)
@@ -138,7 +113,7 @@ def test_resume_interrupted_false_leaves_the_run_interrupted(tmp_path: Path) -> 
     the gate ran."""
     run_id, ran, _ = crash_during_run(tmp_path)
     state = tmp_path / "state"
-    with serving(state, NESTR_SERVER__RESUME_INTERRUPTED="false") as (server, address):
+    with nestr_serve(state, env={"NESTR_SERVER__RESUME_INTERRUPTED": "false"}) as (server, address):
         asyncio.run(wait_for_status(address, run_id, "interrupted"))
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=GUARD)

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from grpc import aio
 
-from nestr.config.layers import LayerInputs
-from nestr.config.live import LiveConfig
 from nestr.config.settings import RetentionSettings
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
@@ -22,8 +18,8 @@ from nestr.server.retention import Pruner
 from nestr.session import Session
 from nestr.store.eventlog import open_event_log
 
-from .conftest import GUARD, fill, make_session, serve_channel
-from .test_serve_cli import serve_env
+from .conftest import GUARD, fill, live_config, make_session, serve_channel
+from .processes import nestr_serve
 
 
 def pruned_log(state: Path, count: int, keep: int) -> int:
@@ -126,13 +122,7 @@ def test_a_reloaded_retention_applies_at_the_next_prune(tmp_path: Path) -> None:
     state, config = tmp_path / "state", tmp_path / "config.yaml"
     fill(state, 30)
     config.write_text("log:\n  level: info\n")
-    inputs = LayerInputs(
-        cwd=tmp_path,
-        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
-        config_files=(config,),
-        system_dir=tmp_path / "etc",
-    )
-    live = LiveConfig(inputs)
+    live = live_config(tmp_path, config, state)
 
     async def main() -> tuple[Any, Any]:
         session = Session.from_config(live.current, cwd=tmp_path)
@@ -156,20 +146,11 @@ def test_nestr_serve_prunes_at_start_and_streams_the_gap(tmp_path: Path) -> None
     prints its address (logged as one JSON line); a stream from seq 3 gets Gap(3, 16) then
     16..20."""
     fill(tmp_path, 20)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "--log-format", "json", "serve", "--listen", "127.0.0.1:0"],
-        env=serve_env(tmp_path, NESTR_EVENTS__RETENTION__MAX_EVENTS="5"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
+    retention = {"NESTR_EVENTS__RETENTION__MAX_EVENTS": "5"}
+    with nestr_serve(tmp_path, env=retention, json_logs=True) as (server, address):
 
         async def client() -> tuple[list[pb.Gap], list[int]]:
-            async with aio.insecure_channel(line.split()[-1]) as channel:
+            async with aio.insecure_channel(address) as channel:
                 async with asyncio.timeout(GUARD):
                     stub = pb_grpc.EventServiceStub(channel)
                     stream = stub.Subscribe(pb.SubscribeRequest(after_seq=3))
@@ -180,7 +161,6 @@ def test_nestr_serve_prunes_at_start_and_streams_the_gap(tmp_path: Path) -> None
         gaps, seqs = asyncio.run(client())
         assert [(g.after_seq, g.oldest_seq) for g in gaps] == [(3, 16)]
         assert seqs == [16, 17, 18, 19, 20]
-    finally:
         server.terminate()
         _, err = server.communicate(timeout=GUARD)
     logged = [json.loads(text) for text in err.splitlines() if "events pruned" in text]

@@ -19,6 +19,7 @@ from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 
 from .conftest import GUARD, TOKEN, fill, run_writer
+from .processes import nestr_serve
 
 
 def serve_env(state: Path, **extra: str) -> dict[str, str]:
@@ -34,18 +35,8 @@ def test_serve_streams_events_of_other_processes_and_stops_on_a_signal(
     as one JSON line with its correlation id; SIGTERM or SIGINT exits 0 and the token is printed
     nowhere."""
     fill(tmp_path, 3)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "--log-format", "json", "serve", "--listen", "127.0.0.1:0"],
-        env=serve_env(tmp_path, NESTR_SERVER__TOKEN=TOKEN),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
-        address = line.split()[-1]
+    token = {"NESTR_SERVER__TOKEN": TOKEN}
+    with nestr_serve(tmp_path, env=token, json_logs=True) as (server, address):
 
         async def client() -> tuple[list[int], grpc.StatusCode]:
             async with aio.insecure_channel(address) as channel, asyncio.timeout(GUARD):
@@ -71,7 +62,7 @@ def test_serve_streams_events_of_other_processes_and_stops_on_a_signal(
         server.send_signal(stop)
         out, err = server.communicate(timeout=GUARD)
         assert server.returncode == 0, err
-        assert TOKEN not in out + err + line
+        assert TOKEN not in out + err + address
         calls = [json.loads(text) for text in err.splitlines() if '"rpc"' in text]
         assert [(c["method"].rsplit("/", 1)[1], c["code"]) for c in calls[:1]] == [
             ("Subscribe", "UNAUTHENTICATED")
@@ -81,10 +72,6 @@ def test_serve_streams_events_of_other_processes_and_stops_on_a_signal(
         assert calls[1]["code"] in {"CANCELLED", "UNAVAILABLE"}
         assert len(calls) == 2
         assert calls[1]["correlation_id"] == "watch-1"
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
 
 
 def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ from nestr.server.errors import HINT_KEY
 from nestr.server.services.events import RESUME_KEY, StreamLimits
 from nestr.store.runs import RunBusy
 
-from .conftest import GUARD, fill, make_session
+from .conftest import fill, make_session
+from .test_events_service import serve
 
 BAD = "bad:\n  steps:\n    - {id: a, run: 'true', needs: [nope]}\n"
 
@@ -42,24 +43,6 @@ def unpack(status: Any) -> dict[str, Message]:
                 packed.Unpack(detail)
                 found[kind.DESCRIPTOR.name] = detail
     return found
-
-
-def with_server(tmp_path: Path, scenario: Any) -> Any:
-    """``scenario(channel, server)`` against a server whose streams queue 8 events at most."""
-
-    async def main() -> Any:
-        session = make_session(tmp_path / "state")
-        limits = StreamLimits(queue=8, batch=4, heartbeat=0.2)
-        server = await start(session, listen="127.0.0.1:0", token=None, limits=limits)
-        try:
-            async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                async with asyncio.timeout(GUARD):
-                    return await scenario(channel, server)
-        finally:
-            await server.stop(0)
-            session.close()
-
-    return asyncio.run(main())
 
 
 def failed_status(tmp_path: Path, request: pb.StartRunRequest | pb.GetRunRequest) -> Any:
@@ -154,7 +137,8 @@ def test_an_overflowing_subscriber_gets_retry_info_and_its_resume_seq(tmp_path: 
         trailing = dict(await stream.trailing_metadata())
         return ended.value.code(), trailing[RESUME_KEY], await rpc_status.aio.from_call(stream)
 
-    code, resume, status = with_server(tmp_path, scenario)
+    limits = StreamLimits(queue=8, batch=4, heartbeat=0.2)  # streams queue 8 events at most
+    code, resume, status = serve(state, scenario, limits=limits)
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
     found = unpack(status)
     info: Any = found["ErrorInfo"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,6 @@ import grpc
 import pytest
 from grpc import aio
 
-from nestr.config.layers import LayerInputs
-from nestr.config.live import LiveConfig
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.app import start
@@ -22,8 +18,8 @@ from nestr.server.reload import ConfigReloader
 from nestr.server.services.events import StreamLimits
 from nestr.session import Session
 
-from .conftest import GUARD, fill
-from .test_serve_cli import serve_env
+from .conftest import GUARD, fill, live_config
+from .processes import nestr_serve
 
 BEFORE = "server:\n  stream:\n    heartbeat: 3600\n    queue: 1000\n    batch: 500\n"
 AFTER = "server:\n  stream:\n    heartbeat: 0.1\n    queue: 5\n    batch: 3\n"
@@ -54,13 +50,7 @@ async def serving(tmp_path: Path, scenario: Any) -> Any:
     """Run ``scenario(stub, state, config, server)`` against a server started as `nestr serve`
     starts it (limits from the config in tmp), its reloader polling the file every 20 ms."""
     config, state = tmp_path / "config.yaml", tmp_path / "state"
-    inputs = LayerInputs(
-        cwd=tmp_path,
-        environ={"HOME": str(tmp_path), "NESTR_STATE_DIR": str(state)},
-        config_files=(config,),
-        system_dir=tmp_path / "etc",
-    )
-    live = LiveConfig(inputs)
+    live = live_config(tmp_path, config, state)
     session = Session.from_config(live.current, cwd=tmp_path)
     limits = StreamLimits.from_settings(live.current.settings.server.stream)
     server = await start(session, listen="127.0.0.1:0", token=None, limits=limits)
@@ -127,26 +117,11 @@ def test_nestr_serve_takes_its_limits_from_the_config_and_reloads_them(tmp_path:
     config, state = tmp_path / "config.yaml", tmp_path / "state"
     config.write_text("server:\n  stream:\n    batch: 2\n")
     fill(state, 5)
-    command = [sys.executable, "-m", "nestr", "--config", str(config), "serve"]
-    server = subprocess.Popen(
-        [*command, "--listen", "127.0.0.1:0"],
-        env=serve_env(state),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
-        before, after, still = asyncio.run(batch_sizes(line.split()[-1], config, state))
+    with nestr_serve(state, "--config", str(config)) as (server, address):
+        before, after, still = asyncio.run(batch_sizes(address, config, state))
         server.terminate()
         _, err = server.communicate(timeout=GUARD)
         assert server.returncode == 0, err
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
     assert before == [[1, 2], [3, 4], [5]]
     assert after == [[1, 2, 3], [4, 5, 6], [7]]
     assert still == [[7]]

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from nestr.server.reload import ConfigReloader
 from nestr.testing import git
 
 from .conftest import GUARD, make_session, serve_channel
+from .processes import nestr_serve
 
 SYNC = """sync:
   sources:
@@ -352,22 +350,8 @@ def test_nestr_serve_shows_its_config_with_the_env_origin_and_no_token(tmp_path:
     """`nestr serve` hands its loaded config to GetConfig: a value set by the environment shows
     its env origin, the token set the same way shows masked, and a call without it is refused;
     Reload runs its reloader (nothing changed)."""
-    env = {
-        **os.environ,
-        "NESTR_STATE_DIR": str(tmp_path / "state"),
-        "NESTR_JOBS": "5",
-        "NESTR_SERVER__TOKEN": SECRET,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        address = server.stdout.readline().split()[-1]
+    env = {"NESTR_JOBS": "5", "NESTR_SERVER__TOKEN": SECRET}
+    with nestr_serve(tmp_path / "state", env=env) as (server, address):
 
         async def client() -> tuple[grpc.StatusCode, config_pb.GetConfigResponse]:
             async with aio.insecure_channel(address) as channel, asyncio.timeout(GUARD):
@@ -381,7 +365,6 @@ def test_nestr_serve_shows_its_config_with_the_env_origin_and_no_token(tmp_path:
                 return refused.value.code(), shown
 
         code, shown = asyncio.run(client())
-    finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=GUARD)
     assert code == grpc.StatusCode.UNAUTHENTICATED

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,25 +23,13 @@ from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.app import ServerConfigError, start
 from nestr.server.tls import ServerTls, server_tls
 
-from .certs import Pair, make_ca, make_leaf, require_openssl
+from .certs import Pair
 from .conftest import GUARD, fill, make_session
+from .processes import nestr_serve, start_serve
 
 Call = Callable[[aio.Channel], Awaitable[Any]]
+CONFIG = ("--config", "conf/nestr.yaml")  # relative to the working directory, tmp_path
 GARBAGE = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pair]:
-    """A CA with a server and a client certificate, and another CA with a client certificate."""
-    require_openssl()
-    folder = tmp_path_factory.mktemp("pki")
-    ca, other = make_ca(folder, "test-ca"), make_ca(folder, "other-ca")
-    return {
-        "ca": ca,
-        "server": make_leaf(ca, folder, "server"),
-        "client": make_leaf(ca, folder, "client"),
-        "stranger": make_leaf(other, folder, "stranger"),
-    }
 
 
 def tls_of(pki: dict[str, Pair], *, mutual: bool) -> ServerTls:
@@ -197,22 +184,8 @@ def test_malformed_tls_files_are_refused_naming_the_setting(
     assert setting != "key" or str(files[source]) not in str(refused.value)
 
 
-def serve_with(tmp_path: Path, config: str) -> subprocess.Popen[str]:
-    """`nestr --config conf/nestr.yaml serve` in ``tmp_path`` (state there too)."""
-    (tmp_path / "conf" / "nestr.yaml").write_text(config)
-    env = {**os.environ, "NESTR_STATE_DIR": str(tmp_path / "state")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "nestr", "--config", "conf/nestr.yaml", "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def tls_config(pki: dict[str, Pair], folder: Path, **override: str) -> str:
-    """A config file for ``folder/conf`` setting server.tls.* to copies of the test files in
+def write_tls_config(pki: dict[str, Pair], folder: Path, **override: str) -> None:
+    """Write ``folder/conf/nestr.yaml`` setting server.tls.* to copies of the test files in
     ``folder/conf/tls``, as paths relative to the config file (not to the working directory)."""
     folder = folder / "conf"
     (folder / "tls").mkdir(parents=True)
@@ -220,7 +193,9 @@ def tls_config(pki: dict[str, Pair], folder: Path, **override: str) -> str:
     for path in names.values():
         (folder / "tls" / path.name).write_bytes(path.read_bytes())
     lines = [f"    {k}: {override.get(k, f'tls/{p.name}')}" for k, p in names.items()]
-    return "server:\n  listen: 127.0.0.1:0\n  tls:\n" + "\n".join(lines) + "\n"
+    (folder / "nestr.yaml").write_text(
+        "server:\n  listen: 127.0.0.1:0\n  tls:\n" + "\n".join(lines) + "\n"
+    )
 
 
 def test_serve_reads_tls_files_relative_to_the_config_file(
@@ -228,23 +203,20 @@ def test_serve_reads_tls_files_relative_to_the_config_file(
 ) -> None:
     """`nestr serve` with server.tls.* given relative to its config file serves mTLS: a client
     with a good certificate gets Head; `config show` masks the key's path."""
-    server = serve_with(tmp_path, tls_config(pki, tmp_path))
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on 127.0.0.1:"), line
+    write_tls_config(pki, tmp_path)
+    serving = nestr_serve(tmp_path / "state", *CONFIG, cwd=tmp_path, listen=None)
+    with serving as (server, address):
 
         async def call() -> int:
-            port = int(line.rsplit(":", 1)[1])
+            port = int(address.rsplit(":", 1)[1])
             async with secure(pki, "client")(port) as channel:
                 return await head(channel)
 
         assert asyncio.run(call()) == 0
-    finally:
         server.terminate()
         server.communicate(timeout=GUARD)
     shown = subprocess.run(
-        [sys.executable, "-m", "nestr", "--config", "conf/nestr.yaml", "config", "show", "--json"],
+        [sys.executable, "-m", "nestr", *CONFIG, "config", "show", "--json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -266,7 +238,8 @@ def test_serve_exits_2_naming_a_tls_file_it_cannot_read(
 ) -> None:
     """A missing server.tls.* file stops `nestr serve` with exit 2, naming the setting and the
     config file line that set it, before listening; the key's path is never printed."""
-    server = serve_with(tmp_path, tls_config(pki, tmp_path, **{key: "tls/missing.pem"}))
+    write_tls_config(pki, tmp_path, **{key: "tls/missing.pem"})
+    server = start_serve(tmp_path / "state", *CONFIG, cwd=tmp_path, listen=None)
     out, err = server.communicate(timeout=GUARD)
     assert server.returncode == 2, err
     assert f"conf/nestr.yaml:{line}:" in err, err

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nestr.events import Event
 from nestr.store import open_database
-from nestr.store.eventrows import insert_event, insert_events, select_events
+from nestr.store.eventrows import EventQuery, insert_event, insert_events, select_events
 
 
 def _events() -> list[Event]:
@@ -41,7 +41,7 @@ def test_stored_events_read_back_equal_with_consecutive_seq(tmp_path: Path) -> N
             written = [insert_event(conn, bare), insert_event(conn, full)]
             written += insert_events(conn, [first, second])
         with db.reading() as conn:
-            read = select_events(conn)
+            read = select_events(conn, EventQuery())
     assert [e.seq for e in written] == [1, 2, 3, 4]
     assert [replace(e, seq=None) for e in written] == events
     assert read == written

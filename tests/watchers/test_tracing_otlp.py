@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.server.processes import nestr_serve
 from tests.watchers.otlp_receiver import ReceivedSpan, otlp_receiver
 
 from nestr.config.settings import OtelSettings
@@ -54,6 +55,21 @@ def write_project(root: Path) -> None:
     )
 
 
+def run_nestr(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``nestr ARGS`` run in ``cwd`` with ``env``, its output captured; it must exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "nestr", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def ids(traceparent: str) -> tuple[str, str]:
     _, trace_id, span_id, _ = traceparent.split("-")
     return trace_id, span_id
@@ -76,16 +92,7 @@ def test_a_cli_run_and_its_processes_are_one_trace(tmp_path: Path) -> None:
             "NESTR_OTEL__SERVICE_NAME": "nestr-test",
             "TRACEPARENT": OUTER,
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "nestr", "run", "outer"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=GUARD,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        run_nestr(tmp_path, env, "run", "outer")
         spans = receiver.spans
     (outer_root,) = [s for s in spans if s.name == "nestr run" and s.parent == ids(OUTER)[1]]
     assert outer_root.trace_id == ids(OUTER)[0]
@@ -115,21 +122,8 @@ def test_a_call_to_nestr_serve_continues_the_clients_trace(tmp_path: Path) -> No
     write_project(tmp_path)
     memory = InMemorySpanExporter()
     with otlp_receiver() as receiver:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-            cwd=tmp_path,
-            env={
-                **os.environ,
-                "NESTR_OTEL__ENDPOINT": receiver.endpoint,
-                "NESTR_STATE_DIR": str(tmp_path / "state"),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            address = server.stdout.readline().split()[-1]
+        otel = {"NESTR_OTEL__ENDPOINT": receiver.endpoint}
+        with nestr_serve(tmp_path / "state", env=otel, cwd=tmp_path) as (server, address):
             settings = OtelSettings(endpoint="http://127.0.0.1:1")
             with start_tracing(settings, processor=SimpleSpanProcessor(memory)) as on:
                 on.begin("client action")
@@ -138,10 +132,6 @@ def test_a_call_to_nestr_serve_continues_the_clients_trace(tmp_path: Path) -> No
             server.send_signal(signal.SIGTERM)
             _, err = server.communicate(timeout=GUARD)
             assert server.returncode == 0, err
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         spans = receiver.spans
     (client_call,) = [
         s for s in memory.get_finished_spans() if s.name == "nestr.v1.WorkflowService/StartRun"
@@ -205,20 +195,11 @@ def test_http_protobuf_posts_to_v1_traces_with_the_configured_headers(tmp_path: 
             "NESTR_OTEL__PROTOCOL": "http/protobuf",
             "NESTR_OTEL__HEADERS_FILE": str(tmp_path / "headers"),
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "nestr", "run", "inner"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=GUARD,
-            check=False,
-        )
+        done = run_nestr(tmp_path, env, "run", "inner")
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
-    assert done.returncode == 0, done.stderr
     assert {(path, key) for path, key, _ in received} == {("/v1/traces", "s3cret")}
     request = ExportTraceServiceRequest.FromString(b"".join(body for *_, body in received))
     names = {s.name for r in request.resource_spans for sc in r.scope_spans for s in sc.spans}
@@ -234,34 +215,12 @@ def test_nestr_run_with_server_is_one_trace_from_the_command_to_the_steps(tmp_pa
     with otlp_receiver() as receiver:
         env = {**os.environ, "NESTR_OTEL__ENDPOINT": receiver.endpoint}
         env.pop("TRACEPARENT", None)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "nestr", "serve", "--listen", "127.0.0.1:0"],
-            cwd=tmp_path,
-            env={**env, "NESTR_STATE_DIR": str(tmp_path / "state")},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            address = server.stdout.readline().split()[-1]
-            done = subprocess.run(
-                [sys.executable, "-m", "nestr", "--server", address, "run", "outer"],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=GUARD,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
+        otel = {"NESTR_OTEL__ENDPOINT": receiver.endpoint, "TRACEPARENT": None}
+        with nestr_serve(tmp_path / "state", env=otel, cwd=tmp_path) as (server, address):
+            run_nestr(tmp_path, env, "--server", address, "run", "outer")
             server.send_signal(signal.SIGTERM)
             _, err = server.communicate(timeout=GUARD)
             assert server.returncode == 0, err
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
         spans = receiver.spans
     (root,) = [s for s in spans if s.name == "nestr run" and not s.parent]
     calls = [s for s in child_of(spans, root) if s.name == "nestr.v1.WorkflowService/StartRun"]

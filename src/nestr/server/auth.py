@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 from grpc import aio
 
+from nestr.server.handlers import aborting
+
 OPEN_PREFIX = "/grpc.health.v1.Health/"  # health checks need no token
 if TYPE_CHECKING:  # generic in the stubs only
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -52,7 +54,7 @@ class TokenInterceptor(aio.ServerInterceptor):
             return handler
         if self._allowed(handler_call_details.invocation_metadata or ()):
             return handler
-        return _denying(handler)
+        return aborting(handler, grpc.StatusCode.UNAUTHENTICATED, DENIED)
 
     def _allowed(self, metadata: Any) -> bool:
         expected = self._expected
@@ -63,23 +65,3 @@ class TokenInterceptor(aio.ServerInterceptor):
                 given = value.encode() if isinstance(value, str) else bytes(value)
                 return hmac.compare_digest(given, expected)
         return False
-
-
-def _denying(handler: Handler) -> Handler:
-    """A handler of the same shape as ``handler`` that ends the call UNAUTHENTICATED (a
-    coroutine serves streaming shapes too: grpc.aio lets it write, or here abort)."""
-
-    async def deny(request: object, context: aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, DENIED)
-
-    shape = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(deny, **shape)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(deny, **shape)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(deny, **shape)
-    return grpc.unary_unary_rpc_method_handler(deny, **shape)

@@ -23,6 +23,7 @@ from grpc import aio
 from nestr.observability.context import correlation, new_correlation_id, usable_correlation_id
 from nestr.observability.logging import get_logger
 from nestr.server.callers import caller_of, calling
+from nestr.server.handlers import replaced
 
 if TYPE_CHECKING:
     from nestr.server.auth import Handler, TokenInterceptor
@@ -91,20 +92,7 @@ def _code_of(exc: BaseException) -> str:
 
 def _wrapped(handler: Handler, method: str, cid: str | None, token: Token) -> Handler:
     """``handler`` with each call run by :func:`_call` and the id sent first."""
-    shape = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    for kind, build in (
-        ("unary_unary", grpc.unary_unary_rpc_method_handler),
-        ("unary_stream", grpc.unary_stream_rpc_method_handler),
-        ("stream_unary", grpc.stream_unary_rpc_method_handler),
-        ("stream_stream", grpc.stream_stream_rpc_method_handler),
-    ):
-        inner = getattr(handler, kind)
-        if inner is not None:
-            return build(_behaviour(inner, method, cid, token), **shape)
-    return handler
+    return replaced(handler, lambda inner: _behaviour(inner, method, cid, token))
 
 
 def _behaviour(inner: Any, method: str, cid: str | None, token: Token) -> Any:

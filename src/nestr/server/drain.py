@@ -32,6 +32,7 @@ from grpc import aio
 
 from nestr.observability.logging import get_logger
 from nestr.proc.groups import kill_watched
+from nestr.server.handlers import aborting, serializers
 
 if TYPE_CHECKING:
     from nestr.server.app import Server
@@ -87,16 +88,13 @@ class DrainGate(aio.ServerInterceptor):
         if handler is None or not method.startswith(OWN_PREFIX):
             return handler
         if self.closed and method in REFUSED:
-            return _refusing(handler)
+            return aborting(handler, grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
         return self._counted(handler)
 
     def _counted(self, handler: Handler) -> Handler:
         """``handler`` with its calls counted in :attr:`in_flight` (nestr's calls are unary
         or server-streaming)."""
-        shape = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
+        shape = serializers(handler)
         if handler.unary_stream is not None:
             inner_stream: Any = handler.unary_stream  # untyped in the stubs' aio shape
 
@@ -127,22 +125,6 @@ class DrainGate(aio.ServerInterceptor):
             self.in_flight -= 1
             if not self.in_flight:
                 self._idle.set()
-
-
-def _refusing(handler: Handler) -> Handler:
-    """A handler of ``handler``'s shape that ends the call UNAVAILABLE (a coroutine serves the
-    streaming shape too: grpc.aio lets it abort)."""
-
-    async def refuse(request: object, context: aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
-
-    shape = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(refuse, **shape)
-    return grpc.unary_unary_rpc_method_handler(refuse, **shape)
 
 
 async def drain(server: Server, grace: float, hurry: asyncio.Event | None = None) -> None:

@@ -4,8 +4,9 @@ reading or following events."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from nestr.session.audit import asked
 from nestr.session.base import SessionBase, load_manifest_file
@@ -16,11 +17,14 @@ if TYPE_CHECKING:
 
     from nestr.config.settings import RetentionSettings
     from nestr.events import Event
+    from nestr.store.eventlog import EventLog
     from nestr.store.eventprune import Pruned
-    from nestr.store.eventrows import StoredEvent
+    from nestr.store.eventrows import EventQuery, StoredEvent
     from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
     from nestr.workflow.queries import Cancellation, FailedStep
+
+T = TypeVar("T")  # what a page of the event log holds: events, stored events or seqs
 
 
 class RunOperations(SessionBase):
@@ -184,13 +188,8 @@ class RunOperations(SessionBase):
     ) -> tuple[list[Event], int, bool]:
         """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
         exact), where the next page starts, and whether this one reached the head."""
-        log = self._event_log()
-        head = log.head()
-        page = log.read(
-            after_seq, list(type_prefixes), run_id, repo=repo, until_seq=head, limit=limit
-        )
-        last = page[-1].seq or after_seq if page else after_seq
-        return page, *_next_page(len(page), last, limit, head, after_seq)
+        query = _query(after_seq, type_prefixes, run_id, repo, limit=limit)
+        return self._page(query, lambda log, q: log.read_events(q), lambda event: event.seq)
 
     def stored_event_page(
         self,
@@ -204,13 +203,8 @@ class RunOperations(SessionBase):
         """At most ``limit`` stored events after ``after_seq`` matching the filters (``run_id``
         exact), where the next page starts, and whether this one reached the head. The events
         come as the log keeps them, their data JSON text: what a face passing them on needs."""
-        log = self._event_log()
-        head = log.head()
-        page = log.read_stored(
-            after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
-        )
-        last = page[-1].seq if page else after_seq
-        return page, *_next_page(len(page), last, limit, head, after_seq)
+        query = _query(after_seq, type_prefixes, run_id, repo, limit=limit)
+        return self._page(query, lambda log, q: log.read_stored(q), lambda event: event.seq)
 
     def event_seq_page(
         self,
@@ -223,13 +217,26 @@ class RunOperations(SessionBase):
     ) -> tuple[list[int], int, bool]:
         """The seqs of the page :meth:`stored_event_page` returns, read from the log's index alone:
         for a reader that has most events at hand already (then :meth:`stored_events`)."""
+        query = _query(after_seq, type_prefixes, run_id, repo, limit=limit)
+        return self._page(query, lambda log, q: log.read_seqs(q), lambda seq: seq)
+
+    def _page(
+        self,
+        query: EventQuery,
+        read: Callable[[EventLog, EventQuery], list[T]],
+        seq: Callable[[T], int | None],
+    ) -> tuple[list[T], int, bool]:
+        """The page ``read`` gives for ``query`` up to the log's head as it is now, where the
+        next page starts, and whether this one reached the head (a full page may have more
+        after it): what the ``*_page`` methods share."""
         log = self._event_log()
         head = log.head()
-        seqs = log.read_seqs(
-            after_seq, type_prefixes, run_id, repo=repo, until_seq=head, limit=limit
-        )
-        last = seqs[-1] if seqs else after_seq
-        return seqs, *_next_page(len(seqs), last, limit, head, after_seq)
+        page = read(log, replace(query, until_seq=head))
+        after = query.since_seq
+        last = (seq(page[-1]) or after) if page else after
+        if len(page) == query.limit and last < head:
+            return page, last, False
+        return page, max(head, after), True
 
     def stored_events(
         self,
@@ -242,8 +249,8 @@ class RunOperations(SessionBase):
     ) -> list[StoredEvent]:
         """The stored events with ``after_seq < seq <= until_seq`` matching the filters, as the
         log keeps them."""
-        log = self._event_log()
-        return log.read_stored(after_seq, type_prefixes, run_id, repo=repo, until_seq=until_seq)
+        query = _query(after_seq, type_prefixes, run_id, repo, until_seq=until_seq)
+        return self._event_log().read_stored(query)
 
     def event_head(self) -> int:
         """The last ``seq`` appended to the event log (0 if none)."""
@@ -305,9 +312,16 @@ class RunOperations(SessionBase):
             log.close()
 
 
-def _next_page(count: int, last: int, limit: int, head: int, after_seq: int) -> tuple[int, bool]:
-    """Where the page after one of ``count`` events (at most ``limit``) ending at seq ``last``
-    starts, and whether this one reached the head: a full page may have more after it."""
-    if count == limit and last < head:
-        return last, False
-    return max(head, after_seq), True
+def _query(
+    after_seq: int,
+    type_prefixes: Sequence[str],
+    run_id: str | None,
+    repo: str | None,
+    *,
+    until_seq: int | None = None,
+    limit: int | None = None,
+) -> EventQuery:
+    """The log's query for the events after ``after_seq`` matching the filters."""
+    from nestr.store.eventrows import EventQuery
+
+    return EventQuery(after_seq, tuple(type_prefixes), run_id, repo, until_seq, limit)

@@ -18,6 +18,7 @@ from nestr.events.bus import EventBus
 from nestr.events.envelope import Event
 from nestr.store.db import Database, open_database
 from nestr.store.eventrows import (
+    EventQuery,
     StoredEvent,
     head_seq,
     insert_event,
@@ -58,62 +59,25 @@ class EventLog:
     ) -> list[Event]:
         """Events with ``seq`` greater than ``since_seq`` (and at most ``until_seq``), oldest
         first, filtered by type prefix(es), run and repo."""
-        with self.db.reading() as conn:
-            return select_events(
-                conn,
-                since_seq=since_seq,
-                type_prefix=type_prefix,
-                run_id=run_id,
-                repo=repo,
-                until_seq=until_seq,
-                limit=limit,
-            )
+        prefixes = (type_prefix,) if isinstance(type_prefix, str) else tuple(type_prefix or ())
+        return self.read_events(EventQuery(since_seq, prefixes, run_id, repo, until_seq, limit))
 
-    def read_stored(
-        self,
-        since_seq: int = 0,
-        type_prefixes: Sequence[str] = (),
-        run_id: str | None = None,
-        *,
-        repo: str | None = None,
-        until_seq: int | None = None,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        """The events :meth:`read` returns, as stored: the data left as JSON text (for a
-        reader that passes events on rather than looks into them)."""
+    def read_events(self, query: EventQuery) -> list[Event]:
+        """The events ``query`` selects."""
         with self.db.reading() as conn:
-            return select_stored(
-                conn,
-                since_seq=since_seq,
-                type_prefix=type_prefixes,
-                run_id=run_id,
-                repo=repo,
-                until_seq=until_seq,
-                limit=limit,
-            )
+            return select_events(conn, query)
 
-    def read_seqs(
-        self,
-        since_seq: int = 0,
-        type_prefixes: Sequence[str] = (),
-        run_id: str | None = None,
-        *,
-        repo: str | None = None,
-        until_seq: int | None = None,
-        limit: int | None = None,
-    ) -> list[int]:
-        """The seqs of the events :meth:`read` returns, from the index alone (but for a
-        ``repo`` filter, which looks into each body)."""
+    def read_stored(self, query: EventQuery) -> list[StoredEvent]:
+        """The events ``query`` selects, as stored: the data left as JSON text (for a reader
+        that passes events on rather than looks into them)."""
         with self.db.reading() as conn:
-            return select_seqs(
-                conn,
-                since_seq=since_seq,
-                type_prefix=type_prefixes,
-                run_id=run_id,
-                repo=repo,
-                until_seq=until_seq,
-                limit=limit,
-            )
+            return select_stored(conn, query)
+
+    def read_seqs(self, query: EventQuery) -> list[int]:
+        """The seqs of the events ``query`` selects, from the index alone (but for a ``repo``
+        filter, which looks into each body)."""
+        with self.db.reading() as conn:
+            return select_seqs(conn, query)
 
     def head(self) -> int:
         """The last ``seq`` appended (0 if none)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from nestr.events.envelope import Event
@@ -57,66 +58,54 @@ def _body(event: Event) -> str:
     return redact_url(_ENCODE(fields))  # no URL password is ever stored (run inputs, messages)
 
 
-def select_events(
-    conn: sqlite3.Connection,
-    *,
-    since_seq: int = 0,
-    type_prefix: str | Sequence[str] | None = None,
-    run_id: str | None = None,
-    repo: str | None = None,
-    until_seq: int | None = None,
-    limit: int | None = None,
-) -> list[Event]:
-    """Events with ``since_seq < seq <= until_seq`` in order, whose type starts with (one of)
-    ``type_prefix``, of run ``run_id`` and about repo ``repo`` (each filter when given)."""
-    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events a read selects, in ``seq`` order: ``since_seq < seq <= until_seq``, whose
+    type starts with one of ``type_prefixes`` (any type when empty), of run ``run_id`` and about
+    repo ``repo`` (each filter when given), at most ``limit`` of them."""
+
+    since_seq: int = 0
+    type_prefixes: tuple[str, ...] = ()
+    run_id: str | None = None
+    repo: str | None = None
+    until_seq: int | None = None
+    limit: int | None = None
+
+    def clause(self) -> tuple[str, list[Any]]:
+        """The ``FROM … LIMIT`` part of the query and its parameters: every select of the
+        log's rows ends with it, so they all select the same events."""
+        sql = " FROM events WHERE seq > ?"
+        params: list[Any] = [self.since_seq]
+        prefixes = self.type_prefixes
+        if prefixes:
+            sql += " AND (" + " OR ".join(["substr(type, 1, ?) = ?"] * len(prefixes)) + ")"
+            params += [value for p in prefixes for value in (len(p), p)]
+        if self.run_id:
+            sql += " AND run_id = ?"
+            params.append(self.run_id)
+        if self.repo:
+            sql += " AND json_extract(body, '$.repo') = ?"
+            params.append(self.repo)
+        if self.until_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(self.until_seq)
+        sql += " ORDER BY seq"
+        if self.limit is not None:
+            sql += " LIMIT ?"
+            params.append(self.limit)
+        return sql, params
+
+
+def select_events(conn: sqlite3.Connection, query: EventQuery) -> list[Event]:
+    """The events ``query`` selects, decoded."""
+    where, params = query.clause()
     return [_event(row) for row in conn.execute("SELECT seq, body" + where, params).fetchall()]
 
 
-def select_seqs(
-    conn: sqlite3.Connection,
-    *,
-    since_seq: int = 0,
-    type_prefix: str | Sequence[str] | None = None,
-    run_id: str | None = None,
-    repo: str | None = None,
-    until_seq: int | None = None,
-    limit: int | None = None,
-) -> list[int]:
-    """The seqs of the events :func:`select_events` selects (no body is read but for ``repo``)."""
-    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+def select_seqs(conn: sqlite3.Connection, query: EventQuery) -> list[int]:
+    """The seqs of the events ``query`` selects (no body is read but for ``repo``)."""
+    where, params = query.clause()
     return [row[0] for row in conn.execute("SELECT seq" + where, params)]
-
-
-def _where(
-    since_seq: int,
-    type_prefix: str | Sequence[str] | None,
-    run_id: str | None,
-    repo: str | None,
-    until_seq: int | None,
-    limit: int | None,
-) -> tuple[str, list[Any]]:
-    """The ``FROM … LIMIT`` part of a query for the events the filters select, in order."""
-    sql = " FROM events WHERE seq > ?"
-    params: list[Any] = [since_seq]
-    prefixes = [type_prefix] if isinstance(type_prefix, str) else list(type_prefix or ())
-    if prefixes:
-        sql += " AND (" + " OR ".join(["substr(type, 1, ?) = ?"] * len(prefixes)) + ")"
-        params += [value for p in prefixes for value in (len(p), p)]
-    if run_id:
-        sql += " AND run_id = ?"
-        params.append(run_id)
-    if repo:
-        sql += " AND json_extract(body, '$.repo') = ?"
-        params.append(repo)
-    if until_seq is not None:
-        sql += " AND seq <= ?"
-        params.append(until_seq)
-    sql += " ORDER BY seq"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return sql, params
 
 
 class StoredEvent(NamedTuple):
@@ -152,18 +141,9 @@ _STORED = (
 )
 
 
-def select_stored(
-    conn: sqlite3.Connection,
-    *,
-    since_seq: int = 0,
-    type_prefix: str | Sequence[str] | None = None,
-    run_id: str | None = None,
-    repo: str | None = None,
-    until_seq: int | None = None,
-    limit: int | None = None,
-) -> list[StoredEvent]:
-    """The events :func:`select_events` selects, as the log stores them."""
-    where, params = _where(since_seq, type_prefix, run_id, repo, until_seq, limit)
+def select_stored(conn: sqlite3.Connection, query: EventQuery) -> list[StoredEvent]:
+    """The events ``query`` selects, as the log stores them."""
+    where, params = query.clause()
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: no sqlite3.Row to build per event
     try:
@@ -173,16 +153,7 @@ def select_stored(
         # a page holding one is decoded here instead, its data as the encoder writes it.
         if "malformed JSON" not in str(error):
             raise
-    events = select_events(
-        conn,
-        since_seq=since_seq,
-        type_prefix=type_prefix,
-        run_id=run_id,
-        repo=repo,
-        until_seq=until_seq,
-        limit=limit,
-    )
-    return [stored(event) for event in events]
+    return [stored(event) for event in select_events(conn, query)]
 
 
 def stored(event: Event) -> StoredEvent:

@@ -132,9 +132,8 @@ async def run_workflow(
         bus.publish(store.create_run(record, steps, started))
         return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
 
-    factory = executor or chosen.executor
     wiring = _Wiring(
-        state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
+        state_dir, db, bus, registry, options, jobs, cancel, executor, chosen, shutdown, started
     )
     return await wiring.drive(begin)
 
@@ -189,10 +188,8 @@ async def resume_run(
         return _claimed_spec(store, bus, record, claimed, keys, state_dir, chosen, compensating)
 
     chosen = settings or Settings()  # read by begin, once called
-    factory = executor or chosen.executor
-    registry = registry or default_registry()
     wiring = _Wiring(
-        state_dir, db, bus, registry, options, jobs, cancel, factory, shutdown, started
+        state_dir, db, bus, registry, options, jobs, cancel, executor, chosen, shutdown, started
     )
     return await wiring.drive(begin)
 
@@ -240,9 +237,9 @@ async def retry_step(
         return _claimed_spec(store, bus, record, claimed, keys, state_dir, chosen, None)
 
     chosen = settings or Settings()
-    factory = executor or chosen.executor
-    registry = registry or default_registry()
-    wiring = _Wiring(state_dir, db, bus, registry, options, jobs, cancel, factory, None, started)
+    wiring = _Wiring(
+        state_dir, db, bus, registry, options, jobs, cancel, executor, chosen, None, started
+    )
     return await wiring.drive(begin)
 
 
@@ -301,22 +298,25 @@ def _claimed_spec(
 
 @dataclass(frozen=True)
 class _Wiring:
-    """What run and resume share: the store (opened here unless given), the bus, and the
-    executor built for the run."""
+    """What run, resume and retry share: the store (opened here unless given), the bus, and
+    the executor built for the run (``executor``, else the one ``settings`` names, with the
+    steps of ``registry``, else the default registry)."""
 
     state_dir: Path
     db: Database | None
     bus: EventBus | None
-    registry: StepRegistry
+    registry: StepRegistry | None
     options: ExecutorOptions | None
     jobs: int | None
     cancel: asyncio.Event | None
-    executor: str | ExecutorFactory
+    executor: str | ExecutorFactory | None
+    settings: Settings
     shutdown: asyncio.Event | None = None
     started: Callable[[str], None] | None = None
 
     async def drive(self, begin: Callable[[RunStore, EventBus], RunSpec]) -> RunResult:
         """Open the store, record the run's start with ``begin``, and execute it."""
+        registry = self.registry or default_registry()  # before the run is recorded or claimed
         db = self.db or open_database(self.state_dir)
         try:
             store = RunStore(db)
@@ -327,10 +327,10 @@ class _Wiring:
             options = self.options or ExecutorOptions()
             if self.jobs is not None:
                 options = replace(options, concurrency=self.jobs)
-            factory = self.executor
+            factory = self.executor or self.settings.executor
             if isinstance(factory, str):
                 factory = executor_factory(factory)
-            setup = ExecutorSetup(store, bus, self.registry, options, self.cancel, self.shutdown)
+            setup = ExecutorSetup(store, bus, registry, options, self.cancel, self.shutdown)
             return await factory(setup).execute(spec)
         finally:
             if self.db is None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from nestr.errors import did_you_mean
 from nestr.plugins.launch import Launch, PluginError, PluginProcess
+from nestr.plugins.sections import section_env
 from nestr.workflow.protocols import StepFactory, WithProblem
 
 ENTRY_POINT_GROUP = "nestr.plugins"
@@ -69,11 +70,13 @@ class PluginHost:
         *,
         configured: Mapping[str, Sequence[str]] | None = None,
         cwd: Path | None = None,
+        settings: object | None = None,
     ) -> None:
         self._given = dict(launches) if launches is not None else None
         self._configured = configured
         self._launches: dict[str, Launch] | None = None
         self._cwd = cwd or Path.cwd()
+        self._settings = settings  # each plugin gets its section (plugins/sections.py)
         self._running: dict[str, PluginProcess] = {}
         self._types: dict[str, dict[str, Any]] = {}  # plugin -> step type -> its description
         self._failed: dict[str, PluginError] = {}  # plugin -> why it did not start
@@ -142,7 +145,8 @@ class PluginHost:
                 raise PluginError(f"no plugin named {plugin!r}", hint=hint)
             if running is not None:
                 running.stop(0)
-            running = PluginProcess(launch, cwd=self._cwd)
+            env = section_env(self._settings, plugin)
+            running = PluginProcess(launch, cwd=self._cwd, env=env)
             self.starts += 1
             self._running[plugin] = running
             try:

@@ -105,7 +105,7 @@ class SessionBase:
 
         if self._plugins is None:
             configured = {p.name: p.command for p in self.settings.plugins}
-            self._plugins = PluginHost(configured=configured, cwd=self.cwd)
+            self._plugins = PluginHost(configured=configured, cwd=self.cwd, settings=self.settings)
         return StepRegistry(providers=[self._plugins])
 
     def close(self) -> None:

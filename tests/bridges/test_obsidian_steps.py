@@ -1,4 +1,5 @@
-"""`obsidian.note` steps and `nestr obsidian` writing real runs into a temp vault."""
+"""`obsidian.note` steps, run by the Obsidian plugin process, and `nestr obsidian` writing real
+runs into a temp vault."""
 
 from __future__ import annotations
 

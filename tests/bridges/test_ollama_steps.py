@@ -1,4 +1,5 @@
-"""The Ollama bridge against a local server speaking Ollama's REST API (``ollama_server``)."""
+"""The Ollama bridge, run by its plugin process (`bridges` fixture), against a local server
+speaking Ollama's REST API (``ollama_server``)."""
 
 from __future__ import annotations
 

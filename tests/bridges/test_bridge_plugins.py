@@ -94,3 +94,23 @@ def test_a_plugin_gets_its_own_section_without_secrets() -> None:
     assert section_env(_Settings(), "other") == {}
     assert section_env(_Settings(), "jobs") == {}
     assert section_env(None, "demo") == {}
+
+
+def test_a_bridge_steps_with_is_validated_by_its_plugin_at_its_position(
+    nestr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nestr workflow validate` asks the Obsidian plugin to Validate `obsidian.note`'s
+    `with:` against the catalogue's schema and reports each problem at its YAML position."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nestr.yaml").write_text(
+        "version: 1\nrepos: []\nworkflows:\n  notes:\n    steps:\n"
+        "      - id: note\n        uses: obsidian.note\n"
+        "        with: {body: hi, fields: [1]}\n",
+        encoding="utf-8",
+    )
+    done = nestr("workflow", "validate")
+    assert done.code == 2, done
+    assert "nestr.yaml:8:15: workflows.notes.steps[0].with: obsidian.note: `title` is required" in (
+        done.err + done.out
+    )
+    assert "with.fields: obsidian.note: expected object, got array" in done.err + done.out

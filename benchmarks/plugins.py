@@ -21,11 +21,13 @@ import time
 from pathlib import Path
 
 from _common import REPO_ROOT, WORK_DIR, fresh_dir
+from nestr.events import EventBus
 from nestr.manifest.loader import load_manifest
 from nestr.plugin._proto import plugin_pb2 as pb
 from nestr.plugin._proto import plugin_pb2_grpc as pb_grpc
 from nestr.plugins.host import PluginHost
 from nestr.plugins.launch import Launch
+from nestr.store.eventlog import open_event_log
 from nestr.workflow import ExecutorOptions, run_workflow
 from nestr.workflow.registry import StepRegistry
 
@@ -107,7 +109,9 @@ async def main_async(steps: int, rounds: int) -> int:
     script = root / "bench_plugin.py"
     script.write_text(PLUGIN, encoding="utf-8")
     launch = Launch("bench", (sys.executable, str(script)), "benchmark")
-    host = PluginHost({"bench": launch}, cwd=root)
+    # the host publishes its lifecycle and call events to a durable log, as a session's does
+    events = EventBus(sink=open_event_log(root / "host-state"))
+    host = PluginHost({"bench": launch}, cwd=root, emit=events.emit)
     registry = StepRegistry(providers=[host])
     try:
         for kind in ("plugin", "noop", "true"):  # warm-up: imports, the plugin's start

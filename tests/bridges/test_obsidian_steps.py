@@ -1,4 +1,5 @@
-"""`obsidian.note` steps and `nestr obsidian` writing real runs into a temp vault."""
+"""`obsidian.note` steps, run by the Obsidian plugin process, and `nestr obsidian` writing real
+runs into a temp vault."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from tests.bridges.conftest import BridgeSteps
 from tests.bridges.vaults import front_matter, unresolved_links
 
 from nestr.config.settings import ObsidianSettings, Settings
 from nestr.testing import run_step_sync
+from nestr.workflow.registry import StepRegistry
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ def vault(tmp_path: Path) -> Path:
 
 
 def test_note_step_writes_the_body_and_properties_into_its_block(
-    tmp_path: Path, vault: Path
+    bridges: StepRegistry, tmp_path: Path, vault: Path
 ) -> None:
     """`obsidian.note` with a body writes a note in the folder given, front matter from
     `properties`, and outputs its path and a wikilink; a rewrite keeps the person's text."""
@@ -35,7 +38,7 @@ def test_note_step_writes_the_body_and_properties_into_its_block(
         "body": "Shipped.\n",
         "properties": {"version": "1.2"},
     }
-    ran = run_step_sync("obsidian.note", with_=with_, cwd=tmp_path)
+    ran = run_step_sync("obsidian.note", registry=bridges, with_=with_, cwd=tmp_path)
     assert ran.status == "succeeded", ran.error
     assert ran.outputs == {
         "path": "releases/Release 1.2- notes.md",
@@ -46,7 +49,7 @@ def test_note_step_writes_the_body_and_properties_into_its_block(
     note.write_text(note.read_text() + "my own words\n")
 
     again = run_step_sync(
-        "obsidian.note", with_={**with_, "body": "Shipped twice.\n"}, cwd=tmp_path
+        "obsidian.note", registry=bridges, with_={**with_, "body": "Shipped twice.\n"}, cwd=tmp_path
     )
 
     assert again.status == "succeeded", again.error
@@ -56,7 +59,9 @@ def test_note_step_writes_the_body_and_properties_into_its_block(
     assert text.endswith("my own words\n")
 
 
-def test_note_step_fills_a_vault_template(tmp_path: Path, vault: Path) -> None:
+def test_note_step_fills_a_vault_template(
+    bridges: StepRegistry, tmp_path: Path, vault: Path
+) -> None:
     """`template` names a note of the vault whose `{{title}}` and `{{ fields.X }}` are
     filled; a placeholder naming nothing fails the step and names it."""
     (vault / "Templates").mkdir()
@@ -67,26 +72,30 @@ def test_note_step_fills_a_vault_template(tmp_path: Path, vault: Path) -> None:
         "template": "Templates/Release",
         "fields": {"version": "2.0"},
     }
-    ran = run_step_sync("obsidian.note", with_=with_, cwd=tmp_path)
+    ran = run_step_sync("obsidian.note", registry=bridges, with_=with_, cwd=tmp_path)
     assert ran.status == "succeeded", ran.error
     assert "# v2\nversion 2.0\n" in (vault / "v2.md").read_text()
 
     (vault / "Templates" / "Release.md").write_text("{{ fields.missing }}\n")
-    bad = run_step_sync("obsidian.note", with_=with_, cwd=tmp_path)
+    bad = run_step_sync("obsidian.note", registry=bridges, with_=with_, cwd=tmp_path)
     assert bad.status == "failed"
     assert "`{{ fields.missing }}` names nothing at `missing`" in (bad.error or "")
 
 
-def test_note_step_takes_the_vault_from_the_settings(tmp_path: Path, vault: Path) -> None:
-    """Without `vault:` the step writes into `obsidian.vault` of the user's settings, and
-    without either it fails saying how to name one."""
-    settings = Settings(obsidian=ObsidianSettings(vault=vault))
+def test_note_step_takes_the_vault_from_the_settings(
+    bridges: StepRegistry, bridge_steps: BridgeSteps, tmp_path: Path, vault: Path
+) -> None:
+    """Without `vault:` the plugin writes into `obsidian.vault` of the settings its host was
+    given (passed at the plugin's start), and without either it fails saying how to name one."""
+    configured = bridge_steps(Settings(obsidian=ObsidianSettings(vault=vault)))
     ran = run_step_sync(
-        "obsidian.note", with_={"title": "t", "body": "b"}, cwd=tmp_path, settings=settings
+        "obsidian.note", registry=configured, with_={"title": "t", "body": "b"}, cwd=tmp_path
     )
     assert ran.status == "succeeded", ran.error
     assert (vault / "t.md").is_file()
-    missing = run_step_sync("obsidian.note", with_={"title": "t", "body": "b"}, cwd=tmp_path)
+    missing = run_step_sync(
+        "obsidian.note", registry=bridges, with_={"title": "t", "body": "b"}, cwd=tmp_path
+    )
     assert missing.status == "failed"
     assert "set `vault`" in (missing.error or "")
 

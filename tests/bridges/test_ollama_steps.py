@@ -1,4 +1,5 @@
-"""The Ollama bridge against a local server speaking Ollama's REST API (``ollama_server``)."""
+"""The Ollama bridge, run by its plugin process (`bridges` fixture), against a local server
+speaking Ollama's REST API (``ollama_server``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from tests.bridges.ollama_server import Script, free_port, ollama_server
 from nestr.bridges.ollama.step import generate
 from nestr.events.catalog import STEP_PROGRESS
 from nestr.testing import run_step, run_step_sync
+from nestr.workflow.registry import StepRegistry
 
 
 def test_generate_streams_tokens_into_the_log_in_order_and_outputs_the_text(
+    bridges: StepRegistry,
     tmp_path: Path,
 ) -> None:
     """`ollama.generate` writes the model's tokens to the step log in the order they came,
@@ -22,6 +25,7 @@ def test_generate_streams_tokens_into_the_log_in_order_and_outputs_the_text(
     with ollama_server() as (host, script):
         ran = run_step_sync(
             "ollama.generate",
+            registry=bridges,
             with_={"model": "tiny", "prompt": "Say hi", "system": "Be brief", "host": host},
             cwd=tmp_path,
         )
@@ -43,13 +47,16 @@ def test_generate_streams_tokens_into_the_log_in_order_and_outputs_the_text(
     )
 
 
-def test_chat_sends_the_messages_and_outputs_the_reply(tmp_path: Path) -> None:
+def test_chat_sends_the_messages_and_outputs_the_reply(
+    bridges: StepRegistry, tmp_path: Path
+) -> None:
     """`ollama.chat` sends `system`, the messages and `prompt` as the last user message, and
     outputs the assistant's streamed reply."""
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     with ollama_server() as (host, script):
         ran = run_step_sync(
             "ollama.chat",
+            registry=bridges,
             with_={
                 "model": "tiny",
                 "system": "terse",
@@ -73,12 +80,15 @@ def test_chat_sends_the_messages_and_outputs_the_reply(tmp_path: Path) -> None:
     assert body["options"] == {"temperature": 0}
 
 
-def test_host_comes_from_ollama_host_in_the_steps_environment(tmp_path: Path) -> None:
+def test_host_comes_from_ollama_host_in_the_steps_environment(
+    bridges: StepRegistry, tmp_path: Path
+) -> None:
     """Without `host:`, the step talks to the server `OLLAMA_HOST` of its environment names,
     as the Ollama CLI and client do."""
     with ollama_server() as (host, _):
         ran = run_step_sync(
             "ollama.generate",
+            registry=bridges,
             with_={"model": "tiny", "prompt": "x"},
             env={"OLLAMA_HOST": host},
             cwd=tmp_path,
@@ -86,12 +96,15 @@ def test_host_comes_from_ollama_host_in_the_steps_environment(tmp_path: Path) ->
     assert ran.status == "succeeded", ran.error
 
 
-def test_a_missing_model_fails_the_step_with_the_pull_hint(tmp_path: Path) -> None:
+def test_a_missing_model_fails_the_step_with_the_pull_hint(
+    bridges: StepRegistry, tmp_path: Path
+) -> None:
     """A model the server does not have fails the step, naming the model and those the server
     has, and saying to run `ollama pull MODEL`."""
     with ollama_server() as (host, _):
         ran = run_step_sync(
             "ollama.generate",
+            registry=bridges,
             with_={"model": "llama3.2", "prompt": "x", "host": host},
             cwd=tmp_path,
         )
@@ -102,12 +115,17 @@ def test_a_missing_model_fails_the_step_with_the_pull_hint(tmp_path: Path) -> No
     assert "`ollama pull llama3.2`" in ran.error
 
 
-def test_a_server_that_is_down_fails_the_step_with_the_serve_hint(tmp_path: Path) -> None:
+def test_a_server_that_is_down_fails_the_step_with_the_serve_hint(
+    bridges: StepRegistry, tmp_path: Path
+) -> None:
     """Nothing listening at the host fails the step with where it looked and how to start
     the server or point OLLAMA_HOST at it."""
     host = f"http://127.0.0.1:{free_port()}"
     ran = run_step_sync(
-        "ollama.chat", with_={"model": "tiny", "prompt": "x", "host": host}, cwd=tmp_path
+        "ollama.chat",
+        registry=bridges,
+        with_={"model": "tiny", "prompt": "x", "host": host},
+        cwd=tmp_path,
     )
     assert ran.status == "failed"
     assert ran.error is not None
@@ -116,12 +134,15 @@ def test_a_server_that_is_down_fails_the_step_with_the_serve_hint(tmp_path: Path
     assert "OLLAMA_HOST" in ran.error
 
 
-def test_an_error_line_mid_stream_fails_the_step_after_the_text_so_far(tmp_path: Path) -> None:
+def test_an_error_line_mid_stream_fails_the_step_after_the_text_so_far(
+    bridges: StepRegistry, tmp_path: Path
+) -> None:
     """An `{"error": ...}` line in the stream (the runner crashed) fails the step with the
     server's message; the tokens before it are already in the log."""
     with ollama_server(Script(fail_after=3)) as (host, _):
         ran = run_step_sync(
             "ollama.generate",
+            registry=bridges,
             with_={"model": "tiny", "prompt": "x", "host": host},
             cwd=tmp_path,
         )
@@ -131,12 +152,13 @@ def test_an_error_line_mid_stream_fails_the_step_after_the_text_so_far(tmp_path:
     assert ran.stdout == ""  # no complete line yet: nothing flushed before the failure
 
 
-def test_a_stream_slower_than_timeout_fails_the_step(tmp_path: Path) -> None:
+def test_a_stream_slower_than_timeout_fails_the_step(bridges: StepRegistry, tmp_path: Path) -> None:
     """A model that stops writing mid-answer fails the step once `timeout` passes, saying so
     and how to give it longer (not a run-level timeout: the step's own)."""
     with ollama_server(Script(hold_after=2)) as (host, _):
         ran = run_step_sync(
             "ollama.generate",
+            registry=bridges,
             with_={"model": "tiny", "prompt": "x", "host": host, "timeout": 0.3},
             cwd=tmp_path,
         )
@@ -146,7 +168,9 @@ def test_a_stream_slower_than_timeout_fails_the_step(tmp_path: Path) -> None:
     assert "`timeout`" in ran.error
 
 
-def test_cancel_mid_stream_ends_the_step_and_closes_the_connection(tmp_path: Path) -> None:
+def test_cancel_mid_stream_ends_the_step_and_closes_the_connection(
+    bridges: StepRegistry, tmp_path: Path
+) -> None:
     """Cancelling the step while the model is writing ends it as cancelled and drops the
     connection, so the server stops generating for it."""
 
@@ -156,6 +180,7 @@ def test_cancel_mid_stream_ends_the_step_and_closes_the_connection(tmp_path: Pat
             task = asyncio.create_task(
                 run_step(
                     "ollama.generate",
+                    registry=bridges,
                     with_={"model": "tiny", "prompt": "x", "host": host},
                     cwd=tmp_path,
                     cancel=cancel,
@@ -172,7 +197,7 @@ def test_cancel_mid_stream_ends_the_step_and_closes_the_connection(tmp_path: Pat
     assert closed
 
 
-def test_bad_with_values_fail_with_the_field_named(tmp_path: Path) -> None:
+def test_bad_with_values_fail_with_the_field_named(bridges: StepRegistry, tmp_path: Path) -> None:
     """A missing model, a non-mapping `options` and a bad `timeout` each fail before any
     request, naming the field."""
     cases = [
@@ -182,7 +207,7 @@ def test_bad_with_values_fail_with_the_field_named(tmp_path: Path) -> None:
         ({"model": "m"}, "set `prompt`"),
     ]
     for with_, expected in cases:
-        ran = run_step_sync("ollama.generate", with_=with_, cwd=tmp_path)
+        ran = run_step_sync("ollama.generate", registry=bridges, with_=with_, cwd=tmp_path)
         assert ran.status == "failed", with_
         assert expected in (ran.error or ""), with_
 

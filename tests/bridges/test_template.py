@@ -8,6 +8,7 @@ import pytest
 
 from nestr.bridges.template import fill
 from nestr.workflow.protocols import StepFailed
+from nestr.workflow.registry import StepRegistry
 
 VALUES = {
     "title": "Release",
@@ -41,9 +42,9 @@ def test_nothing_is_evaluated() -> None:
     assert fill(text, VALUES) == text
 
 
-def test_a_misspelt_with_key_fails_the_step_naming_the_closest() -> None:
-    """Each bridge step refuses a `with:` key its schema lacks, suggesting the nearest known
-    key (a typo in an optional key is never silently ignored)."""
+def test_a_misspelt_with_key_fails_the_step_naming_the_closest(bridges: StepRegistry) -> None:
+    """Each bridge step, run by its plugin, refuses a `with:` key its schema lacks, suggesting
+    the nearest known key (a typo in an optional key is never silently ignored)."""
     from nestr.testing import run_step_sync
 
     cases = [
@@ -52,21 +53,28 @@ def test_a_misspelt_with_key_fails_the_step_naming_the_closest() -> None:
         ("obsidian.note", {"title": "t", "bdy": "b"}, "did you mean 'body'"),
     ]
     for step, with_, hint in cases:
-        ran = run_step_sync(step, with_=with_, cwd=Path.cwd())
+        ran = run_step_sync(step, registry=bridges, with_=with_, cwd=Path.cwd())
         assert ran.status == "failed", step
         assert "unknown key" in (ran.error or "")
         assert hint in (ran.error or ""), ran.error
 
 
-def test_every_bridge_step_is_registered_and_loads() -> None:
-    """The bridge catalogue names exactly the bridge steps registered as `nestr.steps`, and
-    each name loads the function the steps run."""
+def test_every_bridge_step_is_served_by_its_plugin_and_loads(bridges: StepRegistry) -> None:
+    """The bridge catalogue names exactly the step types the two plugins offer (and the
+    in-process table for embedders); none is a `nestr.steps` entry point, so a workflow always
+    reaches the plugin; each name loads the function the steps run."""
     from importlib.metadata import entry_points
 
     from nestr.bridges.catalog import BRIDGE_STEPS, load
+    from nestr.bridges.steps import IN_PROCESS_STEPS
 
-    registered = {ep.name for ep in entry_points(group="nestr.steps") if "bridges" in ep.value}
-    assert registered == set(BRIDGE_STEPS)
+    plugins = {ep.name: ep.value for ep in entry_points(group="nestr.plugins")}
+    assert plugins["obsidian"] == "nestr.bridges.served:obsidian"
+    assert plugins["ollama"] == "nestr.bridges.served:ollama"
+    in_process = {ep.name for ep in entry_points(group="nestr.steps") if "bridges" in ep.value}
+    assert in_process == set()
+    assert set(IN_PROCESS_STEPS) == set(BRIDGE_STEPS)
+    assert {name for name in BRIDGE_STEPS if name in bridges} == set(BRIDGE_STEPS)
     for name, spec in BRIDGE_STEPS.items():
         assert callable(load(name))
         assert set(spec.required) <= set(spec.schema["properties"])

@@ -128,6 +128,18 @@ def test_runtime_variables_nestr_sets_are_not_settings(tmp_path: Path) -> None:
     assert load(tmp_path, environ=environ).settings.jobs == 8
 
 
+def test_a_plugins_start_variables_are_not_settings(tmp_path: Path) -> None:
+    """`nestr` run inside a plugin process (its steps may call it) ignores the variables the
+    plugin was started with (NESTR_PLUGIN_SECRET, NESTR_PLUGIN_SETTINGS…) instead of refusing
+    them as unknown settings."""
+    environ = {
+        "NESTR_PLUGIN_SECRET": "abc",
+        "NESTR_PLUGIN_SETTINGS": '{"vault": "/v"}',
+        "NESTR_PLUGIN_PROTOCOL_VERSIONS": "1",
+    }
+    assert load(tmp_path, environ=environ).settings.plugins == ()
+
+
 def test_bad_set_flag_names_the_flag(tmp_path: Path) -> None:
     """--set with a bad value names --set and the allowed values."""
     with pytest.raises(ConfigError) as info:

@@ -31,7 +31,7 @@ def test_names_are_unique_and_durations_are_seconds() -> None:
     assert len(catalog.BY_NAME) == len(catalog.CATALOG)
     families = (catalog.WORKSPACE_PREFIX, catalog.CACHE_PREFIX, catalog.SYNC_PREFIX)
     families += (catalog.WORKFLOW_PREFIX, catalog.SERVER_PREFIX)
-    families += (catalog.WEBHOOK_PREFIX,)
+    families += (catalog.WEBHOOK_PREFIX, catalog.PLUGIN_PREFIX)
     assert all(t.name.startswith(families) for t in catalog.CATALOG)
     keys = {key for t in catalog.CATALOG for key, _, _ in catalog.fields_of(t)}
     assert "duration" not in keys

@@ -1,11 +1,16 @@
-"""The bridges as in-process step types (``nestr.steps`` entry points).
+"""The bridges as in-process step types, for a program that embeds nestr's engine.
+
+nestr itself runs the bridges as out-of-process plugins (:mod:`nestr.bridges.served`,
+docs/bridges.md): these classes are not registered as ``nestr.steps`` entry points, so a
+workflow's ``uses: obsidian.note`` always reaches the plugin. An embedder that wants them
+in-process passes :data:`IN_PROCESS_STEPS` as a
+:class:`~nestr.workflow.registry.StepRegistry`'s ``extra``.
 
 Each class adapts one bridge function to the engine's :class:`~nestr.workflow.protocols.Step`:
 :class:`EngineContext` offers the :class:`~nestr.bridges.context.BridgeContext` over the
 attempt's :class:`~nestr.workflow.protocols.StepContext`, reading earlier steps' outputs,
-statuses and logs from the run's store (read-only, on first use). The bridge functions come
-from :mod:`nestr.bridges.catalog`, imported when a step runs, so loading the registry stays
-cheap.
+statuses and logs from the run's store (:class:`~nestr.bridges.runview.RunView`). The bridge
+functions come from :mod:`nestr.bridges.catalog`, imported when a step runs.
 """
 
 from __future__ import annotations
@@ -15,9 +20,8 @@ from typing import Any
 
 from nestr.bridges.catalog import load
 from nestr.bridges.context import BridgeStep, Outputs
-from nestr.store.db import DB_FILE, Database
-from nestr.store.runs import RunStore
-from nestr.workflow.protocols import StepContext
+from nestr.bridges.runview import RunView
+from nestr.workflow.protocols import StepContext, StepFactory
 
 
 class EngineContext:
@@ -25,8 +29,7 @@ class EngineContext:
 
     def __init__(self, ctx: StepContext) -> None:
         self._ctx = ctx
-        self._db: Database | None = None
-        self._steps: tuple[dict[str, Mapping[str, str]], dict[str, str]] | None = None
+        self._run = RunView(ctx.state_dir, ctx.run_id, ctx.key)
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -39,44 +42,16 @@ class EngineContext:
         self._ctx.emit(type, data)
 
     def outputs(self) -> Mapping[str, Mapping[str, str]]:
-        return self._records()[0]
+        return self._run.outputs()
 
     def statuses(self) -> Mapping[str, str]:
-        return self._records()[1]
+        return self._run.statuses()
 
     def log_tail(self, key: str, lines: int = 20) -> str:
-        store = self._store()
-        if store is None:
-            return ""
-        records = [r for r in store.logs(self._ctx.run_id, key) if r.key == key]
-        latest = max((r.attempt for r in records), default=0)
-        text = "".join(r.text for r in records if r.attempt == latest)
-        return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+        return self._run.log_tail(key, lines)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _records(self) -> tuple[dict[str, Mapping[str, str]], dict[str, str]]:
-        if self._steps is None:
-            store = self._store()
-            records = store.steps(self._ctx.run_id) if store is not None else []
-            self._steps = (
-                {r.key: r.outputs for r in records if r.key != self._ctx.key},
-                {r.key: r.status for r in records if r.key != self._ctx.key},
-            )
-        return self._steps
-
-    def _store(self) -> RunStore | None:
-        state_dir = self._ctx.state_dir
-        if state_dir is None or not (state_dir / DB_FILE).exists():
-            return None  # a step driven alone (nestr.testing.run_step) has no run behind it
-        if self._db is None:
-            from nestr.store.db import open_database
-
-            self._db = open_database(state_dir)
-        return RunStore(self._db)
+        self._run.close()
 
 
 async def run_bridge(
@@ -113,3 +88,10 @@ class OllamaChatStep:
 
     async def run(self, ctx: StepContext) -> Outputs | None:
         return await run_bridge(load("ollama.chat"), ctx)
+
+
+IN_PROCESS_STEPS: dict[str, StepFactory] = {
+    "obsidian.note": ObsidianNoteStep,
+    "ollama.generate": OllamaGenerateStep,
+    "ollama.chat": OllamaChatStep,
+}

@@ -41,7 +41,7 @@ RESERVED_ENV = frozenset(
 )
 # The reserved variables that do change what the loader reads.
 LOADER_ENV = frozenset({"NESTR_ENV", "NESTR_SECRETS_DIR"})
-RESERVED_ENV_PREFIXES = ("NESTR_REPO_",)
+RESERVED_ENV_PREFIXES = ("NESTR_REPO_", "NESTR_PLUGIN_")  # NESTR_PLUGIN_*: a plugin's start
 
 
 @dataclass(frozen=True)

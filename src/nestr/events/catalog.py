@@ -301,6 +301,38 @@ class WebhookTest(TypedDict):
     endpoint: str
 
 
+# --- plugins ----------------------------------------------------------------------------------
+
+
+class PluginStarted(TypedDict):
+    """A step plugin's process started and answered (docs/plugins.md)."""
+
+    plugin: str  # the plugin's name (from the plugins: setting, an entry point, PATH)
+    seconds: float  # spawn to a Describe answered
+    restart: bool  # an earlier process of it had died
+
+
+class PluginEnded(TypedDict):
+    plugin: str
+    exit_code: int | None  # negative: killed by that signal; None: not known
+    reason: str  # e.g. "stopped" or "exited 3 during a step"
+
+
+class PluginCallRecord(TypedDict):
+    """One Execute of a plugin step (an attempt)."""
+
+    step_type: str
+    outcome: str  # succeeded, failed, cancelled, crashed (the plugin died), error (no answer)
+    seconds: float
+
+
+class PluginCalls(TypedDict):
+    """Calls of one plugin, published together (a warm call costs about a millisecond)."""
+
+    plugin: str
+    calls: list[PluginCallRecord]
+
+
 # families of types, for `--type` filters and renderers (a type starts with its family's prefix)
 WORKSPACE_PREFIX = "nestr.workspace."
 CACHE_PREFIX = "nestr.cache."
@@ -310,6 +342,7 @@ RUN_PREFIX = "nestr.workflow.run."
 STEP_PREFIX = "nestr.workflow.step."
 SERVER_PREFIX = "nestr.server."
 WEBHOOK_PREFIX = "nestr.webhook."  # never delivered to webhooks: no feedback loop
+PLUGIN_PREFIX = "nestr.plugin."
 
 REPO_STARTED = EventType(
     "nestr.workspace.repo.started", RepoStarted, "an assembly began work on a repo"
@@ -453,6 +486,26 @@ WEBHOOK_TEST = EventType(
 # the three ways a repo's assembly ends; their data is the same (the repo's result)
 REPO_ENDED = frozenset({REPO_CHECKED_OUT.name, REPO_SKIPPED.name, REPO_FAILED.name})
 
+PLUGIN_STARTED = EventType(
+    "nestr.plugin.started",
+    PluginStarted,
+    "a step plugin's process started: spawn, handshake and Describe took `seconds`",
+)
+PLUGIN_EXITED = EventType(
+    "nestr.plugin.exited", PluginEnded, "nestr stopped a step plugin (the command or server ended)"
+)
+PLUGIN_CRASHED = EventType(
+    "nestr.plugin.crashed",
+    PluginEnded,
+    "a step plugin's process died while nestr used it; the next step starts it again (warning)",
+)
+PLUGIN_CALLS = EventType(
+    "nestr.plugin.calls",
+    PluginCalls,
+    "plugin step calls that ended, each with its `outcome` and `seconds`, in batches"
+    " (up to 256 calls, at most a second after the first)",
+)
+
 CATALOG: tuple[EventType[Any], ...] = (
     REPO_STARTED,
     REPO_FETCHED,
@@ -496,6 +549,10 @@ CATALOG: tuple[EventType[Any], ...] = (
     WEBHOOK_FAILED,
     WEBHOOK_DISABLED,
     WEBHOOK_TEST,
+    PLUGIN_STARTED,
+    PLUGIN_EXITED,
+    PLUGIN_CRASHED,
+    PLUGIN_CALLS,
 )
 BY_NAME: Mapping[str, EventType[Any]] = types.MappingProxyType({t.name: t for t in CATALOG})
 

@@ -19,6 +19,6 @@ the handshake is :mod:`nestr.plugin.handshake`; docs/plugins.md describes both.
 from __future__ import annotations
 
 from nestr.plugin.call import StepCall, StepError
-from nestr.plugin.sdk import Plugin, StepSpec, serve, step
+from nestr.plugin.sdk import Plugin, StepSpec, serve, settings, step
 
-__all__ = ["Plugin", "StepCall", "StepError", "StepSpec", "serve", "step"]
+__all__ = ["Plugin", "StepCall", "StepError", "StepSpec", "serve", "settings", "step"]

@@ -12,6 +12,10 @@ does not speak. Every call the host makes carries the secret in the :data:`SECRE
 metadata, and a plugin refuses a call without it (``UNAUTHENTICATED``), so no other local
 process can drive it. The format follows HashiCorp go-plugin's handshake line.
 
+A plugin named ``NAME`` also finds the ``NAME:`` section of nestr's config, when the config
+has one, in :data:`SETTINGS_ENV` as a JSON object (secret values left out): a plugin reads no
+config file of its own, and a changed setting reaches it when nestr next starts it.
+
 Standard library only: the SDK and the host both import it.
 """
 
@@ -25,6 +29,8 @@ SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 VERSIONS_ENV = "NESTR_PLUGIN_PROTOCOL_VERSIONS"
 SECRET_ENV = "NESTR_PLUGIN_SECRET"  # noqa: S105 - the variable's name, not a secret
 TRANSPORT_ENV = "NESTR_PLUGIN_TRANSPORT"  # `unix` (default) or `tcp`
+# the plugin's own section of nestr's config (`NAME:` for plugin NAME), as JSON, secrets left out
+SETTINGS_ENV = "NESTR_PLUGIN_SETTINGS"
 SECRET_METADATA = "x-nestr-plugin-secret"  # noqa: S105 - the metadata key's name
 NETWORKS = ("unix", "tcp")
 

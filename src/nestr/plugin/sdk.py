@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from nestr.plugin import handshake
 from nestr.plugin.call import StepCall
 
 Outputs = Mapping[str, Any] | None
@@ -91,6 +94,17 @@ class Plugin:
         from nestr.plugin.server import run
 
         asyncio.run(run(self))
+
+
+def settings() -> dict[str, Any]:
+    """The plugin's section of nestr's config (``NAME:`` for plugin ``NAME``) as nestr passed it
+    at the start (:data:`~nestr.plugin.handshake.SETTINGS_ENV`); empty when there is none."""
+    text = os.environ.get(handshake.SETTINGS_ENV, "")
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 _DEFAULT: Plugin | None = None

@@ -131,7 +131,7 @@ class StepPluginServicer(pb_grpc.StepPluginServicer):
         try:
             while (message := await queue.get()) is not None:
                 yield message
-            yield pb.ExecuteResponse(result=task.result())
+            yield pb.ExecuteResponse(result=_outcome(task))
         finally:
             self.running.pop(request.execution_id, None)
             if not task.done():  # the host went away mid-stream
@@ -176,6 +176,14 @@ def _call(request: pb.ExecuteRequest, send: Callable[[pb.ExecuteResponse], None]
         state_dir=request.state_dir,
         _send=send,
     )
+
+
+def _outcome(task: asyncio.Task[pb.Result]) -> pb.Result:
+    """How ``task`` ended; cancelled too when a Cancel came before it ever ran (its function
+    then never started, so it could not say so itself)."""
+    if task.cancelled():
+        return pb.Result(status=pb.STATUS_CANCELLED, message="cancelled")
+    return task.result()
 
 
 async def _execute(spec: StepSpec, call: StepCall) -> pb.Result:

@@ -5,7 +5,10 @@ A plugin named ``NAME`` offers step types ``NAME`` and ``NAME.*`` (``uses: echo.
 match wins, in the ``plugins:`` setting (a command per name), the ``nestr.plugins`` entry-point
 group (a callable, run as ``python -m nestr.plugin NAME``) and ``nestr-plugin-NAME`` executables
 on ``PATH``. The host is the :class:`~nestr.workflow.protocols.StepProvider` of the session's
-step registry; :meth:`PluginHost.close` stops every plugin it started.
+step registry; :meth:`PluginHost.close` stops every plugin it started. Given an ``emit``, it
+reports each plugin's start (``nestr.plugin.started``, with the seconds it took), stop
+(``nestr.plugin.exited``), death while in use (``nestr.plugin.crashed``, once per process)
+and, in batches, the calls its steps made (``nestr.plugin.calls``, :mod:`nestr.plugins.calls`).
 """
 
 from __future__ import annotations
@@ -14,18 +17,33 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from nestr.errors import did_you_mean
+from nestr.events.catalog import (
+    PLUGIN_CALLS,
+    PLUGIN_CRASHED,
+    PLUGIN_EXITED,
+    PLUGIN_STARTED,
+    EventType,
+    PluginEnded,
+    PluginStarted,
+)
+from nestr.plugins.calls import CallTally
 from nestr.plugins.launch import Launch, PluginError, PluginProcess
+from nestr.plugins.sections import section_env
 from nestr.workflow.protocols import StepFactory, WithProblem
 
 ENTRY_POINT_GROUP = "nestr.plugins"
 EXECUTABLE_PREFIX = "nestr-plugin-"
 CALL_TIMEOUT = 30.0  # seconds for Describe, Validate and Cancel
+
+# publishes a lifecycle event (the session's `bus.emit`; called from any thread)
+Emit = Callable[[EventType[Any], Any], object]
 
 
 def plugin_of(step_type: str) -> str:
@@ -69,15 +87,22 @@ class PluginHost:
         *,
         configured: Mapping[str, Sequence[str]] | None = None,
         cwd: Path | None = None,
+        settings: object | None = None,
+        emit: Emit | None = None,
     ) -> None:
         self._given = dict(launches) if launches is not None else None
         self._configured = configured
         self._launches: dict[str, Launch] | None = None
         self._cwd = cwd or Path.cwd()
+        self._settings = settings  # each plugin gets its section (plugins/sections.py)
+        self._emit = emit
+        self.calls = CallTally(lambda data: self._publish(PLUGIN_CALLS, data))
+        self._crashes: set[int] = set()  # pids whose death was reported
         self._running: dict[str, PluginProcess] = {}
         self._types: dict[str, dict[str, Any]] = {}  # plugin -> step type -> its description
         self._failed: dict[str, PluginError] = {}  # plugin -> why it did not start
         self._lock = threading.Lock()
+        self._crash_lock = threading.Lock()
         self.starts = 0  # processes started, restarts included
 
     @property
@@ -140,9 +165,13 @@ class PluginHost:
             if launch is None:
                 hint = did_you_mean(plugin, sorted(self.launches)) or "see `nestr plugin list`"
                 raise PluginError(f"no plugin named {plugin!r}", hint=hint)
+            restart = running is not None
             if running is not None:
+                self.crashed(running, running.describe_exit())
                 running.stop(0)
-            running = PluginProcess(launch, cwd=self._cwd)
+            began = time.monotonic()
+            env = section_env(self._settings, plugin)
+            running = PluginProcess(launch, cwd=self._cwd, env=env)
             self.starts += 1
             self._running[plugin] = running
             try:
@@ -150,6 +179,10 @@ class PluginHost:
             except PluginError:
                 self._running.pop(plugin).stop(0)
                 raise
+            seconds = time.monotonic() - began
+            self._publish(
+                PLUGIN_STARTED, PluginStarted(plugin=plugin, seconds=seconds, restart=restart)
+            )
             return running
 
     def running(self, plugin: str) -> PluginProcess | None:
@@ -157,12 +190,35 @@ class PluginHost:
         found = self._running.get(plugin)
         return found if found is not None and found.alive else None
 
+    def crashed(self, running: PluginProcess, reason: str) -> None:
+        """Report once that ``running`` died while in use (a ``nestr.plugin.crashed`` event)."""
+        pid = running.process.pid
+        with self._crash_lock:
+            if pid in self._crashes:
+                return
+            self._crashes.add(pid)
+        code = running.process.returncode
+        data = PluginEnded(plugin=running.launch.name, exit_code=code, reason=reason)
+        self._publish(PLUGIN_CRASHED, data)
+
     def close(self) -> None:
         """Stop every plugin this host started (SIGTERM, then SIGKILL)."""
+        self.calls.flush()
         with self._lock:
             running, self._running = list(self._running.values()), {}
         for process in running:
+            if not process.alive:
+                self.crashed(process, process.describe_exit())
+                process.stop(0)
+                continue
             process.stop()
+            code = process.process.returncode
+            data = PluginEnded(plugin=process.launch.name, exit_code=code, reason="stopped")
+            self._publish(PLUGIN_EXITED, data)
+
+    def _publish(self, kind: EventType[Any], data: Any) -> None:
+        if self._emit is not None:
+            self._emit(kind, data)
 
 
 def _blocking_stub(running: PluginProcess) -> Any:

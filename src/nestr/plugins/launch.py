@@ -20,7 +20,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +54,16 @@ class Launch:
 class PluginProcess:
     """A started plugin: its process, its address, the secret and its output routing."""
 
-    def __init__(self, launch: Launch, *, cwd: Path, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self,
+        launch: Launch,
+        *,
+        cwd: Path,
+        start_timeout: float = START_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.launch = launch
+        self._env = dict(env or {})
         self.secret = secrets.token_hex(32)
         self.backlog: collections.deque[str] = collections.deque(maxlen=BACKLOG)
         self._routes: dict[int, tuple[asyncio.AbstractEventLoop, LogSink]] = {}
@@ -76,6 +84,7 @@ class PluginProcess:
         arm()
         env = {
             **os.environ,
+            **self._env,
             handshake.VERSIONS_ENV: ",".join(map(str, handshake.SUPPORTED_VERSIONS)),
             handshake.SECRET_ENV: self.secret,
         }

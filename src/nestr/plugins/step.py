@@ -2,15 +2,18 @@
 
 Log chunks go to the step's log as they arrive, progress becomes a
 ``nestr.workflow.step.progress`` event, outputs become the step's outputs; the result ends the
-attempt. A plugin that dies mid-call fails only this attempt
-(which retries per the step's policy); the next attempt starts it again. A cancel (Ctrl-C, a
-timeout, ``nestr runs cancel``) calls ``Cancel`` and ends the stream.
+attempt. A plugin that dies mid-call fails only this attempt (which retries per the step's
+policy); the next attempt starts it again. A cancel (Ctrl-C, a timeout, ``nestr runs cancel``)
+calls ``Cancel`` and ends the stream. Each attempt is counted (plugin, step type, outcome, the
+call's wall time) in the host's :class:`~nestr.plugins.calls.CallTally`, published in batches
+as ``nestr.plugin.calls`` events, which the metrics watcher counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from nestr.plugins.host import PluginHost
 
 CRASH_WAIT = 2.0  # seconds to see a plugin's exit after its stream broke
+_OUTCOMES = {1: "succeeded", 2: "failed", 3: "cancelled"}  # a Result's status, as an outcome
 
 
 def to_struct(value: Mapping[str, Any]) -> Any:
@@ -60,17 +64,30 @@ class PluginStep:
                 running = await asyncio.to_thread(self.host.process, plugin)
             except PluginError as exc:
                 raise StepFailed(exc.message) from None
-        with running.routed(ctx.log):
-            try:
-                outputs = await _execute(running, self.name, ctx)
-            except StepFailed:
+        outcome = ["error"]  # how the call ended, set where it is known
+        began = time.perf_counter()
+        try:
+            with running.routed(ctx.log):
+                try:
+                    outputs = await _execute(running, self.name, ctx, outcome)
+                except StepFailed:
+                    await running.settle()
+                    raise
                 await running.settle()
-                raise
-            await running.settle()
-            return outputs
+                return outputs
+        except asyncio.CancelledError:
+            outcome[0] = "cancelled"
+            raise
+        finally:
+            seconds = time.perf_counter() - began
+            if outcome[0] == "crashed":
+                self.host.crashed(running, f"{running.describe_exit()} during a step")
+            self.host.calls.record(plugin, self.name, outcome[0], seconds)
 
 
-async def _execute(running: PluginProcess, name: str, ctx: StepContext) -> Outputs:
+async def _execute(
+    running: PluginProcess, name: str, ctx: StepContext, outcome: list[str]
+) -> Outputs:
     import grpc
 
     from nestr.plugin._proto import plugin_pb2 as pb
@@ -96,13 +113,16 @@ async def _execute(running: PluginProcess, name: str, ctx: StepContext) -> Outpu
         async for message in call:
             result = _handle(message, ctx, outputs)
             if result is not None:
+                outcome[0] = _OUTCOMES.get(result.status, "failed")
                 return _ended(result, outputs, running.launch.name)
     except asyncio.CancelledError:
         await _cancel(stub, running, execution)
         call.cancel()
         raise
     except grpc.aio.AioRpcError as exc:
-        raise await _broken(running, exc) from None
+        failure = await _broken(running, exc)
+        outcome[0] = "crashed" if running.process.returncode is not None else "error"
+        raise failure from None
     raise StepFailed(f"plugin {running.launch.name} ended the call without a result")
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from nestr.config.loader import LoadedConfig
     from nestr.config.settings import Settings
     from nestr.events import EventBus
+    from nestr.events.catalog import EventType
     from nestr.git.mirror import MirrorCache
     from nestr.manifest.importers.westimports import ProjectFiles
     from nestr.manifest.model import Manifest
@@ -105,8 +106,17 @@ class SessionBase:
 
         if self._plugins is None:
             configured = {p.name: p.command for p in self.settings.plugins}
-            self._plugins = PluginHost(configured=configured, cwd=self.cwd)
+            self._plugins = PluginHost(
+                configured=configured,
+                cwd=self.cwd,
+                settings=self.settings,
+                emit=self._emit_plugin_event,
+            )
         return StepRegistry(providers=[self._plugins])
+
+    def _emit_plugin_event(self, kind: EventType[Any], data: Any) -> None:
+        """A plugin host's event on this session's bus (opened now if it is not yet)."""
+        self.bus.emit(kind, data)
 
     def close(self) -> None:
         """Stop the plugins this session started, and close the store, if it was opened."""

@@ -3,7 +3,8 @@ serves.
 
 :meth:`EventMetrics.observe` takes every event of the log, in ``seq`` order, and counts what it
 reports: runs, steps and attempts by outcome, run and step durations, assemblies and the
-per-repo git work in them, sync files, webhook deliveries, and the events themselves. Nothing
+per-repo git work in them, sync files, webhook deliveries, plugin calls, starts and crashes,
+and the events themselves. Nothing
 here reads the store or knows who produced an event: the same events give the same numbers in
 ``nestr serve`` and in ``nestr metrics serve`` (docs/metrics.md lists every metric).
 
@@ -14,7 +15,8 @@ update); the counts become Prometheus metric families only when a scrape asks fo
 
 Labels hold bounded values only: outcomes (statuses the store defines), event types of the
 catalogue (any other type counts as ``other``), and the names a user configures in a handful:
-workflow names (from the manifest) and webhook endpoint names (from the config). Run ids, step
+workflow names (from the manifest), webhook endpoint names (from the config) and plugin names
+(the plugins: setting, installed entry points, ``nestr-plugin-*`` on PATH). Run ids, step
 keys, repo names and paths never become labels: each new one would be a new time series.
 """
 
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 STEP_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 RUN_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200)
 GIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+# a warm plugin call costs about a millisecond; a start a few tenths of a second
+PLUGIN_CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600)
+PLUGIN_START_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 # webhook delivery events (emitted by the webhook sender; data: endpoint, status)
 WEBHOOK_OUTCOMES = {
@@ -169,6 +174,25 @@ class EventMetrics(Collector):
             "nestr_webhook_deliveries", "Webhook delivery tries, by endpoint and outcome.",
             ("endpoint", "outcome"),
         )  # fmt: skip
+        self.plugin_calls = Counter(
+            "nestr_plugin_calls", "Plugin step calls (Execute) that ended, by plugin and outcome.",
+            ("plugin", "outcome"),
+        )  # fmt: skip
+        self.plugin_call_seconds = Histogram(
+            "nestr_plugin_call_duration_seconds", "Wall time of plugin step calls, by plugin.",
+            PLUGIN_CALL_BUCKETS, ("plugin",),
+        )  # fmt: skip
+        self.plugin_starts = Counter(
+            "nestr_plugin_starts", "Plugin processes started (restarts included).", ("plugin",)
+        )
+        self.plugin_start_seconds = Histogram(
+            "nestr_plugin_start_duration_seconds",
+            "Time from a plugin's spawn to its Describe answered.",
+            PLUGIN_START_BUCKETS, ("plugin",),
+        )  # fmt: skip
+        self.plugin_crashes = Counter(
+            "nestr_plugin_crashes", "Plugin processes that died while in use.", ("plugin",)
+        )
         self.events = Counter("nestr_events", "Events appended to the log, by type.", ("type",))
         self.families: tuple[Counter | Histogram, ...] = tuple(
             v for v in vars(self).values() if isinstance(v, Counter | Histogram)
@@ -185,6 +209,9 @@ class EventMetrics(Collector):
             c.REPO_FETCHED.name: self._repo_fetched,
             c.ASSEMBLY_FINISHED.name: self._assembly_finished,
             c.SYNC_REPO_FINISHED.name: self._sync_repo_finished,
+            c.PLUGIN_CALLS.name: self._plugin_calls,
+            c.PLUGIN_STARTED.name: self._plugin_started,
+            c.PLUGIN_CRASHED.name: self._plugin_crashed,
         }
         handlers.update(dict.fromkeys(c.REPO_ENDED, self._repo_ended))
         handlers.update(dict.fromkeys(WEBHOOK_OUTCOMES, self._webhook))
@@ -275,6 +302,23 @@ class EventMetrics(Collector):
     def _sync_repo_finished(self, event: Event) -> None:
         data = c.SYNC_REPO_FINISHED.data_of(event)
         self.sync_repos.inc("ok" if data["error"] is None else "error")
+
+    # --- plugins (names come from the plugins: setting, entry points and PATH: a handful)
+
+    def _plugin_calls(self, event: Event) -> None:
+        data = c.PLUGIN_CALLS.data_of(event)
+        plugin = data["plugin"]
+        for call in data["calls"]:
+            self.plugin_calls.inc(plugin, call["outcome"])
+            self.plugin_call_seconds.observe(call["seconds"], plugin)
+
+    def _plugin_started(self, event: Event) -> None:
+        data = c.PLUGIN_STARTED.data_of(event)
+        self.plugin_starts.inc(data["plugin"])
+        self.plugin_start_seconds.observe(data["seconds"], data["plugin"])
+
+    def _plugin_crashed(self, event: Event) -> None:
+        self.plugin_crashes.inc(c.PLUGIN_CRASHED.data_of(event)["plugin"])
 
     def _webhook(self, event: Event) -> None:
         data: dict[str, Any] = event.data

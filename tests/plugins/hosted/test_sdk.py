@@ -74,3 +74,34 @@ def test_a_step_type_must_belong_to_its_plugin() -> None:
     plugin = Plugin("echo")
     with pytest.raises(ValueError, match=r"must start with echo\."):
         plugin.step("other.say")
+
+
+def test_a_cancel_before_the_step_function_ran_ends_the_stream_cancelled() -> None:
+    """A Cancel that reaches the plugin after Execute registered its work but before the
+    step function's first line ran still ends the stream with a cancelled result (the
+    function never ran, so only the server can say so), instead of breaking the call."""
+    import asyncio
+
+    from nestr.plugin._proto import plugin_pb2 as pb
+    from nestr.plugin.server import StepPluginServicer
+
+    plugin = Plugin("demo")
+    ran: list[str] = []
+
+    @plugin.step("demo.wait")
+    async def wait(call: object) -> None:
+        ran.append("started")
+        await asyncio.sleep(60)
+
+    async def scenario() -> pb.ExecuteResponse:
+        servicer = StepPluginServicer(plugin)
+        stream = servicer.Execute(pb.ExecuteRequest(execution_id="x", step_type="demo.wait"), None)
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)  # Execute has registered its task; the task has not run yet
+        found = await servicer.Cancel(pb.CancelRequest(execution_id="x"), None)
+        assert found.found
+        return await first
+
+    reply = asyncio.run(scenario())
+    assert reply.result.status == pb.STATUS_CANCELLED
+    assert ran == []

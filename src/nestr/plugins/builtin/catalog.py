@@ -8,7 +8,6 @@ Importing it imports every built-in; nothing at run time does.
 
 from __future__ import annotations
 
-from nestr.bridges.steps import ObsidianNoteStep, OllamaChatStep, OllamaGenerateStep
 from nestr.plugins.builtin.assemble import AssembleStep
 from nestr.plugins.builtin.git import GitBranchStep, GitCommitStep, GitPushStep, GitTagStep
 from nestr.plugins.builtin.noop import NoopStep
@@ -25,7 +24,4 @@ BUILTIN_STEPS: dict[str, StepFactory] = {
     "git.tag": GitTagStep,
     "workspace.assemble": AssembleStep,
     "sync.apply": SyncApplyStep,
-    "obsidian.note": ObsidianNoteStep,
-    "ollama.generate": OllamaGenerateStep,
-    "ollama.chat": OllamaChatStep,
 }

@@ -24,7 +24,7 @@ from nestr.store.db import open_database
 
 from .certs import Pair
 from .conftest import GUARD, TOKEN, serve_channel
-from .test_tls import over, pki, secure, tls_of  # noqa: F401 -- pki: the module's fixture
+from .test_tls import over, secure, tls_of
 
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
 IDENTITY = f"token:{hashlib.sha256(TOKEN.encode()).hexdigest()[:12]}"
@@ -144,7 +144,7 @@ def test_a_refused_rpc_names_the_error_and_the_call(tmp_path: Path) -> None:
     assert record.actor == IDENTITY
 
 
-def test_mtls_callers_are_named_by_their_certificate(tmp_path: Path, pki: dict[str, Pair]) -> None:  # noqa: F811
+def test_mtls_callers_are_named_by_their_certificate(tmp_path: Path, pki: dict[str, Pair]) -> None:
     """With mTLS the record names the client certificate's subject."""
     state = tmp_path / "state"
 

@@ -21,7 +21,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: dict[int, tuple[str, ...]] = {
     95: ("__main__",),  # ``python -m nestr``
     # faces: parse, call the session, render
-    90: ("cli", "tui", "temporal"),
+    90: ("cli", "tui"),
+    # the Temporal executor and worker, a rank below so that ``nestr worker`` can start it
+    86: ("temporal",),
     # the CLI's client of a server: the server's generated stubs, the library's values
     87: ("client",),
     # the gRPC face, a rank below so that the CLI's ``nestr serve`` can start it

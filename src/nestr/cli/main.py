@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("nestr.cli.commands.sync:sync", "Plan and apply shared files across repos."),
     "serve": ("nestr.cli.commands.serve:serve", "Serve the event stream over gRPC."),
     "audit": ("nestr.cli.commands.audit:audit", "List and verify the audit trail."),
+    "worker": ("nestr.cli.commands.worker:worker", "Run workflows and steps for Temporal."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

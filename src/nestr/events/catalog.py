@@ -211,16 +211,19 @@ class RunFinished(TypedDict):
     counts: NotRequired[dict[str, int]]  # steps per status
     seconds: NotRequired[float]
     reason: NotRequired[str]  # why a run was ended by someone other than its owner
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class RunInterrupted(TypedDict):
     workflow: str
     reason: str  # why its owner stopped it without ending it (e.g. the server shut down)
     left: int  # steps not done: a resume runs them
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepStarted(TypedDict):
     attempt: int
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepEnded(TypedDict):
@@ -232,12 +235,14 @@ class StepEnded(TypedDict):
     reason: NotRequired[str | None]  # why it was skipped or cancelled
     outputs: NotRequired[dict[str, str] | None]  # succeeded
     log_tail: NotRequired[str]  # failed
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepLog(TypedDict):
     stream: str  # stdout or stderr
     text: str
     attempt: int
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 # --- server ----------------------------------------------------------------------------------

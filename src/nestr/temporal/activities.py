@@ -64,6 +64,19 @@ def plan_hash(context: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def context_hash(context: RunContext) -> str:
+    """The plan hash of ``context``'s content (what the workflow's input says it is)."""
+    return plan_hash(
+        {
+            "definition": context.definition,
+            "selected": context.selected,
+            "inputs": context.inputs,
+            "root": context.root,
+            "manifest": context.manifest,
+        }
+    )
+
+
 class StepActivities:
     """The activities one worker runs; holds its client, store and plan cache."""
 
@@ -144,7 +157,9 @@ class StepActivities:
         if end.status == "succeeded":
             return StepResult("succeeded", dict(end.outputs or {}), attempt=attempt)
         kind = TIMEOUT_TYPE if end.status == "timed_out" else FAILURE_TYPE
-        raise ApplicationError(end.error or end.status, attempt, type=kind)
+        # The step's last try ends it; an earlier one is retried by Temporal's policy. A try
+        # lost with its worker raises nothing here: Temporal retries it whatever the count.
+        raise ApplicationError(end.error or end.status, attempt, type=kind, non_retryable=final)
 
     async def _spec(self, step: StepInput, workflow_id: str, run_id: str) -> RunSpec:
         """The run's spec, rebuilt from its context (asked of the workflow once per hash)."""
@@ -153,6 +168,10 @@ class StepActivities:
             return cached
         handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
         context = await handle.query(DEFINITION_QUERY, result_type=RunContext)
+        if context_hash(context) != step.plan_hash:  # never runs a step of another plan
+            raise ApplicationError(
+                f"run {context.run_id}: its plan is not {step.plan_hash}", non_retryable=True
+            )
         spec = self.spec_of(context)
         self._specs[step.plan_hash] = spec
         return spec

@@ -8,7 +8,7 @@ flight never reaches that run's steps).
 
 from __future__ import annotations
 
-from nestr.temporal.activities import plan_hash
+from nestr.temporal.activities import context_hash
 from nestr.temporal.shapes import NodeSpec, RunContext, RunInput
 from nestr.temporal.worker import registered_queue
 from nestr.workflow.executor import RunSpec
@@ -22,24 +22,18 @@ def run_context(spec: RunSpec) -> RunContext:
     for instance in spec.plan.instances:
         if instance.step.foreach is not None and instance.repo is not None:
             selected.setdefault(instance.step.id, []).append(repo_dict(instance.repo))
-    definition = spec.plan.workflow.to_dict()
     manifest = str(spec.manifest_path) if spec.manifest_path else None
-    body = {
-        "definition": definition,
-        "selected": selected,
-        "inputs": dict(spec.inputs),
-        "root": str(spec.root),
-        "manifest": manifest,
-    }
-    return RunContext(
+    context = RunContext(
         run_id=spec.run_id,
-        definition=definition,
+        definition=spec.plan.workflow.to_dict(),
         selected=selected,
         inputs=dict(spec.inputs),
         root=str(spec.root),
         manifest=manifest,
-        plan_hash=plan_hash(body),
+        plan_hash="",
     )
+    context.plan_hash = context_hash(context)
+    return context
 
 
 def run_input(spec: RunSpec, *, limit: int, heartbeat: float) -> RunInput:

@@ -15,11 +15,14 @@ its own plan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from typing import Any, Literal
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
 from nestr.store.records import RunStatus, StepRecord
@@ -29,6 +32,14 @@ from nestr.temporal.shapes import PROGRESS_QUERY, WORKFLOW_NAME, RunOutcome
 from nestr.temporal.worker import connect
 from nestr.workflow.executor import Executor, ExecutorSetup, RunResult, RunSpec, StopReason
 
+MEMO_WORKFLOW = "nestr_workflow"  # memo keys of a run's workflow: its name and plan hash
+MEMO_PLAN = "nestr_plan"
+LIST_LIMIT = 1000  # in-flight runs looked at for a changed definition
+logger = logging.getLogger(__name__)
+RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is away
+_TRANSIENT = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
 STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
 
 
@@ -61,15 +72,19 @@ class TemporalExecutor:
         started = time.perf_counter()
         client = self.client or await connect(spec.settings)
         settings = spec.settings.temporal
+        submitted = run_input(
+            spec, limit=self.setup.options.concurrency, heartbeat=settings.heartbeat_timeout
+        )
+        name, plan = spec.plan.workflow.name, submitted.context.plan_hash
+        await other_plans_in_flight(client, name, plan)
         handle = await client.start_workflow(
             WORKFLOW_NAME,
-            run_input(
-                spec, limit=self.setup.options.concurrency, heartbeat=settings.heartbeat_timeout
-            ),
+            submitted,
             id=workflow_id(spec.run_id),
             task_queue=settings.task_queue,
             result_type=RunOutcome,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo={MEMO_WORKFLOW: name, MEMO_PLAN: plan},
         )
         run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
         projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
@@ -86,7 +101,7 @@ class TemporalExecutor:
         self, spec: RunSpec, handle: WorkflowHandle[Any, RunOutcome], projection: Projection
     ) -> RunStatus | Literal["interrupted"]:
         """Project the workflow's progress until it ends (or the submitter stops)."""
-        result = asyncio.ensure_future(handle.result())
+        result = asyncio.ensure_future(_result(handle))
         watchers = [asyncio.ensure_future(self._forward(e, r)) for e, r in self._events()]
         cancelled = False
         try:
@@ -94,8 +109,9 @@ class TemporalExecutor:
                 if self.stop_reason == "shutdown":
                     return "interrupted"
                 if self.stop_reason == "cancel" and not cancelled:
-                    cancelled = True
-                    await handle.cancel()
+                    with contextlib.suppress(RPCError):  # tried again at the next poll
+                        await handle.cancel()
+                        cancelled = True
                 self._wake.clear()
                 waker = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait(
@@ -108,7 +124,8 @@ class TemporalExecutor:
                     break
                 if self._cancel_requested(spec.run_id):
                     self.cancel()
-                projection.apply(await handle.query(PROGRESS_QUERY, result_type=RunOutcome))
+                with contextlib.suppress(RPCError):  # the cluster is away: the next poll
+                    projection.apply(await handle.query(PROGRESS_QUERY, result_type=RunOutcome))
             outcome = result.result()
         finally:
             for task in [*watchers, result]:
@@ -167,6 +184,42 @@ class TemporalExecutor:
             data, subject=spec.plan.workflow.name, run_id=spec.run_id, severity="warning"
         )
         self.setup.bus.publish(self.setup.store.release_run(spec.run_id, event))
+
+
+async def _result(handle: WorkflowHandle[Any, RunOutcome]) -> RunOutcome:
+    """The workflow's result, waited for across a cluster that is away for a while (a
+    restarted server): the SDK retries most calls, this retries what it gives up on."""
+    while True:
+        try:
+            return await handle.result()
+        except RPCError as exc:
+            if exc.status not in _TRANSIENT:
+                raise
+            await asyncio.sleep(RESULT_RETRY)
+
+
+async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> list[str]:
+    """The ids of runs of ``workflow`` in flight on the cluster with another plan than
+    ``plan`` (its definition changed since they started), logged as a warning: they go on
+    with the plan they started with, since the plan travels in their input and workers
+    cache plans by hash. A cluster without listing (visibility) gives none."""
+    query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus="Running"'
+    found: list[str] = []
+    try:
+        async for execution in client.list_workflows(query, limit=LIST_LIMIT):
+            memo = await execution.memo()
+            if memo.get(MEMO_WORKFLOW) == workflow and memo.get(MEMO_PLAN) != plan:
+                found.append(execution.id.removeprefix("nestr-"))
+    except RPCError:
+        return found
+    if found:
+        logger.warning(
+            "workflow %s changed while runs of it are in flight (%s): they go on with the"
+            " definition they started with",
+            workflow,
+            ", ".join(found),
+        )
+    return found
 
 
 def _run_status(status: str) -> RunStatus:

@@ -167,12 +167,15 @@ class NestrRun:
 
 
 def _retry_policy(node: NodeSpec) -> RetryPolicy:
-    """The step's ``retry:`` as Temporal's policy (Temporal has no jitter)."""
+    """The step's ``retry:`` waits as Temporal's policy (Temporal has no jitter). The count
+    of tries is the worker's: it marks the failure of a step's last try non-retryable, so
+    the attempts left unlimited here only retry tries lost with their worker (a heartbeat
+    timeout), which are not the step's failures."""
     return RetryPolicy(
         initial_interval=timedelta(seconds=max(node.initial, 0.001)),
         backoff_coefficient=2.0 if node.exponential else 1.0,
         maximum_interval=timedelta(seconds=max(node.max_interval, node.initial, 0.001)),
-        maximum_attempts=max(1, node.attempts),
+        maximum_attempts=0,
     )
 
 

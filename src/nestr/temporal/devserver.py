@@ -130,3 +130,63 @@ def _answers(address: str) -> bool:
         return True
 
     return asyncio.run(probe())
+
+
+class LocalCluster:
+    """A dev server and one ``nestr worker`` process on it, for ``nestr demo --temporal``:
+    everything under ``root`` (the server's database, the worker's state and log)."""
+
+    def __init__(self, root: Path, *, task_queue: str = "nestr-demo") -> None:
+        self.root = root
+        self.task_queue = task_queue
+        self.server = DevServer(root / "temporal.db")
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker_state = root / "worker-state"
+
+    @property
+    def settings(self) -> list[str]:
+        """The ``--set`` flags of a command that uses this cluster."""
+        return [
+            "--set",
+            f"temporal.address={self.server.address}",
+            "--set",
+            f"temporal.task_queue={self.task_queue}",
+        ]
+
+    def __enter__(self) -> LocalCluster:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.server.start()
+        try:
+            self._start_worker()
+        except BaseException:
+            self.server.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+        self.server.stop()
+
+    def _start_worker(self) -> None:
+        log = self.root / "worker.log"
+        argv = [sys.executable, "-m", "nestr", "--set", f"state_dir={self.worker_state}"]
+        with log.open("wb") as out:
+            self.worker = subprocess.Popen(  # our own argv, no shell
+                [*argv, *self.settings, "worker"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while b"polling" not in log.read_bytes():  # it says so once it polls
+            if self.worker.poll() is not None or time.monotonic() > deadline:
+                raise UsageError(f"the demo's nestr worker did not start:\n{log.read_text()}")
+            time.sleep(0.05)

@@ -26,6 +26,8 @@ from wf_nestr import write_manifest
 
 if TYPE_CHECKING:
     from nestr.config.settings import Settings
+    from nestr.manifest.model import Manifest
+    from nestr.workflow.model import Workflow
 
 
 def fanout_manifest(case: Spec, count: int, pause: str) -> Path:
@@ -48,7 +50,6 @@ async def main(spec: Spec) -> float:
     queue = f"bench-{uuid.uuid4().hex}"
     temporal = TemporalSettings(address=spec.extra["address"], task_queue=queue)
     settings: Settings = replace(Settings(), state_dir=state, temporal=temporal)
-    client = await connect(settings)
     db = open_database(state)
     stop = asyncio.Event()
     workers = int(spec.extra.get("workers", "1"))
@@ -61,16 +62,20 @@ async def main(spec: Spec) -> float:
                 worker,
                 WorkerSpec(task_queue=queue, jobs=spec.concurrency),
                 stop=stop,
-                client=client,
+                client=await connect(settings),  # one client per worker, as on two hosts
                 ready=ready,
             )
         )
         started.append(task)
-        await ready.wait()
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if task.done():
+            stop.set()
+            await asyncio.gather(*started, return_exceptions=True)
+            task.result()  # the worker could not start: its error
 
-    async def execute(manifest_path: Path, name: str, steps: int, jobs: int) -> None:
-        manifest = load_manifest(manifest_path)
-        workflow = load_workflow(manifest, name)
+    async def execute(manifest: Manifest, workflow: Workflow, steps: int, jobs: int) -> None:
         result = await run_workflow(
             workflow,
             manifest=manifest,
@@ -83,17 +88,22 @@ async def main(spec: Spec) -> float:
         if not result.ok or len(result.steps) != steps:
             raise RuntimeError(f"nestr on Temporal run {result.status}: {result.counts()}")
 
+    def loaded(path: Path, name: str) -> tuple[Manifest, Workflow]:
+        """Loaded before the clock starts, as ``wf_nestr.py`` does."""
+        manifest = load_manifest(path)
+        return manifest, load_workflow(manifest, name)
+
     try:
         warmup = spec.warmup()
-        await execute(write_manifest(warmup), f"bench{warmup.steps}", warmup.steps, 10)
+        await execute(*loaded(write_manifest(warmup), f"bench{warmup.steps}"), warmup.steps, 10)
         if "fanout" in spec.extra:
             count = int(spec.extra["fanout"])
             path = fanout_manifest(spec, count, spec.extra.get("sleep", "0.05"))
-            return await wf_common.timed_await(spec, lambda: execute(path, "fanout", count, count))
-        path = write_manifest(spec)
-        name = f"bench{spec.steps}"
+            fan = loaded(path, "fanout")
+            return await wf_common.timed_await(spec, lambda: execute(*fan, count, count))
+        dag = loaded(write_manifest(spec), f"bench{spec.steps}")
         return await wf_common.timed_await(
-            spec, lambda: execute(path, name, spec.steps, spec.concurrency)
+            spec, lambda: execute(*dag, spec.steps, spec.concurrency)
         )
     finally:
         stop.set()

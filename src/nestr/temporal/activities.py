@@ -229,12 +229,13 @@ def _repo(instance: Instance) -> str | None:
 @contextlib.asynccontextmanager
 async def _heartbeating(every: float) -> Any:
     """Heartbeat every ``every`` seconds while the body runs: a dead worker is noticed, and
-    a cancel of the activity is delivered (as ``CancelledError``) only to one that beats."""
+    a cancel of the activity is delivered (as ``CancelledError``) only to one that beats.
+    ``every`` is well under the heartbeat timeout (``nestr worker`` takes a quarter of it)."""
 
     async def beat() -> None:
-        while True:
-            activity.heartbeat()
+        while True:  # not at once: a step shorter than ``every`` costs the cluster no call
             await asyncio.sleep(every)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

@@ -36,6 +36,9 @@ MEMO_WORKFLOW = "nestr_workflow"  # memo keys of a run's workflow: its name and 
 MEMO_PLAN = "nestr_plan"
 LIST_LIMIT = 1000  # in-flight runs looked at for a changed definition
 logger = logging.getLogger(__name__)
+# Seconds between progress queries: each is a task the run's workflow answers between its
+# own, so asking often slows the run (every 0.2 s cost a 1,000-step run about a fifth more).
+PROGRESS_EVERY = 1.0
 RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is away
 _TRANSIENT = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -104,6 +107,7 @@ class TemporalExecutor:
         result = asyncio.ensure_future(_result(handle))
         watchers = [asyncio.ensure_future(self._forward(e, r)) for e, r in self._events()]
         cancelled = False
+        next_progress = time.monotonic() + PROGRESS_EVERY
         try:
             while not result.done():
                 if self.stop_reason == "shutdown":
@@ -124,8 +128,15 @@ class TemporalExecutor:
                     break
                 if self._cancel_requested(spec.run_id):
                     self.cancel()
+                if time.monotonic() < next_progress:
+                    continue
+                next_progress = time.monotonic() + PROGRESS_EVERY
                 with contextlib.suppress(RPCError):  # the cluster is away: the next poll
-                    projection.apply(await handle.query(PROGRESS_QUERY, result_type=RunOutcome))
+                    progress = await handle.query(
+                        PROGRESS_QUERY, projection.version, result_type=RunOutcome
+                    )
+                    projection.apply(progress)
+                    projection.version = progress.version
             outcome = result.result()
         finally:
             for task in [*watchers, result]:

@@ -54,6 +54,8 @@ class NestrRun:
         self._cancel = False
         self._ended: list[tuple[str, Outcome]] = []  # activity ends, in history order
         self._told = False  # the schedule knows of the cancel
+        self._changed: dict[str, int] = {}  # key -> the change number of its last change
+        self._version = 0  # changes so far
 
     @workflow.run
     async def run(self, run: RunInput) -> RunOutcome:
@@ -78,6 +80,7 @@ class NestrRun:
                     handles[action.key] = asyncio.create_task(self._step(run, nodes[action.key]))
                 elif isinstance(action, Settle):
                     self._steps[action.key] = StepState(action.status, error=action.reason)
+                    self._touch(action.key)
                 elif isinstance(action, Interrupt) and action.key in handles:
                     handles[action.key].cancel()
             if schedule.over:
@@ -101,6 +104,7 @@ class NestrRun:
         """Run one instance as an activity and queue its end for the schedule."""
         state = self._steps[node.key]
         state.status = "running"
+        self._touch(node.key)
         scope = self._scope(node)
         try:
             result = await workflow.execute_activity(
@@ -131,9 +135,15 @@ class NestrRun:
 
     def _end(self, key: str, outcome: Outcome, error: str | None) -> None:
         state = self._steps[key]
+        self._touch(key)
         state.status = outcome
         state.error = error
         self._ended.append((key, outcome))
+
+    def _touch(self, key: str) -> None:
+        """Note that ``key``'s state changed (the progress query sends only changes)."""
+        self._version += 1
+        self._changed[key] = self._version
 
     def _scope(self, node: NodeSpec) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         """The states and outputs an instance's expressions read (none for most steps)."""
@@ -153,11 +163,14 @@ class NestrRun:
         self._cancel = True
 
     @workflow.query(name=PROGRESS_QUERY)
-    def progress(self) -> RunOutcome:
-        """Every instance's state so far."""
+    def progress(self, since: int) -> RunOutcome:
+        """The state of every instance that changed after change number ``since`` (0: all
+        that changed), and the number of the last change (``version``), to ask from next."""
         if self._input is None:
             return RunOutcome("running")
-        return self._outcome()
+        changed = {k: self._steps[k] for k, number in self._changed.items() if number > since}
+        plan = self._input.context.plan_hash
+        return RunOutcome("running", changed, plan, version=self._version)
 
     @workflow.query(name=DEFINITION_QUERY)
     def definition(self) -> RunContext:

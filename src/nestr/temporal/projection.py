@@ -42,6 +42,7 @@ class Projection:
         self.plan_hash = run_context(spec).plan_hash
         self._seen: dict[str, str] = dict.fromkeys(spec.done, "succeeded")
         self._attempt: dict[str, int] = {}  # the try recorded started, by key
+        self.version = 0  # the workflow's last change this projection has seen
 
     def plan_changed(self, running: str) -> None:
         """The workflow runs another plan than the record's: it goes on with its own."""

@@ -100,3 +100,4 @@ class RunOutcome:
     status: str  # running | succeeded | failed | cancelled
     steps: dict[str, StepState] = field(default_factory=dict)
     plan_hash: str = ""
+    version: int = 0  # the progress query's: the number of the last change it includes

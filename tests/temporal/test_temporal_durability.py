@@ -179,6 +179,24 @@ def test_checkout_steps_run_on_the_host_that_holds_them(
         assert not {(other, "build[api]"), (other, "build[web]")} & seen
 
 
+def test_two_runs_of_one_plan_keep_their_own_ids_on_a_worker(
+    cluster: Cluster, project: Project
+) -> None:
+    """Two runs of the same definition on one worker: the worker's step events name each
+    run, not the first one whose plan it fetched."""
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: one, run: "true"}
+        """
+    )
+    settings = cluster.settings(project.state_dir)
+    for run_id in ("first", "second"):
+        assert project.run("wf", settings=settings, run_id=run_id).ok
+    assert {("first", "one"), ("second", "one")} <= ran_by(cluster.workers[0].state_dir)
+
+
 def test_recorded_histories_replay_without_nondeterminism(
     cluster: Cluster, project: Project, tmp_path: Path
 ) -> None:

@@ -1,12 +1,13 @@
 """The worker's half: one try of a step instance, as a Temporal activity.
 
-The activity rebuilds the run's plan from its context (fetched once per plan hash by a query
-to the run's workflow, then cached: a plan never changes under a hash), prepares the instance
-and runs one try with ``nestr.workflow.attempt``, as the local executor does. It heartbeats
-while the try runs, so a worker that dies is noticed within the heartbeat timeout and a
-cancel reaches the try, whose process group is then killed. Step events and log lines go to
-the worker's own event log, carrying the Temporal workflow and run ids; the activity returns
-only the outputs and a short error (the logs stay in that log, on the worker's host).
+The activity rebuilds the run's plan from its context (fetched once per run by a query to
+the run's workflow, then cached, and checked against the plan hash each step names),
+prepares the instance and runs one try with ``nestr.workflow.attempt``, as the local
+executor does. It heartbeats while the try runs, so a worker that dies is noticed within the
+heartbeat timeout and a cancel reaches the try, whose process group is then killed. Step
+events and log lines go to the worker's own event log, carrying the Temporal workflow and
+run ids; the activity returns only the outputs and a short error (the logs stay in that
+log, on the worker's host).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def plan_hash(context: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+SPEC_CACHE = 256  # runs whose plans a worker keeps
+
+
 def context_hash(context: RunContext) -> str:
     """The plan hash of ``context``'s content (what the workflow's input says it is)."""
     return plan_hash(
@@ -99,7 +103,7 @@ class StepActivities:
         self.heartbeat_every = heartbeat_every
         self.kill_grace = kill_grace
         self.host = socket.gethostname()
-        self._specs: dict[str, RunSpec] = {}  # by plan hash
+        self._specs: dict[tuple[str, str], RunSpec] = {}  # by (workflow run, plan hash)
         self._env = dict(os.environ)
 
     @activity.defn(name=ACTIVITY_NAME)
@@ -163,7 +167,7 @@ class StepActivities:
 
     async def _spec(self, step: StepInput, workflow_id: str, run_id: str) -> RunSpec:
         """The run's spec, rebuilt from its context (asked of the workflow once per hash)."""
-        cached = self._specs.get(step.plan_hash)
+        cached = self._specs.get((run_id, step.plan_hash))
         if cached is not None:
             return cached
         handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
@@ -173,7 +177,9 @@ class StepActivities:
                 f"run {context.run_id}: its plan is not {step.plan_hash}", non_retryable=True
             )
         spec = self.spec_of(context)
-        self._specs[step.plan_hash] = spec
+        if len(self._specs) >= SPEC_CACHE:  # the oldest run's first: runs end
+            del self._specs[next(iter(self._specs))]
+        self._specs[(run_id, step.plan_hash)] = spec
         return spec
 
     def spec_of(self, context: RunContext) -> RunSpec:

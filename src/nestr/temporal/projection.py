@@ -10,6 +10,7 @@ published with the usual step event, whose data also name the Temporal workflow 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, cast
 
 from nestr.events.bus import EventBus
@@ -17,6 +18,7 @@ from nestr.events.catalog import STEP_FINISHED, STEP_STARTED, StepEnded, StepSta
 from nestr.store.attempts import AttemptEnd
 from nestr.store.records import StepStatus
 from nestr.store.runs import RunStore
+from nestr.temporal.compile import run_context
 from nestr.temporal.shapes import RunOutcome, StepState
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.plan import Instance
@@ -32,8 +34,6 @@ class Projection:
     def __init__(
         self, store: RunStore, bus: EventBus, spec: RunSpec, temporal: dict[str, str]
     ) -> None:
-        from nestr.temporal.compile import run_context
-
         self.store = store
         self.bus = bus
         self.spec = spec
@@ -124,6 +124,4 @@ class Projection:
 
     @staticmethod
     def _now() -> float:
-        import time
-
         return time.time()

@@ -15,6 +15,7 @@ cancelled: the run's status is in the result).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -77,7 +78,10 @@ class NestrRun:
                 self._told = True
             for action in schedule.advance():
                 if isinstance(action, Start):
-                    handles[action.key] = asyncio.create_task(self._step(run, nodes[action.key]))
+                    handles[action.key] = task = asyncio.create_task(
+                        self._step(run, nodes[action.key])
+                    )
+                    task.add_done_callback(self._unstarted(action.key))
                 elif isinstance(action, Settle):
                     self._steps[action.key] = StepState(action.status, error=action.reason)
                     self._touch(action.key)
@@ -95,6 +99,16 @@ class NestrRun:
                 schedule.finished(key, outcome)
         self._status = schedule.final_status()
         return self._outcome()
+
+    def _unstarted(self, key: str) -> Callable[[asyncio.Task[None]], None]:
+        """What reports ``key`` cancelled when its task was cancelled before it began (its
+        own handler never ran)."""
+
+        def done(task: asyncio.Task[None]) -> None:
+            if task.cancelled() and self._steps[key].status in {"pending", "running"}:
+                self._end(key, "cancelled", "cancelled")
+
+        return done
 
     def _news(self) -> bool:
         """Something the schedule must be told: an activity ended, or a cancel came."""

@@ -4,6 +4,7 @@ that holds their checkout, and histories that replay."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -252,11 +253,42 @@ def test_recorded_histories_replay_without_nondeterminism(
     assert asyncio.run(replay()) == 3
 
 
+class Collected(logging.Handler):
+    """Keeps the messages of the warnings it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.said: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.said.append(record.getMessage())
+
+
+def _names_in_flight(message: str, run_id: str) -> bool:
+    """Whether the changed-definition warning ``message`` names ``run_id`` among the runs in
+    flight (runs of other tests on the same server may be named too)."""
+    if "in flight (" not in message:
+        return False
+    names = message.split("in flight (", 1)[1].split(")", 1)[0]
+    return run_id in names.split(", ")
+
+
 def test_a_changed_definition_leaves_the_run_in_flight_on_its_plan(
-    cluster: Cluster, project: Project, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    own_server: DevServer, project: Project, tmp_path: Path
 ) -> None:
     """A workflow edited while a run of it is in flight: the next run's submission says so,
-    and the run in flight finishes with the steps of the definition it started with."""
+    and the run in flight finishes with the steps of the definition it started with (on a
+    server of its own: the warning lists every run in flight of that workflow)."""
+    cluster = Cluster(own_server, tmp_path / "cluster")
+    cluster.worker()
+    try:
+        _changed_definition(cluster, project, tmp_path)
+    finally:
+        for worker in cluster.workers:
+            worker.stop()
+
+
+def _changed_definition(cluster: Cluster, project: Project, tmp_path: Path) -> None:
     gate, began, said = tmp_path / "gate", tmp_path / "began", tmp_path / "said"
 
     def definition(word: str) -> str:
@@ -274,10 +306,67 @@ def test_a_changed_definition_leaves_the_run_in_flight_on_its_plan(
     first = Background(lambda: project.run("wf", settings=settings, run_id="first"))
     wait_for(began.exists)
     project.write(definition("new").replace("touch", "true"))
-    with caplog.at_level("WARNING", logger="nestr.temporal.executor"):
+    handler = Collected()  # on the executor's logger: the CLI's logging set-up in other
+    logger = logging.getLogger("nestr.temporal.executor")  # tests may stop propagation
+    logger.addHandler(handler)
+    try:
         second = Background(lambda: project.run("wf", settings=settings, run_id="second"))
-        wait_for(lambda: any("in flight (first)" in r.getMessage() for r in caplog.records))
+        wait_for(lambda: any(_names_in_flight(text, "first") for text in handler.said))
         gate.touch()
         assert first.join().ok
         assert second.join().ok
+    finally:
+        logger.removeHandler(handler)
     assert sorted(said.read_text().split()) == ["new", "old"]
+
+
+def test_a_stopped_submitter_leaves_the_run_going_and_a_resume_attaches(
+    cluster: Cluster, project: Project, tmp_path: Path
+) -> None:
+    """The submitter stops mid-run (a shutdown): the run is left ``interrupted`` but goes on
+    in Temporal to its end; a resume attaches to that same (closed) workflow, records its
+    end, and no step ran twice."""
+    from nestr.workflow import resume_run
+
+    markers = tmp_path / "markers"
+    chain(project, markers, 8, 0.2)
+    settings = cluster.settings(project.state_dir)
+
+    async def stop_when_started() -> RunResult:
+        from nestr.manifest.loader import load_manifest
+        from nestr.workflow import run_workflow
+
+        shutdown = asyncio.Event()
+
+        async def trigger() -> None:
+            while len(list(markers.iterdir())) < 2:  # noqa: ASYNC110 - files a worker writes
+                await asyncio.sleep(0.02)
+            shutdown.set()
+
+        watcher = asyncio.create_task(trigger())
+        try:
+            return await run_workflow(
+                "wf",
+                manifest=load_manifest(project.manifest_path),
+                state_dir=project.state_dir,
+                settings=settings,
+                shutdown=shutdown,
+                run_id="left",
+            )
+        finally:
+            watcher.cancel()
+
+    first = asyncio.run(stop_when_started())
+    assert first.status == "interrupted"
+
+    async def ended_on_temporal() -> None:
+        client = await Client.connect(cluster.server.address)
+        await client.get_workflow_handle(workflow_id("left")).result()
+
+    asyncio.run(ended_on_temporal())  # the run went on to its end without its submitter
+    resumed = asyncio.run(
+        resume_run("left", state_dir=project.state_dir, settings=settings, executor="temporal")
+    )
+    assert resumed.ok, resumed.to_dict()
+    assert sorted(p.name for p in markers.iterdir()) == [f"s{i:02d}" for i in range(8)]
+    assert all(p.read_text() == "ran\n" for p in markers.iterdir())

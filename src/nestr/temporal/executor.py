@@ -21,14 +21,15 @@ import time
 from typing import Any, Literal
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
 from nestr.store.records import RunStatus, StepRecord
 from nestr.temporal.compile import run_input
 from nestr.temporal.projection import Projection
-from nestr.temporal.shapes import PROGRESS_QUERY, WORKFLOW_NAME, RunOutcome
+from nestr.temporal.shapes import PROGRESS_QUERY, WORKFLOW_NAME, RunInput, RunOutcome
 from nestr.temporal.worker import connect
 from nestr.workflow.executor import Executor, ExecutorSetup, RunResult, RunSpec, StopReason
 
@@ -80,15 +81,7 @@ class TemporalExecutor:
         )
         name, plan = spec.plan.workflow.name, submitted.context.plan_hash
         await other_plans_in_flight(client, name, plan)
-        handle = await client.start_workflow(
-            WORKFLOW_NAME,
-            submitted,
-            id=workflow_id(spec.run_id),
-            task_queue=settings.task_queue,
-            result_type=RunOutcome,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            memo={MEMO_WORKFLOW: name, MEMO_PLAN: plan},
-        )
+        handle = await self._start(client, spec, submitted, {MEMO_WORKFLOW: name, MEMO_PLAN: plan})
         run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
         projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
         status = await self._follow(spec, handle, projection)
@@ -99,6 +92,25 @@ class TemporalExecutor:
         else:
             self._finish(spec, status, steps, seconds, run_ids)
         return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
+
+    async def _start(
+        self, client: Client, spec: RunSpec, submitted: RunInput, memo: dict[str, str]
+    ) -> WorkflowHandle[Any, RunOutcome]:
+        """Start the run's workflow, or attach to it when it exists, running or closed (a
+        resume): a run's workflow is never started twice, so no step of it runs again."""
+        try:
+            return await client.start_workflow(
+                WORKFLOW_NAME,
+                submitted,
+                id=workflow_id(spec.run_id),
+                task_queue=spec.settings.temporal.task_queue,
+                result_type=RunOutcome,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo=memo,
+            )
+        except WorkflowAlreadyStartedError:
+            return client.get_workflow_handle(workflow_id(spec.run_id), result_type=RunOutcome)
 
     async def _follow(
         self, spec: RunSpec, handle: WorkflowHandle[Any, RunOutcome], projection: Projection

@@ -36,6 +36,7 @@ from nestr.workflow.executor import Executor, ExecutorSetup, RunResult, RunSpec,
 MEMO_WORKFLOW = "nestr_workflow"  # memo keys of a run's workflow: its name and plan hash
 MEMO_PLAN = "nestr_plan"
 LIST_LIMIT = 1000  # in-flight runs looked at for a changed definition
+LIST_TIMEOUT = 5.0  # seconds the listing of runs in flight may take
 logger = logging.getLogger(__name__)
 # Seconds between progress queries: each is a task the run's workflow answers between its
 # own, so asking often slows the run (every 0.2 s cost a 1,000-step run about a fifth more).
@@ -225,15 +226,21 @@ async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> lis
     """The ids of runs of ``workflow`` in flight on the cluster with another plan than
     ``plan`` (its definition changed since they started), logged as a warning: they go on
     with the plan they started with, since the plan travels in their input and workers
-    cache plans by hash. A cluster without listing (visibility) gives none."""
+    check it by hash. A cluster that cannot list (visibility) within ``LIST_TIMEOUT`` gives
+    none."""
     query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus="Running"'
     found: list[str] = []
-    try:
+
+    async def listed() -> None:
         async for execution in client.list_workflows(query, limit=LIST_LIMIT):
             memo = await execution.memo()
             if memo.get(MEMO_WORKFLOW) == workflow and memo.get(MEMO_PLAN) != plan:
                 found.append(execution.id.removeprefix("nestr-"))
-    except RPCError:
+
+    try:  # best effort: a slow listing never holds the run back
+        await asyncio.wait_for(listed(), LIST_TIMEOUT)
+    except (RPCError, TimeoutError):
+        logger.info("could not list the runs in flight of workflow %s", workflow)
         return found
     if found:
         logger.warning(

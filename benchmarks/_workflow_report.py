@@ -12,6 +12,7 @@ SPAWN_FLOOR = "floor: spawn only"
 DBOS = "DBOS (SQLite)"
 PREFECT = "Prefect 3 (ephemeral)"
 TEMPORAL = "Temporal (dev server)"
+NESTR_TEMPORAL = "nestr on Temporal"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ def goals(results: dict[str, dict[str, Cell]]) -> list[str]:
         found = ratios(peer, NESTR, noop)
         text = f"nestr per-step >= {factor}x lower than {peer.split(' ')[0]}"
         lines.append(verdict(text, found, all(v >= factor for _, v in found)))
+    on_temporal = ratios(NESTR_TEMPORAL, TEMPORAL, noop)
+    lines.append(verdict("nestr on Temporal within 1.2x of the plain Temporal DSL workflow",
+                         on_temporal, all(v <= 1.2 for _, v in on_temporal)))  # fmt: skip
     spawn = ratios(NESTR, SPAWN_FLOOR, [true100])
     lines.append(verdict("100 `true` steps within 1.3x of spawning them (same concurrency)",
                          spawn, all(v <= 1.3 for _, v in spawn)))  # fmt: skip

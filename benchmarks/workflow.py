@@ -39,6 +39,7 @@ from _workflow_report import (
     CONCURRENCY,
     DBOS,
     NESTR,
+    NESTR_TEMPORAL,
     PREFECT,
     SCENARIOS,
     SPAWN_FLOOR,
@@ -97,7 +98,8 @@ def engines(peers: list[str]) -> list[Engine]:
         "temporal": Engine(TEMPORAL, "wf_temporal.py", 3),
     }
     chosen = [peer_engines[name] for name in peers]
-    return [Engine(NESTR, "wf_nestr.py", 5), *floors, *chosen]
+    on_temporal = [Engine(NESTR_TEMPORAL, "wf_nestr_temporal.py", 3)] if "temporal" in peers else []
+    return [Engine(NESTR, "wf_nestr.py", 5), *floors, *on_temporal, *chosen]
 
 
 def install_peer(engine: Engine, name: str) -> None:
@@ -117,8 +119,9 @@ def install_peer(engine: Engine, name: str) -> None:
 
 
 @contextmanager
-def temporal_server(engine: Engine) -> Iterator[dict[str, float]]:
-    """Run the Temporal dev server on 127.0.0.1 for the benchmark; yield its memory stats."""
+def temporal_server(engine: Engine, *also: Engine) -> Iterator[dict[str, float]]:
+    """Run the Temporal dev server on 127.0.0.1 for the benchmark (for ``engine`` and
+    ``also``, the nestr-on-Temporal row); yield its memory stats."""
     stats: dict[str, float] = {}
     proc = None
     if engine.error is None:
@@ -126,6 +129,11 @@ def temporal_server(engine: Engine) -> Iterator[dict[str, float]]:
             proc, engine.settings["address"] = start_temporal(engine.python.parent / "temporal")
         except (OSError, RuntimeError) as exc:
             engine.error = one_line(f"temporal dev server: {exc}")
+    for other in also:
+        if engine.error is None:
+            other.settings["address"] = engine.settings["address"]
+        else:
+            other.error = engine.error
     try:
         yield stats
     finally:
@@ -273,7 +281,35 @@ def measure(
     return cells
 
 
-SLOW_DRIVERS = ("wf_dbos.py", "wf_prefect.py", "wf_temporal.py")
+SLOW_DRIVERS = ("wf_dbos.py", "wf_prefect.py", "wf_temporal.py", "wf_nestr_temporal.py")
+FANOUT, FANOUT_SLEEP = 200, "0.05"  # the workers' scaling case: independent `sleep` steps
+
+
+def workers_table(engine: Engine, *, quick: bool, timeout: float) -> str:
+    """nestr on Temporal, one worker against two, on a fan-out of ``FANOUT`` ``sleep`` steps
+    (each worker runs ``CONCURRENCY`` at once; the run's own limit is the fan-out)."""
+    lines = [f"{FANOUT} `sleep {FANOUT_SLEEP}` steps, no needs, nestr on Temporal "
+             f"({CONCURRENCY} activity slots per worker)",
+             f"{'workers':<8} {'rounds':>6} {'total s':>9} {'x one':>8}"]  # fmt: skip
+    medians: dict[int, float] = {}
+    for workers in (1, 2):
+        settings = {**engine.settings, "workers": str(workers), "fanout": str(FANOUT),
+                    "sleep": FANOUT_SLEEP}  # fmt: skip
+        runner = Engine(engine.name, engine.driver, engine.rounds, settings=settings)
+        cell = Cell()
+        workdir = fresh_dir(RUN_DIR / "runs" / "fanout" / str(workers))
+        for _ in range(1 if quick else engine.rounds):
+            try:
+                cell.runs.append(run_driver(runner, Scenario("noop", FANOUT), workdir, timeout))
+            except RuntimeError as exc:
+                lines.append(f"{workers:<8} did not run: {one_line(str(exc))}")
+                break
+        seconds = cell.median("seconds")
+        if seconds is not None:
+            medians[workers] = seconds
+            ratio = f"{seconds / medians[1]:.2f}x" if 1 in medians else "-"
+            lines.append(f"{workers:<8} {len(cell.runs):>6} {seconds:>9.3f} {ratio:>8}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- reporting
@@ -320,15 +356,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preparing {name} ...", file=sys.stderr)
         install_peer(engine, name)
     temporal = next((e for e in contenders if e.driver == "wf_temporal.py"), None)
+    on_temporal = [e for e in contenders if e.name == NESTR_TEMPORAL]
     results: dict[str, dict[str, Cell]] = {}
-    with temporal_server(temporal) if temporal else nullstats() as server:
+    scaling = ""
+    with temporal_server(temporal, *on_temporal) if temporal else nullstats() as server:
         for scenario in SCENARIOS:
             results[scenario.slug] = measure(
                 scenario, contenders, quick=args.quick, timeout=args.timeout
             )
+        if on_temporal and on_temporal[0].error is None:
+            scaling = workers_table(on_temporal[0], quick=args.quick, timeout=args.timeout)
     print()
     for scenario in SCENARIOS:
         print(table(scenario, [e.name for e in contenders], results[scenario.slug]) + "\n")
+    if scaling:
+        print(scaling + "\n")
     print("\n".join(goals(results)))
     print("\nEach round runs every engine once, in turn, each run in a fresh process; the table")
     print("shows medians over the rounds. Engine start-up and a 10-step warm-up are not timed.")

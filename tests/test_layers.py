@@ -21,9 +21,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: dict[int, tuple[str, ...]] = {
     95: ("__main__",),  # ``python -m nestr``
     # faces: parse, call the session, render
-    90: ("cli", "temporal"),
+    90: ("cli",),
     # the terminal UI, a rank below so that the CLI's ``nestr ui`` can start it
     88: ("tui",),
+    # the Temporal executor and worker, a rank below so that ``nestr worker`` can start it
+    86: ("temporal",),
     # the CLI's client of a server: the server's generated stubs, the library's values
     87: ("client",),
     # the gRPC face, a rank below so that the CLI's ``nestr serve`` can start it

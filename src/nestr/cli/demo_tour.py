@@ -19,8 +19,9 @@ from nestr.errors import WorkFailed
 class Tour:
     """Runs the demo's chapters in order; each one is a few real nestr commands."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, temporal: bool = False) -> None:
         self.root = root
+        self.temporal = temporal
         self.workspace: Path | None = None
         self.settings = [
             "--set",
@@ -37,7 +38,10 @@ class Tour:
         self.product = build_sample_product(self.root)
         self.nestr(["manifest", "show"], cwd=self.product.manifest.parent)
         workspace = self.workspace = self.assembly()
-        self.workflow(workspace)
+        if self.temporal:
+            self.workflow_on_temporal(workspace)
+        else:
+            self.workflow(workspace)
         self.sync(workspace)
         self.events()
         return 0
@@ -68,6 +72,23 @@ class Tour:
         self.nestr(["runs", "list"], cwd=workspace)
         self.say("the summary step read the build steps' outputs:")
         self.nestr(["runs", "logs", self.latest_run(workspace), "summary"], cwd=workspace)
+
+    def workflow_on_temporal(self, workspace: Path) -> None:
+        from nestr.temporal.devserver import LocalCluster
+
+        self.heading("Start a Temporal dev server and a nestr worker")
+        with LocalCluster(self.root / "temporal") as cluster:
+            self.say(f"temporal server start-dev on {cluster.server.address}; nestr worker")
+            self.heading("Run the same ci workflow on Temporal: nothing changes in the YAML")
+            flags = cluster.settings
+            self.settings += flags
+            try:
+                self.nestr(["run", "ci", "--executor", "temporal"], cwd=workspace)
+                self.nestr(["runs", "list"], cwd=workspace)
+                self.say("its steps ran on the worker, which logged them to its own event log")
+                self.nestr(["runs", "show", self.latest_run(workspace)], cwd=workspace)
+            finally:
+                del self.settings[-len(flags) :]
 
     def sync(self, workspace: Path) -> None:
         shared = self.product.manifest.parent / "shared"

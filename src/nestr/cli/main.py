@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugin": ("nestr.cli.commands.plugin:plugin", "List step plugins; check one's protocol."),
     "metrics": ("nestr.cli.commands.metrics:metrics", "Serve Prometheus metrics of the event log."),
     "ui": ("nestr.cli.commands.ui:ui", "Watch and steer runs, workspaces and syncs live."),
+    "worker": ("nestr.cli.commands.worker:worker", "Run workflows and steps for Temporal."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -279,6 +279,9 @@ class TemporalSettings(_Section):
     address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     namespace: str = Field("default", description="Temporal namespace.")
     task_queue: str = Field("nestr", description="Default task queue for nestr workers.")
+    heartbeat_timeout: float = Field(
+        30.0, gt=0, description="Seconds of silence after which a step's worker is taken as dead."
+    )
 
 
 # A duration in the grammar of nestr.workflow.durations (which this layer may not import):
@@ -363,7 +366,9 @@ class Settings(_Section):
     )
     jobs: int = Field(8, ge=1, le=256, description="Parallel jobs for work across repos.")
     executor: ExecutorName = Field(
-        "local", description="What runs workflows: local (asyncio in the nestr process)."
+        "local",
+        description="What runs workflows: local (asyncio in the nestr process) or temporal"
+        " (the Temporal cluster of temporal.address, on `nestr worker`s).",
     )
     log: LogSettings = Field(default_factory=LogSettings)
     git: GitSettings = Field(default_factory=GitSettings)

@@ -19,7 +19,7 @@ from nestr.redaction import hold_secret
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LogFormat = Literal["auto", "console", "json"]
-ExecutorName = Literal["local"]  # a Temporal executor comes later
+ExecutorName = Literal["local", "temporal"]
 OtlpProtocol = Literal["grpc", "http/protobuf"]
 
 SECRET_KEYS: frozenset[str] = frozenset({"server.token", "otel.headers"})
@@ -272,6 +272,7 @@ class TemporalSettings:
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
     task_queue: str = "nestr"
+    heartbeat_timeout: float = 30.0  # a step's worker silent this long is taken as dead
 
 
 @dataclass(frozen=True)

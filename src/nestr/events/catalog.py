@@ -212,6 +212,7 @@ class RunFinished(TypedDict):
     seconds: NotRequired[float]
     reason: NotRequired[str]  # why a run was ended by someone other than its owner
     compensation: NotRequired[str]  # how its compensations ended (succeeded, failed), if any ran
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class RunRetried(TypedDict):
@@ -233,10 +234,12 @@ class RunInterrupted(TypedDict):
     workflow: str
     reason: str  # why its owner stopped it without ending it (e.g. the server shut down)
     left: int  # steps not done: a resume runs them
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepStarted(TypedDict):
     attempt: int
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepEnded(TypedDict):
@@ -248,12 +251,14 @@ class StepEnded(TypedDict):
     reason: NotRequired[str | None]  # why it was skipped or cancelled
     outputs: NotRequired[dict[str, str] | None]  # succeeded
     log_tail: NotRequired[str]  # failed
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepLog(TypedDict):
     stream: str  # stdout or stderr
     text: str
     attempt: int
+    temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
 
 
 class StepProgress(TypedDict):

@@ -176,14 +176,22 @@ def local_executor(setup: ExecutorSetup) -> Executor:
 
 
 EXECUTORS: dict[str, ExecutorFactory] = {"local": local_executor}
-"""Executors by the name the ``executor`` setting gives."""
+"""Executors by the name the ``executor`` setting gives; others (``temporal``) come from the
+``nestr.executors`` entry points, so the engine never imports the face that provides them."""
+
+ENTRY_POINTS = "nestr.executors"
 
 
 def executor_factory(name: str) -> ExecutorFactory:
-    """The factory of the executor named ``name`` (the config only lets known names through)."""
-    try:
+    """The factory of the executor named ``name``: a built-in one, else the ``nestr.executors``
+    entry point of that name (loaded only when asked for)."""
+    if name in EXECUTORS:
         return EXECUTORS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown executor {name!r}", hint=f"choose one of {', '.join(sorted(EXECUTORS))}"
-        ) from None
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINTS, name=name)
+    if found:
+        factory: ExecutorFactory = next(iter(found)).load()
+        return factory
+    known = sorted({*EXECUTORS, *(e.name for e in entry_points(group=ENTRY_POINTS))})
+    raise UsageError(f"unknown executor {name!r}", hint=f"choose one of {', '.join(known)}")

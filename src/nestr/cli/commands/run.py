@@ -12,7 +12,7 @@ import click
 
 from nestr.cli.commands._runview import print_summary, watching
 from nestr.cli.completion import complete_workflow_names
-from nestr.cli.context import session
+from nestr.cli.context import app, session
 from nestr.cli.options import jobs_option, manifest_option, workspace_option
 from nestr.cli.render import json_option, print_json
 
@@ -31,6 +31,11 @@ T = TypeVar("T")
     "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set an input (repeatable)."
 )
 @jobs_option
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "temporal"]),
+    help="Where the run executes (default: the executor setting).",
+)
 @json_option
 @click.pass_context
 def run(
@@ -40,9 +45,15 @@ def run(
     workspace_dir: Path | None,
     variables: tuple[str, ...],
     jobs: int | None,
+    executor: str | None,
     as_json: bool,
 ) -> int:
-    """Run WORKFLOW; exit 0 if it succeeded, 1 if it failed, 130 if cancelled."""
+    """Run WORKFLOW; exit 0 if it succeeded, 1 if it failed, 130 if cancelled.
+
+    With --executor temporal (or the executor setting) the run executes on the Temporal
+    cluster of temporal.address, on its `nestr worker`s (docs/temporal.md)."""
+    if executor is not None:
+        use_executor(ctx, executor)
     nestr = session(ctx)
     target = nestr.run_target(
         workflow, manifest=manifest_path, workspace=workspace_dir, variables=variables
@@ -51,6 +62,14 @@ def run(
         result = run_cancellable(lambda cancel: nestr.run(target, jobs=jobs, cancel=cancel))
     report(result, nestr, as_json=as_json)
     return result.exit_code
+
+
+def use_executor(ctx: click.Context, name: str) -> None:
+    """``--executor NAME``: the ``executor`` setting of this command, as ``--set`` gives it."""
+    context = app(ctx)
+    if context._config is not None:
+        raise click.UsageError("--executor must be read before the config is loaded")
+    context.sets = (*context.sets, f"executor={name}")
 
 
 def run_cancellable(start: Callable[[asyncio.Event], Awaitable[T]]) -> T:

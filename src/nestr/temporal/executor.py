@@ -1,0 +1,263 @@
+"""The ``temporal`` executor: submits a run to a Temporal cluster and projects it into the store.
+
+The run is recorded in the submitter's store as for the local executor (``nestr runs`` and
+``runs show`` list it); the workflow ``nestr-<run id>`` then runs it on the cluster's
+workers, and this executor polls the workflow's progress query and copies each instance's
+changes into the store, with their events (their data name the Temporal workflow and run:
+``temporal: {workflow_id, run_id}``), until the workflow's result gives the final states. A
+cancel (``cancel()``, the run's cancel event, or a cancel request ``nestr runs cancel`` wrote)
+cancels the workflow. A shutdown of the submitter leaves the run running on the cluster and
+the record ``interrupted``; a resume re-attaches to the same workflow (it is never started
+twice) and, when the plan it runs differs from the record's, says so and lets it go on with
+its own plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Literal
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
+from nestr.store.records import RunStatus, StepRecord
+from nestr.temporal.compile import run_input
+from nestr.temporal.projection import Projection
+from nestr.temporal.shapes import PROGRESS_QUERY, WORKFLOW_NAME, RunInput, RunOutcome
+from nestr.temporal.worker import connect
+from nestr.workflow.executor import Executor, ExecutorSetup, RunResult, RunSpec, StopReason
+
+MEMO_WORKFLOW = "nestr_workflow"  # memo keys of a run's workflow: its name and plan hash
+MEMO_PLAN = "nestr_plan"
+LIST_LIMIT = 1000  # in-flight runs looked at for a changed definition
+LIST_TIMEOUT = 5.0  # seconds the listing of runs in flight may take
+logger = logging.getLogger(__name__)
+# Seconds between progress queries: each is a task the run's workflow answers between its
+# own, so asking often slows the run (every 0.2 s cost a 1,000-step run about a fifth more).
+PROGRESS_EVERY = 1.0
+RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is away
+_TRANSIENT = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
+
+
+def workflow_id(run_id: str) -> str:
+    """The Temporal workflow id of nestr run ``run_id``."""
+    return f"nestr-{run_id}"
+
+
+class TemporalExecutor:
+    """Drives one run on Temporal (an :class:`~nestr.workflow.executor.Executor`)."""
+
+    def __init__(self, setup: ExecutorSetup, client: Client | None = None) -> None:
+        self.setup = setup
+        self.client = client
+        self.stop_reason: StopReason | None = None
+        self._wake = asyncio.Event()
+
+    def cancel(self) -> None:
+        self._stop("cancel")
+
+    def shutdown(self) -> None:
+        self._stop("shutdown")
+
+    def _stop(self, reason: StopReason) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._wake.set()
+
+    async def execute(self, spec: RunSpec) -> RunResult:
+        started = time.perf_counter()
+        client = self.client or await connect(spec.settings)
+        settings = spec.settings.temporal
+        submitted = run_input(
+            spec, limit=self.setup.options.concurrency, heartbeat=settings.heartbeat_timeout
+        )
+        name, plan = spec.plan.workflow.name, submitted.context.plan_hash
+        await other_plans_in_flight(client, name, plan)
+        handle = await self._start(client, spec, submitted, {MEMO_WORKFLOW: name, MEMO_PLAN: plan})
+        run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
+        projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
+        status = await self._follow(spec, handle, projection)
+        steps = tuple(self.setup.store.steps(spec.run_id))
+        seconds = time.perf_counter() - started
+        if status == "interrupted":
+            self._release(spec, steps, run_ids)
+        else:
+            self._finish(spec, status, steps, seconds, run_ids)
+        return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
+
+    async def _start(
+        self, client: Client, spec: RunSpec, submitted: RunInput, memo: dict[str, str]
+    ) -> WorkflowHandle[Any, RunOutcome]:
+        """Start the run's workflow, or attach to it when it exists, running or closed (a
+        resume): a run's workflow is never started twice, so no step of it runs again."""
+        try:
+            return await client.start_workflow(
+                WORKFLOW_NAME,
+                submitted,
+                id=workflow_id(spec.run_id),
+                task_queue=spec.settings.temporal.task_queue,
+                result_type=RunOutcome,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo=memo,
+            )
+        except WorkflowAlreadyStartedError:
+            return client.get_workflow_handle(workflow_id(spec.run_id), result_type=RunOutcome)
+
+    async def _follow(
+        self, spec: RunSpec, handle: WorkflowHandle[Any, RunOutcome], projection: Projection
+    ) -> RunStatus | Literal["interrupted"]:
+        """Project the workflow's progress until it ends (or the submitter stops)."""
+        result = asyncio.ensure_future(_result(handle))
+        watchers = [asyncio.ensure_future(self._forward(e, r)) for e, r in self._events()]
+        cancelled = False
+        next_progress = time.monotonic() + PROGRESS_EVERY
+        try:
+            while not result.done():
+                if self.stop_reason == "shutdown":
+                    return "interrupted"
+                if self.stop_reason == "cancel" and not cancelled:
+                    with contextlib.suppress(RPCError):  # tried again at the next poll
+                        await handle.cancel()
+                        cancelled = True
+                self._wake.clear()
+                waker = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait(
+                    [result, waker],
+                    timeout=self.setup.options.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waker.cancel()
+                if result.done():
+                    break
+                if self._cancel_requested(spec.run_id):
+                    self.cancel()
+                if time.monotonic() < next_progress:
+                    continue
+                next_progress = time.monotonic() + PROGRESS_EVERY
+                with contextlib.suppress(RPCError):  # the cluster is away: the next poll
+                    progress = await handle.query(
+                        PROGRESS_QUERY, projection.version, result_type=RunOutcome
+                    )
+                    projection.apply(progress)
+                    projection.version = progress.version
+            outcome = result.result()
+        finally:
+            for task in [*watchers, result]:
+                task.cancel()
+            await asyncio.gather(*watchers, result, return_exceptions=True)
+        if outcome.plan_hash and outcome.plan_hash != projection.plan_hash:
+            projection.plan_changed(outcome.plan_hash)
+        projection.apply(outcome)
+        return _run_status(outcome.status)
+
+    def _events(self) -> list[tuple[asyncio.Event, StopReason]]:
+        found: list[tuple[asyncio.Event, StopReason]] = []
+        if self.setup.cancel is not None:
+            found.append((self.setup.cancel, "cancel"))
+        if self.setup.shutdown is not None:
+            found.append((self.setup.shutdown, "shutdown"))
+        return found
+
+    async def _forward(self, event: asyncio.Event, reason: StopReason) -> None:
+        await event.wait()
+        self._stop(reason)
+
+    def _cancel_requested(self, run_id: str) -> bool:
+        """A cancel request another process wrote (``nestr runs cancel``); beats the run."""
+        return self.setup.store.beat(run_id, self.setup.options.clock())
+
+    def _finish(
+        self,
+        spec: RunSpec,
+        status: RunStatus,
+        steps: tuple[StepRecord, ...],
+        seconds: float,
+        run_ids: dict[str, str],
+    ) -> None:
+        counts: dict[str, int] = {}
+        for step in steps:
+            counts[step.status] = counts.get(step.status, 0) + 1
+        data = RunFinished(status=status, counts=counts, seconds=round(seconds, 6))
+        data["temporal"] = run_ids
+        event = RUN_FINISHED.event(
+            data,
+            subject=spec.plan.workflow.name,
+            run_id=spec.run_id,
+            severity="info" if status == "succeeded" else "error",
+        )
+        store, bus = self.setup.store, self.setup.bus
+        bus.publish(store.finish_run(spec.run_id, status, self.setup.options.clock(), event))
+
+    def _release(
+        self, spec: RunSpec, steps: tuple[StepRecord, ...], run_ids: dict[str, str]
+    ) -> None:
+        left = sum(1 for s in steps if s.status != "succeeded")
+        data = RunInterrupted(workflow=spec.plan.workflow.name, reason=STOPPED_REASON, left=left)
+        data["temporal"] = run_ids
+        event = RUN_INTERRUPTED.event(
+            data, subject=spec.plan.workflow.name, run_id=spec.run_id, severity="warning"
+        )
+        self.setup.bus.publish(self.setup.store.release_run(spec.run_id, event))
+
+
+async def _result(handle: WorkflowHandle[Any, RunOutcome]) -> RunOutcome:
+    """The workflow's result, waited for across a cluster that is away for a while (a
+    restarted server): the SDK retries most calls, this retries what it gives up on."""
+    while True:
+        try:
+            return await handle.result()
+        except RPCError as exc:
+            if exc.status not in _TRANSIENT:
+                raise
+            await asyncio.sleep(RESULT_RETRY)
+
+
+async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> list[str]:
+    """The ids of runs of ``workflow`` in flight on the cluster with another plan than
+    ``plan`` (its definition changed since they started), logged as a warning: they go on
+    with the plan they started with, since the plan travels in their input and workers
+    check it by hash. A cluster that cannot list (visibility) within ``LIST_TIMEOUT`` gives
+    none."""
+    query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus="Running"'
+    found: list[str] = []
+
+    async def listed() -> None:
+        async for execution in client.list_workflows(query, limit=LIST_LIMIT):
+            memo = await execution.memo()
+            if memo.get(MEMO_WORKFLOW) == workflow and memo.get(MEMO_PLAN) != plan:
+                found.append(execution.id.removeprefix("nestr-"))
+
+    try:  # best effort: a slow listing never holds the run back
+        await asyncio.wait_for(listed(), LIST_TIMEOUT)
+    except (RPCError, TimeoutError):
+        logger.info("could not list the runs in flight of workflow %s", workflow)
+        return found
+    if found:
+        logger.warning(
+            "workflow %s changed while runs of it are in flight (%s): they go on with the"
+            " definition they started with",
+            workflow,
+            ", ".join(found),
+        )
+    return found
+
+
+def _run_status(status: str) -> RunStatus:
+    if status in {"succeeded", "failed", "cancelled"}:
+        return status  # type: ignore[return-value]
+    return "failed"
+
+
+def temporal_executor(setup: ExecutorSetup) -> Executor:
+    """The executor of the ``temporal`` setting (the ``nestr.executors`` entry point)."""
+    return TemporalExecutor(setup)

@@ -1,0 +1,127 @@
+"""nestr's store as a projection of a Temporal run: each instance's changes, copied in.
+
+The workflow's progress query (and at the end its result) gives every instance's state; the
+projection compares it with what it wrote before and records only what changed: a start as
+the instance's try starting, an end as its last try ending (so ``runs show`` gives the try
+count and error Temporal saw), a skip or cancel without a try as a settle. Each change is
+published with the usual step event, whose data also name the Temporal workflow and run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, cast
+
+from nestr.events.bus import EventBus
+from nestr.events.catalog import STEP_FINISHED, STEP_STARTED, StepEnded, StepStarted
+from nestr.store.attempts import AttemptEnd
+from nestr.store.records import StepStatus
+from nestr.store.runs import RunStore
+from nestr.temporal.compile import run_context
+from nestr.temporal.shapes import RunOutcome, StepState
+from nestr.workflow.executor import RunSpec
+from nestr.workflow.plan import Instance
+from nestr.workflow.stepevents import StepEvents
+
+logger = logging.getLogger(__name__)
+_ENDS = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+
+
+class Projection:
+    """The store's copy of one Temporal run."""
+
+    def __init__(
+        self, store: RunStore, bus: EventBus, spec: RunSpec, temporal: dict[str, str]
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.spec = spec
+        self.temporal = temporal
+        self.events = StepEvents(spec.run_id)
+        self.plan_hash = run_context(spec).plan_hash
+        self._seen: dict[str, str] = dict.fromkeys(spec.done, "succeeded")
+        self._attempt: dict[str, int] = {}  # the try recorded started, by key
+        self.version = 0  # the workflow's last change this projection has seen
+
+    def plan_changed(self, running: str) -> None:
+        """The workflow runs another plan than the record's: it goes on with its own."""
+        logger.warning(
+            "run %s: Temporal runs plan %s, the record has plan %s; it goes on with its own",
+            self.spec.run_id,
+            running,
+            self.plan_hash,
+        )
+
+    def apply(self, outcome: RunOutcome) -> None:
+        """Record every change ``outcome`` shows since the last call."""
+        settles: list[tuple[Instance, StepStatus, str | None]] = []
+        for key, raw in outcome.steps.items():
+            state = raw if isinstance(raw, StepState) else StepState(**cast("Any", raw))
+            if self._seen.get(key, "pending") == state.status:
+                continue
+            instance = self.spec.plan.instance(key)
+            ran = key in self._attempt or state.attempts > 0
+            if state.status == "running":
+                self._start(instance, max(1, state.attempts))
+            elif state.status in _ENDS and (state.status != "skipped" and ran):
+                self._end(instance, state)
+            elif state.status in _ENDS:
+                settles.append((instance, cast("StepStatus", state.status), state.error))
+            self._seen[key] = state.status
+        if settles:
+            self._settle(settles)
+
+    def _start(self, instance: Instance, attempt: int) -> None:
+        if self._attempt.get(instance.key) == attempt:
+            return
+        self._attempt[instance.key] = attempt
+        data = self._tagged(StepStarted(attempt=attempt))
+        event = self.events.event(instance, STEP_STARTED, cast("StepStarted", data))
+        now = self._now()
+        self.bus.publish(
+            self.store.start_attempt(self.spec.run_id, instance.key, attempt, now, event)
+        )
+
+    def _end(self, instance: Instance, state: StepState) -> None:
+        attempt = max(1, state.attempts)
+        self._start(instance, attempt)
+        status = state.status
+        step_status = cast("Any", status)
+        end = AttemptEnd(
+            "succeeded" if status == "succeeded" else cast("Any", status),
+            step_status=step_status,
+            error=state.error if status != "succeeded" else None,
+            outputs=dict(state.outputs) if status == "succeeded" else None,
+        )
+        data = StepEnded(attempt=attempt, status=status)
+        if status == "succeeded":
+            data["outputs"] = dict(state.outputs)
+        else:
+            data["error"] = state.error
+        event = self.events.event(instance, STEP_FINISHED, cast("StepEnded", self._tagged(data)))
+        self.bus.publish(
+            self.store.finish_attempt(
+                self.spec.run_id, instance.key, attempt, end, self._now(), event
+            )
+        )
+
+    def _settle(self, ends: list[tuple[Instance, StepStatus, str | None]]) -> None:
+        events = [
+            self.events.event(
+                instance,
+                STEP_FINISHED,
+                cast("StepEnded", self._tagged(StepEnded(status=status, reason=reason, attempt=0))),
+            )
+            for instance, status, reason in ends
+        ]
+        changes = [(instance.key, status, reason) for instance, status, reason in ends]
+        for event in self.store.settle_steps(self.spec.run_id, changes, self._now(), events):
+            self.bus.publish(event)
+
+    def _tagged(self, data: Any) -> dict[str, Any]:
+        return {**data, "temporal": self.temporal}
+
+    @staticmethod
+    def _now() -> float:
+        return time.time()

@@ -25,6 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from nestr.errors import UsageError
 from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
 from nestr.store.records import RunStatus, StepRecord
 from nestr.temporal.compile import run_input
@@ -45,6 +46,7 @@ RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is aw
 _TRANSIENT = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
+LOCAL_HINT = "run it with the local executor (`executor: local`, or `--executor local`)"
 STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
 
 
@@ -73,7 +75,15 @@ class TemporalExecutor:
             self.stop_reason = reason
         self._wake.set()
 
+    def refuse(self, spec: RunSpec) -> None:
+        """Refuse, before anything is recorded or submitted, what a run on Temporal does not
+        do yet rather than leave it out: compensations and retries of an ended run."""
+        refused = refusal(spec)
+        if refused is not None:
+            raise UsageError(refused, hint=LOCAL_HINT)
+
     async def execute(self, spec: RunSpec) -> RunResult:
+        self.refuse(spec)
         started = time.perf_counter()
         client = self.client or await connect(spec.settings)
         settings = spec.settings.temporal
@@ -250,6 +260,24 @@ async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> lis
             ", ".join(found),
         )
     return found
+
+
+def refusal(spec: RunSpec) -> str | None:
+    """Why the temporal executor cannot run ``spec``, or None."""
+    run = spec.run_id
+    if spec.compensating is not None:
+        return f"run {run} is compensating: the temporal executor does not run compensations"
+    if spec.retried or spec.ended:
+        keys = ", ".join(spec.retried or spec.ended)
+        return f"run {run}: the temporal executor does not retry steps of an ended run ({keys})"
+    undone = [s.id for s in spec.plan.workflow.steps if s.compensate is not None]
+    if undone:
+        steps = ", ".join(undone)
+        return (
+            f"workflow {spec.plan.workflow.name!r}, step {steps}: the temporal executor does not"
+            " run `compensate:`"
+        )
+    return None
 
 
 def _run_status(status: str) -> RunStatus:

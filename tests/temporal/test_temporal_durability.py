@@ -201,10 +201,12 @@ def test_two_runs_of_one_plan_keep_their_own_ids_on_a_worker(
 def test_recorded_histories_replay_without_nondeterminism(
     cluster: Cluster, project: Project, tmp_path: Path
 ) -> None:
-    """The histories of runs that succeeded, retried, failed fast, skipped and were
-    cancelled replay through the workflow code without a non-determinism error."""
+    """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled
+    and compensated (a compensation retried) replay through the workflow code without a
+    non-determinism error."""
     began = tmp_path / "began"
     counter = tmp_path / "tries"
+    undone = tmp_path / "undone"
     project.write(
         f"""
         ok:
@@ -229,6 +231,19 @@ def test_recorded_histories_replay_without_nondeterminism(
         cancelled:
           steps:
             - {{id: long, shell: true, run: "touch {began}; sleep 20"}}
+        compensated:
+          steps:
+            - id: first
+              run: "true"
+              compensate: {{shell: true, run: echo first >> {undone}}}
+            - id: second
+              needs: [first]
+              retry: {{attempts: 2, initial: 0.01, jitter: false}}
+              run: "true"
+              compensate:
+                shell: true
+                run: echo second >> {undone}; test "$(wc -l < {undone})" -ge 2
+            - {{id: bad, needs: [second], run: "false"}}
         """
     )
     settings = cluster.settings(project.state_dir)
@@ -236,8 +251,11 @@ def test_recorded_histories_replay_without_nondeterminism(
         project.run("ok", settings=settings, run_id="r-ok"),
         project.run("failing", settings=settings, run_id="r-failing", jobs=2),
         project.run("cancelled", settings=settings, run_id="r-cancel", cancel_when=began.exists),
+        project.run("compensated", settings=settings, run_id="r-compensated"),
     ]
-    assert [r.status for r in runs] == ["succeeded", "failed", "cancelled"]
+    assert [r.status for r in runs] == ["succeeded", "failed", "cancelled", "failed"]
+    assert runs[3].compensation == "succeeded"
+    assert undone.read_text().splitlines() == ["second", "second", "first"]
     assert statuses(runs[0])["never"] == "skipped"
 
     async def replay() -> int:
@@ -250,7 +268,7 @@ def test_recorded_histories_replay_without_nondeterminism(
             await replayer.replay_workflow(history)
         return len(histories)
 
-    assert asyncio.run(replay()) == 3
+    assert asyncio.run(replay()) == 4
 
 
 class Collected(logging.Handler):

@@ -55,6 +55,7 @@ from nestr.workflow.plan import Instance, build_plan, repo_from
 from nestr.workflow.process import DEFAULT_GRACE, GroupProcessRunner
 from nestr.workflow.registry import StepRegistry
 from nestr.workflow.render import reads_scope
+from nestr.workflow.saga import instance_of
 from nestr.workflow.scope import build_scope
 from nestr.workflow.stepevents import StepEvents
 
@@ -117,7 +118,7 @@ class StepActivities:
         info = activity.info()
         workflow_id, workflow_run = info.workflow_id or "", info.workflow_run_id or ""
         spec = await self._spec(step, workflow_id, workflow_run)
-        instance = spec.plan.instance(step.key)
+        instance = instance_of(spec.plan, step.key)
         events = _TemporalEvents(spec.run_id, workflow_id, workflow_run)
         scope: dict[str, Any] = {}
         if reads_scope(instance.step):

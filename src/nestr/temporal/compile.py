@@ -49,6 +49,7 @@ def run_input(spec: RunSpec, *, limit: int, heartbeat: float) -> RunInput:
         fail_fast=workflow.fail_fast,
         heartbeat=heartbeat,
         done={key: dict(record.outputs or {}) for key, record in spec.done.items()},
+        compensates=any(s.compensate is not None for s in workflow.steps),
     )
 
 

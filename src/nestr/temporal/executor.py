@@ -25,13 +25,28 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from nestr.events.catalog import RUN_FINISHED, RUN_INTERRUPTED, RunFinished, RunInterrupted
+from nestr.errors import UsageError
+from nestr.events.catalog import (
+    COMPENSATION_FINISHED,
+    RUN_FINISHED,
+    RUN_INTERRUPTED,
+    CompensationFinished,
+    RunFinished,
+    RunInterrupted,
+)
 from nestr.store.records import RunStatus, StepRecord
 from nestr.temporal.compile import run_input
 from nestr.temporal.projection import Projection
 from nestr.temporal.shapes import PROGRESS_QUERY, WORKFLOW_NAME, RunInput, RunOutcome
 from nestr.temporal.worker import connect
-from nestr.workflow.executor import Executor, ExecutorSetup, RunResult, RunSpec, StopReason
+from nestr.workflow.executor import (
+    Executor,
+    ExecutorSetup,
+    RunResult,
+    RunSpec,
+    StopReason,
+    status_counts,
+)
 
 MEMO_WORKFLOW = "nestr_workflow"  # memo keys of a run's workflow: its name and plan hash
 MEMO_PLAN = "nestr_plan"
@@ -45,6 +60,7 @@ RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is aw
 _TRANSIENT = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
+LOCAL_HINT = "run it with the local executor (`executor: local`, or `--executor local`)"
 STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
 
 
@@ -73,7 +89,16 @@ class TemporalExecutor:
             self.stop_reason = reason
         self._wake.set()
 
+    def refuse(self, spec: RunSpec) -> None:
+        """Refuse, before anything is recorded or submitted, what a run on Temporal does not
+        do yet rather than leave it out: the resume of a compensating run and the retry of
+        steps of an ended run."""
+        refused = refusal(spec)
+        if refused is not None:
+            raise UsageError(refused, hint=LOCAL_HINT)
+
     async def execute(self, spec: RunSpec) -> RunResult:
+        self.refuse(spec)
         started = time.perf_counter()
         client = self.client or await connect(spec.settings)
         settings = spec.settings.temporal
@@ -85,14 +110,16 @@ class TemporalExecutor:
         handle = await self._start(client, spec, submitted, {MEMO_WORKFLOW: name, MEMO_PLAN: plan})
         run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
         projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
-        status = await self._follow(spec, handle, projection)
+        status, compensation = await self._follow(spec, handle, projection)
         steps = tuple(self.setup.store.steps(spec.run_id))
         seconds = time.perf_counter() - started
+        name = spec.plan.workflow.name
+        result = RunResult(spec.run_id, name, status, steps, seconds, compensation)
         if status == "interrupted":
             self._release(spec, steps, run_ids)
         else:
-            self._finish(spec, status, steps, seconds, run_ids)
-        return RunResult(spec.run_id, spec.plan.workflow.name, status, steps, seconds)
+            self._finish(spec, result, run_ids)
+        return result
 
     async def _start(
         self, client: Client, spec: RunSpec, submitted: RunInput, memo: dict[str, str]
@@ -115,8 +142,9 @@ class TemporalExecutor:
 
     async def _follow(
         self, spec: RunSpec, handle: WorkflowHandle[Any, RunOutcome], projection: Projection
-    ) -> RunStatus | Literal["interrupted"]:
-        """Project the workflow's progress until it ends (or the submitter stops)."""
+    ) -> tuple[RunStatus | Literal["interrupted"], str | None]:
+        """Project the workflow's progress until it ends (or the submitter stops); how the
+        run and its compensations (None when none ran) ended."""
         result = asyncio.ensure_future(_result(handle))
         watchers = [asyncio.ensure_future(self._forward(e, r)) for e, r in self._events()]
         cancelled = False
@@ -124,7 +152,7 @@ class TemporalExecutor:
         try:
             while not result.done():
                 if self.stop_reason == "shutdown":
-                    return "interrupted"
+                    return "interrupted", "running" if projection.compensating else None
                 if self.stop_reason == "cancel" and not cancelled:
                     with contextlib.suppress(RPCError):  # tried again at the next poll
                         await handle.cancel()
@@ -158,7 +186,7 @@ class TemporalExecutor:
         if outcome.plan_hash and outcome.plan_hash != projection.plan_hash:
             projection.plan_changed(outcome.plan_hash)
         projection.apply(outcome)
-        return _run_status(outcome.status)
+        return _run_status(outcome.status), outcome.compensation
 
     def _events(self) -> list[tuple[asyncio.Event, StopReason]]:
         found: list[tuple[asyncio.Event, StopReason]] = []
@@ -176,27 +204,26 @@ class TemporalExecutor:
         """A cancel request another process wrote (``nestr runs cancel``); beats the run."""
         return self.setup.store.beat(run_id, self.setup.options.clock())
 
-    def _finish(
-        self,
-        spec: RunSpec,
-        status: RunStatus,
-        steps: tuple[StepRecord, ...],
-        seconds: float,
-        run_ids: dict[str, str],
-    ) -> None:
-        counts: dict[str, int] = {}
-        for step in steps:
-            counts[step.status] = counts.get(step.status, 0) + 1
-        data = RunFinished(status=status, counts=counts, seconds=round(seconds, 6))
+    def _finish(self, spec: RunSpec, result: RunResult, run_ids: dict[str, str]) -> None:
+        """Record the run's end and publish ``run.finished`` (after ``compensation.finished``
+        when compensations ran), as the local executor does."""
+        status, name, compensation = result.status, spec.plan.workflow.name, result.compensation
+        assert status != "interrupted"
+        events = []
+        if compensation is not None:
+            counts = status_counts(result.compensations)
+            undone = CompensationFinished(status=compensation, counts=counts)
+            events.append(COMPENSATION_FINISHED.event(undone, subject=name, run_id=spec.run_id))
+        data = RunFinished(status=status, counts=result.counts(), seconds=round(result.seconds, 6))
+        if compensation is not None:
+            data["compensation"] = compensation
         data["temporal"] = run_ids
-        event = RUN_FINISHED.event(
-            data,
-            subject=spec.plan.workflow.name,
-            run_id=spec.run_id,
-            severity="info" if status == "succeeded" else "error",
-        )
+        severity = "info" if status == "succeeded" else "error"
+        events.append(RUN_FINISHED.event(data, subject=name, run_id=spec.run_id, severity=severity))
         store, bus = self.setup.store, self.setup.bus
-        bus.publish(store.finish_run(spec.run_id, status, self.setup.options.clock(), event))
+        now = self.setup.options.clock()
+        for event in store.finish_run_with(spec.run_id, status, now, events, compensation):
+            bus.publish(event)
 
     def _release(
         self, spec: RunSpec, steps: tuple[StepRecord, ...], run_ids: dict[str, str]
@@ -250,6 +277,17 @@ async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> lis
             ", ".join(found),
         )
     return found
+
+
+def refusal(spec: RunSpec) -> str | None:
+    """Why the temporal executor cannot run ``spec``, or None."""
+    run = spec.run_id
+    if spec.compensating is not None:
+        return f"run {run} is compensating: the temporal executor does not resume compensations"
+    if spec.retried or spec.ended:
+        keys = ", ".join(spec.retried or spec.ended)
+        return f"run {run}: the temporal executor does not retry steps of an ended run ({keys})"
+    return None
 
 
 def _run_status(status: str) -> RunStatus:

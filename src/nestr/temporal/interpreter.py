@@ -10,12 +10,18 @@ cancellation, or the ``nestr.cancel`` signal) goes to the schedule, whose interr
 running activities and wait for their processes to end. The workflow returns a
 :class:`~nestr.temporal.shapes.RunOutcome` (it completes even when the run failed or was
 cancelled: the run's status is in the result).
+
+A run that failed or was cancelled then compensates, as on the local executor: the workflow
+rebuilds the plan from its input and ``nestr.workflow.saga`` decides, from the instances'
+states, which compensations (``compensate:KEY``) run and in which order; each is an activity
+with the step's retry policy and timeout, and a cancel does not stop them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -38,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
         StepState,
     )
+    from nestr.workflow.model import Workflow
+    from nestr.workflow.plan import build_plan, repo_from
+    from nestr.workflow.saga import PREFIX, Saga, compensations, outcome
     from nestr.workflow.schedule import Interrupt, Node, Outcome, Schedule, Settle, Start
 
 NO_TIMEOUT = timedelta(days=7)  # start-to-close of a step without a timeout: its heartbeat
@@ -57,6 +66,8 @@ class NestrRun:
         self._told = False  # the schedule knows of the cancel
         self._changed: dict[str, int] = {}  # key -> the change number of its last change
         self._version = 0  # changes so far
+        self._compensation: str | None = None  # how the compensations ended, once they run
+        self._outcome: str | None = None  # how the steps ended, once compensations run
 
     @workflow.run
     async def run(self, run: RunInput) -> RunOutcome:
@@ -71,9 +82,20 @@ class NestrRun:
             limit=run.limit,
             fail_fast=run.fail_fast,
         )
+        await self._drive(run, schedule, nodes, cancellable=True)
+        self._status = schedule.final_status()
+        if self._status in {"failed", "cancelled"} and run.compensates:
+            await self._compensate(run, nodes)
+        return self._result()
+
+    async def _drive(
+        self, run: RunInput, schedule: Schedule, nodes: dict[str, NodeSpec], *, cancellable: bool
+    ) -> None:
+        """Start, settle and interrupt instances as ``schedule`` says until it is over; a
+        cancel reaches the schedule only when ``cancellable`` (an undo is never stopped)."""
         handles: dict[str, asyncio.Task[None]] = {}
         while True:
-            if self._cancel and not self._told:
+            if cancellable and self._cancel and not self._told:
                 schedule.cancel()
                 self._told = True
             for action in schedule.advance():
@@ -88,17 +110,40 @@ class NestrRun:
                 elif isinstance(action, Interrupt) and action.key in handles:
                     handles[action.key].cancel()
             if schedule.over:
-                break
+                return
             try:
                 await workflow.wait_condition(self._news)
             except asyncio.CancelledError:  # the workflow was cancelled: stop the run
                 self._cancel = True
             ended, self._ended = self._ended, []
-            for key, outcome in ended:
+            for key, ending in ended:
                 handles.pop(key, None)
-                schedule.finished(key, outcome)
-        self._status = schedule.final_status()
-        return self._outcome()
+                schedule.finished(key, ending)
+
+    async def _compensate(self, run: RunInput, nodes: dict[str, NodeSpec]) -> None:
+        """The second phase of a failed or cancelled run: the compensations the saga
+        decides from the instances' states, each with its step's activity options."""
+        saga = self._saga(run)
+        if not saga.keys:
+            return
+        self._outcome, self._compensation = self._status, "running"
+        undo: dict[str, NodeSpec] = {}
+        for instance in saga.plan.instances:
+            step = nodes[instance.key.removeprefix(PREFIX)]
+            undo[instance.key] = replace(
+                step, key=instance.key, needs=list(instance.needs), reads_scope=True
+            )
+            self._steps[instance.key] = StepState("pending")
+            self._touch(instance.key)
+        await self._drive(run, saga.schedule(limit=run.limit), undo, cancellable=False)
+        self._compensation = outcome({k: self._steps[k].status for k in saga.keys})
+
+    def _saga(self, run: RunInput) -> Saga:
+        """The run's compensations: its plan, rebuilt from the input, and its states."""
+        context = run.context
+        selected = {k: [repo_from(r) for r in v] for k, v in context.selected.items()}
+        plan = build_plan(Workflow.from_dict(context.definition), selected)
+        return compensations(plan, {k: s.status for k, s in self._steps.items()})
 
     def _unstarted(self, key: str) -> Callable[[asyncio.Task[None]], None]:
         """What reports ``key`` cancelled when its task was cancelled before it began (its
@@ -112,7 +157,8 @@ class NestrRun:
 
     def _news(self) -> bool:
         """Something the schedule must be told: an activity ended, or a cancel came."""
-        return bool(self._ended) or self._cancel != self._told
+        stoppable = self._compensation is None  # a cancel never stops compensations
+        return bool(self._ended) or (stoppable and self._cancel != self._told)
 
     async def _step(self, run: RunInput, node: NodeSpec) -> None:
         """Run one instance as an activity and queue its end for the schedule."""
@@ -167,9 +213,12 @@ class NestrRun:
         outputs = {key: state.outputs for key, state in self._steps.items() if state.outputs}
         return states, outputs
 
-    def _outcome(self) -> RunOutcome:
+    def _result(self) -> RunOutcome:
         assert self._input is not None
-        return RunOutcome(self._status, dict(self._steps), self._input.context.plan_hash)
+        plan = self._input.context.plan_hash
+        ended = RunOutcome(self._status, dict(self._steps), plan)
+        ended.compensation, ended.outcome = self._compensation, self._outcome
+        return ended
 
     @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self) -> None:
@@ -184,7 +233,9 @@ class NestrRun:
             return RunOutcome("running")
         changed = {k: self._steps[k] for k, number in self._changed.items() if number > since}
         plan = self._input.context.plan_hash
-        return RunOutcome("running", changed, plan, version=self._version)
+        progress = RunOutcome("running", changed, plan, version=self._version)
+        progress.compensation, progress.outcome = self._compensation, self._outcome
+        return progress
 
     @workflow.query(name=DEFINITION_QUERY)
     def definition(self) -> RunContext:

@@ -5,6 +5,8 @@ projection compares it with what it wrote before and records only what changed: 
 the instance's try starting, an end as its last try ending (so ``runs show`` gives the try
 count and error Temporal saw), a skip or cancel without a try as a settle. Each change is
 published with the usual step event, whose data also name the Temporal workflow and run.
+When the workflow compensates, the projection records the compensations' rows and
+``compensation.started`` (as the local executor does) before their first change.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ import time
 from typing import Any, cast
 
 from nestr.events.bus import EventBus
-from nestr.events.catalog import STEP_FINISHED, STEP_STARTED, StepEnded, StepStarted
+from nestr.events.catalog import (
+    COMPENSATION_STARTED,
+    STEP_FINISHED,
+    STEP_STARTED,
+    CompensationStarted,
+    StepEnded,
+    StepStarted,
+)
 from nestr.store.attempts import AttemptEnd
-from nestr.store.records import StepStatus
+from nestr.store.compensations import begin_compensation
+from nestr.store.records import RunStatus, StepStatus
 from nestr.store.runs import RunStore
 from nestr.temporal.compile import run_context
 from nestr.temporal.shapes import RunOutcome, StepState
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.plan import Instance
+from nestr.workflow.saga import instance_of, is_compensation
 from nestr.workflow.stepevents import StepEvents
 
 logger = logging.getLogger(__name__)
@@ -43,6 +54,7 @@ class Projection:
         self._seen: dict[str, str] = dict.fromkeys(spec.done, "succeeded")
         self._attempt: dict[str, int] = {}  # the try recorded started, by key
         self.version = 0  # the workflow's last change this projection has seen
+        self.compensating = False  # the compensations' rows are recorded
 
     def plan_changed(self, running: str) -> None:
         """The workflow runs another plan than the record's: it goes on with its own."""
@@ -54,13 +66,42 @@ class Projection:
         )
 
     def apply(self, outcome: RunOutcome) -> None:
-        """Record every change ``outcome`` shows since the last call."""
+        """Record every change ``outcome`` shows since the last call: the steps', then the
+        compensations' (once recorded as begun)."""
+        states = {
+            key: raw if isinstance(raw, StepState) else StepState(**cast("Any", raw))
+            for key, raw in outcome.steps.items()
+        }
+        forward = {k: v for k, v in states.items() if not is_compensation(k)}
+        self._apply(forward)
+        undo = {k: v for k, v in states.items() if is_compensation(k)}
+        if undo and not self.compensating:
+            self._begin_compensation(outcome.outcome or outcome.status, list(undo))
+        self._apply(undo)
+
+    def _begin_compensation(self, status: str, keys: list[str]) -> None:
+        """Record the compensations the workflow runs and publish ``compensation.started``."""
+        self.compensating = True
+        workflow = self.spec.plan.workflow.name
+        event = COMPENSATION_STARTED.event(
+            CompensationStarted(outcome=status, steps=keys),
+            subject=workflow,
+            run_id=self.spec.run_id,
+            severity="warning",
+        )
+        rows = []
+        for key in keys:
+            instance = instance_of(self.spec.plan, key)
+            rows.append((key, instance.step.id, instance.repo.name if instance.repo else None))
+        ended = cast("RunStatus", status)
+        self.bus.publish(begin_compensation(self.store.db, self.spec.run_id, ended, rows, event))
+
+    def _apply(self, states: dict[str, StepState]) -> None:
         settles: list[tuple[Instance, StepStatus, str | None]] = []
-        for key, raw in outcome.steps.items():
-            state = raw if isinstance(raw, StepState) else StepState(**cast("Any", raw))
+        for key, state in states.items():
             if self._seen.get(key, "pending") == state.status:
                 continue
-            instance = self.spec.plan.instance(key)
+            instance = instance_of(self.spec.plan, key)
             ran = key in self._attempt or state.attempts > 0
             if state.status == "running":
                 self._start(instance, max(1, state.attempts))

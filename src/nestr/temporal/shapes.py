@@ -60,6 +60,7 @@ class RunInput:
     fail_fast: bool = True
     heartbeat: float = 10.0  # heartbeat timeout of every try (seconds)
     done: dict[str, dict[str, str]] = field(default_factory=dict)  # outputs of resumed ones
+    compensates: bool = False  # a step declares ``compensate:``: undo after a failure
 
 
 @dataclass
@@ -101,3 +102,7 @@ class RunOutcome:
     steps: dict[str, StepState] = field(default_factory=dict)
     plan_hash: str = ""
     version: int = 0  # the progress query's: the number of the last change it includes
+    # how its compensations ended (running while they run), None when none ran; with
+    # ``outcome``, how its steps ended (failed | cancelled) before they were undone
+    compensation: str | None = None
+    outcome: str | None = None

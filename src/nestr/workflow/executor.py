@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from nestr.config.settings import Settings
 from nestr.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -58,6 +58,7 @@ class RunSpec:
     ended: Mapping[str, StepStatus] = field(default_factory=dict)
     # set when a resume continues the compensations of a run whose steps ended so
     compensating: RunStatus | None = None
+    retried: tuple[str, ...] = ()  # the keys a retry of an ended run runs again
     claim: int = 0  # 0 for a new run, n for its n-th resume (part of $NESTR_OUTPUT's path)
     settings: Settings = field(default_factory=Settings)  # what steps get as ctx.settings
 
@@ -127,6 +128,16 @@ class Executor(Protocol):
 
     async def execute(self, spec: RunSpec) -> RunResult:
         """Run every instance of ``spec.plan`` not in ``spec.done``; return how it ended."""
+        ...
+
+
+@runtime_checkable
+class Refuses(Protocol):
+    """An executor that does not run every spec: it is asked before the run is recorded or
+    taken over, so a refused run leaves the store as it was."""
+
+    def refuse(self, spec: RunSpec) -> None:
+        """Raise a :class:`~nestr.errors.UsageError` for a spec this executor cannot run."""
         ...
 
     def cancel(self) -> None:

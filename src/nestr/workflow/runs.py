@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,10 @@ from nestr.store.records import RunRecord, RunStatus, StepRecord
 from nestr.store.runs import NewStep, RunStore
 from nestr.workflow.deadletter import retry_keys
 from nestr.workflow.executor import (
+    Executor,
     ExecutorFactory,
     ExecutorSetup,
+    Refuses,
     RunResult,
     RunSpec,
     executor_factory,
@@ -52,6 +55,8 @@ from nestr.workflow.options import ExecutorOptions
 from nestr.workflow.plan import build_plan, repo_dict, repo_from, select_repos
 from nestr.workflow.registry import StepRegistry, default_registry
 from nestr.workflow.saga import is_compensation
+
+Admit = Callable[[RunSpec], None]  # raises for a spec the executor refuses
 
 
 def new_run_id() -> str:
@@ -123,14 +128,16 @@ async def run_workflow(
     steps = [NewStep(i.key, i.step.id, i.repo.name if i.repo else None) for i in plan.instances]
     chosen = settings or Settings()
 
-    def begin(store: RunStore, bus: EventBus) -> RunSpec:
+    def begin(store: RunStore, bus: EventBus, admit: Admit) -> RunSpec:
+        spec = RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
+        admit(spec)
         started = RUN_STARTED.event(
             RunStarted(workflow=record.workflow, inputs=values, steps=len(steps)),
             subject=record.workflow,
             run_id=record.id,
         )
         bus.publish(store.create_run(record, steps, started))
-        return RunSpec(record.id, plan, values, root, state_dir, manifest.path, settings=chosen)
+        return spec
 
     wiring = _Wiring(
         state_dir, db, bus, registry, options, jobs, cancel, executor, chosen, shutdown, started
@@ -164,7 +171,7 @@ async def resume_run(
     :func:`run_workflow`.
     """
 
-    def begin(store: RunStore, bus: EventBus) -> RunSpec:
+    def begin(store: RunStore, bus: EventBus, admit: Admit) -> RunSpec:
         record = store.find_run(run)
         _refuse_compensated(record, "resumed")
         workflow = Workflow.from_dict(record.definition)
@@ -184,8 +191,10 @@ async def resume_run(
             open_ = {"pending", "running"}
             steps = store.steps(record.id)
             keys = [s.key for s in steps if is_compensation(s.key) and s.status in open_]
+        spec = partial(_spec, record, keys=keys, state_dir=state_dir, settings=chosen)
+        admit(spec(store.steps(record.id), compensating=compensating))
         claimed = store.claim(record, os.getpid(), time.time(), resumed, owner_alive, keys)
-        return _claimed_spec(store, bus, record, claimed, keys, state_dir, chosen, compensating)
+        return _claimed_spec(store, bus, record, claimed, spec, compensating=compensating)
 
     chosen = settings or Settings()  # read by begin, once called
     wiring = _Wiring(
@@ -215,7 +224,7 @@ async def retry_step(
     Refused (exit 2) for a run that is not failed or cancelled, or that compensated; the
     takeover is guarded as a resume's is. Other arguments as for :func:`resume_run`."""
 
-    def begin(store: RunStore, bus: EventBus) -> RunSpec:
+    def begin(store: RunStore, bus: EventBus, admit: Admit) -> RunSpec:
         record = store.find_run(run)
         _refuse_compensated(record, "retried")
         if record.status not in {"failed", "cancelled"}:
@@ -233,8 +242,10 @@ async def retry_step(
             data = RunRetried(workflow=workflow.name, steps=keys)
             return RUN_RETRIED.event(data, subject=workflow.name, run_id=record.id)
 
+        spec = partial(_spec, record, keys=keys, state_dir=state_dir, settings=chosen)
+        admit(spec(store.steps(record.id), retried=tuple(keys)))
         claimed = store.claim(record, os.getpid(), time.time(), retried, owner_alive, keys)
-        return _claimed_spec(store, bus, record, claimed, keys, state_dir, chosen, None)
+        return _claimed_spec(store, bus, record, claimed, spec, retried=tuple(keys))
 
     chosen = settings or Settings()
     wiring = _Wiring(
@@ -264,16 +275,31 @@ def _claimed_spec(
     bus: EventBus,
     record: RunRecord,
     claimed: tuple[Event, int, list[StepRecord]],
-    keys: Sequence[str] | None,
-    state_dir: Path,
-    settings: Settings,
-    compensating: RunStatus | None,
+    spec: Callable[..., RunSpec],
+    **extra: Any,
 ) -> RunSpec:
-    """The spec of a run taken over by a resume or a retry: what succeeded is done, what is
-    run again is ``keys`` (None: everything else), the rest stays as it ended."""
+    """The spec of a run taken over by a resume or a retry (``spec``: :func:`_spec` bound to
+    the run), from the records as the takeover left them."""
     event, claim, records = claimed
     bus.publish(event)
     end_left_groups(store.db, record)
+    return spec(records, claim=claim, **extra)
+
+
+def _spec(
+    record: RunRecord,
+    records: Sequence[StepRecord],
+    *,
+    keys: Sequence[str] | None,
+    state_dir: Path,
+    settings: Settings,
+    compensating: RunStatus | None = None,
+    retried: tuple[str, ...] = (),
+    claim: int = 0,
+) -> RunSpec:
+    """The spec of a resume or a retry of ``record``: what succeeded is done, what is run
+    again is ``keys`` (None: everything else), the rest stays as it ended. Built once from
+    the records before the takeover (for the executor to refuse it), then from after."""
     again = None if keys is None else set(keys)
     manifest = record.context.get("manifest")
     return RunSpec(
@@ -291,6 +317,7 @@ def _claimed_spec(
             if again is not None and s.status != "succeeded" and s.key not in again
         },
         compensating=compensating,
+        retried=retried,
         claim=claim,
         settings=settings,
     )
@@ -314,16 +341,14 @@ class _Wiring:
     shutdown: asyncio.Event | None = None
     started: Callable[[str], None] | None = None
 
-    async def drive(self, begin: Callable[[RunStore, EventBus], RunSpec]) -> RunResult:
-        """Open the store, record the run's start with ``begin``, and execute it."""
+    async def drive(self, begin: Callable[[RunStore, EventBus, Admit], RunSpec]) -> RunResult:
+        """Open the store, build the executor, record the run's start with ``begin`` (which
+        lets the executor refuse the run before it writes), and execute it."""
         registry = self.registry or default_registry()  # before the run is recorded or claimed
         db = self.db or open_database(self.state_dir)
         try:
             store = RunStore(db)
             bus = self.bus or EventBus(sink=EventLog(db))
-            spec = begin(store, bus)
-            if self.started is not None:
-                self.started(spec.run_id)
             options = self.options or ExecutorOptions()
             if self.jobs is not None:
                 options = replace(options, concurrency=self.jobs)
@@ -331,10 +356,21 @@ class _Wiring:
             if isinstance(factory, str):
                 factory = executor_factory(factory)
             setup = ExecutorSetup(store, bus, registry, options, self.cancel, self.shutdown)
-            return await factory(setup).execute(spec)
+            executor = factory(setup)
+            spec = begin(store, bus, _admit(executor))
+            if self.started is not None:
+                self.started(spec.run_id)
+            return await executor.execute(spec)
         finally:
             if self.db is None:
                 db.close()
+
+
+def _admit(executor: Executor) -> Admit:
+    """The check ``begin`` passes its spec to before writing: the executor's refusal."""
+    if isinstance(executor, Refuses):
+        return executor.refuse
+    return lambda spec: None
 
 
 def end_left_groups(db: Database, record: RunRecord) -> None:

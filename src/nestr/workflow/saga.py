@@ -107,6 +107,15 @@ def compensations(plan: Plan, states: Mapping[str, str]) -> Saga:
     return Saga(Plan(plan.workflow, tuple(instances)))
 
 
+def instance_of(plan: Plan, key: str) -> Instance:
+    """Instance ``key`` of ``plan``, or the compensation ``key`` names (without its order:
+    what runs it needs, not what schedules it)."""
+    if not is_compensation(key):
+        return plan.instance(key)
+    undone = plan.instance(key.removeprefix(PREFIX))
+    return Instance(key, compensation_step(undone.step), undone.repo, ())
+
+
 def outcome(states: Mapping[str, str]) -> CompensationStatus:
     """How the compensations ended: ``failed`` when one failed (or could not run)."""
     failed = any(status in {"failed", "cancelled"} for status in states.values())

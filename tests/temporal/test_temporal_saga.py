@@ -1,0 +1,191 @@
+"""Compensation (the saga pattern) on Temporal, and what the temporal executor refuses before
+the run is recorded or submitted instead of leaving it out: the resume of a compensating run
+and ``runs retry``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.conftest import CliResult
+from tests.temporal.conftest import Cluster
+from tests.workflow.conftest import Project, statuses
+
+from nestr.events.catalog import COMPENSATION_FINISHED, COMPENSATION_STARTED, RUN_FINISHED
+from nestr.store import RunStore, open_database
+from nestr.store.eventlog import EventLog
+
+CHAIN = """
+wf:
+  steps:
+    - id: a
+      run: echo a
+      compensate: {shell: true, run: echo "undo a" >> undo}
+    - id: b
+      needs: [a]
+      shell: true
+      run: echo "branch=feature-b" >> "$NESTR_OUTPUT"
+      compensate:
+        shell: true
+        run: echo "undo b ${{ steps.b.outputs.branch }}" >> undo
+    - id: plain
+      needs: [b]
+      run: echo no compensation here
+    - id: c
+      needs: [plain]
+      run: echo c
+      compensate: {shell: true, run: echo "undo c" >> undo}
+    - id: side
+      run: echo independent
+      retry: {attempts: 2, initial: 0.01, jitter: false}
+      compensate:
+        shell: true
+        run: echo "undo side" >> side-undo; test "$(wc -l < side-undo)" -ge 2
+    - id: boom
+      needs: [c]
+      run: "false"
+      compensate: {shell: true, run: echo "undo boom" >> undo}
+"""
+
+
+def _flags(project: Project, cluster: Cluster) -> list[str]:
+    """The submitter's flags: this test's project, store and cluster, the temporal executor."""
+    return [
+        "-C", str(project.root), "--set", f"state_dir={project.state_dir}",
+        "--set", f"temporal.address={cluster.server.address}",
+        "--set", f"temporal.task_queue={cluster.queue}",
+        "--set", "executor=temporal",
+    ]  # fmt: skip
+
+
+def _refused(result: CliResult, *named: str) -> None:
+    """One clear usage error (exit 2) naming ``named`` and pointing at the local executor."""
+    assert result.code == 2, (result.out, result.err)
+    for name in (*named, "temporal executor", "executor: local"):
+        assert name in result.err, result.err
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _runs(project: Project) -> list[tuple[str, str, int | None, int]]:
+    """Every run recorded: id, status, owner, resumes."""
+    with open_database(project.state_dir) as db:
+        return [(r.id, r.status, r.owner_pid, r.resumes) for r in RunStore(db).runs()]
+
+
+def test_failure_undoes_succeeded_steps_in_reverse_dependency_order_on_temporal(
+    cluster: Cluster, project: Project
+) -> None:
+    """On Temporal, after a step fails the compensations of the steps that succeeded run
+    latest-first along the needs (through a step without one), read the outputs of the step
+    they undo, a failing try is retried per the step's policy, and each is recorded as a
+    ``compensate:KEY`` instance with its events; the run ends failed, compensated."""
+    project.write(CHAIN)
+    result = project.run("wf", settings=cluster.settings(project.state_dir))
+    assert (result.status, result.compensation) == ("failed", "succeeded")
+    assert _lines(project.root / "undo") == ["undo c", "undo b feature-b", "undo a"]
+    assert _lines(project.root / "side-undo") == ["undo side", "undo side"]
+    shown = {s.key: (s.status, s.attempts) for s in result.compensations}
+    assert shown == {
+        "compensate:a": ("succeeded", 1),
+        "compensate:b": ("succeeded", 1),
+        "compensate:c": ("succeeded", 1),
+        "compensate:side": ("succeeded", 2),
+    }
+    assert statuses(result)["boom"] == "failed"
+    with open_database(project.state_dir) as db:
+        record = RunStore(db).runs()[0]
+        types = [e.type for e in EventLog(db).read(0, "nestr.workflow", result.run_id)]
+    assert (record.status, record.compensation, record.outcome) == ("failed", "succeeded", "failed")
+    started, finished = types.index(COMPENSATION_STARTED.name), types.index(RUN_FINISHED.name)
+    assert started < types.index(COMPENSATION_FINISHED.name) < finished
+
+
+def test_cancel_undoes_what_succeeded_on_temporal(cluster: Cluster, project: Project) -> None:
+    """A run cancelled on Temporal (the workflow's cancellation) runs the compensations of its
+    succeeded steps after its running step stopped, and ends cancelled, compensated."""
+    began = project.root / "began"
+    project.write(
+        f"""
+        wf:
+          steps:
+            - {{id: a, run: "true", compensate: {{shell: true, run: echo "undo a" >> undo}}}}
+            - {{id: long, needs: [a], shell: true, run: "touch {began}; sleep 30"}}
+        """
+    )
+    settings = cluster.settings(project.state_dir)
+    result = project.run("wf", settings=settings, cancel_when=began.exists)
+    assert (result.status, result.compensation) == ("cancelled", "succeeded")
+    assert {s.key: s.status for s in result.forward} == {"a": "succeeded", "long": "cancelled"}
+    assert _lines(project.root / "undo") == ["undo a"]
+
+
+def test_runs_retry_is_refused_and_leaves_the_failed_run_as_it_was(
+    nestr, cluster: Cluster, project: Project
+) -> None:
+    """``runs retry`` of a run that failed on Temporal is refused with exit 2 naming the run
+    and the step, and the run stays failed, not taken over, its step not run again."""
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: boom, shell: true, run: "echo x >> tries; false"}
+        """
+    )
+    flags = _flags(project, cluster)
+    ran = nestr(*flags, "run", "wf", "--json")
+    assert ran.code == 1, ran.err
+    run_id = json.loads(ran.out)["run_id"]
+    before = _runs(project)
+    retried = nestr(*flags, "runs", "retry", run_id, "boom")
+    _refused(retried, run_id, "boom")
+    assert _runs(project) == before
+    assert (project.root / "tries").read_text() == "x\n"
+
+
+def test_resume_of_a_compensating_run_is_refused_and_leaves_it_as_it_was(
+    nestr, cluster: Cluster, project: Project
+) -> None:
+    """A run stopped mid-compensation on the local executor and resumed on Temporal is
+    refused with exit 2 naming the run, and stays interrupted with its compensation running."""
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: a, run: "true", compensate: {shell: true, run: echo "undo a" >> undo; sleep 60}}
+            - {id: boom, needs: [a], run: "false"}
+        """
+    )
+    run_id = asyncio.run(_stopped_mid_compensation(project, project.root / "undo"))
+    flags = _flags(project, cluster)
+    before = json.loads(nestr(*flags, "runs", "show", run_id, "--json").out)
+    assert (before["status"], before["compensation"]) == ("interrupted", "running")
+    resumed = nestr(*flags, "runs", "resume", run_id)
+    _refused(resumed, run_id, "compensating")
+    after = json.loads(nestr(*flags, "runs", "show", run_id, "--json").out)
+    assert after == before
+
+
+async def _stopped_mid_compensation(project: Project, undo: Path) -> str:
+    """Run ``wf`` locally and shut it down while its compensation runs; its run id."""
+    from nestr.manifest.loader import load_manifest
+    from nestr.workflow import run_workflow
+
+    shutdown = asyncio.Event()
+    running = asyncio.create_task(
+        run_workflow(
+            "wf",
+            manifest=load_manifest(project.manifest_path),
+            state_dir=project.state_dir,
+            shutdown=shutdown,
+        )
+    )
+    while not undo.exists():  # noqa: ASYNC110 (a step's process writes it)
+        await asyncio.sleep(0.01)
+    shutdown.set()
+    result = await running
+    assert (result.status, result.compensation) == ("interrupted", "running")
+    return result.run_id

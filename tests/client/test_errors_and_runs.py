@@ -179,7 +179,7 @@ def test_an_unreachable_server_is_one_line_and_exit_1(nestr: Nestr) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["foreach", "--", "true"], ["cache", "list"], ["workspace", "list"], ["runs", "logs", "x"]],
+    [["foreach", "--", "true"], ["cache", "list"], ["workspace", "gc"], ["audit", "verify"]],
 )
 def test_commands_without_a_remote_form_refuse_the_server(nestr: Nestr, args: list[str]) -> None:
     """Commands that work on this machine only say so with --server (exit 2), naming where the

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from nestr.errors import NestrError
 from nestr.events import Event
 from nestr.server._proto import events_pb2, sync_pb2, workflow_pb2, workspace_pb2
+from nestr.store.compensations import FailedStep
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.sync.model import FilePlan, RepoPlan, SyncPlan
 from nestr.sync.planner import Action, Policy, Record
@@ -119,7 +120,37 @@ def log(message: workflow_pb2.StepLog) -> LogRecord:
     )
 
 
+def failed_step(message: workflow_pb2.FailedStep) -> FailedStep:
+    """An entry of the dead-letter list."""
+    return FailedStep(
+        run_id=message.run_id,
+        workflow=message.workflow,
+        key=message.key,
+        step=message.step,
+        repo=_opt(message, "repo"),
+        attempts=message.attempts,
+        finished=_opt(message, "finished"),
+        exit_code=_opt(message, "exit_code"),
+        error=_opt(message, "error"),
+    )
+
+
 # --- workspaces -------------------------------------------------------------------------------
+
+
+def workspace_row(message: workspace_pb2.RegisteredWorkspace) -> dict[str, Any]:
+    """A row of ``nestr workspace list --json`` (:meth:`RegistryEntry.listed`)."""
+    return {
+        "id": message.id,
+        "root": message.root,
+        "manifest": message.manifest,
+        "created": message.created,
+        "expires": _opt(message, "expires"),
+        "ephemeral": message.ephemeral,
+        "repos": list(message.repos),
+        "exists": message.exists,
+        "expired": message.expired,
+    }
 
 
 def status(message: workspace_pb2.StatusResponse) -> WorkspaceStatus:

@@ -2,8 +2,11 @@
 
 The server ends a call with the status code its error maps to, the message the CLI prints and
 the hint as trailing metadata ``nestr-hint`` (:mod:`nestr.server.errors`); this module turns
-that back into a :class:`~nestr.errors.NestrError` of the class (so the exit code) the CLI
-reports, so ``error: …`` / ``hint: …`` read the same through ``--server``.
+that back into a :class:`~nestr.errors.NestrError` of the class the CLI reports, so
+``error: …`` / ``hint: …`` read the same through ``--server``. The exit code is the one the
+server's error has (its ``google.rpc.ErrorInfo`` carries it), so a command exits as it does
+locally even where two errors share a status code (a workspace holding local work and a run
+another process owns are both FAILED_PRECONDITION, exit 1 and 2).
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from __future__ import annotations
 import re
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from nestr.errors import (
+    EXIT_CONFLICTS,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
     InputError,
     Interrupted,
     MultipleInputErrors,
@@ -24,6 +31,9 @@ from nestr.errors import (
 )
 
 HINT_KEY = "nestr-hint"
+DETAILS_KEY = "grpc-status-details-bin"  # google.rpc.Status (nestr.server.details)
+DOMAIN = "nestr.dev"
+EXIT_CODES = {EXIT_FAILED, EXIT_USAGE, EXIT_CONFLICTS, EXIT_INTERRUPTED}
 _NESTED_HINT = "\n  hint: "
 RESUME_KEY = "nestr-resume-after-seq"
 _ESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
@@ -54,7 +64,16 @@ def unreachable(address: str, detail: str = "") -> ServerUnreachable:
 
 
 def from_rpc_error(error: aio.AioRpcError, address: str) -> NestrError:
-    """The error a command reports for a call that ended with ``error``."""
+    """The error a command reports for a call that ended with ``error``, with the exit code
+    the server's error has."""
+    translated = _translated(error, address)
+    exit_code = _exit_code(error)
+    if exit_code is not None and isinstance(translated, NestrError):
+        translated.exit_code = exit_code
+    return translated
+
+
+def _translated(error: aio.AioRpcError, address: str) -> NestrError:
     code, message, hint = error.code(), error.details() or "", hint_of(error)
     if code == grpc.StatusCode.UNAVAILABLE:  # grpc's detail ends with the socket's reason
         return unreachable(address, message.rsplit(": ", 1)[-1])
@@ -99,6 +118,25 @@ def hint_of(error: aio.AioRpcError) -> str | None:
     if value is None:
         return None
     return _ESCAPE.sub(lambda m: chr(int(m.group(1)[1:], 16)), value)
+
+
+def _exit_code(error: aio.AioRpcError) -> int | None:
+    """The exit code in the call's ``ErrorInfo`` of nestr's domain (None: none is there)."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    for name, value in error.trailing_metadata() or ():
+        if name != DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        try:
+            details = status_pb2.Status.FromString(value).details
+        except DecodeError:
+            return None
+        for packed in details:
+            info = error_details_pb2.ErrorInfo()
+            if packed.Unpack(info) and info.domain == DOMAIN:
+                code = info.metadata.get("exit_code", "")
+                return int(code) if code.isdigit() and int(code) in EXIT_CODES else None
+    return None
 
 
 def trailer(error: aio.AioRpcError, key: str) -> str | None:

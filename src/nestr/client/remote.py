@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from nestr.sync import ApplyOptions, SyncPlan, SyncResult
     from nestr.sync.status import RepoStatus as SyncRepoStatus
     from nestr.workspace.locking import LockResult
+    from nestr.workspace.removal import Removal
     from nestr.workspace.results import AssemblyResult, RepoResult
     from nestr.workspace.status import WorkspaceStatus
 
@@ -179,6 +180,26 @@ class RemoteSession(RemoteRuns):
         )
         async with self.channel() as channel:
             return convert.sync_result(await stubs.sync(channel).Apply(request))
+
+    def listed_workspaces(self) -> list[dict[str, Any]]:
+        """The rows of ``nestr workspace list --json`` of the server's machine."""
+
+        async def call(channel: aio.Channel) -> list[dict[str, Any]]:
+            request = ws_pb.ListWorkspacesRequest()
+            listed = await stubs.workspaces(channel).ListWorkspaces(request)
+            return [convert.workspace_row(w) for w in listed.workspaces]
+
+        return self.blocking(call)
+
+    async def remove_workspace(self, workspace: str, *, force: bool = False) -> Removal:
+        """Remove a workspace of the server's machine (id, or a path there). One holding
+        local work is refused with the server's error (the reasons, exit 1), not returned."""
+        from nestr.workspace.removal import Removal
+
+        request = ws_pb.RemoveWorkspaceRequest(workspace=workspace, force=force)
+        async with self.channel() as channel:
+            removed = await stubs.workspaces(channel).RemoveWorkspace(request)
+        return Removal(removed.id, removed.root, removed=True)
 
     def sync_status(self, target: Selection) -> list[SyncRepoStatus]:
         """Not offered by the server yet."""

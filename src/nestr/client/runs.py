@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from nestr.events import Event
-    from nestr.store.records import RunRecord
+    from nestr.store.compensations import FailedStep
+    from nestr.store.records import LogRecord, RunRecord
     from nestr.workflow.executor import RunResult
     from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail
@@ -98,6 +99,27 @@ class RemoteRuns(RemoteBase):
             resumed = await stubs.workflows(channel).ResumeRun(request)
             return await self._watch(channel, resumed.run_id, head, cancel)
 
+    async def retry_step(
+        self, run: str, step: str, *, jobs: int | None = None, cancel: asyncio.Event | None = None
+    ) -> RunResult:
+        """Run again the failed instances of ``step`` of the ended run ``run`` on the server,
+        and what they held back; follow the run to its end."""
+        async with self.channel() as channel:
+            head = await _head(channel)
+            request = pb.RetryStepRequest(run_id=run, step=step, jobs=jobs or 0)
+            retried = await stubs.workflows(channel).RetryStep(request)
+            return await self._watch(channel, retried.run_id, head, cancel)
+
+    def failed_steps(self, run: str | None = None) -> list[FailedStep]:
+        """The server's dead-letter list (of run ``run`` only, when given)."""
+
+        async def call(channel: aio.Channel) -> list[FailedStep]:
+            request = pb.ListFailedStepsRequest(run_id=run or "")
+            listed = await stubs.workflows(channel).ListFailedSteps(request)
+            return [convert.failed_step(f) for f in listed.steps]
+
+        return self.blocking(call)
+
     def cancel(self, run: str) -> Cancellation:
         """Ask the server to stop run ``run``."""
         from nestr.workflow.queries import Cancellation
@@ -148,6 +170,28 @@ class RemoteRuns(RemoteBase):
         with self.translated():
             await stubs.workflows(channel).CancelRun(pb.CancelRunRequest(run_id=run_id))
 
+    async def follow_step_logs(self, run_id: str) -> AsyncIterator[Event]:
+        """The ``step.log`` events of run ``run_id``, stored then live, until the run ended
+        (at once when it had ended: the stored ones only)."""
+        from nestr.workflow.liveness import shown_status
+
+        async with self.channel() as channel:
+            record = (await _detail(channel, run_id)).run
+            if shown_status(record) not in {"running", "pending"}:
+                for event in await _stored(channel, 0, [c.STEP_LOG.name], record.id):
+                    yield event
+                return
+        prefixes = [c.STEP_LOG.name, c.RUN_FINISHED.name]
+        events = cast(
+            "AsyncGenerator[Event, None]",
+            self.follow_events(since=0, type_prefix=prefixes, run=record.id),
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if event.type == c.RUN_FINISHED.name:
+                    return
+                yield event
+
     # --- the event log ----------------------------------------------------------------------
 
     def resume_target(self, run: str) -> RunRecord:
@@ -169,19 +213,8 @@ class RemoteRuns(RemoteBase):
         """Stored events after ``since``, oldest first (``run``: an id or a unique prefix)."""
 
         async def call(channel: aio.Channel) -> list[Event]:
-            stub = stubs.events(channel)
             run_id = (await _detail(channel, run)).run.id if run is not None else ""
-            found: list[Event] = []
-            after, end = since, False
-            while not end:
-                page = await stub.GetEvents(
-                    events_pb.GetEventsRequest(
-                        after_seq=after, limit=PAGE, types=_types(type_prefix), run_id=run_id
-                    )
-                )
-                found += [convert.event(m) for m in page.events]
-                after, end = page.next_after_seq, page.end
-            return found
+            return await _stored(channel, since, _types(type_prefix), run_id)
 
         return self.blocking(call)
 
@@ -236,6 +269,24 @@ class RemoteQueries:
         """Not sent by the server: a face draws the run without its DAG."""
         return None
 
+    def step_keys(self, run_id: str, step: str | None = None) -> set[str]:
+        """Instance keys of ``run_id``: all, or those of ``step`` (an id or a key)."""
+        from nestr.workflow.queries import select_keys
+
+        detail = self.detail(run_id)
+        return select_keys(detail.run.id, [s.key for s in detail.steps], step)
+
+    def step_logs(self, run: str, step: str | None = None) -> list[LogRecord]:
+        """Captured output of run ``run`` (id or prefix), of one step (an id or a key) when
+        given."""
+
+        async def call(channel: aio.Channel) -> list[LogRecord]:
+            request = pb.GetStepLogRequest(run_id=run, step=step or "")
+            found = await stubs.workflows(channel).GetStepLog(request)
+            return [convert.log(r) for r in found.logs]
+
+        return self.remote.blocking(call)
+
     def failed_tails(self, result: RunResult, lines: int = TAIL_LINES) -> dict[str, str]:
         """The last ``lines`` lines of output of each failed instance of ``result``."""
         failed = [s.key for s in result.steps if s.status == "failed"]
@@ -267,6 +318,22 @@ async def _detail(channel: aio.Channel, run: str) -> RunDetail:
         steps=[convert.step(s, found.run.id) for s in found.steps],
         attempts=[convert.attempt(a) for a in found.attempts],
     )
+
+
+async def _stored(channel: aio.Channel, since: int, types: list[str], run_id: str) -> list[Event]:
+    """The stored events after ``since`` of ``types`` (prefixes) and run ``run_id`` ("": any),
+    page by page."""
+    stub = stubs.events(channel)
+    found: list[Event] = []
+    after, end = since, False
+    while not end:
+        request = events_pb.GetEventsRequest(
+            after_seq=after, limit=PAGE, types=types, run_id=run_id
+        )
+        page = await stub.GetEvents(request)
+        found += [convert.event(m) for m in page.events]
+        after, end = page.next_after_seq, page.end
+    return found
 
 
 def _types(prefix: str | Sequence[str] | None) -> list[str]:

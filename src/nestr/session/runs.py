@@ -3,10 +3,11 @@ reading or following events."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from nestr.session.audit import asked
 from nestr.session.base import SessionBase, load_manifest_file
@@ -273,6 +274,23 @@ class RunOperations(SessionBase):
             return log.prune(max_age=retention.max_age, max_events=retention.max_events)
         finally:
             log.close()
+
+    async def follow_step_logs(self, run_id: str) -> AsyncIterator[Event]:
+        """The ``step.log`` events of run ``run_id``, stored then live, until the run ended
+        (interrupted included: nothing more comes)."""
+        from nestr.events.catalog import STEP_LOG
+        from nestr.workflow.liveness import shown_status
+
+        def over() -> bool:
+            return shown_status(self.queries.run(run_id)) not in {"running", "pending"}
+
+        events = cast(
+            "AsyncGenerator[Event, None]",
+            self.follow_events(type_prefix=STEP_LOG.name, run_id=run_id, stop=over),
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
 
     async def follow_events(
         self,

@@ -173,6 +173,14 @@ class WorkspaceOperations(SessionBase):
 
         return registered(self.settings.state_dir)
 
+    def listed_workspaces(self) -> list[dict[str, Any]]:
+        """The rows of ``nestr workspace list --json``: the registered workspaces, oldest
+        first, each with whether its directory exists and whether it expired."""
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        return [entry.listed(now) for entry in self.workspaces()]
+
     def mirrors(self) -> list[MirrorUsage]:
         """The mirrors of the cache: URL, size, last fetch, the workspaces that borrow."""
         from nestr.workspace.cache_usage import list_mirrors

@@ -111,23 +111,18 @@ class RunQueries:
     def step_keys(self, run_id: str, step: str | None = None) -> set[str]:
         """Instance keys of ``run_id``: all, or those of ``step`` (an id or a key like
         ``test[api]``); a usage error naming the closest step when there is none."""
-        keys = [s.key for s in self.store.steps(run_id)]
-        if step is None:
-            return set(keys)
-        chosen = {k for k in keys if k == step or k.split("[", 1)[0] == step}
-        if not chosen:
-            raise NotFound(
-                f"run {run_id} has no step {step!r}",
-                kind="step",
-                name=step,
-                hint=did_you_mean(step, keys),
-            )
-        return chosen
+        return select_keys(run_id, [s.key for s in self.store.steps(run_id)], step)
 
     def logs(self, run_id: str, keys: Iterable[str] | None = None) -> list[LogRecord]:
         """Captured output of ``run_id`` (of the instances ``keys`` only, when given)."""
         wanted = None if keys is None else set(keys)
         return [r for r in self.store.logs(run_id) if wanted is None or r.key in wanted]
+
+    def step_logs(self, run: str, step: str | None = None) -> list[LogRecord]:
+        """Captured output of run ``run`` (id or prefix), of one ``step`` (an id, or a key like
+        ``test[api]``) when given; a usage error naming the closest step when there is none."""
+        run_id = self.find_run(run).id
+        return self.logs(run_id, self.step_keys(run_id, step))
 
     def failed_tails(self, result: RunResult, lines: int = TAIL_LINES) -> dict[str, str]:
         """The last ``lines`` lines of output of each failed instance of ``result``."""
@@ -164,3 +159,19 @@ class RunQueries:
             return False
         end_left_groups(self.store.db, record)
         return True
+
+
+def select_keys(run_id: str, keys: list[str], step: str | None) -> set[str]:
+    """Those of the instance ``keys`` of run ``run_id`` that ``step`` names (an id or a key
+    like ``test[api]``; None: all); a usage error naming the closest step when there is none."""
+    if step is None:
+        return set(keys)
+    chosen = {k for k in keys if k == step or k.split("[", 1)[0] == step}
+    if not chosen:
+        raise NotFound(
+            f"run {run_id} has no step {step!r}",
+            kind="step",
+            name=step,
+            hint=did_you_mean(step, keys),
+        )
+    return chosen

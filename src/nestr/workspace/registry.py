@@ -53,6 +53,11 @@ class RegistryEntry:
             "repos": list(self.repos),
         }
 
+    def listed(self, now: datetime) -> dict[str, Any]:
+        """A row of ``nestr workspace list --json``: the entry, whether its directory still
+        exists and whether it expired at ``now``."""
+        return {**self.to_dict(), "exists": self.root.exists(), "expired": self.expired(now)}
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RegistryEntry:
         return cls(

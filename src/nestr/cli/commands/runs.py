@@ -10,13 +10,13 @@ import click
 
 from nestr.cli.commands._runview import watching
 from nestr.cli.commands.run import report, run_cancellable
-from nestr.cli.context import local_session, session
+from nestr.cli.context import session
 from nestr.cli.options import jobs_option
 from nestr.cli.render import json_option, print_json
 from nestr.workflow.liveness import run_dict, shown_status
 
 if TYPE_CHECKING:
-    from nestr.session import Session
+    from nestr.cli.surface import Nestr
     from nestr.workflow.queries import RunRecord, StepRecord
 
 _run_argument = click.argument("run_id", metavar="RUN")
@@ -94,7 +94,7 @@ def _step_lines(steps: list[StepRecord], width: int) -> None:
 @click.pass_context
 def failed_steps(ctx: click.Context, run_id: str | None, as_json: bool) -> int:
     """Steps that failed for good in ended runs (the dead-letter list), newest run first."""
-    found = local_session(ctx, only_here=True).failed_steps(run_id)
+    found = session(ctx).failed_steps(run_id)
     if as_json:
         print_json([f.to_dict() for f in found])
         return 0
@@ -115,7 +115,7 @@ def failed_steps(ctx: click.Context, run_id: str | None, as_json: bool) -> int:
 def retry(ctx: click.Context, run_id: str, step: str, jobs: int | None, as_json: bool) -> int:
     """Run again a failed STEP (an id or a key like test[api]) of an ended run, and the steps
     it held back; the rest of the run is not rerun."""
-    nestr = local_session(ctx, only_here=True)
+    nestr = session(ctx)
     record = nestr.resume_target(run_id)
     with watching(nestr.bus, record.workflow, nestr.queries.workflow(record)):
         result = run_cancellable(
@@ -132,12 +132,11 @@ def retry(ctx: click.Context, run_id: str, step: str, jobs: int | None, as_json:
 @click.pass_context
 def logs(ctx: click.Context, run_id: str, step: str | None, follow: bool) -> int:
     """Captured output of a run, or of one STEP (an id, or an instance key like test[api])."""
-    nestr = local_session(ctx, only_here=True)
+    nestr = session(ctx)
     record = nestr.queries.find_run(run_id)
-    keys = nestr.queries.step_keys(record.id, step)
     if follow:
-        return _follow_logs(nestr, record.id, keys)
-    for log in nestr.queries.logs(record.id, keys):
+        return _follow_logs(nestr, record.id, nestr.queries.step_keys(record.id, step))
+    for log in nestr.queries.step_logs(record.id, step):
         click.echo(f"==> {log.key} (attempt {log.attempt}, {log.stream}) <==")
         click.echo(log.text.rstrip("\n"))
         if log.truncated:
@@ -145,17 +144,14 @@ def logs(ctx: click.Context, run_id: str, step: str | None, follow: bool) -> int
     return 0
 
 
-def _follow_logs(nestr: Session, run_id: str, keys: set[str]) -> int:
+def _follow_logs(nestr: Nestr, run_id: str, keys: set[str]) -> int:
     import asyncio
 
     from nestr.cli.errors import exit_on_sigterm
     from nestr.events.catalog import STEP_LOG
 
-    def over() -> bool:
-        return shown_status(nestr.queries.run(run_id)) not in {"running", "pending"}
-
     async def print_logs() -> None:
-        async for event in nestr.follow_events(type_prefix=STEP_LOG.name, run=run_id, stop=over):
+        async for event in nestr.follow_step_logs(run_id):
             if event.step in keys:
                 prefix = f"[{event.step}] " if len(keys) > 1 else ""
                 for line in STEP_LOG.data_of(event)["text"].splitlines():

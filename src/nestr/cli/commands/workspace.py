@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import click
 
-from nestr.cli.context import local_session
+from nestr.cli.context import local_session, session
 from nestr.cli.render import json_option, print_json
 
 
@@ -21,9 +20,7 @@ def workspace() -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List registered workspaces (persistent and ephemeral)."""
-    now = datetime.now(UTC)
-    entries = local_session(ctx, only_here=True).workspaces()
-    rows = [{**e.to_dict(), "exists": e.root.exists(), "expired": e.expired(now)} for e in entries]
+    rows = session(ctx).listed_workspaces()
     if as_json:
         print_json({"workspaces": rows})
         return 0
@@ -48,7 +45,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
 @click.pass_context
 def rm(ctx: click.Context, target: str, force: bool, as_json: bool) -> int:
     """Remove a workspace directory and its registration."""
-    removal = asyncio.run(local_session(ctx, only_here=True).remove_workspace(target, force=force))
+    removal = asyncio.run(session(ctx).remove_workspace(target, force=force))
     if as_json:
         print_json(removal.to_dict())
     elif removal.removed:

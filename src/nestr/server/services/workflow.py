@@ -117,12 +117,11 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     async def GetStepLog(
         self, request: pb.GetStepLogRequest, context: Context
     ) -> pb.GetStepLogResponse:
-        queries = self.session.queries
-        run_id = queries.find_run(request.run_id).id
-        logs = queries.logs(run_id, queries.step_keys(run_id, request.step or None))
+        logs = self.session.queries.step_logs(request.run_id, request.step or None)
         if request.HasField("attempt"):
             logs = [r for r in logs if r.attempt == request.attempt]
             if not logs:
+                run_id = self.session.queries.find_run(request.run_id).id
                 raise NotFound(
                     f"run {run_id} has no output of attempt {request.attempt}"
                     + (f" of {request.step!r}" if request.step else ""),

@@ -202,14 +202,4 @@ def _repo_message(repo: RepoStatus) -> pb.StatusRepo:
 
 def workspace_message(entry: RegistryEntry, now: datetime) -> pb.RegisteredWorkspace:
     """The protobuf form of a row of ``nestr workspace list --json``."""
-    return pb.RegisteredWorkspace(
-        id=entry.id,
-        root=str(entry.root),
-        manifest=str(entry.manifest),
-        created=entry.created.isoformat(),
-        expires=entry.expires.isoformat() if entry.expires else None,
-        ephemeral=entry.ephemeral,
-        repos=list(entry.repos),
-        exists=entry.root.exists(),
-        expired=entry.expired(now),
-    )
+    return pb.RegisteredWorkspace(**entry.listed(now))

@@ -75,8 +75,8 @@ def from_rpc_error(error: aio.AioRpcError, address: str) -> NestrError:
 
 def _translated(error: aio.AioRpcError, address: str) -> NestrError:
     code, message, hint = error.code(), error.details() or "", hint_of(error)
-    if code == grpc.StatusCode.UNAVAILABLE:  # grpc's detail ends with the socket's reason
-        return unreachable(address, message.rsplit(": ", 1)[-1])
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return unreachable(address, socket_reason(message))
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return unreachable(address, "no answer in time")
     if code == grpc.StatusCode.NOT_FOUND:
@@ -93,6 +93,18 @@ def _translated(error: aio.AioRpcError, address: str) -> NestrError:
     if code == grpc.StatusCode.CANCELLED:
         return Interrupted(message or "the call was cancelled", hint=hint)
     return ServerFailed(message or f"the server failed the call ({code.name})", hint=hint)
+
+
+def socket_reason(message: str) -> str:
+    """Why a connection failed, from grpc's detail (``failed to connect to all addresses; last
+    error: UNKNOWN: ipv4:…: Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:…:
+    OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate: OK``):
+    the TLS verdict for a failed handshake, else the socket's last words."""
+    text = message.removesuffix(": OK")
+    if "handshake failed" not in text.lower():
+        return text.rsplit(": ", 1)[-1]
+    verdict = text.rsplit("OPENSSL_internal:", 1)[1] if "OPENSSL_internal:" in text else ""
+    return f"TLS handshake failed: {verdict}" if verdict else "TLS handshake failed"
 
 
 def input_error(message: str, hint: str | None) -> InputError:

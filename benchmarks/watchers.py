@@ -1,6 +1,6 @@
 """Watcher cost: a 1,000-step noop run and a 60-repo warm assembly, each watcher on against off.
 
-    .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 25] [--rounds 7]
+    .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 25] [--rounds 7] [--only ROW]
                                             [--steps 1000] [--repos 60]
 
 Every row of the table is a real ``nestr serve`` started with the settings that turn watchers on
@@ -306,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commits", type=int, default=300, help="commits per repository")
     parser.add_argument("--files", type=int, default=300, help="files per repository")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 and 3 rounds")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="ROW",
+        help="measure only this watcher row (repeatable; the two off rows always run)",
+    )
     args = parser.parse_args(argv)
     rounds, run_rounds = (2, 3) if args.quick else (args.rounds, args.run_rounds)
     compile_sources()
@@ -315,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     data = generate_repos(args.repos, commits=args.commits, files=args.files)
     tables: dict[str, list[Contender]] = {}
     with git_daemon(data) as daemon, otlp_sink() as (otlp, spans), webhook_sink() as (hook, hits):
-        on = watchers(otlp, hook)
+        on = tuple(w for w in watchers(otlp, hook) if not args.only or w.name in args.only)
+        if not on:
+            parser.error(f"no watcher row named {args.only}")
         rows = [OFF, *on, NOISE]
         setup = Setup(args.repos, daemon.url_base, root, env)
         manifest = nestr_manifest(setup, root / "project" / "nestr.yaml")

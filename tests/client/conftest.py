@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,24 @@ def product(tmp_path: Path) -> SampleProduct:
 def server(product: SampleProduct) -> Iterator[Serving]:
     """`nestr serve` started in the product's directory, sharing the test's state dir."""
     running = serve(product.manifest.parent)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def write_project(tmp_path: Path, workflows: str) -> Path:
+    """A directory ``project`` whose nestr.yaml is ``workflows`` (dedented)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "nestr.yaml").write_text(textwrap.dedent(workflows).lstrip(), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def served(project: Path) -> Iterator[Serving]:
+    """`nestr serve` started in the test module's ``project`` directory."""
+    running = serve(project)
     try:
         yield running
     finally:

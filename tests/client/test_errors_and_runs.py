@@ -8,15 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import GUARD, TOKEN, Serving, serve, timeless
+from .conftest import GUARD, TOKEN, Serving, serve, timeless, write_project
 
 Nestr = Any  # the in-process CLI fixture of tests/conftest.py
 WORKFLOWS = """
@@ -47,19 +45,7 @@ workflows:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A directory whose nestr.yaml has a failing, an invalid and a hanging workflow."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "nestr.yaml").write_text(textwrap.dedent(WORKFLOWS).lstrip(), encoding="utf-8")
-    return root
-
-
-@pytest.fixture
-def served(project: Path) -> Iterator[Serving]:
-    running = serve(project)
-    try:
-        yield running
-    finally:
-        running.stop()
+    return write_project(tmp_path, WORKFLOWS)
 
 
 def test_a_failed_run_reports_the_same_tail_and_exit_code(

@@ -7,9 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 
 from nestr.demo.product import SampleProduct
 
-from .conftest import GUARD, Serving, serve
+from .conftest import GUARD, Serving, write_project
 
 Nestr = Any  # the in-process CLI fixture of tests/conftest.py
 WORKFLOWS = """
@@ -44,19 +42,7 @@ workflows:
 def project(tmp_path: Path) -> Path:
     """A directory whose nestr.yaml has a workflow failing until a file exists, and one that
     waits for a file."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "nestr.yaml").write_text(textwrap.dedent(WORKFLOWS).lstrip(), encoding="utf-8")
-    return root
-
-
-@pytest.fixture
-def served(project: Path) -> Iterator[Serving]:
-    running = serve(project)
-    try:
-        yield running
-    finally:
-        running.stop()
+    return write_project(tmp_path, WORKFLOWS)
 
 
 def both(nestr: Nestr, here: Path, served: Serving, *args: str) -> tuple[Any, Any]:

@@ -10,43 +10,11 @@ from pathlib import Path
 
 from tests.conftest import CliResult
 from tests.temporal.conftest import Cluster
-from tests.workflow.conftest import Project, statuses
+from tests.workflow.conftest import CHAIN, Project, assert_chain_compensated
 
 from nestr.events.catalog import COMPENSATION_FINISHED, COMPENSATION_STARTED, RUN_FINISHED
 from nestr.store import RunStore, open_database
 from nestr.store.eventlog import EventLog
-
-CHAIN = """
-wf:
-  steps:
-    - id: a
-      run: echo a
-      compensate: {shell: true, run: echo "undo a" >> undo}
-    - id: b
-      needs: [a]
-      shell: true
-      run: echo "branch=feature-b" >> "$NESTR_OUTPUT"
-      compensate:
-        shell: true
-        run: echo "undo b ${{ steps.b.outputs.branch }}" >> undo
-    - id: plain
-      needs: [b]
-      run: echo no compensation here
-    - id: c
-      needs: [plain]
-      run: echo c
-      compensate: {shell: true, run: echo "undo c" >> undo}
-    - id: side
-      run: echo independent
-      retry: {attempts: 2, initial: 0.01, jitter: false}
-      compensate:
-        shell: true
-        run: echo "undo side" >> side-undo; test "$(wc -l < side-undo)" -ge 2
-    - id: boom
-      needs: [c]
-      run: "false"
-      compensate: {shell: true, run: echo "undo boom" >> undo}
-"""
 
 
 def _flags(project: Project, cluster: Cluster) -> list[str]:
@@ -85,17 +53,7 @@ def test_failure_undoes_succeeded_steps_in_reverse_dependency_order_on_temporal(
     ``compensate:KEY`` instance with its events; the run ends failed, compensated."""
     project.write(CHAIN)
     result = project.run("wf", settings=cluster.settings(project.state_dir))
-    assert (result.status, result.compensation) == ("failed", "succeeded")
-    assert _lines(project.root / "undo") == ["undo c", "undo b feature-b", "undo a"]
-    assert _lines(project.root / "side-undo") == ["undo side", "undo side"]
-    shown = {s.key: (s.status, s.attempts) for s in result.compensations}
-    assert shown == {
-        "compensate:a": ("succeeded", 1),
-        "compensate:b": ("succeeded", 1),
-        "compensate:c": ("succeeded", 1),
-        "compensate:side": ("succeeded", 2),
-    }
-    assert statuses(result)["boom"] == "failed"
+    assert_chain_compensated(project.root, result)
     with open_database(project.state_dir) as db:
         record = RunStore(db).runs()[0]
         types = [e.type for e in EventLog(db).read(0, "nestr.workflow", result.run_id)]

@@ -14,6 +14,58 @@ from nestr.manifest.loader import load_manifest
 from nestr.workflow import ExecutorOptions, RunResult, run_workflow
 from nestr.workflow.registry import StepRegistry
 
+# A workflow whose last step fails: the compensations of a, b and c run latest-first along the
+# needs (through ``plain``, which has none), b's reads b's output, and side's fails its first try
+# (its step's retry policy runs it again); both executors run it.
+CHAIN = """
+wf:
+  steps:
+    - id: a
+      run: echo a
+      compensate: {shell: true, run: echo "undo a" >> undo}
+    - id: b
+      needs: [a]
+      shell: true
+      run: echo "branch=feature-b" >> "$NESTR_OUTPUT"
+      compensate:
+        shell: true
+        run: echo "undo b ${{ steps.b.outputs.branch }}" >> undo
+    - id: plain
+      needs: [b]
+      run: echo no compensation here
+    - id: c
+      needs: [plain]
+      run: echo c
+      compensate: {shell: true, run: echo "undo c" >> undo}
+    - id: side
+      run: echo independent
+      retry: {attempts: 2, initial: 0.01, jitter: false}
+      compensate:
+        shell: true
+        run: echo "undo side" >> side-undo; test "$(wc -l < side-undo)" -ge 2
+    - id: boom
+      needs: [c]
+      run: "false"
+      compensate: {shell: true, run: echo "undo boom" >> undo}
+"""
+
+
+def assert_chain_compensated(root: Path, result: RunResult) -> None:
+    """What a run of :data:`CHAIN` in ``root`` must have done on any executor: failed at
+    ``boom``, then undone c, b (with b's output) and a latest-first, and side in two tries."""
+    assert (result.status, result.compensation) == ("failed", "succeeded")
+    undone = (root / "undo").read_text().splitlines()
+    assert undone == ["undo c", "undo b feature-b", "undo a"]
+    assert (root / "side-undo").read_text().splitlines() == ["undo side", "undo side"]
+    shown = {s.key: (s.status, s.attempts) for s in result.compensations}
+    assert shown == {
+        "compensate:a": ("succeeded", 1),
+        "compensate:b": ("succeeded", 1),
+        "compensate:c": ("succeeded", 1),
+        "compensate:side": ("succeeded", 2),
+    }
+    assert statuses(result)["boom"] == "failed"
+
 
 class Project:
     """A directory with a nestr.yaml whose workflows a test writes."""

@@ -14,40 +14,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.workflow.conftest import CHAIN, assert_chain_compensated
+
 from nestr.events.catalog import COMPENSATION_FINISHED, COMPENSATION_STARTED
 from nestr.store import RunStore, open_database
 from nestr.store.eventlog import EventLog
 from nestr.workflow import resume_run
 from nestr.workspace.record import Workspace, write_record
-
-CHAIN = """
-wf:
-  steps:
-    - id: a
-      run: echo a
-      compensate: {shell: true, run: echo "undo a" >> undo}
-    - id: b
-      needs: [a]
-      shell: true
-      run: echo "branch=feature-b" >> "$NESTR_OUTPUT"
-      compensate:
-        shell: true
-        run: echo "undo b ${{ steps.b.outputs.branch }}" >> undo
-    - id: plain
-      needs: [b]
-      run: echo no compensation here
-    - id: c
-      needs: [plain]
-      run: echo c
-      compensate: {shell: true, run: echo "undo c" >> undo}
-    - id: side
-      run: echo independent
-      compensate: {shell: true, run: echo "undo side" >> side-undo}
-    - id: boom
-      needs: [c]
-      run: "false"
-      compensate: {shell: true, run: echo "undo boom" >> undo}
-"""
 
 
 def _lines(path: Path) -> list[str]:
@@ -66,18 +39,7 @@ def test_failure_undoes_succeeded_steps_in_reverse_dependency_order(project, sta
     the failed step itself is not compensated."""
     project.write(CHAIN)
     result = project.run("wf")
-    assert result.status == "failed"
-    assert result.compensation == "succeeded"
-    assert _lines(project.root / "undo") == ["undo c", "undo b feature-b", "undo a"]
-    assert _lines(project.root / "side-undo") == ["undo side"]
-    shown = {s.key: s.status for s in result.compensations}
-    assert shown == {
-        "compensate:a": "succeeded",
-        "compensate:b": "succeeded",
-        "compensate:c": "succeeded",
-        "compensate:side": "succeeded",
-    }
-    assert status_of(result)["boom"] == "failed"
+    assert_chain_compensated(project.root, result)
     assert result.to_dict()["compensated"] is True
     assert result.counts() == {"succeeded": 5, "failed": 1}
     with open_database(project.state_dir) as db:

@@ -201,9 +201,9 @@ def test_two_runs_of_one_plan_keep_their_own_ids_on_a_worker(
 def test_recorded_histories_replay_without_nondeterminism(
     cluster: Cluster, project: Project, tmp_path: Path
 ) -> None:
-    """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled
-    and compensated (a compensation retried) replay through the workflow code without a
-    non-determinism error."""
+    """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled,
+    compensated (a compensation retried) and passed an output too large for history by
+    reference replay through the workflow code without a non-determinism error."""
     began = tmp_path / "began"
     counter = tmp_path / "tries"
     undone = tmp_path / "undone"
@@ -244,6 +244,14 @@ def test_recorded_histories_replay_without_nondeterminism(
                 shell: true
                 run: echo second >> {undone}; test "$(wc -l < {undone})" -ge 2
             - {{id: bad, needs: [second], run: "false"}}
+        large:
+          steps:
+            - id: make
+              shell: true
+              run: python3 -c "print('big=' + 'z' * 70000)" >> "$NESTR_OUTPUT"
+            - id: use
+              needs: [make]
+              run: test "${{{{ steps.make.outputs.big | length }}}}" = 70000
         """
     )
     settings = cluster.settings(project.state_dir)
@@ -252,8 +260,10 @@ def test_recorded_histories_replay_without_nondeterminism(
         project.run("failing", settings=settings, run_id="r-failing", jobs=2),
         project.run("cancelled", settings=settings, run_id="r-cancel", cancel_when=began.exists),
         project.run("compensated", settings=settings, run_id="r-compensated"),
+        project.run("large", settings=settings, run_id="r-large"),
     ]
-    assert [r.status for r in runs] == ["succeeded", "failed", "cancelled", "failed"]
+    statuses_of_runs = [r.status for r in runs]
+    assert statuses_of_runs == ["succeeded", "failed", "cancelled", "failed", "succeeded"]
     assert runs[3].compensation == "succeeded"
     assert undone.read_text().splitlines() == ["second", "second", "first"]
     assert statuses(runs[0])["never"] == "skipped"
@@ -268,7 +278,7 @@ def test_recorded_histories_replay_without_nondeterminism(
             await replayer.replay_workflow(history)
         return len(histories)
 
-    assert asyncio.run(replay()) == 4
+    assert asyncio.run(replay()) == 5
 
 
 class Collected(logging.Handler):

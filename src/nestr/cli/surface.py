@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from nestr.workflow.queries import (
         Cancellation,
         FailedStep,
-        LogRecord,
         RunDetail,
         RunRecord,
     )
+    from nestr.workflow.steplogs import StepLogs
     from nestr.workspace.locking import LockResult
     from nestr.workspace.removal import Removal
     from nestr.workspace.results import AssemblyResult
@@ -46,7 +46,7 @@ class Queries(Protocol):
     def workflow(self, record: RunRecord) -> Workflow | None: ...
     def failed_tails(self, result: RunResult, lines: int = ...) -> dict[str, str]: ...
     def step_keys(self, run_id: str, step: str | None = ...) -> set[str]: ...
-    def step_logs(self, run: str, step: str | None = ...) -> list[LogRecord]: ...
+    def step_logs(self, run: str, step: str | None = ...) -> StepLogs: ...
 
 
 class Nestr(Protocol):

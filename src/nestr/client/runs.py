@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 
     from nestr.events import Event
     from nestr.store.compensations import FailedStep
-    from nestr.store.records import LogRecord, RunRecord
+    from nestr.store.records import RunRecord
     from nestr.workflow.executor import RunResult
     from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail
+    from nestr.workflow.steplogs import StepLogs
 
 PAGE = 1000  # events per GetEvents call
 
@@ -276,14 +277,16 @@ class RemoteQueries:
         detail = self.detail(run_id)
         return select_keys(detail.run.id, [s.key for s in detail.steps], step)
 
-    def step_logs(self, run: str, step: str | None = None) -> list[LogRecord]:
+    def step_logs(self, run: str, step: str | None = None) -> StepLogs:
         """Captured output of run ``run`` (id or prefix), of one step (an id or a key) when
-        given."""
+        given, and where the logs the server's host cannot read are."""
+        from nestr.workflow.steplogs import LogsElsewhere, StepLogs
 
-        async def call(channel: aio.Channel) -> list[LogRecord]:
+        async def call(channel: aio.Channel) -> StepLogs:
             request = pb.GetStepLogRequest(run_id=run, step=step or "")
             found = await stubs.workflows(channel).GetStepLog(request)
-            return [convert.log(r) for r in found.logs]
+            elsewhere = [LogsElsewhere(p.host, p.state_dir, tuple(p.keys)) for p in found.elsewhere]
+            return StepLogs([convert.log(r) for r in found.logs], elsewhere)
 
         return self.remote.blocking(call)
 

@@ -282,6 +282,13 @@ class TemporalSettings(_Section):
     heartbeat_timeout: float = Field(
         30.0, gt=0, description="Seconds of silence after which a step's worker is taken as dead."
     )
+    inline_outputs: int = Field(
+        65536,
+        ge=0,
+        le=1_000_000,
+        description="Bytes of a step's outputs that travel in Temporal history; larger ones"
+        " stay in the worker's store, referenced.",
+    )
 
 
 # A duration in the grammar of nestr.workflow.durations (which this layer may not import):

@@ -273,6 +273,7 @@ class TemporalSettings:
     namespace: str = "default"
     task_queue: str = "nestr"
     heartbeat_timeout: float = 30.0  # a step's worker silent this long is taken as dead
+    inline_outputs: int = 65536  # bytes of a step's outputs carried in history, the rest stored
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,7 @@ class StepEnded(TypedDict):
     outputs: NotRequired[dict[str, str] | None]  # succeeded
     log_tail: NotRequired[str]  # failed
     temporal: NotRequired[dict[str, str]]  # {workflow_id, run_id} of a run on Temporal
+    log: NotRequired[dict[str, Any]]  # {host, state_dir, attempt}: where a worker keeps its log
 
 
 class StepLog(TypedDict):

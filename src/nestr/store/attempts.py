@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nestr.events.envelope import Event
+from nestr.store.db import Database
 from nestr.store.eventrows import insert_events
 from nestr.store.records import AttemptStatus, StepEnd
 
@@ -128,6 +129,15 @@ def write_finishes(conn: sqlite3.Connection, finishes: Sequence[AttemptFinish]) 
     if steps:
         conn.executemany(_FINISH_STEP, steps)
     return insert_events(conn, [f.event for f in finishes])
+
+
+def record_logs(
+    db: Database, run_id: str, key: str, attempt: int, logs: Sequence[tuple[str, str, bool]]
+) -> None:
+    """Keep one try's captured output without the rest of its record: a Temporal worker's
+    store keeps the logs of the steps it ran, whose runs its submitter records."""
+    with db.transaction() as conn:
+        _insert_logs(conn, run_id, key, attempt, logs)
 
 
 def _insert_logs(

@@ -6,8 +6,10 @@ prepares the instance and runs one try with ``nestr.workflow.attempt``, as the l
 executor does. It heartbeats while the try runs, so a worker that dies is noticed within the
 heartbeat timeout and a cancel reaches the try, whose process group is then killed. Step
 events and log lines go to the worker's own event log, carrying the Temporal workflow and
-run ids; the activity returns only the outputs and a short error (the logs stay in that
-log, on the worker's host).
+run ids, and each try's captured output to the worker's store (its ``logs`` table). The
+activity returns where that log is (:class:`~nestr.temporal.shapes.LogPlace`), the outputs
+that fit ``temporal.inline_outputs`` and references to the others, and an error cut to a
+bound (``nestr.temporal.payloads``): history stays small, the whole of it stays on the host.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import socket
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,12 +39,15 @@ from nestr.events.catalog import (
     StepLog,
     StepStarted,
 )
-from nestr.store.attempts import AttemptEnd
+from nestr.store.attempts import AttemptEnd, record_logs
+from nestr.store.db import Database, open_database
+from nestr.temporal.payloads import bounded_error, scope_outputs, split_outputs
 from nestr.temporal.shapes import (
     ACTIVITY_NAME,
     DEFINITION_QUERY,
     FAILURE_TYPE,
     TIMEOUT_TYPE,
+    LogPlace,
     RunContext,
     StepInput,
     StepResult,
@@ -104,6 +110,8 @@ class StepActivities:
         self.heartbeat_every = heartbeat_every
         self.kill_grace = kill_grace
         self.host = socket.gethostname()
+        self.home = state_dir.resolve()  # where the logs and stored outputs are, for others
+        self._db: Database | None = None  # the store the logs go to, opened on first use
         self._specs: dict[tuple[str, str], RunSpec] = {}  # by (workflow run, plan hash)
         self._env = dict(os.environ)
 
@@ -128,14 +136,15 @@ class StepActivities:
                 run_id=spec.run_id,
                 inputs=spec.inputs,
                 states=step.states,
-                outputs=step.outputs,
+                outputs=scope_outputs(step.outputs, step.stored),
                 root=spec.root,
             )
         prepared = prepare(instance, scope, spec, self.registry, self._env)
         if isinstance(prepared, Unrunnable):
-            return StepResult(prepared.status, error=prepared.reason, attempt=0)
+            return self._unrunnable(events, instance, prepared)
         attempt = info.attempt
         final = attempt >= max(1, instance.step.retry.attempts)
+        place = LogPlace(self.host, str(self.home), attempt)
         output = output_path(spec.state_dir / "runs" / spec.run_id, step.key, 0, attempt)
         output.parent.mkdir(parents=True, exist_ok=True)
         log = CapturedLog(publish=self._log_publisher(events, instance, attempt))
@@ -158,13 +167,46 @@ class StepActivities:
             raise
         finally:
             output.unlink(missing_ok=True)
+            self._keep_log(spec.run_id, step.key, attempt, log)
         self.bus.publish(events.event(instance, STEP_FINISHED, _ended(end, attempt, log)))
         if end.status == "succeeded":
-            return StepResult("succeeded", dict(end.outputs or {}), attempt=attempt)
+            return self._succeeded(spec.run_id, step.key, end, place)
         kind = TIMEOUT_TYPE if end.status == "timed_out" else FAILURE_TYPE
         # The step's last try ends it; an earlier one is retried by Temporal's policy. A try
         # lost with its worker raises nothing here: Temporal retries it whatever the count.
-        raise ApplicationError(end.error or end.status, attempt, type=kind, non_retryable=final)
+        error = bounded_error(end.error or end.status, place)
+        raise ApplicationError(error, attempt, asdict(place), type=kind, non_retryable=final)
+
+    def _succeeded(self, run_id: str, key: str, end: AttemptEnd, place: LogPlace) -> StepResult:
+        """The result of a try that succeeded: outputs over ``temporal.inline_outputs`` are
+        written to this worker's store and referenced."""
+        directory = output_path(self.home / "runs" / run_id / "outputs", key, 0, place.attempt)
+        bound = self.settings.temporal.inline_outputs
+        inline, stored = split_outputs(
+            end.outputs or {}, bound, directory.with_suffix(""), self.host
+        )
+        return StepResult("succeeded", inline, attempt=place.attempt, stored=stored, log=place)
+
+    def _unrunnable(
+        self, events: _TemporalEvents, instance: Instance, prepared: Unrunnable
+    ) -> StepResult:
+        """The result of an instance skipped or failed before it ran (its failure, with the
+        whole reason, goes to this worker's event log)."""
+        if prepared.status == "failed":
+            ended = StepEnded(attempt=0, status="failed", error=prepared.reason)
+            self.bus.publish(events.event(instance, STEP_FINISHED, ended))
+        error = bounded_error(prepared.reason, LogPlace(self.host, str(self.home), 0))
+        return StepResult(prepared.status, error=error, attempt=0)
+
+    def _keep_log(self, run_id: str, key: str, attempt: int, log: CapturedLog) -> None:
+        """Write one try's captured output to this worker's store (``nestr runs logs``
+        reads it there)."""
+        records = log.records()
+        if not records:
+            return
+        if self._db is None:
+            self._db = open_database(self.state_dir)
+        record_logs(self._db, run_id, key, attempt, records)
 
     async def _spec(self, step: StepInput, workflow_id: str, run_id: str) -> RunSpec:
         """The run's spec, rebuilt from its context (asked of the workflow once per hash)."""

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         DEFINITION_QUERY,
         PROGRESS_QUERY,
         WORKFLOW_NAME,
+        LogPlace,
         NodeSpec,
         RunContext,
         RunInput,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         StepInput,
         StepResult,
         StepState,
+        StoredOutput,
     )
     from nestr.workflow.model import Workflow
     from nestr.workflow.plan import build_plan, repo_from
@@ -184,9 +186,12 @@ class NestrRun:
         except ActivityError as exc:
             outcome, error, attempts = _failure(exc)
             state.attempts = attempts or node.attempts
+            state.log = _place(exc)
             self._end(node.key, outcome, error)
             return
         state.outputs = dict(result.outputs)
+        state.stored = dict(result.stored)
+        state.log = result.log
         state.attempts = result.attempt
         ended: Outcome = "succeeded"
         if result.status in {"skipped", "failed"}:
@@ -205,13 +210,17 @@ class NestrRun:
         self._version += 1
         self._changed[key] = self._version
 
-    def _scope(self, node: NodeSpec) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-        """The states and outputs an instance's expressions read (none for most steps)."""
+    def _scope(
+        self, node: NodeSpec
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, dict[str, StoredOutput]]]:
+        """The states and outputs (inline, and references to stored ones) an instance's
+        expressions read (none for most steps)."""
         if not node.reads_scope:
-            return {}, {}
+            return {}, {}, {}
         states = {key: state.status for key, state in self._steps.items()}
         outputs = {key: state.outputs for key, state in self._steps.items() if state.outputs}
-        return states, outputs
+        stored = {key: state.stored for key, state in self._steps.items() if state.stored}
+        return states, outputs, stored
 
     def _result(self) -> RunOutcome:
         assert self._input is not None
@@ -261,6 +270,19 @@ def _start_to_close(node: NodeSpec) -> timedelta:
     if node.timeout is None:
         return NO_TIMEOUT
     return timedelta(seconds=node.timeout + TIMEOUT_MARGIN)
+
+
+def _place(exc: ActivityError) -> LogPlace | None:
+    """Where the log of the failed try is, as the worker put it in the error's details."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and len(cause.details) > 1:
+        raw = cause.details[1]
+        if isinstance(raw, dict):
+            try:
+                return LogPlace(**raw)
+            except TypeError:  # not a place: a worker of another version
+                return None
+    return None
 
 
 def _failure(exc: ActivityError) -> tuple[Outcome, str, int | None]:

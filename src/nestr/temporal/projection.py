@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from typing import Any, cast
 
 from nestr.events.bus import EventBus
@@ -29,6 +30,7 @@ from nestr.store.compensations import begin_compensation
 from nestr.store.records import RunStatus, StepStatus
 from nestr.store.runs import RunStore
 from nestr.temporal.compile import run_context
+from nestr.temporal.payloads import log_place, recorded_outputs
 from nestr.temporal.shapes import RunOutcome, StepState
 from nestr.workflow.executor import RunSpec
 from nestr.workflow.plan import Instance
@@ -129,17 +131,21 @@ class Projection:
         self._start(instance, attempt)
         status = state.status
         step_status = cast("Any", status)
+        outputs = recorded_outputs(state.outputs, state.stored)
         end = AttemptEnd(
             "succeeded" if status == "succeeded" else cast("Any", status),
             step_status=step_status,
             error=state.error if status != "succeeded" else None,
-            outputs=dict(state.outputs) if status == "succeeded" else None,
+            outputs=outputs if status == "succeeded" else None,
         )
         data = StepEnded(attempt=attempt, status=status)
         if status == "succeeded":
-            data["outputs"] = dict(state.outputs)
+            data["outputs"] = outputs
         else:
             data["error"] = state.error
+        place = log_place(state.log)
+        if place is not None:  # where the worker keeps the log (``nestr runs logs`` reads it)
+            data["log"] = asdict(place)
         event = self.events.event(instance, STEP_FINISHED, cast("StepEnded", self._tagged(data)))
         self.bus.publish(
             self.store.finish_attempt(

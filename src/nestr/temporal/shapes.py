@@ -3,8 +3,10 @@
 Plain dataclasses of JSON values (Temporal's default converter encodes them), imported by the
 workflow inside the sandbox: standard library only. Payloads stay small: a step's input names
 its run and key; the run's definition travels once, in the workflow's input, and workers
-fetch it by query (cached by the plan's hash); a step's result carries its outputs and a short
-error, never its logs (they stay in the worker's store).
+fetch it by query (cached by the plan's hash); a step's result carries its small outputs, a
+bounded error and where its log is (:class:`LogPlace`), never the log itself; an output over
+``temporal.inline_outputs`` stays in the worker's store and crosses as a
+:class:`StoredOutput`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,24 @@ class RunInput:
 
 
 @dataclass
+class LogPlace:
+    """Where a try's log is kept: the store (``state_dir``) of the worker on ``host``."""
+
+    host: str
+    state_dir: str
+    attempt: int
+
+
+@dataclass
+class StoredOutput:
+    """An output too large for history: kept in a file of the worker on ``host``."""
+
+    host: str
+    path: str
+    size: int  # bytes (UTF-8)
+
+
+@dataclass
 class StepInput:
     """One activity: the instance ``key`` of the run, with what its expressions read."""
 
@@ -72,6 +92,7 @@ class StepInput:
     key: str
     states: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    stored: dict[str, dict[str, StoredOutput]] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,6 +103,8 @@ class StepResult:
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     attempt: int = 1
+    stored: dict[str, StoredOutput] = field(default_factory=dict)  # outputs by reference
+    log: LogPlace | None = None
 
 
 @dataclass
@@ -92,6 +115,8 @@ class StepState:
     attempts: int = 0
     error: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    stored: dict[str, StoredOutput] = field(default_factory=dict)
+    log: LogPlace | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from nestr.workflow.executor import RunResult
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
 from nestr.workflow.saga import is_compensation
+from nestr.workflow.steplogs import StepLogs, step_logs
 
 __all__ = [
     "AttemptRecord",
@@ -118,19 +119,22 @@ class RunQueries:
         wanted = None if keys is None else set(keys)
         return [r for r in self.store.logs(run_id) if wanted is None or r.key in wanted]
 
-    def step_logs(self, run: str, step: str | None = None) -> list[LogRecord]:
+    def step_logs(self, run: str, step: str | None = None) -> StepLogs:
         """Captured output of run ``run`` (id or prefix), of one ``step`` (an id, or a key like
-        ``test[api]``) when given; a usage error naming the closest step when there is none."""
+        ``test[api]``) when given, also from the stores of the Temporal workers that ran them
+        (when this host can read them); a usage error naming the closest step when there is
+        none."""
         run_id = self.find_run(run).id
-        return self.logs(run_id, self.step_keys(run_id, step))
+        return step_logs(self.store.db, run_id, self.step_keys(run_id, step))
 
     def failed_tails(self, result: RunResult, lines: int = TAIL_LINES) -> dict[str, str]:
-        """The last ``lines`` lines of output of each failed instance of ``result``."""
+        """The last ``lines`` lines of output of each failed instance of ``result`` (also of
+        those a Temporal worker on this host ran)."""
         failed = {s.key for s in result.steps if s.status == "failed"}
         if not failed:
             return {}
         tails: dict[str, str] = {}
-        for record in self.logs(result.run_id, failed):
+        for record in step_logs(self.store.db, result.run_id, failed).records:
             text = (tails.get(record.key, "") + record.text).rstrip("\n").splitlines()
             tails[record.key] = "\n".join(text[-lines:])
         return tails

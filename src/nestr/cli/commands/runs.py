@@ -13,11 +13,13 @@ from nestr.cli.commands.run import report, run_cancellable
 from nestr.cli.context import session
 from nestr.cli.options import jobs_option
 from nestr.cli.render import json_option, print_json
+from nestr.errors import NestrError
 from nestr.workflow.liveness import run_dict, shown_status
 
 if TYPE_CHECKING:
     from nestr.cli.surface import Nestr
     from nestr.workflow.queries import RunRecord, StepRecord
+    from nestr.workflow.steplogs import LogsElsewhere
 
 _run_argument = click.argument("run_id", metavar="RUN")
 
@@ -131,17 +133,35 @@ def retry(ctx: click.Context, run_id: str, step: str, jobs: int | None, as_json:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing output until the run ends.")
 @click.pass_context
 def logs(ctx: click.Context, run_id: str, step: str | None, follow: bool) -> int:
-    """Captured output of a run, or of one STEP (an id, or an instance key like test[api])."""
+    """Captured output of a run, or of one STEP (an id, or an instance key like test[api]).
+
+    A step a Temporal worker ran is read from that worker's store when this host can read
+    it; otherwise the command says on which host and in which state dir it is (exit 1)."""
     nestr = session(ctx)
     record = nestr.queries.find_run(run_id)
     if follow:
         return _follow_logs(nestr, record.id, nestr.queries.step_keys(record.id, step))
-    for log in nestr.queries.step_logs(record.id, step):
+    found = nestr.queries.step_logs(record.id, step)
+    for log in found.records:
         click.echo(f"==> {log.key} (attempt {log.attempt}, {log.stream}) <==")
         click.echo(log.text.rstrip("\n"))
         if log.truncated:
             click.echo("[output truncated]")
+    if found.elsewhere:
+        raise _kept_elsewhere(record.id, found.elsewhere)
     return 0
+
+
+def _kept_elsewhere(run_id: str, places: list[LogsElsewhere]) -> NestrError:
+    """The error that says where the logs this host cannot read are."""
+    where = "; ".join(
+        f"{', '.join(p.keys)} on host {p.host}, in the store at {p.state_dir}" for p in places
+    )
+    first = places[0]
+    return NestrError(
+        f"run {run_id}: logs kept where this host cannot read them: {where}",
+        hint=f"on {first.host}: nestr --set state_dir={first.state_dir} runs logs {run_id}",
+    )
 
 
 def _follow_logs(nestr: Nestr, run_id: str, keys: set[str]) -> int:

@@ -192,10 +192,22 @@ class StepLog(_message.Message):
     def __init__(self, key: _Optional[str] = ..., attempt: _Optional[int] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class GetStepLogResponse(_message.Message):
-    __slots__ = ("logs",)
+    __slots__ = ("logs", "elsewhere")
     LOGS_FIELD_NUMBER: _ClassVar[int]
+    ELSEWHERE_FIELD_NUMBER: _ClassVar[int]
     logs: _containers.RepeatedCompositeFieldContainer[StepLog]
-    def __init__(self, logs: _Optional[_Iterable[_Union[StepLog, _Mapping]]] = ...) -> None: ...
+    elsewhere: _containers.RepeatedCompositeFieldContainer[LogsElsewhere]
+    def __init__(self, logs: _Optional[_Iterable[_Union[StepLog, _Mapping]]] = ..., elsewhere: _Optional[_Iterable[_Union[LogsElsewhere, _Mapping]]] = ...) -> None: ...
+
+class LogsElsewhere(_message.Message):
+    __slots__ = ("host", "state_dir", "keys")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    STATE_DIR_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    state_dir: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, host: _Optional[str] = ..., state_dir: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListFailedStepsRequest(_message.Message):
     __slots__ = ("run_id",)

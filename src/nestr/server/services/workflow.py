@@ -117,7 +117,8 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
     async def GetStepLog(
         self, request: pb.GetStepLogRequest, context: Context
     ) -> pb.GetStepLogResponse:
-        logs = self.session.queries.step_logs(request.run_id, request.step or None)
+        found = self.session.queries.step_logs(request.run_id, request.step or None)
+        logs = found.records
         if request.HasField("attempt"):
             logs = [r for r in logs if r.attempt == request.attempt]
             if not logs:
@@ -129,7 +130,11 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
                     name=str(request.attempt),
                     hint="see the attempts GetRun lists",
                 )
-        return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs])
+        elsewhere = [
+            pb.LogsElsewhere(host=p.host, state_dir=p.state_dir, keys=list(p.keys))
+            for p in found.elsewhere
+        ]
+        return pb.GetStepLogResponse(logs=[_log_message(r) for r in logs], elsewhere=elsewhere)
 
     @mapped
     async def ListFailedSteps(

@@ -208,3 +208,30 @@ def test_the_cursor_file_survives_as_written(tmp_path: Path) -> None:
     assert Cursor(tmp_path / "forward").load() == 41
     cursor.path.write_text("garbage", encoding="ascii")
     assert cursor.load() == 0
+
+
+def test_two_workers_of_one_state_dir_forward_through_one_of_them(tmp_path: Path) -> None:
+    """Two forwarders over one state dir (two workers sharing it): one holds the lock and
+    sends every event, each once; the other sends nothing while it waits."""
+    worker, central, port = tmp_path / "worker", tmp_path / "central", free_port()
+
+    async def main() -> tuple[list[str], list[str], list[int]]:
+        server, session = await serving(central, port)
+        try:
+            first = EventForwarder(worker_settings(worker, port), poll=0.01)
+            second = EventForwarder(worker_settings(worker, port), poll=0.01)
+            bus = open_event_bus(worker)
+            own = [bus.publish(Event("nestr.test.own", {"i": i})).id for i in range(20)]
+
+            async def sent() -> None:
+                await until(lambda: len(ids(central)) == 20)
+
+            await forwarding(first, lambda: forwarding(second, sent))
+            return own, ids(central), sorted([first.sent, second.sent])
+        finally:
+            await server.stop(0)
+            session.close()
+
+    own, received, counts = asyncio.run(main())
+    assert received == own
+    assert counts == [0, 20]

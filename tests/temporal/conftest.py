@@ -81,8 +81,11 @@ class Cluster:
         )
         return replace(Settings(), state_dir=state_dir, executor="temporal", temporal=temporal)
 
-    def worker(self, *args: str, name: str | None = None) -> Worker:
-        """Start a worker on this queue (its own state dir) and wait until it polls."""
+    def worker(
+        self, *args: str, name: str | None = None, env: dict[str, str] | None = None
+    ) -> Worker:
+        """Start a worker on this queue (its own state dir; ``env`` over the test's
+        environment) and wait until it polls."""
         state_dir = self.base / f"worker-{name or len(self.workers)}"
         state_dir.mkdir(parents=True, exist_ok=True)
         env = {
@@ -91,6 +94,7 @@ class Cluster:
             "NESTR_TEMPORAL__TASK_QUEUE": self.queue,
             "NESTR_TEMPORAL__HEARTBEAT_TIMEOUT": str(HEARTBEAT),
             "NESTR_STATE_DIR": str(state_dir),
+            **(env or {}),
         }
         log = state_dir / "worker.log"
         with log.open("w") as out:

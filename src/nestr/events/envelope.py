@@ -31,6 +31,11 @@ _EXTENSIONS = {
 }
 
 
+def process_source() -> str:
+    """The ``source`` of the events this process makes: ``nestr://HOST/PID``."""
+    return _SOURCE
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from nestr.config.settings import RetentionSettings
     from nestr.events import Event
+    from nestr.store.eventintake import Intake
     from nestr.store.eventlog import EventLog
     from nestr.store.eventprune import Pruned
     from nestr.store.eventrows import EventQuery, StoredEvent
@@ -261,6 +262,13 @@ class RunOperations(SessionBase):
         """The oldest ``seq`` the event log retains (0 if none): the ones below were pruned
         (``events.retention``)."""
         return self._event_log().oldest()
+
+    def receive_events(self, events: Sequence[Event]) -> Intake:
+        """Append events another process made (a Temporal worker's), each once by its id, in
+        one transaction: they get this log's seqs and reach its followers like any other."""
+        from nestr.store.eventintake import receive_events
+
+        return receive_events(self.db, events)
 
     def prune_events(self, retention: RetentionSettings | None = None) -> Pruned:
         """Delete the events ``retention`` (default: ``events.retention``) no longer keeps,

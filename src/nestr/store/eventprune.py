@@ -50,6 +50,7 @@ def prune_events(
             oldest = oldest_seq(conn)
             end = min(cut, oldest + CHUNK)
             gone = conn.execute("DELETE FROM events WHERE seq < ?", (end,)).rowcount
+            conn.execute("DELETE FROM received_events WHERE seq < ?", (end,))
         deleted += gone
         if end >= cut or gone == 0:
             break

@@ -136,4 +136,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN compensation TEXT",
         "ALTER TABLE runs ADD COLUMN outcome TEXT",
     ],
+    [
+        # the ids of events other processes published into this log (nestr.store.eventintake),
+        # by the seq each got here: an id already there is not stored again; pruned with them
+        "CREATE TABLE received_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+    ],
 ]

@@ -5,6 +5,11 @@ tasks and for the steps that may run anywhere. With a host queue it also polls t
 this host, and registers it in each workspace it serves (``<workspace>/.nestr/worker-queue``):
 a submitter sends the steps that touch that workspace's checkouts there, so they run on the
 host that holds them.
+
+Steps run through the registry a local session builds (:attr:`nestr.session.Session.steps`):
+the ``nestr.steps`` entry points, then the plugin processes of the ``plugins:`` setting,
+``nestr.plugins`` entry points and ``PATH``, each started on the first step that needs it and
+stopped when the worker stops. Their events, and the steps', go to the worker's event log.
 """
 
 from __future__ import annotations
@@ -23,12 +28,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from nestr.atomicfile import write_atomic
 from nestr.config.settings import Settings
-from nestr.events.bus import EventBus
-from nestr.store.db import open_database
-from nestr.store.eventlog import EventLog
+from nestr.session import Session
 from nestr.temporal.activities import StepActivities
 from nestr.temporal.interpreter import NestrRun
-from nestr.workflow.registry import StepRegistry, default_registry
+from nestr.workflow.registry import StepRegistry
 
 REGISTRATION = Path(".nestr") / "worker-queue"  # in a workspace: the queue of its host
 
@@ -87,46 +90,50 @@ async def run_worker(
 ) -> None:
     """Serve ``spec``'s queues until ``stop`` is set; steps publish to the local event log.
 
-    A failed try is a step's business, recorded in its events: the SDK's warning with a
+    ``registry`` (tests, benchmarks) replaces the session's: entry points and plugins. A
+    failed try is a step's business, recorded in its events: the SDK's warning with a
     traceback for each one is silenced."""
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     client = client or await connect(settings)
-    db = open_database(settings.state_dir)
-    try:
+    with Session(settings, cwd=Path.cwd()) as session:  # closing it stops the plugins
         activities = StepActivities(
             client,
-            EventBus(sink=EventLog(db)),
+            session.bus,
             state_dir=settings.state_dir,
             settings=settings,
-            registry=registry or default_registry(),
+            registry=registry or session.steps,
             heartbeat_every=spec.heartbeat_every,
         )
-        workers = [
-            Worker(
-                client,
-                task_queue=spec.task_queue,
-                workflows=[NestrRun],
-                activities=[activities.run_step],
-                max_concurrent_activities=spec.jobs,
-                workflow_runner=sandbox_runner(),
-            )
-        ]
-        if spec.host_queue is not None:
-            for workspace in spec.workspaces:
-                register(workspace, spec.host_queue)
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=spec.host_queue,
-                    activities=[activities.run_step],
-                    max_concurrent_activities=spec.jobs,
-                )
-            )
         async with contextlib.AsyncExitStack() as stack:
-            for worker in workers:
+            for worker in _workers(client, spec, activities):
                 await stack.enter_async_context(worker)
             if ready is not None:
                 ready.set()
             await stop.wait()
-    finally:
-        db.close()
+
+
+def _workers(client: Client, spec: WorkerSpec, activities: StepActivities) -> list[Worker]:
+    """The run queue's worker (workflows and steps), and the host queue's (steps only),
+    registered in the workspaces it holds."""
+    workers = [
+        Worker(
+            client,
+            task_queue=spec.task_queue,
+            workflows=[NestrRun],
+            activities=[activities.run_step],
+            max_concurrent_activities=spec.jobs,
+            workflow_runner=sandbox_runner(),
+        )
+    ]
+    if spec.host_queue is not None:
+        for workspace in spec.workspaces:
+            register(workspace, spec.host_queue)
+        workers.append(
+            Worker(
+                client,
+                task_queue=spec.host_queue,
+                activities=[activities.run_step],
+                max_concurrent_activities=spec.jobs,
+            )
+        )
+    return workers

@@ -46,15 +46,16 @@ def worker(
 ) -> int:
     """Run workflows and steps for temporal.address until SIGTERM or Ctrl-C.
 
-    Step events and logs go to this host's event log (`nestr events`). With --host-queue,
-    each --workspace is registered as held by this host (WORKSPACE/.nestr/worker-queue), and
-    the steps of runs in it that touch a checkout are sent to this worker.
+    Step events and logs go to this host's event log (`nestr events`) and, when
+    server.address is set (or --server), to that nestr server too. With --host-queue, each
+    --workspace is registered as held by this host (WORKSPACE/.nestr/worker-queue), and the
+    steps of runs in it that touch a checkout are sent to this worker.
     """
     import asyncio
 
     from nestr.temporal.worker import WorkerSpec, host_queue_name
 
-    settings = local_session(ctx, only_here=True).settings
+    settings = local_session(ctx).settings  # server.address: where its events go too
     queue = task_queue or settings.temporal.task_queue
     if (workspaces or host_name) and not host_queue:
         raise click.UsageError("--workspace and --host-name need --host-queue")
@@ -70,22 +71,28 @@ def worker(
 
 
 async def _serve(settings: Settings, spec: WorkerSpec) -> None:
-    """Serve until SIGTERM/SIGINT; say on stderr which queues are polled once they are."""
+    """Serve until SIGTERM/SIGINT, forwarding events when a server is set; say on stderr
+    which queues are polled once they are."""
     import asyncio
     import signal
 
+    from nestr.client.forward import forwarding
     from nestr.temporal.worker import run_worker
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    ready = asyncio.Event()
-    task = asyncio.create_task(run_worker(settings, spec, stop=stop, ready=ready))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    if ready.is_set():
-        queues = ", ".join(q for q in (spec.task_queue, spec.host_queue) if q)
-        click.echo(f"nestr worker: polling {queues} on {settings.temporal.address}", err=True)
-    waiter.cancel()
-    await task
+    async with forwarding(settings) as forwarder:
+        ready = asyncio.Event()
+        task = asyncio.create_task(run_worker(settings, spec, stop=stop, ready=ready))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set():
+            queues = ", ".join(q for q in (spec.task_queue, spec.host_queue) if q)
+            events = f"; events to {forwarder.address}" if forwarder else ""
+            click.echo(
+                f"nestr worker: polling {queues} on {settings.temporal.address}{events}", err=True
+            )
+        waiter.cancel()
+        await task

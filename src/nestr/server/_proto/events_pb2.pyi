@@ -134,3 +134,19 @@ class HeadResponse(_message.Message):
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     head_seq: int
     def __init__(self, head_seq: _Optional[int] = ...) -> None: ...
+
+class PublishRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class PublishResponse(_message.Message):
+    __slots__ = ("stored", "duplicates", "head_seq")
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    stored: int
+    duplicates: int
+    head_seq: int
+    def __init__(self, stored: _Optional[int] = ..., duplicates: _Optional[int] = ..., head_seq: _Optional[int] = ...) -> None: ...

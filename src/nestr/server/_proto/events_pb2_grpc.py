@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class EventServiceStub:
-    """Reads the durable event log: a replay-then-live stream, paged history and the head.
+    """Reads the durable event log: a replay-then-live stream, paged history and the head; and
+    takes the events of other processes (Temporal workers) into it.
     """
 
     def __init__(self, channel):
@@ -50,10 +51,16 @@ class EventServiceStub:
                 request_serializer=nestr_dot_v1_dot_events__pb2.HeadRequest.SerializeToString,
                 response_deserializer=nestr_dot_v1_dot_events__pb2.HeadResponse.FromString,
                 _registered_method=True)
+        self.Publish = channel.unary_unary(
+                '/nestr.v1.EventService/Publish',
+                request_serializer=nestr_dot_v1_dot_events__pb2.PublishRequest.SerializeToString,
+                response_deserializer=nestr_dot_v1_dot_events__pb2.PublishResponse.FromString,
+                _registered_method=True)
 
 
 class EventServiceServicer:
-    """Reads the durable event log: a replay-then-live stream, paged history and the head.
+    """Reads the durable event log: a replay-then-live stream, paged history and the head; and
+    takes the events of other processes (Temporal workers) into it.
     """
 
     def Subscribe(self, request, context):
@@ -80,6 +87,17 @@ class EventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Publish(self, request, context):
+        """Appends events made by another process (a `nestr worker`) to the log, each once by its
+        `id`: an event whose id the log already holds is not stored again, so a batch sent twice
+        (after a lost reply) is stored once. Each event keeps its envelope and gets this log's
+        `seq` (the one sent is ignored); subscribers then see it like any other. The whole batch
+        is refused with INVALID_ARGUMENT, naming the event, when one is malformed or too large.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +116,11 @@ def add_EventServiceServicer_to_server(servicer, server):
                     request_deserializer=nestr_dot_v1_dot_events__pb2.HeadRequest.FromString,
                     response_serializer=nestr_dot_v1_dot_events__pb2.HeadResponse.SerializeToString,
             ),
+            'Publish': grpc.unary_unary_rpc_method_handler(
+                    servicer.Publish,
+                    request_deserializer=nestr_dot_v1_dot_events__pb2.PublishRequest.FromString,
+                    response_serializer=nestr_dot_v1_dot_events__pb2.PublishResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'nestr.v1.EventService', rpc_method_handlers)
@@ -107,7 +130,8 @@ def add_EventServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class EventService:
-    """Reads the durable event log: a replay-then-live stream, paged history and the head.
+    """Reads the durable event log: a replay-then-live stream, paged history and the head; and
+    takes the events of other processes (Temporal workers) into it.
     """
 
     @staticmethod
@@ -181,6 +205,33 @@ class EventService:
             '/nestr.v1.EventService/Head',
             nestr_dot_v1_dot_events__pb2.HeadRequest.SerializeToString,
             nestr_dot_v1_dot_events__pb2.HeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Publish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nestr.v1.EventService/Publish',
+            nestr_dot_v1_dot_events__pb2.PublishRequest.SerializeToString,
+            nestr_dot_v1_dot_events__pb2.PublishResponse.FromString,
             options,
             channel_credentials,
             insecure,

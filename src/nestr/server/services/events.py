@@ -18,6 +18,10 @@ carries the ``seq`` of the last event handed to gRPC, which is where a new ``Sub
 start to get every event exactly once. A server that drains (:mod:`nestr.server.drain`) ends
 every stream the same way with UNAVAILABLE: the client subscribes again, to the next server,
 from that ``seq``.
+
+``Publish`` takes the events of other processes (the steps a Temporal worker ran) into the log,
+each once by its id (:mod:`nestr.store.eventintake`), after :mod:`nestr.server.published` has
+checked them; streams then deliver them as they deliver the server's own.
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ from grpc import aio
 from nestr.server._proto import events_pb2 as pb
 from nestr.server._proto import events_pb2_grpc as pb_grpc
 from nestr.server.details import overflow_details, status_metadata
+from nestr.server.errors import mapped
 from nestr.server.eventcache import EventCache
 from nestr.server.eventproto import BATCH_BYTES, add_events, extend_events, to_proto
 from nestr.server.hub import EventHub, Feed, Where
+from nestr.server.published import published
 from nestr.server.retention import gap_notice
 
 if TYPE_CHECKING:
@@ -160,6 +166,17 @@ class EventService(pb_grpc.EventServiceServicer):
         self, request: pb.HeadRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.HeadResponse:
         return pb.HeadResponse(head_seq=self.session.event_head())
+
+    @mapped
+    async def Publish(
+        self, request: pb.PublishRequest, context: aio.ServicerContext[Any, Any]
+    ) -> pb.PublishResponse:
+        """Take a worker's events into the log, once each by id; the hub's follower sees the
+        commit (another connection's) and fans them out like any event."""
+        intake = self.session.receive_events(published(request.events))
+        return pb.PublishResponse(
+            stored=intake.stored, duplicates=intake.duplicates, head_seq=intake.head
+        )
 
 
 class _Subscriber:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from temporalio.client import Client, WorkflowHandle
@@ -25,6 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from nestr.config.settings import Settings
 from nestr.errors import UsageError
 from nestr.events.catalog import (
     COMPENSATION_FINISHED,
@@ -34,6 +36,7 @@ from nestr.events.catalog import (
     RunFinished,
     RunInterrupted,
 )
+from nestr.events.envelope import Event
 from nestr.store.records import RunStatus, StepRecord
 from nestr.temporal.compile import run_input
 from nestr.temporal.projection import Projection
@@ -67,6 +70,19 @@ STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
 def workflow_id(run_id: str) -> str:
     """The Temporal workflow id of nestr run ``run_id``."""
     return f"nestr-{run_id}"
+
+
+def tracked(
+    settings: Settings, workflow: str, offsets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What a run's context records of where it runs: the executor, the cluster, the
+    workflow, and the tries recorded before that workflow's first (a retry's)."""
+    cluster = settings.temporal
+    where = {"address": cluster.address, "namespace": cluster.namespace}
+    return {
+        "executor": "temporal",
+        "temporal": {**where, "workflow_id": workflow, "attempts_before": dict(offsets or {})},
+    }
 
 
 class TemporalExecutor:
@@ -107,6 +123,9 @@ class TemporalExecutor:
         )
         name, plan = spec.plan.workflow.name, submitted.context.plan_hash
         await other_plans_in_flight(client, name, plan)
+        target = workflow_id(spec.run_id)
+        # recorded before the workflow may exist: whoever reads the run finds it there
+        self.setup.store.note_context(spec.run_id, tracked(spec.settings, target))
         handle = await self._start(client, spec, submitted, {MEMO_WORKFLOW: name, MEMO_PLAN: plan})
         run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
         projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
@@ -186,7 +205,7 @@ class TemporalExecutor:
         if outcome.plan_hash and outcome.plan_hash != projection.plan_hash:
             projection.plan_changed(outcome.plan_hash)
         projection.apply(outcome)
-        return _run_status(outcome.status), outcome.compensation
+        return run_status(outcome.status), outcome.compensation
 
     def _events(self) -> list[tuple[asyncio.Event, StopReason]]:
         found: list[tuple[asyncio.Event, StopReason]] = []
@@ -207,22 +226,12 @@ class TemporalExecutor:
     def _finish(self, spec: RunSpec, result: RunResult, run_ids: dict[str, str]) -> None:
         """Record the run's end and publish ``run.finished`` (after ``compensation.finished``
         when compensations ran), as the local executor does."""
-        status, name, compensation = result.status, spec.plan.workflow.name, result.compensation
-        assert status != "interrupted"
-        events = []
-        if compensation is not None:
-            counts = status_counts(result.compensations)
-            undone = CompensationFinished(status=compensation, counts=counts)
-            events.append(COMPENSATION_FINISHED.event(undone, subject=name, run_id=spec.run_id))
-        data = RunFinished(status=status, counts=result.counts(), seconds=round(result.seconds, 6))
-        if compensation is not None:
-            data["compensation"] = compensation
-        data["temporal"] = run_ids
-        severity = "info" if status == "succeeded" else "error"
-        events.append(RUN_FINISHED.event(data, subject=name, run_id=spec.run_id, severity=severity))
+        assert result.status != "interrupted"
+        events = finished_events(result, run_ids)
         store, bus = self.setup.store, self.setup.bus
         now = self.setup.options.clock()
-        for event in store.finish_run_with(spec.run_id, status, now, events, compensation):
+        ended = store.finish_run_with(spec.run_id, result.status, now, events, result.compensation)
+        for event in ended:
             bus.publish(event)
 
     def _release(
@@ -279,6 +288,25 @@ async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> lis
     return found
 
 
+def finished_events(result: RunResult, run_ids: dict[str, str]) -> list[Event]:
+    """The events of a run's end: ``compensation.finished`` when compensations ran, then
+    ``run.finished``, their data naming the Temporal workflow and run."""
+    status, name, compensation = result.status, result.workflow, result.compensation
+    assert status != "interrupted"
+    events = []
+    if compensation is not None:
+        counts = status_counts(result.compensations)
+        undone = CompensationFinished(status=compensation, counts=counts)
+        events.append(COMPENSATION_FINISHED.event(undone, subject=name, run_id=result.run_id))
+    data = RunFinished(status=status, counts=result.counts(), seconds=round(result.seconds, 6))
+    if compensation is not None:
+        data["compensation"] = compensation
+    data["temporal"] = run_ids
+    severity = "info" if status == "succeeded" else "error"
+    events.append(RUN_FINISHED.event(data, subject=name, run_id=result.run_id, severity=severity))
+    return events
+
+
 def refusal(spec: RunSpec) -> str | None:
     """Why the temporal executor cannot run ``spec``, or None."""
     run = spec.run_id
@@ -290,7 +318,8 @@ def refusal(spec: RunSpec) -> str | None:
     return None
 
 
-def _run_status(status: str) -> RunStatus:
+def run_status(status: str) -> RunStatus:
+    """The run's status a workflow's result gives."""
     if status in {"succeeded", "failed", "cancelled"}:
         return status  # type: ignore[return-value]
     return "failed"

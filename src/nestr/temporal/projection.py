@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, cast
 
 from nestr.events.bus import EventBus
@@ -26,7 +27,7 @@ from nestr.events.catalog import (
 )
 from nestr.store.attempts import AttemptEnd
 from nestr.store.compensations import begin_compensation
-from nestr.store.records import RunStatus, StepStatus
+from nestr.store.records import RunStatus, StepRecord, StepStatus
 from nestr.store.runs import RunStore
 from nestr.temporal.compile import run_context
 from nestr.temporal.shapes import RunOutcome, StepState
@@ -43,18 +44,36 @@ class Projection:
     """The store's copy of one Temporal run."""
 
     def __init__(
-        self, store: RunStore, bus: EventBus, spec: RunSpec, temporal: dict[str, str]
+        self,
+        store: RunStore,
+        bus: EventBus,
+        spec: RunSpec,
+        temporal: dict[str, str],
+        offsets: Mapping[str, int] | None = None,
     ) -> None:
+        """``offsets``: by key, the tries recorded before the workflow's first (a retry's
+        workflow counts its tries from 1; the record numbers them after the earlier ones)."""
         self.store = store
         self.bus = bus
         self.spec = spec
         self.temporal = temporal
+        self.offsets = dict(offsets or {})
         self.events = StepEvents(spec.run_id)
         self.plan_hash = run_context(spec).plan_hash
         self._seen: dict[str, str] = dict.fromkeys(spec.done, "succeeded")
         self._attempt: dict[str, int] = {}  # the try recorded started, by key
         self.version = 0  # the workflow's last change this projection has seen
         self.compensating = False  # the compensations' rows are recorded
+        self._seed(store.steps(spec.run_id))
+
+    def _seed(self, recorded: list[StepRecord]) -> None:
+        """Start from the record as it is (another process may have projected part of the
+        run before), so only what changed since is written again."""
+        for step in recorded:
+            self._seen[step.key] = step.status
+            if step.status != "pending" and step.attempts:
+                self._attempt[step.key] = step.attempts
+            self.compensating = self.compensating or is_compensation(step.key)
 
     def plan_changed(self, running: str) -> None:
         """The workflow runs another plan than the record's: it goes on with its own."""
@@ -104,7 +123,7 @@ class Projection:
             instance = instance_of(self.spec.plan, key)
             ran = key in self._attempt or state.attempts > 0
             if state.status == "running":
-                self._start(instance, max(1, state.attempts))
+                self._start(instance, self._recorded(key, state))
             elif state.status in _ENDS and (state.status != "skipped" and ran):
                 self._end(instance, state)
             elif state.status in _ENDS:
@@ -124,8 +143,12 @@ class Projection:
             self.store.start_attempt(self.spec.run_id, instance.key, attempt, now, event)
         )
 
+    def _recorded(self, key: str, state: StepState) -> int:
+        """The number the record gives the workflow's current try of ``key``."""
+        return self.offsets.get(key, 0) + max(1, state.attempts)
+
     def _end(self, instance: Instance, state: StepState) -> None:
-        attempt = max(1, state.attempts)
+        attempt = self._recorded(instance.key, state)
         self._start(instance, attempt)
         status = state.status
         step_status = cast("Any", status)

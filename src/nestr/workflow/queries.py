@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from nestr.errors import NotFound, did_you_mean
 from nestr.events.catalog import RUN_FINISHED, RunFinished
@@ -22,6 +22,10 @@ from nestr.workflow.executor import RunResult
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
 from nestr.workflow.saga import is_compensation
+from nestr.workflow.tracking import left, tracked_by, tracker
+
+if TYPE_CHECKING:
+    from nestr.events.bus import EventBus
 
 __all__ = [
     "AttemptRecord",
@@ -76,10 +80,22 @@ class Cancellation:
 
 
 class RunQueries:
-    """Reads of runs in one store."""
+    """Reads of runs in one store. A run an executor drives elsewhere (on Temporal) whose
+    submitter is gone is cancelled there (``nestr.workflow.tracking``); its events go to
+    ``bus`` (default: the store's log)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bus: EventBus | None = None) -> None:
         self.store = RunStore(db)
+        self._bus = bus
+
+    @property
+    def bus(self) -> EventBus:
+        if self._bus is None:
+            from nestr.events.bus import EventBus
+            from nestr.store.eventlog import EventLog
+
+            self._bus = EventBus(sink=EventLog(self.store.db))
+        return self._bus
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """The newest ``limit`` runs, newest first."""
@@ -142,14 +158,33 @@ class RunQueries:
 
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (its owner kills its steps); a run whose owner died is ended
-        here, with the process groups its steps left running."""
+        here, with the process groups its steps left running. A run an executor drives
+        elsewhere whose submitter is gone is stopped there (its workflow cancelled) and
+        recorded as it ended."""
         record = self.find_run(run)
         if record.status not in {"running", "pending"}:
             return Cancellation(record, "ended")
+        if left(record):
+            done = self._cancel_elsewhere(record)
+            if done is not None:
+                return done
         if shown_status(record) == "interrupted" and self._cancel_interrupted(record):
             return Cancellation(record, "cancelled-interrupted")
         self.store.request_cancel(record.id, time.time())
         return Cancellation(record, "requested")
+
+    def _cancel_elsewhere(self, record: RunRecord) -> Cancellation | None:
+        """Cancel ``record`` on the engine that runs it; None when the engine never had it
+        (or no tracker of its executor is installed): it is then ended here."""
+        found = tracker(tracked_by(record) or "")
+        if found is None:
+            return None
+        outcome = found.cancel(self.store, self.bus, record)
+        if outcome == "absent":
+            return None
+        now = self.store.run(record.id)
+        shown: dict[str, CancelOutcome] = {"ended": "ended", "cancelled": "cancelled-interrupted"}
+        return Cancellation(now, shown.get(outcome, "requested"))
 
     def _cancel_interrupted(self, record: RunRecord) -> bool:
         """False when another process took the run over meanwhile."""

@@ -1,5 +1,5 @@
-"""Temporal runs whose submitter died: ``runs cancel`` cancels their workflow, and an
-unreachable cluster is said, not waited on."""
+"""Temporal runs whose submitter died: ``runs cancel`` cancels their workflow, ``runs list`` and
+``runs show`` refresh them from the cluster, and an unreachable cluster is said, not waited on."""
 
 from __future__ import annotations
 
@@ -122,6 +122,47 @@ def test_cancel_of_a_run_whose_submitter_died_cancels_its_workflow(
     assert not finished.exists()
 
 
+def test_list_and_show_refresh_a_run_whose_submitter_died(
+    nestr, cluster: Cluster, project: Project, tmp_path: Path
+) -> None:
+    """With its submitter SIGKILLed, a Temporal run is brought up to date by ``runs show``
+    while it runs (its steps' progress, the run still ``interrupted``) and by ``runs list``
+    once it ended on the cluster (recorded succeeded, every step once, ``run.finished`` naming
+    the workflow)."""
+    began, gate = tmp_path / "began", tmp_path / "gate"
+    project.write(
+        f"""
+        wf:
+          steps:
+            - {{id: first, shell: true, run: echo "v=1" >> "$NESTR_OUTPUT"}}
+            - id: wait
+              needs: [first]
+              shell: true
+              run: "touch {began}; while [ ! -e {gate} ]; do sleep 0.05; done"
+            - {{id: after, needs: [wait], run: "true"}}
+        """
+    )
+    flags = submitter_flags(project, cluster)
+    run_id = submit_and_kill(flags, project, began)
+    running = _shown(nestr, flags, run_id)
+    assert running["status"] == "interrupted"
+    assert _steps(running) == {"first": "succeeded", "wait": "running", "after": "pending"}
+    gate.touch()
+    assert _ended(cluster, run_id).status == "succeeded"
+    listed = nestr(*flags, "runs", "list", "--json")
+    assert [(r["id"], r["status"]) for r in json.loads(listed.out)] == [(run_id, "succeeded")]
+    detail = _shown(nestr, flags, run_id)
+    assert _steps(detail) == dict.fromkeys(["first", "wait", "after"], "succeeded")
+    assert [s["attempts"] for s in detail["steps"]] == [1, 1, 1]
+    events = nestr(*flags, "events", "--json", "--run", run_id)
+    ends = [e for e in map(json.loads, events.out.splitlines()) if e["type"].endswith("finished")]
+    run_end = [e for e in ends if e["type"] == "nestr.workflow.run.finished"]
+    assert [e["data"]["temporal"]["workflow_id"] for e in run_end] == [workflow_id(run_id)]
+    assert nestr(*flags, "runs", "list").code == 0
+    again = nestr(*flags, "events", "--json", "--run", run_id)
+    assert again.out == events.out  # an ended run is not refreshed again
+
+
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[DevServer]:
     """A dev server of this test alone (it stops it)."""
@@ -133,8 +174,9 @@ def own_server(tmp_path: Path) -> Iterator[DevServer]:
 def test_an_unreachable_cluster_is_said_and_nothing_is_recorded(
     nestr, own_server: DevServer, project: Project, tmp_path: Path
 ) -> None:
-    """With the cluster of a run whose submitter died stopped, ``runs cancel`` fails (exit 1)
-    saying so, the run not recorded cancelled."""
+    """With the cluster of a run whose submitter died stopped, ``runs list`` still answers,
+    showing the record as it is with a one-line note on stderr, and ``runs cancel`` fails
+    (exit 1) saying so, the run not recorded cancelled."""
     cluster = Cluster(own_server, tmp_path / "cluster")
     cluster.worker()
     began = tmp_path / "began"
@@ -152,6 +194,10 @@ def test_an_unreachable_cluster_is_said_and_nothing_is_recorded(
         for worker in cluster.workers:
             worker.kill()
     own_server.stop()
+    listed = nestr(*flags, "runs", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert [r["status"] for r in json.loads(listed.out)] == ["interrupted"]
+    assert f"Temporal did not answer within 3s about run {run_id}" in listed.err
     cancelled = nestr(*flags, "runs", "cancel", run_id)
     assert cancelled.code == 1
     assert f"cannot cancel run {run_id}" in cancelled.err
@@ -159,3 +205,27 @@ def test_an_unreachable_cluster_is_said_and_nothing_is_recorded(
     detail = _shown(nestr, flags, run_id)
     assert detail["status"] == "interrupted"
     assert "cancelled" not in _steps(detail).values()
+
+
+def test_listing_local_runs_loads_nothing_of_temporal(project: Project) -> None:
+    """``runs list`` and ``runs show`` of local runs import neither ``temporalio`` nor nestr's
+    Temporal face: only a run recorded as Temporal's loads its tracker."""
+    project.write(
+        """
+        wf:
+          steps:
+            - {id: one, run: "true"}
+        """
+    )
+    run_id = project.run("wf").run_id
+    flags = ["-C", str(project.root), "--set", f"state_dir={project.state_dir}"]
+    code = (
+        "import sys\n"
+        "from nestr.cli.main import main\n"
+        f"assert main({[*flags, 'runs', 'list']!r}) == 0\n"
+        f"assert main({[*flags, 'runs', 'show', run_id]!r}) == 0\n"
+        "names = ('temporalio', 'nestr.temporal')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(names)), file=sys.stderr)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stderr.strip().splitlines()[-1] == "[]"

@@ -1,12 +1,13 @@
-"""Temporal runs whose submitter is gone, cancelled on the cluster.
+"""Temporal runs whose submitter is gone: refreshed from the cluster, cancelled on it.
 
 A run on Temporal goes on when the process that submitted it dies; its record names the
 cluster and the workflow (``executor: temporal`` and ``temporal`` in its context, written
-before the workflow starts). ``nestr runs cancel`` cancels the workflow, waits for it to stop
-(its compensations, if any, run first) and records how it ended, from the workflow's result.
-Nothing here starts a workflow. The cluster is asked from a thread of its own, within a
-deadline, so neither a command nor a server's event loop waits on an unreachable cluster for
-long.
+before the workflow starts). ``nestr runs list``/``runs show`` bring such a record up to date:
+the workflow's progress query while it runs, its result once it ended (then the run is
+recorded ended, with its events). ``nestr runs cancel`` cancels the workflow, waits for it to
+stop (its compensations, if any, run first) and records how it ended. Nothing here starts a
+workflow. The cluster is asked from a thread of its own, within a deadline, so neither a
+command nor a server's event loop waits on an unreachable cluster for long.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,10 +30,10 @@ from nestr.store.records import RunRecord
 from nestr.store.runs import RunStore
 from nestr.temporal.executor import finished_events, run_status, workflow_id
 from nestr.temporal.projection import Projection
-from nestr.temporal.shapes import RunOutcome
+from nestr.temporal.shapes import PROGRESS_QUERY, RunOutcome
 from nestr.workflow.executor import RunResult
 from nestr.workflow.runs import recorded_spec
-from nestr.workflow.tracking import Cancelled
+from nestr.workflow.tracking import REFRESH_TIMEOUT, Cancelled
 
 logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0  # seconds a cancel waits to reach the cluster
@@ -51,6 +52,21 @@ class Seen:
 
 class TemporalTracker:
     """The ``temporal`` executor's :class:`~nestr.workflow.tracking.RunTracker`."""
+
+    def refresh(self, store: RunStore, bus: EventBus, records: Sequence[RunRecord]) -> None:
+        try:
+            seen, unanswered = in_thread(lambda: _look_all(records), REFRESH_TIMEOUT)
+        except Exception:
+            seen, unanswered = {}, [r.id for r in records]
+        for record in records:
+            if record.id in seen:
+                project(store, bus, record, seen[record.id])
+        if unanswered:
+            logger.warning(
+                "Temporal did not answer within %gs about run %s: shown as recorded",
+                REFRESH_TIMEOUT,
+                ", ".join(unanswered),
+            )
 
     def cancel(self, store: RunStore, bus: EventBus, record: RunRecord) -> Cancelled:
         where = _where(record)
@@ -115,6 +131,50 @@ def in_thread(work: Callable[[], Coroutine[Any, Any, T]], timeout: float) -> T:
         raise box["error"]
     value: T = box["value"]
     return value
+
+
+async def _look_all(records: Sequence[RunRecord]) -> tuple[dict[str, Seen], list[str]]:
+    """What the cluster says of each run that answers within the deadline, and the runs
+    that did not answer (unknown workflows are neither: there is nothing to say of them)."""
+    clients: dict[tuple[str, str], asyncio.Future[Client]] = {}
+    for record in records:
+        if (where := _where(record)) not in clients:
+            clients[where] = asyncio.ensure_future(Client.connect(where[0], namespace=where[1]))
+    tasks = {r.id: asyncio.ensure_future(_look(r, clients[_where(r)])) for r in records}
+    await asyncio.wait(tasks.values(), timeout=REFRESH_TIMEOUT - 0.5)
+    seen: dict[str, Seen] = {}
+    unanswered = []
+    for run_id, task in tasks.items():
+        if not task.done():
+            task.cancel()
+            unanswered.append(run_id)
+        elif task.exception() is not None:
+            unanswered.append(run_id)
+        elif (found := task.result()) is not None:
+            seen[run_id] = found
+    for connecting in clients.values():
+        connecting.cancel()
+    await asyncio.gather(*tasks.values(), *clients.values(), return_exceptions=True)
+    return seen, unanswered
+
+
+async def _look(record: RunRecord, connecting: asyncio.Future[Client]) -> Seen | None:
+    """The workflow's progress while it runs, its result once it completed; None when the
+    cluster has no such workflow or it closed without a result (terminated)."""
+    client = await asyncio.shield(connecting)
+    handle = client.get_workflow_handle(_workflow(record), result_type=RunOutcome)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        progress = await handle.query(PROGRESS_QUERY, 0, result_type=RunOutcome)
+        return Seen(described.run_id, progress, ended=False)
+    if described.status == WorkflowExecutionStatus.COMPLETED:
+        return Seen(described.run_id, await handle.result(), ended=True)
+    return None
 
 
 async def _cancel(record: RunRecord) -> tuple[Cancelled, Seen | None]:

@@ -22,7 +22,7 @@ from nestr.workflow.executor import RunResult
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
 from nestr.workflow.saga import is_compensation
-from nestr.workflow.tracking import left, tracked_by, tracker
+from nestr.workflow.tracking import left, refreshed, tracked_by, tracker
 
 if TYPE_CHECKING:
     from nestr.events.bus import EventBus
@@ -81,8 +81,10 @@ class Cancellation:
 
 class RunQueries:
     """Reads of runs in one store. A run an executor drives elsewhere (on Temporal) whose
-    submitter is gone is cancelled there (``nestr.workflow.tracking``); its events go to
-    ``bus`` (default: the store's log)."""
+    submitter is gone is cancelled there (``nestr.workflow.tracking``) and, when ``bus`` is
+    given (a session's), brought up to date from there as it is read; the events of both go
+    to ``bus`` (default: the store's log). Without ``bus`` (a read-only store) runs are read
+    as recorded."""
 
     def __init__(self, db: Database, bus: EventBus | None = None) -> None:
         self.store = RunStore(db)
@@ -98,8 +100,13 @@ class RunQueries:
         return self._bus
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
-        """The newest ``limit`` runs, newest first."""
-        return self.store.runs(limit)
+        """The newest ``limit`` runs, newest first (those left running elsewhere refreshed)."""
+        return self._refreshed(self.store.runs(limit))
+
+    def _refreshed(self, records: list[RunRecord]) -> list[RunRecord]:
+        if self._bus is None or not any(left(r) for r in records):  # the usual case
+            return records
+        return refreshed(self.store, self._bus, records)
 
     def find_run(self, run: str) -> RunRecord:
         """The run with id ``run`` or the one whose id starts with it (a usage error if none)."""
@@ -111,7 +118,7 @@ class RunQueries:
 
     def detail(self, run: str) -> RunDetail:
         """Run ``run`` (id or prefix), its step instances and attempts."""
-        record = self.find_run(run)
+        (record,) = self._refreshed([self.find_run(run)])
         return RunDetail(record, self.store.steps(record.id), self.store.attempts(record.id))
 
     def failed_steps(self, run: str | None = None, limit: int = 100) -> list[FailedStep]:

@@ -5,13 +5,15 @@ nothing runs any more and the record is all there is. An executor that hands run
 of its own (``temporal``) notes its name in the run's context (``executor``); its run goes on
 without its submitter, and the record is only a projection of the engine's. For such runs the
 engine's :class:`RunTracker` (the ``nestr.trackers`` entry point of that name, loaded only when
-such a run is looked at) reaches the engine when ``runs cancel`` stops it. Runs a live process
-follows are left to it; local runs never load anything.
+such a run is looked at) brings the record up to date when ``nestr runs list``/``runs show``
+read it, and reaches the engine when ``runs cancel`` stops it. Runs a live process follows are
+left to it; local runs never load anything.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from nestr.workflow.liveness import shown_status
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from nestr.store.runs import RunStore
 
 ENTRY_POINTS = "nestr.trackers"
+REFRESH_TIMEOUT = 3.0  # seconds ``runs list``/``runs show`` wait on an engine, then show the record
 
 Cancelled = Literal["ended", "cancelled", "requested", "absent"]
 """What :meth:`RunTracker.cancel` did: the run had ended (its record is brought up to date),
@@ -31,6 +34,12 @@ still run), or the engine has no such run (it never started there)."""
 
 class RunTracker(Protocol):
     """What an executor that runs steps elsewhere does for its runs nobody follows."""
+
+    def refresh(self, store: RunStore, bus: EventBus, records: Sequence[RunRecord]) -> None:
+        """Bring ``records`` up to date from the engine, publishing the usual events; start
+        nothing. Within :data:`REFRESH_TIMEOUT`: an engine that does not answer in time leaves
+        the records as they are (and a warning says so)."""
+        ...
 
     def cancel(self, store: RunStore, bus: EventBus, record: RunRecord) -> Cancelled:
         """Stop ``record``'s run on the engine and record how it ended; a
@@ -61,3 +70,19 @@ def tracker(name: str) -> RunTracker | None:
     make = next(iter(found)).load()
     made: RunTracker = make()
     return made
+
+
+def refreshed(store: RunStore, bus: EventBus, records: list[RunRecord]) -> list[RunRecord]:
+    """``records``, those that :func:`left` brought up to date by their executor's tracker."""
+    stale: dict[str, list[RunRecord]] = {}
+    for record in records:
+        if left(record):
+            stale.setdefault(tracked_by(record) or "", []).append(record)
+    if not stale:
+        return records
+    for name, runs in stale.items():
+        found = tracker(name)
+        if found is not None:
+            found.refresh(store, bus, runs)
+    again = {r.id for runs in stale.values() for r in runs}
+    return [store.run(r.id) if r.id in again else r for r in records]

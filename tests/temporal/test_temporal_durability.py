@@ -20,7 +20,7 @@ from nestr.store import open_database
 from nestr.store.eventlog import open_event_log
 from nestr.store.runs import RunStore
 from nestr.temporal.devserver import DevServer
-from nestr.temporal.executor import workflow_id
+from nestr.temporal.executor import retry_workflow_id, workflow_id
 from nestr.temporal.interpreter import NestrRun
 from nestr.temporal.worker import sandbox_runner
 from nestr.workflow import RunResult
@@ -201,9 +201,12 @@ def test_two_runs_of_one_plan_keep_their_own_ids_on_a_worker(
 def test_recorded_histories_replay_without_nondeterminism(
     cluster: Cluster, project: Project, tmp_path: Path
 ) -> None:
-    """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled
-    and compensated (a compensation retried) replay through the workflow code without a
-    non-determinism error."""
+    """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled,
+    compensated (a compensation retried) and re-driven from the dead-letter list (``runs
+    retry``) replay through the workflow code without a non-determinism error."""
+    from nestr.workflow.runs import retry_step
+
+    allow = tmp_path / "allow"
     began = tmp_path / "began"
     counter = tmp_path / "tries"
     undone = tmp_path / "undone"
@@ -244,6 +247,12 @@ def test_recorded_histories_replay_without_nondeterminism(
                 shell: true
                 run: echo second >> {undone}; test "$(wc -l < {undone})" -ge 2
             - {{id: bad, needs: [second], run: "false"}}
+        retried:
+          steps:
+            - {{id: first, run: "true"}}
+            - {{id: gate, needs: [first], run: test -e {allow}}}
+            - {{id: after, needs: [gate], run: "true"}}
+            - {{id: other, run: "false"}}
         """
     )
     settings = cluster.settings(project.state_dir)
@@ -252,23 +261,26 @@ def test_recorded_histories_replay_without_nondeterminism(
         project.run("failing", settings=settings, run_id="r-failing", jobs=2),
         project.run("cancelled", settings=settings, run_id="r-cancel", cancel_when=began.exists),
         project.run("compensated", settings=settings, run_id="r-compensated"),
+        project.run("retried", settings=settings, run_id="r-retried"),
     ]
-    assert [r.status for r in runs] == ["succeeded", "failed", "cancelled", "failed"]
+    allow.touch()
+    again = retry_step("r-retried", "gate", state_dir=project.state_dir, settings=settings)
+    assert asyncio.run(again).status == "failed"  # ``other`` still failed
+    assert [r.status for r in runs] == ["succeeded", "failed", "cancelled", "failed", "failed"]
     assert runs[3].compensation == "succeeded"
     assert undone.read_text().splitlines() == ["second", "second", "first"]
     assert statuses(runs[0])["never"] == "skipped"
 
     async def replay() -> int:
         client = await Client.connect(cluster.server.address)
-        histories = [
-            await client.get_workflow_handle(workflow_id(r.run_id)).fetch_history() for r in runs
-        ]
+        ids = [workflow_id(r.run_id) for r in runs] + [retry_workflow_id("r-retried", 1)]
+        histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
         replayer = Replayer(workflows=[NestrRun], workflow_runner=sandbox_runner())
         for history in histories:
             await replayer.replay_workflow(history)
         return len(histories)
 
-    assert asyncio.run(replay()) == 4
+    assert asyncio.run(replay()) == 6
 
 
 class Collected(logging.Handler):

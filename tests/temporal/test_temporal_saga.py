@@ -1,6 +1,5 @@
 """Compensation (the saga pattern) on Temporal, and what the temporal executor refuses before
-the run is recorded or submitted instead of leaving it out: the resume of a compensating run
-and ``runs retry``."""
+the run is recorded or submitted instead of leaving it out: the resume of a compensating run."""
 
 from __future__ import annotations
 
@@ -70,12 +69,6 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def _runs(project: Project) -> list[tuple[str, str, int | None, int]]:
-    """Every run recorded: id, status, owner, resumes."""
-    with open_database(project.state_dir) as db:
-        return [(r.id, r.status, r.owner_pid, r.resumes) for r in RunStore(db).runs()]
-
-
 def test_failure_undoes_succeeded_steps_in_reverse_dependency_order_on_temporal(
     cluster: Cluster, project: Project
 ) -> None:
@@ -121,29 +114,6 @@ def test_cancel_undoes_what_succeeded_on_temporal(cluster: Cluster, project: Pro
     assert (result.status, result.compensation) == ("cancelled", "succeeded")
     assert {s.key: s.status for s in result.forward} == {"a": "succeeded", "long": "cancelled"}
     assert _lines(project.root / "undo") == ["undo a"]
-
-
-def test_runs_retry_is_refused_and_leaves_the_failed_run_as_it_was(
-    nestr, cluster: Cluster, project: Project
-) -> None:
-    """``runs retry`` of a run that failed on Temporal is refused with exit 2 naming the run
-    and the step, and the run stays failed, not taken over, its step not run again."""
-    project.write(
-        """
-        wf:
-          steps:
-            - {id: boom, shell: true, run: "echo x >> tries; false"}
-        """
-    )
-    flags = _flags(project, cluster)
-    ran = nestr(*flags, "run", "wf", "--json")
-    assert ran.code == 1, ran.err
-    run_id = json.loads(ran.out)["run_id"]
-    before = _runs(project)
-    retried = nestr(*flags, "runs", "retry", run_id, "boom")
-    _refused(retried, run_id, "boom")
-    assert _runs(project) == before
-    assert (project.root / "tries").read_text() == "x\n"
 
 
 def test_resume_of_a_compensating_run_is_refused_and_leaves_it_as_it_was(

@@ -9,7 +9,11 @@ cancel (``cancel()``, the run's cancel event, or a cancel request ``nestr runs c
 cancels the workflow. A shutdown of the submitter leaves the run running on the cluster and
 the record ``interrupted``; a resume re-attaches to the same workflow (it is never started
 twice) and, when the plan it runs differs from the record's, says so and lets it go on with
-its own plan.
+its own plan. A retry of failed steps of an ended run (``nestr runs retry``) is a workflow of
+its own, ``nestr-<run id>-retry-<n>``: the run's plan with the steps that succeeded done (their
+outputs in its input) and the other ends kept, so only the retried steps and what they held
+back run. The record names the workflow that runs it (``temporal`` in its context), which
+``nestr.temporal.tracking`` reads when nobody follows the run any more.
 """
 
 from __future__ import annotations
@@ -72,6 +76,12 @@ def workflow_id(run_id: str) -> str:
     return f"nestr-{run_id}"
 
 
+def retry_workflow_id(run_id: str, number: int) -> str:
+    """The Temporal workflow id of the ``runs retry`` that is takeover ``number`` of run
+    ``run_id``."""
+    return f"{workflow_id(run_id)}-retry-{number}"
+
+
 def tracked(
     settings: Settings, workflow: str, offsets: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
@@ -107,8 +117,7 @@ class TemporalExecutor:
 
     def refuse(self, spec: RunSpec) -> None:
         """Refuse, before anything is recorded or submitted, what a run on Temporal does not
-        do yet rather than leave it out: the resume of a compensating run and the retry of
-        steps of an ended run."""
+        do yet rather than leave it out: the resume of a compensating run."""
         refused = refusal(spec)
         if refused is not None:
             raise UsageError(refused, hint=LOCAL_HINT)
@@ -123,12 +132,13 @@ class TemporalExecutor:
         )
         name, plan = spec.plan.workflow.name, submitted.context.plan_hash
         await other_plans_in_flight(client, name, plan)
-        target = workflow_id(spec.run_id)
+        target, offsets = self._target(spec)
         # recorded before the workflow may exist: whoever reads the run finds it there
-        self.setup.store.note_context(spec.run_id, tracked(spec.settings, target))
-        handle = await self._start(client, spec, submitted, {MEMO_WORKFLOW: name, MEMO_PLAN: plan})
+        self.setup.store.note_context(spec.run_id, tracked(spec.settings, target, offsets))
+        memo = {MEMO_WORKFLOW: name, MEMO_PLAN: plan}
+        handle = await self._start(client, spec, submitted, memo, target)
         run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
-        projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
+        projection = Projection(self.setup.store, self.setup.bus, spec, run_ids, offsets)
         status, compensation = await self._follow(spec, handle, projection)
         steps = tuple(self.setup.store.steps(spec.run_id))
         seconds = time.perf_counter() - started
@@ -140,16 +150,33 @@ class TemporalExecutor:
             self._finish(spec, result, run_ids)
         return result
 
+    def _target(self, spec: RunSpec) -> tuple[str, dict[str, int]]:
+        """The workflow that runs ``spec``, and the tries recorded before its first, by key:
+        a retry's own (``nestr-RUN-retry-N``, N the run's takeover: never the run's or an
+        earlier retry's), its tries numbered after the earlier ones; else the workflow the
+        record names (a resume attaches to it), at first the run's own."""
+        if spec.retried:
+            offsets = {key: spec.prior_attempts.get(key, 0) for key in spec.retried}
+            return retry_workflow_id(spec.run_id, spec.claim), offsets
+        recorded = self.setup.store.run(spec.run_id).context.get("temporal", {})
+        named = recorded.get("workflow_id") or workflow_id(spec.run_id)
+        return str(named), dict(recorded.get("attempts_before", {}))
+
     async def _start(
-        self, client: Client, spec: RunSpec, submitted: RunInput, memo: dict[str, str]
+        self,
+        client: Client,
+        spec: RunSpec,
+        submitted: RunInput,
+        memo: dict[str, str],
+        target: str,
     ) -> WorkflowHandle[Any, RunOutcome]:
-        """Start the run's workflow, or attach to it when it exists, running or closed (a
-        resume): a run's workflow is never started twice, so no step of it runs again."""
+        """Start the workflow ``target``, or attach to it when it exists, running or closed
+        (a resume): a workflow is never started twice, so no step of it runs again."""
         try:
             return await client.start_workflow(
                 WORKFLOW_NAME,
                 submitted,
-                id=workflow_id(spec.run_id),
+                id=target,
                 task_queue=spec.settings.temporal.task_queue,
                 result_type=RunOutcome,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -157,7 +184,7 @@ class TemporalExecutor:
                 memo=memo,
             )
         except WorkflowAlreadyStartedError:
-            return client.get_workflow_handle(workflow_id(spec.run_id), result_type=RunOutcome)
+            return client.get_workflow_handle(target, result_type=RunOutcome)
 
     async def _follow(
         self, spec: RunSpec, handle: WorkflowHandle[Any, RunOutcome], projection: Projection
@@ -309,12 +336,9 @@ def finished_events(result: RunResult, run_ids: dict[str, str]) -> list[Event]:
 
 def refusal(spec: RunSpec) -> str | None:
     """Why the temporal executor cannot run ``spec``, or None."""
-    run = spec.run_id
     if spec.compensating is not None:
+        run = spec.run_id
         return f"run {run} is compensating: the temporal executor does not resume compensations"
-    if spec.retried or spec.ended:
-        keys = ", ".join(spec.retried or spec.ended)
-        return f"run {run}: the temporal executor does not retry steps of an ended run ({keys})"
     return None
 
 

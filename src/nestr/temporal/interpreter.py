@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -48,6 +49,9 @@ with workflow.unsafe.imports_passed_through():
     from nestr.workflow.plan import build_plan, repo_from
     from nestr.workflow.saga import PREFIX, Saga, compensations, outcome
     from nestr.workflow.schedule import Interrupt, Node, Outcome, Schedule, Settle, Start
+
+if TYPE_CHECKING:
+    from nestr.store.records import StepStatus
 
 NO_TIMEOUT = timedelta(days=7)  # start-to-close of a step without a timeout: its heartbeat
 TIMEOUT_MARGIN = 30.0  # the worker enforces a step's timeout; Temporal's is a backstop
@@ -76,9 +80,12 @@ class NestrRun:
         self._steps = {key: StepState("pending") for key in nodes}
         for key, outputs in run.done.items():
             self._steps[key] = StepState("succeeded", outputs=dict(outputs))
+        for key, status in run.ended.items():  # a retry: kept as they ended
+            self._steps[key] = StepState(status)
         schedule = Schedule(
             (Node(n.key, tuple(n.needs), n.continue_on_error) for n in run.nodes),
             done=run.done,
+            ended=cast("dict[str, StepStatus]", run.ended),
             limit=run.limit,
             fail_fast=run.fail_fast,
         )

@@ -202,11 +202,15 @@ def test_recorded_histories_replay_without_nondeterminism(
     cluster: Cluster, project: Project, tmp_path: Path
 ) -> None:
     """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled,
-    compensated (a compensation retried) and re-driven from the dead-letter list (``runs
-    retry``) replay through the workflow code without a non-determinism error."""
-    from nestr.workflow.runs import retry_step
+    compensated (a compensation retried), re-driven from the dead-letter list (``runs
+    retry``) and resumed mid-compensation replay through the workflow code without a
+    non-determinism error."""
+    from tests.temporal.test_temporal_saga import _stopped_mid_compensation
+
+    from nestr.workflow.runs import resume_run, retry_step
 
     allow = tmp_path / "allow"
+    halfway = tmp_path / "halfway"
     began = tmp_path / "began"
     counter = tmp_path / "tries"
     undone = tmp_path / "undone"
@@ -253,6 +257,14 @@ def test_recorded_histories_replay_without_nondeterminism(
             - {{id: gate, needs: [first], run: test -e {allow}}}
             - {{id: after, needs: [gate], run: "true"}}
             - {{id: other, run: "false"}}
+        wf:
+          steps:
+            - id: a
+              run: "true"
+              compensate:
+                shell: true
+                run: echo a >> {halfway}; test "$(wc -l < {halfway})" -ge 2 || sleep 60
+            - {{id: boom, needs: [a], run: "false"}}
         """
     )
     settings = cluster.settings(project.state_dir)
@@ -270,17 +282,21 @@ def test_recorded_histories_replay_without_nondeterminism(
     assert runs[3].compensation == "succeeded"
     assert undone.read_text().splitlines() == ["second", "second", "first"]
     assert statuses(runs[0])["never"] == "skipped"
+    stopped = asyncio.run(_stopped_mid_compensation(project, halfway))  # locally
+    resumed = resume_run(stopped, state_dir=project.state_dir, settings=settings)
+    assert asyncio.run(resumed).compensation == "succeeded"
 
     async def replay() -> int:
         client = await Client.connect(cluster.server.address)
         ids = [workflow_id(r.run_id) for r in runs] + [retry_workflow_id("r-retried", 1)]
+        ids.append(workflow_id(stopped))
         histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
         replayer = Replayer(workflows=[NestrRun], workflow_runner=sandbox_runner())
         for history in histories:
             await replayer.replay_workflow(history)
         return len(histories)
 
-    assert asyncio.run(replay()) == 6
+    assert asyncio.run(replay()) == 7
 
 
 class Collected(logging.Handler):

@@ -31,7 +31,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from nestr.config.settings import Settings
-from nestr.errors import UsageError
 from nestr.events.catalog import (
     COMPENSATION_FINISHED,
     RUN_FINISHED,
@@ -67,7 +66,6 @@ RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is aw
 _TRANSIENT = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
-LOCAL_HINT = "run it with the local executor (`executor: local`, or `--executor local`)"
 STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
 
 
@@ -115,15 +113,7 @@ class TemporalExecutor:
             self.stop_reason = reason
         self._wake.set()
 
-    def refuse(self, spec: RunSpec) -> None:
-        """Refuse, before anything is recorded or submitted, what a run on Temporal does not
-        do yet rather than leave it out: the resume of a compensating run."""
-        refused = refusal(spec)
-        if refused is not None:
-            raise UsageError(refused, hint=LOCAL_HINT)
-
     async def execute(self, spec: RunSpec) -> RunResult:
-        self.refuse(spec)
         started = time.perf_counter()
         client = self.client or await connect(spec.settings)
         settings = spec.settings.temporal
@@ -154,13 +144,16 @@ class TemporalExecutor:
         """The workflow that runs ``spec``, and the tries recorded before its first, by key:
         a retry's own (``nestr-RUN-retry-N``, N the run's takeover: never the run's or an
         earlier retry's), its tries numbered after the earlier ones; else the workflow the
-        record names (a resume attaches to it), at first the run's own."""
+        record names (a resume attaches to it); else, for a run that so far ran elsewhere
+        than on Temporal (a local run resumed here), the run's own, numbering after the
+        tries recorded."""
         if spec.retried:
             offsets = {key: spec.prior_attempts.get(key, 0) for key in spec.retried}
             return retry_workflow_id(spec.run_id, spec.claim), offsets
         recorded = self.setup.store.run(spec.run_id).context.get("temporal", {})
-        named = recorded.get("workflow_id") or workflow_id(spec.run_id)
-        return str(named), dict(recorded.get("attempts_before", {}))
+        if recorded.get("workflow_id"):
+            return str(recorded["workflow_id"]), dict(recorded.get("attempts_before", {}))
+        return workflow_id(spec.run_id), {k: n for k, n in spec.prior_attempts.items() if n}
 
     async def _start(
         self,
@@ -332,14 +325,6 @@ def finished_events(result: RunResult, run_ids: dict[str, str]) -> list[Event]:
     severity = "info" if status == "succeeded" else "error"
     events.append(RUN_FINISHED.event(data, subject=name, run_id=result.run_id, severity=severity))
     return events
-
-
-def refusal(spec: RunSpec) -> str | None:
-    """Why the temporal executor cannot run ``spec``, or None."""
-    if spec.compensating is not None:
-        run = spec.run_id
-        return f"run {run} is compensating: the temporal executor does not resume compensations"
-    return None
 
 
 def run_status(status: str) -> RunStatus:

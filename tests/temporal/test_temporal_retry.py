@@ -76,6 +76,7 @@ def test_retry_redrives_a_failed_step_on_the_cluster(
     assert ("gate", 2, "failed") in attempts
     assert ("broken", 1, "failed") in attempts
     assert max(a[1] for a in attempts) == 3
+    assert {a[2] for a in attempts} == {"failed", "succeeded"}  # none left open
     assert json.loads(nestr(*flags, "runs", "failed-steps", "--json").out) == []
     assert [e.data["steps"] for e in events if e.type == RUN_RETRIED.name] == [
         ["gate", "last"],

@@ -1,5 +1,6 @@
 """Temporal runs whose submitter died: ``runs cancel`` cancels their workflow, ``runs list`` and
-``runs show`` refresh them from the cluster, and an unreachable cluster is said, not waited on."""
+``runs show`` refresh them from the cluster, and an unreachable cluster is said, not waited on;
+and the record keeps every try the workflow made."""
 
 from __future__ import annotations
 
@@ -229,3 +230,33 @@ def test_listing_local_runs_loads_nothing_of_temporal(project: Project) -> None:
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_try_seen_running_then_retried_is_recorded_failed(
+    cluster: Cluster, project: Project, tmp_path: Path
+) -> None:
+    """A step's first try that the submitter saw running and that Temporal then retried is
+    recorded failed (with a ``step.retrying`` event), not left running, beside the try that
+    succeeded."""
+    from nestr.events.catalog import STEP_RETRYING
+    from nestr.store import RunStore, open_database
+    from nestr.store.eventlog import EventLog
+
+    tries = tmp_path / "tries"
+    project.write(
+        f"""
+        wf:
+          steps:
+            - id: flaky
+              shell: true
+              retry: {{attempts: 2, initial: 0.01, jitter: false}}
+              run: echo x >> {tries}; test "$(wc -l < {tries})" -ge 2 || {{ sleep 3; false; }}
+        """
+    )
+    result = project.run("wf", settings=cluster.settings(project.state_dir))
+    assert result.ok, result.to_dict()
+    with open_database(project.state_dir) as db:
+        attempts = [(a.attempt, a.status) for a in RunStore(db).attempts(result.run_id)]
+        types = [e.type for e in EventLog(db).read(0, "nestr.workflow.step", result.run_id)]
+    assert sorted(attempts) == [(1, "failed"), (2, "succeeded")]
+    assert types.count(STEP_RETRYING.name) == 1

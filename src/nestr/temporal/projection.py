@@ -20,6 +20,7 @@ from nestr.events.bus import EventBus
 from nestr.events.catalog import (
     COMPENSATION_STARTED,
     STEP_FINISHED,
+    STEP_RETRYING,
     STEP_STARTED,
     CompensationStarted,
     StepEnded,
@@ -133,14 +134,33 @@ class Projection:
             self._settle(settles)
 
     def _start(self, instance: Instance, attempt: int) -> None:
-        if self._attempt.get(instance.key) == attempt:
+        previous = self._attempt.get(instance.key)
+        if previous == attempt:
             return
+        if (
+            previous is not None
+            and previous < attempt
+            and self._seen.get(instance.key) == "running"
+        ):
+            self._retried(instance, previous)
         self._attempt[instance.key] = attempt
         data = self._tagged(StepStarted(attempt=attempt))
         event = self.events.event(instance, STEP_STARTED, cast("StepStarted", data))
         now = self._now()
         self.bus.publish(
             self.store.start_attempt(self.spec.run_id, instance.key, attempt, now, event)
+        )
+
+    def _retried(self, instance: Instance, attempt: int) -> None:
+        """End the try ``attempt`` recorded running, which the workflow retried since (the
+        workflow tells only of an instance's last try: an earlier one failed)."""
+        data = self._tagged(StepEnded(attempt=attempt, status="failed"))
+        event = self.events.event(instance, STEP_RETRYING, cast("StepEnded", data))
+        end = AttemptEnd("failed")
+        self.bus.publish(
+            self.store.finish_attempt(
+                self.spec.run_id, instance.key, attempt, end, self._now(), event
+            )
         )
 
     def _recorded(self, key: str, state: StepState) -> int:

@@ -20,7 +20,7 @@ from nestr.store import open_database
 from nestr.store.eventlog import open_event_log
 from nestr.store.runs import RunStore
 from nestr.temporal.devserver import DevServer
-from nestr.temporal.executor import workflow_id
+from nestr.temporal.executor import retry_workflow_id, workflow_id
 from nestr.temporal.interpreter import NestrRun
 from nestr.temporal.worker import sandbox_runner
 from nestr.workflow import RunResult
@@ -202,8 +202,15 @@ def test_recorded_histories_replay_without_nondeterminism(
     cluster: Cluster, project: Project, tmp_path: Path
 ) -> None:
     """The histories of runs that succeeded, retried, failed fast, skipped, were cancelled,
-    compensated (a compensation retried) and passed an output too large for history by
-    reference replay through the workflow code without a non-determinism error."""
+    compensated (a compensation retried), passed an output too large for history by
+    reference, were re-driven from the dead-letter list (``runs retry``) and resumed
+    mid-compensation replay through the workflow code without a non-determinism error."""
+    from tests.temporal.test_temporal_saga import _stopped_mid_compensation
+
+    from nestr.workflow.runs import resume_run, retry_step
+
+    allow = tmp_path / "allow"
+    halfway = tmp_path / "halfway"
     began = tmp_path / "began"
     counter = tmp_path / "tries"
     undone = tmp_path / "undone"
@@ -252,6 +259,20 @@ def test_recorded_histories_replay_without_nondeterminism(
             - id: use
               needs: [make]
               run: test "${{{{ steps.make.outputs.big | length }}}}" = 70000
+        retried:
+          steps:
+            - {{id: first, run: "true"}}
+            - {{id: gate, needs: [first], run: test -e {allow}}}
+            - {{id: after, needs: [gate], run: "true"}}
+            - {{id: other, run: "false"}}
+        wf:
+          steps:
+            - id: a
+              run: "true"
+              compensate:
+                shell: true
+                run: echo a >> {halfway}; test "$(wc -l < {halfway})" -ge 2 || sleep 60
+            - {{id: boom, needs: [a], run: "false"}}
         """
     )
     settings = cluster.settings(project.state_dir)
@@ -261,24 +282,31 @@ def test_recorded_histories_replay_without_nondeterminism(
         project.run("cancelled", settings=settings, run_id="r-cancel", cancel_when=began.exists),
         project.run("compensated", settings=settings, run_id="r-compensated"),
         project.run("large", settings=settings, run_id="r-large"),
+        project.run("retried", settings=settings, run_id="r-retried"),
     ]
+    allow.touch()
+    again = retry_step("r-retried", "gate", state_dir=project.state_dir, settings=settings)
+    assert asyncio.run(again).status == "failed"  # ``other`` still failed
     statuses_of_runs = [r.status for r in runs]
-    assert statuses_of_runs == ["succeeded", "failed", "cancelled", "failed", "succeeded"]
+    assert statuses_of_runs == ["succeeded", "failed", "cancelled", "failed", "succeeded", "failed"]
     assert runs[3].compensation == "succeeded"
     assert undone.read_text().splitlines() == ["second", "second", "first"]
     assert statuses(runs[0])["never"] == "skipped"
+    stopped = asyncio.run(_stopped_mid_compensation(project, halfway))  # locally
+    resumed = resume_run(stopped, state_dir=project.state_dir, settings=settings)
+    assert asyncio.run(resumed).compensation == "succeeded"
 
     async def replay() -> int:
         client = await Client.connect(cluster.server.address)
-        histories = [
-            await client.get_workflow_handle(workflow_id(r.run_id)).fetch_history() for r in runs
-        ]
+        ids = [workflow_id(r.run_id) for r in runs] + [retry_workflow_id("r-retried", 1)]
+        ids.append(workflow_id(stopped))
+        histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
         replayer = Replayer(workflows=[NestrRun], workflow_runner=sandbox_runner())
         for history in histories:
             await replayer.replay_workflow(history)
         return len(histories)
 
-    assert asyncio.run(replay()) == 5
+    assert asyncio.run(replay()) == 8
 
 
 class Collected(logging.Handler):

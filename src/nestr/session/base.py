@@ -92,10 +92,11 @@ class SessionBase:
 
     @property
     def queries(self) -> RunQueries:
-        """Reads of runs, steps and their output."""
+        """Reads of runs, steps and their output (runs left running elsewhere are refreshed
+        as they are read, their events on this session's bus)."""
         from nestr.workflow.queries import RunQueries
 
-        return RunQueries(self.db)
+        return RunQueries(self.db, self.bus)
 
     @property
     def steps(self) -> StepRegistry:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +149,39 @@ class RunStore:
             )
             insert_event(conn, event)
             return True
+
+    def note_context(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Set the top-level keys ``values`` in run ``run_id``'s context (an executor that runs
+        it elsewhere records there where: its name and the ids it runs it under)."""
+        with self.db.transaction() as conn:
+            for key, value in values.items():
+                conn.execute(
+                    "UPDATE runs SET context=json_set(context, ?, json(?)) WHERE id=?",
+                    (f"$.{key}", json.dumps(value), run_id),
+                )
+
+    def finish_left(
+        self,
+        seen: RunRecord,
+        status: RunStatus,
+        now: float,
+        events: Sequence[Event],
+        compensation: str | None = None,
+    ) -> list[Event]:
+        """End run ``seen``, which no process follows any more, as the engine that ran it
+        says it ended (with its events, one transaction); nothing (no events) when a process
+        took it over or it ended since it was read."""
+        with self.db.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE runs SET status=?, finished=?, compensation=coalesce(?, compensation)"
+                " WHERE id=? AND status IN ('running', 'pending') AND owner_pid IS ?"
+                " AND owner_host IS ? AND resumes=?",
+                (status, now, compensation, seen.id, seen.owner_pid, seen.owner_host,
+                 seen.resumes),
+            ).rowcount  # fmt: skip
+            if not changed:
+                return []
+            return [insert_event(conn, e) for e in events]
 
     def start_attempt(self, run_id: str, key: str, attempt: int, now: float, event: Event) -> Event:
         with self.db.transaction() as conn:

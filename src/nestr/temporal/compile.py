@@ -50,6 +50,8 @@ def run_input(spec: RunSpec, *, limit: int, heartbeat: float) -> RunInput:
         heartbeat=heartbeat,
         done={key: dict(record.outputs or {}) for key, record in spec.done.items()},
         compensates=any(s.compensate is not None for s in workflow.steps),
+        ended={key: str(status) for key, status in spec.ended.items()},
+        compensating=spec.compensating,
     )
 
 

@@ -9,7 +9,11 @@ cancel (``cancel()``, the run's cancel event, or a cancel request ``nestr runs c
 cancels the workflow. A shutdown of the submitter leaves the run running on the cluster and
 the record ``interrupted``; a resume re-attaches to the same workflow (it is never started
 twice) and, when the plan it runs differs from the record's, says so and lets it go on with
-its own plan.
+its own plan. A retry of failed steps of an ended run (``nestr runs retry``) is a workflow of
+its own, ``nestr-<run id>-retry-<n>``: the run's plan with the steps that succeeded done (their
+outputs in its input) and the other ends kept, so only the retried steps and what they held
+back run. The record names the workflow that runs it (``temporal`` in its context), which
+``nestr.temporal.tracking`` reads when nobody follows the run any more.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from temporalio.client import Client, WorkflowHandle
@@ -25,7 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from nestr.errors import UsageError
+from nestr.config.settings import Settings
 from nestr.events.catalog import (
     COMPENSATION_FINISHED,
     RUN_FINISHED,
@@ -34,6 +39,7 @@ from nestr.events.catalog import (
     RunFinished,
     RunInterrupted,
 )
+from nestr.events.envelope import Event
 from nestr.store.records import RunStatus, StepRecord
 from nestr.temporal.compile import run_input
 from nestr.temporal.projection import Projection
@@ -60,13 +66,31 @@ RESULT_RETRY = 0.5  # seconds between waits for a result while the cluster is aw
 _TRANSIENT = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
-LOCAL_HINT = "run it with the local executor (`executor: local`, or `--executor local`)"
 STOPPED_REASON = "the submitting process stopped; the run goes on in Temporal"
 
 
 def workflow_id(run_id: str) -> str:
     """The Temporal workflow id of nestr run ``run_id``."""
     return f"nestr-{run_id}"
+
+
+def retry_workflow_id(run_id: str, number: int) -> str:
+    """The Temporal workflow id of the ``runs retry`` that is takeover ``number`` of run
+    ``run_id``."""
+    return f"{workflow_id(run_id)}-retry-{number}"
+
+
+def tracked(
+    settings: Settings, workflow: str, offsets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What a run's context records of where it runs: the executor, the cluster, the
+    workflow, and the tries recorded before that workflow's first (a retry's)."""
+    cluster = settings.temporal
+    where = {"address": cluster.address, "namespace": cluster.namespace}
+    return {
+        "executor": "temporal",
+        "temporal": {**where, "workflow_id": workflow, "attempts_before": dict(offsets or {})},
+    }
 
 
 class TemporalExecutor:
@@ -89,16 +113,7 @@ class TemporalExecutor:
             self.stop_reason = reason
         self._wake.set()
 
-    def refuse(self, spec: RunSpec) -> None:
-        """Refuse, before anything is recorded or submitted, what a run on Temporal does not
-        do yet rather than leave it out: the resume of a compensating run and the retry of
-        steps of an ended run."""
-        refused = refusal(spec)
-        if refused is not None:
-            raise UsageError(refused, hint=LOCAL_HINT)
-
     async def execute(self, spec: RunSpec) -> RunResult:
-        self.refuse(spec)
         started = time.perf_counter()
         client = self.client or await connect(spec.settings)
         settings = spec.settings.temporal
@@ -107,9 +122,13 @@ class TemporalExecutor:
         )
         name, plan = spec.plan.workflow.name, submitted.context.plan_hash
         await other_plans_in_flight(client, name, plan)
-        handle = await self._start(client, spec, submitted, {MEMO_WORKFLOW: name, MEMO_PLAN: plan})
+        target, offsets = self._target(spec)
+        # recorded before the workflow may exist: whoever reads the run finds it there
+        self.setup.store.note_context(spec.run_id, tracked(spec.settings, target, offsets))
+        memo = {MEMO_WORKFLOW: name, MEMO_PLAN: plan}
+        handle = await self._start(client, spec, submitted, memo, target)
         run_ids = {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
-        projection = Projection(self.setup.store, self.setup.bus, spec, run_ids)
+        projection = Projection(self.setup.store, self.setup.bus, spec, run_ids, offsets)
         status, compensation = await self._follow(spec, handle, projection)
         steps = tuple(self.setup.store.steps(spec.run_id))
         seconds = time.perf_counter() - started
@@ -121,16 +140,36 @@ class TemporalExecutor:
             self._finish(spec, result, run_ids)
         return result
 
+    def _target(self, spec: RunSpec) -> tuple[str, dict[str, int]]:
+        """The workflow that runs ``spec``, and the tries recorded before its first, by key:
+        a retry's own (``nestr-RUN-retry-N``, N the run's takeover: never the run's or an
+        earlier retry's), its tries numbered after the earlier ones; else the workflow the
+        record names (a resume attaches to it); else, for a run that so far ran elsewhere
+        than on Temporal (a local run resumed here), the run's own, numbering after the
+        tries recorded."""
+        if spec.retried:
+            offsets = {key: spec.prior_attempts.get(key, 0) for key in spec.retried}
+            return retry_workflow_id(spec.run_id, spec.claim), offsets
+        recorded = self.setup.store.run(spec.run_id).context.get("temporal", {})
+        if recorded.get("workflow_id"):
+            return str(recorded["workflow_id"]), dict(recorded.get("attempts_before", {}))
+        return workflow_id(spec.run_id), {k: n for k, n in spec.prior_attempts.items() if n}
+
     async def _start(
-        self, client: Client, spec: RunSpec, submitted: RunInput, memo: dict[str, str]
+        self,
+        client: Client,
+        spec: RunSpec,
+        submitted: RunInput,
+        memo: dict[str, str],
+        target: str,
     ) -> WorkflowHandle[Any, RunOutcome]:
-        """Start the run's workflow, or attach to it when it exists, running or closed (a
-        resume): a run's workflow is never started twice, so no step of it runs again."""
+        """Start the workflow ``target``, or attach to it when it exists, running or closed
+        (a resume): a workflow is never started twice, so no step of it runs again."""
         try:
             return await client.start_workflow(
                 WORKFLOW_NAME,
                 submitted,
-                id=workflow_id(spec.run_id),
+                id=target,
                 task_queue=spec.settings.temporal.task_queue,
                 result_type=RunOutcome,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -138,7 +177,7 @@ class TemporalExecutor:
                 memo=memo,
             )
         except WorkflowAlreadyStartedError:
-            return client.get_workflow_handle(workflow_id(spec.run_id), result_type=RunOutcome)
+            return client.get_workflow_handle(target, result_type=RunOutcome)
 
     async def _follow(
         self, spec: RunSpec, handle: WorkflowHandle[Any, RunOutcome], projection: Projection
@@ -186,7 +225,7 @@ class TemporalExecutor:
         if outcome.plan_hash and outcome.plan_hash != projection.plan_hash:
             projection.plan_changed(outcome.plan_hash)
         projection.apply(outcome)
-        return _run_status(outcome.status), outcome.compensation
+        return run_status(outcome.status), outcome.compensation
 
     def _events(self) -> list[tuple[asyncio.Event, StopReason]]:
         found: list[tuple[asyncio.Event, StopReason]] = []
@@ -207,22 +246,12 @@ class TemporalExecutor:
     def _finish(self, spec: RunSpec, result: RunResult, run_ids: dict[str, str]) -> None:
         """Record the run's end and publish ``run.finished`` (after ``compensation.finished``
         when compensations ran), as the local executor does."""
-        status, name, compensation = result.status, spec.plan.workflow.name, result.compensation
-        assert status != "interrupted"
-        events = []
-        if compensation is not None:
-            counts = status_counts(result.compensations)
-            undone = CompensationFinished(status=compensation, counts=counts)
-            events.append(COMPENSATION_FINISHED.event(undone, subject=name, run_id=spec.run_id))
-        data = RunFinished(status=status, counts=result.counts(), seconds=round(result.seconds, 6))
-        if compensation is not None:
-            data["compensation"] = compensation
-        data["temporal"] = run_ids
-        severity = "info" if status == "succeeded" else "error"
-        events.append(RUN_FINISHED.event(data, subject=name, run_id=spec.run_id, severity=severity))
+        assert result.status != "interrupted"
+        events = finished_events(result, run_ids)
         store, bus = self.setup.store, self.setup.bus
         now = self.setup.options.clock()
-        for event in store.finish_run_with(spec.run_id, status, now, events, compensation):
+        ended = store.finish_run_with(spec.run_id, result.status, now, events, result.compensation)
+        for event in ended:
             bus.publish(event)
 
     def _release(
@@ -279,18 +308,27 @@ async def other_plans_in_flight(client: Client, workflow: str, plan: str) -> lis
     return found
 
 
-def refusal(spec: RunSpec) -> str | None:
-    """Why the temporal executor cannot run ``spec``, or None."""
-    run = spec.run_id
-    if spec.compensating is not None:
-        return f"run {run} is compensating: the temporal executor does not resume compensations"
-    if spec.retried or spec.ended:
-        keys = ", ".join(spec.retried or spec.ended)
-        return f"run {run}: the temporal executor does not retry steps of an ended run ({keys})"
-    return None
+def finished_events(result: RunResult, run_ids: dict[str, str]) -> list[Event]:
+    """The events of a run's end: ``compensation.finished`` when compensations ran, then
+    ``run.finished``, their data naming the Temporal workflow and run."""
+    status, name, compensation = result.status, result.workflow, result.compensation
+    assert status != "interrupted"
+    events = []
+    if compensation is not None:
+        counts = status_counts(result.compensations)
+        undone = CompensationFinished(status=compensation, counts=counts)
+        events.append(COMPENSATION_FINISHED.event(undone, subject=name, run_id=result.run_id))
+    data = RunFinished(status=status, counts=result.counts(), seconds=round(result.seconds, 6))
+    if compensation is not None:
+        data["compensation"] = compensation
+    data["temporal"] = run_ids
+    severity = "info" if status == "succeeded" else "error"
+    events.append(RUN_FINISHED.event(data, subject=name, run_id=result.run_id, severity=severity))
+    return events
 
 
-def _run_status(status: str) -> RunStatus:
+def run_status(status: str) -> RunStatus:
+    """The run's status a workflow's result gives."""
     if status in {"succeeded", "failed", "cancelled"}:
         return status  # type: ignore[return-value]
     return "failed"

@@ -14,7 +14,10 @@ cancelled: the run's status is in the result).
 A run that failed or was cancelled then compensates, as on the local executor: the workflow
 rebuilds the plan from its input and ``nestr.workflow.saga`` decides, from the instances'
 states, which compensations (``compensate:KEY``) run and in which order; each is an activity
-with the step's retry policy and timeout, and a cancel does not stop them.
+with the step's retry policy and timeout, and a cancel does not stop them. The input of a
+resume of a run stopped while it compensated (``compensating``) goes straight to that phase,
+keeping the compensations that ended before. The input of a retry keeps the instances it does
+not run again as they ended (``ended``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -51,6 +55,9 @@ with workflow.unsafe.imports_passed_through():
     from nestr.workflow.saga import PREFIX, Saga, compensations, outcome
     from nestr.workflow.schedule import Interrupt, Node, Outcome, Schedule, Settle, Start
 
+if TYPE_CHECKING:
+    from nestr.store.records import StepStatus
+
 NO_TIMEOUT = timedelta(days=7)  # start-to-close of a step without a timeout: its heartbeat
 TIMEOUT_MARGIN = 30.0  # the worker enforces a step's timeout; Temporal's is a backstop
 
@@ -78,9 +85,16 @@ class NestrRun:
         self._steps = {key: StepState("pending") for key in nodes}
         for key, outputs in run.done.items():
             self._steps[key] = StepState("succeeded", outputs=dict(outputs))
+        for key, status in run.ended.items():  # a retry: kept as they ended
+            self._steps[key] = StepState(status)
+        if run.compensating is not None:  # a resume of a run stopped while it compensated
+            self._status = run.compensating
+            await self._compensate(run, nodes, resumed=True)
+            return self._result()
         schedule = Schedule(
             (Node(n.key, tuple(n.needs), n.continue_on_error) for n in run.nodes),
             done=run.done,
+            ended=cast("dict[str, StepStatus]", run.ended),
             limit=run.limit,
             fail_fast=run.fail_fast,
         )
@@ -122,22 +136,32 @@ class NestrRun:
                 handles.pop(key, None)
                 schedule.finished(key, ending)
 
-    async def _compensate(self, run: RunInput, nodes: dict[str, NodeSpec]) -> None:
+    async def _compensate(
+        self, run: RunInput, nodes: dict[str, NodeSpec], *, resumed: bool = False
+    ) -> None:
         """The second phase of a failed or cancelled run: the compensations the saga
-        decides from the instances' states, each with its step's activity options."""
+        decides from the instances' states, each with its step's activity options. A
+        ``resumed`` one keeps the compensations that ended before (in the input's ``done``
+        and ``ended``) and runs the others."""
         saga = self._saga(run)
         if not saga.keys:
             return
         self._outcome, self._compensation = self._status, "running"
+        kept = {*run.done, *run.ended} if resumed else set()
         undo: dict[str, NodeSpec] = {}
         for instance in saga.plan.instances:
             step = nodes[instance.key.removeprefix(PREFIX)]
             undo[instance.key] = replace(
                 step, key=instance.key, needs=list(instance.needs), reads_scope=True
             )
-            self._steps[instance.key] = StepState("pending")
-            self._touch(instance.key)
-        await self._drive(run, saga.schedule(limit=run.limit), undo, cancellable=False)
+            if instance.key not in kept:
+                self._steps[instance.key] = StepState("pending")
+                self._touch(instance.key)
+        schedule = saga.schedule(limit=run.limit)
+        if resumed:
+            ended = cast("dict[str, StepStatus]", run.ended)
+            schedule = saga.schedule(done=run.done, ended=ended, limit=run.limit)
+        await self._drive(run, schedule, undo, cancellable=False)
         self._compensation = outcome({k: self._steps[k].status for k in saga.keys})
 
     def _saga(self, run: RunInput) -> Saga:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from nestr.events.bus import EventBus
 from nestr.events.catalog import (
     COMPENSATION_STARTED,
     STEP_FINISHED,
+    STEP_RETRYING,
     STEP_STARTED,
     CompensationStarted,
     StepEnded,
@@ -27,7 +29,7 @@ from nestr.events.catalog import (
 )
 from nestr.store.attempts import AttemptEnd
 from nestr.store.compensations import begin_compensation
-from nestr.store.records import RunStatus, StepStatus
+from nestr.store.records import RunStatus, StepRecord, StepStatus
 from nestr.store.runs import RunStore
 from nestr.temporal.compile import run_context
 from nestr.temporal.payloads import log_place, recorded_outputs
@@ -45,18 +47,36 @@ class Projection:
     """The store's copy of one Temporal run."""
 
     def __init__(
-        self, store: RunStore, bus: EventBus, spec: RunSpec, temporal: dict[str, str]
+        self,
+        store: RunStore,
+        bus: EventBus,
+        spec: RunSpec,
+        temporal: dict[str, str],
+        offsets: Mapping[str, int] | None = None,
     ) -> None:
+        """``offsets``: by key, the tries recorded before the workflow's first (a retry's
+        workflow counts its tries from 1; the record numbers them after the earlier ones)."""
         self.store = store
         self.bus = bus
         self.spec = spec
         self.temporal = temporal
+        self.offsets = dict(offsets or {})
         self.events = StepEvents(spec.run_id)
         self.plan_hash = run_context(spec).plan_hash
         self._seen: dict[str, str] = dict.fromkeys(spec.done, "succeeded")
         self._attempt: dict[str, int] = {}  # the try recorded started, by key
         self.version = 0  # the workflow's last change this projection has seen
         self.compensating = False  # the compensations' rows are recorded
+        self._seed(store.steps(spec.run_id))
+
+    def _seed(self, recorded: list[StepRecord]) -> None:
+        """Start from the record as it is (another process may have projected part of the
+        run before), so only what changed since is written again."""
+        for step in recorded:
+            self._seen[step.key] = step.status
+            if step.status != "pending" and step.attempts:
+                self._attempt[step.key] = step.attempts
+            self.compensating = self.compensating or is_compensation(step.key)
 
     def plan_changed(self, running: str) -> None:
         """The workflow runs another plan than the record's: it goes on with its own."""
@@ -106,7 +126,7 @@ class Projection:
             instance = instance_of(self.spec.plan, key)
             ran = key in self._attempt or state.attempts > 0
             if state.status == "running":
-                self._start(instance, max(1, state.attempts))
+                self._start(instance, self._recorded(key, state))
             elif state.status in _ENDS and (state.status != "skipped" and ran):
                 self._end(instance, state)
             elif state.status in _ENDS:
@@ -116,8 +136,15 @@ class Projection:
             self._settle(settles)
 
     def _start(self, instance: Instance, attempt: int) -> None:
-        if self._attempt.get(instance.key) == attempt:
+        previous = self._attempt.get(instance.key)
+        if previous == attempt:
             return
+        if (
+            previous is not None
+            and previous < attempt
+            and self._seen.get(instance.key) == "running"
+        ):
+            self._retried(instance, previous)
         self._attempt[instance.key] = attempt
         data = self._tagged(StepStarted(attempt=attempt))
         event = self.events.event(instance, STEP_STARTED, cast("StepStarted", data))
@@ -126,8 +153,24 @@ class Projection:
             self.store.start_attempt(self.spec.run_id, instance.key, attempt, now, event)
         )
 
+    def _retried(self, instance: Instance, attempt: int) -> None:
+        """End the try ``attempt`` recorded running, which the workflow retried since (the
+        workflow tells only of an instance's last try: an earlier one failed)."""
+        data = self._tagged(StepEnded(attempt=attempt, status="failed"))
+        event = self.events.event(instance, STEP_RETRYING, cast("StepEnded", data))
+        end = AttemptEnd("failed")
+        self.bus.publish(
+            self.store.finish_attempt(
+                self.spec.run_id, instance.key, attempt, end, self._now(), event
+            )
+        )
+
+    def _recorded(self, key: str, state: StepState) -> int:
+        """The number the record gives the workflow's current try of ``key``."""
+        return self.offsets.get(key, 0) + max(1, state.attempts)
+
     def _end(self, instance: Instance, state: StepState) -> None:
-        attempt = max(1, state.attempts)
+        attempt = self._recorded(instance.key, state)
         self._start(instance, attempt)
         status = state.status
         step_status = cast("Any", status)

@@ -63,6 +63,10 @@ class RunInput:
     heartbeat: float = 10.0  # heartbeat timeout of every try (seconds)
     done: dict[str, dict[str, str]] = field(default_factory=dict)  # outputs of resumed ones
     compensates: bool = False  # a step declares ``compensate:``: undo after a failure
+    # how the instances a retry leaves as they were ended (failed, skipped, cancelled)
+    ended: dict[str, str] = field(default_factory=dict)
+    # set when a resume continues the compensations of a run whose steps ended so
+    compensating: str | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from nestr.errors import NotFound, did_you_mean
 from nestr.events.catalog import RUN_FINISHED, RunFinished
@@ -23,6 +23,10 @@ from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
 from nestr.workflow.saga import is_compensation
 from nestr.workflow.steplogs import StepLogs, step_logs
+from nestr.workflow.tracking import left, refreshed, tracked_by, tracker
+
+if TYPE_CHECKING:
+    from nestr.events.bus import EventBus
 
 __all__ = [
     "AttemptRecord",
@@ -77,14 +81,33 @@ class Cancellation:
 
 
 class RunQueries:
-    """Reads of runs in one store."""
+    """Reads of runs in one store. A run an executor drives elsewhere (on Temporal) whose
+    submitter is gone is cancelled there (``nestr.workflow.tracking``) and, when ``bus`` is
+    given (a session's), brought up to date from there as it is read; the events of both go
+    to ``bus`` (default: the store's log). Without ``bus`` (a read-only store) runs are read
+    as recorded."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bus: EventBus | None = None) -> None:
         self.store = RunStore(db)
+        self._bus = bus
+
+    @property
+    def bus(self) -> EventBus:
+        if self._bus is None:
+            from nestr.events.bus import EventBus
+            from nestr.store.eventlog import EventLog
+
+            self._bus = EventBus(sink=EventLog(self.store.db))
+        return self._bus
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
-        """The newest ``limit`` runs, newest first."""
-        return self.store.runs(limit)
+        """The newest ``limit`` runs, newest first (those left running elsewhere refreshed)."""
+        return self._refreshed(self.store.runs(limit))
+
+    def _refreshed(self, records: list[RunRecord]) -> list[RunRecord]:
+        if self._bus is None or not any(left(r) for r in records):  # the usual case
+            return records
+        return refreshed(self.store, self._bus, records)
 
     def find_run(self, run: str) -> RunRecord:
         """The run with id ``run`` or the one whose id starts with it (a usage error if none)."""
@@ -96,7 +119,7 @@ class RunQueries:
 
     def detail(self, run: str) -> RunDetail:
         """Run ``run`` (id or prefix), its step instances and attempts."""
-        record = self.find_run(run)
+        (record,) = self._refreshed([self.find_run(run)])
         return RunDetail(record, self.store.steps(record.id), self.store.attempts(record.id))
 
     def failed_steps(self, run: str | None = None, limit: int = 100) -> list[FailedStep]:
@@ -141,14 +164,33 @@ class RunQueries:
 
     def cancel(self, run: str) -> Cancellation:
         """Ask run ``run`` to stop (its owner kills its steps); a run whose owner died is ended
-        here, with the process groups its steps left running."""
+        here, with the process groups its steps left running. A run an executor drives
+        elsewhere whose submitter is gone is stopped there (its workflow cancelled) and
+        recorded as it ended."""
         record = self.find_run(run)
         if record.status not in {"running", "pending"}:
             return Cancellation(record, "ended")
+        if left(record):
+            done = self._cancel_elsewhere(record)
+            if done is not None:
+                return done
         if shown_status(record) == "interrupted" and self._cancel_interrupted(record):
             return Cancellation(record, "cancelled-interrupted")
         self.store.request_cancel(record.id, time.time())
         return Cancellation(record, "requested")
+
+    def _cancel_elsewhere(self, record: RunRecord) -> Cancellation | None:
+        """Cancel ``record`` on the engine that runs it; None when the engine never had it
+        (or no tracker of its executor is installed): it is then ended here."""
+        found = tracker(tracked_by(record) or "")
+        if found is None:
+            return None
+        outcome = found.cancel(self.store, self.bus, record)
+        if outcome == "absent":
+            return None
+        now = self.store.run(record.id)
+        shown: dict[str, CancelOutcome] = {"ended": "ended", "cancelled": "cancelled-interrupted"}
+        return Cancellation(now, shown.get(outcome, "requested"))
 
     def _cancel_interrupted(self, record: RunRecord) -> bool:
         """False when another process took the run over meanwhile."""

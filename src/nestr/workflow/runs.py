@@ -286,6 +286,12 @@ def _claimed_spec(
     return spec(records, claim=claim, **extra)
 
 
+def recorded_spec(record: RunRecord, records: Sequence[StepRecord], state_dir: Path) -> RunSpec:
+    """The spec of run ``record`` as recorded, its steps ``records``: what an engine that
+    runs it elsewhere projects into the store when no process follows the run any more."""
+    return _spec(record, records, keys=None, state_dir=state_dir, settings=Settings())
+
+
 def _spec(
     record: RunRecord,
     records: Sequence[StepRecord],

@@ -91,7 +91,8 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
 
     @mapped
     async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
-        detail = self.session.queries.detail(request.run_id)
+        # in a thread: a Temporal run nobody follows is refreshed from its cluster first
+        detail = await asyncio.to_thread(self.session.queries.detail, request.run_id)
         return pb.GetRunResponse(
             run=run_message(detail.run),
             steps=[step_message(s) for s in detail.steps],
@@ -100,14 +101,15 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
 
     @mapped
     async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
-        runs = self.session.queries.runs(request.limit or RUNS_DEFAULT)
+        runs = await asyncio.to_thread(self.session.queries.runs, request.limit or RUNS_DEFAULT)
         return pb.ListRunsResponse(runs=[run_message(r) for r in runs])
 
     @mapped
     async def CancelRun(
         self, request: pb.CancelRunRequest, context: Context
     ) -> pb.CancelRunResponse:
-        done = self._acting().cancel(request.run_id)
+        # in a thread: a Temporal run nobody follows is cancelled on its cluster, waited for
+        done = await asyncio.to_thread(self._acting().cancel, request.run_id)
         active = self.active.get(done.run.id)
         if done.outcome == "requested" and active is not None:
             active.cancel.set()  # ours: no need to wait for the executor to poll the request

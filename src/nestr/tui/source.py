@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,20 @@ class Source:
 
     def runs(self, limit: int) -> list[RunRecord]:
         return self.nestr.queries.runs(limit)
+
+    def runs_soon(self, limit: int) -> Future[list[RunRecord]]:
+        """The newest ``limit`` runs, read from now on in a thread of its own: the app asks
+        for its first page when it is made, so the page is there when its first frame is."""
+        future: Future[list[RunRecord]] = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(self.runs(limit))
+            except BaseException as error:  # handed to whoever waits for the page
+                future.set_exception(error)
+
+        threading.Thread(target=read, name="nestr-ui-runs", daemon=True).start()
+        return future
 
     def correlations(self, run_ids: list[str]) -> dict[str, str]:
         """The correlation id of each run (its ``run.started`` event's), where known."""

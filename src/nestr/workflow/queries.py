@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from nestr.errors import NotFound, did_you_mean
 from nestr.events.catalog import RUN_FINISHED, RunFinished
@@ -18,10 +18,11 @@ from nestr.store.compensations import FailedStep, failed_steps
 from nestr.store.db import Database
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.store.runs import RunStore
-from nestr.workflow.executor import RunResult
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
-from nestr.workflow.saga import is_compensation
+
+if TYPE_CHECKING:
+    from nestr.workflow.executor import RunResult
 
 __all__ = [
     "AttemptRecord",
@@ -50,11 +51,15 @@ class RunDetail:
     @property
     def forward(self) -> list[StepRecord]:
         """The run's own step instances."""
+        from nestr.workflow.saga import is_compensation  # the engine: not for listing runs
+
         return [s for s in self.steps if not is_compensation(s.key)]
 
     @property
     def compensations(self) -> list[StepRecord]:
         """Its compensations (keys ``compensate:KEY``), in the order they were planned."""
+        from nestr.workflow.saga import is_compensation
+
         return [s for s in self.steps if is_compensation(s.key)]
 
     def to_dict(self) -> dict[str, object]:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from nestr.workflow.executor import RunResult
     from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail
+    from nestr.workflow.rungraph import RunGraph
 
 PAGE = 1000  # events per GetEvents call
 
@@ -233,8 +234,18 @@ class RemoteQueries:
         return self.detail(run).run
 
     def workflow(self, record: RunRecord) -> Workflow | None:
-        """Not sent by the server: a face draws the run without its DAG."""
+        """Not sent by the server (its :meth:`graph` is): a face draws the run without it."""
         return None
+
+    def graph(self, record: RunRecord) -> RunGraph | None:
+        """The DAG ``record`` runs, as the server's queries build it (None from a server that
+        sends none)."""
+
+        async def call(channel: aio.Channel) -> RunGraph | None:
+            found = await stubs.workflows(channel).GetRun(pb.GetRunRequest(run_id=record.id))
+            return convert.graph(found.graph)
+
+        return self.remote.blocking(call)
 
     def failed_tails(self, result: RunResult, lines: int = TAIL_LINES) -> dict[str, str]:
         """The last ``lines`` lines of output of each failed instance of ``result``."""

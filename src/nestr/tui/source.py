@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from nestr.events import Event
     from nestr.session import Session
     from nestr.sync import SyncPlan
-    from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail, RunRecord
+    from nestr.workflow.rungraph import RunGraph
     from nestr.workspace.status import WorkspaceStatus
 
 
@@ -74,8 +74,10 @@ class Source:
     def detail(self, run_id: str) -> RunDetail:
         return self.nestr.queries.detail(run_id)
 
-    def workflow(self, record: RunRecord) -> Workflow | None:
-        return self.nestr.queries.workflow(record)
+    def graph(self, record: RunRecord) -> RunGraph | None:
+        """The DAG the run runs (layers, fan-out, retry policies), from the store's or the
+        server's run queries alike."""
+        return self.nestr.queries.graph(record)
 
     def log(self, run_id: str, key: str) -> str:
         """What step instance ``key`` printed so far (every attempt)."""

@@ -20,6 +20,7 @@ from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.store.runs import RunStore
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
+from nestr.workflow.rungraph import RunGraph, run_graph
 
 if TYPE_CHECKING:
     from nestr.workflow.executor import RunResult
@@ -112,6 +113,10 @@ class RunQueries:
     def workflow(self, record: RunRecord) -> Workflow:
         """The workflow ``record`` runs, as it was resolved when the run started."""
         return Workflow.from_dict(record.definition)
+
+    def graph(self, record: RunRecord) -> RunGraph:
+        """The DAG ``record`` runs: steps, needs, layers, fan-out and retry policies."""
+        return run_graph(self.workflow(record))
 
     def step_keys(self, run_id: str, step: str | None = None) -> set[str]:
         """Instance keys of ``run_id``: all, or those of ``step`` (an id or a key like

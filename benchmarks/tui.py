@@ -1,14 +1,16 @@
 """TUI benchmark: `nestr ui`'s time to first screen on a big store, and the time from an
 event's append to its appearance on screen at 100 and 2,000 events/s.
 
-    .venv/bin/python benchmarks/tui.py [--quick]
+    .venv/bin/python benchmarks/tui.py [--quick] [--first-screen]
 
 The store (10,000 runs, 1,000,000 events; --quick: 1,000 and 100,000) is written once through
 the store's API (``RunStore.create_run``, ``insert_events``) and cached under
 ``benchmarks/.work/tui/``. The app runs headless in this process (Textual's ``run_test``); a
 writer process appends ``step.log`` events through its own connection at a fixed rate, as a
 run would. First screen: from building the source and the app to the Runs screen listing runs (in
-process; a fresh ``nestr ui`` adds the import of Textual and ``nestr.tui``, measured apart).
+process; a fresh ``nestr ui`` adds the import of Textual and ``nestr.tui``, measured apart); and
+what a user waits for: a real ``.venv/bin/nestr ui`` started in a pseudo-terminal until the
+terminal has been sent the newest run's id (its first rows painted).
 Latency: from an event's append (its ``time``) to the end of the first redraw of the Events
 screen that wrote it (the app's ``drawn`` hook). See docs/benchmarks.md, section "TUI".
 """
@@ -17,16 +19,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
+import pty
 import resource
+import select
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, WORK_DIR
+from _common import NESTR_BIN, REPO_ROOT, WORK_DIR
 
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
@@ -140,6 +147,62 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
 
 
+def fresh_ui(state: Path, runs: int) -> float:
+    """Seconds from starting a real `nestr ui` in a pseudo-terminal (140×40) to its output
+    holding the newest run's id: the Runs screen has painted its first rows. Everything a
+    user waits for is in it: the interpreter, the CLI, the config, the imports, the store,
+    the app's start and the terminal driver's first frame."""
+    marker = f"{runs - 1:016x}".encode()  # runs are listed newest first
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    env = {**_env(), "NESTR_STATE_DIR": str(state), "TERM": "xterm-256color"}
+    began = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(NESTR_BIN), "ui"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=state,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        took = _until(master, marker, began)
+        os.write(master, b"q")
+        _drain(master, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return took
+
+
+def _until(master: int, marker: bytes, began: float, limit: float = 30.0) -> float:
+    """Read the terminal until ``marker`` was written to it; seconds since ``began``."""
+    seen = b""
+    while marker not in seen[-65_536:]:
+        ready, _, _ = select.select([master], [], [], limit)
+        if not ready:
+            raise TimeoutError(f"nestr ui showed no {marker.decode()} within {limit:.0f} s")
+        seen += os.read(master, 65_536)
+    return time.perf_counter() - began
+
+
+def _drain(master: int, proc: subprocess.Popen[bytes], limit: float = 10.0) -> None:
+    """Read what the app still writes until it has quit: a full terminal would block it."""
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                os.read(master, 65_536)
+            except OSError:  # the app closed the terminal
+                break
+    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+
 def import_seconds() -> float:
     """What a fresh `nestr ui` process spends importing the UI (Textual and nestr.tui), the
     median of 3 fresh interpreters: the part of opening the first screen that the in-process
@@ -162,6 +225,9 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller store, shorter runs")
+    parser.add_argument(
+        "--first-screen", action="store_true", help="time the first screen only, no latencies"
+    )
     args = parser.parse_args()
     runs, events, seconds = (1_000, 100_000, 2.0) if args.quick else (10_000, 1_000_000, 5.0)
     began = time.perf_counter()
@@ -170,17 +236,25 @@ def main() -> int:
     imported = import_seconds()
     asyncio.run(first_screen(state))  # warm-up: imports, the store's pages in the OS cache
     opened = statistics.median(asyncio.run(first_screen(state)) for _ in range(5))
-    fresh = imported + opened
+    parts = imported + opened
+    fresh_ui(state, runs)  # warm-up: the executable's modules in the OS cache
+    fresh = statistics.median(fresh_ui(state, runs) for _ in range(5))
+    goal = f"goal ≤ {GOAL_FIRST_SCREEN * 1000:.0f} ms"
     rows = [
         ("first screen, in process (median of 5)", f"{opened * 1000:.0f} ms", ""),
         ("import of Textual and nestr.tui, fresh process", f"{imported * 1000:.0f} ms", ""),
         (
             "the two: a fresh `nestr ui` less interpreter and CLI start",
-            f"{fresh * 1000:.0f} ms",
+            f"{parts * 1000:.0f} ms",
             "",
         ),
+        (
+            "`nestr ui` in a terminal to its first rows (median of 5)",
+            f"{fresh * 1000:.0f} ms",
+            goal,
+        ),
     ]
-    for rate in (100, 2_000):
+    for rate in () if args.first_screen else (100, 2_000):
         found = asyncio.run(latency(state, rate, seconds))
         p50, p99 = percentile(found, 50), percentile(found, 99)
         rows.append((f"append → screen at {rate:,} events/s", f"p50 {p50 * 1000:.0f} ms",
@@ -190,7 +264,7 @@ def main() -> int:
     print("| measure | value | |\n| --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    for name, took in (("in process", opened), ("fresh process", fresh)):
+    for name, took in (("in process", opened), ("`nestr ui` in a terminal", fresh)):
         ok = "met" if took <= GOAL_FIRST_SCREEN else "MISSED"
         print(f"goal: first screen ({name}) <= {GOAL_FIRST_SCREEN * 1000:.0f} ms: {ok}")
     return 0

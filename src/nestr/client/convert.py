@@ -24,6 +24,9 @@ from nestr.sync.planner import Action, Policy, Record
 from nestr.sync.results import SyncRepoResult, SyncResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from nestr.workflow.rungraph import RunGraph
     from nestr.workspace.locking import LockResult
     from nestr.workspace.status import WorkspaceStatus
 
@@ -93,6 +96,34 @@ def step(message: workflow_pb2.Step, run_id: str) -> StepRecord:
         exit_code=_opt(message, "exit_code"),
         error=_opt(message, "error"),
         outputs=json.loads(message.outputs_json or "{}"),
+    )
+
+
+def graph(messages: Sequence[workflow_pb2.StepNode]) -> RunGraph | None:
+    """A run's DAG; None when the server sent none (an unreadable definition, an older
+    server): a face draws the run without it."""
+    from nestr.workflow.model import RetryPolicy
+    from nestr.workflow.rungraph import RunGraph, StepNode
+
+    if not messages:
+        return None
+    return RunGraph(
+        tuple(
+            StepNode(
+                id=m.id,
+                needs=tuple(m.needs),
+                layer=m.layer,
+                foreach=m.foreach,
+                retry=RetryPolicy(
+                    attempts=m.retry.attempts or 1,
+                    backoff=cast("Any", m.retry.backoff or "exponential"),
+                    initial=m.retry.initial,
+                    max=m.retry.max,
+                    jitter=m.retry.jitter,
+                ),
+            )
+            for m in messages
+        )
     )
 
 

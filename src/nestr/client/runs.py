@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from nestr.workflow.executor import RunResult
     from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail
+    from nestr.workflow.rungraph import RunGraph
     from nestr.workflow.steplogs import StepLogs
 
 PAGE = 1000  # events per GetEvents call
@@ -267,7 +268,7 @@ class RemoteQueries:
         return self.detail(run).run
 
     def workflow(self, record: RunRecord) -> Workflow | None:
-        """Not sent by the server: a face draws the run without its DAG."""
+        """Not sent by the server (its :meth:`graph` is): a face draws the run without it."""
         return None
 
     def step_keys(self, run_id: str, step: str | None = None) -> set[str]:
@@ -287,6 +288,16 @@ class RemoteQueries:
             found = await stubs.workflows(channel).GetStepLog(request)
             elsewhere = [LogsElsewhere(p.host, p.state_dir, tuple(p.keys)) for p in found.elsewhere]
             return StepLogs([convert.log(r) for r in found.logs], elsewhere)
+
+        return self.remote.blocking(call)
+
+    def graph(self, record: RunRecord) -> RunGraph | None:
+        """The DAG ``record`` runs, as the server's queries build it (None from a server that
+        sends none)."""
+
+        async def call(channel: aio.Channel) -> RunGraph | None:
+            found = await stubs.workflows(channel).GetRun(pb.GetRunRequest(run_id=record.id))
+            return convert.graph(found.graph)
 
         return self.remote.blocking(call)
 

@@ -20,15 +20,17 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 
 from nestr.tui.screens.base import StatusLine
-from nestr.tui.screens.events import EventsScreen
 from nestr.tui.screens.runs import RunsScreen
-from nestr.tui.screens.sync import SyncScreen
-from nestr.tui.screens.workspace import WorkspaceScreen
-from nestr.tui.state import LiveState
+from nestr.tui.state import FIRST_PAGE, LiveState
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from textual.screen import Screen
+
     from nestr.events import Event
     from nestr.tui.source import Source
+    from nestr.workflow.queries import RunRecord
 
 FRAME = 0.1  # seconds between redraws while events arrive
 TICK = 10  # frames between redraws without events: durations and countdowns go on
@@ -36,15 +38,34 @@ REPLAY = 2_000  # events read back from the head at start: recent runs' live sta
 HEAD_EVERY = 1.0  # seconds between asks for the head seq (the lag)
 
 
+def _events() -> Screen[None]:
+    from nestr.tui.screens.events import EventsScreen
+
+    return EventsScreen()
+
+
+def _workspace() -> Screen[None]:
+    from nestr.tui.screens.workspace import WorkspaceScreen
+
+    return WorkspaceScreen()
+
+
+def _sync() -> Screen[None]:
+    from nestr.tui.screens.sync import SyncScreen
+
+    return SyncScreen()
+
+
 class NestrApp(App[None]):
     """Runs, a run, the workspace, syncs and raw events, live."""
 
     TITLE = "nestr"
-    MODES: ClassVar[dict[str, type]] = {  # type: ignore[assignment]
+    # the first screen's module only: the others (and their widgets) load when first shown
+    MODES: ClassVar[dict[str, Callable[[], Screen[None]]]] = {  # type: ignore[assignment]
         "runs": RunsScreen,
-        "events": EventsScreen,
-        "workspace": WorkspaceScreen,
-        "sync": SyncScreen,
+        "events": _events,
+        "workspace": _workspace,
+        "sync": _sync,
     }
     DEFAULT_MODE = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -56,7 +77,13 @@ class NestrApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, source: Source, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        clock: Callable[[], float] = time.time,
+        first_page: Future[list[RunRecord]] | None = None,
+    ) -> None:
         super().__init__()
         self.source = source
         self.clock = clock  # what "now" is for durations and countdowns (fixed in snapshots)
@@ -67,12 +94,23 @@ class NestrApp(App[None]):
         self._pending: list[Event] = []
         self._last_seq = 0
         self._frames = 0
+        self._streaming = False
+        # the first page of runs, read while Textual starts (or earlier: ``nestr ui`` asks
+        # before it imports Textual), so the Runs screen's first frame has its rows
+        self.first_page = first_page or source.runs_soon(FIRST_PAGE)
         source.on_notice = self._on_notice
 
     def on_mount(self) -> None:
-        self.run_worker(self._start(), group="stream", exclusive=True)
         self.set_interval(FRAME, self._frame)
         self.set_interval(HEAD_EVERY, self._ask_head)
+
+    def start_stream(self) -> None:
+        """Start reading the stream, once. The Runs screen calls it when its first rows have
+        been painted: replaying the recent events (read and folded on this loop) would
+        otherwise hold up the first screen."""
+        if not self._streaming:
+            self._streaming = True
+            self.run_worker(self._start(), group="stream", exclusive=True)
 
     async def _start(self) -> None:
         """The head, then the stream from a little before it (recent live state); an error

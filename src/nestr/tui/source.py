@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from nestr.events import Event
     from nestr.session import Session
     from nestr.sync import SyncPlan
-    from nestr.workflow.model import Workflow
     from nestr.workflow.queries import Cancellation, RunDetail, RunRecord
+    from nestr.workflow.rungraph import RunGraph
     from nestr.workspace.status import WorkspaceStatus
 
 
@@ -52,6 +53,20 @@ class Source:
     def runs(self, limit: int) -> list[RunRecord]:
         return self.nestr.queries.runs(limit)
 
+    def runs_soon(self, limit: int) -> Future[list[RunRecord]]:
+        """The newest ``limit`` runs, read from now on in a thread of its own: the app asks
+        for its first page when it is made, so the page is there when its first frame is."""
+        future: Future[list[RunRecord]] = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(self.runs(limit))
+            except BaseException as error:  # handed to whoever waits for the page
+                future.set_exception(error)
+
+        threading.Thread(target=read, name="nestr-ui-runs", daemon=True).start()
+        return future
+
     def correlations(self, run_ids: list[str]) -> dict[str, str]:
         """The correlation id of each run (its ``run.started`` event's), where known."""
         return {}
@@ -59,8 +74,10 @@ class Source:
     def detail(self, run_id: str) -> RunDetail:
         return self.nestr.queries.detail(run_id)
 
-    def workflow(self, record: RunRecord) -> Workflow | None:
-        return self.nestr.queries.workflow(record)
+    def graph(self, record: RunRecord) -> RunGraph | None:
+        """The DAG the run runs (layers, fan-out, retry policies), from the store's or the
+        server's run queries alike."""
+        return self.nestr.queries.graph(record)
 
     def log(self, run_id: str, key: str) -> str:
         """What step instance ``key`` printed so far (every attempt)."""

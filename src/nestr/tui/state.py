@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from nestr.workflow.queries import RunRecord, StepRecord
 
 MAX_RUNS = 2_000  # runs kept in memory: the Runs screen pages up to this many
+PAGE = 200  # runs the Runs screen reads per page
+FIRST_PAGE = 60  # runs its first frame shows (a screenful): the rest of the page follows
 MAX_EVENTS = 5_000  # events the Events screen can scroll back through
 MAX_LOG_LINES = 2_000  # lines kept per step instance
 # plan actions that leave a file as it is (nestr.sync.planner.Action)

@@ -78,6 +78,15 @@ def topological_order(edges: Edges) -> list[str]:
     return order
 
 
+def layers(edges: Edges) -> dict[str, int]:
+    """Each node's layer: 0 for a node that needs none, else one more than its deepest need
+    (the rows of a layered drawing, where a node comes after everything it needs)."""
+    layer: dict[str, int] = {}
+    for node in topological_order(edges):
+        layer[node] = 1 + max((layer[n] for n in edges[node] if n in layer), default=-1)
+    return layer
+
+
 def ancestors(edges: Edges, node: str) -> set[str]:
     """Every node ``node`` needs, directly or not (each node is visited once)."""
     return Ancestry(edges).of(node)

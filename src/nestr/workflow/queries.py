@@ -18,15 +18,15 @@ from nestr.store.compensations import FailedStep, failed_steps
 from nestr.store.db import Database
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.store.runs import RunStore
-from nestr.workflow.executor import RunResult
 from nestr.workflow.liveness import owner_alive, run_dict, shown_status
 from nestr.workflow.model import Workflow
-from nestr.workflow.saga import is_compensation
+from nestr.workflow.rungraph import RunGraph, run_graph
 from nestr.workflow.steplogs import StepLogs, step_logs
 from nestr.workflow.tracking import left, refreshed, tracked_by, tracker
 
 if TYPE_CHECKING:
     from nestr.events.bus import EventBus
+    from nestr.workflow.executor import RunResult
 
 __all__ = [
     "AttemptRecord",
@@ -55,11 +55,15 @@ class RunDetail:
     @property
     def forward(self) -> list[StepRecord]:
         """The run's own step instances."""
+        from nestr.workflow.saga import is_compensation  # the engine: not for listing runs
+
         return [s for s in self.steps if not is_compensation(s.key)]
 
     @property
     def compensations(self) -> list[StepRecord]:
         """Its compensations (keys ``compensate:KEY``), in the order they were planned."""
+        from nestr.workflow.saga import is_compensation
+
         return [s for s in self.steps if is_compensation(s.key)]
 
     def to_dict(self) -> dict[str, object]:
@@ -131,6 +135,10 @@ class RunQueries:
     def workflow(self, record: RunRecord) -> Workflow:
         """The workflow ``record`` runs, as it was resolved when the run started."""
         return Workflow.from_dict(record.definition)
+
+    def graph(self, record: RunRecord) -> RunGraph:
+        """The DAG ``record`` runs: steps, needs, layers, fan-out and retry policies."""
+        return run_graph(self.workflow(record))
 
     def step_keys(self, run_id: str, step: str | None = None) -> set[str]:
         """Instance keys of ``run_id``: all, or those of ``step`` (an id or a key like

@@ -21,8 +21,8 @@ def ui(ctx: click.Context) -> int:
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("nestr ui needs a terminal", hint="run it in a terminal, not a pipe")
-    from nestr.tui.app import NestrApp
     from nestr.tui.source import LocalSource, RemoteSource, Source
+    from nestr.tui.state import FIRST_PAGE
 
     context = app(ctx)
     address = context.config().settings.server.address
@@ -31,8 +31,11 @@ def ui(ctx: click.Context) -> int:
         source = RemoteSource(context.config().settings, address, context.cwd)
     else:
         source = LocalSource(local_session(ctx))
+    first_page = source.runs_soon(FIRST_PAGE)  # read while Textual loads: the first frame has rows
+    from nestr.tui.app import NestrApp
+
     try:
-        NestrApp(source).run()
+        NestrApp(source, first_page=first_page).run()
     finally:
         source.close()
     return 0

@@ -118,14 +118,44 @@ class GetRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class GetRunResponse(_message.Message):
-    __slots__ = ("run", "steps", "attempts")
+    __slots__ = ("run", "steps", "attempts", "graph")
     RUN_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
     run: Run
     steps: _containers.RepeatedCompositeFieldContainer[Step]
     attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
-    def __init__(self, run: _Optional[_Union[Run, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
+    graph: _containers.RepeatedCompositeFieldContainer[StepNode]
+    def __init__(self, run: _Optional[_Union[Run, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., graph: _Optional[_Iterable[_Union[StepNode, _Mapping]]] = ...) -> None: ...
+
+class StepNode(_message.Message):
+    __slots__ = ("id", "needs", "layer", "foreach", "retry")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_FIELD_NUMBER: _ClassVar[int]
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    FOREACH_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    needs: _containers.RepeatedScalarFieldContainer[str]
+    layer: int
+    foreach: bool
+    retry: RetryPolicy
+    def __init__(self, id: _Optional[str] = ..., needs: _Optional[_Iterable[str]] = ..., layer: _Optional[int] = ..., foreach: _Optional[bool] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class RetryPolicy(_message.Message):
+    __slots__ = ("attempts", "backoff", "initial", "max", "jitter")
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    JITTER_FIELD_NUMBER: _ClassVar[int]
+    attempts: int
+    backoff: str
+    initial: float
+    max: float
+    jitter: bool
+    def __init__(self, attempts: _Optional[int] = ..., backoff: _Optional[str] = ..., initial: _Optional[float] = ..., max: _Optional[float] = ..., jitter: _Optional[bool] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
     __slots__ = ("limit",)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from nestr.store.compensations import FailedStep
     from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
     from nestr.workflow.executor import RunResult
+    from nestr.workflow.rungraph import StepNode
 
 RUNS_DEFAULT = 50
 log = get_logger("nestr.server")
@@ -97,7 +98,18 @@ class WorkflowService(pb_grpc.WorkflowServiceServicer):
             run=run_message(detail.run),
             steps=[step_message(s) for s in detail.steps],
             attempts=[attempt_message(a) for a in detail.attempts],
+            graph=self._graph(detail.run),
         )
+
+    def _graph(self, record: RunRecord) -> list[pb.StepNode]:
+        """The run's DAG as the local Run screen draws it; none when the definition the run
+        recorded cannot be read (the run itself is still answered)."""
+        try:
+            graph = self.session.queries.graph(record)
+        except Exception as error:  # an old or damaged definition: GetRun still answers
+            log.warning("run definition unreadable", run_id=record.id, error=str(error))
+            return []
+        return [node_message(n) for n in graph.steps]
 
     @mapped
     async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
@@ -285,6 +297,24 @@ def step_message(step: StepRecord) -> pb.Step:
         exit_code=step.exit_code,
         error=step.error,
         outputs_json=_json(step.outputs),
+    )
+
+
+def node_message(node: StepNode) -> pb.StepNode:
+    """The protobuf form of a step of a run's DAG."""
+    retry = node.retry
+    return pb.StepNode(
+        id=node.id,
+        needs=node.needs,
+        layer=node.layer,
+        foreach=node.foreach,
+        retry=pb.RetryPolicy(
+            attempts=retry.attempts,
+            backoff=retry.backoff,
+            initial=retry.initial,
+            max=retry.max,
+            jitter=retry.jitter,
+        ),
     )
 
 

@@ -20,7 +20,6 @@ from nestr.tui.table import LiveTable, took
 
 if TYPE_CHECKING:
     from nestr.tui.state import StepRow
-    from nestr.workflow.model import Workflow
 
 COLUMNS = (
     ("layer", 5),
@@ -81,12 +80,12 @@ class RunScreen(LiveScreen):
         self.state.add_steps(self.run_id, detail.steps)
         self.redraw()
         try:  # its DAG, for the layers and retry countdowns; a run drawn without it is fine
-            workflow = await asyncio.to_thread(source.workflow, detail.run)
+            graph = await asyncio.to_thread(source.graph, detail.run)
         except Exception:  # an unreadable definition: no layers, no countdowns
-            workflow = None
-        if workflow is not None:
-            self.depth = _layers(workflow)
-            self.state.policies[self.run_id] = {s.id: s.retry for s in workflow.steps}
+            graph = None
+        if graph is not None:
+            self.depth = graph.layers()
+            self.state.policies[self.run_id] = graph.policies()
         self.redraw()
 
     def steps(self) -> list[StepRow]:
@@ -194,14 +193,3 @@ class RunScreen(LiveScreen):
     def _report(self, text: str, error: bool = False) -> None:
         self.query_one("#result", Static).update(text)
         self.notify(text, severity="error" if error else "information")
-
-
-def _layers(workflow: Workflow) -> dict[str, int]:
-    """Each step's layer: 0 for steps that need none, else one more than its deepest need."""
-    from nestr.workflow.graph import edges_of, topological_order
-
-    edges = edges_of(workflow)
-    layer: dict[str, int] = {}
-    for step in topological_order(edges):
-        layer[step] = 1 + max((layer[n] for n in edges.get(step, ()) if n in layer), default=-1)
-    return layer

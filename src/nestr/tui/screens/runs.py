@@ -7,17 +7,21 @@ come from the events, so a run started elsewhere appears without a refresh.
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
-from nestr.tui.screens.base import LiveScreen
-from nestr.tui.state import MAX_RUNS, RunRow
+from nestr.tui.screens.base import KeyLine, LiveScreen
+from nestr.tui.state import MAX_RUNS, PAGE, RunRow
 from nestr.tui.table import LiveTable, clock, took
 
-PAGE = 200  # runs read per page
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from nestr.workflow.queries import RunRecord
+
 STATUSES = ("", "running", "failed", "succeeded", "cancelled", "interrupted")
 COLUMNS = (
     ("run", 16),
@@ -48,13 +52,35 @@ class RunsScreen(LiveScreen):
 
     def body(self) -> ComposeResult:
         yield LiveTable(COLUMNS, id="runs")
-        yield Input(placeholder="workflow contains… (enter applies, empty clears)", id="wf")
 
     def on_mount(self) -> None:
-        self.query_one("#wf", Input).display = False
+        page = self.live.first_page
+        if page.done() and page.exception() is None:  # read while the app started:
+            self._first(page.result())  # its rows are in the first frame
+        else:
+            self.run_worker(self._wait_first(page), group="runs-page", exclusive=True)
+
+    async def _wait_first(self, page: Future[list[RunRecord]]) -> None:
+        try:
+            records = await asyncio.wrap_future(page)
+        except Exception as error:  # shown; live runs still come from the events
+            self.notify(f"could not list runs: {error}", severity="error")
+            records = []
+        self._first(records)
+
+    def _first(self, records: list[RunRecord]) -> None:
+        """Show the first page (a screenful); once it is painted, the stream starts and the
+        rest of the page is read."""
+        self.state.add_records(records)
+        self.redraw()
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        self.live.start_stream()
         self.run_worker(self._load(), group="runs-page", exclusive=True)
 
     async def _load(self) -> None:
+        """A page of runs, then the correlation ids of its runs."""
         try:
             records = await asyncio.to_thread(self.live.source.runs, self.limit)
         except Exception as error:  # shown; live runs still come from the events
@@ -62,6 +88,9 @@ class RunsScreen(LiveScreen):
             return
         self.state.add_records(records)
         self.redraw()
+        await self._correlate(records)
+
+    async def _correlate(self, records: list[RunRecord]) -> None:
         unknown = [r.id for r in records if r.id in self.state.runs]
         unknown = [r for r in unknown if not self.state.runs[r].correlation_id]
         found = await asyncio.to_thread(self.live.source.correlations, unknown)
@@ -104,7 +133,13 @@ class RunsScreen(LiveScreen):
         self.redraw()
 
     def action_filter_workflow(self) -> None:
-        box = self.query_one("#wf", Input)
+        """Ask for the text; the box is made on first use (not in the first frame's work)."""
+        found = self.query("#wf")
+        if found:
+            box = found.first(Input)
+        else:
+            box = Input(placeholder="workflow contains… (enter applies, empty clears)", id="wf")
+            self.mount(box, before=self.query_one(KeyLine))
         box.display = True
         box.focus()
 

@@ -81,6 +81,16 @@ class Cluster:
         )
         return replace(Settings(), state_dir=state_dir, executor="temporal", temporal=temporal)
 
+    def submitter_flags(self, project: Project) -> list[str]:
+        """A submitter's command-line flags: ``project``'s directory and store, this cluster's
+        queue, the temporal executor."""
+        return [
+            "-C", str(project.root), "--set", f"state_dir={project.state_dir}",
+            "--set", f"temporal.address={self.server.address}",
+            "--set", f"temporal.task_queue={self.queue}",
+            "--set", "executor=temporal",
+        ]  # fmt: skip
+
     def worker(
         self, *args: str, name: str | None = None, env: dict[str, str] | None = None
     ) -> Worker:

@@ -8,7 +8,6 @@ import json
 
 from temporalio.client import Client, WorkflowExecutionStatus
 from tests.temporal.conftest import Cluster
-from tests.temporal.test_temporal_runs import submitter_flags
 from tests.workflow.conftest import Project
 from tests.workflow.test_wf_deadletter import WORKFLOW
 
@@ -39,7 +38,7 @@ def test_retry_redrives_a_failed_step_on_the_cluster(
     ended); the run stays failed until the other failure is retried too, then it is
     succeeded and leaves the dead-letter list."""
     project.write(WORKFLOW)
-    flags = submitter_flags(project, cluster)
+    flags = cluster.submitter_flags(project)
     ran = nestr(*flags, "run", "wf", "--json")
     assert ran.code == 1, ran.err
     run_id = json.loads(ran.out)["run_id"]

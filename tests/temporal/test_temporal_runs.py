@@ -25,16 +25,6 @@ from nestr.temporal.executor import workflow_id
 from nestr.temporal.shapes import RunOutcome
 
 
-def submitter_flags(project: Project, cluster: Cluster) -> list[str]:
-    """The submitter's flags: this test's project, store and cluster, the temporal executor."""
-    return [
-        "-C", str(project.root), "--set", f"state_dir={project.state_dir}",
-        "--set", f"temporal.address={cluster.server.address}",
-        "--set", f"temporal.task_queue={cluster.queue}",
-        "--set", "executor=temporal",
-    ]  # fmt: skip
-
-
 def submit_and_kill(flags: list[str], project: Project, began: Path) -> str:
     """Start ``nestr run wf`` in a process of its own, SIGKILL it once ``began`` exists (a
     step is running on the cluster), and return the id of the run it left."""
@@ -110,7 +100,7 @@ def test_cancel_of_a_run_whose_submitter_died_cancels_its_workflow(
             - {{id: after, needs: [long], run: "true"}}
         """
     )
-    flags = submitter_flags(project, cluster)
+    flags = cluster.submitter_flags(project)
     run_id = submit_and_kill(flags, project, began)
     assert _shown(nestr, flags, run_id)["status"] == "interrupted"
     cancelled = nestr(*flags, "runs", "cancel", run_id)
@@ -143,7 +133,7 @@ def test_list_and_show_refresh_a_run_whose_submitter_died(
             - {{id: after, needs: [wait], run: "true"}}
         """
     )
-    flags = submitter_flags(project, cluster)
+    flags = cluster.submitter_flags(project)
     run_id = submit_and_kill(flags, project, began)
     running = _shown(nestr, flags, run_id)
     assert running["status"] == "interrupted"
@@ -188,7 +178,7 @@ def test_an_unreachable_cluster_is_said_and_nothing_is_recorded(
             - {{id: long, shell: true, run: "touch {began}; sleep 60"}}
         """
     )
-    flags = submitter_flags(project, cluster)
+    flags = cluster.submitter_flags(project)
     try:
         run_id = submit_and_kill(flags, project, began)
     finally:

@@ -15,16 +15,6 @@ from nestr.store import RunStore, open_database
 from nestr.store.eventlog import EventLog
 
 
-def _flags(project: Project, cluster: Cluster) -> list[str]:
-    """The submitter's flags: this test's project, store and cluster, the temporal executor."""
-    return [
-        "-C", str(project.root), "--set", f"state_dir={project.state_dir}",
-        "--set", f"temporal.address={cluster.server.address}",
-        "--set", f"temporal.task_queue={cluster.queue}",
-        "--set", "executor=temporal",
-    ]  # fmt: skip
-
-
 def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
@@ -90,7 +80,7 @@ def test_resume_of_a_compensating_run_continues_its_compensations_on_temporal(
     not the one that had succeeded nor any step, and ends failed, compensated."""
     project.write(UNDONE_ON_RESUME)
     run_id = asyncio.run(_stopped_mid_compensation(project, project.root / "undo-a"))
-    flags = _flags(project, cluster)
+    flags = cluster.submitter_flags(project)
     before = json.loads(nestr(*flags, "runs", "show", run_id, "--json").out)
     assert (before["status"], before["compensation"]) == ("interrupted", "running")
     resumed = nestr(*flags, "runs", "resume", run_id, "--json")

@@ -80,6 +80,12 @@ def retry_workflow_id(run_id: str, number: int) -> str:
     return f"{workflow_id(run_id)}-retry-{number}"
 
 
+def resume_workflow_id(run_id: str, number: int) -> str:
+    """The Temporal workflow id of the ``runs resume`` that is takeover ``number`` of run
+    ``run_id``, which had ended failed or cancelled."""
+    return f"{workflow_id(run_id)}-resume-{number}"
+
+
 def tracked(
     settings: Settings, workflow: str, offsets: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
@@ -143,13 +149,18 @@ class TemporalExecutor:
     def _target(self, spec: RunSpec) -> tuple[str, dict[str, int]]:
         """The workflow that runs ``spec``, and the tries recorded before its first, by key:
         a retry's own (``nestr-RUN-retry-N``, N the run's takeover: never the run's or an
-        earlier retry's), its tries numbered after the earlier ones; else the workflow the
-        record names (a resume attaches to it); else, for a run that so far ran elsewhere
+        earlier retry's), its tries numbered after the earlier ones; a resume of a run that
+        had ended failed or cancelled: one of its own (``nestr-RUN-resume-N``), which runs what
+        did not succeed, numbered likewise; else the workflow the record names (a resume of an
+        interrupted run attaches to it); else, for a run that so far ran elsewhere
         than on Temporal (a local run resumed here), the run's own, numbering after the
         tries recorded."""
         if spec.retried:
             offsets = {key: spec.prior_attempts.get(key, 0) for key in spec.retried}
             return retry_workflow_id(spec.run_id, spec.claim), offsets
+        if spec.reopened and spec.compensating is None:  # its execution ended with the run
+            offsets = {key: n for key, n in spec.prior_attempts.items() if n}
+            return resume_workflow_id(spec.run_id, spec.claim), offsets
         recorded = self.setup.store.run(spec.run_id).context.get("temporal", {})
         if recorded.get("workflow_id"):
             return str(recorded["workflow_id"]), dict(recorded.get("attempts_before", {}))

@@ -59,6 +59,9 @@ class RunSpec:
     # set when a resume continues the compensations of a run whose steps ended so
     compensating: RunStatus | None = None
     retried: tuple[str, ...] = ()  # the keys a retry of an ended run runs again
+    # a resume of a run that had ended (failed or cancelled): an engine that ran it elsewhere
+    # runs what is left anew instead of attaching to the run's ended execution
+    reopened: bool = False
     claim: int = 0  # 0 for a new run, n for its n-th resume (part of $NESTR_OUTPUT's path)
     settings: Settings = field(default_factory=Settings)  # what steps get as ctx.settings
 

@@ -191,7 +191,10 @@ async def resume_run(
             open_ = {"pending", "running"}
             steps = store.steps(record.id)
             keys = [s.key for s in steps if is_compensation(s.key) and s.status in open_]
-        spec = partial(_spec, record, keys=keys, state_dir=state_dir, settings=chosen)
+        reopened = record.status in {"failed", "cancelled"}
+        spec = partial(
+            _spec, record, keys=keys, state_dir=state_dir, settings=chosen, reopened=reopened
+        )
         admit(spec(store.steps(record.id), compensating=compensating))
         claimed = store.claim(record, os.getpid(), time.time(), resumed, owner_alive, keys)
         return _claimed_spec(store, bus, record, claimed, spec, compensating=compensating)
@@ -302,6 +305,7 @@ def _spec(
     compensating: RunStatus | None = None,
     retried: tuple[str, ...] = (),
     claim: int = 0,
+    reopened: bool = False,
 ) -> RunSpec:
     """The spec of a resume or a retry of ``record``: what succeeded is done, what is run
     again is ``keys`` (None: everything else), the rest stays as it ended. Built once from
@@ -324,6 +328,7 @@ def _spec(
         },
         compensating=compensating,
         retried=retried,
+        reopened=reopened,
         claim=claim,
         settings=settings,
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from nestr.errors import NestrError
 from nestr.events import Event
 from nestr.server._proto import events_pb2, sync_pb2, workflow_pb2, workspace_pb2
+from nestr.server.eventproto import from_proto
 from nestr.store.compensations import FailedStep
 from nestr.store.records import AttemptRecord, LogRecord, RunRecord, StepRecord
 from nestr.sync.model import FilePlan, RepoPlan, SyncPlan
@@ -30,31 +30,10 @@ if TYPE_CHECKING:
     from nestr.workspace.locking import LockResult
     from nestr.workspace.status import WorkspaceStatus
 
-SEVERITIES = {
-    events_pb2.SEVERITY_DEBUG: "debug",
-    events_pb2.SEVERITY_INFO: "info",
-    events_pb2.SEVERITY_WARNING: "warning",
-    events_pb2.SEVERITY_ERROR: "error",
-}
-
 
 def event(message: events_pb2.Event) -> Event:
     """An event of the stream as the log holds it (empty strings are absent fields)."""
-    return Event(
-        type=message.type,
-        data=json.loads(message.data_json) if message.data_json else {},
-        subject=message.subject or None,
-        run_id=message.run_id or None,
-        step=message.step or None,
-        repo=message.repo or None,
-        correlation_id=message.correlation_id or None,
-        traceparent=message.traceparent or None,
-        severity=cast("Any", SEVERITIES.get(message.severity, "info")),
-        seq=message.seq,
-        id=message.id,
-        source=message.source,
-        time=message.time.ToDatetime(tzinfo=UTC),
-    )
+    return from_proto(message)
 
 
 # --- runs -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ or, from messages converted before, :func:`extend_events`; both close a batch at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,21 @@ if TYPE_CHECKING:
     from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
     from nestr.events import Event
+    from nestr.events.envelope import Severity
 
 SEVERITY = {
     "debug": pb.SEVERITY_DEBUG,
     "info": pb.SEVERITY_INFO,
     "warning": pb.SEVERITY_WARNING,
     "error": pb.SEVERITY_ERROR,
+}
+# the envelope's severity of a message's (unspecified: the envelope's default)
+SEVERITY_OF: dict[int, Severity] = {
+    pb.SEVERITY_UNSPECIFIED: "info",
+    pb.SEVERITY_DEBUG: "debug",
+    pb.SEVERITY_INFO: "info",
+    pb.SEVERITY_WARNING: "warning",
+    pb.SEVERITY_ERROR: "error",
 }
 # A batch is closed once it holds about this many bytes: far below the 4 MiB a gRPC client
 # receives by default, however large the events (one larger than that still goes alone).
@@ -41,6 +51,35 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def to_proto(event: Event) -> pb.Event:
     """The protobuf form of ``event`` (numbered by the log)."""
     return pb.Event(**_fields(stored(event)))
+
+
+def from_proto(
+    message: pb.Event,
+    *,
+    data: dict[str, Any] | None = None,
+    time: datetime | None = None,
+    numbered: bool = True,
+) -> Event:
+    """The library's event of ``message`` (empty strings are absent fields): one of the
+    stream, numbered by the log; ``numbered=False`` for one no log holds yet (``Publish``).
+    ``data`` and ``time``: the message's, when the caller decoded them already."""
+    from nestr.events import Event
+
+    return Event(
+        type=message.type,
+        data=(json.loads(message.data_json) if message.data_json else {}) if data is None else data,
+        subject=message.subject or None,
+        run_id=message.run_id or None,
+        step=message.step or None,
+        repo=message.repo or None,
+        correlation_id=message.correlation_id or None,
+        traceparent=message.traceparent or None,
+        severity=SEVERITY_OF.get(message.severity, "info"),
+        seq=message.seq if numbered else None,
+        id=message.id,
+        source=message.source,
+        time=message.time.ToDatetime(tzinfo=UTC) if time is None else time,
+    )
 
 
 def from_stored(row: StoredEvent) -> pb.Event:

@@ -18,23 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from nestr.errors import InputError
 from nestr.server._proto import events_pb2 as pb
+from nestr.server.eventproto import SEVERITY_OF, from_proto
 
 if TYPE_CHECKING:
     from nestr.events import Event
-    from nestr.events.envelope import Severity
 
 MAX_EVENTS = 1000  # per Publish call
 MAX_DATA_BYTES = 1 << 20  # an event's data_json, as UTF-8
 MAX_FIELD = 1024  # characters of any other text field
 _ID = re.compile(r"[0-9a-f]{32}")
 _TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-_SEVERITY: dict[int, Severity] = {
-    pb.SEVERITY_UNSPECIFIED: "info",  # the envelope's default
-    pb.SEVERITY_DEBUG: "debug",
-    pb.SEVERITY_INFO: "info",
-    pb.SEVERITY_WARNING: "warning",
-    pb.SEVERITY_ERROR: "error",
-}
 _TEXT = ("source", "type", "subject", "run_id", "step", "repo", "correlation_id", "traceparent")
 
 
@@ -77,22 +70,7 @@ def _made(message: pb.Event) -> Event | str:
         time = _time(message)
     except (OverflowError, ValueError, OSError):
         return "time is out of range"
-    from nestr.events import Event
-
-    return Event(
-        type=message.type,
-        data=data,
-        subject=message.subject or None,
-        run_id=message.run_id or None,
-        step=message.step or None,
-        repo=message.repo or None,
-        correlation_id=message.correlation_id or None,
-        traceparent=message.traceparent or None,
-        severity=_SEVERITY[message.severity],
-        id=message.id,
-        source=message.source,
-        time=time,
-    )
+    return from_proto(message, data=data, time=time, numbered=False)
 
 
 def _envelope_problem(message: pb.Event) -> str | None:
@@ -107,7 +85,7 @@ def _envelope_problem(message: pb.Event) -> str | None:
         return f"type {message.type!r} is not a dotted name"
     if not message.HasField("time"):
         return "time is missing"
-    if message.severity not in _SEVERITY:
+    if message.severity not in SEVERITY_OF:
         return f"severity {message.severity} is unknown"
     return None
 

@@ -53,7 +53,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     14: ("validation",),
     13: ("yamlsource",),
     12: ("fanout", "errors", "inputcache"),
-    10: ("nestr", "redaction", "atomicfile", "upward", "filelock", "symlinks"),
+    10: ("nestr", "redaction", "atomicfile", "upward", "filelock", "symlinks", "runtime"),
 }
 RANK = {unit: rank for rank, units in LAYERS.items() for unit in units}
 

@@ -159,7 +159,15 @@ def cli(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: run the CLI and map every outcome to an exit code."""
+    """Console-script entry point: run the CLI and map every outcome to an exit code.
+
+    Started as a process (no ``argv``), nestr tunes the garbage collector for its work first
+    (:mod:`nestr.runtime`); called with ``argv`` from other Python code, it leaves the
+    caller's collector alone."""
+    if argv is None:
+        from nestr import runtime
+
+        runtime.tune()
     args = list(sys.argv[1:] if argv is None else argv)
     return handle_errors(
         lambda: cli.main(args=args, prog_name="nestr", standalone_mode=False), args

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from nestr import runtime
 from nestr.cli.context import local_session
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ async def _serve(nestr: Session, listen: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     endpoint = MetricsEndpoint.start(nestr, listen=listen)
+    runtime.settle()  # what serves the metrics stays out of later collections
     click.echo(f"metrics on {endpoint.url}")
     try:
         await stop.wait()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from nestr import runtime
 from nestr.cli.context import app, local_session
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ async def _serve(
     pruner = Pruner(nestr, lambda: live.current.settings.events.retention)
     await pruner.start()  # events.retention: now, then every interval
     webhooks = _start_webhooks(nestr, stop)
+    runtime.settle()  # what the server is made of stays out of every later collection
     host = listen.rpartition(":")[0]
     click.echo(f"listening on {host}:{server.port}")
     if metrics is not None:

@@ -76,6 +76,7 @@ async def _serve(settings: Settings, spec: WorkerSpec) -> None:
     import asyncio
     import signal
 
+    from nestr import runtime
     from nestr.client.forward import forwarding
     from nestr.temporal.worker import run_worker
 
@@ -89,6 +90,7 @@ async def _serve(settings: Settings, spec: WorkerSpec) -> None:
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set():
+            runtime.settle()  # the worker's code and clients stay out of later collections
             queues = ", ".join(q for q in (spec.task_queue, spec.host_queue) if q)
             events = f"; events to {forwarder.address}" if forwarder else ""
             click.echo(

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,3 +244,32 @@ def test_http_endpoint_gets_v1_traces_only_when_it_names_no_path(endpoint: str, 
     """Over HTTP a bare endpoint gets ``/v1/traces`` (as the OTLP variables are read); a URL
     with a path is used as given."""
     assert http_traces_url(endpoint) == url
+
+
+def test_traceparent_is_the_innermost_open_span_else_the_actions_root(
+    exported: tuple[Tracing, InMemorySpanExporter],
+) -> None:
+    """What events are stamped with follows the spans as they open and close, in tasks and
+    threads of their own too: where no span is open, the action's root."""
+    on, memory = exported
+    on.begin("nestr test")
+
+    async def in_a_task(outer: str | None) -> tuple[str | None, str | None]:
+        with tracing.span("inner"):
+            inner = tracing.traceparent()
+        return inner, tracing.traceparent() if outer else None
+
+    with tracing.span("outer"):
+        outer = tracing.traceparent()
+        inner, after = asyncio.run(in_a_task(outer))
+        again = tracing.traceparent()
+    root = tracing.traceparent()
+    elsewhere: list[str | None] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(tracing.traceparent()))
+    thread.start()
+    thread.join()
+    on.close()
+    spans = {span.name: traceparent_of(span) for span in memory.get_finished_spans()}
+    assert outer == again == after == spans["outer"]
+    assert inner == spans["inner"]
+    assert root == elsewhere[0] == spans["nestr test"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-from contextvars import Token
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -42,18 +42,25 @@ if TYPE_CHECKING:
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
+_TRACEPARENT: ContextVar[str | None] = ContextVar("nestr_traceparent", default=None)
+"""The W3C ``traceparent`` of the current nestr span, set beside OpenTelemetry's context by
+:meth:`OtelTracer.attach`: every event asks for it (two or three per step), and reading one
+context variable costs a fraction of walking OpenTelemetry's context to the span."""
+
+
 class _OtelSpan:
     """One open span: made current on enter, ended on exit (its error status set by an
     exception). A class, not a generator-based context manager: a run opens one per try."""
 
-    __slots__ = ("_span", "_token")
+    __slots__ = ("_span", "_tokens", "_tracer")
 
-    def __init__(self, span: trace.Span) -> None:
+    def __init__(self, tracer: OtelTracer, span: trace.Span) -> None:
+        self._tracer = tracer
         self._span = span
-        self._token: Token[otel_context.Context] | None = None
+        self._tokens: Attached | None = None
 
     def __enter__(self) -> _OtelSpan:
-        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        self._tokens = self._tracer.attach(self._span)
         return self
 
     def __exit__(
@@ -64,8 +71,8 @@ class _OtelSpan:
     ) -> None:
         if exc is not None:
             self.fail(_described(exc))
-        if self._token is not None:
-            otel_context.detach(self._token)
+        if self._tokens is not None:
+            detach(self._tokens)
         self._span.end()
 
     def set(self, key: str, value: Attribute) -> None:
@@ -75,6 +82,16 @@ class _OtelSpan:
         self._span.set_status(Status(StatusCode.ERROR, description))
 
 
+Attached = tuple[Token[otel_context.Context], Token[str | None]]
+
+
+def detach(tokens: Attached) -> None:
+    """Undo :meth:`OtelTracer.attach`."""
+    context, parent = tokens
+    _TRACEPARENT.reset(parent)
+    otel_context.detach(context)
+
+
 class OtelTracer:
     """The :class:`~nestr.observability.tracing.Tracer` nestr's spans go to when tracing."""
 
@@ -82,11 +99,10 @@ class OtelTracer:
         self.provider = provider
         self._tracer = provider.get_tracer("nestr", __version__)
         self.root: otel_context.Context | None = None  # the action's, when nothing is current
-        # The last span whose traceparent was asked for, and it: a try's events ask twice.
-        self._last: tuple[trace.Span | None, str | None] = (None, None)
+        self._root_parent: str | None = None  # its traceparent
 
     def span(self, name: str, attributes: Mapping[str, Attribute]) -> _OtelSpan:
-        return _OtelSpan(self.start(name, attributes))
+        return _OtelSpan(self, self.start(name, attributes))
 
     def start(
         self,
@@ -105,16 +121,20 @@ class OtelTracer:
             name, parent, kind=kind, attributes=attributes, start_time=start_time
         )
 
+    def attach(self, span: trace.Span) -> Attached:
+        """Make ``span`` current (for OpenTelemetry and for :meth:`traceparent`) until
+        :func:`detach` is given what this returns."""
+        context = otel_context.attach(trace.set_span_in_context(span))
+        return context, _TRACEPARENT.set(_traceparent(span.get_span_context()))
+
+    def set_root(self, root: trace.Span | None) -> None:
+        """The span of the action, parent of spans opened where none is current."""
+        self.root = None if root is None else trace.set_span_in_context(root)
+        self._root_parent = None if root is None else _traceparent(root.get_span_context())
+
     def traceparent(self) -> str | None:
-        current = trace.get_current_span()
-        last, text = self._last  # one tuple: another thread may replace it meanwhile
-        if current is last:
-            return text
-        found = self._current()
-        text = None if found is None else f"00-{found[0]:032x}-{found[1]:016x}-{found[2]:02x}"
-        if current.get_span_context().is_valid:  # not the root's fallback, which changes
-            self._last = (current, text)
-        return text
+        current = _TRACEPARENT.get()
+        return self._root_parent if current is None else current
 
     def ids(self) -> tuple[str, str] | None:
         found = self._current()
@@ -125,6 +145,13 @@ class OtelTracer:
         if not ctx.is_valid and self.root is not None:
             ctx = trace.get_current_span(self.root).get_span_context()
         return (ctx.trace_id, ctx.span_id, int(ctx.trace_flags)) if ctx.is_valid else None
+
+
+def _traceparent(ctx: trace.SpanContext) -> str | None:
+    """The W3C ``traceparent`` of a span context (None: not a valid one)."""
+    if not ctx.is_valid:
+        return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
 
 class Tracing:
@@ -145,7 +172,7 @@ class Tracing:
         self._root = self.tracer.start(
             name, attributes, parent=inherited, kind=SpanKind.SERVER, start_time=start_time
         )
-        self.tracer.root = trace.set_span_in_context(self._root)
+        self.tracer.set_root(self._root)
 
     def close(self, error: BaseException | None = None) -> None:
         """End the root span (failed with ``error``), stop tracing, export what is queued."""
@@ -154,7 +181,7 @@ class Tracing:
                 self._root.set_status(Status(StatusCode.ERROR, _described(error)))
             self._root.end()
             self._root = None
-        self.tracer.root = None
+        self.tracer.set_root(None)
         tracing.install(None)
         self.tracer.provider.shutdown()
 

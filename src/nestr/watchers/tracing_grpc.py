@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc import aio
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from nestr.observability import tracing
-from nestr.watchers.tracing import OtelTracer
+from nestr.watchers.tracing import OtelTracer, detach
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -79,7 +78,7 @@ def _traced(inner: Any, method: str, parent: str | None) -> Any:
             parent=carrier,
             kind=SpanKind.SERVER,
         )
-        token = otel_context.attach(trace.set_span_in_context(span))
+        tokens = tracer.attach(span)
         try:
             response = await inner(request, context)
         except BaseException as exc:
@@ -89,7 +88,7 @@ def _traced(inner: Any, method: str, parent: str | None) -> Any:
             _ended(span, context.code(), None)
             return response
         finally:
-            otel_context.detach(token)
+            detach(tokens)
             span.end()
 
     return behaviour
@@ -146,12 +145,12 @@ class _UnaryClient(aio.UnaryUnaryClientInterceptor):
         method = _method_name(client_call_details.method)
         service, _, name = method.partition("/")
         span = tracer.start(method, _rpc_attributes(service, name), kind=SpanKind.CLIENT)
-        token = otel_context.attach(trace.set_span_in_context(span))
+        tokens = tracer.attach(span)
         try:
             call = await continuation(_with_traceparent(client_call_details), request)
             code = await call.code()  # the call's end: the span covers the whole call
         finally:
-            otel_context.detach(token)
+            detach(tokens)
         span.set_attribute("rpc.grpc.status_code", code.value[0])
         if code is not grpc.StatusCode.OK:
             span.set_status(Status(StatusCode.ERROR, code.name))

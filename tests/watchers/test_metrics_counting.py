@@ -70,3 +70,24 @@ def test_a_long_history_is_replayed_in_pages(tmp_path: Path) -> None:
             return metrics
 
     assert asyncio.run(main()).last_seq == PAGE * 2 + 5
+
+
+def test_events_handed_over_out_of_order_are_counted_in_seq_order(tmp_path: Path) -> None:
+    """Two threads may hand their events over in the other order: the later one waits for
+    the log to give the earlier one first, and neither is counted twice."""
+
+    async def main() -> list[int]:
+        session = Session(Settings(state_dir=tmp_path), cwd=tmp_path)
+        metrics = EventMetrics()
+        seen: list[int] = []
+        original = metrics.observe
+        metrics.observe = lambda e: (seen.append(e.seq or 0), original(e))[-1]  # type: ignore[method-assign]
+        counter = LogCounter(session, metrics)
+        published = [session.bus.publish(Event(STARTED, {"attempt": i})) for i in range(4)]
+        counter.handed.extend([published[0], published[2], published[1], published[3]])
+        await counter.count()
+        await counter.count()  # nothing new: nothing counted again
+        session.close()
+        return seen
+
+    assert asyncio.run(main()) == [1, 2, 3, 4]

@@ -189,25 +189,29 @@ class LogCounter:
             remove()
 
     async def count(self) -> None:
-        """Count everything up to the head of the log and the last event handed over."""
+        """Count everything up to the head of the log and the last event handed over: the
+        handed events in the order they came (most often each the next ``seq``), and what
+        is missing between them (other processes' events, or ones handed over out of order)
+        read from the log."""
         head = self.source.event_head()
-        handed: dict[int, Event] = {}
-        while self.handed:
-            event = self.handed.popleft()
-            if event.seq is not None:
-                handed[event.seq] = event
-        until = max(head, *handed) if handed else head
-        observe, seq = self.metrics.observe, self.metrics.last_seq
-        while seq < until:
-            if seq + 1 in handed:
-                seq += 1
-                observe(handed[seq])
-                continue
+        metrics, handed = self.metrics, self.handed
+        observe = metrics.observe
+        while True:
+            seq = metrics.last_seq
+            while handed:
+                number = handed[0].seq
+                if number is not None and number > seq + 1:
+                    break  # a gap before it: read from the log below
+                event = handed.popleft()
+                if number is not None and number == seq + 1:
+                    observe(event)
+                    seq = number
+            if not handed and seq >= head:
+                return
             page, _, _ = self.source.event_page(after_seq=seq, limit=PAGE)
             if not page:
                 return  # handed over but not visible yet: the next turn reads it
             for event in page:
-                seq = event.seq or seq
                 observe(event)
             await asyncio.sleep(0)  # a long replay must not hold the loop
 

@@ -1,26 +1,33 @@
 """Watcher cost: a 1,000-step noop run and a 60-repo warm assembly, each watcher on against off.
 
-    .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 25] [--rounds 7] [--only ROW]
-                                            [--steps 1000] [--repos 60]
+    .venv/bin/python benchmarks/watchers.py [--quick] [--run-rounds 36] [--rounds 9] [--only ROW]
+                                            [--sets 3] [--steps 1000] [--repos 60] [--no-pin]
 
 Every row of the table is a real ``nestr serve`` started with the settings that turn watchers on
 (``watchers()``: one line per watcher or combination; traces and webhooks go to receivers of
 this process), each with a state dir of its own and one shared, warm mirror cache; two more
 servers run with every watcher off (the second shows the noise of the
 measurement: off is the baseline, and with a watcher's setting unset nothing of it is imported
-or started, which tests guard). A client asks each server in turn, round after round, for a run
-of a layered 1,000-step ``noop`` workflow (width 10, concurrency 10) and for a ``--locked``
-assembly of 60 repos into a new directory from the warm cache, and reads how long each took from
-the event that ends it (``seconds`` of ``run.finished`` and ``assembly.finished``, measured by
-the server, so the client's polling adds nothing) and the server's CPU time around it. The
-tables show medians and the ratio to off. See docs/benchmarks.md, section "Watchers".
+or started, which tests guard). A client asks each server in turn, round after round (in an
+order shuffled each round), for a run of a layered 1,000-step ``noop`` workflow (width 10,
+concurrency 10) and for a ``--locked`` assembly of 60 repos into a new directory from the warm
+cache, and reads how long each took from the event that ends it (``seconds`` of
+``run.finished`` and ``assembly.finished``, measured by the server, so the client's polling adds
+nothing) and the server's CPU time around it. The rounds are shared among ``--sets`` sets of
+servers started one after the other (two processes doing the same work differ by a few percent:
+each row's median then spans several), and during the runs the servers share one CPU and the
+client the others. The tables show medians and the ratio to off. See docs/benchmarks.md,
+section "Watchers".
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -222,7 +229,10 @@ def assemble(server: Server, manifest: Path, workspace: Path) -> float:
 # --------------------------------------------------------------------------- measuring
 
 
-SETTLE = 0.2  # seconds after the work ends that still count for CPU: a watcher's tail
+SETTLE = 0.3  # seconds after the work ends that always count for CPU: a watcher's tail
+# (longer than the metrics counter's 0.25 s tick, so its last turn is always inside)
+IDLE_WINDOW = 0.1  # then CPU counts until the server used less than IDLE_CPU in this long
+IDLE_CPU = 0.003  # (an idle server uses well under 1 ms of it)
 
 
 def cpu_seconds(server: Server) -> float:
@@ -245,25 +255,87 @@ class Row:
 
 
 def measure(
-    rows: list[Server], rounds: int, work: Callable[[Server, int, int], float]
-) -> list[Row]:
-    """``work(server, row, round)`` for every server, round after round (round -1: warm-up,
-    untimed); its wall seconds (as the server measured them) and the server's CPU seconds
-    from its start to :data:`SETTLE` after its end."""
-    results = [
-        Row(Contender(s.watcher.name, _none), Contender(s.watcher.name, _none)) for s in rows
-    ]
+    rows: list[Server],
+    rounds: int,
+    work: Callable[[Server, int, int], float],
+    results: dict[str, Row],
+    shuffle: random.Random,
+) -> None:
+    """``work(server, row, round)`` for every server, round after round, in an order shuffled
+    each round (round -1: warm-up, untimed, in order); its wall seconds (as the server measured
+    them) and the server's CPU seconds from its start until it is idle again (:func:`quiet`), added
+    to ``results`` under the server's row name."""
     for index, server in enumerate(rows):
         work(server, index, -1)
     for number in range(rounds):
-        for index, (server, row) in enumerate(zip(rows, results, strict=True)):
+        order = list(enumerate(rows))
+        shuffle.shuffle(order)  # no row always runs first, or after the same other row
+        for index, server in order:
+            row = results[server.watcher.name]
             print(f"  round {number + 1}: {server.watcher.name}", file=sys.stderr)
             os.sync()
             before = cpu_seconds(server)
             row.wall.times.append(work(server, index, number))
-            time.sleep(SETTLE)
-            row.cpu.times.append(cpu_seconds(server) - before)
-    return results
+            row.cpu.times.append(quiet(server) - before)
+
+
+def quiet(server: Server) -> float:
+    """The server's CPU seconds once it is idle: :data:`SETTLE` after the work, then until a
+    :data:`IDLE_WINDOW` goes by in which it used less than :data:`IDLE_CPU`. What a watcher
+    does after the work (a webhook backlog being delivered) counts for its row, and never
+    runs into the next server's turn."""
+    time.sleep(SETTLE)
+    now = cpu_seconds(server)
+    deadline = time.monotonic() + GUARD
+    while time.monotonic() < deadline:
+        time.sleep(IDLE_WINDOW)
+        then, now = now, cpu_seconds(server)
+        if now - then < IDLE_CPU:
+            return now
+    raise RuntimeError(f"{server.watcher.name!r} stayed busy for {GUARD:g} s after its work")
+
+
+@dataclass(frozen=True)
+class Cpus:
+    """Where each side runs: the servers on one CPU, this process (the client and the
+    receivers) on the others, so the two never take turns on one core; None: no pinning
+    (one CPU, or a platform without affinity)."""
+
+    servers: set[int]
+    client: set[int]
+    every: set[int]
+
+    @classmethod
+    def split(cls) -> Cpus | None:
+        if not hasattr(os, "sched_setaffinity"):
+            return None
+        every = set(os.sched_getaffinity(0))
+        if len(every) < 2:
+            return None
+        last = max(every)
+        return cls({last}, every - {last}, every)
+
+    def pin(self, servers: Sequence[Server]) -> None:
+        os.sched_setaffinity(0, self.client)
+        for server in servers:
+            _affinity(server, self.servers)
+
+    def unpin(self, servers: Sequence[Server]) -> None:
+        os.sched_setaffinity(0, self.every)
+        for server in servers:
+            _affinity(server, self.every)
+
+
+def _affinity(server: Server, cpus: set[int]) -> None:
+    """Every thread of ``server`` on ``cpus`` (threads and processes it starts inherit it)."""
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+def _share(rounds: int, sets: int, index: int) -> int:
+    """Set ``index``'s share of ``rounds`` split over ``sets`` (the first ones take the rest)."""
+    return rounds // sets + (1 if index < rounds % sets else 0)
 
 
 def _none(_: int) -> None:
@@ -271,22 +343,46 @@ def _none(_: int) -> None:
 
 
 def goal_lines(tables: dict[str, list[Contender]], rows: Sequence[Watcher]) -> list[str]:
-    """Per table, the noise (off against off) and each watcher's cost against the goal."""
+    """Per table, the noise (off against off) and each watcher's cost against the goal: the
+    round-by-round cost (:func:`paired_cost`) and its 95% confidence interval."""
     lines = []
     for title, cells in tables.items():
-        by_name = {c.name: c.median for c in cells}
-        base, noise = by_name.get(OFF.name), by_name.get(NOISE.name)
-        if base and noise:
-            lines.append(f"{title}: off vs off {noise / base - 1:+.1%} (the noise of the measure)")
+        by_name = {c.name: c.times for c in cells}
+        base = by_name.get(OFF.name)
+        if not base:
+            continue
+        noise = by_name.get(NOISE.name)
+        if noise:
+            cost, low, high = paired_cost(noise, base)
+            lines.append(
+                f"{title}: off vs off {cost:+.1%} (95% CI {low:+.1%} to {high:+.1%}; "
+                "the noise of the measure)"
+            )
         for watcher in rows:
-            value = by_name.get(watcher.name)
-            if base and value:
-                met = "met" if value / base <= GOAL else "NOT met"
+            times = by_name.get(watcher.name)
+            if times:
+                cost, low, high = paired_cost(times, base)
+                met = "met" if cost <= GOAL - 1 else "NOT met"
                 lines.append(
-                    f"{title}: {watcher.name} on costs {value / base - 1:+.1%} "
-                    f"(goal <= {GOAL - 1:.0%}: {met})"
+                    f"{title}: {watcher.name} on costs {cost:+.1%} "
+                    f"(95% CI {low:+.1%} to {high:+.1%}; goal <= {GOAL - 1:.0%}: {met})"
                 )
     return lines
+
+
+def paired_cost(times: Sequence[float], base: Sequence[float]) -> tuple[float, float, float]:
+    """What ``times`` cost over ``base``, round by round: the median of the ratios of the
+    same round, less one, and its 95% confidence interval (distribution-free: order
+    statistics of the ratios). Every row runs once per round, so the two lists line up. A
+    median, as in the tables, because this machine's noise has a long tail: now and then one
+    run takes twice as long, whichever row it falls on."""
+    ratios = sorted(t / b for t, b in zip(times, base, strict=True))
+    count = len(ratios)
+    # the ranks around the median that hold it with 95% confidence (normal approximation
+    # of the binomial: +-1.96 * sqrt(n)/2 ranks); the whole range for a handful of rounds
+    reach = math.ceil(0.98 * math.sqrt(count))
+    low, high = max(0, count // 2 - reach), min(count - 1, (count - 1) // 2 + reach)
+    return statistics.median(ratios) - 1, ratios[low] - 1, ratios[high] - 1
 
 
 def spread(cell: Contender) -> str:
@@ -299,13 +395,22 @@ def spread(cell: Contender) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="assembly rounds per row")
-    parser.add_argument("--run-rounds", type=int, default=25, help="run rounds per row")
+    parser.add_argument("--rounds", type=int, default=9, help="assembly rounds per row")
+    parser.add_argument("--run-rounds", type=int, default=36, help="run rounds per row")
     parser.add_argument("--steps", type=int, default=1000, help="noop steps of the run")
     parser.add_argument("--repos", type=int, default=60, help="repos of the warm assembly")
     parser.add_argument("--commits", type=int, default=300, help="commits per repository")
     parser.add_argument("--files", type=int, default=300, help="files per repository")
+    parser.add_argument(
+        "--sets", type=int, default=3,
+        help="sets of servers started one after the other, each doing its share of the rounds",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, help="seed of the rounds' order")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="leave servers and client on every CPU"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 and 3 rounds")
+    parser.add_argument("--raw", type=Path, help="also write every round's times here (JSON)")
     parser.add_argument(
         "--only",
         action="append",
@@ -314,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     rounds, run_rounds = (2, 3) if args.quick else (args.rounds, args.run_rounds)
+    generations = 1 if args.quick else max(1, args.sets)
     compile_sources()
     root = fresh_dir(WORK_DIR / "watchers")
     env = bench_env(root)
@@ -336,15 +442,34 @@ def main(argv: list[str] | None = None) -> int:
             empty_trash(checkouts)
             return assemble(server, manifest, target)
 
-        with servers(rows, root, env) as started:
-            print(f"{args.steps}-step run", file=sys.stderr)
-            runs = measure(started, run_rounds, lambda server, _, __: run_workflow(server, flow))
-            print(f"{args.repos}-repo assembly", file=sys.stderr)
-            assemblies = measure(started, rounds, assembly)
+        cpus = None if args.no_pin else Cpus.split()
+        runs = {w.name: Row(Contender(w.name, _none), Contender(w.name, _none)) for w in rows}
+        assemblies = {w.name: Row(Contender(w.name, _none), Contender(w.name, _none)) for w in rows}
+        shuffle = random.Random(args.seed)
+        for generation in range(generations):
+            print(f"servers, set {generation + 1} of {generations}", file=sys.stderr)
+            with servers(rows, root / f"set-{generation}", env) as started:
+                if cpus is not None:
+                    cpus.pin(started)
+                print(f"{args.steps}-step run", file=sys.stderr)
+                measure(
+                    started, _share(run_rounds, generations, generation),
+                    lambda server, _, __: run_workflow(server, flow), runs, shuffle,
+                )  # fmt: skip
+                if cpus is not None:
+                    cpus.unpin(started)  # git's processes use every core, as they would
+                print(f"{args.repos}-repo assembly", file=sys.stderr)
+                measure(
+                    started, _share(rounds, generations, generation), assembly, assemblies,
+                    shuffle,
+                )  # fmt: skip
     work = {f"{args.steps}-step noop run": runs, f"{args.repos}-repo warm assembly": assemblies}
     for title, results in work.items():
-        tables[f"{title}, wall"] = [row.wall for row in results]
-        tables[f"{title}, server CPU"] = [row.cpu for row in results]
+        tables[f"{title}, wall"] = [row.wall for row in results.values()]
+        tables[f"{title}, server CPU"] = [row.cpu for row in results.values()]
+    if args.raw is not None:
+        raw = {title: {c.name: c.times for c in cells} for title, cells in tables.items()}
+        args.raw.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
     print()
     for title, cells in tables.items():
         print(ratio_table(f"{title} (seconds, median)", cells, baseline=OFF.name))
@@ -352,9 +477,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(goal_lines(tables, on)))
     print(f"(the receivers took {spans[0]:,} spans and {hits[0]:,} webhook deliveries)")
     print(
-        "\nEach round asks every server in turn. Wall: the `seconds` of the event that ends the"
-        "\nwork (measured by the server). Server CPU: every thread of the server process, from"
-        f"\nthe request to {SETTLE:g} s after the end (git's processes are not in it)."
+        f"\nEach round asks every server in turn, in a shuffled order; {generations} set(s) of"
+        "\nservers share the rounds. Wall: the `seconds` of the event that ends the work"
+        "\n(measured by the server). Server CPU: every thread of the server process, from the"
+        f"\nrequest until it is idle again, at least {SETTLE:g} s after the end (git's processes"
+        "\nare not in it)."
+        + (
+            ""
+            if cpus is None
+            else "\nDuring the runs the servers share one CPU, the client the others."
+        )
     )
     empty_trash(checkouts)
     return 0

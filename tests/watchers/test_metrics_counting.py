@@ -19,6 +19,15 @@ from .metrics_helpers import samples, value
 STARTED = "nestr.workflow.step.started"
 
 
+def recording() -> tuple[EventMetrics, list[int]]:
+    """Metrics whose ``observe`` also notes the ``seq`` of each event it counts."""
+    metrics = EventMetrics()
+    seen: list[int] = []
+    original = metrics.observe
+    metrics.observe = lambda e: (seen.append(e.seq or 0), original(e))[-1]  # type: ignore[method-assign]
+    return metrics, seen
+
+
 def test_handed_and_logged_events_are_counted_once_in_order(tmp_path: Path) -> None:
     """Events published on the session's bus and events another connection appends between
     them are all counted, each once: the bus's in memory, the gaps read from the log; events
@@ -26,10 +35,7 @@ def test_handed_and_logged_events_are_counted_once_in_order(tmp_path: Path) -> N
 
     async def main() -> tuple[EventMetrics, list[int]]:
         session = Session(Settings(state_dir=tmp_path), cwd=tmp_path)
-        metrics = EventMetrics()
-        seen: list[int] = []
-        original = metrics.observe
-        metrics.observe = lambda e: (seen.append(e.seq or 0), original(e))[-1]  # type: ignore[method-assign]
+        metrics, seen = recording()
         counter = LogCounter(session, metrics)
         remove = session.bus.add_listener(counter.handed.append)
         other = open_event_log(tmp_path)
@@ -78,10 +84,7 @@ def test_events_handed_over_out_of_order_are_counted_in_seq_order(tmp_path: Path
 
     async def main() -> list[int]:
         session = Session(Settings(state_dir=tmp_path), cwd=tmp_path)
-        metrics = EventMetrics()
-        seen: list[int] = []
-        original = metrics.observe
-        metrics.observe = lambda e: (seen.append(e.seq or 0), original(e))[-1]  # type: ignore[method-assign]
+        metrics, seen = recording()
         counter = LogCounter(session, metrics)
         published = [session.bus.publish(Event(STARTED, {"attempt": i})) for i in range(4)]
         counter.handed.extend([published[0], published[2], published[1], published[3]])

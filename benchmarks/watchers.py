@@ -355,8 +355,8 @@ def goal_lines(tables: dict[str, list[Contender]], rows: Sequence[Watcher]) -> l
         if noise:
             cost, low, high = paired_cost(noise, base)
             lines.append(
-                f"{title}: off vs off {cost:+.1%} (95% CI {low:+.1%} to {high:+.1%}; "
-                "the noise of the measure)"
+                f"{title}: off vs off {cost:+.1%} ({_interval(len(base))} {low:+.1%} to "
+                f"{high:+.1%}; the noise of the measure)"
             )
         for watcher in rows:
             times = by_name.get(watcher.name)
@@ -365,9 +365,16 @@ def goal_lines(tables: dict[str, list[Contender]], rows: Sequence[Watcher]) -> l
                 met = "met" if cost <= GOAL - 1 else "NOT met"
                 lines.append(
                     f"{title}: {watcher.name} on costs {cost:+.1%} "
-                    f"(95% CI {low:+.1%} to {high:+.1%}; goal <= {GOAL - 1:.0%}: {met})"
+                    f"({_interval(len(base))} {low:+.1%} to {high:+.1%}; "
+                    f"goal <= {GOAL - 1:.0%}: {met})"
                 )
     return lines
+
+
+def _interval(rounds: int) -> str:
+    """What :func:`paired_cost`'s bounds are: under 6 rounds no two order statistics hold the
+    median with 95% confidence, and the bounds are just the lowest and highest ratio."""
+    return "95% CI" if rounds >= 6 else f"range of {rounds} rounds"
 
 
 def paired_cost(times: Sequence[float], base: Sequence[float]) -> tuple[float, float, float]:

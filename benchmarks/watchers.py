@@ -316,19 +316,20 @@ class Cpus:
         return cls({last}, every - {last}, every)
 
     def pin(self, servers: Sequence[Server]) -> None:
-        os.sched_setaffinity(0, self.client)
+        _affinity(os.getpid(), self.client)  # the receivers' threads too
         for server in servers:
-            _affinity(server, self.servers)
+            _affinity(server.process.pid, self.servers)
 
     def unpin(self, servers: Sequence[Server]) -> None:
-        os.sched_setaffinity(0, self.every)
+        _affinity(os.getpid(), self.every)
         for server in servers:
-            _affinity(server, self.every)
+            _affinity(server.process.pid, self.every)
 
 
-def _affinity(server: Server, cpus: set[int]) -> None:
-    """Every thread of ``server`` on ``cpus`` (threads and processes it starts inherit it)."""
-    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+def _affinity(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` on ``cpus`` (an affinity belongs to a thread, and the
+    threads and processes it starts inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             os.sched_setaffinity(int(task.name), cpus)
 
